@@ -1,0 +1,1 @@
+"""Evaluation jobs: MPJPE, MRRPE, handedness accuracy on the val/test shards."""

@@ -1,0 +1,1 @@
+"""Offline jobs: COCO-format annotations + images → webdataset shards + Parquet manifests."""

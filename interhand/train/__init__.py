@@ -1,0 +1,1 @@
+"""torchrun/DDP training on the shards."""

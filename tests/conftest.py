@@ -1,0 +1,63 @@
+"""Session fixtures: tiny synthetic datasets (made once) and the real samples in their real layout."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from interhand.config import SynthConfig
+from interhand.synth.run import run as synth_run
+
+REAL_SAMPLES = Path(__file__).parent / "data" / "interhand26m_real"
+SYNTH_SEED = 0
+# Small but complete: two captures, a ring of four cameras (one gray), every hand type in each capture.
+SYNTH_IH26M = SynthConfig(dataset="interhand26m", seed=SYNTH_SEED, frames=12, captures=2, cameras=4)
+SYNTH_STB = SynthConfig(dataset="stb", seed=SYNTH_SEED, frames=6)
+SYNTH_RHD = SynthConfig(dataset="rhd", seed=SYNTH_SEED, frames=8)
+
+
+def _make(tmp_path_factory, config: SynthConfig, name: str) -> Path:
+    root = tmp_path_factory.mktemp("synth") / name
+    synth_run(config, root, show_progress=False)
+    return root
+
+
+@pytest.fixture(scope="session")
+def synth_ih26m_root(tmp_path_factory) -> Path:
+    """A synthetic InterHand2.6M folder (v1.0 and v0.0 layouts) made with SYNTH_IH26M."""
+    return _make(tmp_path_factory, SYNTH_IH26M, "InterHand2.6M")
+
+
+@pytest.fixture(scope="session")
+def synth_stb_root(tmp_path_factory) -> Path:
+    return _make(tmp_path_factory, SYNTH_STB, "STB")
+
+
+@pytest.fixture(scope="session")
+def synth_rhd_root(tmp_path_factory) -> Path:
+    return _make(tmp_path_factory, SYNTH_RHD, "RHD")
+
+
+@pytest.fixture(scope="session")
+def real_ih26m_root(tmp_path_factory) -> Path:
+    """The four real samples rebuilt as an InterHand2.6M v1.0 folder with a `test` split."""
+    root = tmp_path_factory.mktemp("real") / "InterHand2.6M"
+    annotations = root / "annotations" / "test"
+    annotations.mkdir(parents=True)
+    data = json.loads((REAL_SAMPLES / "test_interhand2.6m_data.json").read_text())
+    for image in data["images"]:
+        file_name = f"Capture{image['capture']}/{image['seq_name']}/cam{image['camera']}/image{image['frame_idx']}.jpg"
+        target = root / "images" / "test" / file_name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(REAL_SAMPLES / image["file_name"], target)
+        image["file_name"] = file_name
+    (annotations / "InterHand2.6M_test_data.json").write_text(json.dumps(data))
+    for kind in ("camera", "joint_3d"):
+        shutil.copyfile(REAL_SAMPLES / f"test_interhand2.6m_{kind}.json", annotations / f"InterHand2.6M_test_{kind}.json")
+    from interhand.skeleton import IH26M_JOINT_NAMES, IH26M_PARENTS, skeleton_txt
+
+    (root / "annotations" / "skeleton.txt").write_text(skeleton_txt(IH26M_JOINT_NAMES, IH26M_PARENTS))
+    return root

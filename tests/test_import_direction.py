@@ -1,0 +1,44 @@
+"""STYLE.md §1: a module may import only from entries listed above it; cli.py imports everything."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "interhand"
+ORDER = ["config", "skeleton", "shard_format", "geometry", "manifests", "preprocess", "loaders", "model", "train",
+         "eval", "synth", "cli"]
+
+
+def _entry(module_path: Path) -> str | None:
+    parts = module_path.relative_to(PACKAGE).with_suffix("").parts
+    return parts[0] if parts[0] in ORDER else None
+
+
+def _imported_entries(module_path: Path) -> set[str]:
+    tree = ast.parse(module_path.read_text())
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+    return {name.split(".")[1] for name in names if name.startswith("interhand.") and name.split(".")[1] in ORDER}
+
+
+def test_modules_import_only_from_entries_above_them():
+    violations = []
+    for module_path in sorted(PACKAGE.rglob("*.py")):
+        entry = _entry(module_path)
+        if entry is None:
+            continue
+        for imported in _imported_entries(module_path):
+            if imported != entry and ORDER.index(imported) > ORDER.index(entry):
+                violations.append(f"{module_path.relative_to(PACKAGE)} imports interhand.{imported}")
+    assert not violations, "\n".join(violations)
+
+
+def test_nothing_imports_the_cli():
+    importers = [p for p in PACKAGE.rglob("*.py") if p.name != "cli.py" and "cli" in _imported_entries(p)]
+    assert not importers
