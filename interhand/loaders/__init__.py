@@ -1,1 +1,10 @@
-"""Loaders: the DALI pipeline (GPU, CPU twin) and the reference PyTorch/webdataset loader."""
+"""Loaders: the DALI pipeline (GPU, CPU twin) and the reference PyTorch/webdataset loader.
+
+The augmentation and the 2.5D targets are shared by every loader (`interhand.loaders.augment`).
+"""
+
+from interhand.loaders.augment import (IDENTITY, AugmentedSample, AugmentParams, Targets, augment_sample,
+                                       augment_targets, draw_augment_params, patch_affine)
+
+__all__ = ["AugmentParams", "IDENTITY", "AugmentedSample", "Targets", "augment_sample", "augment_targets",
+           "draw_augment_params", "patch_affine"]
