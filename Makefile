@@ -14,7 +14,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.stamp-$(shell sha256sum pyproject.toml | cut -c1-16)
 IH      := $(BIN)/interhand
 
-.PHONY: venv test test-fast demo synth bench bench-synth clean
+.PHONY: venv test test-fast demo synth bench bench-synth bench-model clean
 
 venv: $(STAMP)
 
@@ -41,10 +41,13 @@ demo: $(STAMP)
 	$(IH) synth $(OUT)/demo/data/InterHand2.6M --dataset interhand26m --seed $(SEED) --frames $(FRAMES) --overwrite
 	$(IH) contact-sheet $(OUT)/demo/data/InterHand2.6M --split train --out $(OUT)/demo/contact_sheet.png
 
-bench: bench-synth
+bench: bench-synth bench-model
 
 bench-synth: $(STAMP)
 	$(BIN)/python bench/bench_synth.py
+
+bench-model: $(STAMP)
+	$(BIN)/python bench/bench_model.py
 
 clean:
 	rm -rf $(OUT)/demo .pytest_cache

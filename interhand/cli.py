@@ -102,5 +102,47 @@ def contact_sheet(root: Path, split: str, count: int, columns: int, seed: int, o
     click.echo(f"wrote {path}")
 
 
+# --- model commands (model issue) ---
+
+
+def _parse_bbox(context, parameter, value: str) -> tuple[float, float, float, float]:
+    try:
+        numbers = tuple(float(part) for part in value.split(","))
+    except ValueError:
+        numbers = ()
+    if len(numbers) != 4 or numbers[2] <= 0 or numbers[3] <= 0:
+        raise click.BadParameter(f"{value!r} is not x,y,w,h: four numbers, original-image px, w and h > 0")
+    return numbers
+
+
+@main.command()
+@click.option("--checkpoint", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="our checkpoint or the original repository's snapshot_N.pth.tar")
+@click.option("--image", "image_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="input image")
+@click.option("--bbox", required=True, callback=_parse_bbox,
+              help="hand box x_min,y_min,width,height in image px (squared and enlarged x1.25 as the original)")
+@click.option("--out", "out_dir", default=Path("."), show_default=True,
+              type=click.Path(file_okay=False, path_type=Path), help="folder for result_2d.png and result_3d.png")
+@click.option("--device", default="cpu", show_default=True, help="torch device, e.g. cpu or cuda:0")
+def predict(checkpoint: Path, image_path: Path, bbox: tuple, out_dir: Path, device: str) -> None:
+    """Run InterNet on one hand box of one image (the original demo).
+
+    Writes the 2D skeleton overlay and a 3D plot (x, y in image px, z in mm relative to the right wrist,
+    left hand offset by the predicted root depth) and prints the joints as one JSON object.
+    """
+    import json
+
+    from interhand.model.predict import run
+
+    try:
+        result = run(checkpoint, image_path, bbox, out_dir, device=device)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(json.dumps(result))
+
+
+
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,111 @@
+"""InterNet's structure, outputs and run switches (interhand_format.md §5)."""
+
+import dataclasses
+
+import pytest
+import torch
+from torch import nn
+
+from interhand.config import ModelConfig
+from interhand.model import InterNet, InterNetOutput, build_internet, prepare_for_device
+from interhand.model.backbone import ResNet
+
+SMALL = ModelConfig(resnet_type=18, input_size=64, heatmap_size=16)
+
+
+def _images(batch=2, size=64, seed=0):
+    return torch.rand(batch, 3, size, size, generator=torch.Generator().manual_seed(seed))
+
+
+def test_forward_returns_heatmaps_root_depth_in_bins_and_hand_probabilities():
+    model = InterNet(SMALL).eval()
+    with torch.no_grad():
+        output = model(_images())
+    assert isinstance(output, InterNetOutput)
+    assert output["joint_heatmap"].shape == (2, 42, 16, 16, 16)
+    assert output["rel_root_depth"].shape == (2, 1)
+    assert ((output["rel_root_depth"] >= 0) & (output["rel_root_depth"] <= 15)).all()
+    assert output["hand_type"].shape == (2, 2)
+    assert ((output["hand_type"] > 0) & (output["hand_type"] < 1)).all()
+    assert set(dict(output.items())) == {"joint_heatmap", "rel_root_depth", "hand_type"}
+    with pytest.raises(KeyError, match="joint_heatmap"):
+        output["joints"]
+
+
+def test_predict_adds_integer_voxel_joint_coordinates():
+    model = InterNet(SMALL).eval()
+    prediction = model.predict(_images(batch=1))
+    coords = prediction["joint_coord"]
+    assert coords.shape == (1, 42, 3) and coords.dtype == torch.float32
+    assert torch.equal(coords, coords.round()) and coords.min() >= 0 and coords.max() <= 15
+    heatmap = prediction["joint_heatmap"][0, 5]
+    x, y, z = coords[0, 5].long().tolist()
+    assert heatmap[z, y, x] == heatmap.max()
+
+
+@pytest.mark.parametrize("depth, channels", [(18, 512), (34, 512), (50, 2048)])
+def test_heads_follow_the_backbone_channel_count(depth, channels):
+    model = InterNet(dataclasses.replace(SMALL, resnet_type=depth))
+    assert model.backbone_net.out_channels == channels
+    assert model.pose_net.joint_deconv_1[0].in_channels == channels
+    assert model.pose_net.root_fc[0].in_features == channels
+    assert model.pose_net.hand_fc[2].out_features == 2
+
+
+def test_resnet_101_and_152_have_the_standard_block_counts():
+    assert [len(getattr(ResNet(101), f"layer{i}")) for i in range(1, 5)] == [3, 4, 23, 3]
+    assert [len(getattr(ResNet(152), f"layer{i}")) for i in range(1, 5)] == [3, 8, 36, 3]
+
+
+def test_initialisation_follows_the_original():
+    model = InterNet(ModelConfig(resnet_type=50))
+    assert model.backbone_net.resnet.conv1.weight.std().item() == pytest.approx(0.001, rel=0.05)
+    assert model.pose_net.joint_deconv_1[0].weight.std().item() == pytest.approx(0.001, rel=0.05)
+    assert model.pose_net.joint_conv_2[0].bias.abs().max() == 0
+    assert model.pose_net.root_fc[0].weight.std().item() == pytest.approx(0.01, rel=0.05)
+    batch_norms = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    assert all(bool((m.weight == 1).all() and (m.bias == 0).all()) for m in batch_norms)
+    assert sum(p.numel() for p in model.parameters()) == 47_305_474  # ≈ 47.3 M, interhand_format.md §5
+
+
+def test_channels_last_gives_the_same_outputs():
+    model = InterNet(SMALL).eval()
+    fast = prepare_for_device(InterNet(dataclasses.replace(SMALL, channels_last=True)).eval())
+    fast.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        expected, actual = model(_images()), fast(_images())
+    for key in expected.keys():
+        torch.testing.assert_close(actual[key], expected[key], rtol=1e-4, atol=1e-4 * expected[key].abs().max())
+
+
+def test_amp_runs_the_network_in_bf16_and_keeps_head_outputs_in_range():
+    model = InterNet(dataclasses.replace(SMALL, amp=True)).eval()
+    with torch.no_grad():
+        output = model(_images(batch=1))
+    assert output.joint_heatmap.dtype == torch.bfloat16
+    assert output.rel_root_depth.dtype == output.hand_type.dtype == torch.float32
+    assert ((output.hand_type > 0) & (output.hand_type < 1)).all()
+
+
+def test_pretrained_weights_in_torchvision_key_format_load_into_the_backbone(tmp_path):
+    source = ResNet(18)
+    for parameter in source.parameters():
+        nn.init.uniform_(parameter)
+    state = {key: value for key, value in source.state_dict().items() if not key.endswith("num_batches_tracked")}
+    state["fc.weight"], state["fc.bias"] = torch.zeros(1000, 512), torch.zeros(1000)
+    torch.save(state, tmp_path / "resnet18.pth")
+    model = build_internet(dataclasses.replace(SMALL, pretrained=str(tmp_path / "resnet18.pth")))
+    torch.testing.assert_close(model.backbone_net.resnet.layer4[1].conv2.weight, source.layer4[1].conv2.weight)
+
+
+def test_pretrained_weights_of_another_depth_are_refused_with_the_keys(tmp_path):
+    torch.save(ResNet(34).state_dict(), tmp_path / "resnet34.pth")
+    with pytest.raises(ValueError, match=r"layer1\.2\.conv1\.weight"):
+        build_internet(dataclasses.replace(SMALL, pretrained=str(tmp_path / "resnet34.pth")))
+
+
+@pytest.mark.parametrize("field, value", [("resnet_type", 42), ("loss", "sparse"), ("heatmap_size", 60),
+                                          ("sigma", 0.0), ("input_size", 100)])
+def test_model_config_refuses_bad_values_naming_the_field(field, value):
+    with pytest.raises(ValueError, match=field):
+        dataclasses.replace(ModelConfig(), **{field: value})
