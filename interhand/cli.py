@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from interhand import __version__
-from interhand.config import SynthConfig
+from interhand.config import PreprocessConfig, SynthConfig, config_from_dict
 
 __all__ = ["main"]
 
@@ -25,30 +25,84 @@ def _click_type(annotation: object) -> object:
     return annotation if annotation in (int, float, str, bool) else str
 
 
+def _options(config_class: type, prefix: str, exclude: tuple[str, ...]) -> list:
+    """(flag, parameter name, type, default, help) per field; nested config fields get a flag prefix."""
+    hints = typing.get_type_hints(config_class)
+    options = []
+    for spec in dataclasses.fields(config_class):
+        if spec.name in exclude:
+            continue
+        annotation = hints[spec.name]
+        if dataclasses.is_dataclass(annotation):
+            options += _options(annotation, f"{prefix}{spec.name}_", ())
+            continue
+        name = prefix + spec.name
+        default = spec.default if spec.default is not dataclasses.MISSING else spec.default_factory()
+        options.append((name, annotation, default, spec.metadata.get("help", "")))
+    return options
+
+
 def config_options(config_class: type, exclude: tuple[str, ...] = ()):
-    """Decorator: one `--field-name` option per dataclass field (help and default from the field)."""
+    """Decorator: one `--field-name` option per dataclass field (help and default from the field).
+
+    Fields that are configs themselves become `--<field>-<subfield>` options (e.g. `--model-resnet-type`).
+    """
 
     def decorate(command):
-        hints = typing.get_type_hints(config_class)
-        for spec in reversed(dataclasses.fields(config_class)):
-            if spec.name in exclude:
-                continue
-            flag = "--" + spec.name.replace("_", "-")
-            annotation = hints[spec.name]
+        for name, annotation, default, help_text in reversed(_options(config_class, "", exclude)):
+            flag = "--" + name.replace("_", "-")
             if annotation is bool:
-                flag = f"{flag}/--no-{spec.name.replace('_', '-')}"
-            command = click.option(flag, spec.name, type=_click_type(annotation), default=spec.default,
-                                   show_default=True, help=spec.metadata.get("help", ""))(command)
+                flag = f"{flag}/--no-{name.replace('_', '-')}"
+            command = click.option(flag, name, type=_click_type(annotation), default=default, show_default=True,
+                                   help=help_text)(command)
         return command
 
     return decorate
 
 
-def build_config(config_class: type, values: dict):
-    """Construct a config, turning its ValueError into a click error that names the field."""
-    names = {spec.name for spec in dataclasses.fields(config_class)}
+def _nest(config_class: type, values: dict, prefix: str = "") -> dict:
+    """Flat option values (`model_resnet_type`) → nested dicts ({"model": {"resnet_type": ...}})."""
+    hints = typing.get_type_hints(config_class)
+    nested = {}
+    for spec in dataclasses.fields(config_class):
+        if dataclasses.is_dataclass(hints[spec.name]):
+            inner = _nest(hints[spec.name], values, f"{prefix}{spec.name}_")
+            if inner:
+                nested[spec.name] = inner
+        elif prefix + spec.name in values:
+            nested[spec.name] = values[prefix + spec.name]
+    return nested
+
+
+def _merge(base: dict, override: dict) -> dict:
+    merged = dict(base)
+    for key, value in override.items():
+        merged[key] = _merge(merged.get(key) or {}, value) if isinstance(value, dict) else value
+    return merged
+
+
+def build_config(config_class: type, values: dict, config_file: Path | None = None):
+    """Construct a config from option values, turning its ValueError into a click error naming the field.
+
+    With `config_file` (YAML or JSON, nested like the dataclasses), the file gives the values and only
+    the options typed on the command line override it (timm's idea: file defaults, flags win).
+    """
+    context = click.get_current_context(silent=True)
+    if config_file is not None and context is not None:
+        given = {name: value for name, value in values.items()
+                 if context.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE}
+    else:
+        given = values
     try:
-        return config_class(**{key: value for key, value in values.items() if key in names})
+        nested = _nest(config_class, given)
+        if config_file is not None:
+            import yaml
+
+            loaded = yaml.safe_load(Path(config_file).read_text()) or {}
+            if not isinstance(loaded, dict):
+                raise ValueError(f"{config_file}: expected a mapping of config fields")
+            nested = _merge(loaded, nested)
+        return config_from_dict(config_class, nested)
     except ValueError as error:
         raise click.BadParameter(str(error)) from error
 
@@ -100,6 +154,57 @@ def contact_sheet(root: Path, split: str, count: int, columns: int, seed: int, o
     except (FileNotFoundError, ValueError) as error:
         raise click.ClickException(str(error)) from error
     click.echo(f"wrote {path}")
+
+
+# --- preprocess commands (shards issue) ---
+
+@main.command()
+@config_options(PreprocessConfig)
+@click.option("--finalize", is_flag=True,
+              help="only stitch the finished parts (--part K/N jobs) into manifest, errors and dataset.json")
+def shards(finalize: bool, **values) -> None:
+    """Convert one split of a dataset into webdataset tar shards + Parquet manifests (SHARD_FORMAT.md).
+
+    Writes OUT/<dataset>/<subset>/<split>/: <split>-NNNNNN.tar shards with DALI .idx files,
+    manifest.parquet, errors.parquet and dataset.json. A re-run resumes: finished shards are verified and kept.
+    """
+    import sys
+
+    from interhand.preprocess.run import TooManyErrors, finalize as finalize_parts, run
+    from interhand.preprocess.sources import SourceError
+
+    config = build_config(PreprocessConfig, values)
+    try:
+        summary = finalize_parts(config, sys.argv) if finalize else run(config, sys.argv)
+    except (SourceError, TooManyErrors) as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(summary if summary is not None else f"part {config.part} done; run --finalize after all parts")
+
+
+@main.command()
+@click.argument("shard_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def verify(shard_dir: Path) -> None:
+    """Re-read every shard of SHARD_DIR and check it against dataset.json and manifest.parquet
+    (member presence, offsets, sizes, CRC-32 and SHA-256 recorded at write time, DALI indexes).
+    SHARD_DIR is one split folder, or any folder above: every split found below it is checked."""
+    from interhand.preprocess.verify import verify_shard_dir
+
+    folders = [shard_dir] if (shard_dir / "dataset.json").is_file() else \
+        sorted(path.parent for path in shard_dir.rglob("dataset.json") if ".work" not in path.parts)
+    if not folders:
+        raise click.ClickException(f"no dataset.json in or below {shard_dir}: not a shard folder")
+    problems = []
+    for folder in folders:
+        try:
+            found = verify_shard_dir(folder)
+        except (FileNotFoundError, ValueError) as error:
+            found = [str(error)]
+        problems += [f"{folder}: {problem}" for problem in found]
+        click.echo(f"{folder}: {'all shards verify' if not found else f'{len(found)} problem(s)'}")
+    for problem in problems:
+        click.echo(problem, err=True)
+    if problems:
+        raise click.ClickException(f"{len(problems)} problem(s) in {shard_dir}")
 
 
 # --- model commands (model issue) ---

@@ -5,10 +5,12 @@ Validation raises ValueError naming the field and the allowed values (STYLE.md �
 
 from __future__ import annotations
 
+import dataclasses
+import typing
 from dataclasses import dataclass, field
 from typing import Literal
 
-__all__ = ["SynthConfig", "SYNTH_DATASETS", "SYNTH_LAYOUTS", "ModelConfig", "RESNET_TYPES", "HEATMAP_LOSSES"]
+__all__ = ["SynthConfig", "SYNTH_DATASETS", "SYNTH_LAYOUTS", "config_to_dict", "config_from_dict", "PreprocessConfig", "parse_size", "parse_part", "ModelConfig", "RESNET_TYPES", "HEATMAP_LOSSES"]
 
 SYNTH_DATASETS = ("interhand26m", "stb", "rhd")
 SYNTH_LAYOUTS = ("v1.0", "v0.0", "both")
@@ -53,6 +55,102 @@ class SynthConfig:
             raise ValueError(f"human_fraction={self.human_fraction!r} must lie in [0, 1]")
         if not 1 <= self.jpeg_quality <= 100:
             raise ValueError(f"jpeg_quality={self.jpeg_quality!r} must lie in [1, 100]")
+
+
+def config_to_dict(config) -> dict:
+    """A config as plain nested dicts (for YAML files and checkpoints)."""
+    return dataclasses.asdict(config)
+
+
+def config_from_dict(config_class: type, values: dict):
+    """Inverse of `config_to_dict`; unknown keys raise ValueError naming them and the known ones."""
+    known = {spec.name: spec for spec in dataclasses.fields(config_class)}
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ValueError(f"{config_class.__name__}: unknown fields {unknown}; known: {sorted(known)}")
+    hints = typing.get_type_hints(config_class)
+    kwargs = {}
+    for name, value in values.items():
+        if dataclasses.is_dataclass(hints[name]) and isinstance(value, dict):
+            value = config_from_dict(hints[name], value)
+        kwargs[name] = value
+    return config_class(**kwargs)
+
+
+# --- preprocess configs (shards issue) ---
+
+PREPROCESS_DATASETS = ("interhand26m", "stb", "rhd", "coco")
+PREPROCESS_SUBSETS = ("all", "human_annot", "machine_annot")
+PREPROCESS_SPLITS = ("train", "val", "test")
+PREPROCESS_LAYOUTS = ("auto", "v1.0", "v0.0")
+_SIZE_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30}
+
+
+def parse_size(text: str) -> int:
+    """'1GB' → 10**9 bytes (KB/MB/GB decimal, KiB/MiB/GiB binary); ValueError names the bad text."""
+    stripped = str(text).strip().upper()
+    number = stripped.rstrip("KMGIB")
+    unit = stripped[len(number):]
+    try:
+        size = int(float(number) * _SIZE_UNITS[unit])
+    except (KeyError, ValueError):
+        raise ValueError(f"shard_size={text!r} is not a size like 1GB, 500MB or 64MiB") from None
+    if size <= 0:
+        raise ValueError(f"shard_size={text!r} must be positive")
+    return size
+
+
+def parse_part(text: str) -> tuple[int, int]:
+    """'K/N' → (K, N) with 0 <= K < N; ValueError names the bad text."""
+    try:
+        index, count = (int(value) for value in str(text).split("/"))
+    except ValueError:
+        raise ValueError(f"part={text!r} is not K/N (job K of N, K from 0)") from None
+    if not 0 <= index < count:
+        raise ValueError(f"part={text!r}: K must lie in 0..N-1")
+    return index, count
+
+
+@dataclass(frozen=True)
+class PreprocessConfig:
+    """What `interhand shards` writes: one split of one dataset as webdataset shards + Parquet manifests."""
+
+    dataset: Literal["interhand26m", "stb", "rhd", "coco"] = field(
+        default="interhand26m", metadata={"help": "source format to read"})
+    root: str = field(default="data/InterHand2.6M", metadata={
+        "help": "dataset folder (InterHand2.6M: holds images/ and annotations/; STB/RHD: holds data/)"})
+    subset: Literal["all", "human_annot", "machine_annot"] = field(default="all", metadata={
+        "help": "InterHand2.6M annotation subset: H+M, H or M (v1.0 selects H by --aid-list)"})
+    split: Literal["train", "val", "test"] = field(default="train", metadata={"help": "split to convert"})
+    out: str = field(default="shards", metadata={"help": "output root; writes OUT/<dataset>/<subset>/<split>/"})
+    layout: Literal["auto", "v1.0", "v0.0"] = field(default="auto", metadata={
+        "help": "InterHand2.6M annotation layout; auto prefers v1.0 per-split folders"})
+    aid_list: str = field(default="", metadata={
+        "help": "v1.0 H-subset annotation ids, one per line (default ROOT/aid_human_annot_<split>.txt)"})
+    workers: int = field(default=1, metadata={"help": "shard-writing processes"})
+    shard_size: str = field(default="1GB", metadata={"help": "target shard size (images + records)"})
+    shard_samples: int = field(default=0, metadata={"help": "samples per shard; 0 = cut by --shard-size"})
+    shuffle_seed: int = field(default=0, metadata={
+        "help": "train: seed of the shuffle across the whole split; val/test keep a deterministic order"})
+    max_errors: float = field(default=0.001, metadata={
+        "help": "exit non-zero when rejected samples exceed this fraction of the input annotations"})
+    part: str = field(default="0/1", metadata={
+        "help": "K/N: write job K's share (of N) of the shards; stitch the parts with --finalize"})
+    full_decode: bool = field(default=False, metadata={
+        "help": "decode every image to reject corrupt ones (slower; headers and end markers are always checked)"})
+    progress: bool = field(default=True, metadata={"help": "show progress bars"})
+
+    def __post_init__(self) -> None:
+        _choice("dataset", self.dataset, PREPROCESS_DATASETS)
+        _choice("subset", self.subset, PREPROCESS_SUBSETS)
+        _choice("split", self.split, PREPROCESS_SPLITS)
+        _choice("layout", self.layout, PREPROCESS_LAYOUTS)
+        _at_least("workers", self.workers, 1)
+        _at_least("shard_samples", self.shard_samples, 0)
+        parse_size(self.shard_size)
+        parse_part(self.part)
+        if not 0.0 <= self.max_errors <= 1.0:
+            raise ValueError(f"max_errors={self.max_errors!r} must lie in [0, 1]")
 
 
 # --- model configs (model issue) ---

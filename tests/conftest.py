@@ -7,16 +7,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from helpers import REAL_SAMPLES, SYNTH_IH26M, SYNTH_RHD, SYNTH_STB, make_shards
 
 from interhand.config import SynthConfig
 from interhand.synth.run import run as synth_run
-
-REAL_SAMPLES = Path(__file__).parent / "data" / "interhand26m_real"
-SYNTH_SEED = 0
-# Small but complete: two captures, a ring of four cameras (one gray), every hand type in each capture.
-SYNTH_IH26M = SynthConfig(dataset="interhand26m", seed=SYNTH_SEED, frames=12, captures=2, cameras=4)
-SYNTH_STB = SynthConfig(dataset="stb", seed=SYNTH_SEED, frames=6)
-SYNTH_RHD = SynthConfig(dataset="rhd", seed=SYNTH_SEED, frames=8)
 
 
 def _make(tmp_path_factory, config: SynthConfig, name: str) -> Path:
@@ -61,3 +55,26 @@ def real_ih26m_root(tmp_path_factory) -> Path:
 
     (root / "annotations" / "skeleton.txt").write_text(skeleton_txt(IH26M_JOINT_NAMES, IH26M_PARENTS))
     return root
+
+
+def _shards(tmp_path_factory, root: Path, dataset: str, splits: tuple[str, ...], shard_samples: int) -> Path:
+    out = tmp_path_factory.mktemp("shards")
+    for split in splits:
+        split_dir = make_shards(out, root, dataset=dataset, split=split, shard_samples=shard_samples)
+    return split_dir.parent
+
+
+@pytest.fixture(scope="session")
+def synth_ih26m_shards(tmp_path_factory, synth_ih26m_root) -> Path:
+    """Shards of the synthetic InterHand2.6M (train, val, test), 10 samples a shard: `<this>/<split>/`."""
+    return _shards(tmp_path_factory, synth_ih26m_root, "interhand26m", ("train", "val", "test"), 10)
+
+
+@pytest.fixture(scope="session")
+def synth_stb_shards(tmp_path_factory, synth_stb_root) -> Path:
+    return _shards(tmp_path_factory, synth_stb_root, "stb", ("test",), 4)
+
+
+@pytest.fixture(scope="session")
+def synth_rhd_shards(tmp_path_factory, synth_rhd_root) -> Path:
+    return _shards(tmp_path_factory, synth_rhd_root, "rhd", ("train",), 4)

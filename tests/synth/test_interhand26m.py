@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 from pycocotools.coco import COCO
 
-from conftest import REAL_SAMPLES, SYNTH_IH26M
+from helpers import REAL_SAMPLES, SYNTH_IH26M
 from interhand.geometry.bbox import process_bbox
 from interhand.geometry.camera import camera_to_pixel, world_to_camera
 from interhand.skeleton import IH26M_JOINT_NAMES, parse_skeleton_txt

@@ -8,7 +8,7 @@ import numpy as np
 from PIL import Image
 from pycocotools.coco import COCO
 
-from conftest import SYNTH_RHD, SYNTH_STB
+from helpers import SYNTH_RHD, SYNTH_STB
 from interhand.geometry.bbox import process_bbox
 from interhand.geometry.camera import camera_to_pixel
 from interhand.skeleton import STB_RHD_JOINT_NAMES, parse_skeleton_txt

@@ -1,0 +1,210 @@
+"""Benchmark `interhand shards` (issue 3): annotation ingest memory/time and shard-writing throughput.
+
+1. Ingest: synthesizes InterHand2.6M v1.0 train annotation files at full scale (1,361,062 annotations by
+   default; no images) and measures, each in a fresh process, peak RSS and time of
+   - baseline: pycocotools `COCO(data.json)` + `json.load` of the camera and joint_3d files (what the
+     original loader does before its per-annotation loop), and
+   - ours: the streaming reader joining every annotation into a Sample (parse + project + bbox + checks).
+   Goal: ours ≤ 1/4 of the baseline's peak RSS and at least as fast.
+2. Shard writing: a synthetic dataset with real JPEGs; `interhand shards` (ingest + write, N workers)
+   against a plain GNU `tar cf` of the same image files, both from a warm page cache. Goal: ≥ 0.8× tar.
+
+Usage: python bench/bench_ingest.py [--annotations N] [--images-frames F] [--workers W] [--keep DIR]
+Prints a table and the machine; the LAST line is one JSON object with every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+_CAMERAS_PER_CAPTURE = 40
+_CAPTURES = 27
+
+
+def _write_annotations(root: Path, annotations: int, seed: int = 0) -> dict:
+    """v1.0 train json files with `annotations` images/annotations; returns file sizes in bytes."""
+    rng = random.Random(seed)
+    folder = root / "annotations" / "train"
+    folder.mkdir(parents=True, exist_ok=True)
+    frames_per_capture = -(-annotations // (_CAPTURES * _CAMERAS_PER_CAPTURE))
+    cameras = {}
+    for capture in range(_CAPTURES):
+        names = [str(400000 + capture * 100 + c) for c in range(_CAMERAS_PER_CAPTURE)]
+        cameras[str(capture)] = {
+            "campos": {n: [rng.uniform(-900, 900), rng.uniform(-900, 900), rng.uniform(-900, 900)] for n in names},
+            "camrot": {n: [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]] for n in names},
+            "focal": {n: [1200.0 + rng.random(), 1200.0 + rng.random()] for n in names},
+            "princpt": {n: [167.0, 256.0] for n in names}}
+    (folder / "InterHand2.6M_train_camera.json").write_text(json.dumps(cameras))
+    with open(folder / "InterHand2.6M_train_joint_3d.json", "w") as handle:
+        handle.write("{")
+        for capture in range(_CAPTURES):
+            handle.write(("," if capture else "") + f'"{capture}": {{')
+            for frame in range(frames_per_capture):
+                entry = {"world_coord": [[round(rng.uniform(-200, 200), 4) for _ in range(3)] for _ in range(42)],
+                         "joint_valid": [[True]] * 42, "hand_type": "interacting", "hand_type_valid": True}
+                handle.write(("," if frame else "") + f'"{frame * 6}": ' + json.dumps(entry))
+            handle.write("}")
+        handle.write("}")
+    with open(folder / "InterHand2.6M_train_data.json", "w") as handle:
+        handle.write('{"images": [')
+        for index in range(annotations):
+            capture, rest = divmod(index, frames_per_capture * _CAMERAS_PER_CAPTURE)
+            frame, camera = divmod(rest, _CAMERAS_PER_CAPTURE)
+            camera_name = str(400000 + capture * 100 + camera)
+            image = {"id": index, "file_name": f"Capture{capture}/0123_dh_seq/cam{camera_name}/image{frame * 6}.jpg",
+                     "width": 334, "height": 512, "capture": capture, "subject": capture, "seq_name": "0123_dh_seq",
+                     "camera": camera_name, "frame_idx": frame * 6}
+            handle.write(("," if index else "") + json.dumps(image))
+        handle.write('], "annotations": [')
+        for index in range(annotations):
+            annotation = {"id": index, "image_id": index, "bbox": [rng.uniform(0, 100), rng.uniform(0, 200), 150.5,
+                                                                    140.25],
+                          "joint_valid": [[1]] * 42, "hand_type": "interacting", "hand_type_valid": 1}
+            handle.write(("," if index else "") + json.dumps(annotation))
+        handle.write("]}")
+    return {path.name: path.stat().st_size for path in folder.iterdir()}
+
+
+_BASELINE = """
+import json, sys, time
+from pycocotools.coco import COCO
+start = time.perf_counter()
+folder = sys.argv[1]
+db = COCO(folder + '/InterHand2.6M_train_data.json')
+cameras = json.load(open(folder + '/InterHand2.6M_train_camera.json'))
+joints = json.load(open(folder + '/InterHand2.6M_train_joint_3d.json'))
+count = len(db.anns)
+"""
+
+_OURS = """
+import sys, time
+from interhand.config import PreprocessConfig
+from interhand.preprocess.sources import open_source
+start = time.perf_counter()
+reading = open_source(PreprocessConfig(root=sys.argv[1], split='train'))
+count = sum(1 for record in reading.records())
+"""
+
+_OURS_PARSE = """
+import sys, time
+from pathlib import Path
+from interhand.preprocess.sources.coco_stream import iter_coco_annotations
+from interhand.preprocess.sources.interhand26m import _compact_image, _decode_joints, _stream_frames
+start = time.perf_counter()
+folder = Path(sys.argv[1])
+joints = _stream_frames(folder / 'InterHand2.6M_train_joint_3d.json', _decode_joints)
+count = sum(1 for _ in iter_coco_annotations(folder / 'InterHand2.6M_train_data.json', _compact_image))
+"""
+
+_FOOTER = """
+elapsed = time.perf_counter() - start
+peak_kib = int(next(line for line in open('/proc/self/status') if line.startswith('VmHWM')).split()[1])
+print(__import__('json').dumps({'seconds': elapsed, 'peak_rss_mib': peak_kib / 1024, 'count': count}))
+"""
+
+
+def _measure(code: str, argument: str) -> dict:
+    result = subprocess.run([sys.executable, "-c", code + _FOOTER, argument], capture_output=True, text=True,
+                            check=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _bench_ingest(work: Path, annotations: int) -> dict:
+    started = time.perf_counter()
+    sizes = _write_annotations(work / "ih26m", annotations)
+    synth_seconds = time.perf_counter() - started
+    folder = str(work / "ih26m" / "annotations" / "train")
+    baseline = _measure(_BASELINE, folder)
+    parse = _measure(_OURS_PARSE, folder)
+    ours = _measure(_OURS, str(work / "ih26m"))
+    return {"annotations": annotations, "file_bytes": sizes, "synthesis_seconds": round(synth_seconds, 1),
+            "baseline": baseline, "ours_parse_only": parse, "ours": ours,
+            "rss_ratio": ours["peak_rss_mib"] / baseline["peak_rss_mib"],
+            "speed_ratio": baseline["seconds"] / ours["seconds"]}
+
+
+def _bench_writing(work: Path, frames: int, workers: int) -> dict:
+    from interhand.config import PreprocessConfig, SynthConfig
+    from interhand.preprocess.run import run
+    from interhand.synth.run import run as synth_run
+
+    root = work / "synth"
+    synth_run(SynthConfig(dataset="interhand26m", seed=0, frames=frames, captures=2, cameras=8, layout="v1.0"),
+              root, overwrite=True, show_progress=False)
+    images = sorted((root / "images" / "train").rglob("*.jpg"))
+    image_bytes = sum(path.stat().st_size for path in images)
+    for path in images:  # warm the page cache for both contenders
+        path.read_bytes()
+    started = time.perf_counter()
+    subprocess.run(["tar", "cf", str(work / "plain.tar"), "-C", str(root / "images" / "train"), "."], check=True)
+    tar_seconds = time.perf_counter() - started
+    config = PreprocessConfig(root=str(root), split="train", out=str(work / "shards"), workers=workers,
+                              shard_size="8MB", progress=False)
+    started = time.perf_counter()
+    summary = run(config)
+    ours_seconds = time.perf_counter() - started
+    return {"images": len(images), "image_mib": image_bytes / 2**20, "workers": workers,
+            "tar_images_per_s": len(images) / tar_seconds, "ours_images_per_s": summary.samples / ours_seconds,
+            "ratio_vs_tar": (summary.samples / ours_seconds) / (len(images) / tar_seconds), "shards": summary.shards}
+
+
+def _print_ingest(ingest: dict) -> None:
+    base, parse, ours = ingest["baseline"], ingest["ours_parse_only"], ingest["ours"]
+    print(f"ingest of {ingest['annotations']:,} train annotations "
+          f"(data.json {ingest['file_bytes']['InterHand2.6M_train_data.json'] / 2**30:.2f} GiB)")
+    print(f"{'':38}{'peak RSS MiB':>14}{'seconds':>10}")
+    print(f"{'baseline COCO() + json.load':38}{base['peak_rss_mib']:>14.0f}{base['seconds']:>10.1f}")
+    print(f"{'ours: streaming parse + image index':38}{parse['peak_rss_mib']:>14.0f}{parse['seconds']:>10.1f}")
+    print(f"{'ours: streaming reader -> Samples':38}{ours['peak_rss_mib']:>14.0f}{ours['seconds']:>10.1f}")
+    print(f"ratio ours/baseline: RSS {ingest['rss_ratio']:.3f} (goal <= 0.25), "
+          f"speed {ingest['speed_ratio']:.2f}x (goal >= 1)")
+
+
+def _machine() -> str:
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), platform.processor())
+    memory = int(next(line for line in Path("/proc/meminfo").read_text().splitlines()
+                      if line.startswith("MemTotal")).split()[1]) / 2**20
+    return f"{model}, {os.cpu_count()} cores, {memory:.0f} GiB RAM, Python {platform.python_version()}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--annotations", type=int, default=1_361_062, help="train annotations to synthesize")
+    parser.add_argument("--images-frames", type=int, default=300, help="synthetic frames (x 2 captures x 8 cameras)")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--only", choices=("ingest", "writing"), default=None, help="run one half only")
+    parser.add_argument("--keep", type=Path, default=None, help="work folder to keep (default: a temp folder)")
+    args = parser.parse_args()
+    work = args.keep or Path(tempfile.mkdtemp(prefix="bench_ingest_"))
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        ingest = _bench_ingest(work, args.annotations) if args.only != "writing" else None
+        writing = _bench_writing(work, args.images_frames, args.workers) if args.only != "ingest" else None
+    finally:
+        if args.keep is None:
+            shutil.rmtree(work, ignore_errors=True)
+    print(f"machine: {_machine()}")
+    if ingest is not None:
+        _print_ingest(ingest)
+    if writing is not None:
+        print(f"shard writing, {writing['images']} JPEGs ({writing['image_mib']:.0f} MiB, warm page cache), "
+              f"{writing['workers']} workers: tar {writing['tar_images_per_s']:.0f} img/s, interhand shards "
+              f"{writing['ours_images_per_s']:.0f} img/s (ingest + write), ratio {writing['ratio_vs_tar']:.2f} "
+              f"(goal >= 0.8)")
+    print(json.dumps({"machine": _machine(), "ingest": ingest, "writing": writing}))
+
+
+if __name__ == "__main__":
+    main()

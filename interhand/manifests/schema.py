@@ -1,0 +1,125 @@
+"""The only pyarrow schemas of the project: manifest.parquet and errors.parquet (SHARD_FORMAT.md §5).
+
+One manifest row per sample: where its members are (shard, byte offsets, sizes, CRC-32) and every field of
+the sample as a typed column, so samples can be selected with pyarrow or duckdb without opening a tar.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from interhand.shard_format import ANN_DTYPE, ANN_FLOATS, ANN_LAYOUT, FORMAT_VERSION, Sample
+
+__all__ = ["MANIFEST_SCHEMA", "ERRORS_SCHEMA", "MEMBER_COLUMNS", "identity_row", "manifest_table", "schema_metadata"]
+
+
+def _array(*shape: int) -> pa.DataType:
+    """Nested fixed-size float32 list, e.g. _array(42, 3) for (42, 3)."""
+    element = pa.float32()
+    for size in reversed(shape):
+        element = pa.list_(element, size)
+    return element
+
+
+# (prefix) -> the image, json and ann members each get <prefix>_offset/_size/_crc32 columns.
+MEMBER_COLUMNS = ("image", "json", "ann")
+
+_LOCATION = [
+    ("key", pa.string()), ("shard", pa.string()), ("shard_index", pa.int32()), ("position", pa.int32()),
+    ("image_member", pa.string()),
+    *[(f"{member}_{what}", kind) for member in MEMBER_COLUMNS
+      for what, kind in (("offset", pa.int64()), ("size", pa.int64()), ("crc32", pa.uint32()))],
+]
+_IDENTITY = [
+    ("dataset", pa.string()), ("subset", pa.string()), ("split", pa.string()),
+    ("annotation_id", pa.int64()), ("image_id", pa.int64()), ("file_name", pa.string()),
+    ("width", pa.int32()), ("height", pa.int32()), ("capture", pa.int32()), ("subject", pa.int32()),
+    ("seq_name", pa.string()), ("camera", pa.string()), ("frame_idx", pa.int32()),
+    ("hand_type", pa.string()), ("hand_type_valid", pa.int8()),
+    ("num_valid_right", pa.int16()), ("num_valid_left", pa.int16()),
+]
+_ARRAYS = [
+    ("joints_img", _array(42, 3)), ("joints_cam_mm", _array(42, 3)), ("joints_world_mm", _array(42, 3)),
+    ("joint_valid", _array(42)), ("joint_valid_raw", _array(42)), ("root_joint_index", pa.list_(pa.int8(), 2)),
+    ("bbox", _array(4)), ("bbox_raw", _array(4)), ("abs_depth_gt_mm", _array(2)),
+    ("focal", _array(2)), ("princpt", _array(2)), ("campos_mm", _array(3)), ("camrot", _array(3, 3)),
+    ("rootnet_bbox", _array(4)), ("rootnet_abs_depth_mm", _array(2)), ("rootnet_root_valid", _array(2)),
+    ("mano_right_pose", _array(48)), ("mano_right_shape", _array(10)), ("mano_right_trans_m", _array(3)),
+    ("mano_left_pose", _array(48)), ("mano_left_shape", _array(10)), ("mano_left_trans_m", _array(3)),
+]
+
+
+def schema_metadata() -> dict[bytes, bytes]:
+    return {b"format_version": str(FORMAT_VERSION).encode()}
+
+
+MANIFEST_SCHEMA = pa.schema(_LOCATION + _IDENTITY + _ARRAYS, metadata=schema_metadata())
+
+ERRORS_SCHEMA = pa.schema([
+    ("source_file", pa.string()), ("annotation_id", pa.int64()), ("key", pa.string()), ("stage", pa.string()),
+    ("reason", pa.string()),
+], metadata=schema_metadata())
+
+
+def identity_row(sample: Sample, subset: str, location: dict) -> dict:
+    """The location and identity columns of one sample; the array columns come from its `.ann` record."""
+    valid = np.asarray(sample.joint_valid) > 0
+    right_block = slice(21, 42) if sample.root_joint_index[0] == 21 else slice(0, 21)  # STB/RHD: right is 21..41
+    left_block = slice(0, 21) if right_block.start == 21 else slice(21, 42)
+    row = dict(location)
+    row.update(
+        dataset=sample.dataset, subset=subset, split=sample.split, annotation_id=sample.annotation_id,
+        image_id=sample.image_id, file_name=sample.file_name, width=sample.width, height=sample.height,
+        capture=sample.capture, subject=sample.subject, seq_name=sample.seq_name, camera=sample.camera,
+        frame_idx=sample.frame_idx, hand_type=sample.hand_type, hand_type_valid=sample.hand_type_valid,
+        num_valid_right=int(valid[right_block].sum()), num_valid_left=int(valid[left_block].sum()))
+    return row
+
+
+# Array column -> (.ann field, index into its first axis or None, .ann flag that makes it non-null or None).
+_ARRAY_SOURCES = {
+    **{name: (name, None, None) for name in (
+        "joints_img", "joints_cam_mm", "joints_world_mm", "joint_valid", "joint_valid_raw", "bbox", "bbox_raw",
+        "abs_depth_gt_mm", "focal", "princpt", "campos_mm", "camrot")},
+    **{name: (name, None, ("rootnet_valid", 0)) for name in (
+        "rootnet_bbox", "rootnet_abs_depth_mm", "rootnet_root_valid")},
+    **{f"mano_{hand}_{part}": (f"mano_{field}", index, ("mano_valid", index))
+       for index, hand in enumerate(("right", "left"))
+       for part, field in (("pose", "pose"), ("shape", "shape"), ("trans_m", "trans_m"))},
+}
+
+
+def _array_column(records: np.ndarray, column: str) -> pa.Array:
+    field, index, flag = _ARRAY_SOURCES[column]
+    offset, shape = ANN_LAYOUT[field]
+    if index is not None:
+        shape = shape[1:]
+        offset += index * int(np.prod(shape))
+    values = records[:, offset:offset + int(np.prod(shape))]
+    mask = None
+    if flag is not None:
+        flag_offset = ANN_LAYOUT[flag[0]][0] + flag[1]
+        mask = pa.array(records[:, flag_offset] == 0)
+    array = pa.array(np.ascontiguousarray(values, dtype=np.float32).ravel())
+    for size in reversed(shape[1:]):
+        array = pa.FixedSizeListArray.from_arrays(array, size)
+    return pa.FixedSizeListArray.from_arrays(array, shape[0], mask=mask)
+
+
+def manifest_table(rows: list[dict], ann_records: list[bytes]) -> pa.Table:
+    """Manifest rows from identity rows and the samples' `.ann` bytes (arrays are read from the records, so
+    the manifest and the shards cannot disagree)."""
+    records = np.frombuffer(b"".join(ann_records), ANN_DTYPE).reshape(len(ann_records), -1) if ann_records \
+        else np.zeros((0, ANN_FLOATS), ANN_DTYPE)
+    scalar_names = [name for name, _ in _LOCATION + _IDENTITY]
+    scalar = pa.Table.from_pylist(rows, schema=pa.schema(_LOCATION + _IDENTITY))
+    columns = [scalar[name] for name in scalar_names]
+    root_offset = ANN_LAYOUT["root_joint_index"][0]
+    root_index = pa.array(records[:, root_offset:root_offset + 2].astype(np.int8).ravel())
+    for name, _ in _ARRAYS:
+        if name == "root_joint_index":
+            columns.append(pa.FixedSizeListArray.from_arrays(root_index, 2))
+        else:
+            columns.append(_array_column(records, name))
+    return pa.Table.from_arrays(columns, schema=MANIFEST_SCHEMA)

@@ -1,0 +1,20 @@
+"""One reader per data source; each turns annotation files into Sample / Rejection records."""
+
+from __future__ import annotations
+
+from interhand.preprocess.sources.coco import open_coco
+from interhand.preprocess.sources.common import Record, RejectSample, Rejection, SourceError, SourceReading
+from interhand.preprocess.sources.interhand26m import open_interhand26m
+from interhand.preprocess.sources.rhd import open_rhd
+from interhand.preprocess.sources.stb import open_stb
+
+__all__ = ["SOURCES", "open_source", "Record", "RejectSample", "Rejection", "SourceError", "SourceReading"]
+
+SOURCES = {"interhand26m": open_interhand26m, "stb": open_stb, "rhd": open_rhd, "coco": open_coco}
+
+
+def open_source(config) -> SourceReading:
+    """Open `config.dataset` (a PreprocessConfig); an unknown name lists the valid ones."""
+    if config.dataset not in SOURCES:
+        raise ValueError(f"dataset={config.dataset!r} is not one of {', '.join(SOURCES)}")
+    return SOURCES[config.dataset](config)

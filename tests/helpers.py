@@ -1,0 +1,20 @@
+"""Constants shared by the tests (importable as `helpers`; fixtures live in the conftest.py files)."""
+
+from pathlib import Path
+
+from interhand.config import PreprocessConfig, SynthConfig
+from interhand.preprocess.run import run, shard_dir
+
+REAL_SAMPLES = Path(__file__).parent / "data" / "interhand26m_real"
+SYNTH_SEED = 0
+# Small but complete: two captures, a ring of four cameras (one gray), every hand type in each capture.
+SYNTH_IH26M = SynthConfig(dataset="interhand26m", seed=SYNTH_SEED, frames=12, captures=2, cameras=4)
+SYNTH_STB = SynthConfig(dataset="stb", seed=SYNTH_SEED, frames=6)
+SYNTH_RHD = SynthConfig(dataset="rhd", seed=SYNTH_SEED, frames=8)
+
+
+def make_shards(out: Path, root: Path, **options) -> Path:
+    """Run `interhand shards` in-process and return the shard directory."""
+    config = PreprocessConfig(root=str(root), out=str(out), progress=False, **options)
+    run(config, ["test"])
+    return shard_dir(config)

@@ -1,0 +1,76 @@
+"""Manifests: one typed schema, version-checked reading, queries without opening a tar."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from interhand.config import PreprocessConfig
+from interhand.manifests.read import read_dataset_json, read_errors, read_manifest
+from interhand.manifests.query import select_samples, shard_urls
+from interhand.manifests.schema import MANIFEST_SCHEMA
+from interhand.preprocess.run import run, shard_dir
+from interhand.shard_format import FormatVersionError
+
+
+@pytest.fixture(scope="module")
+def real_shards(tmp_path_factory, real_ih26m_root) -> Path:
+    config = PreprocessConfig(root=str(real_ih26m_root), split="test", out=str(tmp_path_factory.mktemp("m")),
+                              progress=False)
+    run(config)
+    return shard_dir(config)
+
+
+def test_manifest_columns_are_typed_arrays_not_blobs(real_shards):
+    manifest = read_manifest(real_shards)
+    assert manifest.schema.equals(MANIFEST_SCHEMA, check_metadata=False)
+    assert manifest.schema.field("joints_img").type == pa.list_(pa.list_(pa.float32(), 3), 42)
+    assert manifest.num_rows == 4 and read_errors(real_shards).num_rows == 0
+    assert read_dataset_json(real_shards)["counts"]["input_annotations"] == 4
+
+
+def test_select_samples_filters_by_hand_type_camera_and_valid_joints(real_shards):
+    interacting = select_samples(real_shards, hand_type="interacting", columns=["key", "camera"])
+    assert interacting.num_rows == 2 and interacting.column_names == ["key", "camera"]
+    right = select_samples(real_shards, hand_type="right", min_valid_joints=1)
+    assert right.num_rows == 1 and right["num_valid_left"][0].as_py() == 0
+    assert shard_urls(real_shards, right) == [str(real_shards / "test-000000.tar")]
+
+
+def test_duckdb_reads_the_manifest_arrays(real_shards):
+    depth = duckdb.sql(f"SELECT joints_cam_mm[21][3] FROM '{real_shards}/manifest.parquet' "
+                       "WHERE hand_type = 'right'").fetchall()[0][0]
+    row = select_samples(real_shards, hand_type="right").to_pylist()[0]
+    assert depth == pytest.approx(row["abs_depth_gt_mm"][0])
+
+
+def test_readers_reject_a_manifest_or_dataset_json_of_another_version(real_shards, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(real_shards, copy)
+    table = pq.read_table(copy / "manifest.parquet")
+    pq.write_table(table.replace_schema_metadata({b"format_version": b"7"}), copy / "manifest.parquet")
+    with pytest.raises(FormatVersionError, match="7 found"):
+        read_manifest(copy)
+    dataset = json.loads((copy / "dataset.json").read_text())
+    (copy / "dataset.json").write_text(json.dumps(dict(dataset, format_version=0)))
+    with pytest.raises(FormatVersionError, match="0 found, this code reads 1"):
+        read_dataset_json(copy)
+
+
+def test_manifest_arrays_equal_the_ann_records_in_the_shards(real_shards):
+    from interhand.shard_format import decode_ann
+
+    for row in read_manifest(real_shards).to_pylist():
+        with open(real_shards / row["shard"], "rb") as shard:
+            shard.seek(row["ann_offset"])
+            ann = decode_ann(shard.read(row["ann_size"]))
+        np.testing.assert_array_equal(np.asarray(row["joints_img"], np.float32), ann["joints_img"])
+        np.testing.assert_array_equal(np.asarray(row["camrot"], np.float32), ann["camrot"])
+        assert row["root_joint_index"] == [20, 41] and row["rootnet_bbox"] is None and row["mano_left_pose"] is None

@@ -1,0 +1,92 @@
+"""Bad input becomes errors.parquet rows with readable reasons; the job goes on; nothing is lost silently."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from interhand.config import PreprocessConfig
+from interhand.preprocess.run import TooManyErrors, run, shard_dir
+from interhand.preprocess.sources import SourceError
+
+
+def _data_path(root: Path) -> Path:
+    return root / "annotations" / "test" / "InterHand2.6M_test_data.json"
+
+
+@pytest.fixture
+def faulty_root(tmp_path, real_ih26m_root) -> Path:
+    """The real samples with six faults: missing image, truncated JPEG, NaN joints, duplicate id, no camera,
+    no 3D joints for the frame."""
+    root = tmp_path / "InterHand2.6M"
+    shutil.copytree(real_ih26m_root, root)
+    data = json.loads(_data_path(root).read_text())
+    by_type = {image["id"]: image for image in data["images"]}
+    first, second, third, fourth = data["annotations"]
+    (root / "images" / "test" / by_type[first["image_id"]]["file_name"]).unlink()
+    truncated = root / "images" / "test" / by_type[second["image_id"]]["file_name"]
+    truncated.write_bytes(truncated.read_bytes()[:5000])
+    joints_path = root / "annotations" / "test" / "InterHand2.6M_test_joint_3d.json"
+    joints = json.loads(joints_path.read_text())
+    image = by_type[third["image_id"]]
+    joints[str(image["capture"])][str(image["frame_idx"])]["world_coord"][3][0] = float("nan")
+    joints_path.write_text(json.dumps(joints))
+    data["annotations"].append(dict(fourth))  # duplicate id
+    orphan = dict(by_type[fourth["image_id"]], id=999, camera="499999")
+    data["images"].append(orphan)
+    data["annotations"].append(dict(fourth, id=1000, image_id=999))  # camera missing from the camera file
+    data["images"].append(dict(by_type[fourth["image_id"]], id=998, frame_idx=12345678))
+    data["annotations"].append(dict(fourth, id=1001, image_id=998))  # no 3D joints for that frame
+    _data_path(root).write_text(json.dumps(data))
+    return root
+
+
+def test_each_fault_is_one_error_row_with_a_reason_and_counts_add_up(tmp_path, faulty_root):
+    config = PreprocessConfig(root=str(faulty_root), split="test", out=str(tmp_path / "out"), progress=False,
+                              max_errors=1.0)
+    summary = run(config)
+    out = shard_dir(config)
+    errors = pq.read_table(out / "errors.parquet").to_pylist()
+    reasons = " | ".join(sorted(row["reason"] for row in errors))
+    for expected in ("image file missing", "truncated JPEG", "non-finite joints_world_mm", "duplicate annotation id",
+                     "camera 499999 of capture",
+                     "no 3D joints for capture"):
+        assert expected in reasons
+    assert summary.samples == 1 and summary.errors == 6
+    counts = json.loads((out / "dataset.json").read_text())["counts"]
+    assert counts["input_annotations"] == counts["samples"] + counts["errors"] == 7
+    assert all(row["key"].startswith("ih26m-test-") and row["source_file"] for row in errors)
+
+
+def test_too_many_errors_fails_after_writing_everything(tmp_path, faulty_root):
+    config = PreprocessConfig(root=str(faulty_root), split="test", out=str(tmp_path / "out"), progress=False)
+    with pytest.raises(TooManyErrors, match="max-errors"):
+        run(config)
+    assert (shard_dir(config) / "errors.parquet").is_file()
+
+
+def test_empty_and_unreadable_annotation_files_are_one_clear_error(tmp_path, real_ih26m_root):
+    root = tmp_path / "InterHand2.6M"
+    shutil.copytree(real_ih26m_root, root)
+    config = PreprocessConfig(root=str(root), split="test", out=str(tmp_path / "out"), progress=False)
+    _data_path(root).write_text("")
+    with pytest.raises(SourceError, match="InterHand2.6M_test_data.json.*empty file"):
+        run(config)
+    _data_path(root).write_text('{"images": [{"id": 1,')
+    with pytest.raises(SourceError, match="InterHand2.6M_test_data.json.*truncated"):
+        run(config)
+
+
+def test_the_cli_reports_a_structural_problem_in_one_line_without_a_traceback(tmp_path):
+    from click.testing import CliRunner
+
+    from interhand.cli import main
+
+    result = CliRunner().invoke(main, ["shards", "--root", str(tmp_path / "nowhere"), "--split", "val", "--out",
+                                       str(tmp_path / "out"), "--no-progress"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "no InterHand2.6M val split" in result.output and "InterHand2.6M_val_data.json" in result.output

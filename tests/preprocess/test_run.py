@@ -1,0 +1,126 @@
+"""The shard job end to end: layout, order, byte-identical reruns, resume, parts, verify."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tarfile
+from pathlib import Path
+
+import pyarrow.parquet as pq
+from click.testing import CliRunner
+
+from interhand.cli import main
+from interhand.preprocess.verify import verify_shard_dir
+from helpers import make_shards
+
+
+def _tar_bytes(directory: Path) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in sorted(directory.glob("*.tar")) + sorted(directory.glob("*.idx"))}
+
+
+def test_a_split_becomes_shards_indexes_manifest_errors_and_dataset_json(ih26m_train_shards):
+    names = sorted(path.name for path in ih26m_train_shards.iterdir())
+    assert {"manifest.parquet", "errors.parquet", "dataset.json", "train-000000.tar", "train-000000.idx"} <= set(names)
+    assert not [name for name in names if name.endswith(".tmp")]
+    dataset = json.loads((ih26m_train_shards / "dataset.json").read_text())
+    manifest = pq.read_table(ih26m_train_shards / "manifest.parquet")
+    assert dataset["counts"]["samples"] == manifest.num_rows == sum(s["samples"] for s in dataset["shards"])
+    assert dataset["counts"]["shards"] >= 3 and len(dataset["joint_names"]) == 42
+    with tarfile.open(ih26m_train_shards / "train-000000.tar") as archive:
+        members = archive.getnames()
+    assert members[:3] == [f"{manifest['key'][0]}.{ext}" for ext in ("ann", "jpg", "json")]
+
+
+def test_train_shards_mix_captures_while_eval_keeps_single_hand_first(ih26m_train_shards, ih26m_val_shards):
+    train = pq.read_table(ih26m_train_shards / "manifest.parquet").to_pylist()
+    first_shard = [row for row in train if row["shard_index"] == 0]
+    assert len({row["capture"] for row in first_shard}) == 2 and len({row["seq_name"] for row in first_shard}) > 2
+    test = pq.read_table(ih26m_val_shards / "manifest.parquet").to_pylist()
+    kinds = [row["hand_type"] == "interacting" for row in test]
+    assert kinds == sorted(kinds) and any(kinds) and not all(kinds)
+    ids = [row["annotation_id"] for row in test if row["hand_type"] == "interacting"]
+    assert ids == sorted(ids)
+
+
+def test_reruns_are_byte_identical_and_resume_keeps_verified_shards(tmp_path, synth_ih26m_root,
+                                                                    ih26m_train_shards):
+    rerun = make_shards(tmp_path / "a", synth_ih26m_root, split="train", shard_samples=16)
+    assert _tar_bytes(rerun) == _tar_bytes(ih26m_train_shards)
+    # Simulate a kill: one shard never renamed (only its .tmp exists), another one corrupted.
+    (rerun / "train-000001.tar").rename(rerun / "train-000001.tar.tmp")
+    (rerun / "dataset.json").unlink()
+    corrupted = rerun / "train-000002.tar"
+    corrupted.write_bytes(corrupted.read_bytes()[:-10] + b"x" * 10)
+    resumed = make_shards(tmp_path / "a", synth_ih26m_root, split="train", shard_samples=16)
+    assert _tar_bytes(resumed) == _tar_bytes(ih26m_train_shards)
+    record = json.loads((resumed / ".work" / "part-0-of-1.json").read_text())
+    assert record["resumed_shards"] == json.loads((resumed / "dataset.json").read_text())["counts"]["shards"] - 2
+
+
+def test_parts_then_finalize_equal_a_single_job_shard_for_shard(tmp_path, synth_ih26m_root, ih26m_train_shards):
+    for part in ("1/2", "0/2"):
+        make_shards(tmp_path, synth_ih26m_root, split="train", shard_samples=16, part=part)
+    out = tmp_path / "interhand26m" / "all" / "train"
+    assert not (out / "manifest.parquet").exists()
+    result = CliRunner().invoke(main, ["shards", "--root", str(synth_ih26m_root), "--split", "train", "--out",
+                                       str(tmp_path), "--shard-samples", "16", "--part", "0/2", "--finalize"])
+    assert result.exit_code == 0, result.output
+    assert _tar_bytes(out) == _tar_bytes(ih26m_train_shards)
+    assert pq.read_table(out / "manifest.parquet").equals(pq.read_table(ih26m_train_shards / "manifest.parquet"))
+
+
+def test_finalize_names_a_missing_part(tmp_path, synth_ih26m_root):
+    make_shards(tmp_path, synth_ih26m_root, split="train", shard_samples=16, part="0/2")
+    result = CliRunner().invoke(main, ["shards", "--root", str(synth_ih26m_root), "--out", str(tmp_path),
+                                       "--shard-samples", "16", "--part", "0/2", "--finalize"])
+    assert result.exit_code != 0 and "part 1 of 2 is missing" in result.output
+
+
+def test_verify_passes_clean_shards_and_reports_a_flipped_byte(tmp_path, ih26m_val_shards):
+    copy = tmp_path / "copy"
+    shutil.copytree(ih26m_val_shards, copy)
+    assert verify_shard_dir(copy) == []
+    assert CliRunner().invoke(main, ["verify", str(tmp_path)]).exit_code == 0  # finds the split below
+    manifest = pq.read_table(copy / "manifest.parquet").to_pylist()
+    row = manifest[3]
+    shard = copy / row["shard"]
+    data = bytearray(shard.read_bytes())
+    data[row["image_offset"] + 100] ^= 0xFF
+    shard.write_bytes(bytes(data))
+    problems = verify_shard_dir(copy)
+    assert any("CRC-32" in problem and row["key"] in problem for problem in problems)
+    result = CliRunner().invoke(main, ["verify", str(copy)])
+    assert result.exit_code != 0 and "SHA-256" in result.output
+
+
+def test_png_datasets_and_eval_joins_reach_the_manifest(tmp_path, synth_rhd_root, stb_test_shards,
+                                                        ih26m_val_shards):
+    rhd = make_shards(tmp_path, synth_rhd_root, dataset="rhd", split="train")
+    for directory in (rhd, stb_test_shards):
+        assert verify_shard_dir(directory) == []
+        manifest = pq.read_table(directory / "manifest.parquet").to_pylist()
+        assert {row["image_member"] for row in manifest} == {"png"} and manifest[0]["key"][:4] in ("rhd-", "stb-")
+    assert all(row["rootnet_abs_depth_mm"] is not None for row in pq.read_table(
+        stb_test_shards / "manifest.parquet").to_pylist())
+    val = pq.read_table(ih26m_val_shards / "manifest.parquet").to_pylist()
+    assert all(row["rootnet_bbox"] is not None for row in val)
+    assert any(row["mano_right_pose"] is not None for row in val)
+
+
+def test_human_subset_shards_hold_exactly_the_listed_ids(tmp_path, synth_ih26m_root):
+    out = make_shards(tmp_path, synth_ih26m_root, split="train", subset="human_annot")
+    ids = {int(line) for line in (synth_ih26m_root / "aid_human_annot_train.txt").read_text().split()}
+    assert set(pq.read_table(out / "manifest.parquet")["annotation_id"].to_pylist()) == ids
+    assert out.parts[-3:] == ("interhand26m", "human_annot", "train")
+
+
+def test_config_rejects_bad_sizes_and_parts_naming_the_field():
+    import pytest
+
+    from interhand.config import PreprocessConfig, parse_size
+
+    assert parse_size("1GB") == 10**9 and parse_size("64MiB") == 64 * 2**20
+    for field, value in (("shard_size", "lots"), ("part", "2/2"), ("split", "training"), ("workers", 0)):
+        with pytest.raises(ValueError, match=field):
+            PreprocessConfig(**{field: value})

@@ -1,0 +1,89 @@
+"""SHARD_FORMAT.md and interhand/shard_format.py agree, and encode/decode round-trip bit for bit."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from interhand.shard_format import (ANN_BYTES, ANN_LAYOUT, FORMAT_VERSION, FormatVersionError, Sample, decode_ann,
+                                    decode_sample, encode_sample, sample_key, shard_name)
+
+SPEC = Path(__file__).resolve().parents[1] / "SHARD_FORMAT.md"
+
+
+def _sample(**overrides) -> Sample:
+    rng = np.random.default_rng(0)
+    values = dict(
+        dataset="interhand26m", split="train", annotation_id=123456, image_id=7, image_path="/x/image1.jpg",
+        file_name="Capture0/seq/cam400262/image1.jpg", width=334, height=512, hand_type="interacting",
+        hand_type_valid=1, joints_img=rng.normal(size=(42, 3)).astype(np.float32),
+        joints_cam_mm=rng.normal(size=(42, 3)).astype(np.float32),
+        joints_world_mm=rng.normal(size=(42, 3)).astype(np.float32), joint_valid=np.ones(42, np.float32),
+        joint_valid_raw=np.ones(42, np.float32), root_joint_index=(20, 41),
+        bbox=np.array([1, 2, 30, 30], np.float32), bbox_raw=np.array([5, 6, 20, 24], np.float32),
+        abs_depth_gt_mm=np.array([900, 950], np.float32), focal=np.array([1200, 1201], np.float32),
+        princpt=np.array([167, 256], np.float32), capture=0, seq_name="seq", camera="400262", frame_idx=1,
+        rootnet_bbox=np.array([0, 0, 40, 40], np.float32), rootnet_abs_depth_mm=np.array([910, 940], np.float32),
+        rootnet_root_valid=np.array([1, 0], np.float32),
+        mano={"right": {"pose": np.arange(48) / 48, "shape": np.arange(10) / 10, "trans": np.array([0.1, 0.2, 1.0])}})
+    values.update(overrides)
+    return Sample(**values)
+
+
+def test_keys_follow_the_scheme_and_never_contain_a_dot():
+    assert sample_key("interhand26m", "train", 123456) == "ih26m-train-000123456"
+    assert "." not in sample_key("stb", "test", 0)
+    assert shard_name("val", 3) == "val-000003.tar"
+    with pytest.raises(ValueError, match="not one of"):
+        sample_key("coco2017", "train", 1)
+
+
+def test_encode_decode_round_trips_every_ann_field():
+    sample = _sample()
+    members = encode_sample(sample, b"\xff\xd8jpeg bytes\xff\xd9")
+    assert sorted(members) == ["ann", "jpg", "json"] and len(members["ann"]) == ANN_BYTES
+    decoded = decode_sample(members)
+    assert decoded["image"] == b"\xff\xd8jpeg bytes\xff\xd9" and decoded["image_member"] == "jpg"
+    ann = decoded["ann"]
+    np.testing.assert_array_equal(ann["joints_img"], sample.joints_img)
+    np.testing.assert_array_equal(ann["joints_world_mm"], sample.joints_world_mm)
+    np.testing.assert_array_equal(ann["hand_type"], [1, 1])
+    np.testing.assert_array_equal(ann["rootnet_abs_depth_mm"], [910, 940])
+    np.testing.assert_array_equal(ann["mano_valid"], [1, 0])
+    np.testing.assert_allclose(ann["mano_trans_m"][0], [0.1, 0.2, 1.0], rtol=1e-7)
+    np.testing.assert_array_equal(ann["image_size"], [334, 512])
+    assert decoded["json"]["key"] == "ih26m-train-000123456" and decoded["json"]["mano"]["left"] is None
+    np.testing.assert_allclose(decoded["json"]["joints_cam_mm"], sample.joints_cam_mm, atol=1e-4)
+
+
+def test_png_sources_stay_png_and_absent_joins_are_zero_with_invalid_flags():
+    members = encode_sample(_sample(image_path="/x/a.png", rootnet_bbox=None, rootnet_abs_depth_mm=None,
+                                    rootnet_root_valid=None, mano={}), b"\x89PNG")
+    assert "png" in members and "jpg" not in members
+    ann = decode_ann(members["ann"])
+    assert ann["rootnet_valid"][0] == 0 and not ann["mano_valid"].any() and not ann["rootnet_bbox"].any()
+
+
+def test_readers_reject_another_format_version_naming_found_and_expected():
+    members = encode_sample(_sample(), b"")
+    record = np.frombuffer(members["ann"], "<f4").copy()
+    record[0] = FORMAT_VERSION + 1
+    with pytest.raises(FormatVersionError, match=f"{FORMAT_VERSION + 1}.*reads {FORMAT_VERSION}"):
+        decode_ann(record.tobytes())
+    text = json.loads(members["json"])
+    text["format_version"] = 99
+    with pytest.raises(FormatVersionError, match="99"):
+        decode_sample({**members, "json": json.dumps(text).encode()})
+
+
+def test_spec_ann_table_matches_the_module_offsets():
+    rows = re.findall(r"^\| `(\w+)` \| (\d+) \| (\d+) \| ([\d×]+) \|", SPEC.read_text(), flags=re.MULTILINE)
+    documented = {name: (int(floats), int(byte), tuple(int(n) for n in shape.split("×")))
+                  for name, floats, byte, shape in rows}
+    expected = {name: (offset, offset * 4, shape) for name, (offset, shape) in ANN_LAYOUT.items()}
+    assert documented == expected
+    assert f"{ANN_BYTES} bytes" in SPEC.read_text() and f"version {FORMAT_VERSION}" in SPEC.read_text()
