@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from interhand import __version__
-from interhand.config import PreprocessConfig, SynthConfig, config_from_dict
+from interhand.config import LoaderConfig, PreprocessConfig, SynthConfig, config_from_dict
 
 __all__ = ["main"]
 
@@ -246,6 +246,35 @@ def predict(checkpoint: Path, image_path: Path, bbox: tuple, out_dir: Path, devi
         raise click.ClickException(str(error)) from error
     click.echo(json.dumps(result))
 
+
+# --- loader commands (loaders issue) ---
+
+
+@main.command("preview-batch")
+@click.argument("shard_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@config_options(LoaderConfig, exclude=("shuffle_buffer", "roi_decode"))
+@click.option("--batches", default=2, show_default=True, type=click.IntRange(1, 50), help="batches to draw")
+@click.option("--epoch", default=0, show_default=True, help="epoch whose augmentation to draw")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path), help="PNG to write")
+def preview_batch(shard_dir: Path, batches: int, epoch: int, out_path: Path, **values) -> None:
+    """Draw loader batches of SHARD_DIR (one `interhand shards` split folder) with their targets.
+
+    The patches as the network sees them (augmented unless --no-augment), with the joint targets drawn
+    back from heatmap space: the quickest check of the loader, the augmentation and the shards.
+    """
+    from itertools import islice
+
+    from interhand.loaders.build import build_loader
+    from interhand.loaders.preview import write_batch_sheet
+
+    config = build_config(LoaderConfig, values)
+    try:
+        loader = build_loader(shard_dir, config, with_keys=True)
+    except (FileNotFoundError, ValueError) as error:
+        raise click.ClickException(str(error)) from error
+    loader.set_epoch(epoch)
+    path = write_batch_sheet(list(islice(iter(loader), batches)), out_path)
+    click.echo(f"wrote {path} ({loader.backend} loader on the {loader.device})")
 
 
 

@@ -10,7 +10,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Literal
 
-__all__ = ["SynthConfig", "SYNTH_DATASETS", "SYNTH_LAYOUTS", "config_to_dict", "config_from_dict", "PreprocessConfig", "parse_size", "parse_part", "ModelConfig", "RESNET_TYPES", "HEATMAP_LOSSES"]
+__all__ = ["SynthConfig", "SYNTH_DATASETS", "SYNTH_LAYOUTS", "LoaderConfig", "config_to_dict", "config_from_dict", "PreprocessConfig", "parse_size", "parse_part", "ModelConfig", "RESNET_TYPES", "HEATMAP_LOSSES"]
 
 SYNTH_DATASETS = ("interhand26m", "stb", "rhd")
 SYNTH_LAYOUTS = ("v1.0", "v0.0", "both")
@@ -196,3 +196,37 @@ class ModelConfig:
             raise ValueError(f"bbox_3d_size={self.bbox_3d_size!r} must be positive")
         if self.bbox_3d_size_root <= 0:
             raise ValueError(f"bbox_3d_size_root={self.bbox_3d_size_root!r} must be positive")
+
+
+# --- loader configs (loaders issue) ---
+
+LOADER_BACKENDS = ("auto", "reference", "dali")
+LOADER_DEVICES = ("auto", "cpu", "gpu")
+LOADER_BOXES = ("gt", "rootnet")
+
+
+@dataclass(frozen=True)
+class LoaderConfig:
+    """How batches are made from the shards: which loader, where it decodes, how it augments."""
+
+    backend: Literal["auto", "reference", "dali"] = field(default="auto", metadata={
+        "help": "auto: DALI on a GPU, the reference loader (the fast CPU path) otherwise"})
+    device: Literal["auto", "cpu", "gpu"] = field(default="auto", metadata={
+        "help": "where DALI decodes and warps: gpu = nvJPEG 'mixed' decode; auto picks gpu when CUDA is present"})
+    batch_size: int = field(default=16, metadata={"help": "samples per batch on each rank (the original: 16 train, 32 test)"})
+    workers: int = field(default=2, metadata={"help": "DataLoader worker processes (reference) or DALI CPU threads"})
+    augment: bool = field(default=True, metadata={"help": "apply the original's training augmentation"})
+    shuffle_buffer: int = field(default=512, metadata={"help": "samples in the shuffle buffer (DALI initial_fill)"})
+    seed: int = field(default=0, metadata={"help": "seed of the shuffle and the augmentation parameters"})
+    box: Literal["gt", "rootnet"] = field(default="gt", metadata={
+        "help": "crop box: the processed GT box, or RootNet's (the original's test-time default)"})
+    roi_decode: bool = field(default=True, metadata={
+        "help": "DALI: decode only the region of the frame that the crop needs"})
+
+    def __post_init__(self) -> None:
+        _choice("backend", self.backend, LOADER_BACKENDS)
+        _choice("device", self.device, LOADER_DEVICES)
+        _choice("box", self.box, LOADER_BOXES)
+        _at_least("batch_size", self.batch_size, 1)
+        _at_least("workers", self.workers, 0)
+        _at_least("shuffle_buffer", self.shuffle_buffer, 1)

@@ -11,16 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping, NamedTuple
 
+import cv2
 import numpy as np
-from PIL import Image
 
-from interhand.geometry.affine import affine_img_to_patch, invert_affine
-from interhand.geometry.flip import flip_joints, flip_matrix
+from interhand.geometry.flip import flip_joints
 from interhand.geometry.heatmap import (ORIGINAL_GEOMETRY, HeatmapGeometry, joints_to_heatmap_space,
                                         rel_root_depth_to_bins)
 
-__all__ = ["AugmentParams", "IDENTITY", "draw_augment_params", "patch_affine", "augment_targets", "warp_patch",
-           "apply_colour", "augment_sample", "AugmentedSample", "Targets", "hand_type_vector"]
+__all__ = ["AugmentParams", "IDENTITY", "PARAMS_LENGTH", "params_to_array", "params_from_array",
+           "draw_augment_params", "draw_augment_params_array", "patch_affine", "patch_affines", "augment_targets",
+           "warp_patch", "apply_colour", "augment_sample", "AugmentedSample", "Targets", "hand_type_vector"]
 
 _HAND_TYPE_VECTORS = {"right": (1.0, 0.0), "left": (0.0, 1.0), "interacting": (1.0, 1.0)}
 # The original's get_aug_config.
@@ -42,37 +42,85 @@ class AugmentParams:
 IDENTITY = AugmentParams()  # evaluation: no augmentation
 
 
+PARAMS_LENGTH = 8  # the array form: shift_x, shift_y, scale, rot_deg, flip, colour r, g, b
+
+
+def params_to_array(params: AugmentParams) -> np.ndarray:
+    """(8,) float32, the form batches and the DALI pipeline carry."""
+    return np.array([params.shift_x, params.shift_y, params.scale, params.rot_deg, float(params.flip),
+                     *params.colour], dtype=np.float32)
+
+
+def params_from_array(values: np.ndarray) -> AugmentParams:
+    v = [float(x) for x in np.asarray(values).reshape(PARAMS_LENGTH)]
+    return AugmentParams(v[0], v[1], v[2], v[3], v[4] > 0.5, (v[5], v[6], v[7]))
+
+
+def draw_augment_params_array(rng: np.random.Generator, count: int) -> np.ndarray:
+    """(count, 8) float32 parameters from the original's distributions: shift U(±0.15), scale
+    1 + 0.25·clip(N, ±1), rotation 45°·clip(N, ±2) with p = 0.6, flip p = 0.5, colour U(0.8, 1.2) per channel."""
+    shift = rng.uniform(-_SHIFT, _SHIFT, size=(count, 2))
+    scale = 1.0 + _SCALE * np.clip(rng.standard_normal(count), -1.0, 1.0)
+    rotation = _ROTATION_DEG * np.clip(rng.standard_normal(count), -2.0, 2.0)
+    rotation = np.where(rng.random(count) <= _ROTATION_PROBABILITY, rotation, 0.0)
+    flip = (rng.random(count) <= _FLIP_PROBABILITY).astype(np.float64)
+    colour = rng.uniform(1.0 - _COLOUR, 1.0 + _COLOUR, size=(count, 3))
+    return np.column_stack([shift, scale, rotation, flip, colour]).astype(np.float32)
+
+
 def draw_augment_params(rng: np.random.Generator) -> AugmentParams:
-    """The original's distributions: shift U(±0.15), scale 1 + 0.25·clip(N, ±1), rotation 45°·clip(N, ±2)
-    with p = 0.6, flip p = 0.5, colour U(0.8, 1.2) per channel."""
-    shift_x, shift_y = rng.uniform(-_SHIFT, _SHIFT, size=2)
-    scale = 1.0 + _SCALE * float(np.clip(rng.standard_normal(), -1.0, 1.0))
-    rotation = _ROTATION_DEG * float(np.clip(rng.standard_normal(), -2.0, 2.0))
-    rot_deg = rotation if rng.random() <= _ROTATION_PROBABILITY else 0.0
-    flip = bool(rng.random() <= _FLIP_PROBABILITY)
-    colour = tuple(float(c) for c in rng.uniform(1.0 - _COLOUR, 1.0 + _COLOUR, size=3))
-    return AugmentParams(float(shift_x), float(shift_y), scale, rot_deg, flip, colour)
+    """One sample's parameters (see `draw_augment_params_array`)."""
+    return params_from_array(draw_augment_params_array(rng, 1)[0])
+
+
+def patch_affines(bbox_xywh: np.ndarray, image_width: np.ndarray, params: np.ndarray,
+                  input_size: int = 256) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The patch's affine maps for a batch, in closed form (the original's 3-point construction).
+
+    The source window is the box, shifted by (shift_x·w, shift_y·h), scaled by `scale` and rotated by
+    `rot_deg` about its centre; it maps onto the S×S patch: trans = diag(S/w', S/h')·Rᵀ about the centres.
+
+    Args:
+        bbox_xywh: (B, 4) boxes, original-image px.
+        image_width: (B,) px.
+        params: (B, 8) parameter arrays (`params_to_array`).
+
+    Returns:
+        img_to_patch (B, 2, 3): unflipped image px → patch px, the flip folded in.
+        trans (B, 2, 3): the original's `trans`, (flipped) image px → patch px.
+        inv_trans (B, 2, 3): the original's `inv_trans`, patch px → (flipped) image px.
+    """
+    box = np.asarray(bbox_xywh, dtype=np.float64).reshape(-1, 4)
+    values = np.asarray(params, dtype=np.float64).reshape(-1, PARAMS_LENGTH)
+    width_px = np.broadcast_to(np.asarray(image_width, dtype=np.float64), box[:, 0].shape)
+    centre_x = box[:, 0] + box[:, 2] * (values[:, 0] + 0.5)
+    centre_y = box[:, 1] + box[:, 3] * (values[:, 1] + 0.5)
+    flip = values[:, 4] > 0.5
+    centre_x = np.where(flip, width_px - centre_x - 1.0, centre_x)
+    window_w, window_h = box[:, 2] * values[:, 2], box[:, 3] * values[:, 2]
+    radians = np.deg2rad(values[:, 3])
+    cos, sin = np.cos(radians), np.sin(radians)
+    half = input_size / 2.0
+    # linear part of trans: rows of diag(S/w', S/h') · Rᵀ, R = [[cos, −sin], [sin, cos]]
+    linear = np.stack([np.stack([cos * input_size / window_w, sin * input_size / window_w], -1),
+                       np.stack([-sin * input_size / window_h, cos * input_size / window_h], -1)], 1)
+    centre = np.stack([centre_x, centre_y], -1)
+    trans = np.concatenate([linear, (half - np.einsum("bij,bj->bi", linear, centre))[..., None]], -1)
+    inverse_linear = np.stack([np.stack([cos * window_w, -sin * window_h], -1),
+                               np.stack([sin * window_w, cos * window_h], -1)], 1) / input_size
+    inv_trans = np.concatenate([inverse_linear, (centre - half * inverse_linear.sum(-1))[..., None]], -1)
+    img_to_patch = trans.copy()
+    img_to_patch[:, :, 2] += np.where(flip[:, None], linear[:, :, 0] * (width_px[:, None] - 1.0), 0.0)
+    img_to_patch[:, :, 0] = np.where(flip[:, None], -linear[:, :, 0], linear[:, :, 0])
+    return img_to_patch, trans, inv_trans
 
 
 def patch_affine(bbox_xywh: np.ndarray, image_width: float, params: AugmentParams,
                  input_size: int = 256) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The patch's affine maps for one sample.
-
-    Returns:
-        img_to_patch: (2, 3) original (unflipped) image px → patch px, the flip folded in, so the
-            unflipped image can be warped directly.
-        trans: (2, 3) the original's `trans`: flipped-image px → patch px (equals img_to_patch without flip).
-        inv_trans: (2, 3) the original's `inv_trans`: patch px → (flipped) image px.
-    """
-    x_min, y_min, width, height = (float(v) for v in np.asarray(bbox_xywh).reshape(4))
-    # The original shifts the box corner by a fraction of its size, then takes the centre.
-    centre_x = x_min + width * params.shift_x + 0.5 * width
-    centre_y = y_min + height * params.shift_y + 0.5 * height
-    if params.flip:
-        centre_x = image_width - centre_x - 1.0
-    trans = affine_img_to_patch((centre_x, centre_y), (width, height), params.scale, params.rot_deg, input_size)
-    img_to_patch = (np.vstack([trans, [0.0, 0.0, 1.0]]) @ flip_matrix(image_width))[:2] if params.flip else trans
-    return img_to_patch, trans, invert_affine(trans)
+    """`patch_affines` for one sample: (img_to_patch, trans, inv_trans), each (2, 3)."""
+    img_to_patch, trans, inv_trans = patch_affines(np.asarray(bbox_xywh)[None], np.array([image_width]),
+                                                   params_to_array(params)[None], input_size)
+    return img_to_patch[0], trans[0], inv_trans[0]
 
 
 class Targets(NamedTuple):
@@ -125,16 +173,13 @@ def augment_targets(joints_img: np.ndarray, joint_valid: np.ndarray, hand_type: 
 
 
 def warp_patch(image: np.ndarray, img_to_patch: np.ndarray, input_size: int = 256) -> np.ndarray:
-    """Bilinear warp of an (H, W, 3) uint8 image to the (S, S, 3) uint8 patch, black outside the image."""
-    patch_to_img = invert_affine(img_to_patch)
-    # Our matrices put pixel centres at integer coordinates (OpenCV); Pillow puts them at +0.5, hence
-    # T(+0.5) · M · T(−0.5).
-    shifted = patch_to_img.copy()
-    shifted[:, 2] += 0.5 - 0.5 * (patch_to_img[:, 0] + patch_to_img[:, 1])
-    source = Image.fromarray(image)
-    warped = source.transform((input_size, input_size), Image.AFFINE, data=tuple(shifted.ravel()),
-                              resample=Image.BILINEAR, fillcolor=(0, 0, 0))
-    return np.asarray(warped)
+    """Bilinear warp of an (H, W, 3) uint8 image to the (S, S, 3) uint8 patch, black outside the image.
+
+    OpenCV's warpAffine is the original's own warp (INTER_LINEAR, constant black border), with the same
+    pixel-centre convention as our matrices; it is 5× faster here than Pillow's transform (0.27 vs 1.4 ms).
+    """
+    return cv2.warpAffine(image, np.asarray(img_to_patch, dtype=np.float64), (input_size, input_size),
+                          flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
 
 
 def apply_colour(patch: np.ndarray, colour: tuple[float, float, float]) -> np.ndarray:
@@ -161,7 +206,8 @@ class AugmentedSample(NamedTuple):
 
 
 def augment_sample(image: np.ndarray, record: Mapping, params: AugmentParams = IDENTITY,
-                   bbox: np.ndarray | None = None, geometry: HeatmapGeometry = ORIGINAL_GEOMETRY) -> AugmentedSample:
+                   bbox: np.ndarray | None = None, geometry: HeatmapGeometry = ORIGINAL_GEOMETRY,
+                   colour: bool = True) -> AugmentedSample:
     """Augment one decoded sample exactly as the original does.
 
     Args:
@@ -170,6 +216,8 @@ def augment_sample(image: np.ndarray, record: Mapping, params: AugmentParams = I
             `joints_img`, `joint_valid`, `hand_type`, `hand_type_valid`, `root_joint_index`, `bbox`.
         params: the augmentation; IDENTITY for evaluation.
         bbox: (4,) a box to use instead of the record's processed GT box (e.g. RootNet's at test time).
+        colour: apply the colour factors here; the loaders pass False and apply them to the whole batch
+            while normalising (`interhand.loaders.batch.images_to_float`), in float as the original does.
     """
     roots = np.asarray(record["root_joint_index"], dtype=np.int64)
     width = image.shape[1]
@@ -180,6 +228,8 @@ def augment_sample(image: np.ndarray, record: Mapping, params: AugmentParams = I
                               np.asarray(record["joint_valid"], dtype=np.float64).reshape(42),
                               hand_type_vector(record["hand_type"]), roots, width, trans, params.flip, supervised,
                               geometry)
-    patch = apply_colour(warp_patch(image, img_to_patch, geometry.input_size), params.colour)
+    patch = warp_patch(image, img_to_patch, geometry.input_size)
+    if colour:
+        patch = apply_colour(patch, params.colour)
     hand_type_valid = np.asarray(record["hand_type_valid"], dtype=np.float32).reshape(1)
     return AugmentedSample(patch, targets, hand_type_valid, inv_trans.astype(np.float32))

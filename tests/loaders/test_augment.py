@@ -8,10 +8,10 @@ import pytest
 from interhand.loaders.augment import (IDENTITY, AugmentParams, augment_sample, augment_targets, draw_augment_params,
                                        patch_affine, warp_patch)
 
-# Bilinear warps of the same matrix by two implementations differ by the uint8 rounding of the result
-# (measured: mean 0.50–0.51 grey levels, 99th percentile < 1) except in a 1-px band along the image
-# border, where Pillow and OpenCV treat the last pixel differently (single pixels up to ~70).
-MEAN_ABS_PIXEL_TOLERANCE = 0.6
+# The patch is OpenCV's warpAffine, as in the original; against a float re-statement of its bilinear
+# interpolation with a black border it differs by the rounding to uint8 only (measured: mean 0.25, max 0.5).
+MEAN_ABS_PIXEL_TOLERANCE = 0.3
+MAX_ABS_PIXEL_TOLERANCE = 0.51
 
 
 def _original_trans(cx, cy, w, h, size, scale, rot, inv=False):
@@ -162,7 +162,7 @@ def test_identity_targets_of_a_real_sample_land_where_the_hand_is(real_ih26m_roo
 
 
 @pytest.mark.parametrize("params", CASES)
-def test_warped_patch_matches_an_opencv_style_bilinear_warp(params):
+def test_warped_patch_is_the_original_bilinear_warp_of_the_flipped_image(params):
     rng = np.random.default_rng(11)
     image = (rng.random((334, 512, 3)) * 40 + np.linspace(0, 200, 512)[None, :, None]).astype(np.uint8)
     bbox = [150.0, 60.0, 200.0, 200.0]
@@ -172,7 +172,7 @@ def test_warped_patch_matches_an_opencv_style_bilinear_warp(params):
     reference = _reference_warp(source.astype(np.float64), trans)
     difference = np.abs(ours - reference)
     assert difference.mean() < MEAN_ABS_PIXEL_TOLERANCE
-    assert np.percentile(difference, 99) <= 1.0
+    assert difference.max() <= MAX_ABS_PIXEL_TOLERANCE
 
 
 def test_drawn_parameters_follow_the_original_distributions():

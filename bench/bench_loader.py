@@ -1,0 +1,164 @@
+"""Benchmark: loader throughput (images/s) on the same synthetic data, every loader with the same workers.
+
+  (1) original-style: per-image JPEG files, OpenCV decode to float32, float warp, per-sample Python
+      targets, float CHW tensors from a torch DataLoader (the original's dataset.py and preprocessing.py);
+  (2) the reference loader (the default CPU path): shards, uint8 patches, colour applied on the batch;
+  (3) the DALI pipeline on the CPU (the GPU pipeline's twin);
+  (4) decode only: the same JPEG files decoded to full RGB frames, nothing else, with Pillow-SIMD (4a)
+      and with OpenCV (4b, the reference loader's decoder); ratios use the faster of the two.
+On a machine with a GPU, (5) the DALI pipeline with `mixed` decode reports images/s on one GPU.
+Goals (loaders issue): (2) ≥ 2× (1) and ≥ 0.8× (4); on one H100, (5) ≥ 5,000 images/s.
+
+Usage: python bench/bench_loader.py [--frames 128] [--workers 2] [--batch-size 16] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from PIL import Image
+
+from common import machine_description
+from interhand.config import LoaderConfig, PreprocessConfig, SynthConfig
+from interhand.loaders.build import build_loader
+from interhand.loaders.dali_pipeline import cuda_device_count
+from interhand.loaders.reference import decode_image
+from interhand.preprocess.run import run as shards_run
+from interhand.synth.run import run as synth_run
+
+
+class _FileDataset(torch.utils.data.Dataset):
+    def __init__(self, records: list[dict], mode: str):
+        self.records, self.mode = records, mode  # "original", "decode_pillow" or "decode_opencv"
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, index: int):
+        record = self.records[index]
+        cv2.setNumThreads(1)
+        if self.mode == "decode_pillow":  # decode only: the full frame, RGB, nothing else
+            with Image.open(record["path"]) as picture:
+                return torch.tensor(np.asarray(picture.convert("RGB")).shape)
+        if self.mode == "decode_opencv":
+            with open(record["path"], "rb") as handle:
+                return torch.tensor(decode_image(handle.read(), record["path"]).shape)
+        return _original_style_sample(record, np.random.default_rng(index))
+
+
+def _original_style_sample(record: dict, rng: np.random.Generator):
+    """The original's __getitem__: cv2.imread → RGB float32, flip, float warpAffine, colour, per-joint
+    Python loop, ToTensor()/255 in the worker."""
+    from interhand.loaders.augment import draw_augment_params_array, params_from_array, patch_affine
+
+    image = cv2.imread(record["path"], cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)[:, :, ::-1].astype(np.float32)
+    params = params_from_array(draw_augment_params_array(rng, 1)[0])
+    if params.flip:
+        image = image[:, ::-1, :]
+    _, trans, inv_trans = patch_affine(record["bbox"], image.shape[1], params)
+    patch = cv2.warpAffine(np.ascontiguousarray(image), trans, (256, 256), flags=cv2.INTER_LINEAR)
+    patch = np.clip(patch * np.asarray(params.colour, np.float32)[None, None, :], 0, 255)
+    joints = record["joints_img"].copy()
+    valid = record["joint_valid"].copy()
+    for joint in range(42):  # trans_point2d, one joint at a time, as the original
+        joints[joint, :2] = trans @ np.array([joints[joint, 0], joints[joint, 1], 1.0])
+        valid[joint] *= (0 <= joints[joint, 0] < 256) and (0 <= joints[joint, 1] < 256)
+    tensor = torch.from_numpy(patch.transpose(2, 0, 1).copy()) / 255.0
+    return tensor, torch.from_numpy(joints.astype(np.float32)), torch.from_numpy(valid), torch.from_numpy(inv_trans)
+
+
+def _file_records(shard_dir: Path) -> list[dict]:
+    """Per-image records as the original builds them in __init__ (not timed): path, box, joints."""
+    from interhand.loaders.reference import shard_list
+    import webdataset as wds
+    from interhand.shard_format import decode_ann
+
+    records = []
+    for members in wds.WebDataset(list(shard_list(shard_dir).paths), shardshuffle=False, empty_check=False):
+        ann = decode_ann(members["ann"])
+        info = json.loads(members["json"])
+        records.append({"key": members["__key__"], "file_name": info["file_name"], "bbox": ann["bbox"].astype(np.float64),
+                        "joints_img": ann["joints_img"].astype(np.float64), "joint_valid": ann["joint_valid"].copy()})
+    return records
+
+
+def _rate(iterable, count_of, warmup_batches: int = 2) -> tuple[float, int]:
+    iterator = iter(iterable)
+    for _ in range(warmup_batches):
+        next(iterator)
+    images, start = 0, time.perf_counter()
+    for item in iterator:
+        images += count_of(item)
+    return images / (time.perf_counter() - start), images
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--frames", type=int, default=128, help="synthetic time frames (× cameras = images)")
+    parser.add_argument("--cameras", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2, help="worker processes / DALI threads, for every loader")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--keep", type=Path, default=None, help="reuse/keep the synthetic data and shards here")
+    args = parser.parse_args()
+    folder = args.keep or Path(tempfile.mkdtemp(prefix="bench_loader_"))
+    data, shards = folder / "InterHand2.6M", folder / "shards"
+    if not (data / "annotations").exists():
+        synth_run(SynthConfig(frames=args.frames, cameras=args.cameras, captures=4, layout="v1.0"), data, overwrite=True)
+    split_dir = shards / "interhand26m" / "all" / "train"
+    if not (split_dir / "dataset.json").exists():
+        shards_run(PreprocessConfig(root=str(data), split="train", out=str(shards), shard_samples=256,
+                                    workers=args.workers, progress=False))
+    records = _file_records(split_dir)
+    for record in records:
+        record["path"] = str(data / "images" / "train" / record["file_name"])
+    batch, workers = args.batch_size, args.workers
+
+    def file_loader(mode):
+        return torch.utils.data.DataLoader(_FileDataset(records, mode), batch_size=batch, num_workers=workers,
+                                           shuffle=False)
+
+    results = {}
+    results["original_style"] = _rate(file_loader("original"), lambda b: len(b[0]))
+    reference = build_loader(split_dir, LoaderConfig(backend="reference", device="cpu", batch_size=batch,
+                                                     workers=workers, augment=True))
+    results["reference"] = _rate(reference, lambda b: len(b.keys))
+    dali_cpu = build_loader(split_dir, LoaderConfig(backend="dali", device="cpu", batch_size=batch, workers=workers,
+                                                    augment=True))
+    results["dali_cpu"] = _rate(dali_cpu, lambda b: len(b.keys))
+    results["decode_only_pillow"] = _rate(file_loader("decode_pillow"), lambda b: len(b))
+    results["decode_only_opencv"] = _rate(file_loader("decode_opencv"), lambda b: len(b))
+    if cuda_device_count():
+        gpu = build_loader(split_dir, LoaderConfig(backend="dali", device="gpu", batch_size=256, workers=8,
+                                                   augment=True))
+        results["dali_gpu"] = _rate(gpu, lambda b: len(b.keys))
+
+    print(f"machine: {machine_description()}; GPUs seen by DALI: {cuda_device_count()}")
+    print(f"{len(records)} images (512×334 / 334×512 progressive JPEGs), batch {batch}, {workers} workers/threads each")
+    print(f"{'loader':<44}{'images/s':>10}")
+    labels = {"original_style": "(1) original-style (files, float warp)", "reference": "(2) reference loader (shards, uint8)",
+              "dali_cpu": "(3) DALI pipeline, CPU", "decode_only_pillow": "(4a) decode only, Pillow-SIMD",
+              "decode_only_opencv": "(4b) decode only, OpenCV",
+              "dali_gpu": "(5) DALI pipeline, GPU mixed decode"}
+    for name, (rate, _) in results.items():
+        print(f"{labels[name]:<44}{rate:>10.1f}")
+    decode_only = max(results["decode_only_pillow"][0], results["decode_only_opencv"][0])  # the faster decoder
+    ratios = {"reference_over_original": results["reference"][0] / results["original_style"][0],
+              "reference_over_decode_only": results["reference"][0] / decode_only,
+              "dali_cpu_over_original": results["dali_cpu"][0] / results["original_style"][0]}
+    print(f"reference / original-style = {ratios['reference_over_original']:.2f} (goal ≥ 2); "
+          f"reference / decode-only (faster decoder) = {ratios['reference_over_decode_only']:.2f} (goal ≥ 0.8)")
+    print(json.dumps({"benchmark": "loader", "machine": machine_description(), "images": len(records),
+                      "batch_size": batch, "workers": workers,
+                      **{f"{name}_images_per_s": round(rate, 1) for name, (rate, _) in results.items()},
+                      **{name: round(value, 3) for name, value in ratios.items()}}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""What every loader hands the trainer, and the batched target computation they share.
+
+Loaders return coordinates, not heatmaps (the dense target, where needed, is rendered by the model's
+loss code). Images stay uint8 until the trainer normalises the whole batch (`images_to_float`).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Sequence
+
+import numpy as np
+import torch
+
+from interhand.geometry.heatmap import ORIGINAL_GEOMETRY, HeatmapGeometry
+from interhand.loaders.augment import Targets, augment_targets, patch_affines
+from interhand.shard_format import ANN_FLOATS, ANN_LAYOUT, FORMAT_VERSION, FormatVersionError
+
+__all__ = ["Batch", "decode_ann_batch", "targets_from_records", "make_batch", "images_to_float"]
+
+
+class Batch(NamedTuple):
+    """One batch, as both loaders produce it (B samples)."""
+
+    image: torch.Tensor  # (B, 3, S, S) uint8 RGB (channels_last strides from DALI)
+    joint_coord: torch.Tensor  # (B, 42, 3) float32: x, y heatmap px; z depth bin
+    joint_valid: torch.Tensor  # (B, 42) float32
+    rel_root_depth: torch.Tensor  # (B, 1) float32, root bins
+    root_valid: torch.Tensor  # (B, 1) float32
+    hand_type: torch.Tensor  # (B, 2) float32 [right, left]
+    hand_type_valid: torch.Tensor  # (B, 1) float32
+    inv_trans: torch.Tensor  # (B, 2, 3) float32, patch px → original (flipped when augmented so) image px
+    colour: torch.Tensor  # (B, 3) float32 per-channel factors, applied by images_to_float
+    keys: tuple[str, ...]  # sample keys (manifest `key`); empty strings when not requested
+
+
+def decode_ann_batch(ann: np.ndarray, where: str = "batch") -> dict[str, np.ndarray]:
+    """(B, ANN_FLOATS) float32 `.ann` records → field name → (B, *shape) arrays (shard_format's layout)."""
+    ann = np.asarray(ann, dtype=np.float32).reshape(-1, ANN_FLOATS)
+    versions = np.unique(ann[:, ANN_LAYOUT["format_version"][0]])
+    if len(versions) and not np.array_equal(versions, [FORMAT_VERSION]):
+        raise FormatVersionError(f"{where}: .ann format_version {versions.tolist()} found, this code reads {FORMAT_VERSION}")
+    return {name: ann[:, offset:offset + int(np.prod(shape))].reshape((len(ann), *shape))
+            for name, (offset, shape) in ANN_LAYOUT.items()}
+
+
+def targets_from_records(fields: dict[str, np.ndarray], params: np.ndarray, box: str = "gt",
+                         geometry: HeatmapGeometry = ORIGINAL_GEOMETRY) -> tuple[Targets, np.ndarray]:
+    """Targets and inverse affines of a batch from its `.ann` fields and (B, 8) augmentation parameters."""
+    bbox = fields["bbox"] if box == "gt" else fields["rootnet_bbox"]
+    width = fields["image_size"][:, 0]
+    _, trans, inv_trans = patch_affines(bbox, width, params, geometry.input_size)
+    roots = fields["root_joint_index"].astype(np.int64)
+    # Only InterHand2.6M (wrists at 20, 41) supervises the relative root depth; STB/RHD leave it 0.
+    supervised = (roots[:, 0] == 20) & (roots[:, 1] == 41)
+    targets = augment_targets(fields["joints_img"], fields["joint_valid"], fields["hand_type"], roots, width, trans,
+                              np.asarray(params)[:, 4] > 0.5, supervised, geometry)
+    return targets, inv_trans.astype(np.float32)
+
+
+def make_batch(images_nhwc: torch.Tensor, targets: Targets, hand_type_valid: np.ndarray, inv_trans: np.ndarray,
+               colour: np.ndarray, keys: Sequence[str]) -> Batch:
+    """Assemble a Batch; `images_nhwc` is (B, S, S, 3) uint8 on any device (permuted, not copied)."""
+    def tensor(array) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
+
+    return Batch(images_nhwc.permute(0, 3, 1, 2), tensor(targets.joint_coord), tensor(targets.joint_valid),
+                 tensor(targets.rel_root_depth), tensor(targets.root_valid), tensor(targets.hand_type),
+                 tensor(np.asarray(hand_type_valid).reshape(-1, 1)), tensor(inv_trans),
+                 tensor(np.asarray(colour).reshape(-1, 3)), tuple(keys))
+
+
+def images_to_float(image: torch.Tensor, colour: torch.Tensor | None = None,
+                    device: torch.device | str | None = None) -> torch.Tensor:
+    """(B, 3, S, S) uint8 → float32 in [0, 1] on `device`, with the per-channel colour augmentation.
+
+    The original multiplies the float patch by the colour factors, clips to [0, 255] and divides by 255
+    (ToTensor, no mean/std): one fused multiply and clamp on the whole batch here.
+    """
+    if device is not None:
+        image = image.to(device, non_blocking=True)
+    if colour is None:
+        return image.float().div_(255.0)
+    factors = colour.to(image.device, dtype=torch.float32).reshape(-1, 3, 1, 1) / 255.0
+    return image.float().mul_(factors).clamp_(0.0, 1.0)
