@@ -1,20 +1,33 @@
 # interhand — every target is a thin call of the `interhand` CLI (see README.md).
-# Set-up is automatic: the first target that needs Python builds .venv once; it is rebuilt
-# only when pyproject.toml changes (the stamp file's name carries its hash).
+# Set-up is automatic: the first target that needs Python builds .venv once; it is rebuilt only when
+# pyproject.toml changes (the stamp file's name carries its hash).
 
 PYTHON  ?= python3
 VENV    ?= .venv
 DATA    ?= data
 SHARDS  ?= shards
 OUT     ?= output
+DATASET ?= interhand26m
+SUBSET  ?= all
+SPLIT   ?= val
+GPUS    ?=
+WORKERS ?= 2
 SEED    ?= 0
 FRAMES  ?= 24
+NNODES  ?= 1
+NODE_RANK ?= 0
+MASTER_ADDR ?= 127.0.0.1
+TRAIN_ARGS ?=
+DEMO    := $(OUT)/demo
 
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.stamp-$(shell sha256sum pyproject.toml | cut -c1-16)
 IH      := $(BIN)/interhand
+# InterHand2.6M v1.0 has no human-annotated (H) val split: the H subset is train and test only.
+SHARD_SPLITS = $(if $(filter human_annot,$(SUBSET)),train test,train val test)
 
-.PHONY: venv test test-fast demo synth bench bench-synth bench-model clean
+.PHONY: venv test test-fast demo synth shards verify-shards train plot-log bench bench-synth bench-model \
+        bench-ingest bench-loader clean
 
 venv: $(STAMP)
 
@@ -37,17 +50,40 @@ synth: $(STAMP)
 	$(IH) synth $(DATA)/STB --dataset stb --seed $(SEED)
 	$(IH) synth $(DATA)/RHD --dataset rhd --seed $(SEED)
 
-demo: $(STAMP)
-	$(IH) synth $(OUT)/demo/data/InterHand2.6M --dataset interhand26m --seed $(SEED) --frames $(FRAMES) --overwrite
-	$(IH) contact-sheet $(OUT)/demo/data/InterHand2.6M --split train --out $(OUT)/demo/contact_sheet.png
+shards: $(STAMP)
+	for split in $(SHARD_SPLITS); do $(IH) shards --dataset interhand26m --root $(DATA)/InterHand2.6M --subset $(SUBSET) --split $$split --out $(SHARDS) --workers $(WORKERS) || exit 1; done
 
-bench: bench-synth bench-model
+verify-shards: $(STAMP)
+	$(IH) verify $(SHARDS)
+
+train: $(STAMP)
+	$(IH) train --gpu "$(GPUS)" --dataset $(DATASET) --annot-subset $(SUBSET) --shards $(SHARDS) --output $(OUT) --nnodes $(NNODES) --node-rank $(NODE_RANK) --master-addr $(MASTER_ADDR) $(TRAIN_ARGS)
+
+plot-log: $(STAMP)
+	$(IH) plot-log $(OUT)
+
+demo: $(STAMP)
+	$(IH) synth $(DEMO)/data/InterHand2.6M --dataset interhand26m --seed $(SEED) --frames $(FRAMES) --overwrite
+	$(IH) contact-sheet $(DEMO)/data/InterHand2.6M --split train --out $(DEMO)/contact_sheet.png
+	for split in train val; do $(IH) shards --root $(DEMO)/data/InterHand2.6M --split $$split --out $(DEMO)/shards --shard-samples 64 --workers $(WORKERS) || exit 1; done
+	$(IH) verify $(DEMO)/shards
+	$(IH) preview-batch $(DEMO)/shards/interhand26m/all/train --batch-size 8 --out $(DEMO)/batches.png
+	rm -rf $(DEMO)/run && $(IH) train --config configs/demo_train.yaml --shards $(DEMO)/shards --output $(DEMO)/run
+	$(IH) plot-log $(DEMO)/run
+
+bench: bench-synth bench-ingest bench-loader bench-model
 
 bench-synth: $(STAMP)
 	$(BIN)/python bench/bench_synth.py
+
+bench-ingest: $(STAMP)
+	$(BIN)/python bench/bench_ingest.py
+
+bench-loader: $(STAMP)
+	$(BIN)/python bench/bench_loader.py
 
 bench-model: $(STAMP)
 	$(BIN)/python bench/bench_model.py
 
 clean:
-	rm -rf $(OUT)/demo .pytest_cache
+	rm -rf $(DEMO) .pytest_cache

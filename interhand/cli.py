@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from interhand import __version__
-from interhand.config import LoaderConfig, PreprocessConfig, SynthConfig, config_from_dict
+from interhand.config import LoaderConfig, PreprocessConfig, SynthConfig, TrainConfig, config_from_dict
 
 __all__ = ["main"]
 
@@ -276,7 +276,50 @@ def preview_batch(shard_dir: Path, batches: int, epoch: int, out_path: Path, **v
     path = write_batch_sheet(list(islice(iter(loader), batches)), out_path)
     click.echo(f"wrote {path} ({loader.backend} loader on the {loader.device})")
 
+# --- train commands (train issue) ---
 
+
+@main.command()
+@config_options(TrainConfig, exclude=("continue_train",))
+@click.option("--continue", "continue_train", is_flag=True, help="resume from the newest complete snapshot in "
+              "OUTPUT/model_dump (the original's --continue)")
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="YAML/JSON file of TrainConfig fields (nested: model:, loader:); command-line options win")
+@click.option("--nnodes", default=1, show_default=True, help="torchrun: number of nodes")
+@click.option("--node-rank", default=0, show_default=True, help="torchrun: this node's rank")
+@click.option("--master-addr", default="127.0.0.1", show_default=True, help="torchrun: rank 0's node address")
+@click.option("--master-port", default=29500, show_default=True, help="torchrun: rank 0's port")
+def train(config_file: Path | None, nnodes: int, node_rank: int, master_addr: str, master_port: int, **values) -> None:
+    """Train InterNet on the shards: SHARDS/<dataset>/<annot-subset>/train.
+
+    --gpu 0-3 starts one torchrun process per listed GPU (NCCL, DistributedDataParallel, DALI loader
+    sharded by rank); without --gpu it trains on the CPU (gloo, --cpu-processes processes). Batch size
+    is per process (global = batch × processes) and the learning rate is not scaled. OUTPUT gets
+    config.yaml (the resolved config), log/ (JSON lines + text), model_dump/snapshot_<epoch>.pth.tar.
+    """
+    from interhand.train.launch import Rendezvous, launch
+
+    config = build_config(TrainConfig, values, config_file)
+    try:
+        status = launch(config, Rendezvous(nnodes, node_rank, master_addr, master_port))
+    except (FileNotFoundError, ValueError) as error:
+        raise click.ClickException(str(error)) from error
+    if status:
+        raise click.ClickException(f"training processes exited with status {status}")
+
+
+@main.command("plot-log")
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="PNG to write (default RUN_DIR/vis/train_loss.png)")
+def plot_log_command(run_dir: Path, out_path: Path | None) -> None:
+    """Plot a training run's loss terms, learning rate and data-wait fraction from RUN_DIR/log/train_log.jsonl."""
+    from interhand.train.log import plot_log
+
+    try:
+        click.echo(f"wrote {plot_log(run_dir, out_path)}")
+    except (FileNotFoundError, ValueError) as error:
+        raise click.ClickException(str(error)) from error
 
 if __name__ == "__main__":
     main()

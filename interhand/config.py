@@ -10,7 +10,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Literal
 
-__all__ = ["SynthConfig", "SYNTH_DATASETS", "SYNTH_LAYOUTS", "LoaderConfig", "config_to_dict", "config_from_dict", "PreprocessConfig", "parse_size", "parse_part", "ModelConfig", "RESNET_TYPES", "HEATMAP_LOSSES"]
+__all__ = ["SynthConfig", "SYNTH_DATASETS", "SYNTH_LAYOUTS", "LoaderConfig", "TrainConfig", "config_to_dict", "config_from_dict", "PreprocessConfig", "parse_size", "parse_part", "ModelConfig", "RESNET_TYPES", "HEATMAP_LOSSES"]
 
 SYNTH_DATASETS = ("interhand26m", "stb", "rhd")
 SYNTH_LAYOUTS = ("v1.0", "v0.0", "both")
@@ -230,3 +230,70 @@ class LoaderConfig:
         _at_least("batch_size", self.batch_size, 1)
         _at_least("workers", self.workers, 0)
         _at_least("shuffle_buffer", self.shuffle_buffer, 1)
+
+
+# --- train configs (train issue) ---
+
+TRAIN_DATASETS = ("interhand26m", "stb", "rhd")
+# The original's schedule (main/config.py): InterHand2.6M 20 epochs, lr ÷10 at 15 and 17; STB/RHD 50, at 45 and 47.
+_SCHEDULES = {"interhand26m": (20, (15, 17)), "stb": (50, (45, 47)), "rhd": (50, (45, 47))}
+
+
+def _parse_epochs(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise ValueError(f"lr_dec_epochs={text!r} must be comma-separated epoch numbers, e.g. '15,17'") from None
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """A training run: data, schedule, devices, and the model and loader it uses (nested configs)."""
+
+    dataset: Literal["interhand26m", "stb", "rhd"] = field(default="interhand26m", metadata={
+        "help": "training set; sets the original schedule (InterHand2.6M 20 epochs, STB/RHD 50)"})
+    shards: str = field(default="shards", metadata={"help": "shards root: reads SHARDS/<dataset>/<annot-subset>/train"})
+    annot_subset: Literal["all", "human_annot", "machine_annot"] = field(default="all", metadata={
+        "help": "InterHand2.6M annotation subset the shards were made from: H+M, H or M"})
+    output: str = field(default="output", metadata={"help": "run folder: log/, model_dump/, result/, vis/"})
+    gpu: str = field(default="", metadata={"help": "GPUs, e.g. '0-3' or '0,1,2,3' (one process each); empty: CPU"})
+    cpu_processes: int = field(default=1, metadata={"help": "without --gpu: DDP processes on the CPU (gloo)"})
+    epochs: int = field(default=0, metadata={"help": "epochs; 0: the dataset's original schedule (20 or 50)"})
+    lr: float = field(default=1e-4, metadata={
+        "help": "Adam learning rate; not scaled with the GPU count (the original's global batch 16·N used 1e-4 too)"})
+    lr_dec_epochs: str = field(default="", metadata={
+        "help": "epochs at which lr is divided by lr_dec_factor, e.g. '15,17'; empty: the original's"})
+    lr_dec_factor: float = field(default=10.0, metadata={"help": "lr divisor at each lr_dec_epochs"})
+    steps_per_epoch: int = field(default=0, metadata={"help": "cap on iterations per epoch (demos, tests); 0: all"})
+    snapshot_every: int = field(default=0, metadata={"help": "also snapshot every N iterations; 0: per epoch only"})
+    log_every: int = field(default=20, metadata={"help": "iterations between JSON log lines"})
+    continue_train: bool = field(default=False, metadata={"help": "resume from the newest complete snapshot"})
+    seed: int = field(default=0, metadata={"help": "seed of the initialisation, shuffling and augmentation"})
+    model: ModelConfig = field(default_factory=ModelConfig, metadata={"help": "network (--model-*)"})
+    loader: LoaderConfig = field(default_factory=LoaderConfig, metadata={"help": "data loading (--loader-*)"})
+
+    def __post_init__(self) -> None:
+        _choice("dataset", self.dataset, TRAIN_DATASETS)
+        _choice("annot_subset", self.annot_subset, PREPROCESS_SUBSETS)
+        _at_least("cpu_processes", self.cpu_processes, 1)
+        _at_least("epochs", self.epochs, 0)
+        _at_least("steps_per_epoch", self.steps_per_epoch, 0)
+        _at_least("snapshot_every", self.snapshot_every, 0)
+        _at_least("log_every", self.log_every, 1)
+        if self.lr <= 0:
+            raise ValueError(f"lr={self.lr!r} must be positive")
+        if self.lr_dec_factor < 1:
+            raise ValueError(f"lr_dec_factor={self.lr_dec_factor!r} must be at least 1")
+        _parse_epochs(self.lr_dec_epochs)
+
+    @property
+    def total_epochs(self) -> int:
+        return self.epochs or _SCHEDULES[self.dataset][0]
+
+    @property
+    def lr_decay_epochs(self) -> tuple[int, ...]:
+        return _parse_epochs(self.lr_dec_epochs) if self.lr_dec_epochs else _SCHEDULES[self.dataset][1]
+
+    def lr_at(self, epoch: int) -> float:
+        """The original's step schedule, set at the start of each epoch."""
+        return self.lr / self.lr_dec_factor ** sum(epoch >= boundary for boundary in self.lr_decay_epochs)

@@ -120,7 +120,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu",
 
 
 def save_checkpoint(path: str | Path, model: InterNet, epoch: int = 0, optimizer_state: dict | None = None,
-                    extra: dict | None = None) -> Path:
+                    extra: dict | None = None, key_prefix: str = "") -> Path:
     """Write our checkpoint format (loadable with weights_only=True and by `load_checkpoint`).
 
     Args:
@@ -129,6 +129,8 @@ def save_checkpoint(path: str | Path, model: InterNet, epoch: int = 0, optimizer
         epoch: last finished epoch, 0-based as the original.
         optimizer_state: `optimizer.state_dict()` or None.
         extra: more plain entries (resolved run config, shard format_version, …).
+        key_prefix: prefix of every `network` key; training writes "module." so that its snapshots
+            have the original's DataParallel key layout and load into the original code unchanged.
 
     Returns:
         The path written.
@@ -139,7 +141,7 @@ def save_checkpoint(path: str | Path, model: InterNet, epoch: int = 0, optimizer
         "format_version": CHECKPOINT_FORMAT_VERSION,
         "epoch": int(epoch),
         "model_config": dataclasses.asdict(model.config),
-        "network": {key: value.detach().cpu() for key, value in model.state_dict().items()},
+        "network": {key_prefix + key: value.detach().cpu() for key, value in model.state_dict().items()},
     }
     if optimizer_state is not None:
         payload["optimizer"] = optimizer_state

@@ -1,0 +1,84 @@
+"""Training snapshots: `model_dump/snapshot_<epoch>.pth.tar`, written atomically, found for --continue.
+
+A snapshot is our checkpoint format (interhand.model.save_checkpoint: loadable with
+`torch.load(weights_only=True)` and by `interhand.model.load_checkpoint`) with the network under the
+original's DataParallel key layout (`module.` prefix), plus what resuming needs: the optimizer, the
+position in the schedule (epoch, iteration), the CPU RNG state, the resolved run config, the shard
+format version and the package version. Epochs are 0-based, as the original's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+import torch
+
+from interhand import __version__
+from interhand.config import TrainConfig, config_to_dict
+from interhand.model import InterNet, save_checkpoint
+from interhand.shard_format import FORMAT_VERSION
+
+__all__ = ["snapshot_path", "latest_snapshot", "save_snapshot", "load_snapshot", "ResumePoint",
+           "ARCHITECTURE_FIELDS"]
+
+# ModelConfig fields that change the weights' shapes or meaning: a snapshot must match them to resume.
+ARCHITECTURE_FIELDS = ("resnet_type", "input_size", "heatmap_size", "sigma", "bbox_3d_size", "bbox_3d_size_root")
+
+
+@dataclasses.dataclass(frozen=True)
+class ResumePoint:
+    epoch: int  # the epoch to run next
+    iteration: int  # iterations of that epoch already done (mid-epoch snapshots)
+    path: Path
+
+
+def snapshot_path(model_dump: Path, epoch: int, iteration: int | None = None) -> Path:
+    """snapshot_<epoch>.pth.tar; a mid-epoch one is snapshot_<epoch>_iter<iteration>.pth.tar."""
+    suffix = "" if iteration is None else f"_iter{iteration}"
+    return Path(model_dump) / f"snapshot_{epoch}{suffix}.pth.tar"
+
+
+def latest_snapshot(model_dump: Path) -> Path | None:
+    """The newest complete snapshot (highest epoch, then iteration); `.tmp` files are never complete."""
+    candidates = []
+    for path in Path(model_dump).glob("snapshot_*.pth.tar"):
+        match = re.match(r"^snapshot_(\d+)(?:_iter(\d+))?\.pth\.tar$", path.name)
+        if match:
+            epoch, iteration = int(match.group(1)), match.group(2)
+            # an end-of-epoch snapshot comes after every mid-epoch one of the same epoch
+            candidates.append(((epoch, float("inf") if iteration is None else int(iteration)), path))
+    return max(candidates)[1] if candidates else None
+
+
+def save_snapshot(path: Path, model: InterNet, optimizer: torch.optim.Optimizer, epoch: int, iteration: int | None,
+                  config: TrainConfig) -> Path:
+    """Write a snapshot (to `<path>.tmp`, then renamed). `iteration` None: the epoch is complete."""
+    extra = {"iteration": -1 if iteration is None else int(iteration), "train_config": config_to_dict(config),
+             "shard_format_version": FORMAT_VERSION, "package_version": __version__,
+             "rng_cpu": torch.get_rng_state()}
+    return save_checkpoint(path, model, epoch, optimizer.state_dict(), extra, key_prefix="module.")
+
+
+def load_snapshot(path: Path, model: InterNet, optimizer: torch.optim.Optimizer) -> ResumePoint:
+    """Restore the network and optimizer from `path`; raise ValueError if the architecture differs."""
+    from interhand.model.original_checkpoint import load_network_state
+
+    payload = torch.load(Path(path), map_location="cpu", weights_only=True)
+    stored = payload.get("model_config") or {}
+    different = {name: (stored.get(name), getattr(model.config, name)) for name in ARCHITECTURE_FIELDS
+                 if name in stored and stored[name] != getattr(model.config, name)}
+    if different:
+        listed = ", ".join(f"{name}: snapshot {old!r} vs run {new!r}" for name, (old, new) in different.items())
+        raise ValueError(f"{path} was trained with another model config ({listed}); use a new --output or the same config")
+    load_network_state(model, payload["network"])
+    if "optimizer" in payload:
+        optimizer.load_state_dict(payload["optimizer"])
+    if "rng_cpu" in payload:
+        torch.set_rng_state(payload["rng_cpu"])
+    iteration = int(payload.get("iteration", -1))
+    epoch = int(payload["epoch"])
+    if iteration < 0:
+        return ResumePoint(epoch + 1, 0, Path(path))
+    return ResumePoint(epoch, iteration, Path(path))

@@ -1,0 +1,99 @@
+"""One training epoch: batches → normalised images and targets on the device → InterNet → the original's
+three losses, summed with weight 1 → Adam. Depends on no globals; only rank 0 logs."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from dataclasses import dataclass
+from typing import Callable, Iterable, Optional
+
+import torch
+from tqdm import tqdm
+
+from interhand.loaders.batch import Batch, images_to_float
+from interhand.model import internet_losses
+from interhand.train.ddp import DistContext, all_reduce_mean
+from interhand.train.log import RunLog
+
+__all__ = ["LoopSettings", "batch_targets", "train_one_epoch"]
+
+
+@dataclass(frozen=True)
+class LoopSettings:
+    epoch: int
+    lr: float
+    sigma: float
+    heatmap_loss: str  # "lean" | "dense"
+    log_every: int
+    steps_per_epoch: int  # the epoch's iterations (after any cap)
+    start_iteration: int = 0  # > 0 when resuming mid-epoch
+    snapshot_every: int = 0
+    global_step: int = 0  # iterations done before this epoch
+
+
+def batch_targets(batch: Batch, device: torch.device) -> dict[str, torch.Tensor]:
+    """The loss's target mapping on `device` (non-blocking copies)."""
+    names = ("joint_coord", "joint_valid", "rel_root_depth", "root_valid", "hand_type", "hand_type_valid")
+    return {name: getattr(batch, name).to(device, non_blocking=True) for name in names}
+
+
+def train_one_epoch(model: torch.nn.Module, loader: Iterable[Batch], optimizer: torch.optim.Optimizer, log: RunLog,
+                    context: DistContext, settings: LoopSettings,
+                    on_snapshot: Optional[Callable[[int], None]] = None) -> dict[str, float]:
+    """Train one epoch; returns the epoch's mean loss terms (averaged over ranks) and throughput."""
+    model.train()
+    for group in optimizer.param_groups:
+        group["lr"] = settings.lr
+    batches = itertools.islice(iter(loader), settings.start_iteration, settings.steps_per_epoch)
+    progress = tqdm(total=settings.steps_per_epoch, initial=settings.start_iteration, disable=not context.is_main,
+                    desc=f"epoch {settings.epoch}", unit="it", dynamic_ncols=True, leave=True)
+    totals: dict[str, float] = {}
+    images_seen, data_seconds, step_seconds, count = 0, 0.0, 0.0, 0
+    window = {"images": 0, "data": 0.0, "step": 0.0}
+    epoch_start = last_end = time.perf_counter()
+    for iteration, batch in enumerate(batches, start=settings.start_iteration):
+        fetched = time.perf_counter()
+        images = images_to_float(batch.image, batch.colour, context.device)
+        losses = internet_losses(model(images), batch_targets(batch, context.device), settings.sigma,
+                                 settings.heatmap_loss)
+        loss = sum(losses.values())
+        if not math.isfinite(float(loss.detach())):
+            raise FloatingPointError(f"epoch {settings.epoch} iteration {iteration}: loss is {float(loss.detach())} "
+                                     f"(terms {({k: float(v) for k, v in losses.items()})}); lower --lr or check the shards")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        done = time.perf_counter()
+        terms = {f"loss_{name}": float(value.detach()) for name, value in losses.items()}
+        for name, value in terms.items():
+            totals[name] = totals.get(name, 0.0) + value
+        count += 1
+        batch_images = len(batch.keys) * context.world_size
+        images_seen += batch_images
+        data_seconds += fetched - last_end
+        step_seconds += done - last_end
+        window = {"images": window["images"] + batch_images, "data": window["data"] + fetched - last_end,
+                  "step": window["step"] + done - last_end}
+        last_end = done
+        if context.is_main:
+            progress.set_postfix({**{name[5:]: f"{value:.3g}" for name, value in terms.items()},
+                                  "img/s": f"{window['images'] / max(window['step'], 1e-9):.1f}",
+                                  "data": f"{window['data'] / max(window['step'], 1e-9):.0%}",
+                                  "lr": f"{settings.lr:.0e}"}, refresh=False)
+            progress.update(1)
+        if (iteration + 1) % settings.log_every == 0:
+            log.record("step", epoch=settings.epoch, iteration=iteration + 1,
+                       global_step=settings.global_step + iteration + 1, lr=settings.lr,
+                       images_per_s=round(window["images"] / max(window["step"], 1e-9), 2),
+                       data_wait=round(window["data"] / max(window["step"], 1e-9), 4), **terms)
+            window = {"images": 0, "data": 0.0, "step": 0.0}
+        if settings.snapshot_every and (iteration + 1) % settings.snapshot_every == 0 and on_snapshot is not None:
+            on_snapshot(iteration + 1)
+    progress.close()
+    means = all_reduce_mean({name: value / max(count, 1) for name, value in totals.items()}, context)
+    elapsed = time.perf_counter() - epoch_start
+    return {**means, "loss_total": sum(means.values()), "iterations": count,
+            "images_per_s": images_seen / max(elapsed, 1e-9), "data_wait": data_seconds / max(step_seconds, 1e-9),
+            "seconds": elapsed}

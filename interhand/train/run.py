@@ -1,0 +1,107 @@
+"""`interhand train`, one process: build model, optimizer and loader, resume, run the epochs, snapshot.
+
+Run directly for one process, or by `interhand.train.launch` under torchrun (one process per GPU, or
+N CPU processes with gloo). Output folder as the original's: log/, model_dump/, result/, vis/.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import yaml
+
+from interhand.config import TrainConfig, config_to_dict
+from interhand.loaders.build import build_loader
+from interhand.manifests.read import read_dataset_json
+from interhand.model import build_internet, heatmap_geometry, prepare_for_device
+from interhand.train.checkpoint import latest_snapshot, load_snapshot, save_snapshot, snapshot_path
+from interhand.train.ddp import DistContext, cleanup_distributed, setup_distributed
+from interhand.train.log import RunLog
+from interhand.train.loop import LoopSettings, train_one_epoch
+
+__all__ = ["run", "run_folders", "train_shard_dir", "write_resolved_config"]
+
+RUN_FOLDERS = ("log", "model_dump", "result", "vis")
+
+
+def run_folders(config: TrainConfig) -> dict[str, Path]:
+    return {name: Path(config.output) / name for name in RUN_FOLDERS}
+
+
+def train_shard_dir(config: TrainConfig) -> Path:
+    """SHARDS/<dataset>/<annot_subset>/train, checked: a clear error when no finished shards are there."""
+    shard_dir = Path(config.shards) / config.dataset / config.annot_subset / "train"
+    read_dataset_json(shard_dir)  # FileNotFoundError naming the missing dataset.json
+    return shard_dir
+
+
+def write_resolved_config(config: TrainConfig) -> Path:
+    path = Path(config.output) / "config.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False))
+    return path
+
+
+def _snapshot_writer(model, optimizer, config: TrainConfig, folders: dict[str, Path], context: DistContext):
+    def write(epoch: int, iteration: int | None) -> None:
+        if context.is_main:
+            save_snapshot(snapshot_path(folders["model_dump"], epoch, iteration), model, optimizer, epoch, iteration,
+                          config)
+    return write
+
+
+def run(config: TrainConfig) -> dict:
+    """Train; returns the last epoch's summary (rank 0's view)."""
+    context = setup_distributed(use_gpu=bool(config.gpu))
+    try:
+        return _train(config, context)
+    finally:
+        cleanup_distributed()
+
+
+def _train(config: TrainConfig, context: DistContext) -> dict:
+    folders = run_folders(config)
+    if context.is_main:
+        for folder in folders.values():
+            folder.mkdir(parents=True, exist_ok=True)
+    log = RunLog(folders["log"], enabled=context.is_main)
+    shard_dir = train_shard_dir(config)
+    torch.manual_seed(config.seed)  # the same initial weights on every rank (DDP also broadcasts rank 0's)
+    model = build_internet(config.model)
+    module = prepare_for_device(model, context.device)
+    if context.distributed:
+        module = torch.nn.parallel.DistributedDataParallel(
+            module, device_ids=[context.local_rank] if context.device.type == "cuda" else None)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    start_epoch, start_iteration = 0, 0
+    if config.continue_train:
+        snapshot = latest_snapshot(folders["model_dump"])
+        if snapshot is None:
+            log.info("--continue: no snapshot in model_dump/, starting from scratch")
+        else:
+            resume = load_snapshot(snapshot, model, optimizer)
+            start_epoch, start_iteration = resume.epoch, resume.iteration
+            log.info(f"resumed from {snapshot} at epoch {start_epoch}, iteration {start_iteration}")
+    geometry = heatmap_geometry(config.model)
+    loader = build_loader(shard_dir, config.loader, context.rank, context.world_size, geometry=geometry)
+    steps = len(loader) if not config.steps_per_epoch else min(len(loader), config.steps_per_epoch)
+    write = _snapshot_writer(model, optimizer, config, folders, context)
+    if context.is_main:
+        log.info(f"training {config.dataset}/{config.annot_subset} from {shard_dir}: {context.world_size} process(es) "
+                 f"on {context.device.type}, {loader.backend} loader, batch {config.loader.batch_size} per process "
+                 f"(global {config.loader.batch_size * context.world_size}), lr {config.lr} (not scaled), "
+                 f"{steps} iterations per epoch, epochs {start_epoch}..{config.total_epochs - 1}")
+    summary: dict = {}
+    for epoch in range(start_epoch, config.total_epochs):
+        loader.set_epoch(epoch)
+        settings = LoopSettings(epoch=epoch, lr=config.lr_at(epoch), sigma=config.model.sigma,
+                                heatmap_loss=config.model.loss, log_every=config.log_every, steps_per_epoch=steps,
+                                start_iteration=start_iteration if epoch == start_epoch else 0,
+                                snapshot_every=config.snapshot_every, global_step=epoch * steps)
+        summary = train_one_epoch(module, loader, optimizer, log, context, settings,
+                                  on_snapshot=lambda iteration, epoch=epoch: write(epoch, iteration))
+        write(epoch, None)
+        log.record("epoch", epoch=epoch, lr=settings.lr, **summary)
+        log.info(f"epoch {epoch}: " + ", ".join(f"{key} {value:.4g}" for key, value in summary.items()))
+    return summary

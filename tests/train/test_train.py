@@ -1,0 +1,133 @@
+"""Training: --gpu parsing, resume equals an uninterrupted run, DDP on the CPU lowers the loss, clear errors."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from interhand.cli import main
+from interhand.config import LoaderConfig, ModelConfig, TrainConfig
+from interhand.loaders.reference import shard_list
+from interhand.train.checkpoint import latest_snapshot
+from interhand.train.gpus import check_gpus_exist, parse_gpus
+from interhand.train.log import read_log
+from interhand.train.run import run
+
+# A small network on 64-px patches (16³ heatmaps) keeps CPU training to seconds; the code path is the full one.
+TINY_MODEL = ModelConfig(resnet_type=18, input_size=64, heatmap_size=16)
+
+
+def _config(split_shards: Path, output: Path, **changes) -> TrainConfig:
+    """A tiny run on SHARDS/<dataset>/<subset>/train (`split_shards`)."""
+    base = TrainConfig(shards=str(split_shards.parent.parent.parent), output=str(output), epochs=2, steps_per_epoch=3, log_every=1,
+                       model=TINY_MODEL, loader=LoaderConfig(batch_size=4, workers=0, shuffle_buffer=8))
+    return replace(base, **changes)
+
+
+@pytest.mark.parametrize("text, expected", [("0-3", [0, 1, 2, 3]), ("0,1,2,3", [0, 1, 2, 3]), ("2", [2]),
+                                            ("0-1,4", [0, 1, 4]), (" 1 - 2 ", [1, 2])])
+def test_gpu_lists_accept_ranges_and_commas(text, expected):
+    assert parse_gpus(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "a-b", "3-1", "0,0", "-1"])
+def test_bad_gpu_lists_are_rejected_with_the_text(text):
+    with pytest.raises(ValueError, match="--gpu"):
+        parse_gpus(text)
+
+
+def test_listing_gpus_the_machine_lacks_is_an_error_naming_them():
+    with pytest.raises(ValueError, match=r"\[2, 3\].*GPUs 0-1"):
+        check_gpus_exist([0, 1, 2, 3], 2)
+    with pytest.raises(ValueError, match="no GPU"):
+        check_gpus_exist([0], 0)
+
+
+def test_lr_follows_the_original_step_schedule():
+    config = TrainConfig()
+    assert [config.lr_at(epoch) for epoch in (0, 14, 15, 16, 17, 19)] == pytest.approx([1e-4, 1e-4, 1e-5, 1e-5, 1e-6, 1e-6])
+    assert TrainConfig(dataset="rhd").total_epochs == 50 and TrainConfig(dataset="stb").lr_decay_epochs == (45, 47)
+
+
+def _step_losses(run_dir: Path) -> dict[int, dict]:
+    return {entry["global_step"]: entry for entry in read_log(run_dir) if entry["kind"] == "step"}
+
+
+def test_a_run_stopped_after_an_epoch_and_continued_gives_the_same_losses(synth_ih26m_shards, tmp_path):
+    shards = synth_ih26m_shards / "train"
+    run(_config(shards, tmp_path / "straight"))
+    run(_config(shards, tmp_path / "resumed", epochs=1))
+    assert latest_snapshot(tmp_path / "resumed" / "model_dump").name == "snapshot_0.pth.tar"
+    run(_config(shards, tmp_path / "resumed", continue_train=True))
+    straight, resumed = _step_losses(tmp_path / "straight"), _step_losses(tmp_path / "resumed")
+    assert sorted(straight) == sorted(resumed) == list(range(1, 7))
+    for step in straight:
+        for term in ("loss_joint_heatmap", "loss_rel_root_depth", "loss_hand_type"):
+            assert resumed[step][term] == pytest.approx(straight[step][term], rel=1e-5), (step, term)
+    snapshot = torch.load(tmp_path / "resumed" / "model_dump" / "snapshot_1.pth.tar", weights_only=True)
+    assert snapshot["epoch"] == 1 and all(key.startswith("module.") for key in snapshot["network"])
+    assert snapshot["train_config"]["model"]["resnet_type"] == 18 and "optimizer" in snapshot
+
+
+def test_resolved_config_is_saved_and_a_config_file_is_overridden_by_flags(synth_ih26m_shards, tmp_path):
+    config_file = tmp_path / "run.yaml"
+    config_file.write_text(json.dumps({"epochs": 1, "steps_per_epoch": 1, "lr": 0.5,
+                                       "model": {"resnet_type": 18, "input_size": 64, "heatmap_size": 16},
+                                       "loader": {"batch_size": 2, "workers": 0}}))
+    output = tmp_path / "run"
+    result = CliRunner().invoke(main, ["train", "--config", str(config_file), "--lr", "0.001", "--output", str(output),
+                                       "--shards", str(synth_ih26m_shards.parent.parent)])
+    assert result.exit_code == 0, result.output
+    saved = (output / "config.yaml").read_text()
+    assert "lr: 0.001" in saved and "resnet_type: 18" in saved and "batch_size: 2" in saved
+    assert (output / "model_dump" / "snapshot_0.pth.tar").exists()
+
+
+def test_continuing_with_another_architecture_is_refused_naming_the_field(synth_ih26m_shards, tmp_path):
+    shards = synth_ih26m_shards / "train"
+    run(_config(shards, tmp_path / "run", epochs=1, steps_per_epoch=1))
+    with pytest.raises(ValueError, match="resnet_type: snapshot 18 vs run 34"):
+        run(_config(shards, tmp_path / "run", continue_train=True, model=replace(TINY_MODEL, resnet_type=34)))
+
+
+def test_training_without_shards_is_one_clear_error(tmp_path):
+    result = CliRunner().invoke(main, ["train", "--shards", str(tmp_path / "nowhere"), "--output", str(tmp_path / "o")])
+    assert result.exit_code == 1 and "dataset.json not found" in result.output and "Traceback" not in result.output
+
+
+def test_asking_for_a_gpu_on_a_machine_without_one_is_one_clear_error(synth_ih26m_shards, tmp_path):
+    if torch.cuda.device_count():
+        pytest.skip("this machine has a GPU")
+    result = CliRunner().invoke(main, ["train", "--gpu", "0-3", "--shards", str(synth_ih26m_shards.parent.parent),
+                                       "--output", str(tmp_path / "o")])
+    assert result.exit_code == 1 and "no GPU" in result.output
+
+
+def test_plot_log_draws_the_loss_curves(synth_ih26m_shards, tmp_path):
+    run(_config(synth_ih26m_shards / "train", tmp_path / "run", epochs=1))
+    result = CliRunner().invoke(main, ["plot-log", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "run" / "vis" / "train_loss.png").stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_two_process_cpu_ddp_training_lowers_the_loss_well_below_its_start(synth_ih26m_shards, tmp_path):
+    output = tmp_path / "ddp"
+    result = CliRunner().invoke(main, [
+        "train", "--shards", str(synth_ih26m_shards.parent.parent), "--output", str(output), "--cpu-processes", "2",
+        "--epochs", "20", "--log-every", "1", "--lr", "3e-3", "--model-resnet-type", "18", "--model-input-size", "64",
+        "--model-heatmap-size", "16", "--loader-batch-size", "4", "--loader-workers", "0", "--master-port", "29517"])
+    assert result.exit_code == 0, result.output
+    steps = [entry for entry in read_log(output) if entry["kind"] == "step"]
+    share = shard_list(synth_ih26m_shards / "train").total // 2
+    assert len(steps) == 20 * -(-share // 4)  # each rank reads half the split, 4 samples a batch
+    start = sum(entry["loss_joint_heatmap"] for entry in steps[:3]) / 3
+    end = sum(entry["loss_joint_heatmap"] for entry in steps[-12:]) / 12  # the last two epochs
+    assert end < 0.75 * start, (start, end)
+    epochs = [entry for entry in read_log(output) if entry["kind"] == "epoch"]
+    assert len(epochs) == 20 and (output / "model_dump" / "snapshot_19.pth.tar").exists()
