@@ -18,6 +18,7 @@ NNODES  ?= 1
 NODE_RANK ?= 0
 MASTER_ADDR ?= 127.0.0.1
 TRAIN_ARGS ?=
+EVAL_ARGS ?=
 DEMO    := $(OUT)/demo
 
 BIN     := $(VENV)/bin
@@ -26,7 +27,7 @@ IH      := $(BIN)/interhand
 # InterHand2.6M v1.0 has no human-annotated (H) val split: the H subset is train and test only.
 SHARD_SPLITS = $(if $(filter human_annot,$(SUBSET)),train test,train val test)
 
-.PHONY: venv test test-fast demo synth shards verify-shards train plot-log bench bench-synth bench-model \
+.PHONY: venv test test-fast demo synth shards verify-shards train eval plot-log bench bench-synth bench-model \
         bench-ingest bench-loader clean
 
 venv: $(STAMP)
@@ -59,6 +60,9 @@ verify-shards: $(STAMP)
 train: $(STAMP)
 	$(IH) train --gpu "$(GPUS)" --dataset $(DATASET) --annot-subset $(SUBSET) --shards $(SHARDS) --output $(OUT) --nnodes $(NNODES) --node-rank $(NODE_RANK) --master-addr $(MASTER_ADDR) $(TRAIN_ARGS)
 
+eval: $(STAMP)
+	$(IH) eval --split $(SPLIT) --dataset $(DATASET) --annot-subset $(SUBSET) --shards $(SHARDS) --output $(OUT) --gpu "$(GPUS)" $(EVAL_ARGS)
+
 plot-log: $(STAMP)
 	$(IH) plot-log $(OUT)
 
@@ -70,6 +74,8 @@ demo: $(STAMP)
 	$(IH) preview-batch $(DEMO)/shards/interhand26m/all/train --batch-size 8 --out $(DEMO)/batches.png
 	rm -rf $(DEMO)/run && $(IH) train --config configs/demo_train.yaml --shards $(DEMO)/shards --output $(DEMO)/run
 	$(IH) plot-log $(DEMO)/run
+	$(IH) eval --shards $(DEMO)/shards --output $(DEMO)/run --split val --root rootnet --batch-size 16
+	$(IH) eval --shards $(DEMO)/shards --output $(DEMO)/run --split val --root rootnet --oracle
 
 bench: bench-synth bench-ingest bench-loader bench-model
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from interhand import __version__
-from interhand.config import LoaderConfig, PreprocessConfig, SynthConfig, TrainConfig, config_from_dict
+from interhand.config import EvalConfig, LoaderConfig, PreprocessConfig, SynthConfig, TrainConfig, config_from_dict
 
 __all__ = ["main"]
 
@@ -320,6 +320,30 @@ def plot_log_command(run_dir: Path, out_path: Path | None) -> None:
         click.echo(f"wrote {plot_log(run_dir, out_path)}")
     except (FileNotFoundError, ValueError) as error:
         raise click.ClickException(str(error)) from error
+
+# --- eval commands (eval issue) ---
+
+
+@main.command("eval")
+@config_options(EvalConfig)
+def eval_command(**values) -> None:
+    """Score a checkpoint on SHARDS/<dataset>/<annot-subset>/<split>: MPJPE (single, interacting, all),
+    MRRPE and handedness accuracy as the original computes them (STB/RHD: EPE).
+
+    The checkpoint is --checkpoint (ours or the original's snapshot_N.pth.tar), else
+    OUTPUT/model_dump/snapshot_<--test-epoch>.pth.tar, else the newest snapshot; --oracle scores the
+    ground truth through the 64³ encoding instead (the representation's floor). Writes
+    OUTPUT/result/<run>/{predictions.parquet, metrics.json, report.txt} and OUTPUT/vis/<run>/ figures.
+    """
+    from interhand.eval.launch import launch
+
+    config = build_config(EvalConfig, values)
+    try:
+        status = launch(config)
+    except (FileNotFoundError, ValueError) as error:
+        raise click.ClickException(str(error)) from error
+    if status:
+        raise click.ClickException(f"evaluation processes exited with status {status}")
 
 if __name__ == "__main__":
     main()

@@ -10,7 +10,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Literal
 
-__all__ = ["SynthConfig", "SYNTH_DATASETS", "SYNTH_LAYOUTS", "LoaderConfig", "TrainConfig", "config_to_dict", "config_from_dict", "PreprocessConfig", "parse_size", "parse_part", "ModelConfig", "RESNET_TYPES", "HEATMAP_LOSSES"]
+__all__ = ["SynthConfig", "SYNTH_DATASETS", "SYNTH_LAYOUTS", "LoaderConfig", "TrainConfig", "EvalConfig", "config_to_dict", "config_from_dict", "PreprocessConfig", "parse_size", "parse_part", "ModelConfig", "RESNET_TYPES", "HEATMAP_LOSSES"]
 
 SYNTH_DATASETS = ("interhand26m", "stb", "rhd")
 SYNTH_LAYOUTS = ("v1.0", "v0.0", "both")
@@ -297,3 +297,51 @@ class TrainConfig:
     def lr_at(self, epoch: int) -> float:
         """The original's step schedule, set at the start of each epoch."""
         return self.lr / self.lr_dec_factor ** sum(epoch >= boundary for boundary in self.lr_decay_epochs)
+
+
+# --- eval configs (eval issue) ---
+
+EVAL_SPLITS = ("val", "test")
+EVAL_ROOTS = ("rootnet", "gt")
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """An evaluation job: a checkpoint (or the oracle) scored on one split's shards."""
+
+    checkpoint: str = field(default="", metadata={
+        "help": "checkpoint to score: ours or the original's snapshot_N.pth.tar (default: see --test-epoch)"})
+    test_epoch: int = field(default=-1, metadata={
+        "help": "score OUTPUT/model_dump/snapshot_<N>.pth.tar (the original's --test_epoch); -1: the newest"})
+    oracle: bool = field(default=False, metadata={
+        "help": "score the ground truth passed through the target encoding and decoding (no network): "
+                "the quantization floor of the 64³ representation"})
+    dataset: Literal["interhand26m", "stb", "rhd"] = field(default="interhand26m", metadata={"help": "dataset"})
+    shards: str = field(default="shards", metadata={"help": "shards root: reads SHARDS/<dataset>/<annot-subset>/<split>"})
+    annot_subset: Literal["all", "human_annot", "machine_annot"] = field(default="all", metadata={
+        "help": "annotation subset of the shards"})
+    split: Literal["val", "test"] = field(default="val", metadata={"help": "split to score (STB/RHD: test)"})
+    root: Literal["rootnet", "gt"] = field(default="rootnet", metadata={
+        "help": "absolute root depth (and box) from RootNet's outputs, the original's default, or the ground truth"})
+    output: str = field(default="output", metadata={"help": "run folder: writes result/<run>/ and vis/<run>/"})
+    run_name: str = field(default="", metadata={"help": "name of the result folders; default from split, root, checkpoint"})
+    gpu: str = field(default="", metadata={"help": "GPUs, e.g. '0-3' (one process each); empty: CPU"})
+    cpu_processes: int = field(default=1, metadata={"help": "without --gpu: processes on the CPU (gloo)"})
+    batch_size: int = field(default=32, metadata={"help": "samples per batch per process (the original: 32)"})
+    workers: int = field(default=2, metadata={"help": "loader workers / DALI threads"})
+    backend: Literal["auto", "reference", "dali"] = field(default="auto", metadata={
+        "help": "loader: auto = DALI on a GPU, the reference loader otherwise"})
+    vis: int = field(default=8, metadata={"help": "overlays of the N worst and N random samples"})
+
+    def __post_init__(self) -> None:
+        _choice("dataset", self.dataset, TRAIN_DATASETS)
+        _choice("split", self.split, EVAL_SPLITS)
+        _choice("root", self.root, EVAL_ROOTS)
+        _choice("annot_subset", self.annot_subset, PREPROCESS_SUBSETS)
+        _choice("backend", self.backend, LOADER_BACKENDS)
+        _at_least("batch_size", self.batch_size, 1)
+        _at_least("workers", self.workers, 0)
+        _at_least("vis", self.vis, 0)
+        _at_least("cpu_processes", self.cpu_processes, 1)
+        if self.oracle and self.checkpoint:
+            raise ValueError("oracle=True scores the ground truth; do not also give a checkpoint")

@@ -19,7 +19,7 @@ from interhand.config import TrainConfig
 from interhand.train.gpus import check_gpus_exist, parse_gpus
 from interhand.train.run import run, train_shard_dir, write_resolved_config
 
-__all__ = ["Rendezvous", "launch", "torchrun_command"]
+__all__ = ["Rendezvous", "launch", "torchrun_command", "gpu_environment"]
 
 
 @dataclass(frozen=True)
@@ -32,27 +32,32 @@ class Rendezvous:
     master_port: int = 29500
 
 
-def torchrun_command(processes: int, config_path: str, rendezvous: Rendezvous) -> list[str]:
+def torchrun_command(processes: int, module: str, config_path: str, rendezvous: Rendezvous) -> list[str]:
+    """`python -m torch.distributed.run ... -m <module> <config_path>` (one process per GPU)."""
     return [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={processes}",
             f"--nnodes={rendezvous.nnodes}", f"--node_rank={rendezvous.node_rank}",
             f"--master_addr={rendezvous.master_addr}", f"--master_port={rendezvous.master_port}",
-            "-m", "interhand.train.worker", config_path]
+            "-m", module, config_path]
+
+
+def gpu_environment(gpu: str) -> tuple[dict, int]:
+    """The environment for torchrun with CUDA_VISIBLE_DEVICES set from `--gpu`, and the process count."""
+    gpus = parse_gpus(gpu)
+    check_gpus_exist(gpus, torch.cuda.device_count())
+    return {**os.environ, "CUDA_VISIBLE_DEVICES": ",".join(str(index) for index in gpus)}, len(gpus)
 
 
 def launch(config: TrainConfig, rendezvous: Rendezvous = Rendezvous()) -> int:
     """Check the request, save the resolved config, and train. Returns the exit status."""
-    environment = dict(os.environ)
     if config.gpu:
-        gpus = parse_gpus(config.gpu)
-        check_gpus_exist(gpus, torch.cuda.device_count())
-        environment["CUDA_VISIBLE_DEVICES"] = ",".join(str(gpu) for gpu in gpus)
-        processes = len(gpus)
+        environment, processes = gpu_environment(config.gpu)
     else:
-        processes = config.cpu_processes
+        environment, processes = dict(os.environ), config.cpu_processes
     train_shard_dir(config)  # fail here, before starting processes, if there are no shards
     config_path = write_resolved_config(config)
     if not config.gpu and processes == 1 and rendezvous.nnodes == 1:
         run(config)  # one CPU process: no torchrun, no process group
         return 0
     environment.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // processes)))
-    return subprocess.call(torchrun_command(processes, str(config_path), rendezvous), env=environment)
+    return subprocess.call(torchrun_command(processes, "interhand.train.worker", str(config_path), rendezvous),
+                           env=environment)

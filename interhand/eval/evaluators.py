@@ -1,0 +1,154 @@
+"""Evaluators: reset() / update(predictions, ground_truth) / compute() → the original's metrics.
+
+`InterHandEvaluator` reproduces data/InterHand2.6M/dataset.py `evaluate` (MPJPE single / interacting /
+all, MRRPE, handedness accuracy); `SingleHandEvaluator` the STB/RHD `evaluate` (EPE over the ground-truth
+hand's 21 joints, handedness over every sample). Both also return a per-sample table for the prediction
+files and the plots. Ground truth comes from the shards' manifest, aligned to the predictions by key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from interhand.eval.metrics import (decode_joints, decode_rel_root, handedness_correct, joint_errors, mean_over_joints,
+                                    mrrpe_errors, per_joint_mpjpe, root_align, to_camera)
+from interhand.geometry.heatmap import ORIGINAL_GEOMETRY, HeatmapGeometry
+
+__all__ = ["Predictions", "GroundTruth", "InterHandEvaluator", "SingleHandEvaluator", "ROOT_SOURCES"]
+
+ROOT_SOURCES = ("rootnet", "gt")
+
+
+@dataclass
+class Predictions:
+    """Network outputs for N samples, in the loader's patch frame."""
+
+    keys: list[str]
+    joint_coord: np.ndarray  # (N, 42, 3) voxels (x, y, z), hard argmax
+    rel_root_depth: np.ndarray  # (N,) root bins
+    hand_type: np.ndarray  # (N, 2) probabilities [right, left]
+    inv_trans: np.ndarray  # (N, 2, 3) patch px → original image px
+
+
+@dataclass
+class GroundTruth:
+    """The manifest's columns for the same N samples (same order)."""
+
+    joints_cam_mm: np.ndarray  # (N, 42, 3)
+    joint_valid: np.ndarray  # (N, 42), root-masked as the original's datalist
+    hand_type: np.ndarray  # (N,) str
+    hand_type_valid: np.ndarray  # (N,)
+    focal: np.ndarray  # (N, 2)
+    princpt: np.ndarray  # (N, 2)
+    abs_depth_mm: np.ndarray  # (N, 2) [right, left] wrist depth from the chosen root source
+    root_joint_index: np.ndarray  # (N, 2) [right wrist, left wrist]
+
+
+def _concat(items: list):
+    return np.concatenate(items) if items else np.zeros((0,))
+
+
+class _Evaluator:
+    def __init__(self, joint_names: tuple[str, ...], geometry: HeatmapGeometry = ORIGINAL_GEOMETRY):
+        self.joint_names, self.geometry = joint_names, geometry
+        self.reset()
+
+    def reset(self) -> None:
+        self._predictions: list[Predictions] = []
+        self._truths: list[GroundTruth] = []
+
+    def update(self, predictions: Predictions, truth: GroundTruth) -> None:
+        if len(predictions.keys) != len(truth.hand_type):
+            raise ValueError(f"{len(predictions.keys)} predictions but {len(truth.hand_type)} ground-truth rows")
+        self._predictions.append(predictions)
+        self._truths.append(truth)
+
+    def _stacked(self) -> tuple[Predictions, GroundTruth]:
+        if not self._predictions:
+            raise ValueError("no samples to evaluate")
+        p = Predictions(sum((x.keys for x in self._predictions), []),
+                        *(np.concatenate([getattr(x, f) for x in self._predictions])
+                          for f in ("joint_coord", "rel_root_depth", "hand_type", "inv_trans")))
+        t = GroundTruth(*(np.concatenate([getattr(x, f) for x in self._truths]) for f in GroundTruth.__dataclass_fields__))
+        return p, t
+
+    def _decoded(self, p: Predictions, t: GroundTruth):
+        """Predicted camera joints before alignment, both aligned sets, per-joint errors."""
+        pred_img = decode_joints(p.joint_coord, p.inv_trans, self.geometry)
+        pred_cam = to_camera(pred_img, t.abs_depth_mm, t.root_joint_index, t.focal, t.princpt)
+        errors = joint_errors(root_align(pred_cam, t.root_joint_index), root_align(t.joints_cam_mm, t.root_joint_index))
+        return pred_img, pred_cam, errors
+
+    def _table(self, names, means, counts) -> tuple[dict, list[str]]:
+        table = {name: (None if not np.isfinite(value) else round(float(value), 4)) for name, value in zip(names, means)}
+        return table, [name for name, count in zip(names, counts) if count == 0]
+
+
+class InterHandEvaluator(_Evaluator):
+    """The InterHand2.6M metrics, exactly the original's counting and averaging (interhand_format.md §8)."""
+
+    def compute(self) -> tuple[dict, dict]:
+        p, t = self._stacked()
+        pred_img, pred_cam, errors = self._decoded(p, t)
+        single = np.isin(t.hand_type, ("right", "left"))
+        groups = {"single": single, "interacting": ~single, "all": np.ones(len(single), dtype=bool)}
+        metrics: dict = {"mpjpe": {}, "mpjpe_per_joint": {}, "missing_joints": {}, "counts": {"samples": len(single)}}
+        for group, samples in groups.items():
+            means, counts = per_joint_mpjpe(errors, t.joint_valid, samples)
+            metrics["mpjpe"][group] = _rounded(mean_over_joints(means))
+            metrics["mpjpe_per_joint"][group], metrics["missing_joints"][group] = self._table(self.joint_names, means, counts)
+            metrics["counts"][f"{group}_samples"] = int(samples.sum())
+            metrics["counts"][f"{group}_joint_errors"] = int(counts.sum())
+        rel_root_mm = decode_rel_root(p.rel_root_depth, self.geometry)
+        mrrpe = mrrpe_errors(pred_img, rel_root_mm, t.abs_depth_mm[:, 0], t.focal, t.princpt, t.joints_cam_mm,
+                             t.joint_valid, t.hand_type, t.root_joint_index)
+        counted = np.isfinite(mrrpe)
+        metrics["mrrpe"] = _rounded(float(mrrpe[counted].mean())) if counted.any() else None
+        metrics["counts"]["mrrpe_samples"] = int(counted.sum())
+        correct = handedness_correct(p.hand_type, t.hand_type)
+        valid = np.asarray(t.hand_type_valid) > 0
+        metrics["handedness_accuracy"] = _rounded(float(correct[valid].mean())) if valid.any() else None
+        metrics["counts"]["handedness_samples"] = int(valid.sum())
+        return metrics, _per_sample(p, t, pred_img, pred_cam, errors, rel_root_mm, correct)
+
+
+class SingleHandEvaluator(_Evaluator):
+    """STB / RHD: EPE over the ground-truth hand's 21 joints (right and left pooled), as the original."""
+
+    def compute(self) -> tuple[dict, dict]:
+        p, t = self._stacked()
+        pred_img, pred_cam, errors = self._decoded(p, t)
+        # The ground-truth hand's block: 0..20 or 21..41 depending on the order and the hand.
+        own_root = np.where(t.hand_type == "right", t.root_joint_index[:, 0], t.root_joint_index[:, 1])
+        block_start = np.where(own_root < 21, 0, 21)
+        columns = block_start[:, None] + np.arange(21)[None, :]
+        hand_errors = np.take_along_axis(errors, columns, axis=1)
+        hand_valid = np.take_along_axis(np.asarray(t.joint_valid), columns, axis=1)
+        means, counts = per_joint_mpjpe(hand_errors, hand_valid, np.ones(len(hand_errors), dtype=bool))
+        names = tuple(name[2:] for name in self.joint_names[:21])  # the hand's joints, side-free
+        table, missing = self._table(names, means, counts)
+        epe = _rounded(mean_over_joints(means))
+        correct = handedness_correct(p.hand_type, t.hand_type)
+        metrics = {"epe": epe, "mpjpe": {"single": epe, "interacting": None, "all": epe}, "epe_per_joint": table,
+                   "missing_joints": {"single": missing}, "mrrpe": None,
+                   "handedness_accuracy": _rounded(float(correct.mean())),
+                   "counts": {"samples": len(correct), "joint_errors": int(counts.sum()),
+                              "handedness_samples": len(correct)}}
+        return metrics, _per_sample(p, t, pred_img, pred_cam, errors, decode_rel_root(p.rel_root_depth, self.geometry),
+                                    correct)
+
+
+def _rounded(value: float) -> float | None:
+    return None if not np.isfinite(value) else round(float(value), 4)
+
+
+def _per_sample(p: Predictions, t: GroundTruth, pred_img, pred_cam, errors, rel_root_mm, correct) -> dict:
+    valid = np.asarray(t.joint_valid) > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sample_error = np.where(valid.any(1), (errors * valid).sum(1) / np.maximum(valid.sum(1), 1), np.nan)
+    return {"key": list(p.keys), "joints_cam_mm": pred_cam.astype(np.float32),
+            "joints_img_px": pred_img[..., :2].astype(np.float32), "hand_type_prob": p.hand_type.astype(np.float32),
+            "rel_root_depth_mm": rel_root_mm.astype(np.float32), "mean_error_mm": sample_error.astype(np.float32),
+            "handedness_correct": correct, "hand_type": np.asarray(t.hand_type)}

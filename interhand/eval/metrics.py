@@ -1,0 +1,112 @@
+"""The original's evaluation arithmetic, vectorised, pure numpy (interhand_format.md §8, §3).
+
+Every function takes a leading sample axis N. Frames: `joints_img_rel` is (u px, v px, z mm relative to
+the joint's own wrist); camera coordinates are mm. A joint that no sample validates has no mean: it is
+reported as missing (NaN here), where the original's `np.stack` of an empty list would crash.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from interhand.geometry.heatmap import (ORIGINAL_GEOMETRY, HeatmapGeometry, block_root_index, depth_bins_to_rel_mm,
+                                        heatmap_to_patch_xy, root_bins_to_rel_mm)
+
+__all__ = ["decode_joints", "decode_rel_root", "to_camera", "root_align", "joint_errors", "per_joint_mpjpe",
+           "mean_over_joints", "mrrpe_errors", "handedness_correct", "HAND_TYPE_VECTORS"]
+
+HAND_TYPE_VECTORS = {"right": (1, 0), "left": (0, 1), "interacting": (1, 1)}
+
+
+def decode_joints(joint_coord_voxel: np.ndarray, inv_trans: np.ndarray,
+                  geometry: HeatmapGeometry = ORIGINAL_GEOMETRY) -> np.ndarray:
+    """(N, 42, 3) voxels (x, y, z) → (N, 42, 3) u, v original-image px (inverse affine), z mm rel. to own wrist."""
+    voxel = np.asarray(joint_coord_voxel, dtype=np.float64)
+    xy_patch = heatmap_to_patch_xy(voxel[..., :2], geometry)
+    inv = np.asarray(inv_trans, dtype=np.float64)
+    uv = np.einsum("nij,nkj->nki", inv[:, :, :2], xy_patch) + inv[:, None, :, 2]
+    return np.concatenate([uv, depth_bins_to_rel_mm(voxel[..., 2:3], geometry)], axis=-1)
+
+
+def decode_rel_root(rel_root_bins: np.ndarray, geometry: HeatmapGeometry = ORIGINAL_GEOMETRY) -> np.ndarray:
+    """(N,) root bins → left-minus-right wrist depth, mm."""
+    return root_bins_to_rel_mm(np.asarray(rel_root_bins, dtype=np.float64).reshape(-1), geometry)
+
+
+def _per_joint_depth(abs_depth: np.ndarray, root_joint_index: np.ndarray) -> np.ndarray:
+    """(N, 42): the absolute depth of each joint's own hand (abs_depth is [right, left] per sample)."""
+    roots = block_root_index(root_joint_index)  # (N, 42) each joint's wrist index
+    right_root = np.asarray(root_joint_index)[:, 0:1]
+    return np.where(roots == right_root, np.asarray(abs_depth)[:, 0:1], np.asarray(abs_depth)[:, 1:2])
+
+
+def to_camera(joints_img_rel: np.ndarray, abs_depth: np.ndarray, root_joint_index: np.ndarray, focal: np.ndarray,
+              princpt: np.ndarray) -> np.ndarray:
+    """Add each hand's absolute wrist depth and back-project: (N, 42, 3) camera mm (the original's pixel2cam)."""
+    depth = joints_img_rel[..., 2] + _per_joint_depth(abs_depth, root_joint_index)
+    focal, princpt = np.asarray(focal, np.float64)[:, None, :], np.asarray(princpt, np.float64)[:, None, :]
+    xy = (joints_img_rel[..., :2] - princpt) / focal * depth[..., None]
+    return np.concatenate([xy, depth[..., None]], axis=-1)
+
+
+def root_align(joints_cam: np.ndarray, root_joint_index: np.ndarray) -> np.ndarray:
+    """Each hand minus its own wrist (the wrists become 0)."""
+    roots = block_root_index(root_joint_index)
+    return joints_cam - np.take_along_axis(joints_cam, roots[..., None], axis=1)
+
+
+def joint_errors(pred_cam_aligned: np.ndarray, gt_cam_aligned: np.ndarray) -> np.ndarray:
+    """(N, 42) Euclidean distances, mm."""
+    return np.linalg.norm(np.asarray(pred_cam_aligned) - np.asarray(gt_cam_aligned), axis=-1)
+
+
+def per_joint_mpjpe(errors: np.ndarray, valid: np.ndarray, samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per joint: the mean error over the chosen samples where the joint is valid, and that count.
+
+    Args:
+        errors: (N, J) mm. valid: (N, J) 0/1. samples: (N,) bool, which samples count.
+    Returns:
+        (J,) means (NaN where no sample counts) and (J,) counts.
+    """
+    mask = (np.asarray(valid) > 0) & np.asarray(samples, dtype=bool)[:, None]
+    counts = mask.sum(axis=0)
+    sums = np.where(mask, errors, 0.0).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+    return means, counts
+
+
+def mean_over_joints(per_joint: np.ndarray) -> float:
+    """The reported MPJPE: the plain mean of the per-joint means (wrists, which are 0, included, as the
+    original), over the joints that have samples; NaN if none has."""
+    values = np.asarray(per_joint, dtype=np.float64)
+    return float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
+
+
+def mrrpe_errors(pred_img_rel: np.ndarray, rel_root_mm: np.ndarray, abs_depth_right: np.ndarray, focal: np.ndarray,
+                 princpt: np.ndarray, gt_cam: np.ndarray, joint_valid: np.ndarray, hand_type: np.ndarray,
+                 root_joint_index: np.ndarray) -> np.ndarray:
+    """(N,) mean relative root position error per sample, mm; NaN where the original does not count it
+    (not interacting, or either GT wrist invalid). The left wrist sits at the right wrist's absolute depth
+    plus the predicted relative root depth (plus its own predicted relative z), as the original."""
+    rows = np.arange(len(pred_img_rel))
+    right, left = np.asarray(root_joint_index)[:, 0], np.asarray(root_joint_index)[:, 1]
+    right_img, left_img = pred_img_rel[rows, right].copy(), pred_img_rel[rows, left].copy()
+    right_img[:, 2] += abs_depth_right
+    left_img[:, 2] += abs_depth_right + rel_root_mm
+
+    def back_project(points):
+        return np.concatenate([(points[:, :2] - princpt) / focal * points[:, 2:3], points[:, 2:3]], axis=1)
+
+    pred_rel = back_project(left_img) - back_project(right_img)
+    gt_rel = gt_cam[rows, left] - gt_cam[rows, right]
+    counted = (np.asarray(hand_type) == "interacting") & (joint_valid[rows, right] > 0) & (joint_valid[rows, left] > 0)
+    return np.where(counted, np.linalg.norm(pred_rel - gt_rel, axis=1), np.nan)
+
+
+def handedness_correct(probabilities: np.ndarray, hand_type: np.ndarray) -> np.ndarray:
+    """(N,) bool: right → p_r > 0.5 and p_l < 0.5; left the other way; interacting → both > 0.5."""
+    right, left = np.asarray(probabilities)[:, 0] > 0.5, np.asarray(probabilities)[:, 1] > 0.5
+    right_strict, left_strict = right & (np.asarray(probabilities)[:, 1] < 0.5), left & (np.asarray(probabilities)[:, 0] < 0.5)
+    hand_type = np.asarray(hand_type)
+    return np.where(hand_type == "right", right_strict, np.where(hand_type == "left", left_strict, right & left))

@@ -1,0 +1,206 @@
+"""`interhand eval`: score a checkpoint (or the oracle) on one split's shards; a process separate from training.
+
+Reads only the shards, their manifest and the checkpoint. Each rank predicts its share of the split (no
+augmentation, the shards' order, every sample exactly once); rank 0 gathers, joins the ground truth from
+the manifest by key, and writes OUTPUT/result/<run>/{predictions.parquet, metrics.json, report.txt} and
+OUTPUT/vis/<run>/ figures. The same checkpoint and shards give the same metrics.json.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import torch
+import torch.distributed as dist
+
+from interhand import __version__
+from interhand.config import EvalConfig, LoaderConfig
+from interhand.eval.evaluators import GroundTruth, InterHandEvaluator, Predictions, SingleHandEvaluator
+from interhand.eval.plots import overlay_sheet, plot_error_by_hand_type, plot_per_joint_errors
+from interhand.eval.report import format_report
+from interhand.geometry.heatmap import ORIGINAL_GEOMETRY
+from interhand.loaders.batch import images_to_float
+from interhand.loaders.build import build_loader
+from interhand.loaders.reference import decode_image
+from interhand.manifests.read import read_dataset_json, read_manifest
+from interhand.model import heatmap_geometry, load_checkpoint
+from interhand.shard_format import FORMAT_VERSION
+from interhand.skeleton import IH26M_JOINT_NAMES, STB_RHD_JOINT_NAMES
+from interhand.train.checkpoint import latest_snapshot, snapshot_path
+from interhand.train.ddp import DistContext, cleanup_distributed, setup_distributed
+
+__all__ = ["run", "resolve_checkpoint", "eval_shard_dir", "run_name"]
+
+_GT_COLUMNS = ["key", "joints_cam_mm", "joints_img", "joint_valid", "hand_type", "hand_type_valid", "focal", "princpt",
+               "abs_depth_gt_mm", "rootnet_abs_depth_mm", "root_joint_index", "shard", "image_offset", "image_size"]
+
+
+def eval_shard_dir(config: EvalConfig) -> Path:
+    """The split's shard folder, checked: finished shards, and RootNet outputs when --root rootnet."""
+    shard_dir = Path(config.shards) / config.dataset / config.annot_subset / config.split
+    read_dataset_json(shard_dir)  # a clear FileNotFoundError when there are no finished shards
+    if config.root == "rootnet":
+        column = read_manifest(shard_dir, columns=["rootnet_abs_depth_mm"]).column(0)
+        if column.null_count:
+            raise ValueError(f"{shard_dir}: {column.null_count} of {len(column)} samples have no RootNet output; "
+                             "use --root gt, or make the shards with the RootNet files present")
+    return shard_dir
+
+
+def resolve_checkpoint(config: EvalConfig) -> Path | None:
+    """The checkpoint to score: --checkpoint, else OUTPUT/model_dump/snapshot_<test_epoch>, else the newest."""
+    if config.oracle:
+        return None
+    if config.checkpoint:
+        path = Path(config.checkpoint)
+        if not path.is_file():
+            raise FileNotFoundError(f"checkpoint {path} not found")
+        return path
+    model_dump = Path(config.output) / "model_dump"
+    if config.test_epoch >= 0:
+        path = snapshot_path(model_dump, config.test_epoch)
+        if not path.is_file():
+            have = sorted(p.name for p in model_dump.glob("snapshot_*.pth.tar")) if model_dump.is_dir() else []
+            raise FileNotFoundError(f"{path} not found; {model_dump} has {have or 'no snapshots'}")
+        return path
+    path = latest_snapshot(model_dump)
+    if path is None:
+        raise FileNotFoundError(f"no snapshot in {model_dump}: pass --checkpoint, --test-epoch or --oracle")
+    return path
+
+
+def run_name(config: EvalConfig, checkpoint: Path | None) -> str:
+    if config.run_name:
+        return config.run_name
+    source = "oracle" if checkpoint is None else checkpoint.name.replace(".pth.tar", "").replace(".", "_")
+    return f"{config.dataset}_{config.annot_subset}_{config.split}_{config.root}_{source}"
+
+
+def _collect(model, loader, geometry, device, oracle: bool) -> Predictions:
+    keys, coords, roots, hands, inverses = [], [], [], [], []
+    for batch in loader:
+        if oracle:  # a perfect heatmap's hard argmax is the nearest voxel of the target
+            voxel = batch.joint_coord.round().clamp(0, geometry.heatmap_size - 1)
+            coords.append(voxel.numpy())
+            roots.append(batch.rel_root_depth[:, 0].numpy())
+            hands.append(batch.hand_type.numpy())
+        else:
+            output = model.predict(images_to_float(batch.image, batch.colour, device))
+            coords.append(output["joint_coord"].float().cpu().numpy())
+            roots.append(output["rel_root_depth"][:, 0].float().cpu().numpy())
+            hands.append(output["hand_type"].float().cpu().numpy())
+        keys.extend(batch.keys)
+        inverses.append(batch.inv_trans.numpy())
+    if not keys:
+        return Predictions([], np.zeros((0, 42, 3)), np.zeros(0), np.zeros((0, 2)), np.zeros((0, 2, 3)))
+    return Predictions(keys, np.concatenate(coords), np.concatenate(roots), np.concatenate(hands),
+                       np.concatenate(inverses))
+
+
+def _gather(predictions: Predictions, context: DistContext) -> Predictions:
+    if not context.distributed:
+        return predictions
+    parts = [None] * context.world_size
+    dist.all_gather_object(parts, predictions)
+    return Predictions(sum((p.keys for p in parts), []),
+                       *(np.concatenate([getattr(p, name) for p in parts])
+                         for name in ("joint_coord", "rel_root_depth", "hand_type", "inv_trans")))
+
+
+def _ground_truth(rows: dict, root: str) -> GroundTruth:
+    depth = np.array(rows["rootnet_abs_depth_mm" if root == "rootnet" else "abs_depth_gt_mm"], dtype=np.float64)
+    return GroundTruth(np.array(rows["joints_cam_mm"], np.float64), np.array(rows["joint_valid"], np.float64),
+                       np.array(rows["hand_type"]), np.array(rows["hand_type_valid"]), np.array(rows["focal"], np.float64),
+                       np.array(rows["princpt"], np.float64), depth, np.array(rows["root_joint_index"], np.int64))
+
+
+def _rows_for(shard_dir: Path, keys: list[str]) -> dict:
+    table = read_manifest(shard_dir, columns=_GT_COLUMNS)
+    position = {key: index for index, key in enumerate(table.column("key").to_pylist())}
+    missing = [key for key in keys if key not in position]
+    if missing:
+        raise ValueError(f"{shard_dir}/manifest.parquet lacks {len(missing)} predicted keys, e.g. {missing[0]}")
+    table = table.take(pa.array([position[key] for key in keys]))
+    return table.to_pydict()
+
+
+def run(config: EvalConfig) -> dict | None:
+    """Score; returns metrics.json's content on rank 0 (None on the others)."""
+    context = setup_distributed(use_gpu=bool(config.gpu))
+    try:
+        return _evaluate(config, context)
+    finally:
+        cleanup_distributed()
+
+
+def _evaluate(config: EvalConfig, context: DistContext) -> dict | None:
+    shard_dir = eval_shard_dir(config)
+    checkpoint = resolve_checkpoint(config)
+    model = None if checkpoint is None else load_checkpoint(checkpoint, map_location=context.device)
+    geometry = ORIGINAL_GEOMETRY if model is None else heatmap_geometry(model.config)
+    loader_config = LoaderConfig(backend=config.backend, batch_size=config.batch_size, workers=config.workers,
+                                 augment=False, box="rootnet" if config.root == "rootnet" else "gt")
+    loader = build_loader(shard_dir, loader_config, context.rank, context.world_size, with_keys=True, geometry=geometry)
+    start = time.perf_counter()
+    with torch.no_grad():
+        predictions = _gather(_collect(model, loader, geometry, context.device, config.oracle), context)
+    images_per_s = len(predictions.keys) / max(time.perf_counter() - start, 1e-9)
+    if not context.is_main:
+        return None
+    rows = _rows_for(shard_dir, predictions.keys)
+    names = IH26M_JOINT_NAMES if config.dataset == "interhand26m" else STB_RHD_JOINT_NAMES
+    evaluator = (InterHandEvaluator if config.dataset == "interhand26m" else SingleHandEvaluator)(names, geometry)
+    evaluator.update(predictions, _ground_truth(rows, config.root))
+    metrics, per_sample = evaluator.compute()
+    name = run_name(config, checkpoint)
+    metrics.update({"dataset": config.dataset, "annot_subset": config.annot_subset, "split": config.split,
+                    "root_source": config.root, "checkpoint": "oracle" if checkpoint is None else str(checkpoint),
+                    "shards": str(shard_dir), "shard_format_version": FORMAT_VERSION, "package_version": __version__})
+    result_dir, vis_dir = Path(config.output) / "result" / name, Path(config.output) / "vis" / name
+    result_dir.mkdir(parents=True, exist_ok=True)
+    vis_dir.mkdir(parents=True, exist_ok=True)
+    _write_predictions(result_dir / "predictions.parquet", per_sample)
+    (result_dir / "metrics.json").write_text(json.dumps(metrics, indent=1, sort_keys=True) + "\n")
+    report = format_report(metrics, images_per_s, len(predictions.keys))
+    (result_dir / "report.txt").write_text(report)
+    print(report)
+    _figures(config, metrics, per_sample, rows, shard_dir, vis_dir)
+    return metrics
+
+
+def _write_predictions(path: Path, per_sample: dict) -> None:
+    columns = {"key": pa.array(per_sample["key"]),
+               "joints_cam_mm": pa.array(per_sample["joints_cam_mm"].reshape(len(per_sample["key"]), -1).tolist(),
+                                         pa.list_(pa.float32(), 126)),
+               "hand_type_prob": pa.array(per_sample["hand_type_prob"].tolist(), pa.list_(pa.float32(), 2)),
+               "rel_root_depth_mm": pa.array(per_sample["rel_root_depth_mm"], pa.float32()),
+               "mean_error_mm": pa.array(per_sample["mean_error_mm"], pa.float32(), from_pandas=True),
+               "handedness_correct": pa.array(per_sample["handedness_correct"], pa.bool_())}
+    pq.write_table(pa.table(columns), path)
+
+
+def _figures(config: EvalConfig, metrics: dict, per_sample: dict, rows: dict, shard_dir: Path, vis_dir: Path) -> None:
+    per_joint = metrics.get("mpjpe_per_joint") or {"single": metrics["epe_per_joint"]}
+    plot_per_joint_errors(per_joint, f"{config.dataset} {config.split}, root from {config.root}",
+                          vis_dir / "per_joint_error.png")
+    plot_error_by_hand_type(per_sample["mean_error_mm"], per_sample["hand_type"], vis_dir / "error_by_hand_type.png")
+    if not config.vis:
+        return
+    errors = np.nan_to_num(per_sample["mean_error_mm"], nan=-1.0)
+    worst = list(np.argsort(-errors, kind="stable")[:config.vis])
+    chosen = np.random.default_rng(0).choice(len(errors), size=min(config.vis, len(errors)), replace=False)
+    for label, indices in (("worst", worst), ("random", sorted(chosen.tolist()))):
+        images = []
+        for index in indices:
+            with open(shard_dir / rows["shard"][index], "rb") as shard:
+                shard.seek(rows["image_offset"][index])
+                images.append(decode_image(shard.read(rows["image_size"][index]), rows["key"][index]))
+        overlay_sheet(images, np.array([rows["joints_img"][i] for i in indices])[..., :2],
+                      per_sample["joints_img_px"][indices], np.array([rows["joint_valid"][i] for i in indices]),
+                      [f"{rows['key'][i][-9:]} {per_sample['mean_error_mm'][i]:.1f} mm" for i in indices],
+                      config.dataset == "interhand26m", vis_dir / f"{label}.png")

@@ -1,0 +1,100 @@
+"""`interhand eval` end to end on synthetic shards: the oracle floor, outputs, determinism, checkpoints, errors."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow.parquet as pq
+import pytest
+import torch
+from click.testing import CliRunner
+
+from interhand.cli import main
+from interhand.config import EvalConfig, ModelConfig
+from interhand.eval.run import run
+from interhand.model import InterNet, save_checkpoint
+
+
+def _config(shards_root, output, **changes) -> EvalConfig:
+    return EvalConfig(**{"shards": str(shards_root), "output": str(output), "workers": 0, "vis": 2, **changes})
+
+
+def test_the_oracle_scores_the_quantization_floor_a_few_millimetres(synth_ih26m_shards, tmp_path):
+    metrics = run(_config(synth_ih26m_shards.parent.parent, tmp_path, oracle=True, split="val", root="gt"))
+    for group in ("single", "interacting", "all"):
+        assert 1.0 < metrics["mpjpe"][group] < 10.0, (group, metrics["mpjpe"])
+    assert metrics["mrrpe"] < 10.0 and metrics["handedness_accuracy"] == 1.0
+    result = tmp_path / "result" / "interhand26m_all_val_gt_oracle"
+    predictions = pq.read_table(result / "predictions.parquet")
+    assert predictions.num_rows == metrics["counts"]["samples"] == 48
+    assert predictions.schema.field("joints_cam_mm").type.list_size == 126
+    assert "MPJPE for all hand sequences" in (result / "report.txt").read_text()
+    vis = tmp_path / "vis" / "interhand26m_all_val_gt_oracle"
+    assert {p.name for p in vis.iterdir()} == {"per_joint_error.png", "error_by_hand_type.png", "worst.png", "random.png"}
+
+
+def test_rootnet_depth_leaves_the_root_aligned_oracle_error_small(synth_ih26m_shards, tmp_path):
+    gt = run(_config(synth_ih26m_shards.parent.parent, tmp_path / "gt", oracle=True, split="test", root="gt", vis=0))
+    rootnet = run(_config(synth_ih26m_shards.parent.parent, tmp_path / "rn", oracle=True, split="test", vis=0))
+    # RootNet's ~30 mm depth error only rescales x, y around the wrist: a fraction of a millimetre here.
+    assert abs(rootnet["mpjpe"]["all"] - gt["mpjpe"]["all"]) < 1.0
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory):
+    torch.manual_seed(0)
+    model = InterNet(ModelConfig(resnet_type=18, input_size=64, heatmap_size=16))
+    return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny.pth.tar", model, epoch=3)
+
+
+def test_the_same_checkpoint_and_shards_give_the_same_metrics_file(synth_ih26m_shards, tmp_path, tiny_checkpoint):
+    for name in ("a", "b"):
+        run(_config(synth_ih26m_shards.parent.parent, tmp_path, checkpoint=str(tiny_checkpoint), run_name=name, vis=0))
+    first, second = ((tmp_path / "result" / name / "metrics.json").read_text() for name in ("a", "b"))
+    assert first == second and json.loads(first)["mpjpe"]["all"] > 10.0  # an untrained network is far off
+
+
+def test_test_epoch_finds_the_snapshot_and_names_what_exists_when_missing(synth_ih26m_shards, tmp_path, tiny_checkpoint):
+    dump = tmp_path / "model_dump"
+    dump.mkdir()
+    (dump / "snapshot_3.pth.tar").write_bytes(tiny_checkpoint.read_bytes())
+    metrics = run(_config(synth_ih26m_shards.parent.parent, tmp_path, test_epoch=3, vis=0))
+    assert metrics["checkpoint"].endswith("snapshot_3.pth.tar")
+    result = CliRunner().invoke(main, ["eval", "--shards", str(synth_ih26m_shards.parent.parent), "--output",
+                                       str(tmp_path), "--test-epoch", "7"])
+    assert result.exit_code == 1 and "snapshot_3.pth.tar" in result.output and "Traceback" not in result.output
+
+
+def test_an_original_format_snapshot_is_scored_on_stb(synth_stb_shards, tmp_path):
+    torch.manual_seed(0)
+    model = InterNet(ModelConfig(resnet_type=18))
+    original = {"epoch": 19, "network": {f"module.{k}": v for k, v in model.state_dict().items()}, "optimizer": {}}
+    torch.save(original, tmp_path / "snapshot_20.pth.tar")
+    metrics = run(_config(synth_stb_shards.parent.parent, tmp_path, checkpoint=str(tmp_path / "snapshot_20.pth.tar"),
+                          dataset="stb", split="test", vis=1))
+    assert metrics["epe"] is not None and metrics["counts"]["samples"] == 6
+    assert set(metrics["epe_per_joint"]) >= {"wrist", "thumb4", "pinky1"}
+
+
+def test_rootnet_depth_on_shards_without_rootnet_outputs_is_one_clear_error(synth_ih26m_root, tmp_path):
+    import shutil
+
+    from helpers import make_shards
+
+    data = tmp_path / "InterHand2.6M"
+    shutil.copytree(synth_ih26m_root, data, ignore=shutil.ignore_patterns("rootnet_output"))
+    make_shards(tmp_path / "shards", data, split="test")
+    result = CliRunner().invoke(main, ["eval", "--oracle", "--shards", str(tmp_path / "shards"), "--split", "test",
+                                       "--output", str(tmp_path / "out"), "--workers", "0", "--vis", "0"])
+    assert result.exit_code == 1 and "no RootNet output" in result.output and "--root gt" in result.output
+
+
+@pytest.mark.slow
+def test_two_cpu_processes_score_every_sample_once_and_agree_with_one(synth_ih26m_shards, tmp_path):
+    root = synth_ih26m_shards.parent.parent
+    one = run(_config(root, tmp_path, oracle=True, run_name="one", vis=0))
+    result = CliRunner().invoke(main, ["eval", "--oracle", "--shards", str(root), "--output", str(tmp_path),
+                                       "--cpu-processes", "2", "--run-name", "two", "--workers", "0", "--vis", "0"])
+    assert result.exit_code == 0, result.output
+    two = json.loads((tmp_path / "result" / "two" / "metrics.json").read_text())
+    assert two["counts"] == one["counts"] and two["mpjpe"] == one["mpjpe"]
