@@ -156,7 +156,7 @@ def contact_sheet(root: Path, split: str, count: int, columns: int, seed: int, o
     click.echo(f"wrote {path}")
 
 
-# --- preprocess commands (shards issue) ---
+# --- preprocess commands ---
 
 @main.command()
 @config_options(PreprocessConfig)
@@ -207,7 +207,7 @@ def verify(shard_dir: Path) -> None:
         raise click.ClickException(f"{len(problems)} problem(s) in {shard_dir}")
 
 
-# --- model commands (model issue) ---
+# --- model commands ---
 
 
 def _parse_bbox(context, parameter, value: str) -> tuple[float, float, float, float]:
@@ -247,7 +247,7 @@ def predict(checkpoint: Path, image_path: Path, bbox: tuple, out_dir: Path, devi
     click.echo(json.dumps(result))
 
 
-# --- loader commands (loaders issue) ---
+# --- loader commands ---
 
 
 @main.command("preview-batch")
@@ -276,7 +276,7 @@ def preview_batch(shard_dir: Path, batches: int, epoch: int, out_path: Path, **v
     path = write_batch_sheet(list(islice(iter(loader), batches)), out_path)
     click.echo(f"wrote {path} ({loader.backend} loader on the {loader.device})")
 
-# --- train commands (train issue) ---
+# --- train commands ---
 
 
 @main.command()
@@ -321,7 +321,7 @@ def plot_log_command(run_dir: Path, out_path: Path | None) -> None:
     except (FileNotFoundError, ValueError) as error:
         raise click.ClickException(str(error)) from error
 
-# --- eval commands (eval issue) ---
+# --- eval commands ---
 
 
 @main.command("eval")

@@ -10,7 +10,9 @@ import typing
 from dataclasses import dataclass, field
 from typing import Literal
 
-__all__ = ["SynthConfig", "SYNTH_DATASETS", "SYNTH_LAYOUTS", "LoaderConfig", "TrainConfig", "EvalConfig", "config_to_dict", "config_from_dict", "PreprocessConfig", "parse_size", "parse_part", "ModelConfig", "RESNET_TYPES", "HEATMAP_LOSSES"]
+__all__ = ["SynthConfig", "SYNTH_DATASETS", "SYNTH_LAYOUTS", "LoaderConfig", "TrainConfig", "EvalConfig",
+           "config_to_dict", "config_from_dict", "PreprocessConfig", "parse_size", "parse_part", "ModelConfig",
+           "RESNET_TYPES", "HEATMAP_LOSSES"]
 
 SYNTH_DATASETS = ("interhand26m", "stb", "rhd")
 SYNTH_LAYOUTS = ("v1.0", "v0.0", "both")
@@ -77,7 +79,7 @@ def config_from_dict(config_class: type, values: dict):
     return config_class(**kwargs)
 
 
-# --- preprocess configs (shards issue) ---
+# --- preprocess configs ---
 
 PREPROCESS_DATASETS = ("interhand26m", "stb", "rhd", "coco")
 PREPROCESS_SUBSETS = ("all", "human_annot", "machine_annot")
@@ -153,7 +155,7 @@ class PreprocessConfig:
             raise ValueError(f"max_errors={self.max_errors!r} must lie in [0, 1]")
 
 
-# --- model configs (model issue) ---
+# --- model configs ---
 
 RESNET_TYPES = (18, 34, 50, 101, 152)
 HEATMAP_LOSSES = ("lean", "dense")
@@ -198,7 +200,7 @@ class ModelConfig:
             raise ValueError(f"bbox_3d_size_root={self.bbox_3d_size_root!r} must be positive")
 
 
-# --- loader configs (loaders issue) ---
+# --- loader configs ---
 
 LOADER_BACKENDS = ("auto", "reference", "dali")
 LOADER_DEVICES = ("auto", "cpu", "gpu")
@@ -232,7 +234,7 @@ class LoaderConfig:
         _at_least("shuffle_buffer", self.shuffle_buffer, 1)
 
 
-# --- train configs (train issue) ---
+# --- train configs ---
 
 TRAIN_DATASETS = ("interhand26m", "stb", "rhd")
 # The original's schedule (main/config.py): InterHand2.6M 20 epochs, lr ÷10 at 15 and 17; STB/RHD 50, at 45 and 47.
@@ -299,7 +301,7 @@ class TrainConfig:
         return self.lr / self.lr_dec_factor ** sum(epoch >= boundary for boundary in self.lr_decay_epochs)
 
 
-# --- eval configs (eval issue) ---
+# --- eval configs ---
 
 EVAL_SPLITS = ("val", "test")
 EVAL_ROOTS = ("rootnet", "gt")
