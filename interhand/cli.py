@@ -287,8 +287,9 @@ def preview_batch(shard_dir: Path, batches: int, epoch: int, out_path: Path, **v
               help="YAML/JSON file of TrainConfig fields (nested: model:, loader:); command-line options win")
 @click.option("--nnodes", default=1, show_default=True, help="torchrun: number of nodes")
 @click.option("--node-rank", default=0, show_default=True, help="torchrun: this node's rank")
-@click.option("--master-addr", default="127.0.0.1", show_default=True, help="torchrun: rank 0's node address")
-@click.option("--master-port", default=29500, show_default=True, help="torchrun: rank 0's port")
+@click.option("--master-addr", default="127.0.0.1", show_default=True,
+              help="torchrun: rank 0's node address (several nodes; one node picks a free port itself)")
+@click.option("--master-port", default=29500, show_default=True, help="torchrun: rank 0's port (several nodes)")
 def train(config_file: Path | None, nnodes: int, node_rank: int, master_addr: str, master_port: int, **values) -> None:
     """Train InterNet on the shards: SHARDS/<dataset>/<annot-subset>/train.
 

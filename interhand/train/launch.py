@@ -33,10 +33,16 @@ class Rendezvous:
 
 
 def torchrun_command(processes: int, module: str, config_path: str, rendezvous: Rendezvous) -> list[str]:
-    """`python -m torch.distributed.run ... -m <module> <config_path>` (one process per GPU)."""
-    return [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={processes}",
-            f"--nnodes={rendezvous.nnodes}", f"--node_rank={rendezvous.node_rank}",
-            f"--master_addr={rendezvous.master_addr}", f"--master_port={rendezvous.master_port}",
+    """`python -m torch.distributed.run ... -m <module> <config_path>` (one process per GPU).
+
+    One node: torchrun's --standalone rendezvous picks a free local port, so runs never collide.
+    """
+    if rendezvous.nnodes == 1:
+        placement = ["--standalone"]
+    else:
+        placement = [f"--nnodes={rendezvous.nnodes}", f"--node_rank={rendezvous.node_rank}",
+                     f"--master_addr={rendezvous.master_addr}", f"--master_port={rendezvous.master_port}"]
+    return [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={processes}", *placement,
             "-m", module, config_path]
 
 

@@ -48,6 +48,15 @@ def test_listing_gpus_the_machine_lacks_is_an_error_naming_them():
         check_gpus_exist([0], 0)
 
 
+def test_torchrun_is_standalone_on_one_node_and_rendezvous_on_several():
+    from interhand.train.launch import Rendezvous, torchrun_command
+
+    single = torchrun_command(4, "interhand.train.worker", "c.yaml", Rendezvous())
+    assert "--standalone" in single and "--nproc_per_node=4" in single and single[-2:] == ["interhand.train.worker", "c.yaml"]
+    several = torchrun_command(8, "interhand.train.worker", "c.yaml", Rendezvous(2, 1, "host0", 29400))
+    assert {"--nnodes=2", "--node_rank=1", "--master_addr=host0", "--master_port=29400"} <= set(several)
+
+
 def test_lr_follows_the_original_step_schedule():
     config = TrainConfig()
     assert [config.lr_at(epoch) for epoch in (0, 14, 15, 16, 17, 19)] == pytest.approx([1e-4, 1e-4, 1e-5, 1e-5, 1e-6, 1e-6])
@@ -121,7 +130,7 @@ def test_two_process_cpu_ddp_training_lowers_the_loss_well_below_its_start(synth
     result = CliRunner().invoke(main, [
         "train", "--shards", str(synth_ih26m_shards.parent.parent), "--output", str(output), "--cpu-processes", "2",
         "--epochs", "20", "--log-every", "1", "--lr", "3e-3", "--model-resnet-type", "18", "--model-input-size", "64",
-        "--model-heatmap-size", "16", "--loader-batch-size", "4", "--loader-workers", "0", "--master-port", "29517"])
+        "--model-heatmap-size", "16", "--loader-batch-size", "4", "--loader-workers", "0"])
     assert result.exit_code == 0, result.output
     steps = [entry for entry in read_log(output) if entry["kind"] == "step"]
     share = shard_list(synth_ih26m_shards / "train").total // 2
