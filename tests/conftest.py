@@ -78,3 +78,9 @@ def synth_stb_shards(tmp_path_factory, synth_stb_root) -> Path:
 @pytest.fixture(scope="session")
 def synth_rhd_shards(tmp_path_factory, synth_rhd_root) -> Path:
     return _shards(tmp_path_factory, synth_rhd_root, "rhd", ("train",), 4)
+
+
+@pytest.fixture(scope="session")
+def real_test_shards(tmp_path_factory, real_ih26m_root) -> Path:
+    """Shards of the four real samples (the test split)."""
+    return make_shards(tmp_path_factory.mktemp("shards"), real_ih26m_root, split="test")

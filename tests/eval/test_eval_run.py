@@ -33,6 +33,13 @@ def test_the_oracle_scores_the_quantization_floor_a_few_millimetres(synth_ih26m_
     assert {p.name for p in vis.iterdir()} == {"per_joint_error.png", "error_by_hand_type.png", "worst.png", "random.png"}
 
 
+def test_the_oracle_on_the_real_samples_is_a_few_millimetres_and_its_overlays_are_drawn(real_test_shards, tmp_path):
+    metrics = run(_config(real_test_shards.parents[2], tmp_path, oracle=True, split="test", root="gt", vis=4))
+    assert metrics["counts"]["samples"] == 4 and metrics["counts"]["mrrpe_samples"] == 2
+    assert 1.0 < metrics["mpjpe"]["all"] < 5.0 and metrics["mrrpe"] < 5.0 and metrics["handedness_accuracy"] == 1.0
+    assert (tmp_path / "vis" / "interhand26m_all_test_gt_oracle" / "worst.png").stat().st_size > 50_000
+
+
 def test_rootnet_depth_leaves_the_root_aligned_oracle_error_small(synth_ih26m_shards, tmp_path):
     gt = run(_config(synth_ih26m_shards.parent.parent, tmp_path / "gt", oracle=True, split="test", root="gt", vis=0))
     rootnet = run(_config(synth_ih26m_shards.parent.parent, tmp_path / "rn", oracle=True, split="test", vis=0))

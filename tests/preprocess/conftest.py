@@ -20,10 +20,5 @@ def ih26m_val_shards(tmp_path_factory, synth_ih26m_root) -> Path:
 
 
 @pytest.fixture(scope="session")
-def real_test_shards(tmp_path_factory, real_ih26m_root) -> Path:
-    return make_shards(tmp_path_factory.mktemp("shards"), real_ih26m_root, split="test")
-
-
-@pytest.fixture(scope="session")
 def stb_test_shards(tmp_path_factory, synth_stb_root) -> Path:
     return make_shards(tmp_path_factory.mktemp("shards"), synth_stb_root, dataset="stb", split="test")
