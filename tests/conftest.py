@@ -84,3 +84,17 @@ def synth_rhd_shards(tmp_path_factory, synth_rhd_root) -> Path:
 def real_test_shards(tmp_path_factory, real_ih26m_root) -> Path:
     """Shards of the four real samples (the test split)."""
     return make_shards(tmp_path_factory.mktemp("shards"), real_ih26m_root, split="test")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `gpu` need CUDA (and DALI's view of it); skip them on machines without one."""
+    import torch
+
+    from interhand.loaders.dali_pipeline import cuda_device_count
+
+    if torch.cuda.is_available() and cuda_device_count():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
