@@ -14,6 +14,8 @@ from typing import Optional
 
 import numpy as np
 
+from interhand.skeleton import HAND_TYPE_VECTORS
+
 __all__ = [
     "FORMAT_VERSION",
     "KEY_PREFIX",
@@ -35,6 +37,7 @@ __all__ = [
     "decode_sample",
     "encode_ann",
     "decode_ann",
+    "decode_ann_records",
 ]
 
 # Bump on any change of key scheme, member set, `.ann` layout or manifest schema (SHARD_FORMAT.md §6).
@@ -168,10 +171,6 @@ def check_format_version(found: object, where: str) -> None:
         raise FormatVersionError(f"{where}: format_version {found!r} found, this code reads {FORMAT_VERSION}")
 
 
-def _hand_type_vector(hand_type: str) -> list[float]:
-    return {"right": [1.0, 0.0], "left": [0.0, 1.0], "interacting": [1.0, 1.0]}[hand_type]
-
-
 def _ann_values(sample: Sample) -> dict[str, object]:
     mano_valid, pose, shape, trans = np.zeros(2), np.zeros((2, 48)), np.zeros((2, 10)), np.zeros((2, 3))
     for hand_index, hand in enumerate(("right", "left")):
@@ -183,7 +182,7 @@ def _ann_values(sample: Sample) -> dict[str, object]:
     return {
         "format_version": FORMAT_VERSION, "joints_img": sample.joints_img, "joints_cam_mm": sample.joints_cam_mm,
         "joints_world_mm": sample.joints_world_mm, "joint_valid": sample.joint_valid,
-        "joint_valid_raw": sample.joint_valid_raw, "hand_type": _hand_type_vector(sample.hand_type),
+        "joint_valid_raw": sample.joint_valid_raw, "hand_type": HAND_TYPE_VECTORS[sample.hand_type],
         "hand_type_valid": sample.hand_type_valid, "root_joint_index": sample.root_joint_index,
         "bbox": sample.bbox, "bbox_raw": sample.bbox_raw, "abs_depth_gt_mm": sample.abs_depth_gt_mm,
         "rootnet_valid": float(has_rootnet),
@@ -209,10 +208,16 @@ def decode_ann(data: bytes, where: str = ".ann") -> dict[str, np.ndarray]:
     """Inverse of `encode_ann`: field name -> float32 array of its ANN_FIELDS shape."""
     if len(data) != ANN_BYTES:
         raise ValueError(f"{where}: {len(data)} bytes, a format {FORMAT_VERSION} .ann record has {ANN_BYTES}")
-    record = np.frombuffer(data, ANN_DTYPE)
-    check_format_version(int(record[0]) if math.isfinite(record[0]) else record[0], where)
-    return {name: record[start:stop].reshape(ANN_LAYOUT[name][1]).copy()
-            for name, (start, stop) in _ANN_SLICES.items()}
+    return {name: value[0] for name, value in decode_ann_records(np.frombuffer(data, ANN_DTYPE)[None], where).items()}
+
+
+def decode_ann_records(records: np.ndarray, where: str = ".ann records") -> dict[str, np.ndarray]:
+    """A batch of `.ann` records, (B, ANN_FLOATS) float32 → field name -> (B, *shape) copies (the loaders')."""
+    records = np.asarray(records, dtype=ANN_DTYPE).reshape(-1, ANN_FLOATS)
+    for version in np.unique(records[:, ANN_LAYOUT["format_version"][0]]):
+        check_format_version(int(version) if math.isfinite(version) else version, where)
+    return {name: records[:, offset:offset + int(np.prod(shape))].reshape((len(records), *shape)).copy()
+            for name, (offset, shape) in ANN_LAYOUT.items()}
 
 
 def _rounded(array: Optional[np.ndarray]) -> Optional[list]:

@@ -22,6 +22,7 @@ __all__ = [
     "STB_RHD_PARENTS",
     "STB_RHD_ROOT",
     "FLIP_PERMUTATION",
+    "HAND_TYPE_VECTORS",
     "IH26M_FINGER_OF_JOINT",
     "skeleton_txt",
     "parse_skeleton_txt",
@@ -71,6 +72,9 @@ _stb_right_names, _stb_right_parents = _stb_rhd_hand("r", JOINTS_PER_HAND)
 STB_RHD_JOINT_NAMES: tuple[str, ...] = tuple(_stb_left_names + _stb_right_names)
 STB_RHD_PARENTS: tuple[int, ...] = tuple(_stb_left_parents + _stb_right_parents)
 STB_RHD_ROOT = {"left": 0, "right": 21}
+
+# The hand-type label as the original encodes it: [right, left] (interhand_format.md §2).
+HAND_TYPE_VECTORS = {"right": (1.0, 0.0), "left": (0.0, 1.0), "interacting": (1.0, 1.0)}
 
 # A horizontal flip turns a right hand into a left one: swap the two 21-joint blocks.
 FLIP_PERMUTATION = np.concatenate([np.arange(JOINTS_PER_HAND, NUM_JOINTS), np.arange(0, JOINTS_PER_HAND)])

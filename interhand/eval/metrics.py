@@ -13,9 +13,7 @@ from interhand.geometry.heatmap import (ORIGINAL_GEOMETRY, HeatmapGeometry, bloc
                                         heatmap_to_patch_xy, root_bins_to_rel_mm)
 
 __all__ = ["decode_joints", "decode_rel_root", "to_camera", "root_align", "joint_errors", "per_joint_mpjpe",
-           "mean_over_joints", "mrrpe_errors", "handedness_correct", "HAND_TYPE_VECTORS"]
-
-HAND_TYPE_VECTORS = {"right": (1, 0), "left": (0, 1), "interacting": (1, 1)}
+           "mean_over_joints", "mrrpe_errors", "handedness_correct"]
 
 
 def decode_joints(joint_coord_voxel: np.ndarray, inv_trans: np.ndarray,

@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from interhand.geometry.flip import flip_joints
+from interhand.skeleton import HAND_TYPE_VECTORS
 from interhand.geometry.heatmap import (ORIGINAL_GEOMETRY, HeatmapGeometry, joints_to_heatmap_space,
                                         rel_root_depth_to_bins)
 
@@ -22,7 +23,6 @@ __all__ = ["AugmentParams", "IDENTITY", "PARAMS_LENGTH", "params_to_array", "par
            "draw_augment_params", "draw_augment_params_array", "patch_affine", "patch_affines", "augment_targets",
            "warp_patch", "apply_colour", "augment_sample", "AugmentedSample", "Targets", "hand_type_vector"]
 
-_HAND_TYPE_VECTORS = {"right": (1.0, 0.0), "left": (0.0, 1.0), "interacting": (1.0, 1.0)}
 # The original's get_aug_config.
 _SHIFT, _SCALE, _ROTATION_DEG, _ROTATION_PROBABILITY, _FLIP_PROBABILITY, _COLOUR = 0.15, 0.25, 45.0, 0.6, 0.5, 0.2
 
@@ -192,9 +192,9 @@ def apply_colour(patch: np.ndarray, colour: tuple[float, float, float]) -> np.nd
 
 def hand_type_vector(hand_type: str | np.ndarray) -> np.ndarray:
     if isinstance(hand_type, str):
-        if hand_type not in _HAND_TYPE_VECTORS:
-            raise ValueError(f"hand_type={hand_type!r} is not one of {', '.join(_HAND_TYPE_VECTORS)}")
-        return np.array(_HAND_TYPE_VECTORS[hand_type], dtype=np.float32)
+        if hand_type not in HAND_TYPE_VECTORS:
+            raise ValueError(f"hand_type={hand_type!r} is not one of {', '.join(HAND_TYPE_VECTORS)}")
+        return np.array(HAND_TYPE_VECTORS[hand_type], dtype=np.float32)
     return np.asarray(hand_type, dtype=np.float32).reshape(2)
 
 

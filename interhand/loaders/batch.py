@@ -13,9 +13,8 @@ import torch
 
 from interhand.geometry.heatmap import ORIGINAL_GEOMETRY, HeatmapGeometry
 from interhand.loaders.augment import Targets, augment_targets, patch_affines
-from interhand.shard_format import ANN_FLOATS, ANN_LAYOUT, FORMAT_VERSION, FormatVersionError
 
-__all__ = ["Batch", "decode_ann_batch", "targets_from_records", "make_batch", "images_to_float"]
+__all__ = ["Batch", "targets_from_records", "make_batch", "images_to_float"]
 
 
 class Batch(NamedTuple):
@@ -31,16 +30,6 @@ class Batch(NamedTuple):
     inv_trans: torch.Tensor  # (B, 2, 3) float32, patch px → original (flipped when augmented so) image px
     colour: torch.Tensor  # (B, 3) float32 per-channel factors, applied by images_to_float
     keys: tuple[str, ...]  # sample keys (manifest `key`); empty strings when not requested
-
-
-def decode_ann_batch(ann: np.ndarray, where: str = "batch") -> dict[str, np.ndarray]:
-    """(B, ANN_FLOATS) float32 `.ann` records → field name → (B, *shape) arrays (shard_format's layout)."""
-    ann = np.asarray(ann, dtype=np.float32).reshape(-1, ANN_FLOATS)
-    versions = np.unique(ann[:, ANN_LAYOUT["format_version"][0]])
-    if len(versions) and not np.array_equal(versions, [FORMAT_VERSION]):
-        raise FormatVersionError(f"{where}: .ann format_version {versions.tolist()} found, this code reads {FORMAT_VERSION}")
-    return {name: ann[:, offset:offset + int(np.prod(shape))].reshape((len(ann), *shape))
-            for name, (offset, shape) in ANN_LAYOUT.items()}
 
 
 def targets_from_records(fields: dict[str, np.ndarray], params: np.ndarray, box: str = "gt",

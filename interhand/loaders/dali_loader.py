@@ -13,8 +13,9 @@ from typing import Callable, Iterator, Optional
 import numpy as np
 
 from interhand.loaders.augment import draw_augment_params_array
-from interhand.loaders.batch import Batch, decode_ann_batch, make_batch, targets_from_records
+from interhand.loaders.batch import Batch, make_batch, targets_from_records
 from interhand.loaders.dali_pipeline import READER_NAME, DaliPipelineSpec, build_pipeline
+from interhand.shard_format import decode_ann_records
 
 __all__ = ["DaliLoader", "TrainParamsSource"]
 
@@ -66,7 +67,7 @@ class DaliLoader:
     def __iter__(self) -> Iterator[Batch]:
         for outputs in self.iterator:
             data = outputs[0]
-            fields = decode_ann_batch(data["ann"].cpu().numpy(), "DALI batch")
+            fields = decode_ann_records(data["ann"].cpu().numpy(), "DALI batch")
             params = data["params"].cpu().numpy()
             targets, inv_trans = targets_from_records(fields, params, self.spec.box, self.spec.geometry)
             keys = _keys(data["info"].cpu().numpy()) if self.spec.with_keys else [""] * len(params)

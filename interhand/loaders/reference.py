@@ -23,8 +23,8 @@ from interhand.geometry.heatmap import ORIGINAL_GEOMETRY, HeatmapGeometry
 from interhand.manifests.read import read_dataset_json
 from interhand.loaders.augment import (IDENTITY, PARAMS_LENGTH, draw_augment_params_array, params_to_array,
                                        patch_affines, warp_patch)
-from interhand.loaders.batch import Batch, decode_ann_batch, make_batch, targets_from_records
-from interhand.shard_format import ANN_DTYPE, ANN_FLOATS, ANN_LAYOUT, ANN_MEMBER, IMAGE_MEMBERS
+from interhand.loaders.batch import Batch, make_batch, targets_from_records
+from interhand.shard_format import ANN_DTYPE, ANN_FLOATS, ANN_LAYOUT, ANN_MEMBER, IMAGE_MEMBERS, decode_ann_records
 
 __all__ = ["ShardList", "shard_list", "rank_range", "ReferenceDataset", "Collate", "decode_image", "reference_loader",
            "sample_params"]
@@ -150,7 +150,7 @@ class Collate:
         self.box, self.geometry = box, geometry
 
     def __call__(self, samples: list[dict]) -> Batch:
-        fields = decode_ann_batch(np.stack([s["ann"] for s in samples]), "reference batch")
+        fields = decode_ann_records(np.stack([s["ann"] for s in samples]), "reference batch")
         params = np.stack([s["params"] for s in samples])
         targets, inv_trans = targets_from_records(fields, params, self.box, self.geometry)
         images = torch.from_numpy(np.stack([s["image"] for s in samples]))
