@@ -279,7 +279,7 @@ def preview_batch(shard_dir: Path, batches: int, epoch: int, out_path: Path, **v
 # --- train commands ---
 
 
-@main.command()
+@main.command(short_help="Train InterNet on the shards (torchrun/DDP with --gpu 0-3, or the CPU).")
 @config_options(TrainConfig, exclude=("continue_train",))
 @click.option("--continue", "continue_train", is_flag=True, help="resume from the newest complete snapshot in "
               "OUTPUT/model_dump (the original's --continue)")
@@ -325,7 +325,7 @@ def plot_log_command(run_dir: Path, out_path: Path | None) -> None:
 # --- eval commands ---
 
 
-@main.command("eval")
+@main.command("eval", short_help="Score a checkpoint (or the oracle) on a val/test split: MPJPE, MRRPE, handedness.")
 @config_options(EvalConfig)
 def eval_command(**values) -> None:
     """Score a checkpoint on SHARDS/<dataset>/<annot-subset>/<split>: MPJPE (single, interacting, all),
