@@ -18,6 +18,7 @@ import torch
 from interhand import __version__
 from interhand.config import TrainConfig, config_to_dict
 from interhand.model import InterNet, save_checkpoint
+from interhand.model.original_checkpoint import load_network_state
 from interhand.shard_format import FORMAT_VERSION
 
 __all__ = ["snapshot_path", "latest_snapshot", "save_snapshot", "load_snapshot", "ResumePoint",
@@ -63,8 +64,6 @@ def save_snapshot(path: Path, model: InterNet, optimizer: torch.optim.Optimizer,
 
 def load_snapshot(path: Path, model: InterNet, optimizer: torch.optim.Optimizer) -> ResumePoint:
     """Restore the network and optimizer from `path`; raise ValueError if the architecture differs."""
-    from interhand.model.original_checkpoint import load_network_state
-
     payload = torch.load(Path(path), map_location="cpu", weights_only=True)
     stored = payload.get("model_config") or {}
     different = {name: (stored.get(name), getattr(model.config, name)) for name in ARCHITECTURE_FIELDS
