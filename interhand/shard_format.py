@@ -1,16 +1,20 @@
 """The one module behind SHARD_FORMAT.md: version, key scheme, members, dtypes, encode/decode.
 
 Every byte layout of a shard sample lives here; the shard writer, the verifier, the loaders and the
-tests call `encode_sample` / `decode_sample` and never pack or unpack bytes themselves.
+tests call `encode_sample` / `decode_sample` and never pack or unpack bytes themselves. The writer encodes
+many samples at once (`encode_ann_records`, `encode_json_records`); `encode_sample` is the same code for one.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Optional
+from json.encoder import encode_basestring_ascii as _json_string  # what json.dumps writes for a str
+from pathlib import Path
+from typing import NamedTuple, Optional
 
 import numpy as np
 
@@ -30,12 +34,15 @@ __all__ = [
     "HAND_TYPES",
     "FormatVersionError",
     "Sample",
+    "SampleInfo",
     "sample_key",
     "shard_name",
     "check_format_version",
     "encode_sample",
     "decode_sample",
     "encode_ann",
+    "encode_ann_records",
+    "encode_json_records",
     "decode_ann",
     "decode_ann_records",
 ]
@@ -147,7 +154,50 @@ class Sample:
 
     @property
     def image_member(self) -> str:
-        return "png" if self.image_path.lower().endswith(".png") else "jpg"
+        return _image_member(self.image_path)
+
+    def info(self) -> SampleInfo:
+        has_rootnet = self.rootnet_abs_depth_mm is not None
+        return SampleInfo(
+            self.dataset, self.split, int(self.annotation_id), int(self.image_id), self.image_path, self.file_name,
+            int(self.width), int(self.height), self.hand_type, int(self.hand_type_valid), int(self.capture),
+            int(self.subject), self.seq_name, self.camera, int(self.frame_idx),
+            (int(self.root_joint_index[0]), int(self.root_joint_index[1])),
+            (has_rootnet and self.rootnet_bbox is None, has_rootnet and self.rootnet_root_valid is None))
+
+
+class SampleInfo(NamedTuple):
+    """A Sample's scalar fields: with its `.ann` record (the arrays), all that its members and manifest row hold."""
+
+    dataset: str
+    split: str
+    annotation_id: int
+    image_id: int
+    image_path: str
+    file_name: str
+    width: int
+    height: int
+    hand_type: str
+    hand_type_valid: int
+    capture: int
+    subject: int
+    seq_name: str
+    camera: str
+    frame_idx: int
+    root_joint_index: tuple[int, int]
+    rootnet_nulls: tuple[bool, bool]  # RootNet bbox / root_valid absent although its depth is present (JSON null)
+
+    @property
+    def key(self) -> str:
+        return sample_key(self.dataset, self.split, self.annotation_id)
+
+    @property
+    def image_member(self) -> str:
+        return _image_member(self.image_path)
+
+
+def _image_member(image_path: str) -> str:
+    return "png" if image_path.lower().endswith(".png") else "jpg"
 
 
 def sample_key(dataset: str, split: str, annotation_id: int) -> str:
@@ -171,37 +221,41 @@ def check_format_version(found: object, where: str) -> None:
         raise FormatVersionError(f"{where}: format_version {found!r} found, this code reads {FORMAT_VERSION}")
 
 
-def _ann_values(sample: Sample) -> dict[str, object]:
-    mano_valid, pose, shape, trans = np.zeros(2), np.zeros((2, 48)), np.zeros((2, 10)), np.zeros((2, 3))
+def encode_ann_records(samples: list[Sample]) -> np.ndarray:
+    """The `.ann` records of several samples at once: (n, ANN_FLOATS) float32, row i = encode_ann(samples[i])."""
+    records = np.zeros((len(samples), ANN_FLOATS), ANN_DTYPE)
+
+    def put(name: str, values: list, offset: int = 0) -> None:
+        """Field `name` (from `offset` floats in) of the samples whose value is not None; the others stay 0."""
+        rows = [row for row, value in enumerate(values) if value is not None]
+        if rows:
+            start = _ANN_SLICES[name][0] + offset
+            block = np.asarray([values[row] for row in rows], dtype=ANN_DTYPE).reshape(len(rows), -1)
+            records[rows if len(rows) < len(values) else slice(None), start:start + block.shape[1]] = block
+
+    records[:, _ANN_SLICES["format_version"][0]] = FORMAT_VERSION
+    for name in ("joints_img", "joints_cam_mm", "joints_world_mm", "joint_valid", "joint_valid_raw", "hand_type_valid",
+                 "root_joint_index", "bbox", "bbox_raw", "abs_depth_gt_mm", "focal", "princpt", "campos_mm", "camrot"):
+        put(name, [getattr(sample, name) for sample in samples])
+    put("hand_type", [HAND_TYPE_VECTORS[sample.hand_type] for sample in samples])
+    put("image_size", [(sample.width, sample.height) for sample in samples])
+    depths = [sample.rootnet_abs_depth_mm for sample in samples]
+    put("rootnet_valid", [None if depth is None else 1.0 for depth in depths])
+    put("rootnet_abs_depth_mm", depths)
+    put("rootnet_bbox", [sample.rootnet_bbox for sample in samples])
+    put("rootnet_root_valid", [sample.rootnet_root_valid for sample in samples])
     for hand_index, hand in enumerate(("right", "left")):
-        params = sample.mano.get(hand)
-        if params is not None:
-            mano_valid[hand_index] = 1
-            pose[hand_index], shape[hand_index], trans[hand_index] = params["pose"], params["shape"], params["trans"]
-    has_rootnet = sample.rootnet_abs_depth_mm is not None
-    return {
-        "format_version": FORMAT_VERSION, "joints_img": sample.joints_img, "joints_cam_mm": sample.joints_cam_mm,
-        "joints_world_mm": sample.joints_world_mm, "joint_valid": sample.joint_valid,
-        "joint_valid_raw": sample.joint_valid_raw, "hand_type": HAND_TYPE_VECTORS[sample.hand_type],
-        "hand_type_valid": sample.hand_type_valid, "root_joint_index": sample.root_joint_index,
-        "bbox": sample.bbox, "bbox_raw": sample.bbox_raw, "abs_depth_gt_mm": sample.abs_depth_gt_mm,
-        "rootnet_valid": float(has_rootnet),
-        "rootnet_bbox": sample.rootnet_bbox if sample.rootnet_bbox is not None else np.zeros(4),
-        "rootnet_abs_depth_mm": sample.rootnet_abs_depth_mm if has_rootnet else np.zeros(2),
-        "rootnet_root_valid": sample.rootnet_root_valid if sample.rootnet_root_valid is not None else np.zeros(2),
-        "focal": sample.focal, "princpt": sample.princpt, "image_size": (sample.width, sample.height),
-        "campos_mm": sample.campos_mm, "camrot": sample.camrot, "mano_valid": mano_valid, "mano_pose": pose,
-        "mano_shape": shape, "mano_trans_m": trans,
-    }
+        params = [sample.mano.get(hand) for sample in samples]
+        put("mano_valid", [None if value is None else 1.0 for value in params], hand_index)
+        for name, size in (("pose", 48), ("shape", 10), ("trans", 3)):
+            field_name = "mano_trans_m" if name == "trans" else f"mano_{name}"
+            put(field_name, [None if value is None else value[name] for value in params], hand_index * size)
+    return records
 
 
 def encode_ann(sample: Sample) -> bytes:
     """The fixed-size `.ann` record (ANN_BYTES bytes)."""
-    record = np.zeros(ANN_FLOATS, ANN_DTYPE)
-    for name, value in _ann_values(sample).items():
-        start, stop = _ANN_SLICES[name]
-        record[start:stop] = np.ravel(value)
-    return record.tobytes()
+    return encode_ann_records([sample])[0].tobytes()
 
 
 def decode_ann(data: bytes, where: str = ".ann") -> dict[str, np.ndarray]:
@@ -220,43 +274,149 @@ def decode_ann_records(records: np.ndarray, where: str = ".ann records") -> dict
             for name, (offset, shape) in ANN_LAYOUT.items()}
 
 
-def _rounded(array: Optional[np.ndarray]) -> Optional[list]:
-    if array is None:
-        return None
-    return np.asarray(array, dtype=np.float32).astype(np.float64).round(4).tolist()
+# The numbers of the `.json` record (§4.2): JSON name -> (`.ann` field, hand index or None). The `.ann` holds
+# the same float32 values the record rounds, so the writer encodes the record from the `.ann` record.
+_JSON_ARRAYS = {
+    **{name: (name, None) for name in ("abs_depth_gt_mm", "bbox", "bbox_raw", "camrot", "campos_mm", "focal",
+                                        "joint_valid", "joint_valid_raw", "joints_cam_mm", "joints_img",
+                                        "joints_world_mm", "princpt")},
+    "rootnet.abs_depth_mm": ("rootnet_abs_depth_mm", None), "rootnet.bbox": ("rootnet_bbox", None),
+    "rootnet.root_valid": ("rootnet_root_valid", None),
+    **{f"mano.{hand}.{name}": (f"mano_{'trans_m' if name == 'trans' else name}", index)
+       for hand, index in (("left", 1), ("right", 0)) for name in ("pose", "shape", "trans")},
+}
+_JSON_DECIMALS = 4  # SHARD_FORMAT.md §4: floats rounded to 1e-4
+_FAST_LIMIT = 10.0 ** (4 + _JSON_DECIMALS)  # |value| rounded below 10_000: the token tables below cover it
 
 
-def _json_record(sample: Sample) -> dict:
-    return {
-        "format_version": FORMAT_VERSION, "key": sample.key, "dataset": sample.dataset, "split": sample.split,
-        "annotation_id": int(sample.annotation_id), "image_id": int(sample.image_id),
-        "file_name": sample.file_name, "width": int(sample.width), "height": int(sample.height),
-        "capture": int(sample.capture), "subject": int(sample.subject), "seq_name": sample.seq_name,
-        "camera": sample.camera, "frame_idx": int(sample.frame_idx),
-        "hand_type": sample.hand_type, "hand_type_valid": int(sample.hand_type_valid),
-        "root_joint_index": [int(i) for i in sample.root_joint_index],
-        "joints_world_mm": _rounded(sample.joints_world_mm), "joints_cam_mm": _rounded(sample.joints_cam_mm),
-        "joints_img": _rounded(sample.joints_img), "joint_valid": _rounded(sample.joint_valid),
-        "joint_valid_raw": _rounded(sample.joint_valid_raw), "bbox": _rounded(sample.bbox),
-        "bbox_raw": _rounded(sample.bbox_raw), "focal": _rounded(sample.focal), "princpt": _rounded(sample.princpt),
-        "campos_mm": _rounded(sample.campos_mm), "camrot": _rounded(sample.camrot),
-        "abs_depth_gt_mm": _rounded(sample.abs_depth_gt_mm),
-        "rootnet": None if sample.rootnet_abs_depth_mm is None else {
-            "bbox": _rounded(sample.rootnet_bbox), "abs_depth_mm": _rounded(sample.rootnet_abs_depth_mm),
-            "root_valid": _rounded(sample.rootnet_root_valid)},
-        "mano": {hand: None if sample.mano.get(hand) is None else {
-            name: _rounded(sample.mano[hand][name]) for name in ("pose", "shape", "trans")}
-            for hand in ("right", "left")},
-    }
+def _json_layout() -> tuple[np.ndarray, list[tuple[int, ...]], np.ndarray, dict[str, np.ndarray]]:
+    """`.ann` column of every JSON number, the array shapes, each array's first number, and per number the
+    brackets/comma written before and after it (as little-endian uint64 words and their lengths)."""
+    columns, shapes, starts, before, after = [], [], [0], [], []
+    for field_name, hand in _JSON_ARRAYS.values():
+        offset, shape = ANN_LAYOUT[field_name]
+        if hand is not None:
+            shape = shape[1:]
+            offset += hand * int(np.prod(shape))
+        count = int(np.prod(shape))
+        columns.extend(range(offset, offset + count))
+        shapes.append(shape)
+        starts.append(starts[-1] + count)
+        for flat in range(count):
+            index = np.unravel_index(flat, shape)
+            opens = next(axis for axis in range(len(shape) + 1) if not any(index[axis:]))
+            closes = next(axis for axis in range(len(shape) + 1)
+                          if all(i == size - 1 for i, size in zip(index[axis:], shape[axis:])))
+            before.append("[" * (len(shape) - opens))
+            after.append("]" * (len(shape) - closes) + ("," if closes else ""))
+    words = {"before": _packed(before), "after": _packed(after)}
+    return np.array(columns), shapes, np.array(starts), words
+
+
+def _packed(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """ASCII texts of at most 8 bytes → (uint64 words holding each left-aligned, little-endian; lengths)."""
+    return (np.array([int.from_bytes(text.encode(), "little") for text in texts], np.uint64),
+            np.array([len(text) for text in texts], np.uint64))
+
+
+@functools.cache
+def _json_tables() -> dict:
+    columns, shapes, starts, words = _json_layout()
+    return {"columns": columns, "shapes": shapes, "starts": starts, **words,
+            "integer": _packed([str(number) for number in range(10_000)]),
+            "fraction": _packed(["." + (f"{number:04d}".rstrip("0") or "0") for number in range(10_000)]),
+            "keep": np.array([int.from_bytes(b"\1" * length, "little") for length in range(9)], np.uint64)}
+
+
+def _format_numbers(scaled: np.ndarray) -> tuple[str, np.ndarray]:
+    """JSON numbers without Python floats: (n, m) rint(value * 1e4), each |.| < _FAST_LIMIT → the texts
+    json.dumps writes for round(value, 4), each inside its brackets/comma, concatenated row by row; and
+    the (n, m) text lengths. round(v, 4) is rint(v * 1e4) / 1e4 (numpy's algorithm), whose shortest repr
+    is the integer with its decimal point put back and trailing zeros dropped (one kept)."""
+    tables = _json_tables()
+    (before, before_length), (after, after_length) = tables["before"], tables["after"]
+    (integer_text, integer_length), (fraction_text, fraction_length) = tables["integer"], tables["fraction"]
+    minus = np.signbit(scaled).astype(np.uint64)  # -0.0 is written "-0.0", as repr does
+    magnitude = np.abs(scaled).astype(np.int64)
+    integer = magnitude // 10_000
+    fraction = magnitude - integer * 10_000
+    eight = np.uint64(8)
+    # Each number is two words: brackets + sign + integer digits, then "." + fraction digits + brackets/comma.
+    head_length = before_length + minus + integer_length[integer]
+    head = before | ((minus * np.uint64(ord("-"))) << (eight * before_length)) | \
+        (integer_text[integer] << (eight * (before_length + minus)))
+    tail_length = fraction_length[fraction] + after_length
+    tail = fraction_text[fraction] | (after << (eight * fraction_length[fraction]))
+    words = np.stack([head, tail], axis=-1)
+    keep = np.stack([tables["keep"][head_length], tables["keep"][tail_length]], axis=-1)
+    text = np.compress(keep.view(np.bool_).ravel(), words.view(np.uint8).ravel())
+    return text.tobytes().decode("ascii"), (head_length + tail_length).astype(np.int64)
+
+
+def _number_texts(records: np.ndarray) -> list[list[str]]:
+    """Per record, the JSON text of every _JSON_ARRAYS array, as json.dumps writes the rounded float32 values."""
+    tables = _json_tables()
+    values = records[:, tables["columns"]]
+    scaled = np.rint(values.astype(np.float64) * 10.0 ** _JSON_DECIMALS)
+    fast = (np.abs(scaled) < _FAST_LIMIT).all(axis=1)  # False for NaN and inf, which json.dumps refuses below
+    texts: list[list[str]] = [[] for _ in range(len(records))]
+    fast_rows = np.flatnonzero(fast)
+    # 16 rows at a time: temporaries stay under malloc's mmap threshold, about 3x faster than 64 rows.
+    for rows in np.array_split(fast_rows, -(-len(fast_rows) // 16)) if len(fast_rows) else ():
+        text, lengths = _format_numbers(scaled[rows])
+        ends = np.concatenate([[0], np.cumsum(lengths, axis=None)])
+        bounds = ends[np.arange(len(rows))[:, None] * values.shape[1] + tables["starts"]]
+        for row, edges in zip(rows.tolist(), bounds.tolist()):
+            texts[row] = [text[start:stop] for start, stop in zip(edges[:-1], edges[1:])]
+    for row in np.flatnonzero(~fast).tolist():
+        rounded = values[row].astype(np.float64).round(_JSON_DECIMALS)
+        texts[row] = [json.dumps(rounded[start:stop].reshape(shape).tolist(), separators=(",", ":"), allow_nan=False)
+                      for start, stop, shape in zip(tables["starts"][:-1], tables["starts"][1:], tables["shapes"])]
+    return texts
+
+
+def _json_text(info: SampleInfo, numbers: list[str], rootnet_valid: bool, mano_valid: tuple[bool, bool]) -> str:
+    """One `.json` record: json.dumps(record, sort_keys=True, separators=(",", ":")) written out by hand."""
+    (abs_depth, bbox, bbox_raw, camrot, campos, focal, valid, valid_raw, cam, img, world, princpt,
+     rootnet_depth, rootnet_bbox, rootnet_root_valid, *mano_numbers) = numbers
+    rootnet = "null"
+    if rootnet_valid:
+        rootnet = (f'{{"abs_depth_mm":{rootnet_depth},"bbox":{"null" if info.rootnet_nulls[0] else rootnet_bbox},'
+                   f'"root_valid":{"null" if info.rootnet_nulls[1] else rootnet_root_valid}}}')
+    mano = [f'{{"pose":{pose},"shape":{shape},"trans":{trans}}}' if present else "null"
+            for present, (pose, shape, trans) in zip((mano_valid[1], mano_valid[0]),
+                                                      (mano_numbers[0:3], mano_numbers[3:6]))]
+    return (f'{{"abs_depth_gt_mm":{abs_depth},"annotation_id":{info.annotation_id},"bbox":{bbox},'
+            f'"bbox_raw":{bbox_raw},"camera":{_json_string(info.camera)},"campos_mm":{campos},"camrot":{camrot},'
+            f'"capture":{info.capture},"dataset":{_json_string(info.dataset)},'
+            f'"file_name":{_json_string(info.file_name)},"focal":{focal},"format_version":{FORMAT_VERSION},'
+            f'"frame_idx":{info.frame_idx},"hand_type":{_json_string(info.hand_type)},'
+            f'"hand_type_valid":{info.hand_type_valid},"height":{info.height},"image_id":{info.image_id},'
+            f'"joint_valid":{valid},"joint_valid_raw":{valid_raw},"joints_cam_mm":{cam},"joints_img":{img},'
+            f'"joints_world_mm":{world},"key":{_json_string(info.key)},"mano":{{"left":{mano[0]},"right":{mano[1]}}},'
+            f'"princpt":{princpt},"root_joint_index":[{info.root_joint_index[0]},{info.root_joint_index[1]}],'
+            f'"rootnet":{rootnet},"seq_name":{_json_string(info.seq_name)},"split":{_json_string(info.split)},'
+            f'"subject":{info.subject},"width":{info.width}}}')
+
+
+def encode_json_records(records: np.ndarray, infos: list[SampleInfo]) -> list[bytes]:
+    """The `.json` members of several samples from their `.ann` records (n, ANN_FLOATS) and SampleInfos."""
+    rootnet_valid = records[:, _ANN_SLICES["rootnet_valid"][0]] != 0
+    mano_valid = records[:, slice(*_ANN_SLICES["mano_valid"])] != 0
+    members = []
+    for info, numbers, has_rootnet, has_mano in zip(infos, _number_texts(records), rootnet_valid.tolist(),
+                                                      mano_valid.tolist()):
+        if "." in info.key:
+            raise ValueError(f"sample key {info.key!r} contains a dot")
+        members.append(_json_text(info, numbers, has_rootnet, has_mano).encode("ascii"))
+    return members
 
 
 def encode_sample(sample: Sample, image_bytes: bytes) -> dict[str, bytes]:
     """Members of one sample: extension -> bytes. The image bytes pass through untouched."""
-    key = sample.key
-    if "." in key:
-        raise ValueError(f"sample key {key!r} contains a dot")
-    text = json.dumps(_json_record(sample), sort_keys=True, separators=(",", ":"), allow_nan=False)
-    return {sample.image_member: image_bytes, JSON_MEMBER: text.encode("utf-8"), ANN_MEMBER: encode_ann(sample)}
+    records = encode_ann_records([sample])
+    (text,) = encode_json_records(records, [sample.info()])
+    return {sample.image_member: image_bytes, JSON_MEMBER: text, ANN_MEMBER: records[0].tobytes()}
 
 
 def decode_sample(members: dict[str, bytes], where: str = "sample") -> dict:
@@ -271,3 +431,21 @@ def decode_sample(members: dict[str, bytes], where: str = "sample") -> dict:
         raise ValueError(f"{where}.json: key {record.get('key')!r} does not follow the key scheme")
     return {"image": members[images[0]], "image_member": images[0], "json": record,
             "ann": decode_ann(members[ANN_MEMBER], f"{where}.ann")}
+
+
+def read_dali_index(path: str | Path) -> list[tuple[str, dict[str, tuple[int, int]]]]:
+    """A shard's DALI index (`wds2idx` v1.2, §1): per sample, its key and {member: (data offset, size)}."""
+    with open(path, encoding="utf-8") as handle:
+        header = handle.readline().split()
+        if len(header) != 2 or header[0] != "v1.2":
+            raise ValueError(f"{path}: not a wds2idx v1.2 index (header {' '.join(header)!r})")
+        samples = []
+        for number, line in enumerate(handle, start=2):
+            fields = line.split()
+            if not fields or len(fields) % 4:
+                raise ValueError(f"{path}:{number}: expected groups of 'ext offset size name', got {line.strip()!r}")
+            members = {fields[i]: (int(fields[i + 1]), int(fields[i + 2])) for i in range(0, len(fields), 4)}
+            samples.append((fields[3].rsplit(".", 1)[0], members))
+    if len(samples) != int(header[1]):
+        raise ValueError(f"{path}: the header announces {header[1]} samples, the file lists {len(samples)}")
+    return samples

@@ -87,3 +87,21 @@ def test_spec_ann_table_matches_the_module_offsets():
     expected = {name: (offset, offset * 4, shape) for name, (offset, shape) in ANN_LAYOUT.items()}
     assert documented == expected
     assert f"{ANN_BYTES} bytes" in SPEC.read_text() and f"version {FORMAT_VERSION}" in SPEC.read_text()
+
+
+def test_dali_index_is_read_back_and_malformed_ones_are_named(tmp_path):
+    from interhand.preprocess.shard_writer import dali_index_text
+    from interhand.shard_format import read_dali_index
+
+    entries = [("ih26m-train-000000001", [("ann", 512, 2516), ("jpg", 3584, 27322)]),
+               ("ih26m-train-000000002", [("ann", 31744, 2516), ("jpg", 34816, 100)])]
+    path = tmp_path / "train-000000.idx"
+    path.write_text(dali_index_text(entries))
+    assert read_dali_index(path) == [(key, {ext: (offset, size) for ext, offset, size in members})
+                                     for key, members in entries]
+    path.write_text("v1.2 3\n" + dali_index_text(entries).split("\n", 1)[1])
+    with pytest.raises(ValueError, match="train-000000.idx: the header announces 3 samples, the file lists 2"):
+        read_dali_index(path)
+    path.write_text("v1.1 2\nann 512\n")
+    with pytest.raises(ValueError, match="not a wds2idx v1.2 index"):
+        read_dali_index(path)

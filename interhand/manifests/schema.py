@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from interhand.shard_format import ANN_DTYPE, ANN_FLOATS, ANN_LAYOUT, FORMAT_VERSION, Sample
+from interhand.shard_format import ANN_DTYPE, ANN_FLOATS, ANN_LAYOUT, FORMAT_VERSION, SampleInfo
 
-__all__ = ["MANIFEST_SCHEMA", "ERRORS_SCHEMA", "MEMBER_COLUMNS", "identity_row", "manifest_table", "schema_metadata"]
+__all__ = ["MANIFEST_SCHEMA", "ERRORS_SCHEMA", "MEMBER_COLUMNS", "manifest_table", "schema_metadata"]
 
 
 def _array(*shape: int) -> pa.DataType:
@@ -62,19 +62,18 @@ ERRORS_SCHEMA = pa.schema([
 ], metadata=schema_metadata())
 
 
-def identity_row(sample: Sample, subset: str, location: dict) -> dict:
-    """The location and identity columns of one sample; the array columns come from its `.ann` record."""
-    valid = np.asarray(sample.joint_valid) > 0
-    right_block = slice(21, 42) if sample.root_joint_index[0] == 21 else slice(0, 21)  # STB/RHD: right is 21..41
-    left_block = slice(0, 21) if right_block.start == 21 else slice(21, 42)
-    row = dict(location)
-    row.update(
-        dataset=sample.dataset, subset=subset, split=sample.split, annotation_id=sample.annotation_id,
-        image_id=sample.image_id, file_name=sample.file_name, width=sample.width, height=sample.height,
-        capture=sample.capture, subject=sample.subject, seq_name=sample.seq_name, camera=sample.camera,
-        frame_idx=sample.frame_idx, hand_type=sample.hand_type, hand_type_valid=sample.hand_type_valid,
-        num_valid_right=int(valid[right_block].sum()), num_valid_left=int(valid[left_block].sum()))
-    return row
+# Identity columns copied from SampleInfo fields of the same name.
+_INFO_COLUMNS = ("dataset", "split", "annotation_id", "image_id", "file_name", "width", "height", "capture", "subject",
+                 "seq_name", "camera", "frame_idx", "hand_type", "hand_type_valid")
+
+
+def _valid_joint_counts(records: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(num_valid_right, num_valid_left) per record, from its root-masked joint_valid."""
+    valid_offset = ANN_LAYOUT["joint_valid"][0]
+    valid = records[:, valid_offset:valid_offset + 42] > 0
+    first, second = valid[:, :21].sum(axis=1), valid[:, 21:].sum(axis=1)
+    right_second = records[:, ANN_LAYOUT["root_joint_index"][0]] == 21  # STB/RHD: right is 21..41
+    return np.where(right_second, second, first), np.where(right_second, first, second)
 
 
 # Array column -> (.ann field, index into its first axis or None, .ann flag that makes it non-null or None).
@@ -107,14 +106,16 @@ def _array_column(records: np.ndarray, column: str) -> pa.Array:
     return pa.FixedSizeListArray.from_arrays(array, shape[0], mask=mask)
 
 
-def manifest_table(rows: list[dict], ann_records: list[bytes]) -> pa.Table:
-    """Manifest rows from identity rows and the samples' `.ann` bytes (arrays are read from the records, so
-    the manifest and the shards cannot disagree)."""
-    records = np.frombuffer(b"".join(ann_records), ANN_DTYPE).reshape(len(ann_records), -1) if ann_records \
-        else np.zeros((0, ANN_FLOATS), ANN_DTYPE)
-    scalar_names = [name for name, _ in _LOCATION + _IDENTITY]
-    scalar = pa.Table.from_pylist(rows, schema=pa.schema(_LOCATION + _IDENTITY))
-    columns = [scalar[name] for name in scalar_names]
+def manifest_table(locations: dict[str, list], infos: list[SampleInfo], subset: str, records: np.ndarray) -> pa.Table:
+    """Manifest rows, built column by column: `locations` holds the location columns (key, shard, member
+    offsets, ...), `infos` and `subset` the identity columns, and the samples' `.ann` records, (n, ANN_FLOATS)
+    float32, the counts and the arrays (so the manifest and the shards cannot disagree)."""
+    records = np.asarray(records, ANN_DTYPE).reshape(len(infos), ANN_FLOATS)
+    values = dict(locations) if infos else {name: [] for name, _ in _LOCATION}
+    values.update({name: [getattr(info, name) for info in infos] for name in _INFO_COLUMNS})
+    values["subset"] = [subset] * len(infos)
+    values["num_valid_right"], values["num_valid_left"] = _valid_joint_counts(records)
+    columns = [pa.array(values[name], type=kind) for name, kind in _LOCATION + _IDENTITY]
     root_offset = ANN_LAYOUT["root_joint_index"][0]
     root_index = pa.array(records[:, root_offset:root_offset + 2].astype(np.int8).ravel())
     for name, _ in _ARRAYS:

@@ -1,6 +1,7 @@
 """Ingest phase: stream a source's records to a spill file, then plan the sample order and shard cuts.
 
-Memory stays bounded: each Sample is pickled to disk as soon as it is read; what stays in RAM is a few
+Memory stays bounded: samples go to disk in small batches as they are read, each as its `.ann` record
+(packed for the whole batch at once) followed by its pickled SampleInfo; what stays in RAM is a few
 numbers per sample (offset, length, image size, group, digest), enough to order and cut the shards.
 """
 
@@ -18,13 +19,15 @@ import numpy as np
 
 from interhand.config import PreprocessConfig, parse_size
 from interhand.preprocess.sources import Rejection, SourceReading
-from interhand.shard_format import ANN_BYTES, FORMAT_VERSION, Sample, shard_name
+from interhand.shard_format import ANN_BYTES, ANN_DTYPE, ANN_FLOATS, FORMAT_VERSION, Sample, SampleInfo, \
+    encode_ann_records, shard_name
 
-__all__ = ["Ingest", "ingest", "plan_shards", "spill_records"]
+__all__ = ["Ingest", "ingest", "plan_shards", "spill_records", "read_spilled"]
 
 # Bytes a sample adds besides its image: three 512-byte tar headers, the .ann record, ~6 KB of JSON.
 _RECORD_OVERHEAD = 3 * 512 + ANN_BYTES + 6000
 _DIGEST_BYTES = 20
+_SPILL_BATCH = 256  # samples packed into `.ann` records at once
 
 
 @dataclass
@@ -61,6 +64,7 @@ def ingest(reading: SourceReading, spill_path: Optional[Path], progress=None,
     (the others get offset -1), so that a `--part` job spills only the samples of its own shards.
     """
     result = Ingest(spill_path=spill_path)
+    batch: list[tuple[Sample, os.stat_result, bool]] = []
     with open(spill_path or os.devnull, "wb") as spill:
         for record in reading.records():
             if progress is not None:
@@ -75,24 +79,42 @@ def ingest(reading: SourceReading, spill_path: Optional[Path], progress=None,
                 result.rejections.append(_rejection_row(
                     Rejection(record.image_path, record.annotation_id, record.key, reason), "image"))
                 continue
-            wanted = spill_path is not None and (keep is None or bool(keep[result.samples]))
-            _spill(result, spill if wanted else None, record, status)
+            wanted = spill_path is not None and (keep is None or bool(keep[result.samples + len(batch)]))
+            batch.append((record, status, wanted))
+            if len(batch) == _SPILL_BATCH:
+                _spill(result, spill, batch)
             if progress is not None and result.rejections:
                 progress.set_postfix(rejected=len(result.rejections), refresh=False)
+        _spill(result, spill, batch)
     return result
 
 
-def _spill(result: Ingest, spill, sample: Sample, status: os.stat_result) -> None:
-    data = pickle.dumps(sample, protocol=pickle.HIGHEST_PROTOCOL)
-    digest = hashlib.sha1(data)
-    digest.update(f"{status.st_size} {status.st_mtime_ns}".encode())  # a changed image invalidates its shard
-    result.offsets.append(spill.tell() if spill is not None else -1)
-    result.lengths.append(len(data))
-    result.image_bytes.append(status.st_size)
-    result.interacting.append(sample.hand_type == "interacting")
-    result.digests += digest.digest()
-    if spill is not None:
-        spill.write(data)
+def _spill(result: Ingest, spill, batch: list[tuple[Sample, os.stat_result, bool]]) -> None:
+    """Append the batch's records (those wanted) to the spill file and its numbers to `result`; empties it."""
+    records = encode_ann_records([sample for sample, _, _ in batch])
+    for (sample, status, wanted), ann in zip(batch, records):
+        data = ann.tobytes() + pickle.dumps(sample.info(), protocol=pickle.HIGHEST_PROTOCOL)
+        digest = hashlib.sha1(data)
+        digest.update(f"{status.st_size} {status.st_mtime_ns}".encode())  # a changed image invalidates its shard
+        result.offsets.append(spill.tell() if wanted else -1)
+        result.lengths.append(len(data))
+        result.image_bytes.append(status.st_size)
+        result.interacting.append(sample.hand_type == "interacting")
+        result.digests += digest.digest()
+        if wanted:
+            spill.write(data)
+    batch.clear()
+
+
+def read_spilled(spill, records: tuple) -> tuple[np.ndarray, list[SampleInfo]]:
+    """The `.ann` records, (n, ANN_FLOATS) float32, and SampleInfos of spilled samples ((offset, length), ...)."""
+    anns, infos = bytearray(), []
+    for offset, length in records:
+        spill.seek(offset)
+        data = spill.read(length)
+        anns += data[:ANN_BYTES]
+        infos.append(pickle.loads(data[ANN_BYTES:]))
+    return np.frombuffer(bytes(anns), ANN_DTYPE).reshape(len(infos), ANN_FLOATS), infos
 
 
 def _order(ingest_result: Ingest, config: PreprocessConfig) -> np.ndarray:

@@ -1,5 +1,9 @@
 """Write one shard: a webdataset tar (as *.tar.tmp, renamed when complete), its DALI index, and its
 manifest/errors fragments. Fixed mtime, owner and member order make reruns byte-identical.
+
+Per batch of samples: the images are read with the next ones announced to the kernel (shuffled order
+means random reads; a cold disk serves several at once), the `.json` members are encoded together from
+the spilled `.ann` records, and each sample's three members go to the tar in one write.
 """
 
 from __future__ import annotations
@@ -8,18 +12,21 @@ import hashlib
 import io
 import json
 import os
-import pickle
 import struct
 import tarfile
 import zlib
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator, Union
 
+import numpy as np
 from PIL import Image
 
-from interhand.manifests.schema import identity_row, manifest_table
+from interhand.manifests.schema import manifest_table
 from interhand.manifests.write import write_errors, write_manifest
-from interhand.shard_format import ANN_MEMBER, Sample, encode_sample
+from interhand.preprocess.plan import read_spilled
+from interhand.shard_format import ANN_DTYPE, ANN_FLOATS, ANN_MEMBER, JSON_MEMBER, Sample, SampleInfo, encode_json_records
 
 __all__ = ["ShardJob", "ShardResult", "TarWriter", "ustar_header", "check_image", "write_shard", "dali_index_text",
            "shard_is_done", "file_sha256"]
@@ -28,6 +35,8 @@ __all__ = ["ShardJob", "ShardResult", "TarWriter", "ustar_header", "check_image"
 _MTIME = 0
 _MODE = 0o444
 _RECORD_SIZE = tarfile.RECORDSIZE
+_BATCH = 64       # samples read, checked and encoded together
+_READ_AHEAD = 64  # image files announced to the kernel ahead of the one being read
 
 
 @dataclass(frozen=True)
@@ -39,7 +48,7 @@ class ShardJob:
     out_dir: str
     work_dir: str
     spill_path: str
-    records: tuple                    # ((offset, length), ...) of pickled Samples in the spill file, in order
+    records: tuple                    # ((offset, length), ...) of the samples in the spill file, in order
     plan_hash: str
     subset: str
     full_decode: bool
@@ -71,13 +80,18 @@ class TarWriter:
 
     def add(self, name: str, data: bytes) -> int:
         """Append one regular file; returns the offset of its data."""
-        self._write(ustar_header(name, len(data)))
-        data_offset = self.offset
-        self._write(data)
-        padding = -len(data) % tarfile.BLOCKSIZE
-        if padding:
-            self._write(b"\0" * padding)
-        return data_offset
+        return self.add_files([(name, data)])[0]
+
+    def add_files(self, files: list[tuple[str, bytes]]) -> list[int]:
+        """Append regular files (name, data) in one write; returns the offsets of their data."""
+        parts, offsets, offset = [], [], self.offset
+        for name, data in files:
+            padding = -len(data) % tarfile.BLOCKSIZE
+            parts += (ustar_header(name, len(data)), data, _PADDING[:padding])
+            offsets.append(offset + tarfile.BLOCKSIZE)
+            offset += tarfile.BLOCKSIZE + len(data) + padding
+        self._write(b"".join(parts))
+        return offsets
 
     def close(self) -> None:
         self._write(b"\0" * (2 * tarfile.BLOCKSIZE))
@@ -92,10 +106,11 @@ def ustar_header(name: str, size: int) -> bytes:
     encoded = name.encode("utf-8")
     if len(encoded) > 100:
         raise ValueError(f"member name {name!r} is longer than the 100 bytes of a ustar header")
+    size_field = b"%011o\0" % size
+    checksum = _TEMPLATE_SUM + sum(encoded) + sum(size_field)  # the checksum field holds 8 spaces while summing
     header = bytearray(_HEADER_TEMPLATE)
     header[0:len(encoded)] = encoded
-    header[124:136] = b"%011o\0" % size
-    checksum = sum(header)  # the checksum field holds 8 spaces while summing
+    header[124:136] = size_field
     header[148:155] = b"%06o\0" % checksum
     return bytes(header)
 
@@ -112,6 +127,8 @@ def _header_template() -> bytes:
 
 
 _HEADER_TEMPLATE = _header_template()
+_TEMPLATE_SUM = sum(_HEADER_TEMPLATE)
+_PADDING = bytes(tarfile.BLOCKSIZE)
 # JPEG start-of-frame markers (baseline, progressive, lossless, arithmetic); they carry the image size.
 _SOF_MARKERS = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 
@@ -142,7 +159,7 @@ def _image_size(data: bytes, member: str) -> tuple[int, int] | None:
     return struct.unpack(">II", data[16:24]) if data[12:16] == b"IHDR" else None
 
 
-def check_image(data: bytes, sample: Sample, full_decode: bool) -> str:
+def check_image(data: bytes, sample: Union[Sample, SampleInfo], full_decode: bool) -> str:
     """'' if the bytes are a complete image of the annotated size, else the reason (for errors.parquet)."""
     if not data:
         return f"empty image file {sample.image_path}"
@@ -199,28 +216,103 @@ def shard_is_done(job: ShardJob) -> dict | None:
     return record
 
 
-def _write_members(writer: TarWriter, sample: Sample, members: dict[str, bytes], location: dict) -> list:
-    index_members = []
-    for ext in sorted(members):
-        data = members[ext]
-        offset = writer.add(f"{sample.key}.{ext}", data)
-        column = "image" if ext == sample.image_member else ext
-        location.update({f"{column}_offset": offset, f"{column}_size": len(data),
-                         f"{column}_crc32": zlib.crc32(data)})
-        index_members.append((ext, offset, len(data)))
-    return index_members
+def _read_images(paths: list[str]) -> Iterator[tuple[bytes, str]]:
+    """(bytes, '') or (b'', reason) per path, in order. The next _READ_AHEAD files are opened and announced
+    (posix_fadvise WILLNEED), so that the kernel reads them while this process packs the current ones."""
+    announce = getattr(os, "posix_fadvise", None)
+    opened: deque = deque()
 
+    def open_next(path: str) -> None:
+        try:
+            descriptor = os.open(path, os.O_RDONLY)
+        except OSError as error:
+            opened.append((path, error))
+            return
+        if announce is not None:
+            announce(descriptor, 0, 0, os.POSIX_FADV_WILLNEED)
+        opened.append((path, descriptor))
 
-def _load(spill, offset: int, length: int, full_decode: bool) -> tuple[Sample, bytes, str]:
-    """One spilled Sample, its image bytes, and '' or the reason the image is rejected."""
-    spill.seek(offset)
-    sample: Sample = pickle.loads(spill.read(length))
+    upcoming = iter(paths)
+    for path in upcoming:
+        open_next(path)
+        if len(opened) >= _READ_AHEAD:
+            break
     try:
-        with open(sample.image_path, "rb") as image_file:
-            image_bytes = image_file.read()
-    except OSError as error:
-        return sample, b"", f"image unreadable ({error.strerror}): {sample.image_path}"
-    return sample, image_bytes, check_image(image_bytes, sample, full_decode)
+        while opened:
+            path, descriptor = opened.popleft()
+            following = next(upcoming, None)
+            if following is not None:
+                open_next(following)
+            try:
+                if isinstance(descriptor, OSError):
+                    raise descriptor
+                with open(descriptor, "rb") as image_file:
+                    data = image_file.read()
+            except OSError as error:
+                yield b"", f"image unreadable ({error.strerror}): {path}"
+            else:
+                yield data, ""
+    finally:
+        for _, descriptor in opened:
+            if isinstance(descriptor, int):
+                os.close(descriptor)
+
+
+class _ShardContent:
+    """What one shard's samples add besides the tar: manifest columns, `.ann` records, errors, DALI index."""
+
+    def __init__(self, job: ShardJob) -> None:
+        self.job = job
+        self.infos: list[SampleInfo] = []
+        self.anns: list[np.ndarray] = []
+        self.locations: dict[str, list] = {}
+        self.errors: list[dict] = []
+        self.index_entries: list = []
+
+    def reject(self, info: SampleInfo, reason: str) -> None:
+        self.errors.append({"source_file": info.image_path, "annotation_id": info.annotation_id, "key": info.key,
+                            "stage": "image", "reason": reason})
+
+    def add_batch(self, writer: TarWriter, infos: list[SampleInfo], anns: np.ndarray, images: list[bytes]) -> None:
+        for info, image, text, ann in zip(infos, images, encode_json_records(anns, infos), anns):
+            key, image_member = info.key, info.image_member
+            members = sorted([(image_member, image), (JSON_MEMBER, text), (ANN_MEMBER, ann.tobytes())])
+            offsets = writer.add_files([(f"{key}.{ext}", data) for ext, data in members])
+            location = {"key": key, "shard": self.job.name, "shard_index": self.job.index,
+                        "position": len(self.infos), "image_member": image_member}
+            for (ext, data), offset in zip(members, offsets):
+                column = "image" if ext == image_member else ext
+                location.update({f"{column}_offset": offset, f"{column}_size": len(data),
+                                 f"{column}_crc32": zlib.crc32(data)})
+            for name, value in location.items():
+                self.locations.setdefault(name, []).append(value)
+            self.index_entries.append((key, [(ext, offset, len(data)) for (ext, data), offset in zip(members, offsets)]))
+            self.infos.append(info)
+        self.anns.append(anns)
+
+    def manifest(self):
+        anns = np.concatenate(self.anns) if self.anns else np.zeros((0, ANN_FLOATS), ANN_DTYPE)
+        return manifest_table(self.locations, self.infos, self.job.subset, anns)
+
+
+def _write_samples(job: ShardJob, writer: TarWriter) -> _ShardContent:
+    with open(job.spill_path, "rb") as spill:
+        anns, infos = read_spilled(spill, job.records)
+    content = _ShardContent(job)
+    images = _read_images([info.image_path for info in infos])
+    for start in range(0, len(infos), _BATCH):
+        accepted, batch = [], []
+        for row in range(start, min(start + _BATCH, len(infos))):
+            data, problem = next(images)
+            problem = problem or check_image(data, infos[row], job.full_decode)
+            if problem:
+                content.reject(infos[row], problem)
+            else:
+                accepted.append(row)
+                batch.append(data)
+        if accepted:
+            content.add_batch(writer, [infos[row] for row in accepted], anns[accepted], batch)
+    return content
 
 
 def write_shard(job: ShardJob) -> ShardResult:
@@ -232,32 +324,20 @@ def write_shard(job: ShardJob) -> ShardResult:
     out_dir, fragments = Path(job.out_dir), Path(job.work_dir) / "shards"
     fragments.mkdir(parents=True, exist_ok=True)
     tar_path, tmp_path = out_dir / job.name, out_dir / (job.name + ".tmp")
-    rows, ann_records, errors, index_entries = [], [], [], []
-    with open(job.spill_path, "rb") as spill, open(tmp_path, "wb") as handle:
+    with open(tmp_path, "wb") as handle:
         writer = TarWriter(handle)
-        for offset, length in job.records:
-            sample, image_bytes, problem = _load(spill, offset, length, job.full_decode)
-            if problem:
-                errors.append({"source_file": sample.image_path, "annotation_id": sample.annotation_id,
-                               "key": sample.key, "stage": "image", "reason": problem})
-                continue
-            location = {"key": sample.key, "shard": job.name, "shard_index": job.index, "position": len(rows),
-                        "image_member": sample.image_member}
-            members = encode_sample(sample, image_bytes)
-            index_entries.append((sample.key, _write_members(writer, sample, members, location)))
-            rows.append(identity_row(sample, job.subset, location))
-            ann_records.append(members[ANN_MEMBER])
+        content = _write_samples(job, writer)
         writer.close()
-    sha256, size = writer.sha256.hexdigest(), writer.offset
+    sha256, size, samples, errors = writer.sha256.hexdigest(), writer.offset, len(content.infos), len(content.errors)
     index_path = out_dir / job.name.replace(".tar", ".idx")
     index_tmp = index_path.with_name(index_path.name + ".tmp")
-    index_tmp.write_text(dali_index_text(index_entries))
-    write_manifest(manifest_table(rows, ann_records), fragments / f"{job.name}.manifest.parquet")
-    write_errors(errors, fragments / f"{job.name}.errors.parquet")
+    index_tmp.write_text(dali_index_text(content.index_entries))
+    write_manifest(content.manifest(), fragments / f"{job.name}.manifest.parquet", fragment=True)
+    write_errors(content.errors, fragments / f"{job.name}.errors.parquet", fragment=True)
     os.replace(index_tmp, index_path)
     os.replace(tmp_path, tar_path)
-    done = {"plan_hash": job.plan_hash, "sha256": sha256, "bytes": size, "samples": len(rows), "errors": len(errors)}
+    done = {"plan_hash": job.plan_hash, "sha256": sha256, "bytes": size, "samples": samples, "errors": errors}
     done_tmp = _done_path(job).with_suffix(".tmp")
     done_tmp.write_text(json.dumps(done, indent=1))
     os.replace(done_tmp, _done_path(job))
-    return ShardResult(job.index, job.name, len(rows), len(errors), size, sha256, resumed=False)
+    return ShardResult(job.index, job.name, samples, errors, size, sha256, resumed=False)

@@ -1,16 +1,20 @@
-"""Shard writer pieces: tar headers as tarfile writes them, image checks with readable reasons."""
+"""Shard writer pieces: tar headers as tarfile writes them, image checks with readable reasons, and the batch
+encoders writing exactly the bytes of the one-sample reference."""
 
 from __future__ import annotations
 
 import io
+import json
 import tarfile
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from interhand.preprocess.shard_writer import TarWriter, check_image, dali_index_text, ustar_header
-from interhand.shard_format import Sample
+from interhand.shard_format import ANN_LAYOUT, Sample, encode_ann_records, encode_json_records, encode_sample
+from interhand.skeleton import HAND_TYPE_VECTORS
 
 
 def _sample(path: Path, width: int, height: int) -> Sample:
@@ -55,3 +59,94 @@ def test_image_checks_name_the_problem_and_the_file(real_ih26m_root, tmp_path):
     Image.new("RGB", (32, 24)).save(png)
     assert check_image(png.read_bytes(), _sample(png, 32, 24), full_decode=True) == ""
     assert "truncated or invalid PNG" in check_image(png.read_bytes()[:-20], _sample(png, 32, 24), False)
+
+
+def _reference_ann(sample: Sample) -> bytes:
+    """The `.ann` record as SHARD_FORMAT.md §4.1 lays it out, packed field by field (the one-sample way)."""
+    mano = {f"{hand}_{part}": sample.mano[hand][part] if hand in sample.mano else np.zeros(size)
+            for hand in ("right", "left") for part, size in (("pose", 48), ("shape", 10), ("trans", 3))}
+    values = {
+        "format_version": 1, "joints_img": sample.joints_img, "joints_cam_mm": sample.joints_cam_mm,
+        "joints_world_mm": sample.joints_world_mm, "joint_valid": sample.joint_valid,
+        "joint_valid_raw": sample.joint_valid_raw, "hand_type": HAND_TYPE_VECTORS[sample.hand_type],
+        "hand_type_valid": sample.hand_type_valid, "root_joint_index": sample.root_joint_index, "bbox": sample.bbox,
+        "bbox_raw": sample.bbox_raw, "abs_depth_gt_mm": sample.abs_depth_gt_mm,
+        "rootnet_valid": float(sample.rootnet_abs_depth_mm is not None),
+        "rootnet_bbox": np.zeros(4) if sample.rootnet_bbox is None else sample.rootnet_bbox,
+        "rootnet_abs_depth_mm": np.zeros(2) if sample.rootnet_abs_depth_mm is None else sample.rootnet_abs_depth_mm,
+        "rootnet_root_valid": np.zeros(2) if sample.rootnet_root_valid is None else sample.rootnet_root_valid,
+        "focal": sample.focal, "princpt": sample.princpt, "image_size": (sample.width, sample.height),
+        "campos_mm": sample.campos_mm, "camrot": sample.camrot,
+        "mano_valid": [float("right" in sample.mano), float("left" in sample.mano)],
+        "mano_pose": [mano["right_pose"], mano["left_pose"]], "mano_shape": [mano["right_shape"], mano["left_shape"]],
+        "mano_trans_m": [mano["right_trans"], mano["left_trans"]]}
+    return np.concatenate([np.ravel(np.asarray(values[name], np.float32)) for name in ANN_LAYOUT]).astype("<f4").tobytes()
+
+
+def _reference_json(sample: Sample) -> bytes:
+    """The `.json` record of SHARD_FORMAT.md §4.2 through json.dumps (sorted keys, floats rounded to 1e-4)."""
+    def rounded(array):
+        return None if array is None else np.asarray(array, np.float32).astype(np.float64).round(4).tolist()
+
+    record = {name: rounded(getattr(sample, name)) for name in (
+        "joints_world_mm", "joints_cam_mm", "joints_img", "joint_valid", "joint_valid_raw", "bbox", "bbox_raw", "focal",
+        "princpt", "campos_mm", "camrot", "abs_depth_gt_mm")}
+    record.update({name: getattr(sample, name) for name in (
+        "dataset", "split", "annotation_id", "image_id", "file_name", "width", "height", "capture", "subject",
+        "seq_name", "camera", "frame_idx", "hand_type", "hand_type_valid")})
+    record.update(format_version=1, key=sample.key, root_joint_index=list(sample.root_joint_index))
+    record["rootnet"] = None if sample.rootnet_abs_depth_mm is None else {
+        "bbox": rounded(sample.rootnet_bbox), "abs_depth_mm": rounded(sample.rootnet_abs_depth_mm),
+        "root_valid": rounded(sample.rootnet_root_valid)}
+    record["mano"] = {hand: None if hand not in sample.mano else {part: rounded(sample.mano[hand][part])
+                                                                  for part in ("pose", "shape", "trans")}
+                      for hand in ("right", "left")}
+    return json.dumps(record, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
+
+
+def _awkward_samples(count: int) -> list[Sample]:
+    """Samples whose numbers test the JSON writer: -0.0, ties at the 4th decimal, values past its fast range
+    (10,000 and up, 1e20), tiny ones, partial RootNet joins, either MANO hand, non-ASCII file names."""
+    rng = np.random.default_rng(7)
+    inside = [0.0, -0.0, 1e-5, -1e-5, 5e-5, -5e-5, 0.03125, -0.03125, 123.45675, 9999.9, -9999.9, 0.1, 2.5]
+    special = np.array(inside + [9999.99995, -9999.99996, 1e4, 12345.678, 3e12, 1e20])
+    samples = []
+    for index in range(count):
+        def values(*shape):
+            if index % 3 == 0:
+                return rng.normal(0, 300, shape).astype(np.float32)
+            if index % 3 == 1:
+                return rng.choice(special[:len(inside)], shape)
+            return rng.choice(special, shape)
+        sample = _sample(Path(f"/data/ä{index}.png" if index % 4 == 0 else f"/data/{index}.jpg"), 334, 512)
+        sample.annotation_id, sample.hand_type = index * 7919, ("right", "left", "interacting")[index % 3]
+        sample.file_name, sample.camera, sample.seq_name = f'Capt\u00fcre/"{index}".jpg', str(400000 + index), "s\\q"
+        for name in ("joints_img", "joints_cam_mm", "joints_world_mm"):
+            setattr(sample, name, values(42, 3))
+        sample.joint_valid = (rng.random(42) > 0.3).astype(np.float32)
+        sample.bbox, sample.bbox_raw, sample.focal, sample.camrot = values(4), values(4), values(2), values(3, 3)
+        if index % 5:
+            sample.rootnet_abs_depth_mm = values(2)
+            sample.rootnet_bbox = values(4) if index % 5 in (1, 2) else None
+            sample.rootnet_root_valid = values(2) if index % 5 in (1, 3) else None
+        sample.mano = {hand: {"pose": values(48), "shape": values(10), "trans": values(3)}
+                       for hand, keep in (("right", index % 2), ("left", index % 4 < 2)) if keep}
+        samples.append(sample)
+    return samples
+
+
+def test_batch_encoders_write_the_bytes_of_the_one_sample_reference():
+    samples = _awkward_samples(90)
+    records = encode_ann_records(samples)
+    texts = encode_json_records(records, [sample.info() for sample in samples])
+    for sample, record, text in zip(samples, records, texts):
+        assert record.tobytes() == _reference_ann(sample)
+        assert text == _reference_json(sample), sample.key
+        assert encode_sample(sample, b"")["json"] == text
+
+
+def test_batch_json_refuses_non_finite_numbers_as_json_dumps_does():
+    (sample,) = _awkward_samples(1)
+    sample.bbox = np.array([np.nan, 1, 2, 3], np.float32)
+    with pytest.raises(ValueError, match="not JSON compliant"):
+        encode_json_records(encode_ann_records([sample]), [sample.info()])
