@@ -216,14 +216,15 @@ class LoaderConfig:
     device: Literal["auto", "cpu", "gpu"] = field(default="auto", metadata={
         "help": "where DALI decodes and warps: gpu = nvJPEG 'mixed' decode; auto picks gpu when CUDA is present"})
     batch_size: int = field(default=16, metadata={"help": "samples per batch on each rank (the original: 16 train, 32 test)"})
-    workers: int = field(default=2, metadata={"help": "DataLoader worker processes (reference) or DALI CPU threads"})
+    workers: int = field(default=2, metadata={"help": "loader threads: the CPU loader's decode/warp pool (0: in the training thread) or DALI's CPU threads"})
     augment: bool = field(default=True, metadata={"help": "apply the original's training augmentation"})
     shuffle_buffer: int = field(default=512, metadata={"help": "samples in the shuffle buffer (DALI initial_fill)"})
     seed: int = field(default=0, metadata={"help": "seed of the shuffle and the augmentation parameters"})
     box: Literal["gt", "rootnet"] = field(default="gt", metadata={
         "help": "crop box: the processed GT box, or RootNet's (the original's test-time default)"})
     roi_decode: bool = field(default=True, metadata={
-        "help": "DALI: decode only the region of the frame that the crop needs"})
+        "help": "decode only the region of the frame that the crop needs (DALI: ROI decode; CPU loader: "
+                "libjpeg-turbo rows and columns, when its extension is built)"})
 
     def __post_init__(self) -> None:
         _choice("backend", self.backend, LOADER_BACKENDS)
@@ -330,7 +331,7 @@ class EvalConfig:
     gpu: str = field(default="", metadata={"help": "GPUs, e.g. '0-3' (one process each); empty: CPU"})
     cpu_processes: int = field(default=1, metadata={"help": "without --gpu: processes on the CPU (gloo)"})
     batch_size: int = field(default=32, metadata={"help": "samples per batch per process (the original: 32)"})
-    workers: int = field(default=2, metadata={"help": "loader workers / DALI threads"})
+    workers: int = field(default=2, metadata={"help": "loader threads (CPU loader pool / DALI CPU threads)"})
     backend: Literal["auto", "reference", "dali"] = field(default="auto", metadata={
         "help": "loader: auto = DALI on a GPU, the reference loader otherwise"})
     vis: int = field(default=8, metadata={"help": "overlays of the N worst and N random samples"})

@@ -26,7 +26,7 @@ from interhand.eval.report import format_report
 from interhand.geometry.heatmap import ORIGINAL_GEOMETRY
 from interhand.loaders.batch import images_to_float
 from interhand.loaders.build import build_loader
-from interhand.loaders.reference import decode_image
+from interhand.loaders.decode import decode_image
 from interhand.manifests.read import read_dataset_json, read_manifest
 from interhand.model import heatmap_geometry, load_checkpoint
 from interhand.shard_format import FORMAT_VERSION

@@ -20,7 +20,7 @@ from interhand.geometry.heatmap import (ORIGINAL_GEOMETRY, HeatmapGeometry, join
                                         rel_root_depth_to_bins)
 
 __all__ = ["AugmentParams", "IDENTITY", "PARAMS_LENGTH", "params_to_array", "params_from_array",
-           "draw_augment_params", "draw_augment_params_array", "patch_affine", "patch_affines", "augment_targets",
+           "draw_augment_params", "draw_augment_params_array", "params_from_uniforms", "counter_params", "patch_affine", "patch_affines", "augment_targets",
            "warp_patch", "apply_colour", "augment_sample", "AugmentedSample", "Targets", "hand_type_vector"]
 
 # The original's get_aug_config.
@@ -56,16 +56,51 @@ def params_from_array(values: np.ndarray) -> AugmentParams:
     return AugmentParams(v[0], v[1], v[2], v[3], v[4] > 0.5, (v[5], v[6], v[7]))
 
 
-def draw_augment_params_array(rng: np.random.Generator, count: int) -> np.ndarray:
-    """(count, 8) float32 parameters from the original's distributions: shift U(±0.15), scale
-    1 + 0.25·clip(N, ±1), rotation 45°·clip(N, ±2) with p = 0.6, flip p = 0.5, colour U(0.8, 1.2) per channel."""
-    shift = rng.uniform(-_SHIFT, _SHIFT, size=(count, 2))
-    scale = 1.0 + _SCALE * np.clip(rng.standard_normal(count), -1.0, 1.0)
-    rotation = _ROTATION_DEG * np.clip(rng.standard_normal(count), -2.0, 2.0)
-    rotation = np.where(rng.random(count) <= _ROTATION_PROBABILITY, rotation, 0.0)
-    flip = (rng.random(count) <= _FLIP_PROBABILITY).astype(np.float64)
-    colour = rng.uniform(1.0 - _COLOUR, 1.0 + _COLOUR, size=(count, 3))
+UNIFORMS_PER_SAMPLE = 11  # shift 2, scale normal 2, rotation normal 2, rotation gate 1, flip 1, colour 3
+
+
+def params_from_uniforms(uniforms: np.ndarray) -> np.ndarray:
+    """(count, 11) uniforms in [0, 1) → (count, 8) float32 parameters from the original's distributions:
+    shift U(±0.15), scale 1 + 0.25·clip(N, ±1), rotation 45°·clip(N, ±2) with p = 0.6, flip p = 0.5,
+    colour U(0.8, 1.2) per channel. The normals come from Box–Muller pairs."""
+    u = np.asarray(uniforms, dtype=np.float64).reshape(-1, UNIFORMS_PER_SAMPLE)
+
+    def normal(first: int) -> np.ndarray:
+        return np.sqrt(-2.0 * np.log1p(-u[:, first])) * np.cos(2.0 * np.pi * u[:, first + 1])
+
+    shift = _SHIFT * (2.0 * u[:, 0:2] - 1.0)
+    scale = 1.0 + _SCALE * np.clip(normal(2), -1.0, 1.0)
+    rotation = np.where(u[:, 6] < _ROTATION_PROBABILITY, _ROTATION_DEG * np.clip(normal(4), -2.0, 2.0), 0.0)
+    flip = (u[:, 7] < _FLIP_PROBABILITY).astype(np.float64)
+    colour = 1.0 - _COLOUR + 2.0 * _COLOUR * u[:, 8:11]
     return np.column_stack([shift, scale, rotation, flip, colour]).astype(np.float32)
+
+
+def draw_augment_params_array(rng: np.random.Generator, count: int) -> np.ndarray:
+    """(count, 8) float32 parameters drawn with `rng` (distributions: `params_from_uniforms`)."""
+    return params_from_uniforms(rng.random((count, UNIFORMS_PER_SAMPLE)))
+
+
+_GOLDEN, _MIX1, _MIX2 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+
+
+def _splitmix64(values: np.ndarray) -> np.ndarray:
+    z = values + _GOLDEN
+    z = (z ^ (z >> np.uint64(30))) * _MIX1
+    z = (z ^ (z >> np.uint64(27))) * _MIX2
+    return z ^ (z >> np.uint64(31))
+
+
+def counter_params(seed: int, epoch: int, indices: np.ndarray) -> np.ndarray:
+    """(len(indices), 8) parameters of samples `indices` in `epoch`: a pure function of (seed, epoch, index),
+    so a sample is augmented alike whatever the batch, worker or rank that loads it (a counter-based draw:
+    splitmix64 of the counter, vectorised, ~1 µs a sample)."""
+    indices = np.asarray(indices, dtype=np.uint64).reshape(-1)
+    with np.errstate(over="ignore"):
+        stream = _splitmix64(_splitmix64(np.array([seed], dtype=np.uint64)) ^ np.uint64(epoch))
+        counters = indices[:, None] * np.uint64(UNIFORMS_PER_SAMPLE) + np.arange(UNIFORMS_PER_SAMPLE, dtype=np.uint64)
+        bits = _splitmix64(_splitmix64(counters ^ stream))
+    return params_from_uniforms((bits >> np.uint64(11)).astype(np.float64) * 2.0 ** -53)
 
 
 def draw_augment_params(rng: np.random.Generator) -> AugmentParams:

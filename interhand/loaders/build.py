@@ -7,14 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Union
 
-from torch.utils.data import DataLoader
-
 from interhand.config import LoaderConfig
 from interhand.geometry.heatmap import ORIGINAL_GEOMETRY, HeatmapGeometry
 from interhand.loaders.batch import Batch
 from interhand.loaders.dali_loader import DaliLoader, TrainParamsSource
 from interhand.loaders.dali_pipeline import DaliPipelineSpec, cuda_device_count
-from interhand.loaders.reference import ReferenceDataset, reference_loader, shard_list
+from interhand.loaders.reference import ReferenceDataset, ReferenceLoader, reference_loader, shard_list
 
 __all__ = ["ShardLoader", "build_loader", "resolve_backend"]
 
@@ -37,7 +35,7 @@ class ShardLoader:
 
     backend: str
     device: str
-    inner: Union[DaliLoader, DataLoader]
+    inner: Union[DaliLoader, ReferenceLoader]
     dataset: ReferenceDataset | None = None
 
     def set_epoch(self, epoch: int) -> None:
@@ -66,7 +64,7 @@ def build_loader(shard_dir: Path, config: LoaderConfig, rank: int = 0, world_siz
     if backend == "reference":
         dataset = ReferenceDataset(shards, rank, world_size, augment=config.augment, seed=config.seed, box=config.box,
                                    shuffle_buffer=config.shuffle_buffer if config.augment else 0,
-                                   geometry=geometry)
+                                   geometry=geometry, region_decode=config.roi_decode)
         return ShardLoader(backend, device, reference_loader(dataset, config.batch_size, config.workers), dataset)
     spec = DaliPipelineSpec(shards.paths, shards.index_paths,
                             batch_size=config.batch_size, num_threads=max(config.workers, 1), device=device,

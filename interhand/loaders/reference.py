@@ -1,33 +1,41 @@
-"""The reference loader: plain webdataset + OpenCV + NumPy, in a torch DataLoader.
+"""The reference loader: shards + libjpeg-turbo/OpenCV + NumPy, a thread pool; the CPU path and DALI's twin.
 
-The readable twin of the DALI pipeline and the CPU path. It reads the same shards, gives each rank the
-same contiguous share of the split as DALI's `fn.readers.webdataset(shard_id, num_shards)` does, warps
-each sample with the one patch geometry (`interhand.loaders.augment`) and computes the targets of a whole
-batch at once with the function the DALI loader uses.
-A sample's augmentation parameters come from a generator seeded by (seed, epoch, sample index), so a
-sample is augmented alike whatever the number of workers or ranks.
+It reads the same shards, gives each rank the same contiguous share of the split as DALI's
+`fn.readers.webdataset(shard_id, num_shards)` does, and computes the patches and targets with the one
+geometry (`interhand.loaders.augment`). A batch is made whole by one thread:
+- its samples are read by the byte offsets of the shards' DALI index files (`.idx`, wds2idx format,
+  SHARD_FORMAT.md): no tar parsing, random access, so shuffling is a permutation of indices;
+- its augmentation parameters (`counter_params`: a pure function of seed, epoch and sample index, so a
+  sample is augmented alike whatever the number of threads or ranks), affines and targets are computed at
+  once, vectorised; each JPEG is decoded only under its patch's source window (`interhand.loaders.decode`)
+  and warped straight into the batch array.
+Without augmentation batches come out in shard order. Images stay uint8; the trainer normalises and
+applies the colour factors on the whole batch.
 """
 
 from __future__ import annotations
 
+import math
+import os
+import threading
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Optional
+from typing import Callable, Iterator, Optional, Sequence
 
 import cv2
 import numpy as np
 import torch
-import webdataset as wds
 
 from interhand.geometry.heatmap import ORIGINAL_GEOMETRY, HeatmapGeometry
 from interhand.manifests.read import read_dataset_json
-from interhand.loaders.augment import (IDENTITY, PARAMS_LENGTH, draw_augment_params_array, params_to_array,
-                                       patch_affines, warp_patch)
+from interhand.loaders.augment import IDENTITY, PARAMS_LENGTH, counter_params, params_to_array, patch_affines
 from interhand.loaders.batch import Batch, make_batch, targets_from_records
-from interhand.shard_format import ANN_DTYPE, ANN_FLOATS, ANN_LAYOUT, ANN_MEMBER, IMAGE_MEMBERS, decode_ann_records
+from interhand.loaders.decode import decode_and_warp
+from interhand.shard_format import ANN_DTYPE, ANN_FLOATS, ANN_MEMBER, IMAGE_MEMBERS, decode_ann_records, read_dali_index
 
-__all__ = ["ShardList", "shard_list", "rank_range", "ReferenceDataset", "Collate", "decode_image", "reference_loader",
-           "sample_params"]
+__all__ = ["ShardList", "shard_list", "rank_range", "ShardReader", "ReferenceDataset", "ReferenceLoader", "reference_loader"]
 
 
 @dataclass(frozen=True)
@@ -48,21 +56,68 @@ def rank_range(total: int, rank: int, world_size: int) -> tuple[int, int]:
     return total * rank // world_size, total * (rank + 1) // world_size
 
 
-def sample_params(seed: int, epoch: int, index: int) -> np.ndarray:
-    """(8,) augmentation parameters of sample `index` in `epoch`: the same in every loader configuration."""
-    return draw_augment_params_array(np.random.default_rng([seed, epoch, index]), 1)[0]
+class ShardReader:
+    """Random access to the samples of a split by global index: (key, {member: bytes}), via the `.idx` files.
+
+    Index files are parsed when a tar is first touched; tars stay open until `close`. Safe to share between
+    threads (`os.pread` has no file position).
+    """
+
+    def __init__(self, shards: ShardList):
+        if len(shards.index_paths) != len(shards.paths):
+            raise ValueError("the shard list has no DALI index files; re-run `interhand shards` to write them")
+        self.shards = shards
+        self.starts = np.concatenate([[0], np.cumsum(shards.counts)]).astype(np.int64)
+        self._entries: dict[int, list] = {}
+        self._files: dict[int, int] = {}
+        self._lock = threading.Lock()
+
+    def _tar(self, tar: int) -> tuple[list, int]:
+        with self._lock:
+            if tar not in self._entries:
+                entries = read_dali_index(self.shards.index_paths[tar])
+                if len(entries) != self.shards.counts[tar]:
+                    raise ValueError(f"{self.shards.index_paths[tar]}: {len(entries)} samples, but dataset.json "
+                                     f"says {self.shards.counts[tar]}")
+                self._files[tar] = os.open(self.shards.paths[tar], os.O_RDONLY)
+                self._entries[tar] = entries
+            return self._entries[tar], self._files[tar]
+
+    def path_of(self, index: int) -> str:
+        return self.shards.paths[int(np.searchsorted(self.starts, index, side="right")) - 1]
+
+    def read(self, index: int, members: Sequence[str]) -> tuple[str, dict[str, bytes]]:
+        """The sample's key and those of the wanted members that it has."""
+        tar = int(np.searchsorted(self.starts, index, side="right")) - 1
+        entries, handle = self._tar(tar)
+        key, located = entries[index - int(self.starts[tar])]
+        found = {}
+        for name, (offset, size) in located.items():
+            if name in members:
+                data = os.pread(handle, size, offset)
+                if len(data) != size:
+                    raise ValueError(f"{self.shards.paths[tar]}: sample {key}.{name} is cut short "
+                                     f"({len(data)} of {size} bytes)")
+                found[name] = data
+        return key, found
+
+    def close(self) -> None:
+        with self._lock:
+            for handle in self._files.values():
+                os.close(handle)
+            self._files.clear()
+            self._entries.clear()
 
 
-class ReferenceDataset(torch.utils.data.IterableDataset):
-    """Yields one dict per sample (patch, targets, key) for this rank and DataLoader worker."""
+class ReferenceDataset:
+    """One rank's share of a split, and how a batch of it is made (read, decode, warp, targets)."""
 
     def __init__(self, shards: ShardList, rank: int = 0, world_size: int = 1, augment: bool = False, seed: int = 0,
                  box: str = "gt", shuffle_buffer: int = 0, geometry: HeatmapGeometry = ORIGINAL_GEOMETRY,
-                 params_for: Optional[Callable[[int], np.ndarray]] = None):
-        super().__init__()
+                 params_for: Optional[Callable[[int], np.ndarray]] = None, region_decode: bool = True):
         self.shards, self.rank, self.world_size = shards, rank, world_size
         self.augment, self.seed, self.box, self.geometry = augment, seed, box, geometry
-        self.shuffle_buffer, self.params_for = shuffle_buffer, params_for
+        self.shuffle_buffer, self.params_for, self.region_decode = shuffle_buffer, params_for, region_decode
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -72,97 +127,104 @@ class ReferenceDataset(torch.utils.data.IterableDataset):
         start, end = rank_range(self.shards.total, self.rank, self.world_size)
         return end - start
 
-    def _params(self, index: int) -> np.ndarray:
-        if self.params_for is not None:
-            return np.asarray(self.params_for(index), dtype=np.float32).reshape(PARAMS_LENGTH)
-        return sample_params(self.seed, self.epoch, index) if self.augment else params_to_array(IDENTITY)
-
-    def _indexed_members(self) -> Iterator[tuple[int, dict]]:
-        """(global index, members) of this rank's and worker's samples, in shard order."""
+    def index_batches(self, batch_size: int) -> list[np.ndarray]:
+        """This epoch's batches of global sample indices: in shard order, or shuffled through the buffer."""
         start, end = rank_range(self.shards.total, self.rank, self.world_size)
-        info = torch.utils.data.get_worker_info()
-        worker, workers = (info.id, info.num_workers) if info is not None else (0, 1)
-        offsets = np.concatenate([[0], np.cumsum(self.shards.counts)])
-        tars = [i for i in range(len(self.shards.paths)) if offsets[i] < end and offsets[i + 1] > start]
-        for tar in tars:
-            # Each tar is read on its own, so the global index of its samples is known exactly.
-            stream = wds.WebDataset([self.shards.paths[tar]], shardshuffle=False, nodesplitter=lambda urls: urls,
-                                    workersplitter=lambda urls: urls, empty_check=False)
-            for position, members in enumerate(stream):
-                index = int(offsets[tar]) + position
-                if start <= index < end and (index - start) % workers == worker:
-                    yield index, members
+        order = np.arange(start, end, dtype=np.int64)
+        if self.augment and self.shuffle_buffer > 1:
+            order = _buffer_shuffle(order, self.shuffle_buffer, np.random.default_rng([self.seed, self.epoch, self.rank]))
+        return [order[first:first + batch_size] for first in range(0, len(order), batch_size)]
 
-    def _shuffled(self, items: Iterator) -> Iterator:
-        if not self.augment or self.shuffle_buffer <= 1:
-            yield from items
-            return
-        info = torch.utils.data.get_worker_info()
-        rng = np.random.default_rng([self.seed, self.epoch, self.rank, info.id if info else 0])
-        buffer = []
-        for item in items:
-            buffer.append(item)
-            if len(buffer) >= self.shuffle_buffer:
-                yield buffer.pop(int(rng.integers(len(buffer))))
-        while buffer:
-            yield buffer.pop(int(rng.integers(len(buffer))))
+    def _params(self, indices: np.ndarray) -> np.ndarray:
+        if self.params_for is not None:
+            return np.stack([np.asarray(self.params_for(int(i)), np.float32).reshape(PARAMS_LENGTH) for i in indices])
+        if self.augment:
+            return counter_params(self.seed, self.epoch, indices)
+        return np.repeat(params_to_array(IDENTITY)[None], len(indices), axis=0)
 
-    def __iter__(self) -> Iterator[dict]:
-        # DataLoader workers are the parallelism; OpenCV's own thread pool would only oversubscribe the cores.
-        cv2.setNumThreads(1)
-        for index, members in self._shuffled(self._indexed_members()):
-            yield self._sample(index, members)
-
-    def _sample(self, index: int, members: dict) -> dict:
-        """Decode and warp one sample; its targets are computed for the whole batch in `Collate`."""
-        key = members["__key__"]
-        image_member = next((name for name in IMAGE_MEMBERS if name in members), None)
-        if image_member is None or ANN_MEMBER not in members:
-            raise ValueError(f"{members.get('__url__', '?')}: sample {key} lacks an image or its .{ANN_MEMBER} record")
-        ann = np.frombuffer(members[ANN_MEMBER], dtype=ANN_DTYPE)
-        if ann.size != ANN_FLOATS:
-            raise ValueError(f"{key}.{ANN_MEMBER}: {ann.size * 4} bytes, expected {ANN_FLOATS * 4}")
-        pixels = decode_image(members[image_member], f"{key}.{image_member}")
-        params = self._params(index)
-        box_field = "bbox" if self.box == "gt" else "rootnet_bbox"
-        offset = ANN_LAYOUT[box_field][0]
-        img_to_patch, _, _ = patch_affines(ann[offset:offset + 4][None], np.array([pixels.shape[1]]), params[None],
-                                           self.geometry.input_size)
-        return {"image": warp_patch(pixels, img_to_patch[0], self.geometry.input_size), "ann": ann, "params": params,
-                "key": key}
-
-
-def decode_image(data: bytes, where: str) -> np.ndarray:
-    """JPEG/PNG bytes → (H, W, 3) uint8 RGB, EXIF orientation ignored (the original's cv2.imread flags).
-
-    OpenCV's libjpeg-turbo decodes the progressive InterHand2.6M JPEGs 1.8× faster here than Pillow-SIMD.
-    """
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR_RGB | cv2.IMREAD_IGNORE_ORIENTATION)
-    if image is None:
-        raise ValueError(f"{where}: not a decodable image")
-    return image
-
-
-class Collate:
-    """Stack samples into a Batch; targets for the whole batch at once (the DALI loader's function)."""
-
-    def __init__(self, box: str = "gt", geometry: HeatmapGeometry = ORIGINAL_GEOMETRY):
-        self.box, self.geometry = box, geometry
-
-    def __call__(self, samples: list[dict]) -> Batch:
-        fields = decode_ann_records(np.stack([s["ann"] for s in samples]), "reference batch")
-        params = np.stack([s["params"] for s in samples])
+    def batch(self, reader: ShardReader, indices: np.ndarray) -> Batch:
+        """The Batch of samples `indices`: targets vectorised, each image decoded and warped into place."""
+        wanted = (*IMAGE_MEMBERS, ANN_MEMBER)
+        samples = [reader.read(int(index), wanted) for index in indices]
+        records = np.empty((len(samples), ANN_FLOATS), dtype=ANN_DTYPE)
+        for row, (key, members) in enumerate(samples):
+            if ANN_MEMBER not in members or not any(name in members for name in IMAGE_MEMBERS):
+                raise ValueError(f"{reader.path_of(int(indices[row]))}: sample {key} lacks an image or its "
+                                 f".{ANN_MEMBER} record")
+            ann = np.frombuffer(members[ANN_MEMBER], dtype=ANN_DTYPE)
+            if ann.size != ANN_FLOATS:
+                raise ValueError(f"{key}.{ANN_MEMBER}: {ann.size * 4} bytes, expected {ANN_FLOATS * 4}")
+            records[row] = ann
+        fields = decode_ann_records(records, "reference batch")
+        params = self._params(indices)
+        box = fields["bbox"] if self.box == "gt" else fields["rootnet_bbox"]
+        size = self.geometry.input_size
+        img_to_patch, _, _ = patch_affines(box, fields["image_size"][:, 0], params, size)
+        images = np.empty((len(samples), size, size, 3), dtype=np.uint8)
+        for row, (key, members) in enumerate(samples):
+            name = next(name for name in IMAGE_MEMBERS if name in members)
+            images[row] = decode_and_warp(members[name], f"{key}.{name}", img_to_patch[row], size,
+                                          tuple(fields["image_size"][row]), self.region_decode)
         targets, inv_trans = targets_from_records(fields, params, self.box, self.geometry)
-        images = torch.from_numpy(np.stack([s["image"] for s in samples]))
-        return make_batch(images, targets, fields["hand_type_valid"], inv_trans, params[:, 5:8],
-                          [s["key"] for s in samples])
+        return make_batch(torch.from_numpy(images), targets, fields["hand_type_valid"], inv_trans, params[:, 5:8],
+                          [key for key, _ in samples])
 
 
-def reference_loader(dataset: ReferenceDataset, batch_size: int, workers: int) -> torch.utils.data.DataLoader:
-    """A DataLoader over the dataset; the last batch may be smaller (eval: every sample exactly once)."""
-    return torch.utils.data.DataLoader(dataset, batch_size=batch_size, num_workers=workers,
-                                       collate_fn=Collate(dataset.box, dataset.geometry),
-                                       persistent_workers=False, prefetch_factor=4 if workers else None)
+def _buffer_shuffle(order: np.ndarray, buffer_size: int, rng: np.random.Generator) -> np.ndarray:
+    """A shuffle buffer over the index stream, as DALI's reader shuffles with `initial_fill`: reads stay
+    near each other in the shards, and the shards were shuffled across the split when written."""
+    out, buffer = [], []
+    for index in order.tolist():
+        buffer.append(index)
+        if len(buffer) >= buffer_size:
+            out.append(buffer.pop(int(rng.integers(len(buffer)))))
+    while buffer:
+        out.append(buffer.pop(int(rng.integers(len(buffer)))))
+    return np.asarray(out, dtype=np.int64)
+
+
+class ReferenceLoader:
+    """Batches of a ReferenceDataset, made by a pool of `workers` threads (0: in the caller's thread).
+
+    Threads, not processes: libjpeg-turbo and OpenCV release the GIL while they work, and batches need no
+    pickling or shared-memory copy to reach the trainer (measured 1.3× the throughput of DataLoader worker
+    processes on 2 cores). Batches come out in order; at most `workers × prefetch` are in flight.
+    """
+
+    def __init__(self, dataset: ReferenceDataset, batch_size: int, workers: int, prefetch: int = 2):
+        self.dataset, self.batch_size, self.workers, self.prefetch = dataset, batch_size, workers, prefetch
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.dataset) / self.batch_size)
+
+    def __iter__(self) -> Iterator[Batch]:
+        cv2.setNumThreads(1)  # the pool is the parallelism; OpenCV's own threads would oversubscribe the cores
+        batches = self.dataset.index_batches(self.batch_size)
+        reader = ShardReader(self.dataset.shards)
+        try:
+            if self.workers == 0:
+                for indices in batches:
+                    yield self.dataset.batch(reader, indices)
+                return
+            with ThreadPoolExecutor(self.workers, thread_name_prefix="interhand-loader") as pool:
+                pending: deque = deque()
+                try:
+                    for indices in batches:
+                        pending.append(pool.submit(self.dataset.batch, reader, indices))
+                        if len(pending) >= self.workers * self.prefetch:
+                            yield pending.popleft().result()
+                    while pending:
+                        yield pending.popleft().result()
+                finally:  # the consumer stopped early (steps_per_epoch) or a batch failed
+                    for future in pending:
+                        future.cancel()
+        finally:
+            reader.close()
+
+
+def reference_loader(dataset: ReferenceDataset, batch_size: int, workers: int) -> ReferenceLoader:
+    """Batches of `dataset`; the last batch may be smaller (eval: every sample exactly once, in shard order)."""
+    return ReferenceLoader(dataset, batch_size, workers)
 
 
 def shard_list(shard_dir: Path) -> ShardList:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from interhand.loaders.augment import (IDENTITY, AugmentParams, augment_sample, augment_targets, draw_augment_params,
-                                       patch_affine, warp_patch)
+from interhand.loaders.augment import (IDENTITY, AugmentParams, augment_sample, augment_targets, counter_params,
+                                       draw_augment_params, draw_augment_params_array, params_from_array, patch_affine,
+                                       warp_patch)
 
 # The patch is OpenCV's warpAffine, as in the original; against a float re-statement of its bilinear
 # interpolation with a black border it differs by the rounding to uint8 only (measured: mean 0.25, max 0.5).
@@ -175,17 +176,31 @@ def test_warped_patch_is_the_original_bilinear_warp_of_the_flipped_image(params)
     assert difference.max() <= MAX_ABS_PIXEL_TOLERANCE
 
 
-def test_drawn_parameters_follow_the_original_distributions():
-    draws = [draw_augment_params(np.random.default_rng(seed)) for seed in range(2000)]
+@pytest.mark.parametrize("source", ["generator", "counter"])
+def test_drawn_parameters_follow_the_original_distributions(source):
+    table = (draw_augment_params_array(np.random.default_rng(0), 4000) if source == "generator"
+             else counter_params(seed=7, epoch=3, indices=np.arange(4000)))
+    draws = [params_from_array(row) for row in table]
     shifts = np.array([[d.shift_x, d.shift_y] for d in draws])
-    assert shifts.min() >= -0.15 and shifts.max() <= 0.15
+    assert shifts.min() >= -0.15 and shifts.max() <= 0.15 and abs(shifts.mean()) < 0.01
     scales = np.array([d.scale for d in draws])
     assert scales.min() >= 0.75 and scales.max() <= 1.25
+    # 1 + 0.25·clip(N, ±1): P(|N| > 1) = 0.317 of the draws sit on the clip.
+    assert 0.29 < np.mean(np.abs(scales - 1.0) > 0.2499) < 0.345 and abs(np.median(scales) - 1.0) < 0.02
     rotations = np.array([d.rot_deg for d in draws])
-    assert np.abs(rotations).max() <= 90 and 0.55 < np.mean(rotations != 0) < 0.65
-    assert 0.45 < np.mean([d.flip for d in draws]) < 0.55
+    assert np.abs(rotations).max() <= 90 and 0.57 < np.mean(rotations != 0) < 0.63
+    # 45°·clip(N, ±2) when rotated: P(|N| > 1) = 0.317 of those exceed 45°.
+    assert 0.29 < np.mean(np.abs(rotations[rotations != 0]) > 45.0) < 0.345
+    assert 0.47 < np.mean([d.flip for d in draws]) < 0.53
     colours = np.array([d.colour for d in draws])
-    assert colours.min() >= 0.8 and colours.max() <= 1.2
+    assert colours.min() >= 0.8 and colours.max() <= 1.2 and abs(colours.mean() - 1.0) < 0.01
+
+
+def test_counter_parameters_depend_only_on_seed_epoch_and_index():
+    whole = counter_params(0, 1, np.arange(100))
+    np.testing.assert_array_equal(counter_params(0, 1, [42, 7]), whole[[42, 7]])
+    assert not np.array_equal(counter_params(0, 2, np.arange(100)), whole)
+    assert not np.array_equal(counter_params(1, 1, np.arange(100)), whole)
 
 
 def test_batched_targets_equal_per_sample_targets():

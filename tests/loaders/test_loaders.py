@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -125,6 +127,39 @@ def test_reference_loader_with_workers_gives_each_sample_once(synth_ih26m_shards
     config = LoaderConfig(backend="reference", device="cpu", batch_size=5, workers=2, augment=False)
     keys = [key for batch in build_loader(synth_ih26m_shards / "val", config) for key in batch.keys]
     assert len(keys) == len(set(keys)) == shard_list(synth_ih26m_shards / "val").total
+
+
+def test_reference_batches_do_not_depend_on_the_number_of_threads(synth_ih26m_shards):
+    config = LoaderConfig(backend="reference", device="cpu", batch_size=5, augment=True, shuffle_buffer=16, seed=4)
+    runs = [list(build_loader(synth_ih26m_shards / "train", replace(config, workers=workers))) for workers in (0, 1, 3)]
+    assert sum(len(batch.keys) for batch in runs[0]) == shard_list(synth_ih26m_shards / "train").total
+    for batches in runs[1:]:
+        for expected, got in zip(runs[0], batches, strict=True):
+            assert expected.keys == got.keys
+            torch.testing.assert_close(expected.image, got.image, atol=0, rtol=0)
+            torch.testing.assert_close(expected.joint_coord, got.joint_coord, atol=0, rtol=0)
+
+
+def test_reference_loader_survives_a_consumer_that_stops_early(synth_ih26m_shards):
+    loader = build_loader(synth_ih26m_shards / "val", LoaderConfig(backend="reference", device="cpu", batch_size=2,
+                                                                   workers=2))
+    for _ in loader:
+        break  # as a trainer with steps_per_epoch does: the pool must stop and the next epoch start clean
+    assert sum(len(batch.keys) for batch in loader) == shard_list(synth_ih26m_shards / "val").total == len(
+        loader.dataset)
+
+
+def test_reference_loader_names_the_shard_when_an_index_lies(synth_ih26m_shards, tmp_path):
+    import shutil
+
+    copy = tmp_path / "val"
+    shutil.copytree(synth_ih26m_shards / "val", copy)
+    index = next(copy.glob("*.idx"))
+    lines = index.read_text().splitlines()
+    index.write_text("\n".join([f"v1.2 {int(lines[0].split()[1]) - 1}"] + lines[1:-1]) + "\n")
+    loader = build_loader(copy, LoaderConfig(backend="reference", device="cpu", batch_size=4, workers=2))
+    with pytest.raises(ValueError, match=f"{index.name}: .* samples, but dataset.json says"):
+        list(loader)
 
 
 def test_backend_resolution_on_a_machine_without_gpu():

@@ -1,0 +1,113 @@
+/* Region-of-interest JPEG decoding with libjpeg-turbo, for the CPU loader.
+ *
+ * decode_region(data, x0, y0, x1, y1) -> (pixels: bytes, x_offset, y_offset, width, height, frame_width,
+ * frame_height) decodes only the rows [y0, y1) and the iMCU columns that hold [x0, x1) of a JPEG, as RGB
+ * (grayscale sources are expanded to RGB). The pixels equal those of a full decode (same library, same
+ * islow IDCT and fancy upsampling); libjpeg-turbo's jpeg_crop_scanline widens the column range to iMCU
+ * boundaries, so x_offset/width are what was decoded. jpeg_skip_scanlines skips the IDCT, upsampling and
+ * colour conversion of the rows above and below; the entropy decoding of progressive files is still done
+ * for the whole frame. The GIL is released while libjpeg works, so threads decode in parallel.
+ * Errors raise ValueError with libjpeg's message; warnings (e.g. a truncated file, filled with grey) are
+ * ignored, as OpenCV's imdecode ignores them.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <jpeglib.h>
+
+typedef struct {
+    struct jpeg_error_mgr base;
+    jmp_buf jump;
+    char message[JMSG_LENGTH_MAX];
+} ErrorManager;
+
+static void on_error(j_common_ptr cinfo) {
+    ErrorManager *errors = (ErrorManager *)cinfo->err;
+    (*cinfo->err->format_message)(cinfo, errors->message);
+    longjmp(errors->jump, 1);
+}
+
+static void on_message(j_common_ptr cinfo) { (void)cinfo; }
+
+static PyObject *decode_region(PyObject *self, PyObject *args) {
+    Py_buffer data;
+    long x0, y0, x1, y1;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*llll", &data, &x0, &y0, &x1, &y1)) return NULL;
+
+    struct jpeg_decompress_struct cinfo;
+    ErrorManager errors;
+    PyObject *volatile pixels = NULL;  /* volatile: changed between setjmp and a longjmp */
+    PyThreadState *volatile thread = NULL;
+    JDIMENSION x_offset = 0, width = 0, height = 0, frame_width = 0, frame_height = 0, top = 0;
+
+    cinfo.err = jpeg_std_error(&errors.base);
+    errors.base.error_exit = on_error;
+    errors.base.output_message = on_message;
+    errors.message[0] = '\0';
+    jpeg_create_decompress(&cinfo);
+    if (setjmp(errors.jump)) {
+        if (thread != NULL) PyEval_RestoreThread(thread);
+        jpeg_destroy_decompress(&cinfo);
+        PyBuffer_Release(&data);
+        Py_XDECREF(pixels);
+        PyErr_Format(PyExc_ValueError, "JPEG decode failed: %s", errors.message);
+        return NULL;
+    }
+    thread = PyEval_SaveThread();
+    jpeg_mem_src(&cinfo, (const unsigned char *)data.buf, (unsigned long)data.len);
+    jpeg_read_header(&cinfo, TRUE);
+    cinfo.out_color_space = JCS_RGB;
+    jpeg_start_decompress(&cinfo);  /* progressive files: every scan is entropy-decoded here */
+    frame_width = cinfo.output_width;
+    frame_height = cinfo.output_height;
+    if (x0 < 0) x0 = 0;
+    if (y0 < 0) y0 = 0;
+    if (x1 > (long)frame_width) x1 = (long)frame_width;
+    if (y1 > (long)frame_height) y1 = (long)frame_height;
+    if (x1 <= x0 || y1 <= y0) {  /* the region misses the frame: nothing to decode */
+        x0 = y0 = 0;
+        x1 = y1 = 1;
+    }
+    x_offset = (JDIMENSION)x0;
+    width = (JDIMENSION)(x1 - x0);
+    top = (JDIMENSION)y0;
+    height = (JDIMENSION)(y1 - y0);
+    if (x_offset > 0 || width < frame_width) jpeg_crop_scanline(&cinfo, &x_offset, &width);
+    PyEval_RestoreThread(thread);
+    thread = NULL;
+    pixels = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)width * height * 3);
+    if (pixels == NULL) {
+        jpeg_destroy_decompress(&cinfo);
+        PyBuffer_Release(&data);
+        return NULL;
+    }
+    unsigned char *out = (unsigned char *)PyBytes_AS_STRING(pixels);
+    thread = PyEval_SaveThread();
+    if (top > 0) jpeg_skip_scanlines(&cinfo, top);
+    while (cinfo.output_scanline < top + height) {
+        JSAMPROW row = out + (size_t)(cinfo.output_scanline - top) * width * 3;
+        jpeg_read_scanlines(&cinfo, &row, 1);
+    }
+    jpeg_abort_decompress(&cinfo);  /* the rows below are not needed */
+    PyEval_RestoreThread(thread);
+    thread = NULL;
+    jpeg_destroy_decompress(&cinfo);
+    PyBuffer_Release(&data);
+    PyObject *result = Py_BuildValue("(Nkkkkkk)", pixels, (unsigned long)x_offset, (unsigned long)top,
+                                     (unsigned long)width, (unsigned long)height, (unsigned long)frame_width,
+                                     (unsigned long)frame_height);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"decode_region", decode_region, METH_VARARGS,
+     "decode_region(data, x0, y0, x1, y1) -> (pixels, x_offset, y_offset, width, height, frame_width, "
+     "frame_height): RGB rows [y0, y1) and the iMCU columns holding [x0, x1) of a JPEG."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_jpeg_region", NULL, -1, methods};
+
+PyMODINIT_FUNC PyInit__jpeg_region(void) { return PyModule_Create(&module); }
