@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +45,13 @@ class ShardLoader:
 
     def __iter__(self) -> Iterator[Batch]:
         return iter(self.inner)
+
+    def iter_from(self, start: int) -> Iterator[Batch]:
+        """The epoch's batches from batch `start` on (mid-epoch resume): the CPU loader skips the earlier
+        ones unread; DALI reads and drops them (its reader has no random access)."""
+        if isinstance(self.inner, ReferenceLoader):
+            return self.inner.iter_from(start)
+        return itertools.islice(iter(self.inner), start, None)
 
     def __len__(self) -> int:
         return len(self.inner)

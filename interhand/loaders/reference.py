@@ -198,8 +198,12 @@ class ReferenceLoader:
         return math.ceil(len(self.dataset) / self.batch_size)
 
     def __iter__(self) -> Iterator[Batch]:
+        return self.iter_from(0)
+
+    def iter_from(self, start: int) -> Iterator[Batch]:
+        """This epoch's batches from batch `start` on; the ones before are skipped unread (mid-epoch resume)."""
         cv2.setNumThreads(1)  # the pool is the parallelism; OpenCV's own threads would oversubscribe the cores
-        batches = self.dataset.index_batches(self.batch_size)
+        batches = self.dataset.index_batches(self.batch_size)[start:]
         reader = ShardReader(self.dataset.shards)
         try:
             if self.workers == 0:

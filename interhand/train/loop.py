@@ -46,7 +46,9 @@ def train_one_epoch(model: torch.nn.Module, loader: Iterable[Batch], optimizer: 
     model.train()
     for group in optimizer.param_groups:
         group["lr"] = settings.lr
-    batches = itertools.islice(iter(loader), settings.start_iteration, settings.steps_per_epoch)
+    start = settings.start_iteration
+    source = loader.iter_from(start) if hasattr(loader, "iter_from") else itertools.islice(iter(loader), start, None)
+    batches = itertools.islice(source, max(settings.steps_per_epoch - start, 0))
     progress = tqdm(total=settings.steps_per_epoch, initial=settings.start_iteration, disable=not context.is_main,
                     desc=f"epoch {settings.epoch}", unit="it", dynamic_ncols=True, leave=True)
     totals: dict[str, float] = {}

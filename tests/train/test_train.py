@@ -83,6 +83,22 @@ def test_a_run_stopped_after_an_epoch_and_continued_gives_the_same_losses(synth_
     assert snapshot["train_config"]["model"]["resnet_type"] == 18 and "optimizer" in snapshot
 
 
+def test_a_run_killed_mid_epoch_and_continued_gives_the_same_losses(synth_ih26m_shards, tmp_path):
+    import shutil
+
+    shards = synth_ih26m_shards / "train"
+    run(_config(shards, tmp_path / "straight", snapshot_every=2))
+    # As if killed after iteration 2 of epoch 0: only that mid-epoch snapshot survives.
+    (tmp_path / "killed" / "model_dump").mkdir(parents=True)
+    shutil.copy(tmp_path / "straight" / "model_dump" / "snapshot_0_iter2.pth.tar", tmp_path / "killed" / "model_dump")
+    run(_config(shards, tmp_path / "killed", snapshot_every=2, continue_train=True))
+    straight, resumed = _step_losses(tmp_path / "straight"), _step_losses(tmp_path / "killed")
+    assert sorted(resumed) == list(range(3, 7))
+    for step in resumed:
+        for term in ("loss_joint_heatmap", "loss_rel_root_depth", "loss_hand_type"):
+            assert resumed[step][term] == pytest.approx(straight[step][term], rel=1e-5), (step, term)
+
+
 def test_resolved_config_is_saved_and_a_config_file_is_overridden_by_flags(synth_ih26m_shards, tmp_path):
     config_file = tmp_path / "run.yaml"
     config_file.write_text(json.dumps({"epochs": 1, "steps_per_epoch": 1, "lr": 0.5,
