@@ -88,7 +88,8 @@ def _file_records(shard_dir: Path) -> list[dict]:
         ann = decode_ann(members["ann"])
         info = json.loads(members["json"])
         records.append({"key": members["__key__"], "file_name": info["file_name"], "bbox": ann["bbox"].astype(np.float64),
-                        "joints_img": ann["joints_img"].astype(np.float64), "joint_valid": ann["joint_valid"].copy()})
+                        "joints_img": ann["joints_img"].astype(np.float64), "joint_valid": ann["joint_valid"].copy(),
+                        "image_size": ann["image_size"].astype(np.int64)})
     return records
 
 
@@ -106,6 +107,21 @@ def _threaded_decode(records: list[dict], batch: int, workers: int):
 
     with ThreadPoolExecutor(workers) as pool:
         yield from pool.map(decode_batch, [records[i:i + batch] for i in range(0, len(records), batch)])
+
+
+def _window_fraction(records: list[dict], seed: int = 0) -> float:
+    """Mean share of the frame's pixels under the augmented patches' source windows (what region decoding reads)."""
+    from interhand.loaders.augment import counter_params, patch_affines
+    from interhand.loaders.decode import source_window
+
+    boxes = np.array([record["bbox"] for record in records])
+    sizes = np.array([record["image_size"] for record in records], dtype=np.float64)
+    affines = patch_affines(boxes, sizes[:, 0], counter_params(seed, 0, np.arange(len(records))))[0]
+    shares = []
+    for affine, (width, height) in zip(affines, sizes):
+        x0, y0, x1, y1 = source_window(affine, 256)
+        shares.append(max(min(x1, width) - max(x0, 0), 0) * max(min(y1, height) - max(y0, 0), 0) / (width * height))
+    return float(np.mean(shares))
 
 
 def _rate(iterable, count_of, warmup_batches: int = 2) -> tuple[float, int]:
@@ -170,9 +186,11 @@ def main() -> None:
             rates[name].append(_rate(epoch(), count_of))
     results = {name: (float(np.median([rate for rate, _ in runs])), runs[0][1]) for name, runs in rates.items()}
 
+    window_fraction = _window_fraction(records)
     print(f"machine: {machine_description()}; GPUs seen by DALI: {cuda_device_count()}")
     print(f"{len(records)} images (512×334 / 334×512 progressive JPEGs), batch {batch}, {workers} workers/threads "
-          f"each; median of {args.repeats} interleaved rounds")
+          f"each; median of {args.repeats} interleaved rounds; the patches' source windows cover "
+          f"{window_fraction:.0%} of a frame on average")
     print(f"{'loader':<44}{'images/s':>10}  rounds")
     labels = {"original_style": "(1) original-style (files, float warp)", "reference": "(2) reference loader (shards, uint8)",
               "dali_cpu": "(3) DALI pipeline, CPU", "decode_only_pillow": "(4a) decode only, Pillow-SIMD",
@@ -190,6 +208,7 @@ def main() -> None:
     print(f"reference / original-style = {ratios['reference_over_original']:.2f} (goal ≥ 2); "
           f"reference / decode-only (fastest) = {ratios['reference_over_decode_only']:.2f} (goal ≥ 0.8)")
     print(json.dumps({"benchmark": "loader", "machine": machine_description(), "images": len(records), "repeats": args.repeats,
+                      "window_fraction": round(window_fraction, 3),
                       "batch_size": batch, "workers": workers,
                       **{f"{name}_images_per_s": round(rate, 1) for name, (rate, _) in results.items()},
                       **{name: round(value, 3) for name, value in ratios.items()}}))
