@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["process_bbox"]
+__all__ = ["process_bbox", "process_bbox_float32"]
 
 # x1.25 enlargement matches the original process_bbox; changing it invalidates released checkpoints.
 _ENLARGE = 1.25
@@ -33,3 +33,17 @@ def process_bbox(bbox_xywh: np.ndarray, aspect_ratio: float = 1.0, enlarge: floa
     width *= enlarge
     height *= enlarge
     return np.array([center_x - width / 2.0, center_y - height / 2.0, width, height], dtype=np.float64)
+
+
+def process_bbox_float32(bbox_xywh: np.ndarray) -> np.ndarray:
+    """`process_bbox` rounded to float32, as the shards store it. A box beyond float32 once enlarged (a COCO
+    box near 3.4e38) comes back with inf, without numpy's overflow warning, for the finite checks to reject.
+
+    Args:
+        bbox_xywh: (4,) [x_min, y_min, width, height], original-image px.
+
+    Returns:
+        (4,) float32 [x_min, y_min, width, height], original-image px.
+    """
+    with np.errstate(over="ignore"):
+        return process_bbox(bbox_xywh).astype(np.float32)

@@ -11,6 +11,8 @@ import hashlib
 import os
 import pickle
 from array import array
+from collections import deque
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -18,16 +20,18 @@ from typing import Optional
 import numpy as np
 
 from interhand.config import PreprocessConfig, parse_size
-from interhand.preprocess.sources import Rejection, SourceReading
+from interhand.preprocess.sources import Record, Rejection, SourceReading
 from interhand.shard_format import ANN_BYTES, ANN_DTYPE, ANN_FLOATS, FORMAT_VERSION, Sample, SampleInfo, \
     encode_ann_records, shard_name
 
-__all__ = ["Ingest", "ingest", "plan_shards", "spill_records", "read_spilled"]
+__all__ = ["Ingest", "ingest", "stat_images", "plan_shards", "spill_records", "read_spilled"]
 
 # Bytes a sample adds besides its image: three 512-byte tar headers, the .ann record, ~6 KB of JSON.
 _RECORD_OVERHEAD = 3 * 512 + ANN_BYTES + 6000
 _DIGEST_BYTES = 20
 _SPILL_BATCH = 256  # samples packed into `.ann` records at once
+_STAT_CHUNK = 512  # records whose image files one task stats
+_STATS_AHEAD = 8   # chunks whose stats may be pending before ingest waits for the oldest
 
 
 @dataclass
@@ -56,49 +60,97 @@ def _rejection_row(rejection: Rejection, stage: str) -> dict:
             "stage": stage, "reason": rejection.reason}
 
 
-def ingest(reading: SourceReading, spill_path: Optional[Path], progress=None,
-           keep: Optional[np.ndarray] = None) -> Ingest:
+def stat_images(paths: list[str]) -> list[Optional[tuple[int, int]]]:
+    """(size, mtime ns) per image file, None where it cannot be stat'ed (missing)."""
+    stats = []
+    for path in paths:
+        try:
+            status = os.stat(path)
+        except OSError:
+            stats.append(None)
+        else:
+            stats.append((status.st_size, status.st_mtime_ns))
+    return stats
+
+
+def ingest(reading: SourceReading, spill_path: Optional[Path], progress=None, keep: Optional[np.ndarray] = None,
+           pool: Optional[Executor] = None) -> Ingest:
     """Stream every record once; Samples whose image file exists are spilled, the rest become error rows.
 
     `spill_path` None: numbers only (for planning). `keep`: a bool per sample; only those are spilled
     (the others get offset -1), so that a `--part` job spills only the samples of its own shards.
+    `pool`: processes that stat the image files (the shard writers', idle until the plan exists) while
+    this one goes on parsing: on a cold disk, one after another here, they took ~0.8 s of a 4 s ingest.
     """
     result = Ingest(spill_path=spill_path)
-    batch: list[tuple[Sample, os.stat_result, bool]] = []
     with open(spill_path or os.devnull, "wb") as spill:
+        ingest_pass = _IngestPass(result, spill, spill_path is not None, keep, pool)
+        chunk: list[Record] = []
         for record in reading.records():
+            chunk.append(record)
+            if len(chunk) == _STAT_CHUNK:
+                ingest_pass.submit(chunk)
+                chunk = []
             if progress is not None:
                 progress.update(1)
+                if result.rejections:
+                    progress.set_postfix(rejected=len(result.rejections), refresh=False)
+        if chunk:
+            ingest_pass.submit(chunk)
+        ingest_pass.finish()
+    return result
+
+
+class _IngestPass:
+    """Takes records in chunks, strictly in input order, once their image files are stat'ed."""
+
+    def __init__(self, result: Ingest, spill, spilling: bool, keep: Optional[np.ndarray],
+                 pool: Optional[Executor]) -> None:
+        self.result, self.spill, self.spilling, self.keep, self.pool = result, spill, spilling, keep, pool
+        self.pending: deque = deque()  # (records, their images' stats or a Future of them)
+        self.batch: list[tuple[Sample, tuple[int, int], bool]] = []
+
+    def submit(self, records: list[Record]) -> None:
+        paths = [record.image_path for record in records if not isinstance(record, Rejection)]
+        stats = stat_images(paths) if self.pool is None else self.pool.submit(stat_images, paths)
+        self.pending.append((records, stats))
+        while self.pending and (len(self.pending) > _STATS_AHEAD or not isinstance(self.pending[0][1], Future)
+                                or self.pending[0][1].done()):
+            self._take(*self.pending.popleft())
+
+    def finish(self) -> None:
+        while self.pending:
+            self._take(*self.pending.popleft())
+        _spill(self.result, self.spill, self.batch)
+
+    def _take(self, records: list[Record], stats) -> None:
+        result, stats = self.result, iter(stats.result() if isinstance(stats, Future) else stats)
+        for record in records:
             if isinstance(record, Rejection):
                 result.rejections.append(_rejection_row(record, "annotation"))
                 continue
-            try:
-                status = os.stat(record.image_path)
-            except OSError:
+            status = next(stats)
+            if status is None:
                 reason = f"image file missing: {record.image_path}"
                 result.rejections.append(_rejection_row(
                     Rejection(record.image_path, record.annotation_id, record.key, reason), "image"))
                 continue
-            wanted = spill_path is not None and (keep is None or bool(keep[result.samples + len(batch)]))
-            batch.append((record, status, wanted))
-            if len(batch) == _SPILL_BATCH:
-                _spill(result, spill, batch)
-            if progress is not None and result.rejections:
-                progress.set_postfix(rejected=len(result.rejections), refresh=False)
-        _spill(result, spill, batch)
-    return result
+            wanted = self.spilling and (self.keep is None or bool(self.keep[result.samples + len(self.batch)]))
+            self.batch.append((record, status, wanted))
+            if len(self.batch) == _SPILL_BATCH:
+                _spill(result, self.spill, self.batch)
 
 
-def _spill(result: Ingest, spill, batch: list[tuple[Sample, os.stat_result, bool]]) -> None:
+def _spill(result: Ingest, spill, batch: list[tuple[Sample, tuple[int, int], bool]]) -> None:
     """Append the batch's records (those wanted) to the spill file and its numbers to `result`; empties it."""
     records = encode_ann_records([sample for sample, _, _ in batch])
-    for (sample, status, wanted), ann in zip(batch, records):
+    for (sample, (size, mtime_ns), wanted), ann in zip(batch, records):
         data = ann.tobytes() + pickle.dumps(sample.info(), protocol=pickle.HIGHEST_PROTOCOL)
         digest = hashlib.sha1(data)
-        digest.update(f"{status.st_size} {status.st_mtime_ns}".encode())  # a changed image invalidates its shard
+        digest.update(f"{size} {mtime_ns}".encode())  # a changed image invalidates its shard
         result.offsets.append(spill.tell() if wanted else -1)
         result.lengths.append(len(data))
-        result.image_bytes.append(status.st_size)
+        result.image_bytes.append(size)
         result.interacting.append(sample.hand_type == "interacting")
         result.digests += digest.digest()
         if wanted:

@@ -24,7 +24,7 @@ import numpy as np
 from PIL import Image
 
 from interhand.manifests.schema import manifest_table
-from interhand.manifests.write import write_errors, write_manifest
+from interhand.manifests.write import FRAGMENT_SUFFIX, write_errors, write_manifest
 from interhand.preprocess.plan import read_spilled
 from interhand.shard_format import ANN_DTYPE, ANN_FLOATS, ANN_MEMBER, JSON_MEMBER, Sample, SampleInfo, encode_json_records
 
@@ -205,10 +205,16 @@ def _done_path(job: ShardJob) -> Path:
     return Path(job.work_dir) / "shards" / f"{job.name}.done.json"
 
 
+def _fragment_paths(job: ShardJob) -> tuple[Path, Path]:
+    """The shard's manifest and errors fragments, which finalize stitches together."""
+    fragments = Path(job.work_dir) / "shards"
+    return (fragments / f"{job.name}.manifest{FRAGMENT_SUFFIX}", fragments / f"{job.name}.errors{FRAGMENT_SUFFIX}")
+
+
 def shard_is_done(job: ShardJob) -> dict | None:
     """The finished-shard record if this shard was completed by an identical plan and its bytes verify."""
     done, tar_path = _done_path(job), Path(job.out_dir) / job.name
-    if not done.is_file() or not tar_path.is_file():
+    if not done.is_file() or not tar_path.is_file() or not all(path.is_file() for path in _fragment_paths(job)):
         return None
     record = json.loads(done.read_text())
     if record.get("plan_hash") != job.plan_hash or file_sha256(tar_path) != record.get("sha256"):
@@ -321,8 +327,8 @@ def write_shard(job: ShardJob) -> ShardResult:
     if record is not None:
         return ShardResult(job.index, job.name, record["samples"], record["errors"], record["bytes"],
                            record["sha256"], resumed=True)
-    out_dir, fragments = Path(job.out_dir), Path(job.work_dir) / "shards"
-    fragments.mkdir(parents=True, exist_ok=True)
+    out_dir, (manifest_path, errors_path) = Path(job.out_dir), _fragment_paths(job)
+    manifest_path.parent.mkdir(parents=True, exist_ok=True)
     tar_path, tmp_path = out_dir / job.name, out_dir / (job.name + ".tmp")
     with open(tmp_path, "wb") as handle:
         writer = TarWriter(handle)
@@ -332,8 +338,8 @@ def write_shard(job: ShardJob) -> ShardResult:
     index_path = out_dir / job.name.replace(".tar", ".idx")
     index_tmp = index_path.with_name(index_path.name + ".tmp")
     index_tmp.write_text(dali_index_text(content.index_entries))
-    write_manifest(content.manifest(), fragments / f"{job.name}.manifest.parquet", fragment=True)
-    write_errors(content.errors, fragments / f"{job.name}.errors.parquet", fragment=True)
+    write_manifest(content.manifest(), manifest_path, fragment=True)
+    write_errors(content.errors, errors_path, fragment=True)
     os.replace(index_tmp, index_path)
     os.replace(tmp_path, tar_path)
     done = {"plan_hash": job.plan_hash, "sha256": sha256, "bytes": size, "samples": samples, "errors": errors}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import warnings
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -67,6 +68,22 @@ def test_too_many_errors_fails_after_writing_everything(tmp_path, faulty_root):
     with pytest.raises(TooManyErrors, match="max-errors"):
         run(config)
     assert (shard_dir(config) / "errors.parquet").is_file()
+
+
+def test_a_bbox_that_overflows_float32_once_processed_is_an_error_row_not_an_abort(tmp_path, real_ih26m_root):
+    root = tmp_path / "InterHand2.6M"
+    shutil.copytree(real_ih26m_root, root)
+    data = json.loads(_data_path(root).read_text())
+    data["annotations"][1]["bbox"] = [-3.0e38, 20.0, 3.4e38, 100.0]  # finite in float32, ×1.25 is not
+    _data_path(root).write_text(json.dumps(data))
+    config = PreprocessConfig(root=str(root), split="test", out=str(tmp_path / "out"), progress=False,
+                              max_errors=1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no numpy overflow warning either
+        summary = run(config)
+    (error,) = pq.read_table(shard_dir(config) / "errors.parquet").to_pylist()
+    assert summary.samples == 3 and error["annotation_id"] == data["annotations"][1]["id"]
+    assert "overflows float32" in error["reason"] and error["stage"] == "annotation"
 
 
 def test_empty_and_unreadable_annotation_files_are_one_clear_error(tmp_path, real_ih26m_root):

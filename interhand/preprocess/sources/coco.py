@@ -15,7 +15,7 @@ from typing import Iterator
 
 import numpy as np
 
-from interhand.geometry.bbox import process_bbox
+from interhand.geometry.bbox import process_bbox_float32
 from interhand.preprocess.sources.coco_stream import join_records
 from interhand.preprocess.sources.common import (Record, RejectSample, SourceError, SourceReading, finite_problem,
                                                  require_file)
@@ -65,7 +65,7 @@ def _build(split: str, image_folder: Path):
             height=image["height"], hand_type=_hand_type(annotation, valid),
             hand_type_valid=int(annotation.get("hand_type_valid", 1)), joints_img=joints_img,
             joints_cam_mm=joints_cam, joints_world_mm=joints_cam.copy(), joint_valid=valid,
-            joint_valid_raw=valid.copy(), root_joint_index=tuple(roots), bbox=process_bbox(bbox_raw).astype(np.float32),
+            joint_valid_raw=valid.copy(), root_joint_index=tuple(roots), bbox=process_bbox_float32(bbox_raw),
             bbox_raw=bbox_raw, abs_depth_gt_mm=joints_cam[roots, 2].copy(),
             focal=np.asarray(camera.get("focal", [0, 0]), np.float32).reshape(2),
             princpt=np.asarray(camera.get("princpt", [0, 0]), np.float32).reshape(2))

@@ -69,13 +69,15 @@ def load_json(path: Path) -> object:
         raise SourceError(f"{path}: unreadable JSON ({error})") from error
 
 
-_CHECKED = ("joints_world_mm", "joints_cam_mm", "joints_img", "bbox_raw", "focal", "princpt", "campos_mm", "camrot")
+_CHECKED = ("joints_world_mm", "joints_cam_mm", "joints_img", "bbox_raw", "bbox", "focal", "princpt", "campos_mm",
+            "camrot")
 
 
 def finite_problem(sample: Sample, joint_names: tuple[str, ...]) -> str:
     """'' when every coordinate and camera parameter is finite, else what is not (for errors.parquet)."""
-    # Fast path: a sum is finite only if every term is (NaN and inf propagate; inf - inf is NaN).
-    total = sum(float(np.sum(getattr(sample, name), dtype=np.float64)) for name in _CHECKED)
+    # Fast path: a sum is finite only if every term is (NaN and inf propagate; inf - inf is NaN, quietly).
+    with np.errstate(invalid="ignore"):
+        total = sum(float(np.sum(getattr(sample, name), dtype=np.float64)) for name in _CHECKED)
     if math.isfinite(total) and sample.hand_type in HAND_TYPES and sample.bbox_raw[2] > 0 and sample.bbox_raw[3] > 0:
         return ""
     for name in ("joints_world_mm", "joints_cam_mm", "joints_img"):
@@ -86,6 +88,9 @@ def finite_problem(sample: Sample, joint_names: tuple[str, ...]) -> str:
     for name in ("bbox_raw", "focal", "princpt", "campos_mm", "camrot"):
         if not np.isfinite(getattr(sample, name)).all():
             return f"non-finite {name} {np.asarray(getattr(sample, name)).tolist()}"
+    if not np.isfinite(sample.bbox).all():
+        return (f"bbox {np.asarray(sample.bbox_raw).tolist()} overflows float32 once processed "
+                f"(x1.25): {np.asarray(sample.bbox).tolist()}")
     if sample.hand_type not in HAND_TYPES:
         return f"hand_type {sample.hand_type!r} is not one of {', '.join(HAND_TYPES)}"
     if sample.bbox_raw[2] <= 0 or sample.bbox_raw[3] <= 0:

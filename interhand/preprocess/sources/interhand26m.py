@@ -8,6 +8,7 @@ Everything is streamed: cameras are small; joints, MANO and RootNet are kept as 
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Iterator, Optional
 
 import numpy as np
 
-from interhand.geometry.bbox import process_bbox
+from interhand.geometry.bbox import process_bbox_float32
 from interhand.geometry.camera import camera_to_pixel, world_to_camera
 from interhand.preprocess.json_stream import JsonStream, JsonStructureError, iter_array_items
 from interhand.preprocess.sources.coco_stream import join_records
@@ -192,14 +193,16 @@ class _Joiner:
             hand_type=str(annotation["hand_type"]), hand_type_valid=int(annotation["hand_type_valid"]),
             joints_img=np.concatenate([img_uv, cam[:, 2:3]], axis=1), joints_cam_mm=cam, joints_world_mm=world,
             joint_valid=valid, joint_valid_raw=valid_raw, root_joint_index=(_RIGHT_ROOT, _LEFT_ROOT),
-            bbox=process_bbox(bbox_raw).astype(np.float32), bbox_raw=bbox_raw,
+            bbox=process_bbox_float32(bbox_raw), bbox_raw=bbox_raw,
             abs_depth_gt_mm=cam[[_RIGHT_ROOT, _LEFT_ROOT], 2].copy(), focal=focal, princpt=princpt,
             campos_mm=campos, camrot=camrot.reshape(3, 3), capture=capture, subject=subject, seq_name=seq_name,
             camera=camera, frame_idx=frame_idx)
         self.join_optional(sample)
-        # Camera parameters were checked once per camera; one sum covers the rest (NaN and inf propagate).
-        if np.isfinite(float(world.sum()) + float(img_uv.sum()) + float(bbox_raw.sum())) and \
-                sample.hand_type in _HAND_TYPES and bbox_raw[2] > 0 and bbox_raw[3] > 0:
+        # Camera parameters were checked once per camera; one sum covers the rest (NaN and inf propagate) but the
+        # processed bbox, inf where a raw box near 3.4e38 overflows float32 once enlarged.
+        if math.isfinite(float(world.sum()) + float(img_uv.sum()) + float(bbox_raw.sum())) and \
+                np.isfinite(sample.bbox).all() and sample.hand_type in _HAND_TYPES and \
+                bbox_raw[2] > 0 and bbox_raw[3] > 0:
             return sample
         return self.reject(annotation_id, finite_problem(sample, IH26M_JOINT_NAMES))
 

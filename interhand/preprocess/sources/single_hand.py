@@ -12,7 +12,7 @@ from typing import Callable, Iterator, Optional
 
 import numpy as np
 
-from interhand.geometry.bbox import process_bbox
+from interhand.geometry.bbox import process_bbox_float32
 from interhand.preprocess.json_stream import JsonStream, JsonStructureError, iter_array_items
 from interhand.preprocess.sources.coco_stream import join_records
 from interhand.preprocess.sources.common import Record, RejectSample, SourceError, SourceReading, finite_problem
@@ -67,7 +67,7 @@ def _builder(dataset: str, split: str, image_path: Callable[[dict], Path], rootn
             height=image["height"], hand_type=hand_type, hand_type_valid=1, joints_img=joints_img,
             joints_cam_mm=joints_cam, joints_world_mm=joints_cam.copy(), joint_valid=valid,
             joint_valid_raw=valid.copy(), root_joint_index=(STB_RHD_ROOT["right"], STB_RHD_ROOT["left"]),
-            bbox=process_bbox(bbox_raw).astype(np.float32), bbox_raw=bbox_raw, abs_depth_gt_mm=abs_depth,
+            bbox=process_bbox_float32(bbox_raw), bbox_raw=bbox_raw, abs_depth_gt_mm=abs_depth,
             focal=np.asarray(image["cam_param"]["focal"], np.float32).reshape(2),
             princpt=np.asarray(image["cam_param"]["princpt"], np.float32).reshape(2),
             seq_name=image["seq_name"])
