@@ -1,18 +1,23 @@
-"""Ingest phase: stream a source's records to a spill file, then plan the sample order and shard cuts.
+"""Ingest phase: stream a source's records to spill files, then plan the sample order and shard cuts.
 
 Memory stays bounded: samples go to disk in small batches as they are read, each as its `.ann` record
 (packed for the whole batch at once) followed by its pickled SampleInfo; what stays in RAM is a few
-numbers per sample (offset, length, image size, group, digest), enough to order and cut the shards.
+numbers per sample (spill file, offset, length, image size, group, digest), enough to order and cut the shards.
+
+With a process pool, `ingest_parallel` has every process parse the annotation files but build, stat and spill
+only its share of the records (chunks of _STAT_CHUNK input positions, dealt in turn), each to its own spill file;
+the shares are merged back in input order, so samples, rejections and plan hashes are those of `ingest`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import pickle
 from array import array
 from collections import deque
-from concurrent.futures import Executor, Future
+from concurrent.futures import Executor, Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -20,17 +25,18 @@ from typing import Optional
 import numpy as np
 
 from interhand.config import PreprocessConfig, parse_size
-from interhand.preprocess.sources import Record, Rejection, SourceReading
+from interhand.preprocess.sources import Record, Rejection, SourceReading, open_source
 from interhand.shard_format import ANN_BYTES, ANN_DTYPE, ANN_FLOATS, FORMAT_VERSION, Sample, SampleInfo, \
     encode_ann_records, shard_name
 
-__all__ = ["Ingest", "ingest", "stat_images", "plan_shards", "spill_records", "read_spilled"]
+__all__ = ["Ingest", "ingest", "ingest_parallel", "share_progress", "stat_images", "plan_shards", "spill_records",
+           "read_spilled"]
 
 # Bytes a sample adds besides its image: three 512-byte tar headers, the .ann record, ~6 KB of JSON.
 _RECORD_OVERHEAD = 3 * 512 + ANN_BYTES + 6000
 _DIGEST_BYTES = 20
 _SPILL_BATCH = 256  # samples packed into `.ann` records at once
-_STAT_CHUNK = 512  # records whose image files one task stats
+_STAT_CHUNK = 512  # records whose image files one task stats; also the unit dealt to ingest_parallel's processes
 _STATS_AHEAD = 8   # chunks whose stats may be pending before ingest waits for the oldest
 
 
@@ -38,7 +44,8 @@ _STATS_AHEAD = 8   # chunks whose stats may be pending before ingest waits for t
 class Ingest:
     """What the ingest pass kept: per-sample numbers (spill offsets, image sizes, ...) and the rejections."""
 
-    spill_path: Path
+    spill_paths: list = field(default_factory=list)  # spill_files[sample] indexes it
+    spill_files: array = field(default_factory=lambda: array("b"))
     offsets: array = field(default_factory=lambda: array("q"))
     lengths: array = field(default_factory=lambda: array("q"))
     image_bytes: array = field(default_factory=lambda: array("q"))
@@ -82,7 +89,7 @@ def ingest(reading: SourceReading, spill_path: Optional[Path], progress=None, ke
     `pool`: processes that stat the image files (the shard writers', idle until the plan exists) while
     this one goes on parsing: on a cold disk, one after another here, they took ~0.8 s of a 4 s ingest.
     """
-    result = Ingest(spill_path=spill_path)
+    result = Ingest(spill_paths=[spill_path])
     with open(spill_path or os.devnull, "wb") as spill:
         ingest_pass = _IngestPass(result, spill, spill_path is not None, keep, pool)
         chunk: list[Record] = []
@@ -105,10 +112,11 @@ class _IngestPass:
     """Takes records in chunks, strictly in input order, once their image files are stat'ed."""
 
     def __init__(self, result: Ingest, spill, spilling: bool, keep: Optional[np.ndarray],
-                 pool: Optional[Executor]) -> None:
+                 pool: Optional[Executor], chunk_ends: Optional[list] = None) -> None:
         self.result, self.spill, self.spilling, self.keep, self.pool = result, spill, spilling, keep, pool
         self.pending: deque = deque()  # (records, their images' stats or a Future of them)
         self.batch: list[tuple[Sample, tuple[int, int], bool]] = []
+        self.chunk_ends = chunk_ends  # if a list: each chunk is spilled whole, then its end noted here
 
     def submit(self, records: list[Record]) -> None:
         paths = [record.image_path for record in records if not isinstance(record, Rejection)]
@@ -121,7 +129,8 @@ class _IngestPass:
     def finish(self) -> None:
         while self.pending:
             self._take(*self.pending.popleft())
-        _spill(self.result, self.spill, self.batch)
+        if self.batch:
+            _spill(self.result, self.spill, self.batch)
 
     def _take(self, records: list[Record], stats) -> None:
         result, stats = self.result, iter(stats.result() if isinstance(stats, Future) else stats)
@@ -139,6 +148,83 @@ class _IngestPass:
             self.batch.append((record, status, wanted))
             if len(self.batch) == _SPILL_BATCH:
                 _spill(result, self.spill, self.batch)
+        if self.chunk_ends is not None:
+            if self.batch:
+                _spill(result, self.spill, self.batch)
+            self.chunk_ends.append((result.samples, len(result.rejections)))
+
+
+_shared_progress = []  # in a pool process: the counter that share_progress gave it, if any
+
+
+def share_progress(counter) -> None:
+    """Pool initializer: ingest_parallel's processes add the records they take to `counter`, a shared
+    multiprocessing Value('q') that the parent reads for its progress bar."""
+    _shared_progress[:] = [counter]
+
+
+def _ingest_share(config: PreprocessConfig, spill_path: Optional[str], share: tuple[int, int], chunk_size: int
+                  ) -> tuple[Ingest, list[tuple[int, int]]]:
+    """One process's part of ingest_parallel: the records at positions p with p // chunk_size % count == index.
+    Returns them as an Ingest and, per chunk taken, the (samples, rejections) counts at its end."""
+    index, count = share
+
+    def mine(position: int) -> bool:
+        return position // chunk_size % count == index
+
+    result, ends = Ingest(spill_paths=[spill_path]), []
+    # Stats are made here, chunk by chunk: a stat thread beside this CPU-bound one waits for the GIL after
+    # every call (switch interval 5 ms) and made ingest slower, not faster.
+    with open(spill_path or os.devnull, "wb") as spill:
+        ingest_pass, chunk = _IngestPass(result, spill, spill_path is not None, None, None, ends), []
+        for position, record in enumerate(open_source(config).records(mine)):
+            if mine(position):
+                chunk.append(record)
+                if len(chunk) == chunk_size:
+                    ingest_pass.submit(chunk)
+                    chunk = []
+                    for counter in _shared_progress:
+                        with counter.get_lock():
+                            counter.value += chunk_size
+        if chunk:
+            ingest_pass.submit(chunk)
+        ingest_pass.finish()
+    return result, ends
+
+
+def ingest_parallel(config: PreprocessConfig, spill_paths: list[Optional[Path]], pool: Executor,
+                    progress=None, chunk_size: int = _STAT_CHUNK, counter=None) -> Ingest:
+    """`ingest` spread over the pool's processes, one share and spill file (None: numbers only) each: every
+    process parses all records but builds, stats and spills only its own chunks (issue 3: one process
+    building every sample kept the other cores idle for ~2 s of a cold run). Same result as `ingest`.
+    `counter`: the Value the pool's processes count records in (see share_progress), shown on `progress`."""
+    count = len(spill_paths)
+    futures = [pool.submit(_ingest_share, config, str(path) if path else None, (index, count), chunk_size)
+               for index, path in enumerate(spill_paths)]
+    while progress is not None and counter is not None and wait(futures, timeout=0.5).not_done:
+        progress.update(counter.value - progress.n)
+    shares = [future.result() for future in futures]
+    merged = Ingest(spill_paths=list(spill_paths))
+    taken = [0] * count
+    for chunk in itertools.count():
+        share, rank = chunk % count, chunk // count
+        part, ends = shares[share]
+        if rank == len(ends):
+            break
+        (first, first_rejection), (last, last_rejection) = ends[rank - 1] if rank else (0, 0), ends[rank]
+        merged.spill_files.extend([share] * (last - first))
+        for name in ("offsets", "lengths", "image_bytes", "interacting"):
+            getattr(merged, name).extend(getattr(part, name)[first:last])
+        merged.digests += part.digests[first * _DIGEST_BYTES:last * _DIGEST_BYTES]
+        merged.rejections += part.rejections[first_rejection:last_rejection]
+        taken[share] += 1
+    if progress is not None:
+        progress.update(merged.inputs - progress.n)
+        if merged.rejections:
+            progress.set_postfix(rejected=len(merged.rejections), refresh=False)
+    if taken != [len(ends) for _, ends in shares]:
+        raise RuntimeError("the ingest processes read different numbers of records; did the source change?")
+    return merged
 
 
 def _spill(result: Ingest, spill, batch: list[tuple[Sample, tuple[int, int], bool]]) -> None:
@@ -148,6 +234,7 @@ def _spill(result: Ingest, spill, batch: list[tuple[Sample, tuple[int, int], boo
         data = ann.tobytes() + pickle.dumps(sample.info(), protocol=pickle.HIGHEST_PROTOCOL)
         digest = hashlib.sha1(data)
         digest.update(f"{size} {mtime_ns}".encode())  # a changed image invalidates its shard
+        result.spill_files.append(0)
         result.offsets.append(spill.tell() if wanted else -1)
         result.lengths.append(len(data))
         result.image_bytes.append(size)
@@ -158,10 +245,12 @@ def _spill(result: Ingest, spill, batch: list[tuple[Sample, tuple[int, int], boo
     batch.clear()
 
 
-def read_spilled(spill, records: tuple) -> tuple[np.ndarray, list[SampleInfo]]:
-    """The `.ann` records, (n, ANN_FLOATS) float32, and SampleInfos of spilled samples ((offset, length), ...)."""
+def read_spilled(spills: list, records: tuple) -> tuple[np.ndarray, list[SampleInfo]]:
+    """The `.ann` records, (n, ANN_FLOATS) float32, and SampleInfos of spilled samples ((spill file index,
+    offset, length), ...), read from the open `spills`."""
     anns, infos = bytearray(), []
-    for offset, length in records:
+    for file, offset, length in records:
+        spill = spills[file]
         spill.seek(offset)
         data = spill.read(length)
         anns += data[:ANN_BYTES]
@@ -206,8 +295,9 @@ def plan_shards(ingest_result: Ingest, config: PreprocessConfig) -> list[tuple[s
 
 
 def spill_records(ingest_result: Ingest, samples: np.ndarray) -> tuple:
-    """((spill offset, length), ...) of the given samples, which must have been spilled."""
-    records = tuple((ingest_result.offsets[sample], ingest_result.lengths[sample]) for sample in samples)
-    if any(offset < 0 for offset, _ in records):
+    """((spill file index, offset, length), ...) of the given samples, which must have been spilled."""
+    records = tuple((ingest_result.spill_files[sample], ingest_result.offsets[sample], ingest_result.lengths[sample])
+                    for sample in samples)
+    if any(offset < 0 for _, offset, _ in records):
         raise RuntimeError("a planned sample was not spilled; the source changed between the two passes")
     return records

@@ -1,9 +1,9 @@
 """`interhand shards`: one split of one dataset → OUT/<dataset>/<subset>/<split>/ (SHARD_FORMAT.md §1).
 
-Phases: ingest (stream annotations → spill file + rejections, the N worker processes stat the images
-meanwhile), plan (order, shard cuts), write (the N workers, one shard each, resumable), finalize (manifest,
-errors, dataset.json last). `--part K/N` runs
-ingest + plan for the whole split but writes only shards i with i % N == K; `--finalize` stitches parts.
+Phases: ingest (stream annotations → spill files + rejections; with N > 1 workers each worker process
+parses the annotations and builds, stats and spills its share of them), plan (order, shard cuts), write
+(the N workers, one shard each, resumable), finalize (manifest, errors, dataset.json last). `--part K/N`
+runs ingest + plan for the whole split but writes only shards i with i % N == K; `--finalize` stitches parts.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from interhand import __version__
 from interhand.config import PreprocessConfig, parse_part
 from interhand.manifests.schema import ERRORS_SCHEMA, MANIFEST_SCHEMA
 from interhand.manifests.write import FRAGMENT_SUFFIX, concat_tables, write_errors, write_manifest
-from interhand.preprocess.plan import ingest, plan_shards, spill_records
+from interhand.preprocess.plan import ingest, ingest_parallel, plan_shards, share_progress, spill_records
 from interhand.preprocess.shard_writer import ShardJob, ShardResult, write_shard
 from interhand.preprocess.sources import SourceError, open_source
 from interhand.shard_format import ANN_BYTES, ANN_LAYOUT, FORMAT_VERSION, KEY_PREFIX
@@ -57,14 +57,16 @@ def _part_path(work: Path, index: int, count: int, suffix: str) -> Path:
     return work / f"part-{index}-of-{count}{suffix}"
 
 
-def _writer_pool(config: PreprocessConfig) -> Optional[ProcessPoolExecutor]:
-    """The shard writers' processes (None for --workers 1: shards are written here). Started before ingest,
-    which has them stat the image files while this process parses (issue 3: on a cold disk those stats
-    cost ~0.8 s of 38,400 images when made one after another here)."""
+def _writer_pool(config: PreprocessConfig) -> tuple[Optional[ProcessPoolExecutor], object]:
+    """The shard writers' processes (None for --workers 1: shards are written here), which first ingest the
+    split, each its share (issue 3), and the shared counter of records they took (for the progress bar)."""
     if config.workers == 1:
-        return None
+        return None, None
     # forkserver: workers start from a clean process, safe even when the caller runs threads (DALI, torch).
-    return ProcessPoolExecutor(config.workers, mp_context=multiprocessing.get_context("forkserver"))
+    context = multiprocessing.get_context("forkserver")
+    counter = context.Value("q", 0)
+    return ProcessPoolExecutor(config.workers, mp_context=context, initializer=share_progress,
+                               initargs=(counter,)), counter
 
 
 def _write_jobs(jobs: list[ShardJob], config: PreprocessConfig, pool: Optional[ProcessPoolExecutor]
@@ -86,12 +88,18 @@ def _write_jobs(jobs: list[ShardJob], config: PreprocessConfig, pool: Optional[P
     return results
 
 
-def _ingest_and_plan(reading, config: PreprocessConfig, spill_path: Path, part: tuple[int, int], pool):
-    """One pass for a single job. A part job plans from a first pass, then spills only its own shards'
-    samples in a second, so that N parts do not each write the whole split to disk."""
+def _ingest_and_plan(reading, config: PreprocessConfig, spill_paths: list[Path], part: tuple[int, int], pool,
+                     counter):
+    """One pass for a single job (spread over the pool, one spill file per process). A part job plans from a
+    first pass, then spills only its own shards' samples in a second (serial, to spill_paths[0]), so that N
+    parts do not each write the whole split to disk."""
     part_index, part_count = part
     bar = tqdm(desc=f"read {config.dataset} {config.split}", unit="ann", disable=not config.progress)
-    ingested = ingest(reading, spill_path if part_count == 1 else None, bar, pool=pool)
+    if pool is None:
+        ingested = ingest(reading, spill_paths[0] if part_count == 1 else None, bar)
+    else:
+        ingested = ingest_parallel(config, spill_paths if part_count == 1 else [None] * len(spill_paths), pool, bar,
+                                   counter=counter)
     plan = plan_shards(ingested, config)
     if part_count > 1:
         keep = np.zeros(ingested.samples, dtype=bool)
@@ -99,7 +107,7 @@ def _ingest_and_plan(reading, config: PreprocessConfig, spill_path: Path, part: 
             keep[samples] = index % part_count == part_index
         bar.reset()
         bar.set_description(f"spill part {part_index}/{part_count}")
-        ingested = ingest(reading, spill_path, bar, keep=keep, pool=pool)
+        ingested = ingest(reading, spill_paths[0], bar, keep=keep, pool=pool)
     bar.close()
     return ingested, plan
 
@@ -111,18 +119,20 @@ def run(config: PreprocessConfig, command_line: list[str] | None = None) -> RunS
     out_dir = shard_dir(config)
     work = out_dir / ".work"
     (work / "shards").mkdir(parents=True, exist_ok=True)
-    spill_path = _part_path(work, part_index, part_count, ".spill")
-    pool = _writer_pool(config)
+    pool, counter = _writer_pool(config)
+    spill_paths = [_part_path(work, part_index, part_count, f".spill{share}") for share in range(config.workers)]
     try:
-        ingested, plan = _ingest_and_plan(reading, config, spill_path, (part_index, part_count), pool)
-        jobs = [ShardJob(index, name, str(out_dir), str(work), str(spill_path), spill_records(ingested, samples),
+        ingested, plan = _ingest_and_plan(reading, config, spill_paths, (part_index, part_count), pool, counter)
+        used = tuple(str(path) for path in ingested.spill_paths)
+        jobs = [ShardJob(index, name, str(out_dir), str(work), used, spill_records(ingested, samples),
                          plan_hash, config.subset, config.full_decode)
                 for index, (name, samples, plan_hash) in enumerate(plan) if index % part_count == part_index]
         results = _write_jobs(jobs, config, pool)
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
-    spill_path.unlink()
+    for path in ingested.spill_paths:
+        path.unlink()
     write_errors(ingested.rejections, _part_path(work, part_index, part_count, ".errors" + FRAGMENT_SUFFIX),
                  fragment=True)
     record = {

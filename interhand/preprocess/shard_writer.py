@@ -16,6 +16,7 @@ import struct
 import tarfile
 import zlib
 from collections import deque
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Union
@@ -47,8 +48,8 @@ class ShardJob:
     name: str                         # e.g. train-000003.tar
     out_dir: str
     work_dir: str
-    spill_path: str
-    records: tuple                    # ((offset, length), ...) of the samples in the spill file, in order
+    spill_paths: tuple                # (path, ...) of the spill files
+    records: tuple                    # ((spill file index, offset, length), ...) of the samples, in order
     plan_hash: str
     subset: str
     full_decode: bool
@@ -302,8 +303,8 @@ class _ShardContent:
 
 
 def _write_samples(job: ShardJob, writer: TarWriter) -> _ShardContent:
-    with open(job.spill_path, "rb") as spill:
-        anns, infos = read_spilled(spill, job.records)
+    with ExitStack() as stack:
+        anns, infos = read_spilled([stack.enter_context(open(path, "rb")) for path in job.spill_paths], job.records)
     content = _ShardContent(job)
     images = _read_images([info.image_path for info in infos])
     for start in range(0, len(infos), _BATCH):

@@ -107,3 +107,25 @@ def test_the_cli_reports_a_structural_problem_in_one_line_without_a_traceback(tm
                                        str(tmp_path / "out"), "--no-progress"])
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert "no InterHand2.6M val split" in result.output and "InterHand2.6M_val_data.json" in result.output
+
+
+def test_parallel_ingest_gives_the_samples_rejections_and_spill_of_the_serial_one(tmp_path, faulty_root):
+    from concurrent.futures import ProcessPoolExecutor
+
+    from interhand.preprocess.plan import ingest, ingest_parallel, read_spilled, spill_records
+    from interhand.preprocess.sources import open_source
+
+    config = PreprocessConfig(root=str(faulty_root), split="test", progress=False)
+    serial = ingest(open_source(config), tmp_path / "serial.spill")
+    with ProcessPoolExecutor(2) as pool:  # chunks of 2 records: the shares interleave, faults fall in both
+        parallel = ingest_parallel(config, [tmp_path / "a.spill", tmp_path / "b.spill"], pool, chunk_size=2)
+    assert parallel.rejections == serial.rejections and len(serial.rejections) == 5  # the truncated JPEG: at write
+    assert (parallel.samples, parallel.lengths, parallel.image_bytes, parallel.interacting, parallel.digests) == \
+        (serial.samples, serial.lengths, serial.image_bytes, serial.interacting, serial.digests)
+    everything = list(range(serial.samples))
+    opened = [[open(path, "rb") for path in result.spill_paths] for result in (serial, parallel)]
+    (serial_anns, serial_infos), (parallel_anns, parallel_infos) = [
+        read_spilled(spills, spill_records(result, everything)) for spills, result in zip(opened, (serial, parallel))]
+    for spill in opened[0] + opened[1]:
+        spill.close()
+    assert serial_anns.tobytes() == parallel_anns.tobytes() and serial_infos == parallel_infos

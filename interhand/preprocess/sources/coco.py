@@ -86,9 +86,9 @@ def open_coco(config) -> SourceReading:
                           f"{', '.join(present) or 'none'}")
     require_file(data_path, "COCO annotation file")
 
-    def records() -> Iterator[Record]:
+    def records(share=None) -> Iterator[Record]:
         yield from join_records(data_path, _compact_image, _build(config.split, root / "images"), "coco",
-                                config.split)
+                                config.split, share=share)
 
     return SourceReading(files=[data_path], joint_names=IH26M_JOINT_NAMES, parents=IH26M_PARENTS, records=records,
                          layout="coco-keypoints")

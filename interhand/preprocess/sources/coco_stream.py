@@ -65,30 +65,41 @@ def iter_coco_annotations(path: Path, compact_image: Callable[[dict], object]
 
 
 def join_records(data_path: Path, compact_image: Callable[[dict], object], build: Callable, dataset: str,
-                 split: str, keep_id: Optional[Callable[[int], bool]] = None) -> Iterator:
+                 split: str, keep_id: Optional[Callable[[int], bool]] = None,
+                 share: Optional[Callable[[int], bool]] = None) -> Iterator:
     """One Sample or Rejection per input annotation: `build(annotation_id, image, annotation)` makes the
-    sample; ids, duplicates, unknown images and malformed fields become Rejections here."""
+    sample; ids, duplicates, unknown images and malformed fields become Rejections here.
+
+    `share(position)`, position counting what this yields: False → None is yielded there instead of building
+    the sample (the parallel ingest, where each process builds only its share; ids are still tracked).
+    """
     def reject(annotation_id: int, reason: str) -> Rejection:
         key = sample_key(dataset, split, annotation_id) if annotation_id >= 0 else ""
         return Rejection(str(data_path), annotation_id, key, reason)
 
     seen: set[int] = set()
+    position = -1  # of the record being made
     for image, annotation in iter_coco_annotations(data_path, compact_image):
         try:
             annotation_id = int(annotation["id"])
             if annotation_id < 0:
                 raise ValueError
         except (KeyError, TypeError, ValueError):
+            position += 1
             yield reject(-1, f"annotation without a non-negative integer id: {str(annotation)[:120]}")
             continue
         if keep_id is not None and not keep_id(annotation_id):
             continue  # outside the requested subset: not an input annotation of this job
+        position += 1
         if annotation_id in seen:
             yield reject(annotation_id, f"duplicate annotation id {annotation_id} (the first one is kept)")
             continue
         seen.add(annotation_id)
         if image is None:
             yield reject(annotation_id, f"image id {annotation.get('image_id')} is not in the images list")
+            continue
+        if share is not None and not share(position):
+            yield None
             continue
         try:
             record = build(annotation_id, image, annotation)

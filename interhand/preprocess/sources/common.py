@@ -6,7 +6,7 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Union
+from typing import Callable, Iterator, Optional, Union
 
 import numpy as np
 
@@ -41,13 +41,14 @@ class SourceReading:
     """An opened source: its input files and joint set, and a one-pass iterator of records.
 
     `records()` yields exactly one Sample or Rejection per input annotation, so that
-    samples + rejections = input annotations (issue 3, "nothing is lost silently").
+    samples + rejections = input annotations (issue 3, "nothing is lost silently"). `records(share)` yields
+    None instead of a Sample where `share(position)` is False (see coco_stream.join_records).
     """
 
     files: list[Path]
     joint_names: tuple[str, ...]
     parents: tuple[int, ...]
-    records: Callable[[], Iterator[Record]]
+    records: Callable[..., Iterator[Optional[Record]]]
     layout: str = ""
 
 

@@ -225,14 +225,14 @@ def open_interhand26m(config) -> SourceReading:
     rootnet_path = _rootnet_path(root, config.split, config.subset, layout)
     files += [path for path in (mano_path, rootnet_path) if path is not None and path.is_file()]
 
-    def records() -> Iterator[Record]:
+    def records(share=None) -> Iterator[Record]:
         cameras = load_json(camera_path)
         joints = _stream_frames(joint_path, _decode_joints)
         mano = _stream_frames(mano_path, _decode_mano) if mano_path.is_file() else {}
         rootnet = _load_rootnet(rootnet_path) if rootnet_path is not None else {}
         joiner = _Joiner(root, config.split, data_path, cameras, joints, rootnet, mano)
         keep_id = None if aid_filter is None else (lambda aid: (aid in aid_filter[0]) == aid_filter[1])
-        yield from join_records(data_path, _compact_image, joiner.sample, _DATASET, config.split, keep_id)
+        yield from join_records(data_path, _compact_image, joiner.sample, _DATASET, config.split, keep_id, share)
 
     return SourceReading(files=files, joint_names=IH26M_JOINT_NAMES, parents=IH26M_PARENTS, records=records,
                          layout=layout)

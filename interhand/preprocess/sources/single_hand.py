@@ -88,9 +88,9 @@ def open_single_hand(dataset: str, split: str, data_path: Path, image_path: Call
                      rootnet_path: Optional[Path]) -> SourceReading:
     files = [data_path] + ([rootnet_path] if rootnet_path is not None and rootnet_path.is_file() else [])
 
-    def records() -> Iterator[Record]:
+    def records(share=None) -> Iterator[Record]:
         build = _builder(dataset, split, image_path, _load_rootnet(rootnet_path))
-        yield from join_records(data_path, _compact_image, build, dataset, split)
+        yield from join_records(data_path, _compact_image, build, dataset, split, share=share)
 
     return SourceReading(files=files, joint_names=STB_RHD_JOINT_NAMES, parents=STB_RHD_PARENTS, records=records,
                          layout="parsed-coco")
