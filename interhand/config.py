@@ -268,7 +268,12 @@ class TrainConfig:
         "help": "epochs at which lr is divided by lr_dec_factor, e.g. '15,17'; empty: the original's"})
     lr_dec_factor: float = field(default=10.0, metadata={"help": "lr divisor at each lr_dec_epochs"})
     steps_per_epoch: int = field(default=0, metadata={"help": "cap on iterations per epoch (demos, tests); 0: all"})
-    snapshot_every: int = field(default=0, metadata={"help": "also snapshot every N iterations; 0: per epoch only"})
+    snapshot_every: int = field(default=0, metadata={
+        "help": "also snapshot every N iterations (for crash recovery: removed once their epoch's snapshot is "
+                "written); 0: per epoch only"})
+    keep_snapshots: int = field(default=0, metadata={
+        "help": "keep only the newest N epoch snapshots (each ~250-400 MB with Adam's state); 0: keep all, as the "
+                "original"})
     log_every: int = field(default=20, metadata={"help": "iterations between JSON log lines"})
     continue_train: bool = field(default=False, metadata={"help": "resume from the newest complete snapshot"})
     seed: int = field(default=0, metadata={"help": "seed of the initialisation, shuffling and augmentation"})
@@ -282,6 +287,7 @@ class TrainConfig:
         _at_least("epochs", self.epochs, 0)
         _at_least("steps_per_epoch", self.steps_per_epoch, 0)
         _at_least("snapshot_every", self.snapshot_every, 0)
+        _at_least("keep_snapshots", self.keep_snapshots, 0)
         _at_least("log_every", self.log_every, 1)
         if self.lr <= 0:
             raise ValueError(f"lr={self.lr!r} must be positive")

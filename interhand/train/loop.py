@@ -91,7 +91,8 @@ def train_one_epoch(model: torch.nn.Module, loader: Iterable[Batch], optimizer: 
                        images_per_s=round(window["images"] / max(window["step"], 1e-9), 2),
                        data_wait=round(window["data"] / max(window["step"], 1e-9), 4), **terms)
             window = {"images": 0, "data": 0.0, "step": 0.0}
-        if settings.snapshot_every and (iteration + 1) % settings.snapshot_every == 0 and on_snapshot is not None:
+        last = iteration + 1 == settings.steps_per_epoch  # the end-of-epoch snapshot follows at once
+        if settings.snapshot_every and (iteration + 1) % settings.snapshot_every == 0 and on_snapshot and not last:
             on_snapshot(iteration + 1)
     progress.close()
     means = all_reduce_mean({name: value / max(count, 1) for name, value in totals.items()}, context)

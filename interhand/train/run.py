@@ -48,6 +48,11 @@ def _snapshot_writer(model, optimizer, config: TrainConfig, folders: dict[str, P
         if context.is_main:
             save_snapshot(snapshot_path(folders["model_dump"], epoch, iteration), model, optimizer, epoch, iteration,
                           config)
+            if iteration is None:  # the epoch is complete: its mid-epoch snapshots (~250 MB each) are superseded
+                for superseded in folders["model_dump"].glob(f"snapshot_{epoch}_iter*.pth.tar"):
+                    superseded.unlink()
+                if config.keep_snapshots and epoch >= config.keep_snapshots:
+                    snapshot_path(folders["model_dump"], epoch - config.keep_snapshots).unlink(missing_ok=True)
     return write
 
 

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from interhand.cli import main
 from interhand.config import LoaderConfig, ModelConfig, TrainConfig
 from interhand.loaders.reference import shard_list
-from interhand.train.checkpoint import latest_snapshot
+from interhand.train.checkpoint import latest_snapshot, save_snapshot
 from interhand.train.gpus import check_gpus_exist, parse_gpus
 from interhand.train.log import read_log
 from interhand.train.run import run
@@ -83,17 +83,28 @@ def test_a_run_stopped_after_an_epoch_and_continued_gives_the_same_losses(synth_
     assert snapshot["train_config"]["model"]["resnet_type"] == 18 and "optimizer" in snapshot
 
 
-def test_a_run_killed_mid_epoch_and_continued_gives_the_same_losses(synth_ih26m_shards, tmp_path):
-    import shutil
+def test_a_run_killed_mid_epoch_and_continued_gives_the_same_losses(synth_ih26m_shards, tmp_path, monkeypatch):
+    import interhand.train.run as train_run
 
     shards = synth_ih26m_shards / "train"
-    run(_config(shards, tmp_path / "straight", snapshot_every=2))
-    # As if killed after iteration 2 of epoch 0: only that mid-epoch snapshot survives.
-    (tmp_path / "killed" / "model_dump").mkdir(parents=True)
-    shutil.copy(tmp_path / "straight" / "model_dump" / "snapshot_0_iter2.pth.tar", tmp_path / "killed" / "model_dump")
-    run(_config(shards, tmp_path / "killed", snapshot_every=2, continue_train=True))
+    one_epoch = {"epochs": 1, "steps_per_epoch": 4, "snapshot_every": 2}  # few ~250 MB snapshots
+    run(_config(shards, tmp_path / "straight", **one_epoch))
+    # Once the epoch's snapshot exists, its mid-epoch ones are removed.
+    assert sorted(path.name for path in (tmp_path / "straight" / "model_dump").iterdir()) == ["snapshot_0.pth.tar"]
+
+    def save_then_die(path, *args, **kwargs):  # killed right after the snapshot of iteration 2
+        save_snapshot(path, *args, **kwargs)
+        raise KeyboardInterrupt("killed")
+
+    monkeypatch.setattr(train_run, "save_snapshot", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        run(_config(shards, tmp_path / "killed", **one_epoch))
+    monkeypatch.undo()
+    assert [path.name for path in (tmp_path / "killed" / "model_dump").iterdir()] == ["snapshot_0_iter2.pth.tar"]
+    run(_config(shards, tmp_path / "killed", continue_train=True, **one_epoch))
     straight, resumed = _step_losses(tmp_path / "straight"), _step_losses(tmp_path / "killed")
-    assert sorted(resumed) == list(range(3, 7))
+    # 1-2 before the kill, 3-4 after the resume: no step done twice.
+    assert [entry["global_step"] for entry in read_log(tmp_path / "killed") if entry["kind"] == "step"] == [1, 2, 3, 4]
     for step in resumed:
         for term in ("loss_joint_heatmap", "loss_rel_root_depth", "loss_hand_type"):
             assert resumed[step][term] == pytest.approx(straight[step][term], rel=1e-5), (step, term)
@@ -146,7 +157,7 @@ def test_two_process_cpu_ddp_training_lowers_the_loss_well_below_its_start(synth
     result = CliRunner().invoke(main, [
         "train", "--shards", str(synth_ih26m_shards.parent.parent), "--output", str(output), "--cpu-processes", "2",
         "--epochs", "20", "--log-every", "1", "--lr", "3e-3", "--model-resnet-type", "18", "--model-input-size", "64",
-        "--model-heatmap-size", "16", "--loader-batch-size", "4", "--loader-workers", "0"])
+        "--model-heatmap-size", "16", "--loader-batch-size", "4", "--loader-workers", "0", "--keep-snapshots", "2"])
     assert result.exit_code == 0, result.output
     steps = [entry for entry in read_log(output) if entry["kind"] == "step"]
     share = shard_list(synth_ih26m_shards / "train").total // 2
@@ -155,4 +166,6 @@ def test_two_process_cpu_ddp_training_lowers_the_loss_well_below_its_start(synth
     end = sum(entry["loss_joint_heatmap"] for entry in steps[-12:]) / 12  # the last two epochs
     assert end < 0.75 * start, (start, end)
     epochs = [entry for entry in read_log(output) if entry["kind"] == "epoch"]
-    assert len(epochs) == 20 and (output / "model_dump" / "snapshot_19.pth.tar").exists()
+    assert len(epochs) == 20
+    assert sorted(path.name for path in (output / "model_dump").iterdir()) == ["snapshot_18.pth.tar",
+                                                                                "snapshot_19.pth.tar"]
