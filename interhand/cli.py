@@ -183,10 +183,14 @@ def shards(finalize: bool, **values) -> None:
 
 @main.command()
 @click.argument("shard_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-def verify(shard_dir: Path) -> None:
+@click.option("--accept-incomplete", is_flag=True,
+              help="check a folder whose run failed --max-errors (dataset.json complete: false) instead of refusing it")
+def verify(shard_dir: Path, accept_incomplete: bool) -> None:
     """Re-read every shard of SHARD_DIR and check it against dataset.json and manifest.parquet
-    (member presence, offsets, sizes, CRC-32 and SHA-256 recorded at write time, DALI indexes).
-    SHARD_DIR is one split folder, or any folder above: every split found below it is checked."""
+    (member presence, offsets, sizes, CRC-32 and SHA-256 recorded at write time, DALI indexes, the
+    manifest's and errors' SHA-256, the counts, unlisted files). SHARD_DIR is one split folder, or any
+    folder above: every split found below it is checked. Prints each dataset.json's SHA-256, to pin it."""
+    from interhand.preprocess.shard_writer import file_sha256
     from interhand.preprocess.verify import verify_shard_dir
 
     folders = [shard_dir] if (shard_dir / "dataset.json").is_file() else \
@@ -196,11 +200,12 @@ def verify(shard_dir: Path) -> None:
     problems = []
     for folder in folders:
         try:
-            found = verify_shard_dir(folder)
+            found = verify_shard_dir(folder, accept_incomplete)
         except (FileNotFoundError, ValueError) as error:
             found = [str(error)]
         problems += [f"{folder}: {problem}" for problem in found]
-        click.echo(f"{folder}: {'all shards verify' if not found else f'{len(found)} problem(s)'}")
+        verdict = f"all shards verify (dataset.json SHA-256 {file_sha256(folder / 'dataset.json')})"
+        click.echo(f"{folder}: {verdict if not found else f'{len(found)} problem(s)'}")
     for problem in problems:
         click.echo(problem, err=True)
     if problems:

@@ -225,6 +225,8 @@ class LoaderConfig:
     roi_decode: bool = field(default=True, metadata={
         "help": "decode only the region of the frame that the crop needs (DALI: ROI decode; CPU loader: "
                 "libjpeg-turbo rows and columns, when its extension is built)"})
+    accept_incomplete: bool = field(default=False, metadata={
+        "help": "read shards whose run failed --max-errors (dataset.json complete: false) instead of refusing them"})
 
     def __post_init__(self) -> None:
         _choice("backend", self.backend, LOADER_BACKENDS)
@@ -341,6 +343,8 @@ class EvalConfig:
     backend: Literal["auto", "reference", "dali"] = field(default="auto", metadata={
         "help": "loader: auto = DALI on a GPU, the reference loader otherwise"})
     vis: int = field(default=8, metadata={"help": "overlays of the N worst and N random samples"})
+    accept_incomplete: bool = field(default=False, metadata={
+        "help": "score shards whose run failed --max-errors (dataset.json complete: false) instead of refusing them"})
 
     def __post_init__(self) -> None:
         _choice("dataset", self.dataset, TRAIN_DATASETS)

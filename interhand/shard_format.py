@@ -45,10 +45,13 @@ __all__ = [
     "encode_json_records",
     "decode_ann",
     "decode_ann_records",
+    "RECORDED_FILES",
+    "check_plain_file_name",
 ]
 
-# Bump on any change of key scheme, member set, `.ann` layout or manifest schema (SHARD_FORMAT.md §6).
-FORMAT_VERSION = 1
+# Bump on any change of key scheme, member set, `.ann` layout, manifest schema or dataset.json keys (SHARD_FORMAT.md §6).
+# 2: dataset.json records `complete`, `error_fraction`, `max_errors` and `files` (the folder-integrity section below).
+FORMAT_VERSION = 2
 
 # Key prefix per source; a key is `<prefix>-<split>-<annotation id, 9 digits>` (SHARD_FORMAT.md §3).
 KEY_PREFIX = {"interhand26m": "ih26m", "stb": "stb", "rhd": "rhd", "coco": "coco"}
@@ -449,3 +452,19 @@ def read_dali_index(path: str | Path) -> list[tuple[str, dict[str, tuple[int, in
     if len(samples) != int(header[1]):
         raise ValueError(f"{path}: the header announces {header[1]} samples, the file lists {len(samples)}")
     return samples
+
+
+# --- Format version 2: folder integrity (SHARD_FORMAT.md §1.1) ---------------------------------------------------
+# dataset.json keys added in version 2: `complete` (false when the run failed --max-errors; readers refuse such a
+# folder unless told to accept it), `error_fraction` (errors / input annotations), `max_errors` (the run's limit),
+# and `files`: for each of RECORDED_FILES, {"bytes", "sha256"}, so that `interhand verify` catches an edit of them.
+RECORDED_FILES = ("manifest.parquet", "errors.parquet")
+
+
+def check_plain_file_name(name: object, where: str) -> str:
+    """`name` if it is a plain file name inside its folder: a non-empty string without a path separator or NUL,
+    not `.` or `..` (so never absolute). dataset.json's shard and index names and the manifest's `shard` column
+    must be; else ValueError naming `where`."""
+    if not isinstance(name, str) or not name or name in (".", "..") or any(c in name for c in "/\\\0"):
+        raise ValueError(f"{where}: {name!r} is not a plain file name inside the shard folder (refused)")
+    return name

@@ -29,6 +29,7 @@ from interhand.loaders.build import build_loader
 from interhand.loaders.decode import decode_image
 from interhand.manifests.read import read_dataset_json, read_manifest
 from interhand.model import heatmap_geometry, load_checkpoint
+from interhand.preprocess.verify import check_recorded_files
 from interhand.shard_format import FORMAT_VERSION
 from interhand.skeleton import IH26M_JOINT_NAMES, STB_RHD_JOINT_NAMES
 from interhand.train.checkpoint import latest_snapshot, snapshot_path
@@ -41,9 +42,20 @@ _GT_COLUMNS = ["key", "joints_cam_mm", "joints_img", "joint_valid", "hand_type",
 
 
 def eval_shard_dir(config: EvalConfig) -> Path:
-    """The split's shard folder, checked: finished shards, and RootNet outputs when --root rootnet."""
+    """The split's shard folder, checked: finished shards (`read_dataset_json`) of the dataset, subset and split
+    asked for, with samples, whose manifest (the ground truth) has the SHA-256 dataset.json records, and
+    RootNet outputs when --root rootnet."""
     shard_dir = Path(config.shards) / config.dataset / config.annot_subset / config.split
-    read_dataset_json(shard_dir)  # a clear FileNotFoundError when there are no finished shards
+    dataset = read_dataset_json(shard_dir, config.accept_incomplete)
+    found = (dataset.get("dataset"), dataset.get("subset"), dataset.get("split"))
+    if found != (config.dataset, config.annot_subset, config.split):
+        raise ValueError(f"{shard_dir / 'dataset.json'}: shards of {'/'.join(map(str, found))}, but eval was asked "
+                         f"for {config.dataset}/{config.annot_subset}/{config.split} (refused: it would be mislabelled)")
+    if not dataset["counts"].get("samples"):
+        raise ValueError(f"{shard_dir}: the split has no samples (every annotation was rejected: see errors.parquet)")
+    problems = check_recorded_files(shard_dir, dataset, ("manifest.parquet",))
+    if problems:
+        raise ValueError(f"{shard_dir}: {problems[0]}; the ground truth cannot be trusted (`interhand verify`)")
     if config.root == "rootnet":
         column = read_manifest(shard_dir, columns=["rootnet_abs_depth_mm"]).column(0)
         if column.null_count:

@@ -67,7 +67,7 @@ def build_loader(shard_dir: Path, config: LoaderConfig, rank: int = 0, world_siz
     `gpu_index` defaults to torchrun's LOCAL_RANK (one process per GPU). `geometry` gives the patch size
     and the target encoding (the model's: `interhand.model.decode.heatmap_geometry(model_config)`).
     """
-    shards = shard_list(Path(shard_dir))
+    shards = shard_list(Path(shard_dir), config.accept_incomplete)
     backend, device = resolve_backend(config)
     if backend == "reference":
         dataset = ReferenceDataset(shards, rank, world_size, augment=config.augment, seed=config.seed, box=config.box,

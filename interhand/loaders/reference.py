@@ -56,6 +56,15 @@ def rank_range(total: int, rank: int, world_size: int) -> tuple[int, int]:
     return total * rank // world_size, total * (rank + 1) // world_size
 
 
+def _check_index_bounds(index_path: str, entries: list, tar_bytes: int) -> None:
+    """Every member an index locates lies inside its tar (a damaged or edited `.idx`: one line naming it)."""
+    for key, members in entries:
+        for name, (offset, size) in members.items():
+            if offset < 0 or size < 0 or offset + size > tar_bytes:
+                raise ValueError(f"{index_path}: sample {key}.{name} at offset {offset} size {size} lies outside its "
+                                 f"{tar_bytes}-byte tar (damaged index; `interhand verify` the folder)")
+
+
 class ShardReader:
     """Random access to the samples of a split by global index: (key, {member: bytes}), via the `.idx` files.
 
@@ -79,8 +88,9 @@ class ShardReader:
                 if len(entries) != self.shards.counts[tar]:
                     raise ValueError(f"{self.shards.index_paths[tar]}: {len(entries)} samples, but dataset.json "
                                      f"says {self.shards.counts[tar]}")
-                self._files[tar] = os.open(self.shards.paths[tar], os.O_RDONLY)
-                self._entries[tar] = entries
+                handle = os.open(self.shards.paths[tar], os.O_RDONLY)
+                _check_index_bounds(self.shards.index_paths[tar], entries, os.fstat(handle).st_size)
+                self._files[tar], self._entries[tar] = handle, entries
             return self._entries[tar], self._files[tar]
 
     def path_of(self, index: int) -> str:
@@ -231,9 +241,10 @@ def reference_loader(dataset: ReferenceDataset, batch_size: int, workers: int) -
     return ReferenceLoader(dataset, batch_size, workers)
 
 
-def shard_list(shard_dir: Path) -> ShardList:
-    """The split's tars and counts, from its dataset.json (format version checked)."""
-    meta = read_dataset_json(Path(shard_dir))
+def shard_list(shard_dir: Path, accept_incomplete: bool = False) -> ShardList:
+    """The split's tars and counts, from its dataset.json (checked by `read_dataset_json`: version, a complete
+    run unless accepted, plain names, no symlinks, each tar's size)."""
+    meta = read_dataset_json(Path(shard_dir), accept_incomplete)
     return ShardList(tuple(str(Path(shard_dir) / s["name"]) for s in meta["shards"]),
                      tuple(int(s["samples"]) for s in meta["shards"]),
                      tuple(str(Path(shard_dir) / s["index"]) for s in meta["shards"]))

@@ -67,8 +67,10 @@ def _rejection_row(rejection: Rejection, stage: str) -> dict:
             "stage": stage, "reason": rejection.reason}
 
 
-def stat_images(paths: list[str]) -> list[Optional[tuple[int, int]]]:
-    """(size, mtime ns) per image file, None where it cannot be stat'ed (missing)."""
+def stat_images(paths: list[str]) -> list[Optional[tuple[int, str]]]:
+    """(size, change stamp) per image file, None where it cannot be stat'ed (missing). The stamp is mtime, ctime
+    and inode: writing a file in place updates its ctime even when its size and mtime are then put back (no
+    call sets ctime), and replacing it changes the inode; so resume sees every edit without reading a byte."""
     stats = []
     for path in paths:
         try:
@@ -76,7 +78,7 @@ def stat_images(paths: list[str]) -> list[Optional[tuple[int, int]]]:
         except OSError:
             stats.append(None)
         else:
-            stats.append((status.st_size, status.st_mtime_ns))
+            stats.append((status.st_size, f"{status.st_mtime_ns} {status.st_ctime_ns} {status.st_ino}"))
     return stats
 
 
@@ -115,7 +117,7 @@ class _IngestPass:
                  pool: Optional[Executor], chunk_ends: Optional[list] = None) -> None:
         self.result, self.spill, self.spilling, self.keep, self.pool = result, spill, spilling, keep, pool
         self.pending: deque = deque()  # (records, their images' stats or a Future of them)
-        self.batch: list[tuple[Sample, tuple[int, int], bool]] = []
+        self.batch: list[tuple[Sample, tuple[int, str], bool]] = []
         self.chunk_ends = chunk_ends  # if a list: each chunk is spilled whole, then its end noted here
 
     def submit(self, records: list[Record]) -> None:
@@ -227,13 +229,13 @@ def ingest_parallel(config: PreprocessConfig, spill_paths: list[Optional[Path]],
     return merged
 
 
-def _spill(result: Ingest, spill, batch: list[tuple[Sample, tuple[int, int], bool]]) -> None:
+def _spill(result: Ingest, spill, batch: list[tuple[Sample, tuple[int, str], bool]]) -> None:
     """Append the batch's records (those wanted) to the spill file and its numbers to `result`; empties it."""
     records = encode_ann_records([sample for sample, _, _ in batch])
-    for (sample, (size, mtime_ns), wanted), ann in zip(batch, records):
+    for (sample, (size, stamp), wanted), ann in zip(batch, records):
         data = ann.tobytes() + pickle.dumps(sample.info(), protocol=pickle.HIGHEST_PROTOCOL)
         digest = hashlib.sha1(data)
-        digest.update(f"{size} {mtime_ns}".encode())  # a changed image invalidates its shard
+        digest.update(f"{size} {stamp}".encode())  # a changed image invalidates its shard
         result.spill_files.append(0)
         result.offsets.append(spill.tell() if wanted else -1)
         result.lengths.append(len(data))

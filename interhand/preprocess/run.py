@@ -8,10 +8,15 @@ runs ingest + plan for the whole split but writes only shards i with i % N == K;
 
 from __future__ import annotations
 
+import fcntl
 import json
 import multiprocessing
 import os
+import select
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Optional
@@ -24,9 +29,9 @@ from interhand.config import PreprocessConfig, parse_part
 from interhand.manifests.schema import ERRORS_SCHEMA, MANIFEST_SCHEMA
 from interhand.manifests.write import FRAGMENT_SUFFIX, concat_tables, write_errors, write_manifest
 from interhand.preprocess.plan import ingest, ingest_parallel, plan_shards, share_progress, spill_records
-from interhand.preprocess.shard_writer import ShardJob, ShardResult, write_shard
+from interhand.preprocess.shard_writer import ShardJob, ShardResult, file_sha256, write_shard
 from interhand.preprocess.sources import SourceError, open_source
-from interhand.shard_format import ANN_BYTES, ANN_LAYOUT, FORMAT_VERSION, KEY_PREFIX
+from interhand.shard_format import ANN_BYTES, ANN_LAYOUT, FORMAT_VERSION, KEY_PREFIX, RECORDED_FILES
 
 __all__ = ["run", "finalize", "shard_dir", "TooManyErrors", "RunSummary"]
 
@@ -65,8 +70,36 @@ def _writer_pool(config: PreprocessConfig) -> tuple[Optional[ProcessPoolExecutor
     # forkserver: workers start from a clean process, safe even when the caller runs threads (DALI, torch).
     context = multiprocessing.get_context("forkserver")
     counter = context.Value("q", 0)
-    return ProcessPoolExecutor(config.workers, mp_context=context, initializer=share_progress,
-                               initargs=(counter,)), counter
+    return ProcessPoolExecutor(config.workers, mp_context=context, initializer=_start_worker,
+                               initargs=(counter, os.getpid())), counter
+
+
+def _start_worker(counter, main_pid: int) -> None:
+    """Pool initializer: the worker ends itself as soon as this job's main process is gone (killed included),
+    then share_progress. A watchdog thread waits on a pidfd of the main process (Linux >= 5.3; elsewhere it
+    polls the pid every second). The parent-death signal (prctl PR_SET_PDEATHSIG) cannot do it: a worker's
+    parent is the forkserver, which lives on as long as any worker does."""
+    try:
+        watched = os.pidfd_open(main_pid)
+    except ProcessLookupError:
+        os._exit(1)  # the main process died before this worker started
+    except (AttributeError, OSError):
+        watched = None
+    threading.Thread(target=_exit_with, args=(main_pid, watched), daemon=True, name="exit-with-main").start()
+    share_progress(counter)
+
+
+def _exit_with(main_pid: int, watched: int | None) -> None:
+    if watched is not None:
+        select.select([watched], [], [])  # readable once the process has exited
+    else:
+        while True:
+            time.sleep(1.0)
+            try:
+                os.kill(main_pid, 0)
+            except ProcessLookupError:
+                break
+    os._exit(1)
 
 
 def _write_jobs(jobs: list[ShardJob], config: PreprocessConfig, pool: Optional[ProcessPoolExecutor]
@@ -119,6 +152,14 @@ def run(config: PreprocessConfig, command_line: list[str] | None = None) -> RunS
     out_dir = shard_dir(config)
     work = out_dir / ".work"
     (work / "shards").mkdir(parents=True, exist_ok=True)
+    with _folder_lock(work, (part_index, part_count)):
+        return _run_locked(config, reading, out_dir, command_line)
+
+
+def _run_locked(config: PreprocessConfig, reading, out_dir: Path, command_line: list[str] | None
+                ) -> RunSummary | None:
+    part_index, part_count = parse_part(config.part)
+    work = out_dir / ".work"
     pool, counter = _writer_pool(config)
     spill_paths = [_part_path(work, part_index, part_count, f".spill{share}") for share in range(config.workers)]
     try:
@@ -127,6 +168,7 @@ def run(config: PreprocessConfig, command_line: list[str] | None = None) -> RunS
         jobs = [ShardJob(index, name, str(out_dir), str(work), used, spill_records(ingested, samples),
                          plan_hash, config.subset, config.full_decode)
                 for index, (name, samples, plan_hash) in enumerate(plan) if index % part_count == part_index]
+        _invalidate(out_dir)
         results = _write_jobs(jobs, config, pool)
     finally:
         if pool is not None:
@@ -144,7 +186,34 @@ def run(config: PreprocessConfig, command_line: list[str] | None = None) -> RunS
         "resumed_shards": sum(result.resumed for result in results),
     }
     _part_path(work, part_index, part_count, ".json").write_text(json.dumps(record, indent=1))
-    return finalize(config, command_line) if part_count == 1 else None
+    return _finalize_locked(config, command_line) if part_count == 1 else None
+
+
+@contextmanager
+def _folder_lock(work: Path, part: tuple[int, int] | None):
+    """Hold the folder's locks while this job writes: a single job (part 0/1) or --finalize (`part` None) holds
+    `.work/lock` exclusively; a part job holds it shared (the parts of one split run at once) and its own
+    `.work/lock-part-K-of-N` exclusively. A second job on the same folder or part refuses with one line.
+    flock locks die with their process, so a killed job never leaves a stale lock."""
+    wanted = [(work / "lock", fcntl.LOCK_EX if part is None or part[1] == 1 else fcntl.LOCK_SH)]
+    if part is not None and part[1] > 1:
+        wanted.append((_part_path(work, part[0], part[1], ".lock"), fcntl.LOCK_EX))
+    with ExitStack() as stack:
+        for path, mode in wanted:
+            handle = stack.enter_context(open(path, "a"))
+            try:
+                fcntl.flock(handle, mode | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise SourceError(f"{work.parent} is being written by another `interhand shards` (it holds {path}); "
+                                  "wait for it to end or stop it, then re-run") from None
+        yield
+
+
+def _invalidate(out_dir: Path) -> None:
+    """Before the first tar is replaced: the folder stops looking finished (dataset.json first, then the
+    files it vouches for), so that no reader takes a half-rewritten folder for the earlier finished one."""
+    for name in ("dataset.json", *RECORDED_FILES):
+        (out_dir / name).unlink(missing_ok=True)
 
 
 def _load_parts(work: Path, count: int) -> list[dict]:
@@ -181,6 +250,14 @@ def _remove_stale(out_dir: Path, shards: list[dict]) -> None:
 
 def finalize(config: PreprocessConfig, command_line: list[str] | None = None) -> RunSummary:
     """Stitch all parts into manifest.parquet, errors.parquet and dataset.json (written last)."""
+    work = shard_dir(config) / ".work"
+    if not work.is_dir():
+        raise SourceError(f"{work} not found: no part of this split has run (run `interhand shards --part K/N`)")
+    with _folder_lock(work, None):
+        return _finalize_locked(config, command_line)
+
+
+def _finalize_locked(config: PreprocessConfig, command_line: list[str] | None) -> RunSummary:
     _, part_count = parse_part(config.part)
     out_dir = shard_dir(config)
     work = out_dir / ".work"
@@ -196,8 +273,10 @@ def finalize(config: PreprocessConfig, command_line: list[str] | None = None) ->
     inputs = parts[0]["inputs"]
     if manifest.num_rows + errors.num_rows != inputs:
         raise RuntimeError(f"{out_dir}: {manifest.num_rows} samples + {errors.num_rows} errors != {inputs} inputs")
+    _invalidate(out_dir)  # --finalize on a finished folder: it is rewritten from here on
     write_manifest(manifest, out_dir / "manifest.parquet")
     write_errors(errors, out_dir / "errors.parquet")
+    error_fraction = errors.num_rows / inputs if inputs else 0.0
     image_members = sorted(set(manifest["image_member"].to_pylist())) if manifest.num_rows else []
     dataset = {
         "format_version": FORMAT_VERSION, "dataset": config.dataset, "subset": config.subset,
@@ -210,13 +289,19 @@ def finalize(config: PreprocessConfig, command_line: list[str] | None = None) ->
         "joint_names": parts[0]["joint_names"], "skeleton_parents": parts[0]["parents"],
         "config": parts[0]["config"], "command_line": command_line or parts[0]["command_line"],
         "package": {"name": "interhand", "version": __version__}, "parts": part_count,
+        # format version 2 (shard_format.RECORDED_FILES)
+        "complete": error_fraction <= config.max_errors, "error_fraction": error_fraction,
+        "max_errors": config.max_errors,
+        "files": {name: {"bytes": (out_dir / name).stat().st_size, "sha256": file_sha256(out_dir / name)}
+                  for name in RECORDED_FILES},
     }
     temporary = out_dir / "dataset.json.tmp"
     temporary.write_text(json.dumps(dataset, indent=1) + "\n")
     os.replace(temporary, out_dir / "dataset.json")
     summary = RunSummary(str(out_dir), inputs, manifest.num_rows, errors.num_rows, len(shards),
                          sum(part["resumed_shards"] for part in parts))
-    if errors.num_rows > config.max_errors * inputs:
-        raise TooManyErrors(f"{summary}; more than --max-errors {config.max_errors:g} of the input: "
-                            f"see {out_dir / 'errors.parquet'}")
+    if not dataset["complete"]:
+        raise TooManyErrors(f"{summary}; more than --max-errors {config.max_errors:g} of the input: see "
+                            f"{out_dir / 'errors.parquet'} (dataset.json says complete: false; readers refuse "
+                            "the folder unless given --accept-incomplete)")
     return summary

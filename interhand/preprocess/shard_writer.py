@@ -220,6 +220,9 @@ def shard_is_done(job: ShardJob) -> dict | None:
     record = json.loads(done.read_text())
     if record.get("plan_hash") != job.plan_hash or file_sha256(tar_path) != record.get("sha256"):
         return None
+    index_path = Path(job.out_dir) / job.name.replace(".tar", ".idx")  # an edited index is rewritten too
+    if not index_path.is_file() or file_sha256(index_path) != record.get("index_sha256"):
+        return None
     return record
 
 
@@ -343,7 +346,8 @@ def write_shard(job: ShardJob) -> ShardResult:
     write_errors(content.errors, errors_path, fragment=True)
     os.replace(index_tmp, index_path)
     os.replace(tmp_path, tar_path)
-    done = {"plan_hash": job.plan_hash, "sha256": sha256, "bytes": size, "samples": samples, "errors": errors}
+    done = {"plan_hash": job.plan_hash, "sha256": sha256, "bytes": size, "samples": samples, "errors": errors,
+            "index_sha256": file_sha256(index_path)}
     done_tmp = _done_path(job).with_suffix(".tmp")
     done_tmp.write_text(json.dumps(done, indent=1))
     os.replace(done_tmp, _done_path(job))

@@ -1,21 +1,41 @@
 """`interhand verify`: re-read every shard and check it against dataset.json and the manifest.
 
-Checks: format version; every listed shard and index present; shard SHA-256 and size as recorded at write
-time; every manifest member present in its tar at the recorded offset with the recorded size and CRC-32;
-no member the manifest does not list; the DALI index equal to the one the manifest implies.
+Checks: what every reader checks when it opens the folder (`read_dataset_json`: format version, a complete
+run, plain file names, no symlinks, sizes); the SHA-256 of manifest.parquet and errors.parquet as recorded in
+dataset.json; the counts in dataset.json recomputed from the manifest and the errors (samples, errors, inputs,
+shards, per-shard samples, the error fraction); no unlisted tar, index or temporary file in the folder; every
+shard's SHA-256 and size as recorded at write time; every manifest member present in its tar at the recorded
+offset with the recorded size and CRC-32; no member the manifest does not list; every `.ann` and `.json`
+record of this format version and with its own key; the DALI index equal to the one the manifest implies.
+
+What it cannot see: a folder rewritten consistently by hand (dataset.json's own digests recomputed). Record
+dataset.json's SHA-256 (`verify` prints it) to pin a folder.
 """
 
 from __future__ import annotations
 
+import json
 import tarfile
 import zlib
 from pathlib import Path
 
-from interhand.manifests.read import read_dataset_json, read_manifest
+from interhand.manifests.read import read_dataset_json, read_errors, read_manifest
 from interhand.manifests.schema import MEMBER_COLUMNS
 from interhand.preprocess.shard_writer import dali_index_text, file_sha256
+from interhand.shard_format import ANN_MEMBER, JSON_MEMBER, RECORDED_FILES, FORMAT_VERSION, decode_ann
 
-__all__ = ["verify_shard_dir"]
+__all__ = ["verify_shard_dir", "check_recorded_files"]
+
+_FOLDER_SUFFIXES = (".tar", ".idx", ".tmp")  # what a shard folder may hold only when dataset.json lists it
+
+
+def check_recorded_files(shard_dir: Path, dataset: dict, names: tuple[str, ...] = RECORDED_FILES) -> list[str]:
+    """Problems with the SHA-256 of the files dataset.json's `files` records (manifest.parquet, errors.parquet)."""
+    problems = []
+    for name in names:
+        if file_sha256(Path(shard_dir) / name) != dataset["files"][name].get("sha256"):
+            problems.append(f"{name}: SHA-256 differs from dataset.json (edited, replaced or corrupt)")
+    return problems
 
 
 def _expected_members(rows: list[dict]) -> dict[str, tuple[int, int, int]]:
@@ -37,6 +57,22 @@ def _index_entries(rows: list[dict]) -> list:
     return entries
 
 
+def _record_problem(name: str, data: bytes) -> str | None:
+    """The `.ann` / `.json` record `name` is not of this format version or not of its own key."""
+    key, _, ext = name.partition(".")
+    try:
+        if ext == ANN_MEMBER:
+            decode_ann(data, name)
+        elif ext == JSON_MEMBER:
+            record = json.loads(data.decode("utf-8"))
+            if record.get("format_version") != FORMAT_VERSION or record.get("key") != key:
+                return (f"{name}: format_version {record.get('format_version')!r} key {record.get('key')!r}, "
+                        f"expected {FORMAT_VERSION} and {key}")
+    except ValueError as error:  # FormatVersionError, a wrong size, bad JSON or UTF-8
+        return str(error)
+    return None
+
+
 def _check_tar(path: Path, expected: dict[str, tuple[int, int, int]]) -> list[str]:
     problems, seen = [], set()
     try:
@@ -54,33 +90,68 @@ def _check_tar(path: Path, expected: dict[str, tuple[int, int, int]]) -> list[st
                 data = archive.extractfile(member).read()
                 if zlib.crc32(data) != crc:
                     problems.append(f"{path.name}: {member.name} CRC-32 {zlib.crc32(data):08x} != manifest {crc:08x}")
+                    continue
+                problem = _record_problem(member.name, data)
+                if problem:
+                    problems.append(f"{path.name}: {problem}")
     except (tarfile.TarError, OSError, EOFError) as error:
         problems.append(f"{path.name}: unreadable tar ({error})")
     problems += [f"{path.name}: member {name} listed in the manifest is missing" for name in sorted(set(expected) - seen)]
     return problems
 
 
-def verify_shard_dir(shard_dir: Path) -> list[str]:
-    """Problems found (empty list = the directory verifies). Raises FormatVersionError on a foreign version."""
+def _check_counts(dataset: dict, manifest: list[dict], errors: int) -> list[str]:
+    """dataset.json's counts, recomputed from the manifest rows and the number of error rows."""
+    counts, shards, problems = dataset.get("counts") or {}, dataset["shards"], []
+    recomputed = {"samples": len(manifest), "errors": errors, "input_annotations": len(manifest) + errors,
+                  "shards": len(shards)}
+    for name, value in recomputed.items():
+        if counts.get(name) != value:
+            problems.append(f"dataset.json counts {name} = {counts.get(name)!r}, the folder holds {value}")
+    per_shard: dict[str, int] = {}
+    for row in manifest:
+        per_shard[row["shard"]] = per_shard.get(row["shard"], 0) + 1
+    for shard in shards:
+        if shard["samples"] != per_shard.get(shard["name"], 0):
+            problems.append(f"dataset.json says {shard['name']} holds {shard['samples']} samples, the manifest "
+                            f"{per_shard.get(shard['name'], 0)}")
+    inputs = len(manifest) + errors
+    fraction = errors / inputs if inputs else 0.0
+    if dataset.get("error_fraction") != fraction or dataset.get("complete") != (fraction <= dataset.get("max_errors", -1)):
+        problems.append(f"dataset.json error_fraction {dataset.get('error_fraction')!r} / complete "
+                        f"{dataset.get('complete')!r} do not follow from {errors} errors of {inputs} inputs and "
+                        f"max_errors {dataset.get('max_errors')!r}")
+    return problems
+
+
+def _unlisted_files(shard_dir: Path, dataset: dict) -> list[str]:
+    listed = {shard["name"] for shard in dataset["shards"]} | {shard["index"] for shard in dataset["shards"]}
+    return [f"{path.name}: not listed in dataset.json (a stale or foreign file; remove it)"
+            for path in sorted(shard_dir.iterdir())
+            if path.suffix in _FOLDER_SUFFIXES and path.name not in listed]
+
+
+def verify_shard_dir(shard_dir: Path, accept_incomplete: bool = False) -> list[str]:
+    """Problems found (empty list = the directory verifies). Raises ValueError (FormatVersionError,
+    IncompleteShardsError) or FileNotFoundError, one line each, where the folder cannot be opened at all."""
     shard_dir = Path(shard_dir)
-    dataset = read_dataset_json(shard_dir)
+    dataset = read_dataset_json(shard_dir, accept_incomplete)
+    problems = check_recorded_files(shard_dir, dataset)
+    if problems:  # the manifest or the errors cannot be trusted: nothing below would mean anything
+        return problems
     manifest = read_manifest(shard_dir).drop_columns(["joints_img", "joints_cam_mm", "joints_world_mm"]).to_pylist()
-    problems = []
-    if len(manifest) != dataset["counts"]["samples"]:
-        problems.append(f"manifest has {len(manifest)} rows, dataset.json counts {dataset['counts']['samples']}")
+    problems += _check_counts(dataset, manifest, read_errors(shard_dir).num_rows)
+    problems += _unlisted_files(shard_dir, dataset)
     by_shard: dict[str, list[dict]] = {}
     for row in manifest:
         by_shard.setdefault(row["shard"], []).append(row)
     for shard in dataset["shards"]:
         path, rows = shard_dir / shard["name"], sorted(by_shard.pop(shard["name"], []), key=lambda r: r["position"])
-        if not path.is_file():
-            problems.append(f"{shard['name']}: missing")
-            continue
-        if path.stat().st_size != shard["bytes"] or file_sha256(path) != shard["sha256"]:
-            problems.append(f"{shard['name']}: SHA-256 or size differs from dataset.json (modified or corrupt)")
+        if file_sha256(path) != shard["sha256"]:
+            problems.append(f"{shard['name']}: SHA-256 differs from dataset.json (modified or corrupt)")
         problems += _check_tar(path, _expected_members(rows))
         index_path = shard_dir / shard["index"]
-        if not index_path.is_file() or index_path.read_text() != dali_index_text(_index_entries(rows)):
-            problems.append(f"{shard['index']}: DALI index missing or not matching the manifest")
+        if index_path.read_bytes() != dali_index_text(_index_entries(rows)).encode():
+            problems.append(f"{shard['index']}: DALI index not matching the manifest")
     problems += [f"manifest rows point at unknown shard {name}" for name in sorted(by_shard)]
     return problems

@@ -1,0 +1,209 @@
+"""A finished shard folder is exactly what its dataset.json says, or no reader accepts it.
+
+One table of edits to a finished folder (what an accident or an attacker does), each with the line that
+`interhand verify` must print; the edits that every reader must refuse when it opens the folder are checked
+against both loaders and eval too. Every refusal is one line, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+from click.testing import CliRunner
+
+from interhand.cli import main
+from interhand.config import EvalConfig, LoaderConfig
+from interhand.eval.run import eval_shard_dir
+from interhand.loaders.build import build_loader
+from interhand.manifests.read import read_errors, read_manifest
+from interhand.manifests.write import write_errors, write_manifest
+from interhand.preprocess.shard_writer import file_sha256
+from interhand.preprocess.verify import verify_shard_dir
+from interhand.shard_format import ANN_FLOATS, RECORDED_FILES
+
+_TAR = "val-000000.tar"
+
+
+def _dataset(folder: Path) -> dict:
+    return json.loads((folder / "dataset.json").read_text())
+
+
+def _edit_dataset(folder: Path, change) -> None:
+    dataset = _dataset(folder)
+    change(dataset)
+    (folder / "dataset.json").write_text(json.dumps(dataset, indent=1))
+
+
+def _reseal(folder: Path) -> None:
+    """What a forger who knows the format does after an edit: recompute every digest dataset.json records."""
+    def change(dataset: dict) -> None:
+        for name in RECORDED_FILES:
+            dataset["files"][name] = {"bytes": (folder / name).stat().st_size, "sha256": file_sha256(folder / name)}
+        for shard in dataset["shards"]:
+            shard.update(bytes=(folder / shard["name"]).stat().st_size, sha256=file_sha256(folder / shard["name"]))
+    _edit_dataset(folder, change)
+
+
+def _edit_manifest(folder: Path, column: str, change) -> None:
+    table = read_manifest(folder)
+    values = table[column].to_pylist()
+    values[0] = change(values[0])
+    write_manifest(table.set_column(table.schema.get_field_index(column), column,
+                                    pa.array(values, table.schema.field(column).type)), folder / "manifest.parquet")
+
+
+def _joints_plus_100_mm(folder: Path) -> None:
+    _edit_manifest(folder, "joints_cam_mm", lambda joints: [[value + 100 for value in joint] for joint in joints])
+
+
+def _hand_type(folder: Path) -> None:
+    _edit_manifest(folder, "hand_type", lambda hand: "left" if hand != "left" else "right")
+
+
+def _forge_errors(folder: Path) -> None:
+    errors = read_errors(folder).to_pylist()
+    errors.append({"source_file": "x.json", "annotation_id": 7, "key": "", "stage": "annotation", "reason": "forged"})
+    write_errors(errors, folder / "errors.parquet")
+
+
+def _ann_of_another_version(folder: Path) -> None:
+    """The first sample's `.ann` says format version 1, with its CRC in the manifest and all digests resealed."""
+    row = read_manifest(folder).to_pylist()[0]
+    path = folder / row["shard"]
+    data = bytearray(path.read_bytes())
+    record = np.frombuffer(bytes(data[row["ann_offset"]:row["ann_offset"] + row["ann_size"]]), "<f4").copy()
+    assert record.size == ANN_FLOATS
+    record[0] = 1.0
+    data[row["ann_offset"]:row["ann_offset"] + row["ann_size"]] = record.tobytes()
+    path.write_bytes(bytes(data))
+    _edit_manifest(folder, "ann_crc32", lambda _: zlib.crc32(record.tobytes()))
+    _reseal(folder)
+
+
+def _flip_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def _symlinked_tar(folder: Path) -> None:
+    outside = folder.parent / "outside.tar"
+    (folder / _TAR).rename(outside)
+    (folder / _TAR).symlink_to(outside)
+
+
+def _manifest_shard_outside(folder: Path) -> None:
+    _edit_manifest(folder, "shard", lambda _: "../outside.tar")
+    _reseal(folder)
+
+
+def _set_shard(key: str, value):
+    return lambda folder: _edit_dataset(folder, lambda dataset: dataset["shards"][0].update({key: value}))
+
+
+def _set_count(key: str, change):
+    return lambda folder: _edit_dataset(folder, lambda dataset: dataset["counts"].update({key: change(dataset["counts"][key])}))
+
+
+# (case, edit, what verify says). The folder-level cases (marked True) are refused by every reader at open.
+TAMPER_CASES = [
+    ("manifest content column +100 mm", _joints_plus_100_mm, "manifest.parquet: ", False),
+    ("manifest hand_type", _hand_type, "manifest.parquet: ", False),
+    ("manifest byte flipped, same size", lambda folder: _flip_byte(folder / "manifest.parquet"),
+     "manifest.parquet: SHA-256 differs", False),
+    ("dataset.json samples count", _set_count("samples", lambda n: n + 1), "counts samples", False),
+    ("dataset.json input count", _set_count("input_annotations", lambda n: n + 5), "counts input_annotations", False),
+    ("errors.parquet deleted", lambda folder: (folder / "errors.parquet").unlink(), "errors.parquet: listed in", True),
+    ("errors.parquet forged", _forge_errors, "errors.parquet: ", False),
+    ("errors.parquet byte flipped, same size", lambda folder: _flip_byte(folder / "errors.parquet"),
+     "errors.parquet: SHA-256 differs", False),
+    ("errors.parquet forged, digests resealed", lambda f: (_forge_errors(f), _reseal(f)), "counts errors", False),
+    ("unlisted extra tar", lambda folder: shutil.copyfile(folder / _TAR, folder / "val-000099.tar"),
+     "val-000099.tar: not listed in dataset.json", False),
+    (".ann of another format version", _ann_of_another_version, "format_version 1 found, this code reads 2", False),
+    ("absurd per-shard count", _set_shard("samples", 10**12), f"{_TAR} holds 1000000000000 samples", False),
+    ("absolute shard name", _set_shard("name", "/etc/hostname"), "is not a plain file name", True),
+    ("shard name with ..", _set_shard("name", "../val-000000.tar"), "is not a plain file name", True),
+    ("shard name with a separator", _set_shard("index", "sub/val-000000.idx"), "is not a plain file name", True),
+    ("symlinked tar", _symlinked_tar, "a symlink or not a regular file", True),
+    ("truncated tar", lambda folder: os.truncate(folder / _TAR, (folder / _TAR).stat().st_size - 512),
+     "bytes, dataset.json records", True),
+    ("manifest shard column outside", _manifest_shard_outside, "is not a plain file name", False),
+    ("run that failed --max-errors", lambda folder: _edit_dataset(folder, lambda d: d.update(complete=False)),
+     "did not complete", True),
+    ("dataset.json not JSON", lambda folder: (folder / "dataset.json").write_bytes(b"\xff{"), "not valid UTF-8 JSON",
+     True),
+]
+
+
+@pytest.fixture
+def val_copy(tmp_path, ih26m_val_shards) -> Path:
+    """A copy of the val shards laid out as eval looks for them: SHARDS/interhand26m/all/val."""
+    copy = tmp_path / "shards" / "interhand26m" / "all" / "val"
+    shutil.copytree(ih26m_val_shards, copy, ignore=shutil.ignore_patterns(".work"))
+    assert _dataset(copy)["shards"][0]["name"] == _TAR
+    return copy
+
+
+def test_a_clean_folder_verifies_and_verify_prints_its_dataset_json_digest(val_copy):
+    assert verify_shard_dir(val_copy) == []
+    result = CliRunner().invoke(main, ["verify", str(val_copy)])
+    assert result.exit_code == 0 and file_sha256(val_copy / "dataset.json") in result.output
+
+
+@pytest.mark.parametrize("case, edit, said, at_open", TAMPER_CASES, ids=[case[0] for case in TAMPER_CASES])
+def test_verify_catches_every_edit_in_one_line(val_copy, case, edit, said, at_open):
+    edit(val_copy)
+    result = CliRunner().invoke(main, ["verify", str(val_copy)])
+    assert result.exit_code == 1 and said in result.output, result.output
+    assert "Traceback" not in result.output and result.exception is None or isinstance(result.exception, SystemExit)
+
+
+@pytest.mark.parametrize("case, edit, said, at_open", [case for case in TAMPER_CASES if case[3]],
+                         ids=[case[0] for case in TAMPER_CASES if case[3]])
+def test_every_reader_refuses_a_folder_that_is_not_what_dataset_json_says(val_copy, case, edit, said, at_open):
+    edit(val_copy)
+    for backend in ("reference", "dali"):  # the check is before DALI builds a pipeline
+        with pytest.raises((ValueError, FileNotFoundError), match=said) as raised:
+            build_loader(val_copy, LoaderConfig(backend=backend, device="cpu", augment=False))
+        assert "\n" not in str(raised.value)
+    with pytest.raises((ValueError, FileNotFoundError), match=said):
+        eval_shard_dir(EvalConfig(shards=str(val_copy.parents[2]), split="val", root="gt"))
+
+
+def test_an_incomplete_run_is_read_only_when_accepted(val_copy):
+    _edit_dataset(val_copy, lambda dataset: dataset.update(complete=False))
+    loader = build_loader(val_copy, LoaderConfig(backend="reference", augment=False, accept_incomplete=True))
+    assert len(loader) > 0
+    assert CliRunner().invoke(main, ["verify", str(val_copy), "--accept-incomplete"]).output.count("did not") == 0
+    eval_shard_dir(EvalConfig(shards=str(val_copy.parents[2]), split="val", root="gt", accept_incomplete=True))
+
+
+def test_eval_refuses_shards_of_another_dataset_and_an_empty_split(val_copy, stb_test_shards):
+    wrong = val_copy.parents[2] / "interhand26m" / "all" / "test"
+    shutil.copytree(stb_test_shards, wrong)
+    with pytest.raises(ValueError, match="shards of stb/all/test, but eval was asked for interhand26m/all/test"):
+        eval_shard_dir(EvalConfig(shards=str(val_copy.parents[2]), split="test", root="gt"))
+    _edit_dataset(val_copy, lambda dataset: dataset["counts"].update(samples=0))
+    with pytest.raises(ValueError, match="the split has no samples"):
+        eval_shard_dir(EvalConfig(shards=str(val_copy.parents[2]), split="val", root="gt"))
+
+
+@pytest.mark.parametrize("offset", [-512, 10**12])
+def test_the_reference_loader_refuses_index_offsets_outside_the_tar(val_copy, offset):
+    index = val_copy / "val-000000.idx"
+    lines = index.read_text().splitlines()
+    fields = lines[1].split()
+    fields[1] = str(offset)
+    index.write_text("\n".join([lines[0], " ".join(fields), *lines[2:]]) + "\n")
+    loader = build_loader(val_copy, LoaderConfig(backend="reference", augment=False, workers=0))
+    with pytest.raises(ValueError, match=f"val-000000.idx: sample .* at offset {offset} .* lies outside"):
+        next(iter(loader))
