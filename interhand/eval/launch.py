@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import tempfile
+from pathlib import Path
 
 from interhand.config import EvalConfig, config_to_dict
 from interhand.eval.run import eval_shard_dir, resolve_checkpoint, run
@@ -22,7 +23,8 @@ def launch(config: EvalConfig) -> int:
         run(config)
         return 0
     environment, processes = gpu_environment(config.gpu) if config.gpu else (dict(os.environ), config.cpu_processes)
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
-        json.dump(config_to_dict(config), handle)
-    return subprocess.call(torchrun_command(processes, "interhand.eval.worker", handle.name, Rendezvous()),
-                           env=environment)
+    with tempfile.TemporaryDirectory(prefix="interhand-eval-") as folder:  # removed when the workers are done
+        config_path = Path(folder) / "eval_config.json"
+        config_path.write_text(json.dumps(config_to_dict(config)))
+        return subprocess.call(torchrun_command(processes, "interhand.eval.worker", str(config_path), Rendezvous()),
+                               env=environment)

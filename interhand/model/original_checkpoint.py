@@ -9,6 +9,8 @@ carry a `module.` prefix, otherwise equal ours. Ours is `{'format', 'format_vers
 from __future__ import annotations
 
 import dataclasses
+import pickle
+import zipfile
 from pathlib import Path
 
 import torch
@@ -20,6 +22,8 @@ from interhand.model.internet import InterNet
 __all__ = [
     "CHECKPOINT_FORMAT",
     "CHECKPOINT_FORMAT_VERSION",
+    "CheckpointUnreadable",
+    "load_checkpoint_payload",
     "load_checkpoint",
     "save_checkpoint",
     "strip_module_prefix",
@@ -76,6 +80,29 @@ def load_network_state(model: InterNet, state: dict[str, torch.Tensor]) -> None:
     model.load_state_dict(state, strict=True)
 
 
+class CheckpointUnreadable(ValueError):
+    """A checkpoint file that cannot be loaded at all (empty, truncated, not a checkpoint, or refused by
+    weights-only loading); the message is one line naming the file."""
+
+
+def load_checkpoint_payload(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
+    """`torch.load(path, weights_only=True)`, every failure one CheckpointUnreadable line naming the file."""
+    path = Path(path)
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise CheckpointUnreadable(f"{path}: not loaded: it holds code-bearing objects (or is not a checkpoint) that "
+                                   f"weights-only loading refuses ({first[:160]})") from None
+    except (EOFError, RuntimeError, OSError, zipfile.BadZipFile, ValueError, KeyError) as error:
+        size = path.stat().st_size if path.is_file() else 0
+        kind = "empty" if size == 0 else f"{size} bytes, truncated or corrupt"
+        raise CheckpointUnreadable(f"{path}: unreadable checkpoint ({kind}: {type(error).__name__})") from None
+    if not isinstance(payload, dict):
+        raise CheckpointUnreadable(f"{path}: not an InterNet checkpoint (a {type(payload).__name__}, not a dict)")
+    return payload
+
+
 def _model_config(payload: dict, network: dict[str, torch.Tensor]) -> ModelConfig:
     if payload.get("format") != CHECKPOINT_FORMAT:
         # The original's snapshot: no config stored; its defaults apart from the backbone depth.
@@ -109,8 +136,8 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu",
     Raises:
         ValueError: not a checkpoint of either kind, or keys/shapes that do not match (listed).
     """
-    payload = torch.load(Path(path), map_location=map_location, weights_only=True)
-    if not isinstance(payload, dict) or not isinstance(payload.get("network"), dict):
+    payload = load_checkpoint_payload(path, map_location)
+    if not isinstance(payload.get("network"), dict):
         raise ValueError(f"{path}: not an InterNet checkpoint (expected a dict with a 'network' state dict)")
     network = payload["network"]
     config = dataclasses.replace(_model_config(payload, network), **overrides)

@@ -18,11 +18,11 @@ import torch
 from interhand import __version__
 from interhand.config import TrainConfig, config_to_dict
 from interhand.model import InterNet, save_checkpoint
-from interhand.model.original_checkpoint import load_network_state
+from interhand.model.original_checkpoint import CheckpointUnreadable, load_checkpoint_payload, load_network_state
 from interhand.shard_format import FORMAT_VERSION
 
-__all__ = ["snapshot_path", "latest_snapshot", "save_snapshot", "load_snapshot", "ResumePoint",
-           "ARCHITECTURE_FIELDS"]
+__all__ = ["snapshot_path", "snapshots_newest_first", "latest_snapshot", "save_snapshot", "load_snapshot",
+           "resume_from_newest", "ResumePoint", "ARCHITECTURE_FIELDS"]
 
 # ModelConfig fields that change the weights' shapes or meaning: a snapshot must match them to resume.
 ARCHITECTURE_FIELDS = ("resnet_type", "input_size", "heatmap_size", "sigma", "bbox_3d_size", "bbox_3d_size_root")
@@ -41,8 +41,9 @@ def snapshot_path(model_dump: Path, epoch: int, iteration: int | None = None) ->
     return Path(model_dump) / f"snapshot_{epoch}{suffix}.pth.tar"
 
 
-def latest_snapshot(model_dump: Path) -> Path | None:
-    """The newest complete snapshot (highest epoch, then iteration); `.tmp` files are never complete."""
+def snapshots_newest_first(model_dump: Path) -> list[Path]:
+    """The snapshots by position in the schedule, newest first (highest epoch, then iteration); `.tmp` files are
+    never complete and not listed."""
     candidates = []
     for path in Path(model_dump).glob("snapshot_*.pth.tar"):
         match = re.match(r"^snapshot_(\d+)(?:_iter(\d+))?\.pth\.tar$", path.name)
@@ -50,7 +51,13 @@ def latest_snapshot(model_dump: Path) -> Path | None:
             epoch, iteration = int(match.group(1)), match.group(2)
             # an end-of-epoch snapshot comes after every mid-epoch one of the same epoch
             candidates.append(((epoch, float("inf") if iteration is None else int(iteration)), path))
-    return max(candidates)[1] if candidates else None
+    return [path for _, path in sorted(candidates, reverse=True)]
+
+
+def latest_snapshot(model_dump: Path) -> Path | None:
+    """The newest snapshot by name (not checked for being loadable: see resume_from_newest)."""
+    snapshots = snapshots_newest_first(model_dump)
+    return snapshots[0] if snapshots else None
 
 
 def save_snapshot(path: Path, model: InterNet, optimizer: torch.optim.Optimizer, epoch: int, iteration: int | None,
@@ -64,7 +71,7 @@ def save_snapshot(path: Path, model: InterNet, optimizer: torch.optim.Optimizer,
 
 def load_snapshot(path: Path, model: InterNet, optimizer: torch.optim.Optimizer) -> ResumePoint:
     """Restore the network and optimizer from `path`; raise ValueError if the architecture differs."""
-    payload = torch.load(Path(path), map_location="cpu", weights_only=True)
+    payload = load_checkpoint_payload(path)  # CheckpointUnreadable: one line naming the file
     stored = payload.get("model_config") or {}
     different = {name: (stored.get(name), getattr(model.config, name)) for name in ARCHITECTURE_FIELDS
                  if name in stored and stored[name] != getattr(model.config, name)}
@@ -81,3 +88,21 @@ def load_snapshot(path: Path, model: InterNet, optimizer: torch.optim.Optimizer)
     if iteration < 0:
         return ResumePoint(epoch + 1, 0, Path(path))
     return ResumePoint(epoch, iteration, Path(path))
+
+
+def resume_from_newest(model_dump: Path, model: InterNet, optimizer: torch.optim.Optimizer
+                       ) -> tuple[ResumePoint | None, list[str]]:
+    """Load the newest snapshot that loads (None when there is none at all), and one line per newer snapshot
+    that could not be loaded and was passed over (empty or truncated: a run killed while the disk was full, a
+    copy cut short). Raises ValueError when snapshots exist but none loads, or on an architecture mismatch."""
+    snapshots, unreadable = snapshots_newest_first(model_dump), []
+    for path in snapshots:
+        try:
+            return load_snapshot(path, model, optimizer), [f"{error}; falling back to an older snapshot"
+                                                           for error in unreadable]
+        except CheckpointUnreadable as error:
+            unreadable.append(str(error))
+    if snapshots:
+        raise ValueError(f"--continue: none of the {len(snapshots)} snapshots in {model_dump} loads: "
+                         + " | ".join(unreadable))
+    return None, []

@@ -4,6 +4,7 @@ loss-curve plot (`interhand plot-log`). Only rank 0 writes."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -27,11 +28,32 @@ class RunLog:
         with open(self.jsonl_path, "a") as handle:
             handle.write(json.dumps({"kind": kind, "time": round(time.time(), 3), **values}) + "\n")
 
+    def rewind(self, epoch: int, global_step: int) -> None:
+        """Drop the JSON lines of steps after `global_step` and of epochs from `epoch` on: a run resumed from a
+        snapshot redoes them, and its log must read like the uninterrupted run's (rewritten atomically)."""
+        if not self.enabled or not self.jsonl_path.is_file():
+            return
+        kept = [line for line in self.jsonl_path.read_text().splitlines(keepends=True)
+                if line.endswith("\n") and not _redone(line, epoch, global_step)]  # a cut last line goes too
+        temporary = self.jsonl_path.with_name(self.jsonl_path.name + ".tmp")
+        temporary.write_text("".join(kept))
+        os.replace(temporary, self.jsonl_path)
+
     def info(self, message: str) -> None:
         if not self.enabled:
             return
         with open(self.text_path, "a") as handle:
             handle.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}\n")
+
+
+def _redone(line: str, epoch: int, global_step: int) -> bool:
+    try:
+        entry = json.loads(line)
+    except json.JSONDecodeError:
+        return True
+    if entry.get("kind") == "step":
+        return entry.get("global_step", 0) > global_step
+    return entry.get("kind") == "epoch" and entry.get("epoch", -1) >= epoch
 
 
 def read_log(run_dir: Path) -> list[dict]:

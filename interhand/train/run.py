@@ -6,6 +6,7 @@ N CPU processes with gloo). Output folder as the original's: log/, model_dump/, 
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import torch
@@ -15,7 +16,7 @@ from interhand.config import TrainConfig, config_to_dict
 from interhand.loaders.build import build_loader
 from interhand.manifests.read import read_dataset_json
 from interhand.model import build_internet, heatmap_geometry, prepare_for_device
-from interhand.train.checkpoint import latest_snapshot, load_snapshot, save_snapshot, snapshot_path
+from interhand.train.checkpoint import resume_from_newest, save_snapshot, snapshot_path
 from interhand.train.ddp import DistContext, cleanup_distributed, setup_distributed
 from interhand.train.log import RunLog
 from interhand.train.loop import LoopSettings, train_one_epoch
@@ -32,7 +33,7 @@ def run_folders(config: TrainConfig) -> dict[str, Path]:
 def train_shard_dir(config: TrainConfig) -> Path:
     """SHARDS/<dataset>/<annot_subset>/train, checked: a clear error when no finished shards are there."""
     shard_dir = Path(config.shards) / config.dataset / config.annot_subset / "train"
-    read_dataset_json(shard_dir)  # FileNotFoundError naming the missing dataset.json
+    read_dataset_json(shard_dir, config.loader.accept_incomplete)  # one line naming the file when not usable
     return shard_dir
 
 
@@ -80,17 +81,23 @@ def _train(config: TrainConfig, context: DistContext) -> dict:
             module, device_ids=[context.local_rank] if context.device.type == "cuda" else None)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     start_epoch, start_iteration = 0, 0
+    resume = None
     if config.continue_train:
-        snapshot = latest_snapshot(folders["model_dump"])
-        if snapshot is None:
+        resume, skipped = resume_from_newest(folders["model_dump"], model, optimizer)
+        for line in skipped:
+            log.info(line)
+            if context.is_main:
+                print(line, file=sys.stderr)
+        if resume is None:
             log.info("--continue: no snapshot in model_dump/, starting from scratch")
         else:
-            resume = load_snapshot(snapshot, model, optimizer)
             start_epoch, start_iteration = resume.epoch, resume.iteration
-            log.info(f"resumed from {snapshot} at epoch {start_epoch}, iteration {start_iteration}")
+            log.info(f"resumed from {resume.path} at epoch {start_epoch}, iteration {start_iteration}")
     geometry = heatmap_geometry(config.model)
     loader = build_loader(shard_dir, config.loader, context.rank, context.world_size, geometry=geometry)
     steps = len(loader) if not config.steps_per_epoch else min(len(loader), config.steps_per_epoch)
+    if resume is not None:  # the steps after the snapshot are redone: their first log lines go
+        log.rewind(start_epoch, start_epoch * steps + start_iteration)
     write = _snapshot_writer(model, optimizer, config, folders, context)
     if context.is_main:
         log.info(f"training {config.dataset}/{config.annot_subset} from {shard_dir}: {context.world_size} process(es) "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -105,3 +106,19 @@ def test_two_cpu_processes_score_every_sample_once_and_agree_with_one(synth_ih26
     assert result.exit_code == 0, result.output
     two = json.loads((tmp_path / "result" / "two" / "metrics.json").read_text())
     assert two["counts"] == one["counts"] and two["mpjpe"] == one["mpjpe"]
+
+
+def test_eval_on_several_cpu_processes_leaves_no_temporary_config_behind(synth_ih26m_shards, tmp_path, monkeypatch):
+    import interhand.eval.launch as eval_launch
+
+    seen = []
+
+    def fake_torchrun(command, env):  # the workers would read the config file given last
+        seen.append((command[-1], json.loads(open(command[-1]).read())["cpu_processes"]))
+        return 0
+
+    monkeypatch.setattr(eval_launch.subprocess, "call", fake_torchrun)
+    config = _config(synth_ih26m_shards.parent.parent, tmp_path, oracle=True, split="val", root="gt", cpu_processes=2)
+    assert eval_launch.launch(config) == 0
+    (path, processes), = seen
+    assert processes == 2 and not Path(path).exists() and not Path(path).parent.exists()

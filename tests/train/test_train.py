@@ -169,3 +169,59 @@ def test_two_process_cpu_ddp_training_lowers_the_loss_well_below_its_start(synth
     assert len(epochs) == 20
     assert sorted(path.name for path in (output / "model_dump").iterdir()) == ["snapshot_18.pth.tar",
                                                                                 "snapshot_19.pth.tar"]
+
+
+def test_continue_passes_over_an_empty_and_a_truncated_newest_snapshot_naming_them(synth_ih26m_shards, tmp_path,
+                                                                                  capsys):
+    shards, output = synth_ih26m_shards / "train", tmp_path / "run"
+    run(_config(shards, output, epochs=1, steps_per_epoch=1))
+    model_dump = output / "model_dump"
+    good = (model_dump / "snapshot_0.pth.tar").read_bytes()
+    (model_dump / "snapshot_1_iter1.pth.tar").write_bytes(b"")  # killed while the disk was full
+    (model_dump / "snapshot_1_iter2.pth.tar").write_bytes(good[:len(good) // 2])  # a copy cut short
+    run(_config(shards, output, steps_per_epoch=1, continue_train=True))
+    said = capsys.readouterr().err
+    assert "snapshot_1_iter2.pth.tar: unreadable checkpoint" in said and "truncated or corrupt" in said
+    assert "snapshot_1_iter1.pth.tar: unreadable checkpoint (empty" in said and "falling back" in said
+    assert "resumed from" in (output / "log" / "train_logs.txt").read_text()
+    assert [entry["epoch"] for entry in read_log(output) if entry["kind"] == "epoch"] == [0, 1]
+    for path in model_dump.iterdir():
+        path.write_bytes(b"")
+    with pytest.raises(ValueError, match="none of the 2 snapshots in .* loads: .*snapshot_1.pth.tar: unreadable"):
+        run(_config(shards, output, epochs=3, steps_per_epoch=1, continue_train=True))
+
+
+def test_a_checkpoint_holding_code_bearing_objects_is_one_line_and_not_loaded(tmp_path):
+    from pathlib import PurePosixPath
+
+    from interhand.model.original_checkpoint import CheckpointUnreadable, load_checkpoint
+
+    path = tmp_path / "crafted.pth.tar"
+    torch.save({"network": {}, "payload": PurePosixPath("/not/allowed")}, path)  # no tensor, not an allowed type
+    with pytest.raises(CheckpointUnreadable, match="crafted.pth.tar: not loaded: it holds code-bearing objects"):
+        load_checkpoint(path)
+    image = Path(__file__).parents[1] / "data" / "interhand26m_real" / "image2017.jpg"
+    result = CliRunner().invoke(main, ["predict", "--checkpoint", str(path), "--image", str(image), "--bbox",
+                                       "10,10,100,100", "--out", str(tmp_path)])
+    assert result.exit_code == 1 and "code-bearing" in result.output and len(result.output.splitlines()) == 1
+
+
+def test_steps_redone_after_continue_are_logged_once(synth_ih26m_shards, tmp_path, monkeypatch):
+    from interhand.train.log import RunLog
+
+    shards = synth_ih26m_shards / "train"
+    one_epoch = {"epochs": 1, "steps_per_epoch": 4, "snapshot_every": 2}
+    record = RunLog.record
+
+    def record_then_die(self, kind, **values):  # killed after step 3 was logged, its last snapshot at step 2
+        record(self, kind, **values)
+        if values.get("global_step") == 3:
+            raise KeyboardInterrupt("killed")
+
+    monkeypatch.setattr(RunLog, "record", record_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        run(_config(shards, tmp_path / "killed", **one_epoch))
+    monkeypatch.undo()
+    run(_config(shards, tmp_path / "killed", continue_train=True, **one_epoch))
+    kinds = [(entry["kind"], entry.get("global_step", entry.get("epoch"))) for entry in read_log(tmp_path / "killed")]
+    assert kinds == [("step", 1), ("step", 2), ("step", 3), ("step", 4), ("epoch", 0)]
