@@ -447,7 +447,10 @@ def read_dali_index(path: str | Path) -> list[tuple[str, dict[str, tuple[int, in
             fields = line.split()
             if not fields or len(fields) % 4:
                 raise ValueError(f"{path}:{number}: expected groups of 'ext offset size name', got {line.strip()!r}")
-            members = {fields[i]: (int(fields[i + 1]), int(fields[i + 2])) for i in range(0, len(fields), 4)}
+            try:
+                members = {fields[i]: (int(fields[i + 1]), int(fields[i + 2])) for i in range(0, len(fields), 4)}
+            except ValueError:
+                raise ValueError(f"{path}:{number}: offsets and sizes must be integers, got {line.strip()!r}") from None
             samples.append((fields[3].rsplit(".", 1)[0], members))
     if len(samples) != int(header[1]):
         raise ValueError(f"{path}: the header announces {header[1]} samples, the file lists {len(samples)}")

@@ -13,7 +13,7 @@ from interhand.geometry.heatmap import ORIGINAL_GEOMETRY, HeatmapGeometry
 from interhand.loaders.batch import Batch
 from interhand.loaders.dali_loader import DaliLoader, TrainParamsSource
 from interhand.loaders.dali_pipeline import DaliPipelineSpec, cuda_device_count
-from interhand.loaders.reference import ReferenceDataset, ReferenceLoader, reference_loader, shard_list
+from interhand.loaders.reference import ReferenceDataset, ReferenceLoader, check_indexes, reference_loader, shard_list
 
 __all__ = ["ShardLoader", "build_loader", "resolve_backend"]
 
@@ -74,6 +74,7 @@ def build_loader(shard_dir: Path, config: LoaderConfig, rank: int = 0, world_siz
                                    shuffle_buffer=config.shuffle_buffer if config.augment else 0,
                                    geometry=geometry, region_decode=config.roi_decode)
         return ShardLoader(backend, device, reference_loader(dataset, config.batch_size, config.workers), dataset)
+    check_indexes(shards)
     spec = DaliPipelineSpec(shards.paths, shards.index_paths,
                             batch_size=config.batch_size, num_threads=max(config.workers, 1), device=device,
                             shard_id=rank, num_shards=world_size, shuffle=config.augment,

@@ -35,7 +35,8 @@ from interhand.loaders.batch import Batch, make_batch, targets_from_records
 from interhand.loaders.decode import decode_and_warp
 from interhand.shard_format import ANN_DTYPE, ANN_FLOATS, ANN_MEMBER, IMAGE_MEMBERS, decode_ann_records, read_dali_index
 
-__all__ = ["ShardList", "shard_list", "rank_range", "ShardReader", "ReferenceDataset", "ReferenceLoader", "reference_loader"]
+__all__ = ["ShardList", "shard_list", "check_indexes", "rank_range", "ShardReader", "ReferenceDataset", "ReferenceLoader",
+           "reference_loader"]
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,23 @@ def _check_index_bounds(index_path: str, entries: list, tar_bytes: int) -> None:
                                  f"{tar_bytes}-byte tar (damaged index; `interhand verify` the folder)")
 
 
+def _checked_index(shards: ShardList, tar: int, tar_bytes: int) -> list:
+    """The tar's index entries, checked against dataset.json's sample count and the tar's size."""
+    entries = read_dali_index(shards.index_paths[tar])
+    if len(entries) != shards.counts[tar]:
+        raise ValueError(f"{shards.index_paths[tar]}: {len(entries)} samples, but dataset.json says {shards.counts[tar]}")
+    _check_index_bounds(shards.index_paths[tar], entries, tar_bytes)
+    return entries
+
+
+def check_indexes(shards: ShardList) -> None:
+    """Every index of the split, checked as the reference loader checks each when it first reads its tar: for
+    DALI, which reads the indexes itself and would fail on a bad one with its own error. One pass over the
+    index files (the reference loader's own parse)."""
+    for tar, path in enumerate(shards.paths):
+        _checked_index(shards, tar, os.stat(path).st_size)
+
+
 class ShardReader:
     """Random access to the samples of a split by global index: (key, {member: bytes}), via the `.idx` files.
 
@@ -84,12 +102,12 @@ class ShardReader:
     def _tar(self, tar: int) -> tuple[list, int]:
         with self._lock:
             if tar not in self._entries:
-                entries = read_dali_index(self.shards.index_paths[tar])
-                if len(entries) != self.shards.counts[tar]:
-                    raise ValueError(f"{self.shards.index_paths[tar]}: {len(entries)} samples, but dataset.json "
-                                     f"says {self.shards.counts[tar]}")
                 handle = os.open(self.shards.paths[tar], os.O_RDONLY)
-                _check_index_bounds(self.shards.index_paths[tar], entries, os.fstat(handle).st_size)
+                try:
+                    entries = _checked_index(self.shards, tar, os.fstat(handle).st_size)
+                except ValueError:
+                    os.close(handle)
+                    raise
                 self._files[tar], self._entries[tar] = handle, entries
             return self._entries[tar], self._files[tar]
 

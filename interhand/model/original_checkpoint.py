@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import pickle
+import re
 import zipfile
 from pathlib import Path
 
@@ -91,9 +92,12 @@ def load_checkpoint_payload(path: str | Path, map_location: str | torch.device =
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise CheckpointUnreadable(f"{path}: not loaded: it holds code-bearing objects (or is not a checkpoint) that "
-                                   f"weights-only loading refuses ({first[:160]})") from None
+        lines = [line.strip() for line in str(error).splitlines() if "WeightsUnpickler error" in line]
+        found = "not a checkpoint?"
+        if lines:  # "Unsupported global: GLOBAL <what> was not an allowed global by default", without colours
+            found = re.sub(r"^.*WeightsUnpickler error: |\x1b\[[0-9;]*m", "", lines[0]).split(". ")[0][:160]
+        raise CheckpointUnreadable(f"{path}: not loaded: it holds code-bearing objects that weights-only loading "
+                                   f"refuses ({found})") from None
     except (EOFError, RuntimeError, OSError, zipfile.BadZipFile, ValueError, KeyError) as error:
         size = path.stat().st_size if path.is_file() else 0
         kind = "empty" if size == 0 else f"{size} bytes, truncated or corrupt"

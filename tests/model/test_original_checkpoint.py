@@ -14,7 +14,7 @@ from torch.nn import functional as F
 
 from interhand.config import ModelConfig
 from interhand.model import InterNet, load_checkpoint, save_checkpoint
-from interhand.model.original_checkpoint import infer_resnet_type
+from interhand.model.original_checkpoint import CheckpointUnreadable, infer_resnet_type
 
 # Every key of the original repository's checkpoint `network` dict with its shape ('module.' prefix
 # included); a copy of the project's shared/internet_original_keys.json, kept with the tests.
@@ -153,8 +153,10 @@ def test_loading_a_snapshot_with_wrong_keys_lists_the_offending_keys(tmp_path):
 def test_checkpoints_holding_arbitrary_python_objects_are_refused(tmp_path):
     path = tmp_path / "evil.pth.tar"
     torch.save({"epoch": 0, "network": {}, "payload": pickle.PicklingError("not a tensor")}, path)
-    with pytest.raises(pickle.UnpicklingError):
+    with pytest.raises(CheckpointUnreadable, match="evil.pth.tar: not loaded: it holds code-bearing objects .*"
+                                                   "PicklingError") as refused:
         load_checkpoint(path)
+    assert "\n" not in str(refused.value) and "\x1b" not in str(refused.value)
 
 
 def test_our_checkpoint_round_trips_config_and_weights_with_or_without_the_module_prefix(tmp_path):

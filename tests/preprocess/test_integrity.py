@@ -197,13 +197,17 @@ def test_eval_refuses_shards_of_another_dataset_and_an_empty_split(val_copy, stb
         eval_shard_dir(EvalConfig(shards=str(val_copy.parents[2]), split="val", root="gt"))
 
 
-@pytest.mark.parametrize("offset", [-512, 10**12])
-def test_the_reference_loader_refuses_index_offsets_outside_the_tar(val_copy, offset):
+@pytest.mark.parametrize("offset, said", [("-512", "at offset -512 .* lies outside"),
+                                          (str(10**12), f"at offset {10**12} .* lies outside"),
+                                          ("12x", "offsets and sizes must be integers")])
+def test_both_loaders_refuse_an_index_with_offsets_outside_the_tar(val_copy, offset, said):
     index = val_copy / "val-000000.idx"
     lines = index.read_text().splitlines()
     fields = lines[1].split()
-    fields[1] = str(offset)
+    fields[1] = offset
     index.write_text("\n".join([lines[0], " ".join(fields), *lines[2:]]) + "\n")
+    with pytest.raises(ValueError, match=f"val-000000.idx.*{said}"):  # DALI would read it itself: checked first
+        build_loader(val_copy, LoaderConfig(backend="dali", device="cpu", augment=False))
     loader = build_loader(val_copy, LoaderConfig(backend="reference", augment=False, workers=0))
-    with pytest.raises(ValueError, match=f"val-000000.idx: sample .* at offset {offset} .* lies outside"):
+    with pytest.raises(ValueError, match=f"val-000000.idx.*{said}"):  # when it first reads the tar
         next(iter(loader))
