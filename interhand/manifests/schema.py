@@ -11,7 +11,8 @@ import pyarrow as pa
 
 from interhand.shard_format import ANN_DTYPE, ANN_FLOATS, ANN_LAYOUT, FORMAT_VERSION, SampleInfo
 
-__all__ = ["MANIFEST_SCHEMA", "ERRORS_SCHEMA", "MEMBER_COLUMNS", "manifest_table", "schema_metadata"]
+__all__ = ["MANIFEST_SCHEMA", "ERRORS_SCHEMA", "MEMBER_COLUMNS", "ARRAY_COLUMNS", "manifest_table", "manifest_arrays",
+           "schema_metadata"]
 
 
 def _array(*shape: int) -> pa.DataType:
@@ -48,6 +49,8 @@ _ARRAYS = [
     ("mano_right_pose", _array(48)), ("mano_right_shape", _array(10)), ("mano_right_trans_m", _array(3)),
     ("mano_left_pose", _array(48)), ("mano_left_shape", _array(10)), ("mano_left_trans_m", _array(3)),
 ]
+
+ARRAY_COLUMNS = tuple(name for name, _ in _ARRAYS)
 
 
 def schema_metadata() -> dict[bytes, bytes]:
@@ -116,11 +119,14 @@ def manifest_table(locations: dict[str, list], infos: list[SampleInfo], subset: 
     values["subset"] = [subset] * len(infos)
     values["num_valid_right"], values["num_valid_left"] = _valid_joint_counts(records)
     columns = [pa.array(values[name], type=kind) for name, kind in _LOCATION + _IDENTITY]
+    columns += list(manifest_arrays(records).values())
+    return pa.Table.from_arrays(columns, schema=MANIFEST_SCHEMA)
+
+
+def manifest_arrays(records: np.ndarray) -> dict[str, pa.Array]:
+    """The manifest's array columns (_ARRAYS, in order) of `.ann` records (n, ANN_FLOATS): what manifest_table
+    writes, and what `interhand verify` recomputes from the shards to check the manifest against them."""
     root_offset = ANN_LAYOUT["root_joint_index"][0]
     root_index = pa.array(records[:, root_offset:root_offset + 2].astype(np.int8).ravel())
-    for name, _ in _ARRAYS:
-        if name == "root_joint_index":
-            columns.append(pa.FixedSizeListArray.from_arrays(root_index, 2))
-        else:
-            columns.append(_array_column(records, name))
-    return pa.Table.from_arrays(columns, schema=MANIFEST_SCHEMA)
+    return {name: pa.FixedSizeListArray.from_arrays(root_index, 2) if name == "root_joint_index"
+            else _array_column(records, name) for name, _ in _ARRAYS}

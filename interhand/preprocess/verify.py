@@ -6,9 +6,10 @@ dataset.json; the counts in dataset.json recomputed from the manifest and the er
 shards, per-shard samples, the error fraction); no unlisted tar, index or temporary file in the folder; every
 shard's SHA-256 and size as recorded at write time; every manifest member present in its tar at the recorded
 offset with the recorded size and CRC-32; no member the manifest does not list; every `.ann` and `.json`
-record of this format version and with its own key; the DALI index equal to the one the manifest implies.
+record of this format version and with its own key; the manifest's content columns (arrays, hand_type) equal
+to what the shards' `.ann` records give; the DALI index equal to the one the manifest implies.
 
-What it cannot see: a folder rewritten consistently by hand (dataset.json's own digests recomputed). Record
+What it cannot see: a folder rewritten consistently by hand (shards, manifest and dataset.json's digests). Record
 dataset.json's SHA-256 (`verify` prints it) to pin a folder.
 """
 
@@ -18,11 +19,18 @@ import json
 import tarfile
 import zlib
 from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from interhand.manifests.read import read_dataset_json, read_errors, read_manifest
-from interhand.manifests.schema import MEMBER_COLUMNS
+from interhand.manifests.schema import ARRAY_COLUMNS, MEMBER_COLUMNS, manifest_arrays
 from interhand.preprocess.shard_writer import dali_index_text, file_sha256
-from interhand.shard_format import ANN_MEMBER, JSON_MEMBER, RECORDED_FILES, FORMAT_VERSION, decode_ann
+from interhand.shard_format import (ANN_BYTES, ANN_DTYPE, ANN_FLOATS, ANN_LAYOUT, ANN_MEMBER, FORMAT_VERSION,
+                                    JSON_MEMBER, RECORDED_FILES, decode_ann)
+from interhand.skeleton import HAND_TYPE_VECTORS
 
 __all__ = ["verify_shard_dir", "check_recorded_files"]
 
@@ -73,7 +81,8 @@ def _record_problem(name: str, data: bytes) -> str | None:
     return None
 
 
-def _check_tar(path: Path, expected: dict[str, tuple[int, int, int]]) -> list[str]:
+def _check_tar(path: Path, expected: dict[str, tuple[int, int, int]], anns: dict[str, bytes]) -> list[str]:
+    """Problems of one tar against the manifest's members; fills `anns` (key -> `.ann` bytes) on the way."""
     problems, seen = [], set()
     try:
         with open(path, "rb") as raw, tarfile.open(fileobj=raw, mode="r:") as archive:
@@ -94,6 +103,8 @@ def _check_tar(path: Path, expected: dict[str, tuple[int, int, int]]) -> list[st
                 problem = _record_problem(member.name, data)
                 if problem:
                     problems.append(f"{path.name}: {problem}")
+                elif member.name.endswith("." + ANN_MEMBER):
+                    anns[member.name.partition(".")[0]] = data
     except (tarfile.TarError, OSError, EOFError) as error:
         problems.append(f"{path.name}: unreadable tar ({error})")
     problems += [f"{path.name}: member {name} listed in the manifest is missing" for name in sorted(set(expected) - seen)]
@@ -124,6 +135,47 @@ def _check_counts(dataset: dict, manifest: list[dict], errors: int) -> list[str]
     return problems
 
 
+def _manifest_by_shard(shard_dir: Path, counts: list[int]) -> Iterator[pa.Table]:
+    """The manifest's key, hand_type and array columns, `counts[i]` rows at a time: the rows are stored shard by
+    shard, so each shard's rows come in one slice while memory stays bounded by a shard's."""
+    columns = ["key", "hand_type", *ARRAY_COLUMNS]
+    batches = pq.ParquetFile(shard_dir / "manifest.parquet").iter_batches(batch_size=4096, columns=columns)
+    pending: list[pa.RecordBatch] = []
+    buffered = 0
+    for count in counts:
+        while buffered < count:
+            batch = next(batches, None)
+            if batch is None:
+                break
+            pending.append(batch)
+            buffered += batch.num_rows
+        table = pa.Table.from_batches(pending, schema=pending[0].schema) if pending else pa.table({})
+        yield table.slice(0, count)
+        rest = table.slice(count)
+        pending, buffered = rest.to_batches(), rest.num_rows
+
+
+def _check_content(name: str, rows: pa.Table, anns: dict[str, bytes]) -> list[str]:
+    """The manifest's content columns (the loaders' and eval's view) recomputed from the shard's `.ann` records:
+    an edit of either that the digests miss (dataset.json resealed) shows up here."""
+    keys = rows.column("key").to_pylist() if rows.num_columns else []
+    if not keys or any(len(anns.get(key, b"")) != ANN_BYTES for key in keys):
+        return []  # missing or bad records are reported by the member checks
+    records = np.frombuffer(b"".join(anns[key] for key in keys), ANN_DTYPE).reshape(len(keys), ANN_FLOATS)
+    problems = []
+    for column, expected in manifest_arrays(records).items():
+        stored = rows.column(column).combine_chunks()
+        if not stored.equals(expected):
+            row = next((i for i, (a, b) in enumerate(zip(stored.to_pylist(), expected.to_pylist())) if a != b), 0)
+            problems.append(f"{name}: manifest column {column} of {keys[row]} differs from its .ann record")
+    offset = ANN_LAYOUT["hand_type"][0]
+    for key, hand_type, vector in zip(keys, rows.column("hand_type").to_pylist(), records[:, offset:offset + 2]):
+        if tuple(vector.tolist()) != HAND_TYPE_VECTORS.get(hand_type):
+            problems.append(f"{name}: manifest hand_type {hand_type!r} of {key} differs from its .ann record")
+            break
+    return problems
+
+
 def _unlisted_files(shard_dir: Path, dataset: dict) -> list[str]:
     listed = {shard["name"] for shard in dataset["shards"]} | {shard["index"] for shard in dataset["shards"]}
     return [f"{path.name}: not listed in dataset.json (a stale or foreign file; remove it)"
@@ -139,17 +191,20 @@ def verify_shard_dir(shard_dir: Path, accept_incomplete: bool = False) -> list[s
     problems = check_recorded_files(shard_dir, dataset)
     if problems:  # the manifest or the errors cannot be trusted: nothing below would mean anything
         return problems
-    manifest = read_manifest(shard_dir).drop_columns(["joints_img", "joints_cam_mm", "joints_world_mm"]).to_pylist()
+    manifest = read_manifest(shard_dir).drop_columns(list(ARRAY_COLUMNS)).to_pylist()
     problems += _check_counts(dataset, manifest, read_errors(shard_dir).num_rows)
     problems += _unlisted_files(shard_dir, dataset)
     by_shard: dict[str, list[dict]] = {}
     for row in manifest:
         by_shard.setdefault(row["shard"], []).append(row)
+    contents = _manifest_by_shard(shard_dir, [len(by_shard.get(shard["name"], [])) for shard in dataset["shards"]])
     for shard in dataset["shards"]:
         path, rows = shard_dir / shard["name"], sorted(by_shard.pop(shard["name"], []), key=lambda r: r["position"])
         if file_sha256(path) != shard["sha256"]:
             problems.append(f"{shard['name']}: SHA-256 differs from dataset.json (modified or corrupt)")
-        problems += _check_tar(path, _expected_members(rows))
+        anns: dict[str, bytes] = {}
+        problems += _check_tar(path, _expected_members(rows), anns)
+        problems += _check_content(shard["name"], next(contents), anns)
         index_path = shard_dir / shard["index"]
         if index_path.read_bytes() != dali_index_text(_index_entries(rows)).encode():
             problems.append(f"{shard['index']}: DALI index not matching the manifest")

@@ -117,6 +117,9 @@ def _set_count(key: str, change):
 TAMPER_CASES = [
     ("manifest content column +100 mm", _joints_plus_100_mm, "manifest.parquet: ", False),
     ("manifest hand_type", _hand_type, "manifest.parquet: ", False),
+    ("manifest content column +100 mm, digests resealed", lambda f: (_joints_plus_100_mm(f), _reseal(f)),
+     "manifest column joints_cam_mm of ih26m-val-", False),
+    ("manifest hand_type, digests resealed", lambda f: (_hand_type(f), _reseal(f)), "manifest hand_type ", False),
     ("manifest byte flipped, same size", lambda folder: _flip_byte(folder / "manifest.parquet"),
      "manifest.parquet: SHA-256 differs", False),
     ("dataset.json samples count", _set_count("samples", lambda n: n + 1), "counts samples", False),
