@@ -15,12 +15,13 @@ import hashlib
 import itertools
 import os
 import pickle
+import stat
 from array import array
 from collections import deque
 from concurrent.futures import Executor, Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Union
 
 import numpy as np
 
@@ -67,14 +68,40 @@ def _rejection_row(rejection: Rejection, stage: str) -> dict:
             "stage": stage, "reason": rejection.reason}
 
 
-def stat_images(paths: list[str]) -> list[Optional[tuple[int, int]]]:
-    """(size, mtime ns) per image file, None where it cannot be stat'ed (missing)."""
-    stats = []
+_inside_cache: dict[tuple[str, str], bool] = {}  # (image root, folder) → the folder resolves inside the root
+
+
+def _resolves_inside(path: str, image_root: str) -> bool:
+    real_root = os.path.realpath(image_root)
+    real = os.path.realpath(path)
+    return real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep)
+
+
+def stat_images(paths: list[str], image_root: Optional[str] = None) -> list[Union[tuple[int, int], str, None]]:
+    """(size, mtime ns) per image file, None where it cannot be stat'ed (missing), or the reason it must not be
+    read: not a regular file, or (with `image_root`) resolving outside that folder, through a symlinked file
+    or folder. Folders are resolved once per process; a file is resolved only when it is itself a symlink."""
+    stats: list = []
     for path in paths:
         try:
-            status = os.stat(path)
+            status = os.lstat(path)
+            if image_root is not None:
+                folder = os.path.dirname(path)
+                inside = _inside_cache.get((image_root, folder))
+                if inside is None:
+                    inside = _inside_cache[(image_root, folder)] = _resolves_inside(folder, image_root)
+                if stat.S_ISLNK(status.st_mode):
+                    inside = inside and _resolves_inside(path, image_root)
+                if not inside:
+                    stats.append(f"image path resolves outside {image_root}: {path} -> {os.path.realpath(path)}")
+                    continue
+            if stat.S_ISLNK(status.st_mode):
+                status = os.stat(path)
         except OSError:
             stats.append(None)
+            continue
+        if not stat.S_ISREG(status.st_mode):
+            stats.append(f"image path is not a regular file: {path}")
         else:
             stats.append((status.st_size, status.st_mtime_ns))
     return stats
@@ -91,7 +118,7 @@ def ingest(reading: SourceReading, spill_path: Optional[Path], progress=None, ke
     """
     result = Ingest(spill_paths=[spill_path])
     with open(spill_path or os.devnull, "wb") as spill:
-        ingest_pass = _IngestPass(result, spill, spill_path is not None, keep, pool)
+        ingest_pass = _IngestPass(result, spill, spill_path is not None, keep, pool, reading.image_root)
         chunk: list[Record] = []
         for record in reading.records():
             chunk.append(record)
@@ -112,15 +139,17 @@ class _IngestPass:
     """Takes records in chunks, strictly in input order, once their image files are stat'ed."""
 
     def __init__(self, result: Ingest, spill, spilling: bool, keep: Optional[np.ndarray],
-                 pool: Optional[Executor], chunk_ends: Optional[list] = None) -> None:
+                 pool: Optional[Executor], image_root: Optional[Path], chunk_ends: Optional[list] = None) -> None:
         self.result, self.spill, self.spilling, self.keep, self.pool = result, spill, spilling, keep, pool
+        self.image_root = None if image_root is None else str(image_root)
         self.pending: deque = deque()  # (records, their images' stats or a Future of them)
         self.batch: list[tuple[Sample, tuple[int, int], bool]] = []
         self.chunk_ends = chunk_ends  # if a list: each chunk is spilled whole, then its end noted here
 
     def submit(self, records: list[Record]) -> None:
         paths = [record.image_path for record in records if not isinstance(record, Rejection)]
-        stats = stat_images(paths) if self.pool is None else self.pool.submit(stat_images, paths)
+        stats = stat_images(paths, self.image_root) if self.pool is None else \
+            self.pool.submit(stat_images, paths, self.image_root)
         self.pending.append((records, stats))
         while self.pending and (len(self.pending) > _STATS_AHEAD or not isinstance(self.pending[0][1], Future)
                                 or self.pending[0][1].done()):
@@ -139,8 +168,8 @@ class _IngestPass:
                 result.rejections.append(_rejection_row(record, "annotation"))
                 continue
             status = next(stats)
-            if status is None:
-                reason = f"image file missing: {record.image_path}"
+            if status is None or isinstance(status, str):
+                reason = status or f"image file missing: {record.image_path}"
                 result.rejections.append(_rejection_row(
                     Rejection(record.image_path, record.annotation_id, record.key, reason), "image"))
                 continue
@@ -175,9 +204,11 @@ def _ingest_share(config: PreprocessConfig, spill_path: Optional[str], share: tu
     result, ends = Ingest(spill_paths=[spill_path]), []
     # Stats are made here, chunk by chunk: a stat thread beside this CPU-bound one waits for the GIL after
     # every call (switch interval 5 ms) and made ingest slower, not faster.
+    reading = open_source(config)
     with open(spill_path or os.devnull, "wb") as spill:
-        ingest_pass, chunk = _IngestPass(result, spill, spill_path is not None, None, None, ends), []
-        for position, record in enumerate(open_source(config).records(mine)):
+        ingest_pass = _IngestPass(result, spill, spill_path is not None, None, None, reading.image_root, ends)
+        chunk = []
+        for position, record in enumerate(reading.records(mine)):
             if mine(position):
                 chunk.append(record)
                 if len(chunk) == chunk_size:
