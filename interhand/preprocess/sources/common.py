@@ -150,10 +150,18 @@ def require_file(path: Path, what: str) -> Path:
 
 
 def load_json(path: Path) -> object:
-    """json.load for the small files (camera parameters); a broken file is a SourceError naming it."""
+    """json.load for the small files (camera parameters); a broken file, or a key listed twice in one object
+    (json.load would keep the last silently: which calibration is right?), is a SourceError naming it."""
+    def unique(pairs: list) -> dict:
+        table = dict(pairs)
+        if len(table) < len(pairs):
+            repeated = next(key for key in table if sum(1 for name, _ in pairs if name == key) > 1)
+            raise SourceError(f"{path}: the key {repeated!r} appears twice in one object")
+        return table
+
     try:
         with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
+            return json.load(handle, object_pairs_hook=unique)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise SourceError(f"{path}: unreadable JSON ({error})") from error
 
