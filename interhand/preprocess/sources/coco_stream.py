@@ -122,7 +122,9 @@ def join_records(data_path: Path, compact_image: Callable[[dict], object], build
     seen: set[int] = set()
     position = -1  # of the record being made
     for image, annotation in iter_coco_annotations(data_path, compact_image):
-        annotation_id, problem = _annotation_id(annotation)
+        annotation_id, problem = annotation.get("id"), ""
+        if type(annotation_id) is not int or not 0 <= annotation_id <= MAX_ANNOTATION_ID:
+            annotation_id, problem = _annotation_id(annotation)
         if problem and annotation_id < 0:
             position += 1
             yield reject(-1, problem)

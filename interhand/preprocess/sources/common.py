@@ -91,6 +91,9 @@ def text(value: object, what: str) -> str:
 def relative_file_name(value: object, what: str = "file_name") -> str:
     """A file name relative to its image folder, else RejectSample: absolute paths, `..` components and NUL
     bytes would make the writer read a file outside the dataset (the resolved path is checked at stat)."""
+    if type(value) is str and value and value.isascii() and not value.startswith((".", "/")) and "/." not in value \
+            and "\\" not in value and "\0" not in value:
+        return value  # the common case, decided without splitting
     name = text(value, what)
     parts = name.replace("\\", "/").split("/")
     if not name or name.startswith(("/", "\\")) or ".." in parts or "\0" in name or os.path.isabs(name):
@@ -100,9 +103,9 @@ def relative_file_name(value: object, what: str = "file_name") -> str:
 
 def flags_problem(values: np.ndarray, what: str, joint_names: tuple[str, ...] = ()) -> str:
     """'' when every value is 0 or 1 (NaN is neither), else the reason naming the first offending entries."""
-    bad = (values != 0) & (values != 1)
-    if not bad.any():
+    if not (values * (values - 1)).any():  # 0 exactly for 0 and 1; NaN and inf are truthy
         return ""
+    bad = (values != 0) & (values != 1)
     where = np.flatnonzero(bad)[:4]
     names = ", ".join(f"{joint_names[i] if i < len(joint_names) else i}={values[i]:g}" for i in where)
     return f"{what} must be 0 or 1: {names}"

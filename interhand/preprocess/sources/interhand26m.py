@@ -122,11 +122,17 @@ def _rootnet_path(root: Path, split: str, subset: str, layout: str) -> Optional[
     return next((folder / name for name in names if (folder / name).is_file()), None)
 
 
+_NUMBER_FIELDS = ("width", "height", "capture", "subject", "frame_idx")
+
+
 def _compact_image(image: dict) -> tuple:
-    return (relative_file_name(image["file_name"]), integer(image["width"], "width"),
-            integer(image["height"], "height"), integer(image["capture"], "capture"),
-            integer(image.get("subject", -1), "subject"), sys.intern(text(str(image["seq_name"]), "seq_name")),
-            sys.intern(text(str(image["camera"]), "camera")), integer(image["frame_idx"], "frame_idx"))
+    numbers = (image["width"], image["height"], image["capture"], image.get("subject", -1), image["frame_idx"])
+    if {type(number) for number in numbers} != {int}:
+        numbers = tuple(integer(number, field) for number, field in zip(numbers, _NUMBER_FIELDS))
+    width, height, capture, subject, frame_idx = numbers
+    return (relative_file_name(image["file_name"]), width, height, capture, subject,
+            sys.intern(text(str(image["seq_name"]), "seq_name")), sys.intern(text(str(image["camera"]), "camera")),
+            frame_idx)
 
 
 class _Joiner:
