@@ -151,8 +151,9 @@ def _save_pairs(path: Path, pairs: list) -> None:
     path.write_text("{" + ",".join(f"{json.dumps(key)}:{json.dumps(value)}" for key, value in pairs) + "}")
 
 
-def _ih(root: Path, kind: str) -> Path:
-    return root / "annotations" / "test" / f"InterHand2.6M_test_{kind}.json"
+def _ih(root: Path, kind: str, folder: str = "test") -> Path:
+    """An InterHand2.6M test-split file: v1.0 layout (annotations/test/), or v0.0 (folder = the subset)."""
+    return root / "annotations" / folder / f"InterHand2.6M_test_{kind}.json"
 
 
 def _edit_annotation(field: str, value, index: int = 0):
@@ -166,12 +167,15 @@ def _edit_annotation(field: str, value, index: int = 0):
 
 
 def _edit_image(field: str, value):
-    """The image of the first annotation gets `field` = value (a callable: of the old value)."""
+    """The image of the first annotation gets `field` = value (a callable: of the old value; None: removed)."""
     def edit(root: Path):
         data = _load(_ih(root, "data"))
         annotation = data["annotations"][0]
         image = next(image for image in data["images"] if image["id"] == annotation["image_id"])
-        image[field] = value(image[field]) if callable(value) else value
+        if value is None:
+            del image[field]
+        else:
+            image[field] = value(image[field]) if callable(value) else value
         _save(_ih(root, "data"), data)
         return {annotation["id"]}
     return edit
@@ -193,26 +197,26 @@ def _duplicate_image_id(root: Path):
     return {a["id"] for a in data["annotations"] if a["image_id"] == image["id"]}
 
 
-def _frame_annotations(root: Path, capture: int, frame: int) -> set:
-    data = _load(_ih(root, "data"))
+def _frame_annotations(root: Path, capture: int, frame: int, folder: str = "test") -> set:
+    data = _load(_ih(root, "data", folder))
     images = {image["id"] for image in data["images"] if (image["capture"], image["frame_idx"]) == (capture, frame)}
     return {a["id"] for a in data["annotations"] if a["image_id"] in images}
 
 
-def _duplicate_frame(kind: str):
+def _duplicate_frame(kind: str, folder: str = "test"):
     """The first frame of the joint_3d (or MANO) file listed twice, the second copy moved a little."""
     def edit(root: Path):
-        table = _load(_ih(root, kind))
+        table = _load(_ih(root, kind, folder))
         capture = next(iter(table))
         frame, entry = next(iter(table[capture].items()))
         moved = json.loads(json.dumps(entry).replace(".", "1.", 1))  # any other number: which one is right?
         frames = [(frame, entry), (frame, moved)] + [item for item in table[capture].items() if item[0] != frame]
-        path = _ih(root, kind)
+        path = _ih(root, kind, folder)
         path.write_text("{" + ",".join(
             f"{json.dumps(c)}:" + ("{" + ",".join(f"{json.dumps(k)}:{json.dumps(v)}" for k, v in frames) + "}"
                                    if c == capture else json.dumps(value))
             for c, value in table.items()) + "}")
-        return _frame_annotations(root, int(capture), int(frame))
+        return _frame_annotations(root, int(capture), int(frame), folder)
     return edit
 
 
@@ -361,6 +365,7 @@ BAD_INPUTS = [
     ("image id listed twice", "real", _duplicate_image_id, "appears 2 times in"),
     ("joint_3d frame listed twice", "real", _duplicate_frame("joint_3d"), "appears 2 times in"),
     ("MANO frame listed twice", "synth", _duplicate_frame("MANO_NeuralAnnot"), "appears 2 times in"),
+    ("v0.0: joint_3d frame listed twice", "synth-v0", _duplicate_frame("joint_3d", "all"), "appears 2 times in"),
     ("NaN joint_valid", "real", _edit_annotation("joint_valid.3.0", float("nan")), "joint_valid must be 0 or 1"),
     ("joint_valid 7", "real", _edit_annotation("joint_valid.5.0", 7), "joint_valid must be 0 or 1: 5=7"),
     ("hand_type_valid 0.5", "real", _edit_annotation("hand_type_valid", 0.5), "hand_type_valid 0.5 is not an integer"),
@@ -372,6 +377,7 @@ BAD_INPUTS = [
     ("NaN MANO pose", "synth", _mano_nan, "non-finite (NaN or inf) MANO parameters"),
     ("width '334px'", "real", _edit_image("width", "334px"), "width '334px' is not an integer"),
     ("fractional height", "real", _edit_image("height", 512.5), "height 512.5 is not an integer"),
+    ("image without a width", "real", _edit_image("width", None), "lacks the field 'width'"),
     ("fractional annotation id", "real", _edit_annotation("id", 2000020.7),
      "annotation id 2000020.7 is not an integer"),
     ("fractional image_id", "real", _edit_annotation("image_id", 326750.5), "image_id 326750.5 is not an integer"),
@@ -395,7 +401,9 @@ BAD_INPUTS = [
 def test_each_bad_input_is_an_error_row_for_exactly_the_samples_it_affects(
         case, base, edit, reason, tmp_path, real_ih26m_root, synth_ih26m_root, synth_stb_root, synth_rhd_root):
     sources = {"real": ("interhand26m", real_ih26m_root), "synth": ("interhand26m", synth_ih26m_root),
-               "stb": ("stb", synth_stb_root), "rhd": ("rhd", synth_rhd_root)}
+               "synth-v0": ("interhand26m", synth_ih26m_root), "stb": ("stb", synth_stb_root),
+               "rhd": ("rhd", synth_rhd_root)}
+    layout = {"layout": "v0.0"} if base == "synth-v0" else {}
     if base == "coco":
         dataset, root = "coco", _coco_root(tmp_path, real_ih26m_root)
     else:
@@ -403,7 +411,7 @@ def test_each_bad_input_is_an_error_row_for_exactly_the_samples_it_affects(
         shutil.copytree(sources[base][1], root, symlinks=True)
     affected = edit(root)
     config = PreprocessConfig(dataset=dataset, root=str(root), split="test", out=str(tmp_path / "out"),
-                              progress=False, max_errors=1.0)
+                              progress=False, max_errors=1.0, **layout)
     summary = run(config)
     errors = pq.read_table(shard_dir(config) / "errors.parquet").to_pylist()
     assert sorted(row["annotation_id"] for row in errors) == sorted(affected), errors
