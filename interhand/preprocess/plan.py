@@ -26,7 +26,7 @@ from typing import Optional, Union
 import numpy as np
 
 from interhand.config import PreprocessConfig, parse_size
-from interhand.preprocess.sources import Record, Rejection, SourceReading, open_source
+from interhand.preprocess.sources import Record, Rejection, SourceError, SourceReading, open_source
 from interhand.shard_format import ANN_BYTES, ANN_DTYPE, ANN_FLOATS, FORMAT_VERSION, Sample, SampleInfo, \
     encode_ann_records, shard_name
 
@@ -68,7 +68,8 @@ def _rejection_row(rejection: Rejection, stage: str) -> dict:
             "stage": stage, "reason": rejection.reason}
 
 
-_inside_cache: dict[tuple[str, str], bool] = {}  # (image root, folder) → the folder resolves inside the root
+_inside_cache: dict[tuple[str, str], bool] = {}  # (image root, folder) → the folder resolves inside the root;
+# emptied at the start of each ingest pass, so that a long-lived process sees folders relinked since
 
 
 def _resolves_inside(path: str, image_root: str) -> bool:
@@ -117,6 +118,7 @@ def ingest(reading: SourceReading, spill_path: Optional[Path], progress=None, ke
     this one goes on parsing: on a cold disk, one after another here, they took ~0.8 s of a 4 s ingest.
     """
     result = Ingest(spill_paths=[spill_path])
+    _inside_cache.clear()
     with open(spill_path or os.devnull, "wb") as spill:
         ingest_pass = _IngestPass(result, spill, spill_path is not None, keep, pool, reading.image_root)
         chunk: list[Record] = []
@@ -205,6 +207,7 @@ def _ingest_share(config: PreprocessConfig, spill_path: Optional[str], share: tu
     # Stats are made here, chunk by chunk: a stat thread beside this CPU-bound one waits for the GIL after
     # every call (switch interval 5 ms) and made ingest slower, not faster.
     reading = open_source(config)
+    _inside_cache.clear()
     with open(spill_path or os.devnull, "wb") as spill:
         ingest_pass = _IngestPass(result, spill, spill_path is not None, None, None, reading.image_root, ends)
         chunk = []
@@ -254,7 +257,8 @@ def ingest_parallel(config: PreprocessConfig, spill_paths: list[Optional[Path]],
         if merged.rejections:
             progress.set_postfix(rejected=len(merged.rejections), refresh=False)
     if taken != [len(ends) for _, ends in shares]:
-        raise RuntimeError("the ingest processes read different numbers of records; did the source change?")
+        raise SourceError(f"the ingest processes read different numbers of records from {config.root}: did the "
+                          f"annotation files change during the run? Re-run once they are complete")
     return merged
 
 

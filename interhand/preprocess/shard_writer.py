@@ -221,7 +221,8 @@ def shard_is_done(job: ShardJob) -> dict | None:
         record = json.loads(done.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError):
         return None  # a corrupt record (a crash, an edit): the shard is rewritten
-    if not isinstance(record, dict) or record.get("plan_hash") != job.plan_hash or file_sha256(tar_path) != record.get("sha256"):
+    if not isinstance(record, dict) or record.get("plan_hash") != job.plan_hash or \
+            file_sha256(tar_path) != record.get("sha256"):
         return None
     return record
 
