@@ -249,6 +249,7 @@ BAD_INPUTS = [
     ("width '334px'", "real", _edit_image("width", "334px"), "width '334px' is not an integer"),
     ("fractional height", "real", _edit_image("height", 512.5), "height 512.5 is not an integer"),
     ("image without a width", "real", _edit_image("width", None), "lacks the field 'width'"),
+    ("subject past int32", "real", _edit_image("subject", 2 ** 31), "does not fit the 32-bit integers"),
     ("fractional annotation id", "real", _edit_annotation("id", 2000020.7),
      "annotation id 2000020.7 is not an integer"),
     ("fractional image_id", "real", _edit_annotation("image_id", 326750.5), "image_id 326750.5 is not an integer"),

@@ -51,7 +51,7 @@ def _index_images(path: Path, stream: JsonStream, compact_image: Callable, image
         if not isinstance(image, dict):
             raise SourceError(f"{path}: an image entry is {type(image).__name__}, expected an object")
         try:
-            image_id = integer(image.get("id"), "image id")
+            image_id = integer(image.get("id"), "image id", 64)
         except RejectSample:
             continue
         counts[image_id] = counts.get(image_id, 0) + 1
@@ -69,20 +69,18 @@ def _index_images(path: Path, stream: JsonStream, compact_image: Callable, image
 
 
 def _annotation_id(annotation: dict) -> tuple[int, str]:
-    """(id, '') or (id or -1, why the annotation cannot become a sample under it)."""
+    """(id, '') or (id, or -1 where it has none usable; why the annotation cannot become a sample under it)."""
     value = annotation.get("id")
-    try:
-        annotation_id = integer(value, "annotation id")
-    except RejectSample:
-        if isinstance(value, float) and value >= 0:
-            return -1, f"annotation id {value!r} is not an integer"
+    if type(value) is float and value.is_integer():
+        value = int(value)
+    if type(value) is float and value >= 0:
+        return -1, f"annotation id {value!r} is not an integer"
+    if type(value) is not int or value < 0:
         return -1, f"annotation without a non-negative integer id: {str(annotation)[:120]}"
-    if annotation_id < 0:
-        return -1, f"annotation without a non-negative integer id: {str(annotation)[:120]}"
-    if annotation_id > MAX_ANNOTATION_ID:
-        return annotation_id, (f"annotation id {annotation_id} is longer than the {len(str(MAX_ANNOTATION_ID))} "
-                               f"digits of a sample key")
-    return annotation_id, ""
+    if value > MAX_ANNOTATION_ID:
+        return (value if value < 1 << 63 else -1), (f"annotation id {value} is longer than the "
+                                                     f"{len(str(MAX_ANNOTATION_ID))} digits of a sample key")
+    return value, ""
 
 
 def iter_coco_annotations(path: Path, compact_image: Callable[[dict], object]
@@ -140,9 +138,9 @@ def join_records(data_path: Path, compact_image: Callable[[dict], object], build
             continue
         seen.add(annotation_id)
         image_id = annotation.get("image_id")
-        if type(image_id) is not int:
+        if type(image_id) is not int or not -(1 << 63) <= image_id < 1 << 63:
             try:
-                integer(image_id, "image_id")
+                integer(image_id, "image_id", 64)
             except RejectSample as error:
                 yield reject(annotation_id, str(error))
                 continue

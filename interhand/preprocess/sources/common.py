@@ -65,14 +65,17 @@ class ImageProblem:
     reason: str
 
 
-def integer(value: object, what: str) -> int:
-    """`value` as an int if it is a JSON integer (a float without fraction counts), else RejectSample: a
-    fractional id must not be truncated into another sample's id, and "334px" is not a width."""
-    if type(value) is int:
-        return value
+def integer(value: object, what: str, bits: int = 32) -> int:
+    """`value` as an int if it is a JSON integer (a float without fraction counts) that fits the signed `bits`
+    of its manifest column, else RejectSample: a fractional id must not be truncated into another sample's id,
+    "334px" is not a width, and 2**31 would stop the manifest writer."""
     if type(value) is float and value.is_integer():
-        return int(value)
-    raise RejectSample(f"{what} {value!r} is not an integer")
+        value = int(value)
+    if type(value) is not int:
+        raise RejectSample(f"{what} {value!r} is not an integer")
+    if not -(1 << (bits - 1)) <= value < 1 << (bits - 1):
+        raise RejectSample(f"{what} {value} does not fit the {bits}-bit integers of its manifest column")
+    return value
 
 
 def text(value: object, what: str) -> str:
@@ -119,7 +122,7 @@ def load_rootnet(path: Path, entry: Callable[[dict], np.ndarray]) -> dict[int, U
         with JsonStream(path) as stream:
             for number, item in enumerate(iter_array_items(stream)):
                 try:
-                    annotation_id = integer(item["annot_id"], "annot_id")
+                    annotation_id = integer(item["annot_id"], "annot_id", 64)
                 except RejectSample as error:
                     raise SourceError(f"{path}: entry {number}: {error}") from None
                 values = entry(item)

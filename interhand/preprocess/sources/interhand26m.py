@@ -127,7 +127,7 @@ _NUMBER_FIELDS = ("width", "height", "capture", "subject", "frame_idx")
 
 def _compact_image(image: dict) -> tuple:
     numbers = (image["width"], image["height"], image["capture"], image.get("subject", -1), image["frame_idx"])
-    if {type(number) for number in numbers} != {int}:
+    if {type(number) for number in numbers} != {int} or not -(1 << 31) <= min(numbers) <= max(numbers) < 1 << 31:
         numbers = tuple(integer(number, field) for number, field in zip(numbers, _NUMBER_FIELDS))
     width, height, capture, subject, frame_idx = numbers
     return (relative_file_name(image["file_name"]), width, height, capture, subject,
