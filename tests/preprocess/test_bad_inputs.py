@@ -14,6 +14,7 @@ import pytest
 from interhand.config import PreprocessConfig
 from interhand.preprocess.run import run, shard_dir
 
+
 def _load(path: Path):
     return json.loads(path.read_text())
 
@@ -37,12 +38,16 @@ def _edit_annotation(field: str, value, index: int = 0):
     return edit
 
 
+def _image_of(data: dict, annotation: dict) -> dict:
+    return next(image for image in data["images"] if image["id"] == annotation["image_id"])
+
+
 def _edit_image(field: str, value):
     """The image of the first annotation gets `field` = value (a callable: of the old value; None: removed)."""
     def edit(root: Path):
         data = _load(_ih(root, "data"))
         annotation = data["annotations"][0]
-        image = next(image for image in data["images"] if image["id"] == annotation["image_id"])
+        image = _image_of(data, annotation)
         if value is None:
             del image[field]
         else:
@@ -55,14 +60,14 @@ def _edit_image(field: str, value):
 def _first_image_path(root: Path) -> tuple[dict, Path]:
     data = _load(_ih(root, "data"))
     annotation = data["annotations"][0]
-    image = next(image for image in data["images"] if image["id"] == annotation["image_id"])
+    image = _image_of(data, annotation)
     return annotation, root / "images" / "test" / image["file_name"]
 
 
 def _duplicate_image_id(root: Path):
     data = _load(_ih(root, "data"))
     annotation = data["annotations"][0]
-    image = next(image for image in data["images"] if image["id"] == annotation["image_id"])
+    image = _image_of(data, annotation)
     data["images"].append(dict(image, file_name=data["images"][-1]["file_name"]))  # the same id, another picture
     _save(_ih(root, "data"), data)
     return {a["id"] for a in data["annotations"] if a["image_id"] == image["id"]}
@@ -123,9 +128,8 @@ def _rootnet_duplicate(root: Path):
 
 
 def _camera_nan(root: Path):
-    annotation, _ = _first_image_path(root)
     data = _load(_ih(root, "data"))
-    image = next(image for image in data["images"] if image["id"] == annotation["image_id"])
+    image = _image_of(data, data["annotations"][0])
     cameras = _load(_ih(root, "camera"))
     cameras[str(image["capture"])]["focal"][image["camera"]][0] = float("inf")
     _save(_ih(root, "camera"), cameras)
@@ -181,7 +185,7 @@ def _set(field: str, value, index: int = 1):
 def _single_image(field: str, value):
     def change(data):
         annotation = data["annotations"][0]
-        image = next(image for image in data["images"] if image["id"] == annotation["image_id"])
+        image = _image_of(data, annotation)
         image[field] = value
         return {a["id"] for a in data["annotations"] if a["image_id"] == image["id"]}
     return change
