@@ -170,13 +170,13 @@ def shards(finalize: bool, **values) -> None:
     """
     import sys
 
-    from interhand.preprocess.run import TooManyErrors, finalize as finalize_parts, run
+    from interhand.preprocess.run import TooManyErrors, WriteFailed, finalize as finalize_parts, run
     from interhand.preprocess.sources import SourceError
 
     config = build_config(PreprocessConfig, values)
     try:
         summary = finalize_parts(config, sys.argv) if finalize else run(config, sys.argv)
-    except (SourceError, TooManyErrors) as error:
+    except (SourceError, TooManyErrors, WriteFailed) as error:
         raise click.ClickException(str(error)) from error
     click.echo(summary if summary is not None else f"part {config.part} done; run --finalize after all parts")
 

@@ -23,6 +23,7 @@ from interhand.skeleton import HAND_TYPE_VECTORS
 __all__ = [
     "FORMAT_VERSION",
     "KEY_PREFIX",
+    "MAX_ANNOTATION_ID",
     "IMAGE_MEMBERS",
     "JSON_MEMBER",
     "ANN_MEMBER",
@@ -203,6 +204,9 @@ def _image_member(image_path: str) -> str:
     return "png" if image_path.lower().endswith(".png") else "jpg"
 
 
+MAX_ANNOTATION_ID = 10 ** 9 - 1  # the key's 9 digits
+
+
 def sample_key(dataset: str, split: str, annotation_id: int) -> str:
     """`ih26m-train-000123456`: stable, sortable, and free of dots (webdataset and DALI split at them)."""
     if dataset not in KEY_PREFIX:
@@ -211,6 +215,8 @@ def sample_key(dataset: str, split: str, annotation_id: int) -> str:
         raise ValueError(f"split={split!r} must be lowercase letters only")
     if int(annotation_id) < 0:
         raise ValueError(f"annotation id {annotation_id} is negative; keys need ids >= 0")
+    if int(annotation_id) > MAX_ANNOTATION_ID:
+        raise ValueError(f"annotation id {annotation_id} has more digits than the key's 9")
     return f"{KEY_PREFIX[dataset]}-{split}-{int(annotation_id):09d}"
 
 

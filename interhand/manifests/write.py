@@ -26,11 +26,15 @@ def write_table(rows_or_table, path: Path, schema: pa.Schema, fragment: bool = F
     table = table.cast(schema) if table.schema != schema else table
     path = Path(path)
     temporary = path.with_name(path.name + ".tmp")
-    if fragment:
-        with pa.OSFile(str(temporary), "wb") as sink, pa.ipc.new_file(sink, schema) as writer:
-            writer.write_table(table)
-    else:
-        pq.write_table(table, temporary, compression="zstd")
+    try:
+        if fragment:
+            with pa.OSFile(str(temporary), "wb") as sink, pa.ipc.new_file(sink, schema) as writer:
+                writer.write_table(table)
+        else:
+            pq.write_table(table, temporary, compression="zstd")
+    except BaseException:
+        temporary.unlink(missing_ok=True)  # a full disk leaves no partial file behind
+        raise
     os.replace(temporary, path)
     return path
 

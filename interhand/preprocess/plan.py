@@ -15,17 +15,18 @@ import hashlib
 import itertools
 import os
 import pickle
+import stat
 from array import array
 from collections import deque
 from concurrent.futures import Executor, Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Union
 
 import numpy as np
 
 from interhand.config import PreprocessConfig, parse_size
-from interhand.preprocess.sources import Record, Rejection, SourceReading, open_source
+from interhand.preprocess.sources import Record, Rejection, SourceError, SourceReading, open_source
 from interhand.shard_format import ANN_BYTES, ANN_DTYPE, ANN_FLOATS, FORMAT_VERSION, Sample, SampleInfo, \
     encode_ann_records, shard_name
 
@@ -67,16 +68,44 @@ def _rejection_row(rejection: Rejection, stage: str) -> dict:
             "stage": stage, "reason": rejection.reason}
 
 
-def stat_images(paths: list[str]) -> list[Optional[tuple[int, str]]]:
-    """(size, change stamp) per image file, None where it cannot be stat'ed (missing). The stamp is mtime, ctime
-    and inode: writing a file in place updates its ctime even when its size and mtime are then put back (no
-    call sets ctime), and replacing it changes the inode; so resume sees every edit without reading a byte."""
-    stats = []
+_inside_cache: dict[tuple[str, str], bool] = {}  # (image root, folder) → the folder resolves inside the root;
+# emptied at the start of each ingest pass, so that a long-lived process sees folders relinked since
+
+
+def _resolves_inside(path: str, image_root: str) -> bool:
+    real_root = os.path.realpath(image_root)
+    real = os.path.realpath(path)
+    return real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep)
+
+
+def stat_images(paths: list[str], image_root: Optional[str] = None) -> list[Union[tuple[int, str], str, None]]:
+    """(size, change stamp) per image file, None where it cannot be stat'ed (missing), or the reason it must not be
+    read: not a regular file, or (with `image_root`) resolving outside that folder, through a symlinked file
+    or folder. Folders are resolved once per process; a file is resolved only when it is itself a symlink.
+    The change stamp is mtime, ctime and inode: writing a file in place updates its ctime even when its size and
+    mtime are then put back (no call sets ctime), and replacing it changes the inode; so resume sees every edit
+    without reading a byte."""
+    stats: list = []
     for path in paths:
         try:
-            status = os.stat(path)
+            status = os.lstat(path)
+            if image_root is not None:
+                folder = os.path.dirname(path)
+                inside = _inside_cache.get((image_root, folder))
+                if inside is None:
+                    inside = _inside_cache[(image_root, folder)] = _resolves_inside(folder, image_root)
+                if stat.S_ISLNK(status.st_mode):
+                    inside = inside and _resolves_inside(path, image_root)
+                if not inside:
+                    stats.append(f"image path resolves outside {image_root}: {path} -> {os.path.realpath(path)}")
+                    continue
+            if stat.S_ISLNK(status.st_mode):
+                status = os.stat(path)
         except OSError:
             stats.append(None)
+            continue
+        if not stat.S_ISREG(status.st_mode):
+            stats.append(f"image path is not a regular file: {path}")
         else:
             stats.append((status.st_size, f"{status.st_mtime_ns} {status.st_ctime_ns} {status.st_ino}"))
     return stats
@@ -92,8 +121,9 @@ def ingest(reading: SourceReading, spill_path: Optional[Path], progress=None, ke
     this one goes on parsing: on a cold disk, one after another here, they took ~0.8 s of a 4 s ingest.
     """
     result = Ingest(spill_paths=[spill_path])
+    _inside_cache.clear()
     with open(spill_path or os.devnull, "wb") as spill:
-        ingest_pass = _IngestPass(result, spill, spill_path is not None, keep, pool)
+        ingest_pass = _IngestPass(result, spill, spill_path is not None, keep, pool, reading.image_root)
         chunk: list[Record] = []
         for record in reading.records():
             chunk.append(record)
@@ -114,15 +144,17 @@ class _IngestPass:
     """Takes records in chunks, strictly in input order, once their image files are stat'ed."""
 
     def __init__(self, result: Ingest, spill, spilling: bool, keep: Optional[np.ndarray],
-                 pool: Optional[Executor], chunk_ends: Optional[list] = None) -> None:
+                 pool: Optional[Executor], image_root: Optional[Path], chunk_ends: Optional[list] = None) -> None:
         self.result, self.spill, self.spilling, self.keep, self.pool = result, spill, spilling, keep, pool
+        self.image_root = None if image_root is None else str(image_root)
         self.pending: deque = deque()  # (records, their images' stats or a Future of them)
         self.batch: list[tuple[Sample, tuple[int, str], bool]] = []
         self.chunk_ends = chunk_ends  # if a list: each chunk is spilled whole, then its end noted here
 
     def submit(self, records: list[Record]) -> None:
         paths = [record.image_path for record in records if not isinstance(record, Rejection)]
-        stats = stat_images(paths) if self.pool is None else self.pool.submit(stat_images, paths)
+        stats = stat_images(paths, self.image_root) if self.pool is None else \
+            self.pool.submit(stat_images, paths, self.image_root)
         self.pending.append((records, stats))
         while self.pending and (len(self.pending) > _STATS_AHEAD or not isinstance(self.pending[0][1], Future)
                                 or self.pending[0][1].done()):
@@ -141,8 +173,8 @@ class _IngestPass:
                 result.rejections.append(_rejection_row(record, "annotation"))
                 continue
             status = next(stats)
-            if status is None:
-                reason = f"image file missing: {record.image_path}"
+            if status is None or isinstance(status, str):
+                reason = status or f"image file missing: {record.image_path}"
                 result.rejections.append(_rejection_row(
                     Rejection(record.image_path, record.annotation_id, record.key, reason), "image"))
                 continue
@@ -177,9 +209,12 @@ def _ingest_share(config: PreprocessConfig, spill_path: Optional[str], share: tu
     result, ends = Ingest(spill_paths=[spill_path]), []
     # Stats are made here, chunk by chunk: a stat thread beside this CPU-bound one waits for the GIL after
     # every call (switch interval 5 ms) and made ingest slower, not faster.
+    reading = open_source(config)
+    _inside_cache.clear()
     with open(spill_path or os.devnull, "wb") as spill:
-        ingest_pass, chunk = _IngestPass(result, spill, spill_path is not None, None, None, ends), []
-        for position, record in enumerate(open_source(config).records(mine)):
+        ingest_pass = _IngestPass(result, spill, spill_path is not None, None, None, reading.image_root, ends)
+        chunk = []
+        for position, record in enumerate(reading.records(mine)):
             if mine(position):
                 chunk.append(record)
                 if len(chunk) == chunk_size:
@@ -225,7 +260,8 @@ def ingest_parallel(config: PreprocessConfig, spill_paths: list[Optional[Path]],
         if merged.rejections:
             progress.set_postfix(rejected=len(merged.rejections), refresh=False)
     if taken != [len(ends) for _, ends in shares]:
-        raise RuntimeError("the ingest processes read different numbers of records; did the source change?")
+        raise SourceError(f"the ingest processes read different numbers of records from {config.root}: did the "
+                          f"annotation files change during the run? Re-run once they are complete")
     return merged
 
 

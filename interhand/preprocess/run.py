@@ -8,7 +8,9 @@ runs ingest + plan for the whole split but writes only shards i with i % N == K;
 
 from __future__ import annotations
 
+import errno
 import fcntl
+import functools
 import json
 import multiprocessing
 import os
@@ -16,12 +18,14 @@ import select
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
+import pyarrow as pa
 from tqdm import tqdm
 
 from interhand import __version__
@@ -30,14 +34,38 @@ from interhand.manifests.schema import ERRORS_SCHEMA, MANIFEST_SCHEMA
 from interhand.manifests.write import FRAGMENT_SUFFIX, concat_tables, write_errors, write_manifest
 from interhand.preprocess.plan import ingest, ingest_parallel, plan_shards, share_progress, spill_records
 from interhand.preprocess.shard_writer import ShardJob, ShardResult, file_sha256, write_shard
-from interhand.preprocess.sources import SourceError, open_source
+from interhand.preprocess.sources import SourceError, check_root, open_source
 from interhand.shard_format import ANN_BYTES, ANN_LAYOUT, FORMAT_VERSION, KEY_PREFIX, RECORDED_FILES
 
-__all__ = ["run", "finalize", "shard_dir", "TooManyErrors", "RunSummary"]
+__all__ = ["run", "finalize", "shard_dir", "TooManyErrors", "WriteFailed", "RunSummary"]
 
 
 class TooManyErrors(RuntimeError):
     """More rejected samples than --max-errors allows; everything was written, for inspection."""
+
+
+class WriteFailed(RuntimeError):
+    """The job stopped for a reason outside the input (disk full, a worker process killed, a corrupt or
+    unreadable file): one line that says what and where. Finished shards are kept for the re-run."""
+
+
+def _one_line_failures(function):
+    """`function` (run or finalize), with OSError and a dead worker process turned into WriteFailed."""
+    @functools.wraps(function)
+    def wrapped(config: PreprocessConfig, *args, **kwargs):
+        where = shard_dir(config)
+        try:
+            return function(config, *args, **kwargs)
+        except OSError as error:
+            if error.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise WriteFailed(f"the disk is full ({os.strerror(error.errno)}) while writing "
+                                  f"{error.filename or where}; free space there and re-run (finished shards "
+                                  f"are kept)") from error
+            raise WriteFailed(f"{error.strerror or error}: {error.filename or where}") from error
+        except BrokenProcessPool as error:
+            raise WriteFailed(f"a worker process of this job died (killed, or out of memory?) while writing {where}; "
+                              f"re-run to resume") from error
+    return wrapped
 
 
 @dataclass(frozen=True)
@@ -55,7 +83,7 @@ class RunSummary:
 
 
 def shard_dir(config: PreprocessConfig) -> Path:
-    return Path(config.out) / config.dataset / config.subset / config.split
+    return check_root(Path(config.out), "output folder") / config.dataset / config.subset / config.split
 
 
 def _part_path(work: Path, index: int, count: int, suffix: str) -> Path:
@@ -145,6 +173,7 @@ def _ingest_and_plan(reading, config: PreprocessConfig, spill_paths: list[Path],
     return ingested, plan
 
 
+@_one_line_failures
 def run(config: PreprocessConfig, command_line: list[str] | None = None) -> RunSummary | None:
     """Run this job's part; returns the summary when the split is complete (single job), else None."""
     part_index, part_count = parse_part(config.part)
@@ -173,8 +202,8 @@ def _run_locked(config: PreprocessConfig, reading, out_dir: Path, command_line: 
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
-    for path in ingested.spill_paths:
-        path.unlink()
+        for path in spill_paths:  # as large as the annotations: never left behind, also not by a failure
+            path.unlink(missing_ok=True)
     write_errors(ingested.rejections, _part_path(work, part_index, part_count, ".errors" + FRAGMENT_SUFFIX),
                  fragment=True)
     record = {
@@ -216,6 +245,30 @@ def _invalidate(out_dir: Path) -> None:
         (out_dir / name).unlink(missing_ok=True)
 
 
+def _read_work_record(path: Path, remedy: str) -> dict:
+    """A JSON record of the resume state (.work/), or WriteFailed naming it if it is not one (a crash, an edit)."""
+    try:
+        record = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise WriteFailed(f"{path} is corrupt ({error}); {remedy}") from None
+    if not isinstance(record, dict):
+        raise WriteFailed(f"{path} is corrupt (a JSON {type(record).__name__}, not an object); {remedy}")
+    return record
+
+
+def _read_fragments(paths: list[Path], schema, remedy: str):
+    """concat_tables of .work fragments; WriteFailed naming the first unreadable one."""
+    try:
+        return concat_tables(paths, schema)
+    except (pa.ArrowException, ValueError, KeyError) as error:
+        for path in paths:
+            try:
+                concat_tables([path], schema)
+            except (pa.ArrowException, ValueError, KeyError) as path_error:
+                raise WriteFailed(f"{path} is corrupt ({path_error}); {remedy}") from None
+        raise WriteFailed(f"the fragments in {paths[0].parent} do not fit together ({error}); {remedy}") from None
+
+
 def _load_parts(work: Path, count: int) -> list[dict]:
     parts = []
     for index in range(count):
@@ -223,7 +276,7 @@ def _load_parts(work: Path, count: int) -> list[dict]:
         if not path.is_file():
             raise SourceError(f"part {index} of {count} is missing ({path}); run `interhand shards --part "
                               f"{index}/{count}` with the same options, then --finalize")
-        parts.append(json.loads(path.read_text()))
+        parts.append(_read_work_record(path, f"re-run `interhand shards --part {index}/{count}`, then --finalize"))
     if any(part["plan"] != parts[0]["plan"] for part in parts):
         raise SourceError(f"the parts in {work} were planned differently (different inputs or options)")
     return parts
@@ -233,7 +286,7 @@ def _check_shards(out_dir: Path, work: Path, plan: list[dict]) -> list[dict]:
     shards = []
     for entry in plan:
         done_path = work / "shards" / f"{entry['name']}.done.json"
-        done = json.loads(done_path.read_text()) if done_path.is_file() else None
+        done = _read_work_record(done_path, "re-run the job to rewrite that shard") if done_path.is_file() else None
         if done is None or done["plan_hash"] != entry["plan_hash"] or not (out_dir / entry["name"]).is_file():
             raise SourceError(f"shard {entry['name']} is not finished; re-run its part")
         shards.append({"name": entry["name"], "index": entry["name"].replace(".tar", ".idx"),
@@ -248,6 +301,7 @@ def _remove_stale(out_dir: Path, shards: list[dict]) -> None:
             path.unlink()
 
 
+@_one_line_failures
 def finalize(config: PreprocessConfig, command_line: list[str] | None = None) -> RunSummary:
     """Stitch all parts into manifest.parquet, errors.parquet and dataset.json (written last)."""
     work = shard_dir(config) / ".work"
@@ -265,11 +319,12 @@ def _finalize_locked(config: PreprocessConfig, command_line: list[str] | None) -
     shards = _check_shards(out_dir, work, parts[0]["plan"])
     _remove_stale(out_dir, shards)
     fragments = [work / "shards" / f"{shard['name']}.manifest{FRAGMENT_SUFFIX}" for shard in shards]
-    manifest = concat_tables(fragments, MANIFEST_SCHEMA)
+    remedy = "delete it and the .done.json of its shard, then re-run the job (or its part) to rewrite them"
+    manifest = _read_fragments(fragments, MANIFEST_SCHEMA, remedy)
     # Annotation-level rejections are the same in every part (all parts read the whole split).
-    errors = concat_tables([_part_path(work, 0, part_count, ".errors" + FRAGMENT_SUFFIX)]
-                           + [work / "shards" / f"{shard['name']}.errors{FRAGMENT_SUFFIX}" for shard in shards],
-                           ERRORS_SCHEMA)
+    errors = _read_fragments([_part_path(work, 0, part_count, ".errors" + FRAGMENT_SUFFIX)]
+                             + [work / "shards" / f"{shard['name']}.errors{FRAGMENT_SUFFIX}" for shard in shards],
+                             ERRORS_SCHEMA, remedy)
     inputs = parts[0]["inputs"]
     if manifest.num_rows + errors.num_rows != inputs:
         raise RuntimeError(f"{out_dir}: {manifest.num_rows} samples + {errors.num_rows} errors != {inputs} inputs")

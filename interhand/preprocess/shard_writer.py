@@ -217,8 +217,12 @@ def shard_is_done(job: ShardJob) -> dict | None:
     done, tar_path = _done_path(job), Path(job.out_dir) / job.name
     if not done.is_file() or not tar_path.is_file() or not all(path.is_file() for path in _fragment_paths(job)):
         return None
-    record = json.loads(done.read_text())
-    if record.get("plan_hash") != job.plan_hash or file_sha256(tar_path) != record.get("sha256"):
+    try:
+        record = json.loads(done.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None  # a corrupt record (a crash, an edit): the shard is rewritten
+    if not isinstance(record, dict) or record.get("plan_hash") != job.plan_hash or \
+            file_sha256(tar_path) != record.get("sha256"):
         return None
     index_path = Path(job.out_dir) / job.name.replace(".tar", ".idx")  # an edited index is rewritten too
     if not index_path.is_file() or file_sha256(index_path) != record.get("index_sha256"):
@@ -334,16 +338,21 @@ def write_shard(job: ShardJob) -> ShardResult:
     out_dir, (manifest_path, errors_path) = Path(job.out_dir), _fragment_paths(job)
     manifest_path.parent.mkdir(parents=True, exist_ok=True)
     tar_path, tmp_path = out_dir / job.name, out_dir / (job.name + ".tmp")
-    with open(tmp_path, "wb") as handle:
-        writer = TarWriter(handle)
-        content = _write_samples(job, writer)
-        writer.close()
-    sha256, size, samples, errors = writer.sha256.hexdigest(), writer.offset, len(content.infos), len(content.errors)
     index_path = out_dir / job.name.replace(".tar", ".idx")
     index_tmp = index_path.with_name(index_path.name + ".tmp")
-    index_tmp.write_text(dali_index_text(content.index_entries))
-    write_manifest(content.manifest(), manifest_path, fragment=True)
-    write_errors(content.errors, errors_path, fragment=True)
+    try:
+        with open(tmp_path, "wb") as handle:
+            writer = TarWriter(handle)
+            content = _write_samples(job, writer)
+            writer.close()
+        index_tmp.write_text(dali_index_text(content.index_entries))
+        write_manifest(content.manifest(), manifest_path, fragment=True)
+        write_errors(content.errors, errors_path, fragment=True)
+    except BaseException:
+        for path in (tmp_path, index_tmp):  # a failure (a full disk) leaves no partial shard behind
+            path.unlink(missing_ok=True)
+        raise
+    sha256, size, samples, errors = writer.sha256.hexdigest(), writer.offset, len(content.infos), len(content.errors)
     os.replace(index_tmp, index_path)
     os.replace(tmp_path, tar_path)
     done = {"plan_hash": job.plan_hash, "sha256": sha256, "bytes": size, "samples": samples, "errors": errors,

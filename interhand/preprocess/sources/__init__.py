@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from interhand.preprocess.sources.coco import open_coco
-from interhand.preprocess.sources.common import Record, RejectSample, Rejection, SourceError, SourceReading
+from interhand.preprocess.sources.common import Record, RejectSample, Rejection, SourceError, SourceReading, check_root
 from interhand.preprocess.sources.interhand26m import open_interhand26m
 from interhand.preprocess.sources.rhd import open_rhd
 from interhand.preprocess.sources.stb import open_stb
 
-__all__ = ["SOURCES", "open_source", "Record", "RejectSample", "Rejection", "SourceError", "SourceReading"]
+__all__ = ["SOURCES", "open_source", "check_root", "Record", "RejectSample", "Rejection", "SourceError",
+           "SourceReading"]
 
 SOURCES = {"interhand26m": open_interhand26m, "stb": open_stb, "rhd": open_rhd, "coco": open_coco}
 

@@ -17,8 +17,8 @@ import numpy as np
 
 from interhand.geometry.bbox import process_bbox_float32
 from interhand.preprocess.sources.coco_stream import join_records
-from interhand.preprocess.sources.common import (Record, RejectSample, SourceError, SourceReading, finite_problem,
-                                                 require_file)
+from interhand.preprocess.sources.common import (Record, RejectSample, SourceError, SourceReading, check_root,
+                                                 finite_problem, integer, relative_file_name, require_file)
 from interhand.shard_format import Sample
 from interhand.skeleton import IH26M_JOINT_NAMES, IH26M_PARENTS, IH26M_ROOT, LEFT, RIGHT
 
@@ -26,8 +26,8 @@ __all__ = ["open_coco"]
 
 
 def _compact_image(image: dict) -> dict:
-    return {"file_name": image["file_name"], "width": int(image["width"]), "height": int(image["height"]),
-            "cam_param": image.get("cam_param") or {}}
+    return {"file_name": relative_file_name(image["file_name"]), "width": integer(image["width"], "width"),
+            "height": integer(image["height"], "height"), "cam_param": image.get("cam_param") or {}}
 
 
 def _hand_type(annotation: dict, valid: np.ndarray) -> str:
@@ -51,6 +51,8 @@ def _place(values: np.ndarray, width: int, annotation: dict) -> np.ndarray:
 def _build(split: str, image_folder: Path):
     def build(annotation_id: int, image: dict, annotation: dict) -> Record:
         keypoints = _place(np.asarray(annotation["keypoints"], np.float32).reshape(-1, 3), 3, annotation)
+        if not np.isfinite(keypoints[:, 2]).all():
+            raise RejectSample("non-finite (NaN or inf) keypoint visibility")
         valid = (keypoints[:, 2] > 0).astype(np.float32)
         joints_cam = np.zeros((42, 3), np.float32)
         if annotation.get("joint_cam") is not None:
@@ -63,7 +65,7 @@ def _build(split: str, image_folder: Path):
             dataset="coco", split=split, annotation_id=annotation_id, image_id=int(annotation["image_id"]),
             image_path=str(image_folder / image["file_name"]), file_name=image["file_name"], width=image["width"],
             height=image["height"], hand_type=_hand_type(annotation, valid),
-            hand_type_valid=int(annotation.get("hand_type_valid", 1)), joints_img=joints_img,
+            hand_type_valid=integer(annotation.get("hand_type_valid", 1), "hand_type_valid"), joints_img=joints_img,
             joints_cam_mm=joints_cam, joints_world_mm=joints_cam.copy(), joint_valid=valid,
             joint_valid_raw=valid.copy(), root_joint_index=tuple(roots), bbox=process_bbox_float32(bbox_raw),
             bbox_raw=bbox_raw, abs_depth_gt_mm=joints_cam[roots, 2].copy(),
@@ -78,7 +80,7 @@ def _build(split: str, image_folder: Path):
 
 
 def open_coco(config) -> SourceReading:
-    root = Path(config.root)
+    root = check_root(Path(config.root), "root")
     data_path = root / "annotations" / f"{config.split}.json"
     if not data_path.is_file() and (root / "annotations").is_dir():
         present = sorted(p.stem for p in (root / "annotations").glob("*.json"))
@@ -91,4 +93,4 @@ def open_coco(config) -> SourceReading:
                                 config.split, share=share)
 
     return SourceReading(files=[data_path], joint_names=IH26M_JOINT_NAMES, parents=IH26M_PARENTS, records=records,
-                         layout="coco-keypoints")
+                         layout="coco-keypoints", image_root=root / "images")

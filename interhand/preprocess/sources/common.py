@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Optional, Union
 
 import numpy as np
 
+from interhand.preprocess.json_stream import JsonStream, JsonStructureError, iter_array_items
 from interhand.shard_format import HAND_TYPES, Sample
 
-__all__ = ["Rejection", "RejectSample", "SourceError", "Record", "SourceReading", "finite_problem", "load_json", "require_file"]
+__all__ = ["Rejection", "RejectSample", "SourceError", "Record", "SourceReading", "ImageProblem", "finite_problem",
+           "flags_problem", "integer", "text", "relative_file_name", "check_root", "load_json", "load_rootnet",
+           "require_file"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,96 @@ class SourceReading:
     parents: tuple[int, ...]
     records: Callable[..., Iterator[Optional[Record]]]
     layout: str = ""
+    image_root: Optional[Path] = None  # every image must resolve inside it (symlinks followed)
+
+
+@dataclass(frozen=True)
+class ImageProblem:
+    """Stands in the image index for an image entry that cannot be used (a duplicated id, a bad field):
+    every annotation that points at it becomes an errors.parquet row with this reason."""
+
+    reason: str
+
+
+def integer(value: object, what: str, bits: int = 32) -> int:
+    """`value` as an int if it is a JSON integer (a float without fraction counts) that fits the signed `bits`
+    of its manifest column, else RejectSample: a fractional id must not be truncated into another sample's id,
+    "334px" is not a width, and 2**31 would stop the manifest writer."""
+    if type(value) is float and value.is_integer():
+        value = int(value)
+    if type(value) is not int:
+        raise RejectSample(f"{what} {value!r} is not an integer")
+    if not -(1 << (bits - 1)) <= value < 1 << (bits - 1):
+        raise RejectSample(f"{what} {value} does not fit the {bits}-bit integers of its manifest column")
+    return value
+
+
+def text(value: object, what: str) -> str:
+    """`value` if it is a string that UTF-8 can encode (JSON's \\ud800 escapes can hold lone surrogates,
+    which no file system, JSON or Parquet writer takes), else RejectSample naming it."""
+    if type(value) is not str:
+        raise RejectSample(f"{what} {value!r} is not a string")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise RejectSample(f"{what} {ascii(value)} is not valid UTF-8 text") from None
+    return value
+
+
+def relative_file_name(value: object, what: str = "file_name") -> str:
+    """A file name relative to its image folder, else RejectSample: absolute paths, `..` components and NUL
+    bytes would make the writer read a file outside the dataset (the resolved path is checked at stat)."""
+    if type(value) is str and value and value.isascii() and not value.startswith((".", "/")) and "/." not in value \
+            and "\\" not in value and "\0" not in value:
+        return value  # the common case, decided without splitting
+    name = text(value, what)
+    parts = name.replace("\\", "/").split("/")
+    if not name or name.startswith(("/", "\\")) or ".." in parts or "\0" in name or os.path.isabs(name):
+        raise RejectSample(f"{what} {name!r} is not a relative path inside the image folder")
+    return name
+
+
+def flags_problem(values: np.ndarray, what: str, joint_names: tuple[str, ...] = ()) -> str:
+    """'' when every value is 0 or 1 (NaN is neither), else the reason naming the first offending entries."""
+    if not (values * (values - 1)).any():  # 0 exactly for 0 and 1; NaN and inf are truthy
+        return ""
+    bad = (values != 0) & (values != 1)
+    where = np.flatnonzero(bad)[:4]
+    names = ", ".join(f"{joint_names[i] if i < len(joint_names) else i}={values[i]:g}" for i in where)
+    return f"{what} must be 0 or 1: {names}"
+
+
+def load_rootnet(path: Path, entry: Callable[[dict], np.ndarray]) -> dict[int, Union[np.ndarray, str]]:
+    """A RootNet output file (a list of {"annot_id", "bbox", "abs_depth", ...}) → annot_id → entry(item), or the
+    reason that annotation is rejected: a non-finite value, or its id listed twice (which estimate is right?)."""
+    table, repeats = {}, {}
+    try:
+        with JsonStream(path) as stream:
+            for number, item in enumerate(iter_array_items(stream)):
+                try:
+                    annotation_id = integer(item["annot_id"], "annot_id", 64)
+                except RejectSample as error:
+                    raise SourceError(f"{path}: entry {number}: {error}") from None
+                values = entry(item)
+                if annotation_id in table:
+                    repeats[annotation_id] = repeats.get(annotation_id, 1) + 1
+                table[annotation_id] = values if np.isfinite(values).all() else \
+                    f"non-finite (NaN or inf) RootNet output {values.tolist()} in {path}"
+    except (JsonStructureError, KeyError, TypeError, ValueError) as error:
+        raise SourceError(f"{path}: unreadable RootNet output ({error})") from error
+    for annotation_id, count in repeats.items():
+        table[annotation_id] = f"annot_id {annotation_id} appears {count} times in {path}"
+    return table
+
+
+def check_root(path: Path, what: str) -> Path:
+    """SourceError unless the path is UTF-8 text: every sample records paths below it (JSON, Parquet)."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        raise SourceError(f"{what} {ascii(str(path))} is not a UTF-8 path; rename it or link it from one") from None
+    return path
 
 
 def require_file(path: Path, what: str) -> Path:
@@ -62,10 +156,18 @@ def require_file(path: Path, what: str) -> Path:
 
 
 def load_json(path: Path) -> object:
-    """json.load for the small files (camera parameters); a broken file is a SourceError naming it."""
+    """json.load for the small files (camera parameters); a broken file, or a key listed twice in one object
+    (json.load would keep the last silently: which calibration is right?), is a SourceError naming it."""
+    def unique(pairs: list) -> dict:
+        table = dict(pairs)
+        if len(table) < len(pairs):
+            repeated = next(key for key in table if sum(1 for name, _ in pairs if name == key) > 1)
+            raise SourceError(f"{path}: the key {repeated!r} appears twice in one object")
+        return table
+
     try:
         with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
+            return json.load(handle, object_pairs_hook=unique)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise SourceError(f"{path}: unreadable JSON ({error})") from error
 

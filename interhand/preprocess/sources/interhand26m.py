@@ -18,10 +18,11 @@ import numpy as np
 
 from interhand.geometry.bbox import process_bbox_float32
 from interhand.geometry.camera import camera_to_pixel, world_to_camera
-from interhand.preprocess.json_stream import JsonStream, JsonStructureError, iter_array_items
+from interhand.preprocess.json_stream import JsonStream, JsonStructureError
 from interhand.preprocess.sources.coco_stream import join_records
-from interhand.preprocess.sources.common import (Record, Rejection, SourceError, SourceReading, finite_problem,
-                                                 load_json, require_file)
+from interhand.preprocess.sources.common import (Record, Rejection, SourceError, SourceReading, check_root,
+                                                 finite_problem, integer, load_json, load_rootnet, relative_file_name,
+                                                 require_file, text)
 from interhand.shard_format import HAND_TYPES as _HAND_TYPES, Sample, sample_key
 from interhand.skeleton import IH26M_JOINT_NAMES, IH26M_PARENTS, IH26M_ROOT, LEFT, RIGHT
 
@@ -59,20 +60,27 @@ def read_aid_list(path: Path) -> set[int]:
 
 
 def _stream_frames(path: Path, decode) -> dict[tuple[str, str], object]:
-    """{capture: {frame: entry}} files → {(capture, frame): decode(entry)}, one entry in memory at a time."""
-    table = {}
+    """{capture: {frame: entry}} files → {(capture, frame): decode(entry)}, one entry in memory at a time.
+
+    A frame listed twice maps to a str, the reason its annotations are rejected (which entry is right?)."""
+    table, repeats = {}, {}
     try:
         with JsonStream(path) as stream:
             for capture in stream.object():
                 for frame in stream.object():
                     entry = stream.value()
+                    key = (sys.intern(capture), frame)
+                    if key in table:
+                        repeats[key] = repeats.get(key, 1) + 1
                     try:
-                        table[(sys.intern(capture), frame)] = decode(entry)
+                        table[key] = decode(entry)
                     except (KeyError, TypeError, ValueError) as error:
                         raise SourceError(f"{path}: capture {capture} frame {frame}: malformed entry "
                                           f"({type(error).__name__}: {error})") from None
     except JsonStructureError as error:
         raise SourceError(str(error)) from error
+    for (capture, frame), count in repeats.items():
+        table[(capture, frame)] = f"capture {capture} frame {frame} appears {count} times in {path}"
     return table
 
 
@@ -90,22 +98,16 @@ def _decode_mano(entry) -> Optional[np.ndarray]:
             packed[index, 0] = 1
             packed[index, 1:] = np.concatenate([np.ravel(params["pose"]), np.ravel(params["shape"]),
                                                 np.ravel(params["trans"])])
+    if not np.isfinite(packed).all():
+        return "non-finite (NaN or inf) MANO parameters"
     return packed if packed[:, 0].any() else None
 
 
-def _load_rootnet(path: Path) -> dict[int, np.ndarray]:
-    """annot_id → (8,) float32 [bbox 4, abs_depth right, left, root_valid right, left]."""
-    table = {}
-    try:
-        with JsonStream(path) as stream:
-            for item in iter_array_items(stream):
-                depth = np.ravel(item["abs_depth"]).astype(np.float32)
-                valid = np.ravel(item.get("root_valid", [1, 1])).astype(np.float32)
-                table[int(item["annot_id"])] = np.concatenate([np.ravel(item["bbox"]), np.resize(depth, 2),
-                                                               np.resize(valid, 2)]).astype(np.float32)
-    except (JsonStructureError, KeyError, TypeError) as error:
-        raise SourceError(f"{path}: unreadable RootNet output ({error})") from error
-    return table
+def _rootnet_entry(item: dict) -> np.ndarray:
+    """(8,) float32 [bbox 4, abs_depth right, left, root_valid right, left]."""
+    depth = np.ravel(item["abs_depth"]).astype(np.float32)
+    valid = np.ravel(item.get("root_valid", [1, 1])).astype(np.float32)
+    return np.concatenate([np.ravel(item["bbox"]), np.resize(depth, 2), np.resize(valid, 2)]).astype(np.float32)
 
 
 def _rootnet_path(root: Path, split: str, subset: str, layout: str) -> Optional[Path]:
@@ -120,10 +122,17 @@ def _rootnet_path(root: Path, split: str, subset: str, layout: str) -> Optional[
     return next((folder / name for name in names if (folder / name).is_file()), None)
 
 
+_NUMBER_FIELDS = ("width", "height", "capture", "subject", "frame_idx")
+
+
 def _compact_image(image: dict) -> tuple:
-    return (image["file_name"], int(image["width"]), int(image["height"]), int(image["capture"]),
-            int(image.get("subject", -1)), sys.intern(str(image["seq_name"])), sys.intern(str(image["camera"])),
-            int(image["frame_idx"]))
+    numbers = (image["width"], image["height"], image["capture"], image.get("subject", -1), image["frame_idx"])
+    if {type(number) for number in numbers} != {int} or not -(1 << 31) <= min(numbers) <= max(numbers) < 1 << 31:
+        numbers = tuple(integer(number, field) for number, field in zip(numbers, _NUMBER_FIELDS))
+    width, height, capture, subject, frame_idx = numbers
+    return (relative_file_name(image["file_name"]), width, height, capture, subject,
+            sys.intern(text(str(image["seq_name"]), "seq_name")), sys.intern(text(str(image["camera"]), "camera")),
+            frame_idx)
 
 
 class _Joiner:
@@ -137,7 +146,7 @@ class _Joiner:
         self._camera_cache: dict[tuple[int, str], tuple] = {}
 
     def reject(self, annotation_id: int, reason: str) -> Rejection:
-        key = sample_key(_DATASET, self.split, annotation_id) if annotation_id >= 0 else ""
+        key = sample_key(_DATASET, self.split, annotation_id)
         return Rejection(str(self.data_path), annotation_id, key, reason)
 
     def camera(self, capture: int, camera: str) -> tuple:
@@ -158,16 +167,22 @@ class _Joiner:
         self._camera_cache[(capture, camera)] = cached
         return cached
 
-    def join_optional(self, sample: Sample) -> None:
-        """RootNet (by annotation id; an id missing from the file leaves the fields None) and MANO."""
+    def join_optional(self, sample: Sample) -> str:
+        """RootNet (by annotation id; an id missing from the file leaves the fields None) and MANO; returns ''
+        or the reason the sample is rejected."""
         rootnet = self.rootnet.get(sample.annotation_id)
+        if isinstance(rootnet, str):
+            return rootnet
         if rootnet is not None:
             sample.rootnet_bbox, sample.rootnet_abs_depth_mm, sample.rootnet_root_valid = \
                 rootnet[:4], rootnet[4:6], rootnet[6:8]
         mano = self.mano.get((str(sample.capture), str(sample.frame_idx)))
+        if isinstance(mano, str):
+            return f"{mano} for capture {sample.capture} frame {sample.frame_idx} in the MANO file"
         if mano is not None:
             sample.mano = {hand: {"pose": mano[i, 1:49], "shape": mano[i, 49:59], "trans": mano[i, 59:62]}
                            for i, hand in enumerate(("right", "left")) if mano[i, 0]}
+        return ""
 
     def sample(self, annotation_id: int, image: tuple, annotation: dict) -> Record:
         file_name, width, height, capture, subject, seq_name, camera, frame_idx = image
@@ -179,6 +194,8 @@ class _Joiner:
         if world is None:
             return self.reject(annotation_id, f"no 3D joints for capture {capture} frame {frame_idx} "
                                               f"in the joint_3d file")
+        if isinstance(world, str):
+            return self.reject(annotation_id, world)
         cam = world_to_camera(world, camrot, campos).astype(np.float32)
         img_uv = camera_to_pixel(cam, focal, princpt).astype(np.float32)
         valid_raw = np.asarray(annotation["joint_valid"], dtype=np.float32).reshape(42)
@@ -190,14 +207,17 @@ class _Joiner:
         sample = Sample(
             dataset=_DATASET, split=self.split, annotation_id=annotation_id, image_id=int(annotation["image_id"]),
             image_path=self.image_prefix + file_name, file_name=file_name, width=width, height=height,
-            hand_type=str(annotation["hand_type"]), hand_type_valid=int(annotation["hand_type_valid"]),
+            hand_type=str(annotation["hand_type"]),
+            hand_type_valid=integer(annotation["hand_type_valid"], "hand_type_valid"),
             joints_img=np.concatenate([img_uv, cam[:, 2:3]], axis=1), joints_cam_mm=cam, joints_world_mm=world,
             joint_valid=valid, joint_valid_raw=valid_raw, root_joint_index=(_RIGHT_ROOT, _LEFT_ROOT),
             bbox=process_bbox_float32(bbox_raw), bbox_raw=bbox_raw,
             abs_depth_gt_mm=cam[[_RIGHT_ROOT, _LEFT_ROOT], 2].copy(), focal=focal, princpt=princpt,
             campos_mm=campos, camrot=camrot.reshape(3, 3), capture=capture, subject=subject, seq_name=seq_name,
             camera=camera, frame_idx=frame_idx)
-        self.join_optional(sample)
+        problem = self.join_optional(sample)
+        if problem:
+            return self.reject(annotation_id, problem)
         # Camera parameters were checked once per camera; one sum covers the rest (NaN and inf propagate) but the
         # processed bbox, inf where a raw box near 3.4e38 overflows float32 once enlarged.
         if math.isfinite(float(world.sum()) + float(img_uv.sum()) + float(bbox_raw.sum())) and \
@@ -209,7 +229,7 @@ class _Joiner:
 
 def open_interhand26m(config) -> SourceReading:
     """Open the split named by `config` (a PreprocessConfig); raises SourceError for structural problems."""
-    root = Path(config.root)
+    root = check_root(Path(config.root), "root")
     layout, folder = resolve_layout(root, config.split, config.subset, config.layout)
     prefix = folder / f"InterHand2.6M_{config.split}"
     data_path = require_file(Path(f"{prefix}_data.json"), "data file")
@@ -229,10 +249,10 @@ def open_interhand26m(config) -> SourceReading:
         cameras = load_json(camera_path)
         joints = _stream_frames(joint_path, _decode_joints)
         mano = _stream_frames(mano_path, _decode_mano) if mano_path.is_file() else {}
-        rootnet = _load_rootnet(rootnet_path) if rootnet_path is not None else {}
+        rootnet = load_rootnet(rootnet_path, _rootnet_entry) if rootnet_path is not None else {}
         joiner = _Joiner(root, config.split, data_path, cameras, joints, rootnet, mano)
         keep_id = None if aid_filter is None else (lambda aid: (aid in aid_filter[0]) == aid_filter[1])
         yield from join_records(data_path, _compact_image, joiner.sample, _DATASET, config.split, keep_id, share)
 
     return SourceReading(files=files, joint_names=IH26M_JOINT_NAMES, parents=IH26M_PARENTS, records=records,
-                         layout=layout)
+                         layout=layout, image_root=root / "images" / config.split)

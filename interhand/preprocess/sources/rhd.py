@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from interhand.preprocess.sources.common import SourceError, SourceReading, require_file
+from interhand.preprocess.sources.common import SourceError, SourceReading, check_root, require_file
 from interhand.preprocess.sources.single_hand import open_single_hand
 
 __all__ = ["open_rhd"]
@@ -16,9 +16,9 @@ _FOLDERS = {"train": "training", "test": "evaluation"}
 def open_rhd(config) -> SourceReading:
     if config.split not in _FOLDERS:
         raise SourceError(f"RHD has no {config.split} split; it has {', '.join(_FOLDERS)}")
-    data = Path(config.root) / "data"
+    data = check_root(Path(config.root), "root") / "data"
     folder = _FOLDERS[config.split]
     data_path = require_file(data / f"RHD_{folder}.json", "RHD annotation file")
     rootnet = Path(config.root) / "rootnet_output" / "rootnet_rhd_output.json" if config.split == "test" else None
-    return open_single_hand("rhd", config.split, data_path,
-                            lambda image: data / folder / "color" / image["file_name"], rootnet)
+    images = data / folder / "color"
+    return open_single_hand("rhd", config.split, data_path, lambda image: images / image["file_name"], rootnet, images)

@@ -13,9 +13,9 @@ from typing import Callable, Iterator, Optional
 import numpy as np
 
 from interhand.geometry.bbox import process_bbox_float32
-from interhand.preprocess.json_stream import JsonStream, JsonStructureError, iter_array_items
 from interhand.preprocess.sources.coco_stream import join_records
-from interhand.preprocess.sources.common import Record, RejectSample, SourceError, SourceReading, finite_problem
+from interhand.preprocess.sources.common import (Record, RejectSample, SourceReading, finite_problem, integer,
+                                                 load_rootnet, relative_file_name)
 from interhand.shard_format import Sample
 from interhand.skeleton import STB_RHD_JOINT_NAMES, STB_RHD_PARENTS, STB_RHD_ROOT
 
@@ -24,24 +24,17 @@ __all__ = ["open_single_hand"]
 _HAND_BLOCK = {"left": slice(0, 21), "right": slice(21, 42)}
 
 
-def _load_rootnet(path: Optional[Path]) -> dict[int, np.ndarray]:
-    """annot_id → (5,) float32 [bbox 4, abs_depth]."""
-    if path is None or not path.is_file():
-        return {}
-    table = {}
-    try:
-        with JsonStream(path) as stream:
-            for item in iter_array_items(stream):
-                depth = float(np.ravel(item["abs_depth"])[0])
-                table[int(item["annot_id"])] = np.array([*np.ravel(item["bbox"]), depth], np.float32)
-    except (JsonStructureError, KeyError, TypeError, ValueError) as error:
-        raise SourceError(f"{path}: unreadable RootNet output ({error})") from error
-    return table
+def _rootnet_entry(item: dict) -> np.ndarray:
+    """(5,) float32 [bbox 4, abs_depth]."""
+    return np.array([*np.ravel(item["bbox"]), float(np.ravel(item["abs_depth"])[0])], np.float32)
 
 
 def _compact_image(image: dict) -> dict:
-    return {"file_name": image["file_name"], "width": int(image["width"]), "height": int(image["height"]),
-            "seq_name": str(image.get("seq_name", "")), "cam_param": image["cam_param"]}
+    seq_name = str(image.get("seq_name", ""))
+    if seq_name:
+        relative_file_name(seq_name, "seq_name")  # STB's image folder
+    return {"file_name": relative_file_name(image["file_name"]), "width": integer(image["width"], "width"),
+            "height": integer(image["height"], "height"), "seq_name": seq_name, "cam_param": image["cam_param"]}
 
 
 def _builder(dataset: str, split: str, image_path: Callable[[dict], Path], rootnet: dict) -> Callable:
@@ -72,6 +65,8 @@ def _builder(dataset: str, split: str, image_path: Callable[[dict], Path], rootn
             princpt=np.asarray(image["cam_param"]["princpt"], np.float32).reshape(2),
             seq_name=image["seq_name"])
         found = rootnet.get(annotation_id)
+        if isinstance(found, str):
+            raise RejectSample(found)
         if found is not None:
             # One absolute depth for the single hand (the original applies it to all 42 joints).
             sample.rootnet_bbox, sample.rootnet_abs_depth_mm = found[:4], np.repeat(found[4], 2)
@@ -85,12 +80,14 @@ def _builder(dataset: str, split: str, image_path: Callable[[dict], Path], rootn
 
 
 def open_single_hand(dataset: str, split: str, data_path: Path, image_path: Callable[[dict], Path],
-                     rootnet_path: Optional[Path]) -> SourceReading:
+                     rootnet_path: Optional[Path], image_root: Path) -> SourceReading:
     files = [data_path] + ([rootnet_path] if rootnet_path is not None and rootnet_path.is_file() else [])
 
     def records(share=None) -> Iterator[Record]:
-        build = _builder(dataset, split, image_path, _load_rootnet(rootnet_path))
+        rootnet = load_rootnet(rootnet_path, _rootnet_entry) if rootnet_path is not None and rootnet_path.is_file() \
+            else {}
+        build = _builder(dataset, split, image_path, rootnet)
         yield from join_records(data_path, _compact_image, build, dataset, split, share=share)
 
     return SourceReading(files=files, joint_names=STB_RHD_JOINT_NAMES, parents=STB_RHD_PARENTS, records=records,
-                         layout="parsed-coco")
+                         layout="parsed-coco", image_root=image_root)
