@@ -306,7 +306,9 @@ def verify(shard_dir: Path) -> None:
     """Re-read every shard under SHARDS and check it against dataset.json and manifest.parquet
     (member presence, offsets, sizes, CRC-32 and SHA-256 recorded at write time, DALI indexes).
     SHARDS is one split folder, or any folder above (a shards root): every split found below it is checked."""
+    from interhand.manifests.read import read_dataset_json
     from interhand.preprocess.verify import verify_shard_dir
+    from interhand.progress import progress
 
     folders = [shard_dir] if (shard_dir / "dataset.json").is_file() else \
         sorted(path.parent for path in shard_dir.rglob("dataset.json") if ".work" not in path.parts)
@@ -315,7 +317,9 @@ def verify(shard_dir: Path) -> None:
     problems = []
     for folder in folders:
         try:
-            found = verify_shard_dir(folder)
+            samples = read_dataset_json(folder)["counts"]["samples"]
+            with progress(total=samples, desc=f"verify {folder.name}", unit="sample") as bar:
+                found = verify_shard_dir(folder, bar)
         except (FileNotFoundError, ValueError) as error:
             found = [str(error)]
         problems += [f"{folder}: {problem}" for problem in found]

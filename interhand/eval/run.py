@@ -29,6 +29,7 @@ from interhand.loaders.build import build_loader
 from interhand.loaders.decode import decode_image
 from interhand.manifests.read import read_dataset_json, read_manifest
 from interhand.model import heatmap_geometry, load_checkpoint
+from interhand.progress import progress
 from interhand.shard_format import FORMAT_VERSION
 from interhand.skeleton import IH26M_JOINT_NAMES, STB_RHD_JOINT_NAMES
 from interhand.train.checkpoint import latest_snapshot, snapshot_path
@@ -81,9 +82,10 @@ def run_name(config: EvalConfig, checkpoint: Path | None) -> str:
     return f"{config.dataset}_{config.annot_subset}_{config.split}_{config.root}_{source}"
 
 
-def _collect(model, loader, geometry, device, oracle: bool) -> Predictions:
+def _collect(model, loader, geometry, device, oracle: bool, bar, world_size: int = 1) -> Predictions:
     keys, coords, roots, hands, inverses = [], [], [], [], []
     for batch in loader:
+        bar.update(len(batch.keys) * world_size)  # rank 0's count stands for all ranks
         if oracle:  # a perfect heatmap's hard argmax is the nearest voxel of the target
             voxel = batch.joint_coord.round().clamp(0, geometry.heatmap_size - 1)
             coords.append(voxel.numpy())
@@ -147,8 +149,11 @@ def _evaluate(config: EvalConfig, context: DistContext) -> dict | None:
                                  augment=False, box="rootnet" if config.root == "rootnet" else "gt")
     loader = build_loader(shard_dir, loader_config, context.rank, context.world_size, with_keys=True, geometry=geometry)
     start = time.perf_counter()
-    with torch.no_grad():
-        predictions = _gather(_collect(model, loader, geometry, context.device, config.oracle), context)
+    samples = read_dataset_json(shard_dir)["counts"]["samples"]
+    with torch.no_grad(), progress(total=samples, desc=f"eval {config.split}", unit="img",
+                                   enabled=context.is_main) as bar:
+        predictions = _gather(_collect(model, loader, geometry, context.device, config.oracle, bar,
+                                       context.world_size), context)
     images_per_s = len(predictions.keys) / max(time.perf_counter() - start, 1e-9)
     if not context.is_main:
         return None

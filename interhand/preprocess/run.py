@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Optional
 
 import numpy as np
-from tqdm import tqdm
 
 from interhand import __version__
 from interhand.config import PreprocessConfig, parse_part
@@ -26,6 +25,7 @@ from interhand.manifests.write import FRAGMENT_SUFFIX, concat_tables, write_erro
 from interhand.preprocess.plan import ingest, ingest_parallel, plan_shards, share_progress, spill_records
 from interhand.preprocess.shard_writer import ShardJob, ShardResult, write_shard
 from interhand.preprocess.sources import SourceError, open_source
+from interhand.progress import progress
 from interhand.shard_format import ANN_BYTES, ANN_LAYOUT, FORMAT_VERSION, KEY_PREFIX
 
 __all__ = ["run", "finalize", "shard_dir", "TooManyErrors", "RunSummary"]
@@ -72,7 +72,7 @@ def _writer_pool(config: PreprocessConfig) -> tuple[Optional[ProcessPoolExecutor
 def _write_jobs(jobs: list[ShardJob], config: PreprocessConfig, pool: Optional[ProcessPoolExecutor]
                 ) -> list[ShardResult]:
     results = []
-    bar = tqdm(total=len(jobs), desc=f"write {config.split} shards", unit="shard", disable=not config.progress)
+    bar = progress(total=len(jobs), desc=f"write {config.split} shards", unit="shard", enabled=config.progress)
     written = rejected = 0
 
     def note(result: ShardResult) -> None:
@@ -94,7 +94,7 @@ def _ingest_and_plan(reading, config: PreprocessConfig, spill_paths: list[Path],
     first pass, then spills only its own shards' samples in a second (serial, to spill_paths[0]), so that N
     parts do not each write the whole split to disk."""
     part_index, part_count = part
-    bar = tqdm(desc=f"read {config.dataset} {config.split}", unit="ann", disable=not config.progress)
+    bar = progress(desc=f"read {config.dataset} {config.split}", unit="ann", enabled=config.progress)
     if pool is None:
         ingested = ingest(reading, spill_paths[0] if part_count == 1 else None, bar)
     else:

@@ -60,8 +60,9 @@ def _check_tar(path: Path, expected: dict[str, tuple[int, int, int]]) -> list[st
     return problems
 
 
-def verify_shard_dir(shard_dir: Path) -> list[str]:
-    """Problems found (empty list = the directory verifies). Raises FormatVersionError on a foreign version."""
+def verify_shard_dir(shard_dir: Path, bar=None) -> list[str]:
+    """Problems found (empty list = the directory verifies). Raises FormatVersionError on a foreign version.
+    `bar` (an `interhand.progress.progress`) counts the samples of each shard once it is checked."""
     shard_dir = Path(shard_dir)
     dataset = read_dataset_json(shard_dir)
     manifest = read_manifest(shard_dir).drop_columns(["joints_img", "joints_cam_mm", "joints_world_mm"]).to_pylist()
@@ -82,5 +83,7 @@ def verify_shard_dir(shard_dir: Path) -> list[str]:
         index_path = shard_dir / shard["index"]
         if not index_path.is_file() or index_path.read_text() != dali_index_text(_index_entries(rows)):
             problems.append(f"{shard['index']}: DALI index missing or not matching the manifest")
+        if bar is not None:
+            bar.update(len(rows))
     problems += [f"manifest rows point at unknown shard {name}" for name in sorted(by_shard)]
     return problems
