@@ -396,7 +396,9 @@ def preview_batch(shard_dir: Path, batches: int, epoch: int, out_path: Path, **v
     except (FileNotFoundError, ValueError) as error:
         raise click.ClickException(str(error)) from error
     loader.set_epoch(epoch)
-    path = write_batch_sheet(list(islice(iter(loader), batches)), out_path)
+    title = (f"{shard_dir}, epoch {epoch}, {loader.backend} loader, "
+             f"{f'augmented (seed {config.seed})' if config.augment else 'not augmented'}, {config.box} box")
+    path = write_batch_sheet(list(islice(iter(loader), batches)), out_path, shard_dir=shard_dir, title=title)
     click.echo(f"wrote {path} ({loader.backend} loader on the {loader.device})")
 
 # --- train commands ---

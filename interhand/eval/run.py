@@ -21,7 +21,7 @@ import torch.distributed as dist
 from interhand import __version__
 from interhand.config import EvalConfig, LoaderConfig
 from interhand.eval.evaluators import GroundTruth, InterHandEvaluator, Predictions, SingleHandEvaluator
-from interhand.eval.plots import overlay_sheet, plot_error_by_hand_type, plot_per_joint_errors
+from interhand.eval.plots import figure_title, overlay_sheet, plot_error_by_hand_type, plot_per_joint_errors
 from interhand.eval.report import format_report
 from interhand.geometry.heatmap import ORIGINAL_GEOMETRY
 from interhand.loaders.batch import images_to_float
@@ -38,7 +38,8 @@ from interhand.train.ddp import DistContext, cleanup_distributed, setup_distribu
 __all__ = ["run", "resolve_checkpoint", "eval_shard_dir", "run_name"]
 
 _GT_COLUMNS = ["key", "joints_cam_mm", "joints_img", "joint_valid", "hand_type", "hand_type_valid", "focal", "princpt",
-               "abs_depth_gt_mm", "rootnet_abs_depth_mm", "root_joint_index", "shard", "image_offset", "image_size"]
+               "abs_depth_gt_mm", "rootnet_abs_depth_mm", "root_joint_index", "shard", "image_offset", "image_size",
+               "capture", "camera", "frame_idx"]
 
 
 def eval_shard_dir(config: EvalConfig) -> Path:
@@ -174,7 +175,7 @@ def _evaluate(config: EvalConfig, context: DistContext) -> dict | None:
     report = format_report(metrics, images_per_s, len(predictions.keys))
     (result_dir / "report.txt").write_text(report)
     print(report)
-    _figures(config, metrics, per_sample, rows, shard_dir, vis_dir)
+    _figures(config, metrics, per_sample, rows, shard_dir, vis_dir, figure_title(name, metrics))
     return metrics
 
 
@@ -189,11 +190,14 @@ def _write_predictions(path: Path, per_sample: dict) -> None:
     pq.write_table(pa.table(columns), path)
 
 
-def _figures(config: EvalConfig, metrics: dict, per_sample: dict, rows: dict, shard_dir: Path, vis_dir: Path) -> None:
+def _figures(config: EvalConfig, metrics: dict, per_sample: dict, rows: dict, shard_dir: Path, vis_dir: Path,
+             title: str) -> None:
     per_joint = metrics.get("mpjpe_per_joint") or {"single": metrics["epe_per_joint"]}
-    plot_per_joint_errors(per_joint, f"{config.dataset} {config.split}, root from {config.root}",
-                          vis_dir / "per_joint_error.png")
-    plot_error_by_hand_type(per_sample["mean_error_mm"], per_sample["hand_type"], vis_dir / "error_by_hand_type.png")
+    counts = metrics.get("counts", {})
+    samples = {group: counts[f"{group}_samples"] for group in per_joint if f"{group}_samples" in counts}
+    plot_per_joint_errors(per_joint, title, vis_dir / "per_joint_error.png", samples)
+    plot_error_by_hand_type(per_sample["mean_error_mm"], per_sample["hand_type"], vis_dir / "error_by_hand_type.png",
+                            title)
     if not config.vis:
         return
     errors = np.nan_to_num(per_sample["mean_error_mm"], nan=-1.0)
@@ -207,5 +211,14 @@ def _figures(config: EvalConfig, metrics: dict, per_sample: dict, rows: dict, sh
                 images.append(decode_image(shard.read(rows["image_size"][index]), rows["key"][index]))
         overlay_sheet(images, np.array([rows["joints_img"][i] for i in indices])[..., :2],
                       per_sample["joints_img_px"][indices], np.array([rows["joint_valid"][i] for i in indices]),
-                      [f"{rows['key'][i][-9:]} {per_sample['mean_error_mm'][i]:.1f} mm" for i in indices],
-                      config.dataset == "interhand26m", vis_dir / f"{label}.png")
+                      [_caption(rows, per_sample, i) for i in indices], config.dataset == "interhand26m",
+                      vis_dir / f"{label}.png", title=f"{title}; {label} {len(indices)} of {len(errors)} samples")
+
+
+def _caption(rows: dict, per_sample: dict, index: int) -> list[str]:
+    """Tile caption: the sample's key, where it was taken, its hand type and mean error (none when masked)."""
+    error = per_sample["mean_error_mm"][index]
+    where = f"Capture{rows['capture'][index]} cam{rows['camera'][index]} frame {rows['frame_idx'][index]}" \
+        if rows["camera"][index] else f"frame {rows['frame_idx'][index]}"
+    return [rows["key"][index], where, f"{per_sample['hand_type'][index]}"
+            + (f", mean error {error:.1f} mm" if np.isfinite(error) else "")]
