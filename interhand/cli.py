@@ -378,8 +378,9 @@ def predict(checkpoint: Path, image_path: Path, bbox: tuple, out_dir: Path, devi
 @config_options(LoaderConfig, exclude=("shuffle_buffer", "roi_decode"))
 @click.option("--batches", default=2, show_default=True, type=click.IntRange(1, 50), help="batches to draw")
 @click.option("--epoch", default=0, show_default=True, help="epoch whose augmentation to draw")
+@click.option("--columns", default=8, show_default=True, type=click.IntRange(1, 32), help="tiles per row")
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path), help="PNG to write")
-def preview_batch(shard_dir: Path, batches: int, epoch: int, out_path: Path, **values) -> None:
+def preview_batch(shard_dir: Path, batches: int, epoch: int, columns: int, out_path: Path, **values) -> None:
     """Draw loader batches of SPLIT_DIR (one `interhand shards` split folder) with their targets.
 
     The patches as the network sees them (augmented unless --no-loader-augment), with the joint targets drawn
@@ -398,7 +399,7 @@ def preview_batch(shard_dir: Path, batches: int, epoch: int, out_path: Path, **v
     loader.set_epoch(epoch)
     title = (f"{shard_dir}, epoch {epoch}, {loader.backend} loader, "
              f"{f'augmented (seed {config.seed})' if config.augment else 'not augmented'}, {config.box} box")
-    path = write_batch_sheet(list(islice(iter(loader), batches)), out_path, shard_dir=shard_dir, title=title)
+    path = write_batch_sheet(list(islice(iter(loader), batches)), out_path, columns, shard_dir, title)
     click.echo(f"wrote {path} ({loader.backend} loader on the {loader.device})")
 
 # --- train commands ---

@@ -95,6 +95,17 @@ def caption_tile(picture: Image.Image, lines: Sequence[str | tuple[str, tuple[in
     return tile
 
 
+def _wrap(text: str, text_font: ImageFont.ImageFont, width: int) -> list[str]:
+    """`text` broken at spaces into lines no wider than `width` px (a longer single word stays whole)."""
+    lines: list[str] = []
+    for word in text.split(" "):
+        if lines and text_font.getlength(f"{lines[-1]} {word}") <= width:
+            lines[-1] = f"{lines[-1]} {word}"
+        else:
+            lines.append(word)
+    return lines
+
+
 def titled_sheet(tiles: Sequence[Image.Image], columns: int, title: Sequence[str],
                  legend: Sequence[tuple[tuple[int, int, int], str]]) -> Image.Image:
     """Tiles in a grid under a header: title lines, then a legend of colour swatches with their meaning."""
@@ -104,6 +115,7 @@ def titled_sheet(tiles: Sequence[Image.Image], columns: int, title: Sequence[str
     rows = max(1, -(-len(tiles) // columns))
     width = max(columns * cell_w, 640)
     title_font, legend_font = font(_TITLE_SIZE), font()
+    title = [wrapped for line in title for wrapped in _wrap(line, title_font, width - 16)]
     header = 8 + (_TITLE_SIZE + 5) * len(title) + (_CAPTION_SIZE + 10 if legend else 0)
     sheet = Image.new("RGB", (width, header + rows * cell_h), (0, 0, 0))
     draw = ImageDraw.Draw(sheet)

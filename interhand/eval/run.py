@@ -43,14 +43,14 @@ _GT_COLUMNS = ["key", "joints_cam_mm", "joints_img", "joint_valid", "hand_type",
 
 
 def eval_shard_dir(config: EvalConfig) -> Path:
-    """The split's shard folder, checked: finished shards, and RootNet outputs when --root rootnet."""
+    """The split's shard folder, checked: finished shards, and RootNet outputs when --root-source rootnet."""
     shard_dir = Path(config.shards) / config.dataset / config.annot_subset / config.split
     read_dataset_json(shard_dir)  # a clear FileNotFoundError when there are no finished shards
     if config.root == "rootnet":
         column = read_manifest(shard_dir, columns=["rootnet_abs_depth_mm"]).column(0)
         if column.null_count:
             raise ValueError(f"{shard_dir}: {column.null_count} of {len(column)} samples have no RootNet output; "
-                             "use --root gt, or make the shards with the RootNet files present")
+                             "use --root-source gt, or make the shards with the RootNet files present")
     return shard_dir
 
 
