@@ -14,7 +14,8 @@ from pathlib import Path
 import click
 
 from interhand import __version__
-from interhand.config import EvalConfig, LoaderConfig, PreprocessConfig, SynthConfig, TrainConfig, config_from_dict
+from interhand.config import (EVAL_ROOTS, EvalConfig, LoaderConfig, PreprocessConfig, SynthConfig, TrainConfig,
+                              config_from_dict)
 
 __all__ = ["main"]
 
@@ -61,22 +62,17 @@ class Flag:
 EXISTING_DIR = click.Path(exists=True, file_okay=False)
 EXISTING_FILE = click.Path(exists=True, dir_okay=False)
 
-# One name per concept (README "One name per concept"; a test holds the two together).
-VOCABULARY = {
-    "dataset folder": "--data",
-    "shards root": "--shards",
-    "split folder": "SPLIT_DIR",
-    "run folder": "--run-dir",
-    "output file": "--out",
-    "annotation subset": "--annot-subset",
-    "split": "--split",
-    "root-depth source": "--root-source",
-    "worker processes": "--workers",
-    "loader threads": "--loader-threads",
-    "batch size": "--batch-size",
-    "seed": "--seed",
-    "GPUs": "--gpu",
-}
+
+class _RootSource(click.Choice):
+    """The root-depth source; a folder given here (the old `--root`) gets told where a folder goes."""
+
+    def convert(self, value, param, ctx):
+        if value not in self.choices and ("/" in str(value) or Path(str(value)).exists()):
+            self.fail(f"{value!r}: --root-source is where the absolute root depth comes from, one of "
+                      f"{', '.join(self.choices)}; a dataset folder is `interhand shards --data`", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 # Per config, flattened field -> its option when that is not `--field-name` (nested: `--<config>-<field>`);
 # the aliases are our old spellings and the original repository's (--annot_subset, --test_epoch, --test_set).
 _RUN_DIR = Flag("--run-dir", ("--output",))
@@ -90,7 +86,7 @@ FLAGS = {
                   "loader_workers": Flag("--loader-threads", ("--loader-workers",)),
                   "model_pretrained": Flag("--model-pretrained", type=EXISTING_FILE)},
     EvalConfig: {"output": _RUN_DIR, "annot_subset": _SUBSET,
-                 "root": Flag("--root-source", ("--root",)), "workers": _LOADER_THREADS,
+                 "root": Flag("--root-source", ("--root",), _RootSource(EVAL_ROOTS)), "workers": _LOADER_THREADS,
                  "backend": Flag("--loader-backend", ("--backend",)), "test_epoch": Flag("--test-epoch", ("--test_epoch",)),
                  "split": Flag("--split", ("--test_set",)), "checkpoint": Flag("--checkpoint", type=EXISTING_FILE)},
     LoaderConfig: {"workers": _LOADER_THREADS, "backend": Flag("--loader-backend", ("--backend",)),
@@ -99,20 +95,9 @@ FLAGS = {
 }
 
 
-class _RootSource(click.Choice):
-    """The root-depth source; a folder given here (the old `--root`) gets told where a folder goes."""
-
-    def convert(self, value, param, ctx):
-        if value not in self.choices and ("/" in str(value) or Path(str(value)).exists()):
-            self.fail(f"{value!r}: --root-source is where the absolute root depth comes from, one of "
-                      f"{', '.join(self.choices)}; a dataset folder is `interhand shards --data`", param, ctx)
-        return super().convert(value, param, ctx)
-
-
-def _click_type(annotation: object, name: str = "") -> object:
+def _click_type(annotation: object) -> object:
     if typing.get_origin(annotation) is typing.Literal:
-        choices = [str(choice) for choice in typing.get_args(annotation)]
-        return _RootSource(choices) if name == "root" else click.Choice(choices)
+        return click.Choice([str(choice) for choice in typing.get_args(annotation)])
     return annotation if annotation in (int, float, str, bool) else str
 
 
@@ -149,7 +134,7 @@ def config_options(config_class: type, exclude: tuple[str, ...] = (), flags: dic
             if annotation is bool and "/" not in decl:
                 decl = f"{decl}/--no-{decl[2:]}"
                 aliases = tuple(f"{alias}/--no-{alias[2:]}" for alias in aliases)
-            command = option(decl, name, aliases=aliases, type=flag.type or _click_type(annotation, name),
+            command = option(decl, name, aliases=aliases, type=flag.type or _click_type(annotation),
                              default=None if default == "" else default,  # None: not given, the field's default
                              show_default=default != "", help=help_text)(command)
         return command
@@ -280,8 +265,8 @@ def contact_sheet(data_dir: Path, split: str, count: int, columns: int, seed: in
 def shards(finalize: bool, **values) -> None:
     """Convert one split of a dataset into webdataset tar shards + Parquet manifests (SHARD_FORMAT.md).
 
-    Reads the dataset folder --data; writes SHARDS/<dataset>/<annot-subset>/<split>/: <split>-NNNNNN.tar shards with DALI .idx files,
-    manifest.parquet, errors.parquet and dataset.json. A re-run resumes: finished shards are verified and kept.
+    Reads the dataset folder --data; writes SHARDS/<dataset>/<annot-subset>/<split>/: <split>-NNNNNN.tar
+    shards with DALI .idx files, manifest.parquet, errors.parquet and dataset.json. A re-run resumes: finished shards are verified and kept.
     """
     import sys
 

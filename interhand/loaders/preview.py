@@ -67,7 +67,8 @@ def write_batch_sheet(batches: list[Batch], out_path: Path, columns: int = 8, sh
             lines += [(line, (255, 120, 120)) for line in masked_hands(label, valid, ih26m_order)]
             tiles.append(caption_tile(tile, [line for line in lines if line]))
             samples += 1
-    heading = [f"{title or 'loader batches'}: {samples} samples in {len(batches)} batch{'es' if len(batches) > 1 else ''}, patches as the network "
-               "sees them, joints drawn from the targets"]
+    batch_count = f"{len(batches)} batch{'es' if len(batches) > 1 else ''}"
+    heading = [f"{title or 'loader batches'}: {samples} samples in {batch_count}, patches as the network sees them, "
+               "joints drawn from the targets"]
     sheet = titled_sheet(tiles, columns, heading, [(RIGHT, "right hand"), (LEFT, "left hand")])
     return save_sheet(sheet, out_path)
