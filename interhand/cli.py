@@ -390,6 +390,23 @@ def preview_batch(shard_dir: Path, batches: int, epoch: int, columns: int, out_p
 # --- train commands ---
 
 
+def train_config(values: dict, config_file: Path | None = None) -> TrainConfig:
+    """The run's TrainConfig with one seed: the loader's shuffle and augmentation follow --seed (or, from a
+    config file without its own `loader: seed:`, the file's `seed`)."""
+    context = click.get_current_context(silent=True)
+    given_seed = context is not None and context.get_parameter_source("seed") == click.core.ParameterSource.COMMANDLINE
+    if given_seed or config_file is None:
+        values = {**values, "loader_seed": values["seed"]}
+    config = build_config(TrainConfig, values, config_file, also_given=("loader_seed",) if given_seed else ())
+    if config_file is not None and not given_seed:
+        import yaml
+
+        loaded = yaml.safe_load(Path(config_file).read_text()) or {}
+        if "seed" not in (loaded.get("loader") or {}):
+            config = dataclasses.replace(config, loader=dataclasses.replace(config.loader, seed=config.seed))
+    return config
+
+
 @main.command(short_help="Train InterNet on the shards (torchrun/DDP with --gpu 0-3, or the CPU).")
 @config_options(TrainConfig, exclude=("continue_train", "loader_seed"))
 @click.option("--continue", "continue_train", is_flag=True, help="resume from the newest complete snapshot in "
@@ -411,10 +428,7 @@ def train(config_file: Path | None, nnodes: int, node_rank: int, master_addr: st
     """
     from interhand.train.launch import Rendezvous, launch
 
-    given_seed = click.get_current_context().get_parameter_source("seed") == click.core.ParameterSource.COMMANDLINE
-    if given_seed or config_file is None:  # one seed: the loader's shuffle and augmentation follow --seed
-        values["loader_seed"] = values["seed"]
-    config = build_config(TrainConfig, values, config_file, also_given=("loader_seed",) if given_seed else ())
+    config = train_config(values, config_file)
     check_shards_root(Path(config.shards), config.dataset, config.annot_subset, "train")
     try:
         status = launch(config, Rendezvous(nnodes, node_rank, master_addr, master_port))

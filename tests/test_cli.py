@@ -181,3 +181,21 @@ def test_shards_data_folder_mistakes_say_what_to_do(tmp_path, synth_stb_root):
     assert result.exit_code == 2 and "InterHand2.6M's" in result.output
     result = runner.invoke(main, ["eval", "--annot-subset", "human_annot", "--split", "val"])
     assert result.exit_code == 2 and "no human-annotated (H) val split" in " ".join(result.output.split())
+
+
+def test_train_has_one_seed_from_the_command_line_or_the_config_file(tmp_path):
+    from interhand.cli import train_config
+
+    command = main.commands["train"]
+    with command.make_context("train", ["--seed", "7"]) as context:
+        assert train_config(dict(context.params)).loader.seed == 7
+    config_file = tmp_path / "run.yaml"
+    config_file.write_text("seed: 5\n")
+    with command.make_context("train", []) as context:
+        assert train_config(dict(context.params), config_file).loader.seed == 5
+    config_file.write_text("seed: 5\nloader:\n  seed: 3\n")
+    with command.make_context("train", []) as context:
+        assert train_config(dict(context.params), config_file).loader.seed == 3
+    with command.make_context("train", ["--seed", "9"]) as context:
+        config = train_config(dict(context.params), config_file)
+        assert (config.seed, config.loader.seed) == (9, 9)
