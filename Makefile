@@ -11,7 +11,7 @@ DATASET ?= interhand26m
 SUBSET  ?= all
 SPLIT   ?= val
 GPUS    ?=
-WORKERS ?= 2
+WORKERS ?=
 SEED    ?= 0
 FRAMES  ?= 24
 NNODES  ?= 1
@@ -24,6 +24,8 @@ DEMO    := $(OUT)/demo
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.stamp-$(shell sha256sum pyproject.toml | cut -c1-16)
 IH      := $(BIN)/interhand
+# Worker processes of `interhand shards` (empty: its own default).
+WORKERS_ARG = $(if $(WORKERS),--workers $(WORKERS))
 # InterHand2.6M v1.0 has no human-annotated (H) val split: the H subset is train and test only.
 SHARD_SPLITS = $(if $(filter human_annot,$(SUBSET)),train test,train val test)
 
@@ -53,16 +55,16 @@ synth: $(STAMP)
 	$(IH) synth $(DATA)/RHD --dataset rhd --seed $(SEED)
 
 shards: $(STAMP)
-	for split in $(SHARD_SPLITS); do $(IH) shards --dataset interhand26m --root $(DATA)/InterHand2.6M --subset $(SUBSET) --split $$split --out $(SHARDS) --workers $(WORKERS) || exit 1; done
+	for split in $(SHARD_SPLITS); do $(IH) shards --dataset interhand26m --data $(DATA)/InterHand2.6M --annot-subset $(SUBSET) --split $$split --shards $(SHARDS) $(WORKERS_ARG) || exit 1; done
 
 verify-shards: $(STAMP)
 	$(IH) verify $(SHARDS)
 
 train: $(STAMP)
-	$(IH) train --gpu "$(GPUS)" --dataset $(DATASET) --annot-subset $(SUBSET) --shards $(SHARDS) --output $(OUT) --nnodes $(NNODES) --node-rank $(NODE_RANK) --master-addr $(MASTER_ADDR) $(TRAIN_ARGS)
+	$(IH) train --gpu "$(GPUS)" --dataset $(DATASET) --annot-subset $(SUBSET) --shards $(SHARDS) --run-dir $(OUT) --nnodes $(NNODES) --node-rank $(NODE_RANK) --master-addr $(MASTER_ADDR) $(TRAIN_ARGS)
 
 eval: $(STAMP)
-	$(IH) eval --split $(SPLIT) --dataset $(DATASET) --annot-subset $(SUBSET) --shards $(SHARDS) --output $(OUT) --gpu "$(GPUS)" $(EVAL_ARGS)
+	$(IH) eval --split $(SPLIT) --dataset $(DATASET) --annot-subset $(SUBSET) --shards $(SHARDS) --run-dir $(OUT) --gpu "$(GPUS)" $(EVAL_ARGS)
 
 plot-log: $(STAMP)
 	$(IH) plot-log $(OUT)
@@ -70,13 +72,13 @@ plot-log: $(STAMP)
 demo: $(STAMP)
 	$(IH) synth $(DEMO)/data/InterHand2.6M --dataset interhand26m --seed $(SEED) --frames $(FRAMES) --overwrite
 	$(IH) contact-sheet $(DEMO)/data/InterHand2.6M --split train --out $(DEMO)/contact_sheet.png
-	for split in train val; do $(IH) shards --root $(DEMO)/data/InterHand2.6M --split $$split --out $(DEMO)/shards --shard-samples 64 --workers $(WORKERS) || exit 1; done
+	for split in train val; do $(IH) shards --data $(DEMO)/data/InterHand2.6M --split $$split --shards $(DEMO)/shards --shard-samples 64 $(WORKERS_ARG) || exit 1; done
 	$(IH) verify $(DEMO)/shards
 	$(IH) preview-batch $(DEMO)/shards/interhand26m/all/train --batch-size 8 --out $(DEMO)/batches.png
-	rm -rf $(DEMO)/run && $(IH) train --config configs/demo_train.yaml --shards $(DEMO)/shards --output $(DEMO)/run
+	rm -rf $(DEMO)/run && $(IH) train --config configs/demo_train.yaml --shards $(DEMO)/shards --run-dir $(DEMO)/run
 	$(IH) plot-log $(DEMO)/run
-	$(IH) eval --shards $(DEMO)/shards --output $(DEMO)/run --split val --root rootnet --batch-size 16
-	$(IH) eval --shards $(DEMO)/shards --output $(DEMO)/run --split val --root rootnet --oracle
+	$(IH) eval --shards $(DEMO)/shards --run-dir $(DEMO)/run --split val --root-source rootnet --batch-size 16
+	$(IH) eval --shards $(DEMO)/shards --run-dir $(DEMO)/run --split val --root-source rootnet --oracle
 
 bench: bench-synth bench-ingest bench-loader bench-model
 

@@ -14,9 +14,85 @@ from pathlib import Path
 import click
 
 from interhand import __version__
-from interhand.config import EvalConfig, LoaderConfig, PreprocessConfig, SynthConfig, TrainConfig, config_from_dict
+from interhand.config import (EVAL_ROOTS, EvalConfig, LoaderConfig, PreprocessConfig, SynthConfig, TrainConfig,
+                              config_from_dict)
 
 __all__ = ["main"]
+
+
+class _Option(click.Option):
+    """An option that also accepts other spellings (our old names, the original repository's) without
+    showing them in `--help` or in error messages: one documented name per concept."""
+
+    def __init__(self, *args, aliases: tuple[str, ...] = (), **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.aliases = set(aliases)
+
+    def _shown(self, method, *args):
+        opts, secondary = self.opts, self.secondary_opts
+        self.opts = [opt for opt in opts if opt not in self.aliases]
+        self.secondary_opts = [opt for opt in secondary if opt not in self.aliases]
+        try:
+            return method(*args)
+        finally:
+            self.opts, self.secondary_opts = opts, secondary
+
+    def get_help_record(self, ctx):
+        return self._shown(super().get_help_record, ctx)
+
+    def get_error_hint(self, ctx) -> str:
+        return self._shown(super().get_error_hint, ctx)
+
+
+def option(*decls: str, aliases: tuple[str, ...] = (), **kwargs):
+    """`click.option` whose `aliases` are accepted but hidden (flag aliases: '--old/--no-old')."""
+    hidden = tuple(name for alias in aliases for name in alias.split("/"))
+    return click.option(*decls, *aliases, cls=_Option, aliases=hidden, **kwargs)
+
+
+@dataclasses.dataclass(frozen=True)
+class Flag:
+    """How one config field appears on the command line: its option name, hidden spellings, click type."""
+
+    name: str
+    aliases: tuple[str, ...] = ()
+    type: object = None
+
+
+EXISTING_DIR = click.Path(exists=True, file_okay=False)
+EXISTING_FILE = click.Path(exists=True, dir_okay=False)
+
+
+class _RootSource(click.Choice):
+    """The root-depth source; a folder given here (the old `--root`) gets told where a folder goes."""
+
+    def convert(self, value, param, ctx):
+        if value not in self.choices and ("/" in str(value) or Path(str(value)).exists()):
+            self.fail(f"{value!r}: --root-source is where the absolute root depth comes from, one of "
+                      f"{', '.join(self.choices)}; a dataset folder is `interhand shards --data`", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+# Per config, flattened field -> its option when that is not `--field-name` (nested: `--<config>-<field>`);
+# the aliases are our old spellings and the original repository's (--annot_subset, --test_epoch, --test_set).
+_RUN_DIR = Flag("--run-dir", ("--output",))
+_SUBSET = Flag("--annot-subset", ("--annot_subset", "--subset"))
+_LOADER_THREADS = Flag("--loader-threads", ("--workers",))
+FLAGS = {
+    PreprocessConfig: {"root": Flag("--data", ("--root",), EXISTING_DIR), "out": Flag("--shards", ("--out",)),
+                       "subset": _SUBSET, "aid_list": Flag("--aid-list", type=EXISTING_FILE)},
+    TrainConfig: {"output": _RUN_DIR, "annot_subset": _SUBSET,
+                  "loader_batch_size": Flag("--batch-size", ("--loader-batch-size",)),
+                  "loader_workers": Flag("--loader-threads", ("--loader-workers",)),
+                  "model_pretrained": Flag("--model-pretrained", type=EXISTING_FILE)},
+    EvalConfig: {"output": _RUN_DIR, "annot_subset": _SUBSET,
+                 "root": Flag("--root-source", ("--root",), _RootSource(EVAL_ROOTS)), "workers": _LOADER_THREADS,
+                 "backend": Flag("--loader-backend", ("--backend",)), "test_epoch": Flag("--test-epoch", ("--test_epoch",)),
+                 "split": Flag("--split", ("--test_set",)), "checkpoint": Flag("--checkpoint", type=EXISTING_FILE)},
+    LoaderConfig: {"workers": _LOADER_THREADS, "backend": Flag("--loader-backend", ("--backend",)),
+                   "device": Flag("--loader-device", ("--device",)),
+                   "augment": Flag("--loader-augment", ("--augment",)), "box": Flag("--loader-box", ("--box",))},
+}
 
 
 def _click_type(annotation: object) -> object:
@@ -26,15 +102,15 @@ def _click_type(annotation: object) -> object:
 
 
 def _options(config_class: type, prefix: str, exclude: tuple[str, ...]) -> list:
-    """(flag, parameter name, type, default, help) per field; nested config fields get a flag prefix."""
+    """(parameter name, type, default, help) per field; nested config fields get a flag prefix."""
     hints = typing.get_type_hints(config_class)
     options = []
     for spec in dataclasses.fields(config_class):
-        if spec.name in exclude:
+        if spec.name in exclude or prefix + spec.name in exclude:
             continue
         annotation = hints[spec.name]
         if dataclasses.is_dataclass(annotation):
-            options += _options(annotation, f"{prefix}{spec.name}_", ())
+            options += _options(annotation, f"{prefix}{spec.name}_", exclude)
             continue
         name = prefix + spec.name
         default = spec.default if spec.default is not dataclasses.MISSING else spec.default_factory()
@@ -42,19 +118,25 @@ def _options(config_class: type, prefix: str, exclude: tuple[str, ...]) -> list:
     return options
 
 
-def config_options(config_class: type, exclude: tuple[str, ...] = ()):
-    """Decorator: one `--field-name` option per dataclass field (help and default from the field).
+def config_options(config_class: type, exclude: tuple[str, ...] = (), flags: dict | None = None):
+    """Decorator: one option per dataclass field (help and default from the field).
 
-    Fields that are configs themselves become `--<field>-<subfield>` options (e.g. `--model-resnet-type`).
+    The option's name comes from FLAGS (the vocabulary), else `--field-name`; fields that are configs
+    themselves become `--<field>-<subfield>` options (e.g. `--model-resnet-type`). Empty-string defaults
+    are not shown (the help says what empty means).
     """
+    flags = FLAGS.get(config_class, {}) if flags is None else flags
 
     def decorate(command):
         for name, annotation, default, help_text in reversed(_options(config_class, "", exclude)):
-            flag = "--" + name.replace("_", "-")
-            if annotation is bool:
-                flag = f"{flag}/--no-{name.replace('_', '-')}"
-            command = click.option(flag, name, type=_click_type(annotation), default=default, show_default=True,
-                                   help=help_text)(command)
+            flag = flags.get(name) or Flag("--" + name.replace("_", "-"))
+            decl, aliases = flag.name, flag.aliases
+            if annotation is bool and "/" not in decl:
+                decl = f"{decl}/--no-{decl[2:]}"
+                aliases = tuple(f"{alias}/--no-{alias[2:]}" for alias in aliases)
+            command = option(decl, name, aliases=aliases, type=flag.type or _click_type(annotation),
+                             default=None if default == "" else default,  # None: not given, the field's default
+                             show_default=default != "", help=help_text)(command)
         return command
 
     return decorate
@@ -69,7 +151,7 @@ def _nest(config_class: type, values: dict, prefix: str = "") -> dict:
             inner = _nest(hints[spec.name], values, f"{prefix}{spec.name}_")
             if inner:
                 nested[spec.name] = inner
-        elif prefix + spec.name in values:
+        elif values.get(prefix + spec.name) is not None:
             nested[spec.name] = values[prefix + spec.name]
     return nested
 
@@ -81,16 +163,16 @@ def _merge(base: dict, override: dict) -> dict:
     return merged
 
 
-def build_config(config_class: type, values: dict, config_file: Path | None = None):
+def build_config(config_class: type, values: dict, config_file: Path | None = None, also_given: tuple[str, ...] = ()):
     """Construct a config from option values, turning its ValueError into a click error naming the field.
 
     With `config_file` (YAML or JSON, nested like the dataclasses), the file gives the values and only
-    the options typed on the command line override it (timm's idea: file defaults, flags win).
+    the options typed on the command line (and `also_given`) override it (timm's idea: file defaults, flags win).
     """
     context = click.get_current_context(silent=True)
     if config_file is not None and context is not None:
-        given = {name: value for name, value in values.items()
-                 if context.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE}
+        given = {name: value for name, value in values.items() if name in also_given
+                 or context.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE}
     else:
         given = values
     try:
@@ -107,6 +189,23 @@ def build_config(config_class: type, values: dict, config_file: Path | None = No
         raise click.BadParameter(str(error)) from error
 
 
+def check_shards_root(shards: Path, dataset: str, annot_subset: str, split: str) -> None:
+    """A `--shards` that is not a shards root gets an error saying which folder to give instead."""
+    if not shards.is_dir():
+        raise click.BadParameter(f"{shards} does not exist: --shards is the folder `interhand shards --shards` "
+                                 "wrote to", param_hint="'--shards'")
+    if (shards / "dataset.json").is_file():
+        root = shards.parents[2] if len(shards.parents) > 2 else shards
+        raise click.BadParameter(f"{shards} is one split's folder; --shards is the shards root above "
+                                 f"<dataset>/<annot-subset>/<split>: use --shards {root}", param_hint="'--shards'")
+    if not (shards / dataset / annot_subset / split / "dataset.json").is_file():
+        found = sorted(str(path.parent.relative_to(shards)) for path in shards.glob("*/*/*/dataset.json"))
+        raise click.BadParameter(
+            f"{shards} has no finished shards for {dataset}/{annot_subset}/{split} (found: {', '.join(found) or 'none'}); "
+            f"make them with `interhand shards --dataset {dataset} --annot-subset {annot_subset} --split {split} "
+            f"--shards {shards}`", param_hint="'--shards'")
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(__version__, prog_name="interhand")
 def main() -> None:
@@ -115,13 +214,13 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("data_dir", type=click.Path(file_okay=False, path_type=Path))
 @config_options(SynthConfig)
-@click.option("--overwrite", is_flag=True, help="replace OUT if it already exists")
-def synth(out: Path, overwrite: bool, **values) -> None:
-    """Write a synthetic dataset to OUT, byte for byte in the real on-disk format.
+@click.option("--overwrite", is_flag=True, help="replace DATA_DIR if it already exists")
+def synth(data_dir: Path, overwrite: bool, **values) -> None:
+    """Write a synthetic dataset to DATA_DIR, byte for byte in the real on-disk format.
 
-    OUT plays the role of the original repository's data/<dataset> folder: for InterHand2.6M it gets
+    DATA_DIR plays the role of the original repository's data/<dataset> folder: for InterHand2.6M it gets
     images/, annotations/ (v1.0 and/or v0.0 layout), rootnet_output/ and the H-subset id lists;
     for STB and RHD, data/ (parsed COCO json, PNG images, skeleton.txt) and rootnet_output/.
     Frames are rendered from the 3D joints (two articulated hands, depth-tested) through each camera.
@@ -129,28 +228,29 @@ def synth(out: Path, overwrite: bool, **values) -> None:
     from interhand.synth.run import run
 
     config = build_config(SynthConfig, values)
-    summary = run(config, out, overwrite=overwrite)
+    summary = run(config, data_dir, overwrite=overwrite)
     click.echo(summary)
 
 
 @main.command("contact-sheet")
-@click.argument("root", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--split", default="train", show_default=True, help="split to draw (STB/RHD: train or test)")
+@click.argument("data_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--split", default="train", show_default=True, type=click.Choice(("train", "val", "test")),
+              help="split to draw (STB/RHD: train or test)")
 @click.option("--count", default=12, show_default=True, type=click.IntRange(1, 200), help="frames to draw")
 @click.option("--columns", default=4, show_default=True, type=click.IntRange(1, 20), help="frames per row")
 @click.option("--seed", default=0, show_default=True, help="which frames are picked")
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="PNG file to write")
-def contact_sheet(root: Path, split: str, count: int, columns: int, seed: int, out_path: Path) -> None:
+def contact_sheet(data_dir: Path, split: str, count: int, columns: int, seed: int, out_path: Path) -> None:
     """Draw frames of a dataset in its on-disk format with their annotations (skeleton, bbox, hand type).
 
-    ROOT is a dataset folder (InterHand2.6M v1.0 layout, STB or RHD, as `interhand synth` writes
+    DATA_DIR is a dataset folder (InterHand2.6M v1.0 layout, STB or RHD, as `interhand synth` writes
     them or as released). Annotations are read back from the files, so the sheet shows what a loader sees.
     """
     from interhand.synth.contact_sheet import write_contact_sheet
 
     try:
-        path = write_contact_sheet(root, split, count=count, columns=columns, seed=seed, out_path=out_path)
+        path = write_contact_sheet(data_dir, split, count=count, columns=columns, seed=seed, out_path=out_path)
     except (FileNotFoundError, ValueError) as error:
         raise click.ClickException(str(error)) from error
     click.echo(f"wrote {path}")
@@ -165,8 +265,8 @@ def contact_sheet(root: Path, split: str, count: int, columns: int, seed: int, o
 def shards(finalize: bool, **values) -> None:
     """Convert one split of a dataset into webdataset tar shards + Parquet manifests (SHARD_FORMAT.md).
 
-    Writes OUT/<dataset>/<subset>/<split>/: <split>-NNNNNN.tar shards with DALI .idx files,
-    manifest.parquet, errors.parquet and dataset.json. A re-run resumes: finished shards are verified and kept.
+    Reads the dataset folder --data; writes SHARDS/<dataset>/<annot-subset>/<split>/: <split>-NNNNNN.tar
+    shards with DALI .idx files, manifest.parquet, errors.parquet and dataset.json. A re-run resumes: finished shards are verified and kept.
     """
     import sys
 
@@ -174,6 +274,10 @@ def shards(finalize: bool, **values) -> None:
     from interhand.preprocess.sources import SourceError
 
     config = build_config(PreprocessConfig, values)
+    expected = {"interhand26m": "annotations", "stb": "data", "rhd": "data"}.get(config.dataset)
+    if expected and not (Path(config.root) / expected).is_dir():
+        raise click.BadParameter(f"{config.root} has no {expected}/ folder: --data is the {config.dataset} dataset "
+                                 f"folder that holds {expected}/ (as `interhand synth` writes it)", param_hint="'--data'")
     try:
         summary = finalize_parts(config, sys.argv) if finalize else run(config, sys.argv)
     except (SourceError, TooManyErrors, WriteFailed) as error:
@@ -181,17 +285,20 @@ def shards(finalize: bool, **values) -> None:
     click.echo(summary if summary is not None else f"part {config.part} done; run --finalize after all parts")
 
 
-@main.command()
-@click.argument("shard_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@main.command(short_help="Re-read every shard under SHARDS and check it against its manifest and dataset.json.")
+@click.argument("shard_dir", metavar="SHARDS", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--accept-incomplete", is_flag=True,
               help="check a folder whose run failed --max-errors (dataset.json complete: false) instead of refusing it")
 def verify(shard_dir: Path, accept_incomplete: bool) -> None:
-    """Re-read every shard of SHARD_DIR and check it against dataset.json and manifest.parquet
+    """Re-read every shard under SHARDS and check it against dataset.json and manifest.parquet
     (member presence, offsets, sizes, CRC-32 and SHA-256 recorded at write time, DALI indexes, the
-    manifest's and errors' SHA-256, the counts, unlisted files). SHARD_DIR is one split folder, or any
-    folder above: every split found below it is checked. Prints each dataset.json's SHA-256, to pin it."""
+    manifest's and errors' SHA-256, the counts, unlisted files). SHARDS is one split folder, or any
+    folder above (a shards root): every split found below it is checked. Prints each dataset.json's
+    SHA-256, to pin it."""
+    from interhand.manifests.read import read_dataset_json
     from interhand.preprocess.shard_writer import file_sha256
     from interhand.preprocess.verify import verify_shard_dir
+    from interhand.progress import progress
 
     folders = [shard_dir] if (shard_dir / "dataset.json").is_file() else \
         sorted(path.parent for path in shard_dir.rglob("dataset.json") if ".work" not in path.parts)
@@ -200,7 +307,9 @@ def verify(shard_dir: Path, accept_incomplete: bool) -> None:
     problems = []
     for folder in folders:
         try:
-            found = verify_shard_dir(folder, accept_incomplete)
+            samples = read_dataset_json(folder, accept_incomplete)["counts"]["samples"]
+            with progress(total=samples, desc=f"verify {folder.name}", unit="sample") as bar:
+                found = verify_shard_dir(folder, accept_incomplete, bar)
         except (FileNotFoundError, ValueError) as error:
             found = [str(error)]
         problems += [f"{folder}: {problem}" for problem in found]
@@ -232,8 +341,8 @@ def _parse_bbox(context, parameter, value: str) -> tuple[float, float, float, fl
               help="input image")
 @click.option("--bbox", required=True, callback=_parse_bbox,
               help="hand box x_min,y_min,width,height in image px (squared and enlarged x1.25 as the original)")
-@click.option("--out", "out_dir", default=Path("."), show_default=True,
-              type=click.Path(file_okay=False, path_type=Path), help="folder for result_2d.png and result_3d.png")
+@option("--out-dir", "out_dir", aliases=("--out",), default=Path("."), show_default=True,
+        type=click.Path(file_okay=False, path_type=Path), help="folder for result_2d.png and result_3d.png")
 @click.option("--device", default="cpu", show_default=True, help="torch device, e.g. cpu or cuda:0")
 def predict(checkpoint: Path, image_path: Path, bbox: tuple, out_dir: Path, device: str) -> None:
     """Run InterNet on one hand box of one image (the original demo).
@@ -256,15 +365,16 @@ def predict(checkpoint: Path, image_path: Path, bbox: tuple, out_dir: Path, devi
 
 
 @main.command("preview-batch")
-@click.argument("shard_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("shard_dir", metavar="SPLIT_DIR", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @config_options(LoaderConfig, exclude=("shuffle_buffer", "roi_decode"))
 @click.option("--batches", default=2, show_default=True, type=click.IntRange(1, 50), help="batches to draw")
 @click.option("--epoch", default=0, show_default=True, help="epoch whose augmentation to draw")
+@click.option("--columns", default=8, show_default=True, type=click.IntRange(1, 32), help="tiles per row")
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path), help="PNG to write")
-def preview_batch(shard_dir: Path, batches: int, epoch: int, out_path: Path, **values) -> None:
-    """Draw loader batches of SHARD_DIR (one `interhand shards` split folder) with their targets.
+def preview_batch(shard_dir: Path, batches: int, epoch: int, columns: int, out_path: Path, **values) -> None:
+    """Draw loader batches of SPLIT_DIR (one `interhand shards` split folder) with their targets.
 
-    The patches as the network sees them (augmented unless --no-augment), with the joint targets drawn
+    The patches as the network sees them (augmented unless --no-loader-augment), with the joint targets drawn
     back from heatmap space: the quickest check of the loader, the augmentation and the shards.
     """
     from itertools import islice
@@ -278,16 +388,35 @@ def preview_batch(shard_dir: Path, batches: int, epoch: int, out_path: Path, **v
     except (FileNotFoundError, ValueError) as error:
         raise click.ClickException(str(error)) from error
     loader.set_epoch(epoch)
-    path = write_batch_sheet(list(islice(iter(loader), batches)), out_path)
+    title = (f"{shard_dir}, epoch {epoch}, {loader.backend} loader, "
+             f"{f'augmented (seed {config.seed})' if config.augment else 'not augmented'}, {config.box} box")
+    path = write_batch_sheet(list(islice(iter(loader), batches)), out_path, columns, shard_dir, title)
     click.echo(f"wrote {path} ({loader.backend} loader on the {loader.device})")
 
 # --- train commands ---
 
 
+def train_config(values: dict, config_file: Path | None = None) -> TrainConfig:
+    """The run's TrainConfig with one seed: the loader's shuffle and augmentation follow --seed (or, from a
+    config file without its own `loader: seed:`, the file's `seed`)."""
+    context = click.get_current_context(silent=True)
+    given_seed = context is not None and context.get_parameter_source("seed") == click.core.ParameterSource.COMMANDLINE
+    if given_seed or config_file is None:
+        values = {**values, "loader_seed": values["seed"]}
+    config = build_config(TrainConfig, values, config_file, also_given=("loader_seed",) if given_seed else ())
+    if config_file is not None and not given_seed:
+        import yaml
+
+        loaded = yaml.safe_load(Path(config_file).read_text()) or {}
+        if "seed" not in (loaded.get("loader") or {}):
+            config = dataclasses.replace(config, loader=dataclasses.replace(config.loader, seed=config.seed))
+    return config
+
+
 @main.command(short_help="Train InterNet on the shards (torchrun/DDP with --gpu 0-3, or the CPU).")
-@config_options(TrainConfig, exclude=("continue_train",))
+@config_options(TrainConfig, exclude=("continue_train", "loader_seed"))
 @click.option("--continue", "continue_train", is_flag=True, help="resume from the newest complete snapshot in "
-              "OUTPUT/model_dump (the original's --continue)")
+              "RUN_DIR/model_dump (the original's --continue)")
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="YAML/JSON file of TrainConfig fields (nested: model:, loader:); command-line options win")
 @click.option("--nnodes", default=1, show_default=True, help="torchrun: number of nodes")
@@ -300,12 +429,13 @@ def train(config_file: Path | None, nnodes: int, node_rank: int, master_addr: st
 
     --gpu 0-3 starts one torchrun process per listed GPU (NCCL, DistributedDataParallel, DALI loader
     sharded by rank); without --gpu it trains on the CPU (gloo, --cpu-processes processes). Batch size
-    is per process (global = batch × processes) and the learning rate is not scaled. OUTPUT gets
+    is per process (global = batch × processes) and the learning rate is not scaled. --run-dir gets
     config.yaml (the resolved config), log/ (JSON lines + text), model_dump/snapshot_<epoch>.pth.tar.
     """
     from interhand.train.launch import Rendezvous, launch
 
-    config = build_config(TrainConfig, values, config_file)
+    config = train_config(values, config_file)
+    check_shards_root(Path(config.shards), config.dataset, config.annot_subset, "train")
     try:
         status = launch(config, Rendezvous(nnodes, node_rank, master_addr, master_port))
     except (FileNotFoundError, ValueError) as error:
@@ -337,13 +467,14 @@ def eval_command(**values) -> None:
     MRRPE and handedness accuracy as the original computes them (STB/RHD: EPE).
 
     The checkpoint is --checkpoint (ours or the original's snapshot_N.pth.tar), else
-    OUTPUT/model_dump/snapshot_<--test-epoch>.pth.tar, else the newest snapshot; --oracle scores the
+    RUN_DIR/model_dump/snapshot_<--test-epoch>.pth.tar, else the newest snapshot; --oracle scores the
     ground truth through the 64³ encoding instead (the representation's floor). Writes
-    OUTPUT/result/<run>/{predictions.parquet, metrics.json, report.txt} and OUTPUT/vis/<run>/ figures.
+    RUN_DIR/result/<run>/{predictions.parquet, metrics.json, report.txt} and RUN_DIR/vis/<run>/ figures.
     """
     from interhand.eval.launch import launch
 
     config = build_config(EvalConfig, values)
+    check_shards_root(Path(config.shards), config.dataset, config.annot_subset, config.split)
     try:
         status = launch(config)
     except (FileNotFoundError, ValueError) as error:

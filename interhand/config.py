@@ -113,6 +113,16 @@ def parse_part(text: str) -> tuple[int, int]:
     return index, count
 
 
+def _check_subset(dataset: str, annot_subset: str, split: str) -> None:
+    """The annotation subsets that exist: H and M are InterHand2.6M's, and H has no val split."""
+    if annot_subset != "all" and dataset != "interhand26m":
+        raise ValueError(f"annot_subset={annot_subset!r}: the H/M annotation subsets are InterHand2.6M's; "
+                         f"{dataset} has one annotation set, use annot_subset='all'")
+    if annot_subset == "human_annot" and split == "val":
+        raise ValueError("annot_subset='human_annot' with split='val': InterHand2.6M has no human-annotated (H) "
+                         "val split; use split='test', or annot_subset='all' or 'machine_annot' for val")
+
+
 @dataclass(frozen=True)
 class PreprocessConfig:
     """What `interhand shards` writes: one split of one dataset as webdataset shards + Parquet manifests."""
@@ -124,12 +134,12 @@ class PreprocessConfig:
     subset: Literal["all", "human_annot", "machine_annot"] = field(default="all", metadata={
         "help": "InterHand2.6M annotation subset: H+M, H or M (v1.0 selects H by --aid-list)"})
     split: Literal["train", "val", "test"] = field(default="train", metadata={"help": "split to convert"})
-    out: str = field(default="shards", metadata={"help": "output root; writes OUT/<dataset>/<subset>/<split>/"})
+    out: str = field(default="shards", metadata={"help": "shards root; writes SHARDS/<dataset>/<annot-subset>/<split>/"})
     layout: Literal["auto", "v1.0", "v0.0"] = field(default="auto", metadata={
         "help": "InterHand2.6M annotation layout; auto prefers v1.0 per-split folders"})
     aid_list: str = field(default="", metadata={
-        "help": "v1.0 H-subset annotation ids, one per line (default ROOT/aid_human_annot_<split>.txt)"})
-    workers: int = field(default=1, metadata={"help": "shard-writing processes"})
+        "help": "v1.0 H-subset annotation ids, one per line (default: aid_human_annot_<split>.txt in --data)"})
+    workers: int = field(default=1, metadata={"help": "worker processes that read and write the shards"})
     shard_size: str = field(default="1GB", metadata={"help": "target shard size (images + records)"})
     shard_samples: int = field(default=0, metadata={"help": "samples per shard; 0 = cut by --shard-size"})
     shuffle_seed: int = field(default=0, metadata={
@@ -147,6 +157,7 @@ class PreprocessConfig:
         _choice("subset", self.subset, PREPROCESS_SUBSETS)
         _choice("split", self.split, PREPROCESS_SPLITS)
         _choice("layout", self.layout, PREPROCESS_LAYOUTS)
+        _check_subset(self.dataset, self.subset, self.split)
         _at_least("workers", self.workers, 1)
         _at_least("shard_samples", self.shard_samples, 0)
         parse_size(self.shard_size)
@@ -323,7 +334,7 @@ class EvalConfig:
     checkpoint: str = field(default="", metadata={
         "help": "checkpoint to score: ours or the original's snapshot_N.pth.tar (default: see --test-epoch)"})
     test_epoch: int = field(default=-1, metadata={
-        "help": "score OUTPUT/model_dump/snapshot_<N>.pth.tar (the original's --test_epoch); -1: the newest"})
+        "help": "score RUN_DIR/model_dump/snapshot_<N>.pth.tar (the original's --test_epoch); -1: the newest"})
     oracle: bool = field(default=False, metadata={
         "help": "score the ground truth passed through the target encoding and decoding (no network): "
                 "the quantization floor of the 64³ representation"})
@@ -351,6 +362,7 @@ class EvalConfig:
         _choice("split", self.split, EVAL_SPLITS)
         _choice("root", self.root, EVAL_ROOTS)
         _choice("annot_subset", self.annot_subset, PREPROCESS_SUBSETS)
+        _check_subset(self.dataset, self.annot_subset, self.split)
         _choice("backend", self.backend, LOADER_BACKENDS)
         _at_least("batch_size", self.batch_size, 1)
         _at_least("workers", self.workers, 0)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -57,3 +60,142 @@ def test_contact_sheet_on_a_missing_split_is_one_clear_error(tmp_path, synth_stb
     result = CliRunner().invoke(main, ["contact-sheet", str(synth_stb_root), "--split", "val", "--out", str(tmp_path / "s.png")])
     assert result.exit_code == 1
     assert "STB_val.json not found" in result.output and "Traceback" not in result.output
+
+
+# --- one vocabulary ---
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def _readme_tables() -> tuple[list[list[str]], list[list[str]]]:
+    """(subcommand rows, concept rows) of README's "One name per concept" section, cells stripped."""
+    text = README.read_text().split("## One name per concept", 1)[1].split("\n## ", 1)[0]
+    tables, current = [], []
+    for line in text.splitlines() + [""]:
+        if line.startswith("|"):
+            current.append([cell.strip() for cell in line.strip("|").split("|")])
+        elif current:
+            tables.append([row for row in current[2:]])  # header and rule dropped
+            current = []
+    assert len(tables) == 2, "expected the subcommand table and the concept table"
+    return tables[0], tables[1]
+
+
+def _names(command) -> tuple[set[str], set[str], set[str]]:
+    """(options shown in --help, hidden spellings, argument metavars) of a click command."""
+    shown, hidden, arguments = set(), set(), set()
+    for parameter in command.params:
+        if isinstance(parameter, click.Argument):
+            arguments.add(parameter.make_metavar(click.Context(command)) if parameter.metavar
+                          else parameter.name.upper())
+            continue
+        aliases = getattr(parameter, "aliases", set())
+        for opt in parameter.opts + parameter.secondary_opts:
+            (hidden if opt in aliases else shown).add(opt)
+    return shown, hidden, arguments
+
+
+def test_readme_subcommand_table_is_the_cli():
+    rows, _ = _readme_tables()
+    listed = {row[0].strip("`"): row[1] for row in rows}
+    assert set(listed) == set(main.commands)
+    for name, command in main.commands.items():
+        assert listed[name] == command.get_short_help_str(limit=200), name
+
+
+def test_readme_concept_table_is_the_cli():
+    _, rows = _readme_tables()
+    every_alias, every_name = set(), set()
+    for concept, name, commands, aliases in rows:
+        name = name.strip("`")
+        every_name.add(name)
+        aliases = {alias.strip("` ") for alias in aliases.split(",") if alias.strip()}
+        every_alias |= aliases
+        accepted = set()
+        for command_name in (part.strip() for part in commands.split(",")):
+            shown, hidden, arguments = _names(main.commands[command_name])
+            assert name in (shown if name.startswith("--") else arguments), (concept, command_name)
+            assert not aliases & shown, (concept, command_name, aliases & shown)
+            accepted |= hidden
+        assert aliases <= accepted, (concept, aliases - accepted)
+    for command_name, command in main.commands.items():
+        shown, _, _ = _names(command)
+        # no old spelling is still documented anywhere, unless it is now another concept's name (--out, --workers)
+        assert not shown & (every_alias - every_name), (command_name, shown & every_alias)
+
+
+def test_no_help_shows_an_empty_default():
+    runner = CliRunner()
+    for name in main.commands:
+        output = runner.invoke(main, [name, "--help"], terminal_width=200).output
+        assert '[default: ""]' not in output and "[default: ]" not in output, name
+
+
+def _parse(command: str, args: list[str]) -> dict:
+    return main.commands[command].make_context(command, args).params
+
+
+def test_the_originals_spellings_are_hidden_aliases():
+    params = _parse("eval", ["--annot_subset", "machine_annot", "--test_epoch", "7", "--test_set", "test"])
+    assert (params["annot_subset"], params["test_epoch"], params["split"]) == ("machine_annot", 7, "test")
+    help_text = CliRunner().invoke(main, ["eval", "--help"]).output
+    assert "--annot-subset" in help_text and "--annot_subset" not in help_text and "--test_set" not in help_text
+    assert _parse("train", ["--gpu", "0-3", "--annot_subset", "human_annot"])["gpu"] == "0-3"
+
+
+def test_old_spellings_still_work():
+    params = _parse("shards", ["--root", ".", "--subset", "human_annot", "--out", "x"])
+    assert (params["root"], params["subset"], params["out"]) == (".", "human_annot", "x")
+    params = _parse("eval", ["--root", "gt", "--output", "run", "--workers", "3", "--backend", "reference"])
+    assert (params["root"], params["output"], params["workers"], params["backend"]) == ("gt", "run", 3, "reference")
+    params = _parse("train", ["--loader-batch-size", "4", "--loader-workers", "0"])
+    assert (params["loader_batch_size"], params["loader_workers"]) == (4, 0)
+
+
+def test_a_folder_given_as_root_source_says_where_folders_go(tmp_path):
+    result = CliRunner().invoke(main, ["eval", "--root", str(tmp_path)])
+    assert result.exit_code == 2 and "--root-source" in result.output and "--data" in result.output
+
+
+def test_train_given_a_split_folder_says_which_shards_root_to_use(synth_ih26m_shards, tmp_path):
+    shards_root = synth_ih26m_shards.parents[1]  # the fixture is <root>/interhand26m/all
+    result = CliRunner().invoke(main, ["train", "--shards", str(synth_ih26m_shards / "train"),
+                                       "--run-dir", str(tmp_path / "run")])
+    assert result.exit_code == 2, result.output
+    assert f"--shards {shards_root}" in " ".join(result.output.split())
+    result = CliRunner().invoke(main, ["eval", "--shards", str(shards_root), "--annot-subset", "machine_annot",
+                                       "--run-dir", str(tmp_path / "run"), "--oracle"])
+    assert result.exit_code == 2 and "interhand26m/all/val" in result.output and "interhand shards" in result.output
+    result = CliRunner().invoke(main, ["train", "--shards", str(tmp_path / "nowhere")])
+    assert result.exit_code == 2 and "does not exist" in result.output
+
+
+def test_shards_data_folder_mistakes_say_what_to_do(tmp_path, synth_stb_root):
+    runner = CliRunner()
+    result = runner.invoke(main, ["shards", "--data", str(tmp_path / "missing"), "--shards", str(tmp_path / "s")])
+    assert result.exit_code == 2 and "does not exist" in result.output
+    result = runner.invoke(main, ["shards", "--data", str(tmp_path), "--shards", str(tmp_path / "s")])
+    assert result.exit_code == 2 and "no annotations/ folder" in result.output and "Traceback" not in result.output
+    result = runner.invoke(main, ["shards", "--data", str(synth_stb_root), "--dataset", "stb", "--annot-subset",
+                                  "human_annot", "--shards", str(tmp_path / "s")])
+    assert result.exit_code == 2 and "InterHand2.6M's" in result.output
+    result = runner.invoke(main, ["eval", "--annot-subset", "human_annot", "--split", "val"])
+    assert result.exit_code == 2 and "no human-annotated (H) val split" in " ".join(result.output.split())
+
+
+def test_train_has_one_seed_from_the_command_line_or_the_config_file(tmp_path):
+    from interhand.cli import train_config
+
+    command = main.commands["train"]
+    with command.make_context("train", ["--seed", "7"]) as context:
+        assert train_config(dict(context.params)).loader.seed == 7
+    config_file = tmp_path / "run.yaml"
+    config_file.write_text("seed: 5\n")
+    with command.make_context("train", []) as context:
+        assert train_config(dict(context.params), config_file).loader.seed == 5
+    config_file.write_text("seed: 5\nloader:\n  seed: 3\n")
+    with command.make_context("train", []) as context:
+        assert train_config(dict(context.params), config_file).loader.seed == 3
+    with command.make_context("train", ["--seed", "9"]) as context:
+        config = train_config(dict(context.params), config_file)
+        assert (config.seed, config.loader.seed) == (9, 9)

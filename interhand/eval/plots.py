@@ -1,4 +1,8 @@
-"""Evaluation figures: per-joint error bars, error by hand type, and 2D overlays of chosen samples."""
+"""Evaluation figures: per-joint error bars, error by hand type, and 2D overlays of chosen samples.
+
+Each figure is titled with what was scored (`figure_title`: run, checkpoint or "oracle", dataset,
+annotation subset, split, root-depth source) and states its counts and what it left out.
+"""
 
 from __future__ import annotations
 
@@ -7,88 +11,104 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from interhand.skeleton import IH26M_PARENTS, STB_RHD_PARENTS
+from interhand.vis import (GROUND_TRUTH, PREDICTION, caption_tile, draw_skeleton, mpl_figure, mpl_style,
+                           parents_for, save_sheet, titled_sheet)
 
-__all__ = ["plot_per_joint_errors", "plot_error_by_hand_type", "overlay_sheet"]
+__all__ = ["figure_title", "plot_per_joint_errors", "plot_error_by_hand_type", "overlay_sheet"]
 
-_GT_COLOUR, _PRED_COLOUR = (60, 220, 60), (255, 60, 60)
-
-
-def _figure(size):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=size)
-    FigureCanvasAgg(figure)
-    return figure
+_GROUP_COLOURS = {"single": "tab:blue", "interacting": "tab:orange", "all": "tab:gray"}
 
 
-def plot_per_joint_errors(per_joint: dict[str, dict], title: str, path: Path) -> Path:
-    """Grouped bars: each joint's MPJPE for each group (single / interacting, or EPE), mm; gaps = missing."""
+def figure_title(run: str, metrics: dict) -> str:
+    """Two lines from metrics.json's fields: the run, then 'snapshot_19.pth.tar on interhand26m all/val, root
+    depth from rootnet' (the checkpoint, or the oracle: the ground truth through the heatmap encoding)."""
+    checkpoint = metrics.get("checkpoint", "?")
+    source = "oracle (ground truth through the heatmap encoding)" if checkpoint == "oracle" else Path(checkpoint).name
+    return (f"{run}\n{source} on {metrics.get('dataset', '?')} {metrics.get('annot_subset', '?')}/"
+            f"{metrics.get('split', '?')}, root depth from {metrics.get('root_source', '?')}")
+
+
+def plot_per_joint_errors(per_joint: dict[str, dict], title: str, path: Path,
+                          samples: dict[str, int] | None = None) -> Path:
+    """Grouped bars: each joint's MPJPE for each group (single / interacting, or EPE), mm.
+
+    `samples` (group → sample count) goes into the legend; a joint without a value is marked "no valid joint".
+    """
     groups = [group for group in per_joint if group != "all"] or list(per_joint)
     names = list(per_joint[groups[0]])
-    figure = _figure((max(8, len(names) * 0.32), 4.5))
-    axes = figure.add_subplot(1, 1, 1)
-    width = 0.8 / len(groups)
-    for index, group in enumerate(groups):
-        values = [np.nan if per_joint[group][name] is None else per_joint[group][name] for name in names]
-        axes.bar(np.arange(len(names)) + index * width, values, width, label=group)
-    axes.set_xticks(np.arange(len(names)) + 0.4 - width / 2)
-    axes.set_xticklabels(names, rotation=90, fontsize=7)
-    axes.set_ylabel("error, mm (root-aligned)")
-    axes.set_title(title)
-    axes.legend()
-    axes.grid(True, axis="y", alpha=0.3)
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
+    with mpl_style():
+        figure = mpl_figure((max(9.0, len(names) * 0.3), 5.2))
+        axes = figure.add_subplot(1, 1, 1)
+        width = 0.8 / len(groups)
+        for index, group in enumerate(groups):
+            values = np.array([np.nan if per_joint[group][name] is None else per_joint[group][name] for name in names],
+                              dtype=float)
+            count = f", n={samples[group]} samples" if samples and group in samples else ""
+            positions = np.arange(len(names)) + index * width
+            axes.bar(positions, values, width, label=f"{group}{count}", color=_GROUP_COLOURS.get(group))
+            for position in positions[np.isnan(values)]:
+                axes.text(position, 0, "no valid joint", rotation=90, ha="center", va="bottom", fontsize=7)
+        axes.set_xticks(np.arange(len(names)) + 0.4 - width / 2)
+        axes.set_xticklabels(names, rotation=90)
+        axes.set_xlim(-0.5, len(names))
+        axes.set_ylabel("mean error per joint, mm (each hand aligned on its wrist)")
+        axes.set_title(title, loc="left")
+        axes.grid(True, axis="y", alpha=0.3)
+        figure.legend(loc="outside upper right", ncols=len(groups), frameon=False)
+        figure.savefig(path, dpi=100)
     return Path(path)
 
 
-def plot_error_by_hand_type(mean_error_mm: np.ndarray, hand_type: np.ndarray, path: Path) -> Path:
-    """Box plot of the per-sample mean joint error for each ground-truth hand type."""
-    figure = _figure((6, 4.5))
-    axes = figure.add_subplot(1, 1, 1)
-    kinds = [kind for kind in ("right", "left", "interacting") if np.any(hand_type == kind)]
-    data = [mean_error_mm[(hand_type == kind) & np.isfinite(mean_error_mm)] for kind in kinds]
-    axes.boxplot(data, showmeans=True)
-    axes.set_xticks(range(1, len(kinds) + 1))
-    axes.set_xticklabels([f"{kind}\n(n={len(values)})" for kind, values in zip(kinds, data)])
-    axes.set_ylabel("mean joint error per sample, mm")
-    axes.grid(True, axis="y", alpha=0.3)
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
+def plot_error_by_hand_type(mean_error_mm: np.ndarray, hand_type: np.ndarray, path: Path, title: str = "") -> Path:
+    """Box plot of the per-sample mean joint error for each ground-truth hand type present.
+
+    A sample without any valid joint has no error and is counted as excluded ("n=22 of 24").
+    """
+    with mpl_style():
+        figure = mpl_figure((9.0, 5.2))
+        axes = figure.add_subplot(1, 1, 1)
+        kinds = [kind for kind in ("right", "left", "interacting") if np.any(hand_type == kind)]
+        data = [mean_error_mm[(hand_type == kind) & np.isfinite(mean_error_mm)] for kind in kinds]
+        totals = [int(np.sum(hand_type == kind)) for kind in kinds]
+        kept = [(kind, values, total) for kind, values, total in zip(kinds, data, totals) if len(values)]
+        parts = axes.boxplot([values for _, values, _ in kept], showmeans=True,
+                             meanprops={"marker": "^", "markerfacecolor": "tab:green", "markeredgecolor": "tab:green"},
+                             medianprops={"color": "tab:orange"})
+        axes.set_xticks(range(1, len(kept) + 1))
+        axes.set_xticklabels([f"{kind}\nn={len(values)} of {total}" for kind, values, total in kept])
+        axes.set_ylabel("mean joint error per sample, mm")
+        excluded = int(len(mean_error_mm) - sum(len(values) for _, values, _ in kept))
+        axes.set_title((title + "\n" if title else "") +
+                       f"{len(mean_error_mm)} samples; {excluded} without a valid joint excluded", loc="left")
+        axes.grid(True, axis="y", alpha=0.3)
+        handles = [parts["medians"][0], parts["means"][0], parts["boxes"][0], parts["fliers"][0]] if kept else []
+        figure.legend(handles, ["median", "mean", "box: 25–75 %, whiskers 1.5 IQR", "outlier"][:len(handles)],
+                      loc="outside lower center", ncols=4, frameon=False)
+        figure.savefig(path, dpi=100)
     return Path(path)
-
-
-def _draw(draw: ImageDraw.ImageDraw, joints: np.ndarray, valid: np.ndarray, parents, colour) -> None:
-    for joint, parent in enumerate(parents):
-        if parent >= 0 and valid[joint] and valid[parent]:
-            draw.line([tuple(joints[joint]), tuple(joints[parent])], fill=colour, width=2)
-    for u, v in joints[valid]:
-        draw.ellipse([u - 2, v - 2, u + 2, v + 2], fill=colour)
 
 
 def overlay_sheet(images: list[np.ndarray], gt_px: np.ndarray, pred_px: np.ndarray, valid: np.ndarray,
-                  labels: list[str], ih26m_order: bool, path: Path, columns: int = 4) -> Path:
-    """Tiles of frames with the ground truth (green) and the prediction (red) drawn on, cropped to the hands."""
-    parents = IH26M_PARENTS if ih26m_order else STB_RHD_PARENTS
+                  labels: list[list[str]], ih26m_order: bool, path: Path, columns: int = 4, title: str = "") -> Path:
+    """Tiles of frames with the ground truth (green) and the prediction (red) drawn on, cropped to the hands.
+
+    `labels`: caption lines per tile. A sample without a valid joint shows the whole frame and says so.
+    """
+    parents = parents_for(ih26m_order)
     tiles = []
     for image, gt, pred, mask, label in zip(images, gt_px, pred_px, valid, labels):
         canvas = Image.fromarray(image).convert("RGB")
         draw = ImageDraw.Draw(canvas)
-        _draw(draw, gt, mask > 0, parents, _GT_COLOUR)
-        _draw(draw, pred, mask > 0, parents, _PRED_COLOUR)
-        points = np.concatenate([gt[mask > 0], pred[mask > 0]]) if (mask > 0).any() else np.array([[0, 0], list(canvas.size)])
-        low, high = points.min(0) - 30, points.max(0) + 30
-        canvas = canvas.crop((int(low[0]), int(low[1]), int(high[0]), int(high[1])))
-        canvas.thumbnail((256, 242))
-        tile = Image.new("RGB", (256, 256), (16, 16, 16))
-        tile.paste(canvas, ((256 - canvas.width) // 2, 0))
-        ImageDraw.Draw(tile).text((4, 243), label, fill=(255, 255, 0))
-        tiles.append(tile)
-    rows = max(1, -(-len(tiles) // columns))
-    sheet = Image.new("RGB", (columns * 256, rows * 256), (0, 0, 0))
-    for slot, tile in enumerate(tiles):
-        sheet.paste(tile, ((slot % columns) * 256, (slot // columns) * 256))
-    sheet.save(path)
-    return Path(path)
+        shown = mask > 0
+        draw_skeleton(draw, gt, shown, parents, GROUND_TRUTH)
+        draw_skeleton(draw, pred, shown, parents, PREDICTION)
+        lines = list(label)
+        if shown.any():
+            points = np.concatenate([gt[shown], pred[shown]])
+            low, high = points.min(0) - 30, points.max(0) + 30
+            canvas = canvas.crop((int(low[0]), int(low[1]), int(high[0]), int(high[1])))
+        else:
+            lines.append(("masked: no valid joint (wrist invalid), not scored", (255, 120, 120)))
+        tiles.append(caption_tile(canvas, lines))
+    legend = [(GROUND_TRUTH, "ground truth"), (PREDICTION, "prediction (valid joints only)")]
+    return save_sheet(titled_sheet(tiles, columns, title.splitlines(), legend), path)

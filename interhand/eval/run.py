@@ -21,7 +21,7 @@ import torch.distributed as dist
 from interhand import __version__
 from interhand.config import EvalConfig, LoaderConfig
 from interhand.eval.evaluators import GroundTruth, InterHandEvaluator, Predictions, SingleHandEvaluator
-from interhand.eval.plots import overlay_sheet, plot_error_by_hand_type, plot_per_joint_errors
+from interhand.eval.plots import figure_title, overlay_sheet, plot_error_by_hand_type, plot_per_joint_errors
 from interhand.eval.report import format_report
 from interhand.geometry.heatmap import ORIGINAL_GEOMETRY
 from interhand.loaders.batch import images_to_float
@@ -30,6 +30,7 @@ from interhand.loaders.decode import decode_image
 from interhand.manifests.read import read_dataset_json, read_manifest
 from interhand.model import heatmap_geometry, load_checkpoint
 from interhand.preprocess.verify import check_recorded_files
+from interhand.progress import progress
 from interhand.shard_format import FORMAT_VERSION
 from interhand.skeleton import IH26M_JOINT_NAMES, STB_RHD_JOINT_NAMES
 from interhand.train.checkpoint import latest_snapshot, snapshot_path
@@ -38,13 +39,14 @@ from interhand.train.ddp import DistContext, cleanup_distributed, setup_distribu
 __all__ = ["run", "resolve_checkpoint", "eval_shard_dir", "run_name"]
 
 _GT_COLUMNS = ["key", "joints_cam_mm", "joints_img", "joint_valid", "hand_type", "hand_type_valid", "focal", "princpt",
-               "abs_depth_gt_mm", "rootnet_abs_depth_mm", "root_joint_index", "shard", "image_offset", "image_size"]
+               "abs_depth_gt_mm", "rootnet_abs_depth_mm", "root_joint_index", "shard", "image_offset", "image_size",
+               "capture", "camera", "frame_idx"]
 
 
 def eval_shard_dir(config: EvalConfig) -> Path:
     """The split's shard folder, checked: finished shards (`read_dataset_json`) of the dataset, subset and split
     asked for, with samples, whose manifest (the ground truth) has the SHA-256 dataset.json records, and
-    RootNet outputs when --root rootnet."""
+    RootNet outputs when --root-source rootnet."""
     shard_dir = Path(config.shards) / config.dataset / config.annot_subset / config.split
     dataset = read_dataset_json(shard_dir, config.accept_incomplete)
     found = (dataset.get("dataset"), dataset.get("subset"), dataset.get("split"))
@@ -60,7 +62,7 @@ def eval_shard_dir(config: EvalConfig) -> Path:
         column = read_manifest(shard_dir, columns=["rootnet_abs_depth_mm"]).column(0)
         if column.null_count:
             raise ValueError(f"{shard_dir}: {column.null_count} of {len(column)} samples have no RootNet output; "
-                             "use --root gt, or make the shards with the RootNet files present")
+                             "use --root-source gt, or make the shards with the RootNet files present")
     return shard_dir
 
 
@@ -93,9 +95,10 @@ def run_name(config: EvalConfig, checkpoint: Path | None) -> str:
     return f"{config.dataset}_{config.annot_subset}_{config.split}_{config.root}_{source}"
 
 
-def _collect(model, loader, geometry, device, oracle: bool) -> Predictions:
+def _collect(model, loader, geometry, device, oracle: bool, bar, world_size: int = 1) -> Predictions:
     keys, coords, roots, hands, inverses = [], [], [], [], []
     for batch in loader:
+        bar.update(len(batch.keys) * world_size)  # rank 0's count stands for all ranks
         if oracle:  # a perfect heatmap's hard argmax is the nearest voxel of the target
             voxel = batch.joint_coord.round().clamp(0, geometry.heatmap_size - 1)
             coords.append(voxel.numpy())
@@ -159,8 +162,11 @@ def _evaluate(config: EvalConfig, context: DistContext) -> dict | None:
                                  augment=False, box="rootnet" if config.root == "rootnet" else "gt")
     loader = build_loader(shard_dir, loader_config, context.rank, context.world_size, with_keys=True, geometry=geometry)
     start = time.perf_counter()
-    with torch.no_grad():
-        predictions = _gather(_collect(model, loader, geometry, context.device, config.oracle), context)
+    samples = read_dataset_json(shard_dir)["counts"]["samples"]
+    with torch.no_grad(), progress(total=samples, desc=f"eval {config.split}", unit="img",
+                                   enabled=context.is_main) as bar:
+        predictions = _gather(_collect(model, loader, geometry, context.device, config.oracle, bar,
+                                       context.world_size), context)
     images_per_s = len(predictions.keys) / max(time.perf_counter() - start, 1e-9)
     if not context.is_main:
         return None
@@ -181,7 +187,7 @@ def _evaluate(config: EvalConfig, context: DistContext) -> dict | None:
     report = format_report(metrics, images_per_s, len(predictions.keys))
     (result_dir / "report.txt").write_text(report)
     print(report)
-    _figures(config, metrics, per_sample, rows, shard_dir, vis_dir)
+    _figures(config, metrics, per_sample, rows, shard_dir, vis_dir, figure_title(name, metrics))
     return metrics
 
 
@@ -196,11 +202,14 @@ def _write_predictions(path: Path, per_sample: dict) -> None:
     pq.write_table(pa.table(columns), path)
 
 
-def _figures(config: EvalConfig, metrics: dict, per_sample: dict, rows: dict, shard_dir: Path, vis_dir: Path) -> None:
+def _figures(config: EvalConfig, metrics: dict, per_sample: dict, rows: dict, shard_dir: Path, vis_dir: Path,
+             title: str) -> None:
     per_joint = metrics.get("mpjpe_per_joint") or {"single": metrics["epe_per_joint"]}
-    plot_per_joint_errors(per_joint, f"{config.dataset} {config.split}, root from {config.root}",
-                          vis_dir / "per_joint_error.png")
-    plot_error_by_hand_type(per_sample["mean_error_mm"], per_sample["hand_type"], vis_dir / "error_by_hand_type.png")
+    counts = metrics.get("counts", {})
+    samples = {group: counts[f"{group}_samples"] for group in per_joint if f"{group}_samples" in counts}
+    plot_per_joint_errors(per_joint, title, vis_dir / "per_joint_error.png", samples)
+    plot_error_by_hand_type(per_sample["mean_error_mm"], per_sample["hand_type"], vis_dir / "error_by_hand_type.png",
+                            title)
     if not config.vis:
         return
     errors = np.nan_to_num(per_sample["mean_error_mm"], nan=-1.0)
@@ -214,5 +223,14 @@ def _figures(config: EvalConfig, metrics: dict, per_sample: dict, rows: dict, sh
                 images.append(decode_image(shard.read(rows["image_size"][index]), rows["key"][index]))
         overlay_sheet(images, np.array([rows["joints_img"][i] for i in indices])[..., :2],
                       per_sample["joints_img_px"][indices], np.array([rows["joint_valid"][i] for i in indices]),
-                      [f"{rows['key'][i][-9:]} {per_sample['mean_error_mm'][i]:.1f} mm" for i in indices],
-                      config.dataset == "interhand26m", vis_dir / f"{label}.png")
+                      [_caption(rows, per_sample, i) for i in indices], config.dataset == "interhand26m",
+                      vis_dir / f"{label}.png", title=f"{title}; {label} {len(indices)} of {len(errors)} samples")
+
+
+def _caption(rows: dict, per_sample: dict, index: int) -> list[str]:
+    """Tile caption: the sample's key, where it was taken, its hand type and mean error (none when masked)."""
+    error = per_sample["mean_error_mm"][index]
+    where = f"Capture{rows['capture'][index]} cam{rows['camera'][index]} frame {rows['frame_idx'][index]}" \
+        if rows["camera"][index] else f"frame {rows['frame_idx'][index]}"
+    return [rows["key"][index], where, f"{per_sample['hand_type'][index]}"
+            + (f", mean error {error:.1f} mm" if np.isfinite(error) else "")]

@@ -30,6 +30,7 @@ class Batch(NamedTuple):
     inv_trans: torch.Tensor  # (B, 2, 3) float32, patch px → original (flipped when augmented so) image px
     colour: torch.Tensor  # (B, 3) float32 per-channel factors, applied by images_to_float
     keys: tuple[str, ...]  # sample keys (manifest `key`); empty strings when not requested
+    params: torch.Tensor | None = None  # (B, 8) float32 augmentation: shift x, y, scale, rot_deg, flip, colour r, g, b
 
 
 def targets_from_records(fields: dict[str, np.ndarray], params: np.ndarray, box: str = "gt",
@@ -47,7 +48,7 @@ def targets_from_records(fields: dict[str, np.ndarray], params: np.ndarray, box:
 
 
 def make_batch(images_nhwc: torch.Tensor, targets: Targets, hand_type_valid: np.ndarray, inv_trans: np.ndarray,
-               colour: np.ndarray, keys: Sequence[str]) -> Batch:
+               colour: np.ndarray, keys: Sequence[str], params: np.ndarray | None = None) -> Batch:
     """Assemble a Batch; `images_nhwc` is (B, S, S, 3) uint8 on any device (permuted, not copied)."""
     def tensor(array) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
@@ -55,7 +56,7 @@ def make_batch(images_nhwc: torch.Tensor, targets: Targets, hand_type_valid: np.
     return Batch(images_nhwc.permute(0, 3, 1, 2), tensor(targets.joint_coord), tensor(targets.joint_valid),
                  tensor(targets.rel_root_depth), tensor(targets.root_valid), tensor(targets.hand_type),
                  tensor(np.asarray(hand_type_valid).reshape(-1, 1)), tensor(inv_trans),
-                 tensor(np.asarray(colour).reshape(-1, 3)), tuple(keys))
+                 tensor(np.asarray(colour).reshape(-1, 3)), tuple(keys), None if params is None else tensor(params))
 
 
 def images_to_float(image: torch.Tensor, colour: torch.Tensor | None = None,

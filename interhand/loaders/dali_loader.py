@@ -71,4 +71,4 @@ class DaliLoader:
             params = data["params"].cpu().numpy()
             targets, inv_trans = targets_from_records(fields, params, self.spec.box, self.spec.geometry)
             keys = _keys(data["info"].cpu().numpy()) if self.spec.with_keys else [""] * len(params)
-            yield make_batch(data["image"], targets, fields["hand_type_valid"], inv_trans, params[:, 5:8], keys)
+            yield make_batch(data["image"], targets, fields["hand_type_valid"], inv_trans, params[:, 5:8], keys, params)

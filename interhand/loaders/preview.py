@@ -2,7 +2,8 @@
 
 What a researcher looks at before training: are the hands in the patches, do the joints sit on them
 after flips and rotations, which joints are masked. Joints are drawn from the heatmap-space targets
-(×4 to patch px), so the sheet checks the whole target path, not just the images.
+(×4 to patch px), so the sheet checks the whole target path, not just the images. Each tile names its
+sample (key, capture, camera, frame, from the manifest) and the augmentation drawn for it.
 """
 
 from __future__ import annotations
@@ -13,48 +14,61 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from interhand.loaders.batch import Batch, images_to_float
-from interhand.skeleton import IH26M_PARENTS, STB_RHD_PARENTS
+from interhand.manifests.read import read_manifest
+from interhand.vis import LEFT, RIGHT, caption_tile, draw_hands, masked_hands, save_sheet, titled_sheet
 
-__all__ = ["write_batch_sheet"]
+__all__ = ["write_batch_sheet", "augment_caption"]
 
-_COLOURS = [(255, 60, 60), (255, 170, 0), (60, 220, 60), (60, 140, 255), (220, 80, 255), (255, 255, 255)]
-
-
-def _finger(joint: int, ih26m_order: bool) -> int:
-    local = joint % 21
-    if ih26m_order:
-        return 5 if local == 20 else local // 4
-    return 5 if local == 0 else (local - 1) // 4
+_HAND_TYPES = {(1, 0): "right", (0, 1): "left", (1, 1): "interacting"}
 
 
-def write_batch_sheet(batches: list[Batch], out_path: Path, columns: int = 8) -> Path:
-    """Draw every sample of `batches` (colour augmentation applied, as the network sees it) into a grid PNG."""
-    tiles = []
+def augment_caption(params: np.ndarray | None) -> str:
+    """'flip · rot -12° · scale 1.08' from one sample's (8,) parameters ('no augmentation' for the identity)."""
+    if params is None:
+        return "augmentation not reported"
+    _, _, scale, rot_deg, flip = (float(value) for value in params[:5])
+    parts = (["flip"] if flip > 0.5 else []) + ([f"rot {rot_deg:+.0f}°"] if abs(rot_deg) >= 0.5 else []) + \
+        ([f"scale {scale:.2f}"] if abs(scale - 1.0) >= 0.005 else [])
+    return " · ".join(parts) or "no augmentation"
+
+
+def _where(shard_dir: Path | None) -> dict[str, str]:
+    """key → 'Capture0 cam400262 frame 17' (STB/RHD: the sequence and file) from the split's manifest."""
+    if shard_dir is None:
+        return {}
+    table = read_manifest(shard_dir, columns=["key", "capture", "camera", "frame_idx", "seq_name"]).to_pydict()
+    return {key: f"Capture{capture} cam{camera} frame {frame}" if camera else f"{seq or ''} frame {frame}".strip()
+            for key, capture, camera, frame, seq in zip(table["key"], table["capture"], table["camera"],
+                                                        table["frame_idx"], table["seq_name"])}
+
+
+def write_batch_sheet(batches: list[Batch], out_path: Path, columns: int = 8, shard_dir: Path | None = None,
+                      title: str = "") -> Path:
+    """Draw every sample of `batches` (colour augmentation applied, as the network sees it) into a grid PNG.
+
+    `shard_dir` (the split folder the batches came from) names each tile's capture, camera and frame.
+    """
+    where = _where(shard_dir)
+    tiles, samples = [], 0
     for batch in batches:
         images = (images_to_float(batch.image, batch.colour) * 255).round().byte().permute(0, 2, 3, 1).cpu().numpy()
         for index in range(len(images)):
             tile = Image.fromarray(np.ascontiguousarray(images[index]))
-            draw = ImageDraw.Draw(tile)
-            ih26m_order = not batch.keys[index].startswith(("stb", "rhd"))
-            parents = IH26M_PARENTS if ih26m_order else STB_RHD_PARENTS
+            key = batch.keys[index]
+            ih26m_order = not key.startswith(("stb", "rhd"))
             joints = batch.joint_coord[index].numpy()[:, :2] * 4.0  # heatmap px → patch px
             valid = batch.joint_valid[index].numpy() > 0
-            for joint, parent in enumerate(parents):
-                if parent >= 0 and valid[joint] and valid[parent]:
-                    shade = 1.0 if joint < 21 else 0.55  # first block bright, second darker
-                    colour = tuple(int(c * shade) for c in _COLOURS[_finger(joint, ih26m_order)])
-                    draw.line([tuple(joints[joint]), tuple(joints[parent])], fill=colour, width=2)
-            for u, v in joints[valid]:
-                draw.ellipse([u - 2, v - 2, u + 2, v + 2], fill=(255, 255, 255))
+            draw_hands(ImageDraw.Draw(tile), joints, valid, ih26m_order)
             hand = batch.hand_type[index].numpy()
-            label = {(1, 0): "right", (0, 1): "left", (1, 1): "interacting"}.get((int(hand[0]), int(hand[1])), "?")
-            draw.text((4, 242), f"{label} {int(valid.sum())}/42 {batch.keys[index][-9:]}", fill=(255, 255, 0))
-            tiles.append(tile)
-    rows = -(-len(tiles) // columns)
-    sheet = Image.new("RGB", (columns * 256, rows * 256))
-    for slot, tile in enumerate(tiles):
-        sheet.paste(tile, ((slot % columns) * 256, (slot // columns) * 256))
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    sheet.save(out_path)
-    return out_path
+            label = _HAND_TYPES.get((int(hand[0]), int(hand[1])), "no hand type")
+            params = None if batch.params is None else batch.params[index].numpy()
+            lines = [key or f"sample {samples}", where.get(key, ""), f"{label}, {int(valid.sum())} of 42 joints valid",
+                     augment_caption(params)]
+            lines += [(line, (255, 120, 120)) for line in masked_hands(label, valid, ih26m_order)]
+            tiles.append(caption_tile(tile, [line for line in lines if line]))
+            samples += 1
+    batch_count = f"{len(batches)} batch{'es' if len(batches) > 1 else ''}"
+    heading = [f"{title or 'loader batches'}: {samples} samples in {batch_count}, patches as the network sees them, "
+               "joints drawn from the targets"]
+    sheet = titled_sheet(tiles, columns, heading, [(RIGHT, "right hand"), (LEFT, "left hand")])
+    return save_sheet(sheet, out_path)

@@ -195,7 +195,7 @@ class ReferenceDataset:
                                           tuple(fields["image_size"][row]), self.region_decode)
         targets, inv_trans = targets_from_records(fields, params, self.box, self.geometry)
         return make_batch(torch.from_numpy(images), targets, fields["hand_type_valid"], inv_trans, params[:, 5:8],
-                          [key for key, _ in samples])
+                          [key for key, _ in samples], params)
 
 
 def _buffer_shuffle(order: np.ndarray, buffer_size: int, rng: np.random.Generator) -> np.ndarray:

@@ -17,51 +17,47 @@ from interhand.geometry.heatmap import root_bins_to_rel_mm
 from interhand.loaders.augment import IDENTITY, patch_affine, warp_patch
 from interhand.model.decode import decode_joints_img, heatmap_geometry
 from interhand.model.original_checkpoint import load_checkpoint
-from interhand.skeleton import IH26M_FINGER_OF_JOINT, IH26M_JOINT_NAMES, IH26M_PARENTS, JOINTS_PER_HAND
+from interhand.skeleton import IH26M_JOINT_NAMES, IH26M_PARENTS, JOINTS_PER_HAND
+from interhand.vis import LEFT, RIGHT, draw_hands, hand_blocks, mpl_figure, mpl_style
 
 __all__ = ["run", "draw_joints_2d", "plot_joints_3d", "HAND_PRESENT_THRESHOLD"]
 
 # The demo calls a hand present when its sigmoid probability exceeds 0.5.
 HAND_PRESENT_THRESHOLD = 0.5
-# thumb, index, middle, ring, pinky, wrist
-_FINGER_RGB = ((255, 0, 0), (0, 200, 0), (255, 128, 0), (0, 128, 255), (255, 0, 255), (230, 230, 0))
 
 
 def draw_joints_2d(image: Image.Image, joints_img_px: np.ndarray, joint_valid: np.ndarray,
                    radius: int = 3, line_width: int = 3) -> Image.Image:
-    """Skeleton overlay on a copy of `image`. joints_img_px: (42, ≥2) px; joint_valid: (42,) 0/1."""
+    """Skeleton overlay on a copy of `image`, right hand orange and left blue (`interhand.vis`).
+    joints_img_px: (42, ≥2) px; joint_valid: (42,) 0/1."""
     canvas = image.convert("RGB").copy()
-    draw = ImageDraw.Draw(canvas)
-    for joint, parent in enumerate(IH26M_PARENTS):
-        color = _FINGER_RGB[IH26M_FINGER_OF_JOINT[joint]]
-        u, v = (float(value) for value in joints_img_px[joint, :2])
-        if parent >= 0 and joint_valid[joint] and joint_valid[parent]:
-            draw.line([(u, v), tuple(float(value) for value in joints_img_px[parent, :2])], fill=color,
-                      width=line_width)
-        if joint_valid[joint]:
-            draw.ellipse((u - radius, v - radius, u + radius, v + radius), fill=color)
+    draw_hands(ImageDraw.Draw(canvas), joints_img_px, np.asarray(joint_valid) > 0, True, line_width, radius)
     return canvas
 
 
-def plot_joints_3d(joints: np.ndarray, joint_valid: np.ndarray, path: Path) -> None:
+def plot_joints_3d(joints: np.ndarray, joint_valid: np.ndarray, path: Path, title: str = "") -> None:
     """3D skeleton plot to a PNG (matplotlib Agg, no pyplot state). joints: (42, 3) (u px, v px, z mm)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(6, 6))
-    FigureCanvasAgg(figure)
-    axes = figure.add_subplot(projection="3d")
-    for joint, parent in enumerate(IH26M_PARENTS):
-        color = np.array(_FINGER_RGB[IH26M_FINGER_OF_JOINT[joint]]) / 255.0
-        if parent >= 0 and joint_valid[joint] and joint_valid[parent]:
-            pair = joints[[joint, parent]]
-            axes.plot(pair[:, 0], pair[:, 2], -pair[:, 1], color=color, linewidth=2)
-        if joint_valid[joint]:
-            axes.scatter([joints[joint, 0]], [joints[joint, 2]], [-joints[joint, 1]], color=[color], marker="o")
-    axes.set_xlabel("u (px)")
-    axes.set_ylabel("z (mm, right root = 0)")
-    axes.set_zlabel("−v (px)")
-    figure.savefig(path, dpi=100)
+    with mpl_style():
+        figure = mpl_figure((6, 6))
+        axes = figure.add_subplot(projection="3d")
+        valid = np.asarray(joint_valid) > 0
+        for hand, block in hand_blocks(True).items():
+            color = np.array(RIGHT if hand == "right" else LEFT) / 255.0
+            for joint in range(block.start, block.stop):
+                parent = IH26M_PARENTS[joint]
+                if parent >= 0 and valid[joint] and valid[parent]:
+                    pair = joints[[joint, parent]]
+                    axes.plot(pair[:, 0], pair[:, 2], -pair[:, 1], color=color, linewidth=2)
+            shown = np.arange(block.start, block.stop)[valid[block]]
+            axes.scatter(joints[shown, 0], joints[shown, 2], -joints[shown, 1], color=[color], marker="o",
+                         label=f"{hand} hand ({len(shown)} joints shown)")
+        axes.set_xlabel("u (px)")
+        axes.set_ylabel("z (mm, right root = 0)")
+        axes.set_zlabel("−v (px)")
+        axes.legend(loc="upper left")
+        if title:
+            axes.set_title(title)
+        figure.savefig(path, dpi=100)
 
 
 def _predict_patch(model, patch: np.ndarray, device: str) -> dict[str, torch.Tensor]:
@@ -102,7 +98,9 @@ def run(checkpoint: str | Path, image_path: str | Path, bbox_xywh, out_dir: str 
     joint_valid = np.repeat(present, JOINTS_PER_HAND).astype(np.int64)
     path_2d, path_3d = out_dir / "result_2d.png", out_dir / "result_3d.png"
     draw_joints_2d(image, joints, joint_valid).save(path_2d)
-    plot_joints_3d(joints, joint_valid, path_3d)
+    plot_joints_3d(joints, joint_valid, path_3d, f"{Path(image_path).name}, {Path(checkpoint).name}\n"
+                   f"p(right) {hand_type[0]:.2f}, p(left) {hand_type[1]:.2f}; a hand is drawn when p > "
+                   f"{HAND_PRESENT_THRESHOLD}")
     return {
         "hand_type": {"right": float(hand_type[0]), "left": float(hand_type[1])},
         "right_exists": bool(present[0]),

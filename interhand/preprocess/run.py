@@ -26,15 +26,15 @@ from typing import Optional
 
 import numpy as np
 import pyarrow as pa
-from tqdm import tqdm
 
 from interhand import __version__
 from interhand.config import PreprocessConfig, parse_part
 from interhand.manifests.schema import ERRORS_SCHEMA, MANIFEST_SCHEMA
 from interhand.manifests.write import FRAGMENT_SUFFIX, concat_tables, write_errors, write_manifest
 from interhand.preprocess.plan import ingest, ingest_parallel, plan_shards, share_progress, spill_records
-from interhand.preprocess.shard_writer import ShardJob, ShardResult, file_sha256, write_shard
+from interhand.preprocess.shard_writer import ShardJob, ShardResult, file_sha256, partial_paths, write_shard
 from interhand.preprocess.sources import SourceError, check_root, open_source
+from interhand.progress import progress
 from interhand.shard_format import ANN_BYTES, ANN_LAYOUT, FORMAT_VERSION, KEY_PREFIX, RECORDED_FILES
 
 __all__ = ["run", "finalize", "shard_dir", "TooManyErrors", "WriteFailed", "RunSummary"]
@@ -133,7 +133,7 @@ def _exit_with(main_pid: int, watched: int | None) -> None:
 def _write_jobs(jobs: list[ShardJob], config: PreprocessConfig, pool: Optional[ProcessPoolExecutor]
                 ) -> list[ShardResult]:
     results = []
-    bar = tqdm(total=len(jobs), desc=f"write {config.split} shards", unit="shard", disable=not config.progress)
+    bar = progress(total=len(jobs), desc=f"write {config.split} shards", unit="shard", enabled=config.progress)
     written = rejected = 0
 
     def note(result: ShardResult) -> None:
@@ -155,7 +155,7 @@ def _ingest_and_plan(reading, config: PreprocessConfig, spill_paths: list[Path],
     first pass, then spills only its own shards' samples in a second (serial, to spill_paths[0]), so that N
     parts do not each write the whole split to disk."""
     part_index, part_count = part
-    bar = tqdm(desc=f"read {config.dataset} {config.split}", unit="ann", disable=not config.progress)
+    bar = progress(desc=f"read {config.dataset} {config.split}", unit="ann", enabled=config.progress)
     if pool is None:
         ingested = ingest(reading, spill_paths[0] if part_count == 1 else None, bar)
     else:
@@ -191,6 +191,7 @@ def _run_locked(config: PreprocessConfig, reading, out_dir: Path, command_line: 
     work = out_dir / ".work"
     pool, counter = _writer_pool(config)
     spill_paths = [_part_path(work, part_index, part_count, f".spill{share}") for share in range(config.workers)]
+    jobs: list[ShardJob] = []
     try:
         ingested, plan = _ingest_and_plan(reading, config, spill_paths, (part_index, part_count), pool, counter)
         used = tuple(str(path) for path in ingested.spill_paths)
@@ -202,6 +203,9 @@ def _run_locked(config: PreprocessConfig, reading, out_dir: Path, command_line: 
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
+        for job in jobs:  # a worker killed mid-shard cannot remove its partial files itself
+            for path in partial_paths(job):
+                path.unlink(missing_ok=True)
         for path in spill_paths:  # as large as the annotations: never left behind, also not by a failure
             path.unlink(missing_ok=True)
     write_errors(ingested.rejections, _part_path(work, part_index, part_count, ".errors" + FRAGMENT_SUFFIX),

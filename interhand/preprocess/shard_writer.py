@@ -29,7 +29,7 @@ from interhand.manifests.write import FRAGMENT_SUFFIX, write_errors, write_manif
 from interhand.preprocess.plan import read_spilled
 from interhand.shard_format import ANN_DTYPE, ANN_FLOATS, ANN_MEMBER, JSON_MEMBER, Sample, SampleInfo, encode_json_records
 
-__all__ = ["ShardJob", "ShardResult", "TarWriter", "ustar_header", "check_image", "write_shard", "dali_index_text",
+__all__ = ["ShardJob", "ShardResult", "TarWriter", "ustar_header", "check_image", "partial_paths", "write_shard", "dali_index_text",
            "shard_is_done", "file_sha256"]
 
 # Fixed header fields: the same input gives the same bytes, which is what makes resume checkable.
@@ -329,6 +329,12 @@ def _write_samples(job: ShardJob, writer: TarWriter) -> _ShardContent:
     return content
 
 
+def partial_paths(job: ShardJob) -> tuple[Path, Path]:
+    """The temporary names under which `job`'s tar and index are written until they are complete."""
+    out_dir = Path(job.out_dir)
+    return out_dir / (job.name + ".tmp"), out_dir / (job.name.replace(".tar", ".idx") + ".tmp")
+
+
 def write_shard(job: ShardJob) -> ShardResult:
     """Write (or keep, if already done and verified) one shard and its fragments."""
     record = shard_is_done(job)
@@ -337,9 +343,8 @@ def write_shard(job: ShardJob) -> ShardResult:
                            record["sha256"], resumed=True)
     out_dir, (manifest_path, errors_path) = Path(job.out_dir), _fragment_paths(job)
     manifest_path.parent.mkdir(parents=True, exist_ok=True)
-    tar_path, tmp_path = out_dir / job.name, out_dir / (job.name + ".tmp")
-    index_path = out_dir / job.name.replace(".tar", ".idx")
-    index_tmp = index_path.with_name(index_path.name + ".tmp")
+    tar_path, index_path = out_dir / job.name, out_dir / job.name.replace(".tar", ".idx")
+    tmp_path, index_tmp = partial_paths(job)
     try:
         with open(tmp_path, "wb") as handle:
             writer = TarWriter(handle)

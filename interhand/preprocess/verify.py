@@ -183,9 +183,10 @@ def _unlisted_files(shard_dir: Path, dataset: dict) -> list[str]:
             if path.suffix in _FOLDER_SUFFIXES and path.name not in listed]
 
 
-def verify_shard_dir(shard_dir: Path, accept_incomplete: bool = False) -> list[str]:
+def verify_shard_dir(shard_dir: Path, accept_incomplete: bool = False, bar=None) -> list[str]:
     """Problems found (empty list = the directory verifies). Raises ValueError (FormatVersionError,
-    IncompleteShardsError) or FileNotFoundError, one line each, where the folder cannot be opened at all."""
+    IncompleteShardsError) or FileNotFoundError, one line each, where the folder cannot be opened at all.
+    `bar` (an `interhand.progress.progress`) counts the samples of each shard once it is checked."""
     shard_dir = Path(shard_dir)
     dataset = read_dataset_json(shard_dir, accept_incomplete)
     problems = check_recorded_files(shard_dir, dataset)
@@ -208,5 +209,7 @@ def verify_shard_dir(shard_dir: Path, accept_incomplete: bool = False) -> list[s
         index_path = shard_dir / shard["index"]
         if index_path.read_bytes() != dali_index_text(_index_entries(rows)).encode():
             problems.append(f"{shard['index']}: DALI index not matching the manifest")
+        if bar is not None:
+            bar.update(len(rows))
     problems += [f"manifest rows point at unknown shard {name}" for name in sorted(by_shard)]
     return problems

@@ -14,12 +14,9 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from interhand.geometry.camera import camera_to_pixel, world_to_camera
-from interhand.skeleton import IH26M_PARENTS, STB_RHD_PARENTS
+from interhand.vis import BOX, LEFT, RIGHT, caption_tile, draw_hands, masked_hands, save_sheet, titled_sheet
 
 __all__ = ["AnnotatedFrame", "read_annotated_frames", "write_contact_sheet"]
-
-_TILE = 256
-_FINGER_COLOURS = np.array([[255, 60, 60], [255, 170, 0], [60, 220, 60], [60, 140, 255], [220, 80, 255]])
 
 
 @dataclass(frozen=True)
@@ -28,8 +25,9 @@ class AnnotatedFrame:
     joints_img: np.ndarray  # (42, 2) px
     joint_valid: np.ndarray  # (42,) bool
     bbox: tuple[float, float, float, float]  # x, y, w, h
-    parents: tuple[int, ...]
-    label: str
+    ih26m_order: bool  # joints right hand first (InterHand2.6M) or left first (STB/RHD)
+    hand_type: str  # right, left or interacting
+    name: tuple[str, str]  # which annotation, two caption lines: "aid 1234 · Capture0", "cam400262 · frame 17"
 
 
 def _ih26m_frames(root: Path, split: str) -> list[AnnotatedFrame]:
@@ -51,16 +49,18 @@ def _ih26m_frames(root: Path, split: str) -> list[AnnotatedFrame]:
                                      calibration["focal"], calibration["princpt"])
         frames.append(AnnotatedFrame(root / "images" / split / image["file_name"], joints_img,
                                      np.array(annotation["joint_valid"]).ravel() > 0, tuple(annotation["bbox"]),
-                                     IH26M_PARENTS, f"{annotation['hand_type']} cam{camera}"))
+                                     True, annotation["hand_type"],
+                                     (f"aid {annotation['id']} · Capture{capture}", f"cam{camera} · frame {image['frame_idx']}")))
     return frames
 
 
 def _stb_rhd_frames(root: Path, split: str) -> list[AnnotatedFrame]:
     data = root / "data"
     if (data / "RHD_training.json").exists() or (data / "RHD_evaluation.json").exists():
-        folder = "training" if split in ("train", "training") else "evaluation"
+        folder = folder_name = "training" if split in ("train", "training") else "evaluation"
         annotation_path, image_dir = data / f"RHD_{folder}.json", lambda image: data / folder / "color" / image["file_name"]
     else:
+        folder_name = f"STB {split}"
         annotation_path, image_dir = data / f"STB_{split}.json", lambda image: data / "images" / image["seq_name"] / image["file_name"]
     if not annotation_path.exists():
         raise FileNotFoundError(f"{annotation_path} not found (is {root} an STB or RHD folder with split {split!r}?)")
@@ -73,8 +73,9 @@ def _stb_rhd_frames(root: Path, split: str) -> list[AnnotatedFrame]:
         joints_img, valid = np.zeros((42, 2)), np.zeros(42, dtype=bool)
         joints_img[block] = annotation["joint_img"]
         valid[block] = np.array(annotation["joint_valid"]).ravel() > 0
-        frames.append(AnnotatedFrame(image_dir(image), joints_img, valid, tuple(annotation["bbox"]), STB_RHD_PARENTS,
-                                     annotation["hand_type"]))
+        where = image.get("seq_name") or folder_name
+        frames.append(AnnotatedFrame(image_dir(image), joints_img, valid, tuple(annotation["bbox"]), False,
+                                     annotation["hand_type"], (f"aid {annotation['id']} · {where}", image["file_name"])))
     return frames
 
 
@@ -92,38 +93,21 @@ def _draw_tile(frame: AnnotatedFrame) -> Image.Image:
     image = Image.open(frame.image_path).convert("RGB")
     draw = ImageDraw.Draw(image)
     x, y, w, h = frame.bbox
-    draw.rectangle([x, y, x + w, y + h], outline=(255, 255, 0), width=1)
-    finger_of = {}
-    for joint, parent in enumerate(frame.parents):
-        local = joint % 21
-        finger_of[joint] = 5 if parent < 0 else (local // 4 if frame.parents is IH26M_PARENTS else (local - 1) // 4)
-    for joint, parent in enumerate(frame.parents):
-        if parent < 0 or not (frame.joint_valid[joint] and frame.joint_valid[parent]):
-            continue
-        colour = tuple(int(c) for c in _FINGER_COLOURS[finger_of[joint]] * (1.0 if joint < 21 else 0.6))
-        draw.line([tuple(frame.joints_img[joint]), tuple(frame.joints_img[parent])], fill=colour, width=2)
-    for joint in np.flatnonzero(frame.joint_valid):
-        u, v = frame.joints_img[joint]
-        draw.ellipse([u - 2, v - 2, u + 2, v + 2], fill=(255, 255, 255))
-    image.thumbnail((_TILE, _TILE - 14))
-    tile = Image.new("RGB", (_TILE, _TILE), (16, 16, 16))
-    tile.paste(image, ((_TILE - image.width) // 2, 0))
-    ImageDraw.Draw(tile).text((4, _TILE - 13), f"{frame.label} valid {int(frame.joint_valid.sum())}/42",
-                              fill=(230, 230, 230))
-    return tile
+    draw.rectangle([x, y, x + w, y + h], outline=BOX, width=1)
+    draw_hands(draw, frame.joints_img, frame.joint_valid, frame.ih26m_order)
+    lines = [*frame.name, f"{frame.hand_type}, {int(frame.joint_valid.sum())} of 42 joints valid"]
+    lines += [(line, (255, 120, 120)) for line in masked_hands(frame.hand_type, frame.joint_valid, frame.ih26m_order)]
+    return caption_tile(image, lines)
 
 
 def write_contact_sheet(root: Path, split: str, count: int, columns: int, seed: int, out_path: Path) -> Path:
-    """Draw `count` annotations picked with `seed` into a grid PNG at `out_path`."""
+    """Draw `count` annotations picked with `seed` into a grid PNG at `out_path`, under a title and a legend."""
     frames = read_annotated_frames(root, split)
     if not frames:
         raise ValueError(f"{root}: split {split!r} has no annotations")
     picks = np.sort(np.random.default_rng(seed).choice(len(frames), size=min(count, len(frames)), replace=False))
-    rows = -(-len(picks) // columns)
-    sheet = Image.new("RGB", (columns * _TILE, rows * _TILE), (0, 0, 0))
-    for slot, index in enumerate(picks):
-        sheet.paste(_draw_tile(frames[index]), ((slot % columns) * _TILE, (slot // columns) * _TILE))
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    sheet.save(out_path)
-    return out_path
+    title = [f"{Path(root).name} {split}: {len(picks)} of {len(frames)} annotations (picked with seed {seed}), "
+             "joints projected from the annotation files"]
+    legend = [(RIGHT, "right hand"), (LEFT, "left hand"), (BOX, "bbox (annotation)")]
+    sheet = titled_sheet([_draw_tile(frames[index]) for index in picks], columns, title, legend)
+    return save_sheet(sheet, out_path)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from tqdm import tqdm
-
 from interhand.config import SynthConfig
+from interhand.progress import progress as progress_reporter
 from interhand.synth.interhand26m import SPLITS, write_interhand26m
 from interhand.synth.stb_rhd import write_rhd, write_stb
 
@@ -30,8 +29,8 @@ def run(config: SynthConfig, out: Path, overwrite: bool = False, show_progress: 
             raise FileExistsError(f"{out} exists and is not empty; pass --overwrite to replace it")
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
-    with tqdm(total=_image_count(config), unit="img", desc=f"synth {config.dataset}", disable=not show_progress,
-              leave=False) as progress:
+    with progress_reporter(total=_image_count(config), unit="img", desc=f"synth {config.dataset}",
+                           enabled=show_progress, leave=False) as progress:
         counts = WRITERS[config.dataset](config, out, progress)
     per_split = ", ".join(f"{split} {count}" for split, count in counts.items())
     return f"wrote {config.dataset} (seed {config.seed}) to {out}: annotations per split: {per_split}"

@@ -66,31 +66,40 @@ def read_log(run_dir: Path) -> list[dict]:
 
 
 def plot_log(run_dir: Path, out_path: Path | None = None) -> Path:
-    """Loss curves (each term and the total, per logged step, log scale) and the learning rate, as a PNG."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    """The run's curves per logged step, one labelled panel each: every loss term (log scale), their sum, the
+    learning rate and the fraction of time spent waiting for data; epoch boundaries dotted; titled with the run."""
+    from interhand.vis import mpl_figure, mpl_style
 
     steps = [entry for entry in read_log(run_dir) if entry["kind"] == "step"]
     if not steps:
         raise ValueError(f"{run_dir}: the log has no step entries yet")
-    figure = Figure(figsize=(10, 6))
-    FigureCanvasAgg(figure)
-    losses, rates = figure.add_subplot(2, 1, 1), figure.add_subplot(2, 1, 2)
     x = [entry["global_step"] for entry in steps]
-    for term in [key for key in steps[0] if key.startswith("loss_")]:
-        losses.plot(x, [entry[term] for entry in steps], label=term[5:])
-    losses.set_yscale("log")
-    losses.set_ylabel("loss (per-key mean, as the original)")
-    losses.legend()
-    losses.grid(True, alpha=0.3)
-    rates.plot(x, [entry["lr"] for entry in steps], color="black", label="learning rate")
-    rates.plot(x, [entry["data_wait"] for entry in steps], color="tab:red", label="fraction of time waiting for data")
-    rates.set_yscale("log")
-    rates.set_xlabel("iteration")
-    rates.legend()
-    rates.grid(True, alpha=0.3)
-    figure.tight_layout()
-    out_path = Path(out_path) if out_path else Path(run_dir) / "vis" / "train_loss.png"
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(out_path, dpi=100)
+    terms = [key for key in steps[0] if key.startswith("loss_")]
+    starts = sorted({entry["global_step"] - entry["iteration"] for entry in steps if entry["epoch"] > steps[0]["epoch"]})
+    panels = [(term[5:].replace("_", " ") + " loss", [entry[term] for entry in steps], "log") for term in terms]
+    panels += [("total loss (sum of the terms)", [sum(entry[term] for term in terms) for entry in steps], "log"),
+               ("learning rate", [entry["lr"] for entry in steps], "log"),
+               ("data wait, fraction of step time", [entry["data_wait"] for entry in steps], "linear")]
+    columns = 2
+    rows = -(-len(panels) // columns)
+    with mpl_style():
+        figure = mpl_figure((11, 2.6 * rows + 0.8))
+        epochs = f"epochs {steps[0]['epoch']}-{steps[-1]['epoch']}" if len(starts) else f"epoch {steps[0]['epoch']}"
+        figure.suptitle(f"training run {Path(run_dir).resolve().name} ({run_dir}): {len(steps)} logged steps, {epochs}; "
+                        "dotted lines: epoch starts", x=0.01, ha="left")
+        for index, (label, values, scale) in enumerate(panels):
+            axes = figure.add_subplot(rows, columns, index + 1)
+            axes.plot(x, values, color="black" if label == "learning rate" else f"C{index}", linewidth=1.2)
+            axes.set_yscale(scale if min(values) > 0 else "linear")  # a term that is 0 throughout stays readable
+            if scale == "linear":
+                axes.set_ylim(0, max(1.0, max(values) * 1.05) if label.startswith("data") else None)
+            for start in starts:
+                axes.axvline(start, color="gray", linestyle=":", linewidth=1)
+            axes.set_title(label, loc="left")
+            axes.set_ylabel(label.split(",")[0].split(" (")[0])
+            axes.set_xlabel("iteration (global step)")
+            axes.grid(True, alpha=0.3)
+        out_path = Path(out_path) if out_path else Path(run_dir) / "vis" / "train_loss.png"
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        figure.savefig(out_path, dpi=100)
     return out_path

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Optional
 
 import torch
-from tqdm import tqdm
 
 from interhand.loaders.batch import Batch, images_to_float
 from interhand.model import internet_losses
+from interhand.progress import progress as progress_reporter
 from interhand.train.ddp import DistContext, all_reduce_mean
 from interhand.train.log import RunLog
 
@@ -49,8 +49,8 @@ def train_one_epoch(model: torch.nn.Module, loader: Iterable[Batch], optimizer: 
     start = settings.start_iteration
     source = loader.iter_from(start) if hasattr(loader, "iter_from") else itertools.islice(iter(loader), start, None)
     batches = itertools.islice(source, max(settings.steps_per_epoch - start, 0))
-    progress = tqdm(total=settings.steps_per_epoch, initial=settings.start_iteration, disable=not context.is_main,
-                    desc=f"epoch {settings.epoch}", unit="it", dynamic_ncols=True, leave=True)
+    progress = progress_reporter(total=settings.steps_per_epoch, initial=settings.start_iteration,
+                                 enabled=context.is_main, desc=f"epoch {settings.epoch}", unit="it")
     totals: dict[str, float] = {}
     images_seen, data_seconds, step_seconds, count = 0, 0.0, 0.0, 0
     window = {"images": 0, "data": 0.0, "step": 0.0}

@@ -94,7 +94,7 @@ def test_rootnet_depth_on_shards_without_rootnet_outputs_is_one_clear_error(synt
     make_shards(tmp_path / "shards", data, split="test")
     result = CliRunner().invoke(main, ["eval", "--oracle", "--shards", str(tmp_path / "shards"), "--split", "test",
                                        "--output", str(tmp_path / "out"), "--workers", "0", "--vis", "0"])
-    assert result.exit_code == 1 and "no RootNet output" in result.output and "--root gt" in result.output
+    assert result.exit_code == 1 and "no RootNet output" in result.output and "--root-source gt" in result.output
 
 
 @pytest.mark.slow

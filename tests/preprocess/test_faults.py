@@ -103,7 +103,8 @@ def test_the_cli_reports_a_structural_problem_in_one_line_without_a_traceback(tm
 
     from interhand.cli import main
 
-    result = CliRunner().invoke(main, ["shards", "--root", str(tmp_path / "nowhere"), "--split", "val", "--out",
+    (tmp_path / "nowhere" / "annotations").mkdir(parents=True)  # a dataset folder without the split
+    result = CliRunner().invoke(main, ["shards", "--data", str(tmp_path / "nowhere"), "--split", "val", "--shards",
                                        str(tmp_path / "out"), "--no-progress"])
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert "no InterHand2.6M val split" in result.output and "InterHand2.6M_val_data.json" in result.output

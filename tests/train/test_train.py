@@ -132,8 +132,8 @@ def test_continuing_with_another_architecture_is_refused_naming_the_field(synth_
 
 
 def test_training_without_shards_is_one_clear_error(tmp_path):
-    result = CliRunner().invoke(main, ["train", "--shards", str(tmp_path / "nowhere"), "--output", str(tmp_path / "o")])
-    assert result.exit_code == 1 and "dataset.json not found" in result.output and "Traceback" not in result.output
+    result = CliRunner().invoke(main, ["train", "--shards", str(tmp_path / "nowhere"), "--run-dir", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "nowhere does not exist" in result.output and "Traceback" not in result.output
 
 
 def test_asking_for_a_gpu_on_a_machine_without_one_is_one_clear_error(synth_ih26m_shards, tmp_path):
