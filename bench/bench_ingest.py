@@ -1,4 +1,4 @@
-"""Benchmark `interhand shards` (issue 3): annotation ingest memory/time and shard-writing throughput.
+"""Benchmark `interhand shards`: annotation ingest memory/time and shard-writing throughput.
 
 1. Ingest: synthesizes InterHand2.6M v1.0 train annotation files at full scale (1,361,062 annotations by
    default; no images) and measures, each in a fresh process, peak RSS and time of
@@ -11,7 +11,7 @@
    image files, ~0.8 GB, by default) and `interhand shards` (ingest + plan + write with W workers +
    finalize, i.e. the whole command) against a plain GNU `tar cf` of the same image files, in the same run:
    - cold page cache (`sync; echo 3 > /proc/sys/vm/drop_caches` before each contender): the case of a real
-     InterHand2.6M (2.6M JPEGs, > 80 GB) and the case issue 3's goal (>= 0.8x tar) is about. Needs root;
+     InterHand2.6M (2.6M JPEGs, > 80 GB) and the case the shard-writing goal (>= 0.8x tar) is about. Needs root;
      otherwise those rows are skipped and the output says why.
    - warm page cache (every image and annotation file read just before each contender).
    Each case runs K races (default 3); the table shows the median race and every race's ratio.

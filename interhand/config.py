@@ -1,6 +1,6 @@
 """Frozen configuration dataclasses, one per job. Each field's `help` is also its CLI help text.
 
-Validation raises ValueError naming the field and the allowed values (STYLE.md §3).
+Validation raises ValueError naming the field and the allowed values.
 """
 
 from __future__ import annotations
@@ -174,7 +174,7 @@ HEATMAP_LOSSES = ("lean", "dense")
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """InterNet's architecture and how it runs (interhand_format.md §5, §6). Stored in every checkpoint."""
+    """InterNet's architecture and how it runs (the original's `main/model.py`, `main/config.py`). Stored in every checkpoint."""
 
     resnet_type: int = field(default=50, metadata={
         "help": "ResNet depth of the backbone: 18, 34, 50, 101 or 152 (the heads follow its channel count)"})

@@ -1,4 +1,4 @@
-"""Joint sets: names, parents, hand blocks and flip permutations (interhand_format.md §1.7, §3).
+"""Joint sets: names, parents, hand blocks and flip permutations (`annotations/skeleton.txt`; the original's `data/STB/dataset.py`, `data/RHD/dataset.py`).
 
 InterHand2.6M order, per hand fingertip first: thumb4..thumb1, index4..1, middle4..1, ring4..1,
 pinky4..1, wrist; right hand 0..20 (wrist 20), left hand 21..41 (wrist 41).
@@ -73,7 +73,7 @@ STB_RHD_JOINT_NAMES: tuple[str, ...] = tuple(_stb_left_names + _stb_right_names)
 STB_RHD_PARENTS: tuple[int, ...] = tuple(_stb_left_parents + _stb_right_parents)
 STB_RHD_ROOT = {"left": 0, "right": 21}
 
-# The hand-type label as the original encodes it: [right, left] (interhand_format.md §2).
+# The hand-type label as the original encodes it: [right, left] (the original's `data/InterHand2.6M/dataset.py`).
 HAND_TYPE_VECTORS = {"right": (1.0, 0.0), "left": (0.0, 1.0), "interacting": (1.0, 1.0)}
 
 # A horizontal flip turns a right hand into a left one: swap the two 21-joint blocks.

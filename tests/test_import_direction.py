@@ -1,4 +1,4 @@
-"""STYLE.md §1: a module may import only from entries listed above it; cli.py imports everything."""
+"""README's layout: a module may import only from entries listed above it; cli.py imports everything."""
 
 from __future__ import annotations
 

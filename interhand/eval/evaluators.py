@@ -87,7 +87,7 @@ class _Evaluator:
 
 
 class InterHandEvaluator(_Evaluator):
-    """The InterHand2.6M metrics, exactly the original's counting and averaging (interhand_format.md §8)."""
+    """The InterHand2.6M metrics, exactly the original's counting and averaging (`Dataset.evaluate` in the original's `data/InterHand2.6M/dataset.py`)."""
 
     def compute(self) -> tuple[dict, dict]:
         p, t = self._stacked()

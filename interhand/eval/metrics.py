@@ -1,4 +1,4 @@
-"""The original's evaluation arithmetic, vectorised, pure numpy (interhand_format.md §8, §3).
+"""The original's evaluation arithmetic, vectorised, pure numpy (`Dataset.evaluate` in the original's `data/InterHand2.6M/dataset.py`, `data/STB/dataset.py`, `data/RHD/dataset.py`).
 
 Every function takes a leading sample axis N. Frames: `joints_img_rel` is (u px, v px, z mm relative to
 the joint's own wrist); camera coordinates are mm. A joint that no sample validates has no mean: it is

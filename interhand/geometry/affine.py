@@ -1,4 +1,4 @@
-"""2×3 affine maps between original-image pixels and the network's input patch (interhand_format.md §4).
+"""2×3 affine maps between original-image pixels and the network's input patch (the original's `gen_trans_from_patch_cv`, `common/utils/preprocessing.py`).
 
 The patch's own affine (box + augmentation → matrix) is built in closed form, vectorised, by
 `interhand.loaders.augment.patch_affines`; these are the generic helpers.

@@ -1,4 +1,4 @@
-"""Bounding boxes in original-image pixels, [x_min, y_min, width, height] (interhand_format.md §4)."""
+"""Bounding boxes in original-image pixels, [x_min, y_min, width, height] (the original's `process_bbox`, `common/utils/preprocessing.py`)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Horizontal flip of joint annotations (interhand_format.md §4, the original's `augmentation`).
+"""Horizontal flip of joint annotations (the original's `augmentation`, `common/utils/preprocessing.py`).
 
 A mirrored right hand is a left hand: the x coordinate is mirrored about the image (u' = W − u − 1,
 the original's pixel-centre convention), and the two 21-joint blocks, their validity and the two

@@ -1,4 +1,4 @@
-"""Loaders: the DALI pipeline (GPU, CPU twin) and the reference PyTorch/webdataset loader.
+"""Loaders: the DALI pipeline (GPU, CPU twin) and the reference CPU loader (index-offset reads, a thread pool).
 
 The augmentation and the 2.5D targets are shared by every loader (`interhand.loaders.augment`).
 """

@@ -1,4 +1,4 @@
-"""The original's augmentation and 2.5D targets, once, for every loader (interhand_format.md §2, §4).
+"""The original's augmentation and 2.5D targets, once, for every loader (the original's `common/utils/preprocessing.py` and `data/InterHand2.6M/dataset.py`).
 
 `draw_augment_params` is the only random code; everything after it is deterministic, so a parity
 test can feed the same `AugmentParams` to the DALI pipeline and to the reference loader.

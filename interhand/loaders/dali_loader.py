@@ -23,7 +23,7 @@ __all__ = ["DaliLoader", "TrainParamsSource"]
 class TrainParamsSource:
     """DALI external source of augmentation parameters: one (8,) array per sample, a fresh batch per call.
 
-    Seeded by (seed, rank) and the call count, so a run is reproducible; `skip(n)` fast-forwards n batches.
+    Seeded by (seed, rank) and the call count, so a run is reproducible (the epoch is not part of the seed).
     """
 
     def __init__(self, batch_size: int, seed: int, rank: int):

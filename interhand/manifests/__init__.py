@@ -1,1 +1,1 @@
-"""Parquet manifests of the shards: schema, writing, reading, querying (issue 3: preprocess + manifests)."""
+"""Parquet manifests of the shards: schema, writing, reading, querying."""

@@ -1,7 +1,7 @@
 """ResNet backbone (conv1 … layer4, no pooling or fc), our own code with torchvision's module names.
 
 Module names equal torchvision's so that ImageNet weights in torchvision's key format load by name, and
-the original checkpoint's `backbone_net.resnet.*` keys load key by key (interhand_format.md §5, §7).
+the original checkpoint's `backbone_net.resnet.*` keys load key by key (the original's `common/nets/resnet.py`).
 """
 
 from __future__ import annotations

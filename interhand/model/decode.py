@@ -1,4 +1,4 @@
-"""From network outputs to coordinates: the hard argmax, and the demo's decoding (interhand_format.md §5).
+"""From network outputs to coordinates: the hard argmax, and the demo's decoding (the original's `Dataset.evaluate` in `data/InterHand2.6M/dataset.py`, and `demo/demo.py`).
 
 The voxel → patch px and bin → mm maps themselves live in `interhand.geometry.heatmap` (one place,
 shared with the loaders' target encoding and with evaluation).

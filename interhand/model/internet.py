@@ -1,7 +1,7 @@
 """InterNet (Moon et al., ECCV 2020) as the original defines it: ResNet backbone + PoseNet heads.
 
 Submodules are named like the original's (`backbone_net.resnet`, `pose_net`), so state-dict keys equal
-the original checkpoint's without the DataParallel `module.` prefix (interhand_format.md §5, §7).
+the original checkpoint's without the DataParallel `module.` prefix (the original's `main/model.py`).
 """
 
 from __future__ import annotations

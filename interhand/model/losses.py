@@ -1,4 +1,4 @@
-"""InterNet's losses (interhand_format.md §5), with an exact heatmap loss that renders no dense target.
+"""InterNet's losses (the original's `common/nets/loss.py`), with an exact heatmap loss that renders no dense target.
 
 The original heatmap loss is mean((p − t)² · valid) over B·42·64³ voxels, t a dense Gaussian target
 (44 MB per sample in float32). The target is separable, t = 255 · g_z ⊗ g_y ⊗ g_x, so per joint

@@ -1,4 +1,4 @@
-"""The one 3D Gaussian heatmap target (interhand_format.md §5; STYLE.md §5).
+"""The one 3D Gaussian heatmap target (the original's `Model.render_gaussian_heatmap`, `main/model.py`).
 
 Loaders hand over joint coordinates in voxels; training renders targets here (or, with the lean loss,
 never renders them: the Gaussian is a product of three 1-D Gaussians, see losses.py).

@@ -232,7 +232,7 @@ def _ingest_share(config: PreprocessConfig, spill_path: Optional[str], share: tu
 def ingest_parallel(config: PreprocessConfig, spill_paths: list[Optional[Path]], pool: Executor,
                     progress=None, chunk_size: int = _STAT_CHUNK, counter=None) -> Ingest:
     """`ingest` spread over the pool's processes, one share and spill file (None: numbers only) each: every
-    process parses all records but builds, stats and spills only its own chunks (issue 3: one process
+    process parses all records but builds, stats and spills only its own chunks (one process
     building every sample kept the other cores idle for ~2 s of a cold run). Same result as `ingest`.
     `counter`: the Value the pool's processes count records in (see share_progress), shown on `progress`."""
     count = len(spill_paths)

@@ -92,7 +92,7 @@ def _part_path(work: Path, index: int, count: int, suffix: str) -> Path:
 
 def _writer_pool(config: PreprocessConfig) -> tuple[Optional[ProcessPoolExecutor], object]:
     """The shard writers' processes (None for --workers 1: shards are written here), which first ingest the
-    split, each its share (issue 3), and the shared counter of records they took (for the progress bar)."""
+    split, each its share, and the shared counter of records they took (for the progress bar)."""
     if config.workers == 1:
         return None, None
     # forkserver: workers start from a clean process, safe even when the caller runs threads (DALI, torch).

@@ -1,6 +1,6 @@
 """InterHand2.6M writer: v1.0 and v0.0 annotation layouts, images, RootNet outputs, MANO, H-subset ids.
 
-Layout and schemas: interhand_format.md §1 (v1.0 per-split folders, v0.0 subset folders with bare
+Layout and schemas as the README's synthetic-datasets section lists them (v1.0 per-split folders, v0.0 subset folders with bare
 42×3 joint lists, RootNet json, NeuralAnnot MANO json, `aid_human_annot_<split>.txt`).
 """
 
@@ -121,7 +121,8 @@ def _render_and_annotate(config, root, split, files, frame: SynthFrame, camera: 
     file_name = f"Capture{frame.capture}/{frame.seq_name}/cam{camera.name}/image{frame.frame_idx}.jpg"
     save_jpeg(root / "images" / split / file_name, image, config.jpeg_quality)
 
-    # 2D validity: annotated in 3D, in front of the camera and inside the image (interhand_format.md §1.3).
+    # 2D validity: annotated in 3D, in front of the camera and inside the image, as in the real
+    # samples of tests/data/interhand26m_real.
     valid = frame.valid_3d & (joints_cam[:, 2] > 0) & inside_image(joints_img, view.width, view.height)
     drawn_joints = np.concatenate([np.arange(42)[_HAND_BLOCKS[side]] for side in drawn])
     box_joints = np.flatnonzero(valid) if valid.any() else drawn_joints

@@ -1,6 +1,6 @@
 """Articulated hands: a 21-joint skeleton driven by per-finger flexion, posed in the world.
 
-Joints come out in the InterHand2.6M per-hand order (interhand_format.md §1.7): thumb4..thumb1,
+Joints come out in the InterHand2.6M per-hand order (`annotations/skeleton.txt`): thumb4..thumb1,
 index4..1, middle4..1, ring4..1, pinky4..1, wrist; millimetres. The hand-local frame of a right hand:
 x towards the thumb (radial), y along the fingers (distal), z out of the back of the hand; fingers
 flex towards −z. A left hand is the mirror image (x → −x), so it is a true left hand, not a relabel.

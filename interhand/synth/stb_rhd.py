@@ -1,4 +1,4 @@
-"""STB and RHD writers: the parsed COCO-style releases the original loaders read (interhand_format.md §3).
+"""STB and RHD writers: the parsed COCO-style releases the original loaders read (`data/STB/dataset.py`, `data/RHD/dataset.py`).
 
 Single hands mapped into the 42-joint structure the other way round from InterHand2.6M: left hand
 0..20, right 21..41, wrist first (interhand.skeleton.STB_RHD_*). Each annotation is one hand; an RHD

@@ -1,4 +1,4 @@
-"""process_bbox and the patch affine against hand-computed cases (interhand_format.md §4)."""
+"""process_bbox and the patch affine against hand-computed cases (the original's `common/utils/preprocessing.py`)."""
 
 import numpy as np
 

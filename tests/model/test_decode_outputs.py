@@ -1,4 +1,4 @@
-"""Voxels → patch px → image px, depth bins → mm (interhand_format.md §5), hand-computed."""
+"""Voxels → patch px → image px, depth bins → mm, hand-computed."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""render_joint_heatmaps against the original's formula (interhand_format.md §5)."""
+"""render_joint_heatmaps against the original's formula (`Model.render_gaussian_heatmap`, the original's `main/model.py`)."""
 
 import torch
 

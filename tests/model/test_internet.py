@@ -1,4 +1,4 @@
-"""InterNet's structure, outputs and run switches (interhand_format.md §5)."""
+"""InterNet's structure, outputs and run switches (the original's `main/model.py`, `common/nets/module.py`)."""
 
 import dataclasses
 
@@ -65,7 +65,7 @@ def test_initialisation_follows_the_original():
     assert model.pose_net.root_fc[0].weight.std().item() == pytest.approx(0.01, rel=0.05)
     batch_norms = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
     assert all(bool((m.weight == 1).all() and (m.bias == 0).all()) for m in batch_norms)
-    assert sum(p.numel() for p in model.parameters()) == 47_305_474  # ≈ 47.3 M, interhand_format.md §5
+    assert sum(p.numel() for p in model.parameters()) == 47_305_474  # ≈ 47.3 M, the original ResNet-50 InterNet
 
 
 def test_channels_last_gives_the_same_outputs():

@@ -1,4 +1,4 @@
-"""Loading the original repository's snapshot_N.pth.tar and our own checkpoints (interhand_format.md §5, §7).
+"""Loading the original repository's snapshot_N.pth.tar and our own checkpoints (the original's `common/base.py`, `main/model.py`).
 
 The reference is an independent functional forward over the raw state dict, written from the original's
 architecture description: no module of ours is involved in computing it.

@@ -45,7 +45,7 @@ class SourceReading:
     """An opened source: its input files and joint set, and a one-pass iterator of records.
 
     `records()` yields exactly one Sample or Rejection per input annotation, so that
-    samples + rejections = input annotations (issue 3, "nothing is lost silently"). `records(share)` yields
+    samples + rejections = input annotations ("nothing is lost silently"). `records(share)` yields
     None instead of a Sample where `share(position)` is False (see coco_stream.join_records).
     """
 

@@ -1,6 +1,6 @@
 """InterHand2.6M reader: v1.0 (annotations/<split>/) and v0.0 (annotations/<subset>/) → Sample records.
 
-Geometry as the original loader (interhand_format.md §2): X_cam = R·(X_world − campos), pixels
+Geometry as the original loader (`data/InterHand2.6M/dataset.py`): X_cam = R·(X_world − campos), pixels
 u = X/(Z+1e-8)·fx + cx, joint_valid masked by each hand's root flag, GT bbox through process_bbox,
 GT abs depth = camera Z of the wrists. RootNet (val/test) and MANO NeuralAnnot (v1.0) joined when present.
 Everything is streamed: cameras are small; joints, MANO and RootNet are kept as compact float32 arrays.

@@ -1,5 +1,5 @@
 """RHD reader: data/RHD_{training,evaluation}.json, images data/<training|evaluation>/color/<file_name>
-(interhand_format.md §3). The original maps train → training and anything else → evaluation."""
+(the original's `data/RHD/dataset.py`). The original maps train → training and anything else → evaluation."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""STB reader: data/STB_<split>.json, images data/images/<seq_name>/<file_name> (interhand_format.md §3)."""
+"""STB reader: data/STB_<split>.json, images data/images/<seq_name>/<file_name> (the original's `data/STB/dataset.py`)."""
 
 from __future__ import annotations
 
