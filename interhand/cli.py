@@ -183,10 +183,16 @@ def shards(finalize: bool, **values) -> None:
 
 @main.command()
 @click.argument("shard_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-def verify(shard_dir: Path) -> None:
+@click.option("--check-sources", is_flag=True,
+              help="also re-read every source image: size and SHA-256 as recorded, and a re-encoded image's "
+                   "decoded pixels identical to the source's (slow: decodes both)")
+@click.option("--source-root", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="with --check-sources: the dataset folder, if not where dataset.json's config.root says")
+def verify(shard_dir: Path, check_sources: bool, source_root: Path | None) -> None:
     """Re-read every shard of SHARD_DIR and check it against dataset.json and manifest.parquet
     (member presence, offsets, sizes, CRC-32 and SHA-256 recorded at write time, DALI indexes).
     SHARD_DIR is one split folder, or any folder above: every split found below it is checked."""
+    from interhand.manifests.read import read_dataset_json
     from interhand.preprocess.verify import verify_shard_dir
 
     folders = [shard_dir] if (shard_dir / "dataset.json").is_file() else \
@@ -196,7 +202,10 @@ def verify(shard_dir: Path) -> None:
     problems = []
     for folder in folders:
         try:
-            found = verify_shard_dir(folder)
+            root = None
+            if check_sources:
+                root = source_root or Path(read_dataset_json(folder)["config"]["root"])
+            found = verify_shard_dir(folder, root)
         except (FileNotFoundError, ValueError) as error:
             found = [str(error)]
         problems += [f"{folder}: {problem}" for problem in found]

@@ -21,12 +21,13 @@ from tqdm import tqdm
 
 from interhand import __version__
 from interhand.config import PreprocessConfig, parse_part
+from interhand.loaders.decode import to_baseline
 from interhand.manifests.schema import ERRORS_SCHEMA, MANIFEST_SCHEMA
 from interhand.manifests.write import FRAGMENT_SUFFIX, concat_tables, write_errors, write_manifest
 from interhand.preprocess.plan import ingest, ingest_parallel, plan_shards, share_progress, spill_records
 from interhand.preprocess.shard_writer import ShardJob, ShardResult, write_shard
 from interhand.preprocess.sources import SourceError, open_source
-from interhand.shard_format import ANN_BYTES, ANN_LAYOUT, FORMAT_VERSION, KEY_PREFIX
+from interhand.shard_format import ANN_BYTES, ANN_LAYOUT, FORMAT_VERSION, IMAGE_ENCODINGS, KEY_PREFIX
 
 __all__ = ["run", "finalize", "shard_dir", "TooManyErrors", "RunSummary"]
 
@@ -115,6 +116,9 @@ def _ingest_and_plan(reading, config: PreprocessConfig, spill_paths: list[Path],
 def run(config: PreprocessConfig, command_line: list[str] | None = None) -> RunSummary | None:
     """Run this job's part; returns the summary when the split is complete (single job), else None."""
     part_index, part_count = parse_part(config.part)
+    if config.jpeg == "baseline" and to_baseline is None:
+        raise SourceError("--jpeg baseline re-encodes with the C extension interhand/loaders/_jpeg_region.c, which "
+                          "is not built here (needs cc and libjpeg-dev; `make venv`): build it or pass --jpeg source")
     reading = open_source(config)
     out_dir = shard_dir(config)
     work = out_dir / ".work"
@@ -125,7 +129,7 @@ def run(config: PreprocessConfig, command_line: list[str] | None = None) -> RunS
         ingested, plan = _ingest_and_plan(reading, config, spill_paths, (part_index, part_count), pool, counter)
         used = tuple(str(path) for path in ingested.spill_paths)
         jobs = [ShardJob(index, name, str(out_dir), str(work), used, spill_records(ingested, samples),
-                         plan_hash, config.subset, config.full_decode)
+                         plan_hash, config.subset, config.full_decode, config.jpeg, str(config.root))
                 for index, (name, samples, plan_hash) in enumerate(plan) if index % part_count == part_index]
         results = _write_jobs(jobs, config, pool)
     finally:
@@ -205,6 +209,8 @@ def finalize(config: PreprocessConfig, command_line: list[str] | None = None) ->
         "counts": {"input_annotations": inputs, "samples": manifest.num_rows, "errors": errors.num_rows,
                    "shards": len(shards)},
         "shards": shards, "sources": parts[0]["sources"], "image_members": image_members,
+        "image_encodings": {encoding: manifest["image_encoding"].to_pylist().count(encoding)
+                            for encoding in IMAGE_ENCODINGS},
         "ann": {"dtype": "<f4", "bytes": ANN_BYTES,
                 "fields": {name: {"offset": offset, "shape": list(shape)} for name, (offset, shape) in ANN_LAYOUT.items()}},
         "joint_names": parts[0]["joint_names"], "skeleton_parents": parts[0]["parents"],

@@ -17,7 +17,7 @@ from interhand.manifests.read import read_dataset_json, read_errors, read_manife
 from interhand.manifests.query import select_samples, shard_urls
 from interhand.manifests.schema import MANIFEST_SCHEMA
 from interhand.preprocess.run import run, shard_dir
-from interhand.shard_format import FormatVersionError
+from interhand.shard_format import FORMAT_VERSION, FormatVersionError
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +60,7 @@ def test_readers_reject_a_manifest_or_dataset_json_of_another_version(real_shard
         read_manifest(copy)
     dataset = json.loads((copy / "dataset.json").read_text())
     (copy / "dataset.json").write_text(json.dumps(dict(dataset, format_version=0)))
-    with pytest.raises(FormatVersionError, match="0 found, this code reads 1"):
+    with pytest.raises(FormatVersionError, match=f"0 found, this code reads {FORMAT_VERSION}"):
         read_dataset_json(copy)
 
 

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from interhand.preprocess.shard_writer import TarWriter, check_image, dali_index_text, ustar_header
-from interhand.shard_format import ANN_LAYOUT, Sample, encode_ann_records, encode_json_records, encode_sample
+from interhand.shard_format import ANN_LAYOUT, FORMAT_VERSION, Sample, encode_ann_records, encode_json_records, encode_sample
 from interhand.skeleton import HAND_TYPE_VECTORS
 
 
@@ -66,7 +66,7 @@ def _reference_ann(sample: Sample) -> bytes:
     mano = {f"{hand}_{part}": sample.mano[hand][part] if hand in sample.mano else np.zeros(size)
             for hand in ("right", "left") for part, size in (("pose", 48), ("shape", 10), ("trans", 3))}
     values = {
-        "format_version": 1, "joints_img": sample.joints_img, "joints_cam_mm": sample.joints_cam_mm,
+        "format_version": FORMAT_VERSION, "joints_img": sample.joints_img, "joints_cam_mm": sample.joints_cam_mm,
         "joints_world_mm": sample.joints_world_mm, "joint_valid": sample.joint_valid,
         "joint_valid_raw": sample.joint_valid_raw, "hand_type": HAND_TYPE_VECTORS[sample.hand_type],
         "hand_type_valid": sample.hand_type_valid, "root_joint_index": sample.root_joint_index, "bbox": sample.bbox,
@@ -94,7 +94,7 @@ def _reference_json(sample: Sample) -> bytes:
     record.update({name: getattr(sample, name) for name in (
         "dataset", "split", "annotation_id", "image_id", "file_name", "width", "height", "capture", "subject",
         "seq_name", "camera", "frame_idx", "hand_type", "hand_type_valid")})
-    record.update(format_version=1, key=sample.key, root_joint_index=list(sample.root_joint_index))
+    record.update(format_version=FORMAT_VERSION, key=sample.key, root_joint_index=list(sample.root_joint_index))
     record["rootnet"] = None if sample.rootnet_abs_depth_mm is None else {
         "bbox": rounded(sample.rootnet_bbox), "abs_depth_mm": rounded(sample.rootnet_abs_depth_mm),
         "root_valid": rounded(sample.rootnet_root_valid)}
