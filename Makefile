@@ -32,12 +32,14 @@ SHARD_SPLITS = $(if $(filter human_annot,$(SUBSET)),train test,train val test)
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml setup.py interhand/loaders/_jpeg_region.c scripts/install-pillow-simd.sh
+$(STAMP): pyproject.toml setup.py interhand/loaders/_jpeg_region.c interhand/preprocess/_jpeg_baseline.c \
+          interhand/_jpeg_errors.h scripts/install-pillow-simd.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q torch==2.13.0
 	$(BIN)/python -m pip install -q -e '.[test]'
 	@$(BIN)/python -c "import interhand.loaders.decode as d; d.REGION_DECODING or print('warning: the region JPEG decoder (interhand/loaders/_jpeg_region.c) was not built (needs cc and libjpeg-dev); the CPU loader decodes whole frames')" >&2
+	@$(BIN)/python -c "import interhand.preprocess.shard_writer as w; w.REENCODING or print('warning: the JPEG re-encoder (interhand/preprocess/_jpeg_baseline.c) was not built (needs cc and libjpeg-dev); interhand shards needs --jpeg source')" >&2
 	bash scripts/install-pillow-simd.sh $(BIN)/python
 	rm -f $(VENV)/.stamp-* && touch $@
 

@@ -19,11 +19,11 @@ import numpy as np
 from interhand.loaders.augment import warp_patch
 
 try:
-    from interhand.loaders._jpeg_region import decode_region as _decode_region, to_baseline
-except ImportError:  # no compiler or libjpeg headers at install time: whole-frame decoding, no re-encoding
-    _decode_region = to_baseline = None
+    from interhand.loaders._jpeg_region import decode_region as _decode_region
+except ImportError:  # no compiler or libjpeg headers at install time: whole-frame decoding
+    _decode_region = None
 
-__all__ = ["REGION_DECODING", "to_baseline", "decode_image", "source_window", "decode_and_warp"]
+__all__ = ["REGION_DECODING", "decode_image", "source_window", "decode_and_warp"]
 
 REGION_DECODING = _decode_region is not None
 _JPEG_MAGIC = b"\xff\xd8"

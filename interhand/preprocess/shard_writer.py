@@ -24,15 +24,20 @@ from typing import Iterator, Union
 import numpy as np
 from PIL import Image
 
-from interhand.loaders.decode import to_baseline
 from interhand.manifests.schema import manifest_table
 from interhand.manifests.write import FRAGMENT_SUFFIX, write_errors, write_manifest
 from interhand.preprocess.plan import read_spilled
 from interhand.shard_format import ANN_DTYPE, ANN_FLOATS, ANN_MEMBER, JSON_MEMBER, Sample, SampleInfo, encode_json_records
 
-__all__ = ["ShardJob", "ShardResult", "TarWriter", "ustar_header", "check_image", "write_shard", "dali_index_text",
+try:
+    from interhand.preprocess._jpeg_baseline import to_baseline
+except ImportError:  # no compiler or libjpeg headers at install time: only --jpeg source
+    to_baseline = None
+
+__all__ = ["REENCODING", "ShardJob", "ShardResult", "TarWriter", "ustar_header", "check_image", "write_shard", "dali_index_text",
            "shard_is_done", "file_sha256", "StoredImage", "store_image"]
 
+REENCODING = to_baseline is not None  # --jpeg baseline is possible (the C extension is built)
 # Fixed header fields: the same input gives the same bytes, which is what makes resume checkable.
 _MTIME = 0
 _MODE = 0o444
@@ -208,7 +213,7 @@ def store_image(source: bytes, member: str, jpeg: str) -> StoredImage:
     if member != "jpg" or jpeg == "source":
         return StoredImage(source, "source", "--jpeg source" if member == "jpg" else member, len(source), source_sha256)
     if to_baseline is None:
-        raise RuntimeError("--jpeg baseline needs the C extension interhand/loaders/_jpeg_region.c")
+        raise RuntimeError("--jpeg baseline needs the C extension interhand/preprocess/_jpeg_baseline.c")
     try:
         encoded, reason = to_baseline(source)
     except ValueError as error:  # libjpeg cannot read it; check_image let it through, so it is kept as it is
