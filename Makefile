@@ -18,6 +18,7 @@ NNODES  ?= 1
 NODE_RANK ?= 0
 MASTER_ADDR ?= 127.0.0.1
 TRAIN_ARGS ?=
+GPU_CHECK_DATA ?= $(OUT)/gpu_check_data
 EVAL_ARGS ?=
 DEMO    := $(OUT)/demo
 
@@ -28,7 +29,7 @@ IH      := $(BIN)/interhand
 SHARD_SPLITS = $(if $(filter human_annot,$(SUBSET)),train test,train val test)
 
 .PHONY: venv test test-fast demo synth shards verify-shards train eval plot-log bench bench-synth bench-model \
-        bench-ingest bench-loader clean
+        bench-ingest bench-loader gpu-check-data gpu-check clean
 
 venv: $(STAMP)
 
@@ -93,6 +94,13 @@ bench-loader: $(STAMP)
 
 bench-model: $(STAMP)
 	$(BIN)/python bench/bench_model.py
+
+# The GPU path proven in one call: data made first on the CPUs (gpu-check-data), then gpu-check on one GPU.
+gpu-check-data: $(STAMP)
+	$(BIN)/python bench/gpu_check.py prepare --data $(GPU_CHECK_DATA) --workers $(WORKERS)
+
+gpu-check: $(STAMP)
+	$(BIN)/python bench/gpu_check.py run --data $(GPU_CHECK_DATA) --out $(OUT)/gpu_check
 
 clean:
 	rm -rf $(DEMO) .pytest_cache
