@@ -19,7 +19,9 @@ from PIL import Image
 
 from helpers import REAL_SAMPLES, make_shards
 from interhand.cli import main
+from interhand.config import PreprocessConfig
 from interhand.preprocess import shard_writer
+from interhand.preprocess.run import run
 from interhand.preprocess.shard_writer import store_image
 from interhand.preprocess.sources import SourceError
 from interhand.preprocess.verify import verify_shard_dir
@@ -172,3 +174,14 @@ def test_without_the_extension_baseline_fails_with_one_line(real_ih26m_root, tmp
 
 def test_the_re_encoding_extension_is_built_here():
     assert shard_writer.REENCODING, "pip install did not build interhand/preprocess/_jpeg_baseline.c"
+
+
+@needs_extension
+def test_a_re_run_with_the_other_jpeg_mode_rewrites_the_shards(real_ih26m_root, tmp_path):
+    split_dir = make_shards(tmp_path, real_ih26m_root, split="test")
+    config = PreprocessConfig(root=str(real_ih26m_root), out=str(tmp_path), split="test", progress=False, jpeg="source")
+    summary = run(config, ["test"])
+    assert summary.resumed_shards == 0  # the plan hash holds --jpeg: nothing written the other way is kept
+    rows = pq.read_table(split_dir / "manifest.parquet").to_pylist()
+    assert {row["image_encoding"] for row in rows} == {"source"}
+    assert verify_shard_dir(split_dir, real_ih26m_root) == []
