@@ -5,8 +5,11 @@
  * (grayscale sources are expanded to RGB). The pixels equal those of a full decode (same library, same
  * islow IDCT and fancy upsampling); libjpeg-turbo's jpeg_crop_scanline widens the column range to iMCU
  * boundaries, so x_offset/width are what was decoded. jpeg_skip_scanlines skips the IDCT, upsampling and
- * colour conversion of the rows above and below; the entropy decoding of progressive files is still done
- * for the whole frame. The GIL is released while libjpeg works, so threads decode in parallel.
+ * colour conversion of the rows above. A baseline (sequential) file, what `interhand shards --jpeg baseline`
+ * stores, is entropy-decoded only down to row y1 (the rows above: Huffman decoding alone, all columns, since
+ * its bit stream has no other way in) and the rest is never read (jpeg_abort_decompress); a progressive
+ * file's every scan is entropy-decoded for the whole frame in jpeg_start_decompress, before any row comes
+ * out. The GIL is released while libjpeg works, so threads decode in parallel.
  * Errors raise ValueError with libjpeg's message; warnings (e.g. a truncated file, filled with grey) are
  * ignored, as OpenCV's imdecode ignores them.
  */
