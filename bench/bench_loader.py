@@ -240,7 +240,8 @@ def main() -> None:
     if cuda_device_count():
         for jpeg in ("baseline", "source"):
             for roi in (True, False):
-                loader = build("dali", jpeg, args.gpu_batch_size, device="gpu", workers=args.gpu_workers, roi_decode=roi)
+                loader = build("dali", jpeg, args.gpu_batch_size, device="gpu", workers=args.gpu_workers,
+                               roi_decode=roi)
                 contenders[f"dali_gpu_{jpeg}{'' if roi else '_whole_frames'}"] = (loader.__iter__, images)
     # Rounds interleave the contenders, so a slow spell of the machine hits them alike; the median is reported.
     rates = {name: [] for name in contenders}
@@ -259,7 +260,8 @@ def main() -> None:
     labels = {"original_style": "(1) original-style (files, float warp)",
               "reference": "(2) reference loader, baseline shards",
               "reference_source": "(2s) reference loader, source (progressive) shards",
-              "dali_cpu": "(3) DALI pipeline, CPU, baseline shards", "decode_only_pillow": "(4a) decode only, Pillow-SIMD",
+              "dali_cpu": "(3) DALI pipeline, CPU, baseline shards",
+              "decode_only_pillow": "(4a) decode only, Pillow-SIMD",
               "reference_whole_frames": "(2b) reference loader, baseline, whole frames",
               "decode_only_opencv": "(4b) decode only, OpenCV",
               "decode_only_opencv_threads": "(4c) decode only, OpenCV, threads",
@@ -279,7 +281,8 @@ def main() -> None:
               f"reference / decode-only (fastest) = {ratios['reference_over_decode_only']:.2f} (goal ≥ 1.5; "
               f"on source shards {ratios['reference_source_over_decode_only']:.2f})")
     if "dali_gpu_baseline" in results:
-        print(f"DALI mixed, baseline shards: {results['dali_gpu_baseline'][0]:,.0f} images/s (goal ≥ 8,000 on one H200)")
+        print(f"DALI mixed, baseline shards: {results['dali_gpu_baseline'][0]:,.0f} images/s "
+              f"(goal ≥ 8,000 on one H200)")
     if profile:
         print("per sample, one thread, median µs: " + "; ".join(
             f"{kind} shards: " + ", ".join(f"{stage} {value:.0f}" for stage, value in stages.items())

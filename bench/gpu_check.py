@@ -65,7 +65,8 @@ def prepare(data: Path, frames: int, workers: int, dry_run: bool) -> dict:
     paths = _paths(data)
     frames = 4 if dry_run else frames
     command = [sys.executable, str(REPO / "bench" / "bench_loader.py"), "--keep", str(paths["loader"]), "--frames",
-               str(frames), "--cameras", "4" if dry_run else "8", "--workers", str(workers), "--gpu-only", "--repeats", "1"]
+               str(frames), "--cameras", "4" if dry_run else "8", "--workers", str(workers), "--gpu-only",
+               "--repeats", "1"]
     subprocess.run(command, check=True, cwd=REPO, capture_output=True, text=True)
     if not (paths["val"] / "dataset.json").is_file():
         shards_run(PreprocessConfig(root=str(paths["root"]), split="val", out=str(paths["shards"]), shard_samples=256,

@@ -23,8 +23,8 @@ from interhand import __version__
 from interhand.config import PreprocessConfig, parse_part
 from interhand.manifests.schema import ERRORS_SCHEMA, MANIFEST_SCHEMA
 from interhand.manifests.write import FRAGMENT_SUFFIX, concat_tables, write_errors, write_manifest
-from interhand.preprocess.plan import ingest, ingest_parallel, plan_shards, share_progress, spill_records
 from interhand.preprocess import shard_writer
+from interhand.preprocess.plan import ingest, ingest_parallel, plan_shards, share_progress, spill_records
 from interhand.preprocess.shard_writer import ShardJob, ShardResult, write_shard
 from interhand.preprocess.sources import SourceError, open_source
 from interhand.shard_format import ANN_BYTES, ANN_LAYOUT, FORMAT_VERSION, IMAGE_ENCODINGS, KEY_PREFIX
@@ -117,8 +117,9 @@ def run(config: PreprocessConfig, command_line: list[str] | None = None) -> RunS
     """Run this job's part; returns the summary when the split is complete (single job), else None."""
     part_index, part_count = parse_part(config.part)
     if config.jpeg == "baseline" and not shard_writer.REENCODING:
-        raise SourceError("--jpeg baseline re-encodes with the C extension interhand/preprocess/_jpeg_baseline.c, which "
-                          "is not built here (needs cc and libjpeg-dev; `make venv`): build it or pass --jpeg source")
+        raise SourceError("--jpeg baseline re-encodes with the C extension interhand/preprocess/_jpeg_baseline.c, "
+                          "which is not built here (needs cc and libjpeg-dev; `make venv`): build it or pass "
+                          "--jpeg source")
     reading = open_source(config)
     out_dir = shard_dir(config)
     work = out_dir / ".work"

@@ -34,8 +34,8 @@ try:
 except ImportError:  # no compiler or libjpeg headers at install time: only --jpeg source
     to_baseline = None
 
-__all__ = ["REENCODING", "ShardJob", "ShardResult", "TarWriter", "ustar_header", "check_image", "write_shard", "dali_index_text",
-           "shard_is_done", "file_sha256", "StoredImage", "store_image"]
+__all__ = ["REENCODING", "ShardJob", "ShardResult", "TarWriter", "ustar_header", "check_image", "write_shard",
+           "dali_index_text", "shard_is_done", "file_sha256", "StoredImage", "store_image"]
 
 REENCODING = to_baseline is not None  # --jpeg baseline is possible (the C extension is built)
 # Fixed header fields: the same input gives the same bytes, which is what makes resume checkable.
