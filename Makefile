@@ -18,6 +18,7 @@ NNODES  ?= 1
 NODE_RANK ?= 0
 MASTER_ADDR ?= 127.0.0.1
 TRAIN_ARGS ?=
+GPU_CHECK_DATA ?= $(OUT)/gpu_check_data
 EVAL_ARGS ?=
 DEMO    := $(OUT)/demo
 
@@ -30,16 +31,18 @@ WORKERS_ARG = $(if $(WORKERS),--workers $(WORKERS))
 SHARD_SPLITS = $(if $(filter human_annot,$(SUBSET)),train test,train val test)
 
 .PHONY: venv test test-fast demo synth shards verify-shards train eval plot-log bench bench-synth bench-model \
-        bench-ingest bench-loader clean
+        bench-ingest bench-loader gpu-check-data gpu-check clean
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml setup.py interhand/loaders/_jpeg_region.c scripts/install-pillow-simd.sh
+$(STAMP): pyproject.toml setup.py interhand/loaders/_jpeg_region.c interhand/preprocess/_jpeg_baseline.c \
+          interhand/_jpeg_errors.h scripts/install-pillow-simd.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q torch==2.13.0
 	$(BIN)/python -m pip install -q -e '.[test]'
 	@$(BIN)/python -c "import interhand.loaders.decode as d; d.REGION_DECODING or print('warning: the region JPEG decoder (interhand/loaders/_jpeg_region.c) was not built (needs cc and libjpeg-dev); the CPU loader decodes whole frames')" >&2
+	@$(BIN)/python -c "import interhand.preprocess.shard_writer as w; w.REENCODING or print('warning: the JPEG re-encoder (interhand/preprocess/_jpeg_baseline.c) was not built (needs cc and libjpeg-dev); interhand shards needs --jpeg source')" >&2
 	bash scripts/install-pillow-simd.sh $(BIN)/python
 	rm -f $(VENV)/.stamp-* && touch $@
 
@@ -93,6 +96,13 @@ bench-loader: $(STAMP)
 
 bench-model: $(STAMP)
 	$(BIN)/python bench/bench_model.py
+
+# The GPU path proven in one call: data made first on the CPUs (gpu-check-data), then gpu-check on one GPU.
+gpu-check-data: $(STAMP)
+	$(BIN)/python bench/gpu_check.py prepare --data $(GPU_CHECK_DATA) --workers $(WORKERS)
+
+gpu-check: $(STAMP)
+	$(BIN)/python bench/gpu_check.py run --data $(GPU_CHECK_DATA) --out $(OUT)/gpu_check
 
 clean:
 	rm -rf $(DEMO) .pytest_cache

@@ -9,7 +9,10 @@
 2. Shard writing: a synthetic InterHand2.6M train split with real JPEGs (F frames x 2 captures x 8 cameras
    rendered once, then copied R times under new captures, ids and file names: 2,400 x 16 = 38,400 distinct
    image files, ~0.8 GB, by default) and `interhand shards` (ingest + plan + write with W workers +
-   finalize, i.e. the whole command) against a plain GNU `tar cf` of the same image files, in the same run:
+   finalize, i.e. the whole command) against a plain GNU `tar cf` of the same image files, in the same run,
+   twice: with `--jpeg baseline` (the default: each progressive JPEG re-encoded losslessly as baseline in the
+   writer processes; goal >= 0.8x tar with a cold cache) and with `--jpeg source` (files stored as they are),
+   so the difference is what the re-encoding costs:
    - cold page cache (`sync; echo 3 > /proc/sys/vm/drop_caches` before each contender): the case of a real
      InterHand2.6M (2.6M JPEGs, > 80 GB) and the case the shard-writing goal (>= 0.8x tar) is about. Needs root;
      otherwise those rows are skipped and the output says why.
@@ -187,13 +190,19 @@ def _warm(paths: list[Path]) -> None:
         path.read_bytes()
 
 
+_JPEG_MODES = ("baseline", "source")  # interhand shards --jpeg, in race order after tar
+
+
 def _race(work: Path, root: Path, config, images: list[Path], cold: bool) -> dict:
-    """tar, then interhand shards, each after the same cache preparation; images/s and the ratio."""
+    """tar, then interhand shards with each --jpeg mode, each after the same cache preparation; images/s and
+    the ratios to tar (`ratio_vs_tar` is the default, --jpeg baseline)."""
+    import dataclasses
+
     from interhand.preprocess.run import run
 
     prepare = _drop_caches if cold else (lambda: _warm(images + sorted((root / "annotations").rglob("*.json"))))
-    seconds = {}
-    for contender in ("tar", "ours"):
+    seconds, samples = {}, {}
+    for contender in ("tar", *_JPEG_MODES):
         shutil.rmtree(work / "shards", ignore_errors=True)
         (work / "plain.tar").unlink(missing_ok=True)
         problem = prepare()
@@ -204,11 +213,15 @@ def _race(work: Path, root: Path, config, images: list[Path], cold: bool) -> dic
             subprocess.run(["tar", "cf", str(work / "plain.tar"), "-C", str(root / "images" / "train"), "."],
                            check=True)
         else:
-            samples = run(config).samples
+            samples[contender] = run(dataclasses.replace(config, jpeg=contender)).samples
         seconds[contender] = time.perf_counter() - started
-    return {"tar_seconds": seconds["tar"], "ours_seconds": seconds["ours"],
-            "tar_images_per_s": len(images) / seconds["tar"], "ours_images_per_s": samples / seconds["ours"],
-            "ratio_vs_tar": (samples / seconds["ours"]) / (len(images) / seconds["tar"])}
+    tar_rate = len(images) / seconds["tar"]
+    result = {"tar_seconds": seconds["tar"], "tar_images_per_s": tar_rate}
+    for mode in _JPEG_MODES:
+        rate = samples[mode] / seconds[mode]
+        result.update({f"{mode}_seconds": seconds[mode], f"{mode}_images_per_s": rate,
+                       f"{mode}_ratio_vs_tar": rate / tar_rate})
+    return {**result, "ratio_vs_tar": result["baseline_ratio_vs_tar"]}
 
 
 def _races(work: Path, root: Path, config, images: list[Path], cold: bool, repeats: int) -> dict:
@@ -218,7 +231,27 @@ def _races(work: Path, root: Path, config, images: list[Path], cold: bool, repea
     if "skipped" in runs[0]:
         return runs[0]
     median = sorted(runs, key=lambda run: run["ratio_vs_tar"])[len(runs) // 2]
-    return {**median, "rounds": [round(run["ratio_vs_tar"], 3) for run in runs]}
+    return {**median, "rounds": [round(run["ratio_vs_tar"], 3) for run in runs],
+            "source_rounds": [round(run["source_ratio_vs_tar"], 3) for run in runs]}
+
+
+def _reencoding_cost(images: list[Path], count: int = 400) -> dict:
+    """One core: median µs to re-encode one source JPEG as baseline (the C extension: read its coefficients,
+    write them with optimized Huffman tables), and the change of the stored bytes against the sources'."""
+    from interhand.preprocess.shard_writer import to_baseline
+
+    if to_baseline is None:
+        return {"skipped": "the re-encoding extension is not built"}
+    sample = [path.read_bytes() for path in images[::max(1, len(images) // count)][:count]]
+    seconds, stored = [], 0
+    for data in sample:
+        started = time.perf_counter()
+        encoded, _ = to_baseline(data)
+        seconds.append(time.perf_counter() - started)
+        stored += len(encoded if encoded is not None else data)
+    seconds.sort()
+    return {"images": len(sample), "median_us": seconds[len(seconds) // 2] * 1e6,
+            "size_change": stored / sum(len(data) for data in sample) - 1}
 
 
 def _bench_writing(work: Path, frames: int, copies: int, workers: int, repeats: int) -> dict:
@@ -234,7 +267,7 @@ def _bench_writing(work: Path, frames: int, copies: int, workers: int, repeats: 
     config = PreprocessConfig(root=str(root), split="train", out=str(work / "shards"), workers=workers,
                               shard_size="64MB", progress=False)
     return {"images": len(images), "image_mib": sum(path.stat().st_size for path in images) / 2**20,
-            "workers": workers, "shard_size": config.shard_size,
+            "workers": workers, "shard_size": config.shard_size, "reencoding": _reencoding_cost(images),
             "repeats": repeats, "cold": _races(work, root, config, images, True, repeats),
             "warm": _races(work, root, config, images, False, repeats)}
 
@@ -242,16 +275,23 @@ def _bench_writing(work: Path, frames: int, copies: int, workers: int, repeats: 
 def _print_writing(writing: dict) -> None:
     print(f"shard writing: {writing['images']:,} JPEGs ({writing['image_mib']:.0f} MiB), interhand shards with "
           f"{writing['workers']} workers, {writing['shard_size']} shards (ingest + write + finalize) vs tar cf")
-    print(f"median of {writing['repeats']} rounds each")
-    print(f"{'page cache':12}{'tar img/s':>12}{'ours img/s':>12}{'ratio':>8}  goal >= 0.8  every round's ratio")
+    cost = writing["reencoding"]
+    if "skipped" not in cost:
+        print(f"re-encoding one progressive JPEG as baseline, one core: {cost['median_us']:.0f} µs (median of "
+              f"{cost['images']}); stored size {cost['size_change']:+.1%}")
+    print(f"median of {writing['repeats']} rounds each (the round with the median --jpeg baseline ratio)")
+    print(f"{'page cache':12}{'--jpeg':>10}{'tar img/s':>12}{'ours img/s':>12}{'ratio':>8}  goal >= 0.8  "
+          f"every round's ratio")
     for case in ("cold", "warm"):
         row = writing[case]
         if "skipped" in row:
             print(f"{case:12}skipped: {row['skipped']}")
-        else:
-            print(f"{case:12}{row['tar_images_per_s']:>12,.0f}{row['ours_images_per_s']:>12,.0f}"
-                  f"{row['ratio_vs_tar']:>8.2f}  {'met' if row['ratio_vs_tar'] >= 0.8 else 'not met':<11}"
-                  f"  {' / '.join(f'{ratio:.2f}' for ratio in row['rounds'])}")
+            continue
+        for mode, rounds in (("baseline", row["rounds"]), ("source", row["source_rounds"])):
+            ratio = row[f"{mode}_ratio_vs_tar"]
+            print(f"{case:12}{mode:>10}{row['tar_images_per_s']:>12,.0f}{row[f'{mode}_images_per_s']:>12,.0f}"
+                  f"{ratio:>8.2f}  {('met' if ratio >= 0.8 else 'not met') if mode == 'baseline' else '':<11}"
+                  f"  {' / '.join(f'{value:.2f}' for value in rounds)}")
 
 
 def _print_ingest(ingest: dict) -> None:

@@ -1,18 +1,24 @@
 """Benchmark: loader throughput (images/s) on the same synthetic data, every loader with the same workers.
 
+The synthetic frames are progressive JPEGs, as the real InterHand2.6M ones. The split is written twice:
+`interhand shards --jpeg baseline` (the default: re-encoded losslessly as baseline) and `--jpeg source`.
   (1) original-style: per-image JPEG files, OpenCV decode to float32, float warp, per-sample Python
       targets, float CHW tensors from a torch DataLoader (the original's dataset.py and preprocessing.py);
-  (2) the reference loader (the default CPU path): shards read by index offsets, region-of-interest JPEG
-      decoding, uint8 patches, a pool of threads, colour applied on the batch; (2b) the same decoding
-      whole frames, to show what the region decoding brings;
-  (3) the DALI pipeline on the CPU (the GPU pipeline's twin);
-  (4) decode only: the same JPEG files decoded to full RGB frames, nothing else, with Pillow-SIMD (4a)
-      and with OpenCV (4b) in DataLoader worker processes, and with OpenCV in a pool of threads (4c, as
-      the reference loader runs); ratios use the fastest of the three.
-On a machine with a GPU, (5) the DALI pipeline with `mixed` decode reports images/s on one GPU.
-Goals (loaders issue): (2) ≥ 2× (1) and ≥ 0.8× (4); on one H100, (5) ≥ 5,000 images/s.
+  (2) the reference loader (the default CPU path) on the baseline shards: read by index offsets,
+      region-of-interest JPEG decoding (only the window's rows, stopping after the last), uint8 patches, a
+      pool of threads, colour applied on the batch; (2s) the same on the source (progressive) shards;
+      (2b) on the baseline shards decoding whole frames, to show what the region decoding brings;
+  (3) the DALI pipeline on the CPU (the GPU pipeline's twin), baseline shards;
+  (4) decode only: the source (progressive) JPEG files decoded to full RGB frames, nothing else, with
+      Pillow-SIMD (4a) and with OpenCV (4b) in DataLoader worker processes, and with OpenCV in a pool of
+      threads (4c, as the reference loader runs); ratios use the fastest of the three.
+On a machine with a GPU, (5) the DALI pipeline with `mixed` decode on one GPU, baseline and source shards,
+with and without ROI decoding (`hw_decoder_load` as DaliPipelineSpec's default; `--gpu-only` skips (1)-(4)).
+`--profile` adds where one sample's time goes in the reference loader (one thread), per stage.
+Goals: (2) ≥ 5× (1) and ≥ 1.5× the fastest (4); on one H200, (5) baseline ≥ 8,000 images/s.
 
 Usage: python bench/bench_loader.py [--frames 256] [--workers 2] [--batch-size 16] [--repeats 3] [--keep DIR]
+       [--profile] [--gpu-only] [--gpu-batch-size 256] [--gpu-workers 8]
 """
 
 from __future__ import annotations
@@ -124,6 +130,52 @@ def _window_fraction(records: list[dict], seed: int = 0) -> float:
     return float(np.mean(shares))
 
 
+def _stage_profile(split_dirs: dict[str, Path], samples: int = 256) -> dict[str, dict[str, float]]:
+    """Median µs per sample of each stage of the reference loader's batch, in one thread, per shard kind:
+    read (pread of the members by the index), records (the `.ann` records, affines and targets of a batch of
+    16, per sample), decode (the region decoder on the patch's source window), warp (OpenCV warpAffine of
+    the window), and, for comparison, a whole-frame decode (OpenCV) of the same bytes."""
+    from interhand.loaders.augment import counter_params, patch_affines, warp_patch
+    from interhand.loaders.batch import targets_from_records
+    from interhand.loaders.decode import _decode_region, decode_image, source_window
+    from interhand.loaders.reference import ShardReader, shard_list
+    from interhand.shard_format import ANN_DTYPE, decode_ann_records
+
+    cv2.setNumThreads(1)
+    profile = {}
+    for kind, split_dir in split_dirs.items():
+        reader = ShardReader(shard_list(split_dir))
+        times: dict[str, list[float]] = {name: [] for name in ("read", "records", "decode", "warp", "whole_frame")}
+        for first in range(0, min(samples, reader.shards.total) - 15, 16):
+            indices = np.arange(first, first + 16)
+            started = time.perf_counter()
+            members = [reader.read(int(index), ("jpg", "ann"))[1] for index in indices]
+            times["read"].append((time.perf_counter() - started) / 16)
+            started = time.perf_counter()
+            fields = decode_ann_records(np.stack([np.frombuffer(m["ann"], ANN_DTYPE) for m in members]), "profile")
+            params = counter_params(0, 0, indices)
+            affines = patch_affines(fields["bbox"], fields["image_size"][:, 0], params, 256)[0]
+            targets_from_records(fields, params)
+            times["records"].append((time.perf_counter() - started) / 16)
+            for row, sample in enumerate(members):
+                x0, y0, x1, y1 = source_window(affines[row], 256)
+                started = time.perf_counter()
+                pixels, left, top, width, height, _, _ = _decode_region(sample["jpg"], x0 - 1, y0, x1 + 1, y1)
+                times["decode"].append(time.perf_counter() - started)
+                window = np.frombuffer(pixels, np.uint8).reshape(height, width, 3)
+                shifted = affines[row].astype(np.float64)
+                shifted[:, 2] += shifted[:, :2] @ np.array([left, top], dtype=np.float64)
+                started = time.perf_counter()
+                warp_patch(window, shifted, 256)
+                times["warp"].append(time.perf_counter() - started)
+                started = time.perf_counter()
+                decode_image(sample["jpg"], "profile")
+                times["whole_frame"].append(time.perf_counter() - started)
+        reader.close()
+        profile[kind] = {name: float(np.median(values)) * 1e6 for name, values in times.items()}
+    return profile
+
+
 def _rate(iterable, count_of, warmup_batches: int = 2) -> tuple[float, int]:
     iterator = iter(iterable)
     for _ in range(warmup_batches):
@@ -142,15 +194,22 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=3, help="rounds over every loader; the median is reported")
     parser.add_argument("--keep", type=Path, default=None, help="reuse/keep the synthetic data and shards here")
+    parser.add_argument("--profile", action="store_true", help="also time the reference loader's stages per sample")
+    parser.add_argument("--gpu-only", action="store_true", help="only the GPU rows (5) (and --profile)")
+    parser.add_argument("--gpu-batch-size", type=int, default=256)
+    parser.add_argument("--gpu-workers", type=int, default=8, help="DALI CPU threads of the GPU rows")
     args = parser.parse_args()
     folder = args.keep or Path(tempfile.mkdtemp(prefix="bench_loader_"))
-    data, shards = folder / "InterHand2.6M", folder / "shards"
+    data, split_dirs = folder / "InterHand2.6M", {}
     if not (data / "annotations").exists():
         synth_run(SynthConfig(frames=args.frames, cameras=args.cameras, captures=4, layout="v1.0"), data, overwrite=True)
-    split_dir = shards / "interhand26m" / "all" / "train"
-    if not (split_dir / "dataset.json").exists():
-        shards_run(PreprocessConfig(root=str(data), split="train", out=str(shards), shard_samples=256,
-                                    workers=args.workers, progress=False))
+    for jpeg in ("baseline", "source"):
+        shards = folder / f"shards_{jpeg}"
+        split_dirs[jpeg] = shards / "interhand26m" / "all" / "train"
+        if not (split_dirs[jpeg] / "dataset.json").exists():
+            shards_run(PreprocessConfig(root=str(data), split="train", out=str(shards), shard_samples=256,
+                                        workers=args.workers, progress=False, jpeg=jpeg))
+    split_dir = split_dirs["baseline"]
     records = _file_records(split_dir)
     for record in records:
         record["path"] = str(data / "images" / "train" / record["file_name"])
@@ -160,15 +219,17 @@ def main() -> None:
         return torch.utils.data.DataLoader(_FileDataset(records, mode), batch_size=batch, num_workers=workers,
                                            shuffle=False)
 
-    def build(backend: str, **options):
-        return build_loader(split_dir, LoaderConfig(backend=backend, batch_size=batch, augment=True, **options))
+    def build(backend: str, jpeg: str = "baseline", batch_size: int = batch, **options):
+        return build_loader(split_dirs[jpeg], LoaderConfig(backend=backend, batch_size=batch_size, augment=True,
+                                                           **options))
 
     def images(b) -> int:
         return len(b.keys)
 
-    contenders = {  # name → (a fresh epoch's iterable, images in an item)
+    contenders = {} if args.gpu_only else {  # name → (a fresh epoch's iterable, images in an item)
         "original_style": (lambda: file_loader("original"), lambda b: len(b[0])),
         "reference": (build("reference", device="cpu", workers=workers).__iter__, images),
+        "reference_source": (build("reference", "source", device="cpu", workers=workers).__iter__, images),
         "reference_whole_frames": (build("reference", device="cpu", workers=workers, roi_decode=False).__iter__,
                                    images),
         "dali_cpu": (build("dali", device="cpu", workers=workers).__iter__, images),
@@ -177,8 +238,11 @@ def main() -> None:
         "decode_only_opencv_threads": (lambda: _threaded_decode(records, batch, workers), len),
     }
     if cuda_device_count():
-        gpu = build_loader(split_dir, LoaderConfig(backend="dali", device="gpu", batch_size=256, workers=8, augment=True))
-        contenders["dali_gpu"] = (gpu.__iter__, images)
+        for jpeg in ("baseline", "source"):
+            for roi in (True, False):
+                loader = build("dali", jpeg, args.gpu_batch_size, device="gpu", workers=args.gpu_workers,
+                               roi_decode=roi)
+                contenders[f"dali_gpu_{jpeg}{'' if roi else '_whole_frames'}"] = (loader.__iter__, images)
     # Rounds interleave the contenders, so a slow spell of the machine hits them alike; the median is reported.
     rates = {name: [] for name in contenders}
     for _ in range(args.repeats):
@@ -187,31 +251,50 @@ def main() -> None:
     results = {name: (float(np.median([rate for rate, _ in runs])), runs[0][1]) for name, runs in rates.items()}
 
     window_fraction = _window_fraction(records)
+    profile = _stage_profile(split_dirs) if args.profile else {}
     print(f"machine: {machine_description()}; GPUs seen by DALI: {cuda_device_count()}")
     print(f"{len(records)} images (512×334 / 334×512 progressive JPEGs), batch {batch}, {workers} workers/threads "
-          f"each; median of {args.repeats} interleaved rounds; the patches' source windows cover "
-          f"{window_fraction:.0%} of a frame on average")
-    print(f"{'loader':<44}{'images/s':>10}  rounds")
-    labels = {"original_style": "(1) original-style (files, float warp)", "reference": "(2) reference loader (shards, uint8)",
-              "dali_cpu": "(3) DALI pipeline, CPU", "decode_only_pillow": "(4a) decode only, Pillow-SIMD",
-              "reference_whole_frames": "(2b) reference loader, whole-frame decode",
+          f"each (GPU rows: batch {args.gpu_batch_size}, {args.gpu_workers} DALI threads); median of {args.repeats} "
+          f"interleaved rounds; the patches' source windows cover {window_fraction:.0%} of a frame on average")
+    print(f"{'loader':<52}{'images/s':>10}  rounds")
+    labels = {"original_style": "(1) original-style (files, float warp)",
+              "reference": "(2) reference loader, baseline shards",
+              "reference_source": "(2s) reference loader, source (progressive) shards",
+              "dali_cpu": "(3) DALI pipeline, CPU, baseline shards",
+              "decode_only_pillow": "(4a) decode only, Pillow-SIMD",
+              "reference_whole_frames": "(2b) reference loader, baseline, whole frames",
               "decode_only_opencv": "(4b) decode only, OpenCV",
               "decode_only_opencv_threads": "(4c) decode only, OpenCV, threads",
-              "dali_gpu": "(5) DALI pipeline, GPU mixed decode"}
+              **{f"dali_gpu_{jpeg}{suffix}": f"(5) DALI mixed, {jpeg} shards, {what}" for jpeg in ("baseline", "source")
+                 for suffix, what in (("", "ROI decode"), ("_whole_frames", "whole frames"))}}
     for name, (rate, _) in results.items():
-        print(f"{labels[name]:<44}{rate:>10.1f}  {' / '.join(f'{r:.0f}' for r, _ in rates[name])}")
-    decode_only = max(results[name][0] for name in ("decode_only_pillow", "decode_only_opencv",
-                                                    "decode_only_opencv_threads"))  # the fastest decode-only loop
-    ratios = {"reference_over_original": results["reference"][0] / results["original_style"][0],
-              "reference_over_decode_only": results["reference"][0] / decode_only,
-              "dali_cpu_over_original": results["dali_cpu"][0] / results["original_style"][0]}
-    print(f"reference / original-style = {ratios['reference_over_original']:.2f} (goal ≥ 2); "
-          f"reference / decode-only (fastest) = {ratios['reference_over_decode_only']:.2f} (goal ≥ 0.8)")
+        print(f"{labels[name]:<52}{rate:>10.1f}  {' / '.join(f'{r:.0f}' for r, _ in rates[name])}")
+    ratios = {}
+    if not args.gpu_only:
+        decode_only = max(results[name][0] for name in ("decode_only_pillow", "decode_only_opencv",
+                                                        "decode_only_opencv_threads"))  # the fastest decode-only loop
+        ratios = {"reference_over_original": results["reference"][0] / results["original_style"][0],
+                  "reference_over_decode_only": results["reference"][0] / decode_only,
+                  "reference_source_over_decode_only": results["reference_source"][0] / decode_only,
+                  "dali_cpu_over_original": results["dali_cpu"][0] / results["original_style"][0]}
+        print(f"reference / original-style = {ratios['reference_over_original']:.2f} (goal ≥ 5); "
+              f"reference / decode-only (fastest) = {ratios['reference_over_decode_only']:.2f} (goal ≥ 1.5; "
+              f"on source shards {ratios['reference_source_over_decode_only']:.2f})")
+    if "dali_gpu_baseline" in results:
+        print(f"DALI mixed, baseline shards: {results['dali_gpu_baseline'][0]:,.0f} images/s "
+              f"(goal ≥ 8,000 on one H200)")
+    if profile:
+        print("per sample, one thread, median µs: " + "; ".join(
+            f"{kind} shards: " + ", ".join(f"{stage} {value:.0f}" for stage, value in stages.items())
+            for kind, stages in profile.items()))
     print(json.dumps({"benchmark": "loader", "machine": machine_description(), "images": len(records), "repeats": args.repeats,
                       "window_fraction": round(window_fraction, 3),
-                      "batch_size": batch, "workers": workers,
+                      "batch_size": batch, "workers": workers, "gpu_batch_size": args.gpu_batch_size,
+                      "gpu_workers": args.gpu_workers,
                       **{f"{name}_images_per_s": round(rate, 1) for name, (rate, _) in results.items()},
-                      **{name: round(value, 3) for name, value in ratios.items()}}))
+                      **{name: round(value, 3) for name, value in ratios.items()},
+                      **({"profile_us": {kind: {stage: round(value, 1) for stage, value in stages.items()}
+                                         for kind, stages in profile.items()}} if profile else {})}))
 
 
 if __name__ == "__main__":

@@ -289,12 +289,17 @@ def shards(finalize: bool, **values) -> None:
 @click.argument("shard_dir", metavar="SHARDS", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--accept-incomplete", is_flag=True,
               help="check a folder whose run failed --max-errors (dataset.json complete: false) instead of refusing it")
-def verify(shard_dir: Path, accept_incomplete: bool) -> None:
+@click.option("--check-sources", is_flag=True,
+              help="also re-read every source image: size and SHA-256 as recorded, and a re-encoded image's "
+                   "decoded pixels identical to the source's (slow: decodes both)")
+@click.option("--source-root", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="with --check-sources: the dataset folder, if not where dataset.json's config.root says")
+def verify(shard_dir: Path, accept_incomplete: bool, check_sources: bool, source_root: Path | None) -> None:
     """Re-read every shard under SHARDS and check it against dataset.json and manifest.parquet
     (member presence, offsets, sizes, CRC-32 and SHA-256 recorded at write time, DALI indexes, the
     manifest's and errors' SHA-256, the counts, unlisted files). SHARDS is one split folder, or any
     folder above (a shards root): every split found below it is checked. Prints each dataset.json's
-    SHA-256, to pin it."""
+    SHA-256, to pin it. With --check-sources, also the source images behind the stored ones."""
     from interhand.manifests.read import read_dataset_json
     from interhand.preprocess.shard_writer import file_sha256
     from interhand.preprocess.verify import verify_shard_dir
@@ -307,9 +312,10 @@ def verify(shard_dir: Path, accept_incomplete: bool) -> None:
     problems = []
     for folder in folders:
         try:
-            samples = read_dataset_json(folder, accept_incomplete)["counts"]["samples"]
-            with progress(total=samples, desc=f"verify {folder.name}", unit="sample") as bar:
-                found = verify_shard_dir(folder, accept_incomplete, bar)
+            dataset = read_dataset_json(folder, accept_incomplete)
+            root = (source_root or Path(dataset["config"]["root"])) if check_sources else None
+            with progress(total=dataset["counts"]["samples"], desc=f"verify {folder.name}", unit="sample") as bar:
+                found = verify_shard_dir(folder, accept_incomplete, bar, root)
         except (FileNotFoundError, ValueError) as error:
             found = [str(error)]
         problems += [f"{folder}: {problem}" for problem in found]

@@ -85,6 +85,7 @@ PREPROCESS_DATASETS = ("interhand26m", "stb", "rhd", "coco")
 PREPROCESS_SUBSETS = ("all", "human_annot", "machine_annot")
 PREPROCESS_SPLITS = ("train", "val", "test")
 PREPROCESS_LAYOUTS = ("auto", "v1.0", "v0.0")
+PREPROCESS_JPEG = ("baseline", "source")  # --jpeg (SHARD_FORMAT.md §4)
 _SIZE_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30}
 
 
@@ -151,9 +152,13 @@ class PreprocessConfig:
     full_decode: bool = field(default=False, metadata={
         "help": "decode every image to reject corrupt ones (slower; headers and end markers are always checked)"})
     progress: bool = field(default=True, metadata={"help": "show progress bars"})
+    jpeg: Literal["baseline", "source"] = field(default="baseline", metadata={
+        "help": "baseline: re-encode progressive JPEGs losslessly as baseline (identical pixels; needs the C "
+                "extension); source: store every image file as it is"})
 
     def __post_init__(self) -> None:
         _choice("dataset", self.dataset, PREPROCESS_DATASETS)
+        _choice("jpeg", self.jpeg, PREPROCESS_JPEG)
         _choice("subset", self.subset, PREPROCESS_SUBSETS)
         _choice("split", self.split, PREPROCESS_SPLITS)
         _choice("layout", self.layout, PREPROCESS_LAYOUTS)

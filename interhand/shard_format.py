@@ -22,6 +22,7 @@ from interhand.skeleton import HAND_TYPE_VECTORS
 
 __all__ = [
     "FORMAT_VERSION",
+    "IMAGE_ENCODINGS",
     "KEY_PREFIX",
     "MAX_ANNOTATION_ID",
     "IMAGE_MEMBERS",
@@ -51,12 +52,19 @@ __all__ = [
 ]
 
 # Bump on any change of key scheme, member set, `.ann` layout, manifest schema or dataset.json keys (SHARD_FORMAT.md §6).
-# 2: dataset.json records `complete`, `error_fraction`, `max_errors` and `files` (the folder-integrity section below).
+# 2: the image member may be the source JPEG re-encoded losslessly as baseline, with the manifest's image columns
+# (image_encoding, image_sha256, source_*); dataset.json records `complete`, `error_fraction`, `max_errors` and
+# `files` (the folder-integrity section below).
 FORMAT_VERSION = 2
+# Version 1 differs from 2 by the stored image (always the source bytes), the manifest's image columns and
+# dataset.json's integrity keys.
+_REWRITE_HINT = {1: "; re-run `interhand shards` with the same options into a new --shards folder to rewrite it"}
 
 # Key prefix per source; a key is `<prefix>-<split>-<annotation id, 9 digits>` (SHARD_FORMAT.md §3).
 KEY_PREFIX = {"interhand26m": "ih26m", "stb": "stb", "rhd": "rhd", "coco": "coco"}
-IMAGE_MEMBERS = ("jpg", "png")  # the source file's bytes, untouched; PNG sources stay PNG
+IMAGE_MEMBERS = ("jpg", "png")  # PNG sources stay PNG; JPEGs are stored as `interhand shards --jpeg` says
+# The manifest's `image_encoding`: the member is the source re-encoded as baseline, or the source's own bytes.
+IMAGE_ENCODINGS = ("baseline", "source")
 JSON_MEMBER = "json"
 ANN_MEMBER = "ann"
 HAND_TYPES = ("right", "left", "interacting")
@@ -227,7 +235,8 @@ def shard_name(split: str, index: int) -> str:
 def check_format_version(found: object, where: str) -> None:
     """Raise FormatVersionError naming the found and expected version unless they match."""
     if found != FORMAT_VERSION:
-        raise FormatVersionError(f"{where}: format_version {found!r} found, this code reads {FORMAT_VERSION}")
+        hint = _REWRITE_HINT.get(found, "") if isinstance(found, int) else ""
+        raise FormatVersionError(f"{where}: format_version {found!r} found, this code reads {FORMAT_VERSION}{hint}")
 
 
 def encode_ann_records(samples: list[Sample]) -> np.ndarray:

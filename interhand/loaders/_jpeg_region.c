@@ -5,30 +5,17 @@
  * (grayscale sources are expanded to RGB). The pixels equal those of a full decode (same library, same
  * islow IDCT and fancy upsampling); libjpeg-turbo's jpeg_crop_scanline widens the column range to iMCU
  * boundaries, so x_offset/width are what was decoded. jpeg_skip_scanlines skips the IDCT, upsampling and
- * colour conversion of the rows above and below; the entropy decoding of progressive files is still done
- * for the whole frame. The GIL is released while libjpeg works, so threads decode in parallel.
+ * colour conversion of the rows above. A baseline (sequential) file, what `interhand shards --jpeg baseline`
+ * stores, is entropy-decoded only down to row y1 (the rows above: Huffman decoding alone, all columns, since
+ * its bit stream has no other way in) and the rest is never read (jpeg_abort_decompress); a progressive
+ * file's every scan is entropy-decoded for the whole frame in jpeg_start_decompress, before any row comes
+ * out. The GIL is released while libjpeg works, so threads decode in parallel.
  * Errors raise ValueError with libjpeg's message; warnings (e.g. a truncated file, filled with grey) are
  * ignored, as OpenCV's imdecode ignores them.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
-#include <setjmp.h>
-#include <stdio.h>
-#include <jpeglib.h>
-
-typedef struct {
-    struct jpeg_error_mgr base;
-    jmp_buf jump;
-    char message[JMSG_LENGTH_MAX];
-} ErrorManager;
-
-static void on_error(j_common_ptr cinfo) {
-    ErrorManager *errors = (ErrorManager *)cinfo->err;
-    (*cinfo->err->format_message)(cinfo, errors->message);
-    longjmp(errors->jump, 1);
-}
-
-static void on_message(j_common_ptr cinfo) { (void)cinfo; }
+#include "_jpeg_errors.h"  /* interhand/_jpeg_errors.h: ErrorManager, on_error, on_message */
 
 static PyObject *decode_region(PyObject *self, PyObject *args) {
     Py_buffer data;

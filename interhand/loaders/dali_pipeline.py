@@ -55,6 +55,12 @@ class DaliPipelineSpec:
     geometry: HeatmapGeometry = ORIGINAL_GEOMETRY  # patch size and target encoding
     with_keys: bool = False  # also output each sample's source info (tar:offset:member), for evaluation
     gpu_index: int = 0  # the CUDA device of this rank (torchrun's LOCAL_RANK within CUDA_VISIBLE_DEVICES)
+    # `mixed` decoding: the share of each batch's JPEGs sent to the GPU's hardware JPEG decoder (A100, H100,
+    # H200); the rest goes to nvJPEG's CUDA path, whose Huffman stage runs on the host's CPU threads. The
+    # hardware takes baseline JPEGs only: shards written with `--jpeg baseline` (the default) are, so 0.9
+    # rather than DALI's 0.65 keeps the host threads free for the reader; progressive (`--jpeg source`)
+    # shards fall back to the CUDA path whatever this says.
+    hw_decoder_load: float = 0.9
 
 
 def _field(ann, name: str, index: int = 0):
@@ -136,6 +142,7 @@ def build_pipeline(spec: DaliPipelineSpec, params_source: Optional[Callable[[], 
     if device_id is _FROM_SPEC:
         device_id = spec.gpu_index if spec.device == "gpu" else None
     decode_device = "mixed" if spec.device == "gpu" else "cpu"
+    hardware = {"hw_decoder_load": spec.hw_decoder_load} if decode_device == "mixed" else {}
 
     @pipeline_def(batch_size=spec.batch_size, num_threads=spec.num_threads, device_id=device_id, seed=spec.seed,
                   prefetch_queue_depth=2)
@@ -160,11 +167,12 @@ def build_pipeline(spec: DaliPipelineSpec, params_source: Optional[Callable[[], 
             # The original reads with OpenCV and ignores EXIF orientation (IMREAD_IGNORE_ORIENTATION).
             image = fn.decoders.image_slice(jpeg, fn.stack(x0, y0), fn.stack(roi_w, roi_h), axis_names="WH",
                                             normalized_anchor=False, normalized_shape=False, device=decode_device,
-                                            output_type=types.RGB, adjust_orientation=False)
+                                            output_type=types.RGB, adjust_orientation=False, **hardware)
             a00, a01, t0, a10, a11, t1 = matrix
             matrix = (a00, a01, t0 - x0, a10, a11, t1 - y0)
         else:
-            image = fn.decoders.image(jpeg, device=decode_device, output_type=types.RGB, adjust_orientation=False)
+            image = fn.decoders.image(jpeg, device=decode_device, output_type=types.RGB, adjust_orientation=False,
+                                      **hardware)
         matrix = fn.reshape(fn.stack(*matrix), shape=[2, 3])
         # matrix maps destination (patch) → source (image), pixel corners: inverse_map stays True.
         # fill_value=0: the original pads with black (OpenCV BORDER_CONSTANT); DALI would clamp otherwise.

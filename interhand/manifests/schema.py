@@ -31,6 +31,10 @@ _LOCATION = [
     ("image_member", pa.string()),
     *[(f"{member}_{what}", kind) for member in MEMBER_COLUMNS
       for what, kind in (("offset", pa.int64()), ("size", pa.int64()), ("crc32", pa.uint32()))],
+    # What the image member holds (SHARD_FORMAT.md §4): `baseline` (the source re-encoded losslessly, same
+    # pixels) or `source` (its bytes), why the source was kept, and the provenance of both files.
+    ("image_encoding", pa.string()), ("image_encoding_reason", pa.string()), ("image_sha256", pa.string()),
+    ("source_file", pa.string()), ("source_size", pa.int64()), ("source_sha256", pa.string()),
 ]
 _IDENTITY = [
     ("dataset", pa.string()), ("subset", pa.string()), ("split", pa.string()),

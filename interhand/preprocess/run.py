@@ -31,11 +31,12 @@ from interhand import __version__
 from interhand.config import PreprocessConfig, parse_part
 from interhand.manifests.schema import ERRORS_SCHEMA, MANIFEST_SCHEMA
 from interhand.manifests.write import FRAGMENT_SUFFIX, concat_tables, write_errors, write_manifest
+from interhand.preprocess import shard_writer
 from interhand.preprocess.plan import ingest, ingest_parallel, plan_shards, share_progress, spill_records
 from interhand.preprocess.shard_writer import ShardJob, ShardResult, file_sha256, partial_paths, write_shard
 from interhand.preprocess.sources import SourceError, check_root, open_source
 from interhand.progress import progress
-from interhand.shard_format import ANN_BYTES, ANN_LAYOUT, FORMAT_VERSION, KEY_PREFIX, RECORDED_FILES
+from interhand.shard_format import ANN_BYTES, ANN_LAYOUT, FORMAT_VERSION, IMAGE_ENCODINGS, KEY_PREFIX, RECORDED_FILES
 
 __all__ = ["run", "finalize", "shard_dir", "TooManyErrors", "WriteFailed", "RunSummary"]
 
@@ -177,6 +178,10 @@ def _ingest_and_plan(reading, config: PreprocessConfig, spill_paths: list[Path],
 def run(config: PreprocessConfig, command_line: list[str] | None = None) -> RunSummary | None:
     """Run this job's part; returns the summary when the split is complete (single job), else None."""
     part_index, part_count = parse_part(config.part)
+    if config.jpeg == "baseline" and not shard_writer.REENCODING:
+        raise SourceError("--jpeg baseline re-encodes with the C extension interhand/preprocess/_jpeg_baseline.c, "
+                          "which is not built here (needs cc and libjpeg-dev; `make venv`): build it or pass "
+                          "--jpeg source")
     reading = open_source(config)
     out_dir = shard_dir(config)
     work = out_dir / ".work"
@@ -196,7 +201,7 @@ def _run_locked(config: PreprocessConfig, reading, out_dir: Path, command_line: 
         ingested, plan = _ingest_and_plan(reading, config, spill_paths, (part_index, part_count), pool, counter)
         used = tuple(str(path) for path in ingested.spill_paths)
         jobs = [ShardJob(index, name, str(out_dir), str(work), used, spill_records(ingested, samples),
-                         plan_hash, config.subset, config.full_decode)
+                         plan_hash, config.subset, config.full_decode, config.jpeg, str(config.root))
                 for index, (name, samples, plan_hash) in enumerate(plan) if index % part_count == part_index]
         _invalidate(out_dir)
         results = _write_jobs(jobs, config, pool)
@@ -343,6 +348,8 @@ def _finalize_locked(config: PreprocessConfig, command_line: list[str] | None) -
         "counts": {"input_annotations": inputs, "samples": manifest.num_rows, "errors": errors.num_rows,
                    "shards": len(shards)},
         "shards": shards, "sources": parts[0]["sources"], "image_members": image_members,
+        "image_encodings": {encoding: manifest["image_encoding"].to_pylist().count(encoding)
+                            for encoding in IMAGE_ENCODINGS},
         "ann": {"dtype": "<f4", "bytes": ANN_BYTES,
                 "fields": {name: {"offset": offset, "shape": list(shape)} for name, (offset, shape) in ANN_LAYOUT.items()}},
         "joint_names": parts[0]["joint_names"], "skeleton_parents": parts[0]["parents"],

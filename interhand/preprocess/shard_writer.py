@@ -29,9 +29,15 @@ from interhand.manifests.write import FRAGMENT_SUFFIX, write_errors, write_manif
 from interhand.preprocess.plan import read_spilled
 from interhand.shard_format import ANN_DTYPE, ANN_FLOATS, ANN_MEMBER, JSON_MEMBER, Sample, SampleInfo, encode_json_records
 
-__all__ = ["ShardJob", "ShardResult", "TarWriter", "ustar_header", "check_image", "partial_paths", "write_shard", "dali_index_text",
-           "shard_is_done", "file_sha256"]
+try:
+    from interhand.preprocess._jpeg_baseline import to_baseline
+except ImportError:  # no compiler or libjpeg headers at install time: only --jpeg source
+    to_baseline = None
 
+__all__ = ["REENCODING", "ShardJob", "ShardResult", "TarWriter", "ustar_header", "check_image", "partial_paths", "write_shard",
+           "dali_index_text", "shard_is_done", "file_sha256", "StoredImage", "store_image"]
+
+REENCODING = to_baseline is not None  # --jpeg baseline is possible (the C extension is built)
 # Fixed header fields: the same input gives the same bytes, which is what makes resume checkable.
 _MTIME = 0
 _MODE = 0o444
@@ -53,6 +59,8 @@ class ShardJob:
     plan_hash: str
     subset: str
     full_decode: bool
+    jpeg: str = "baseline"            # --jpeg: baseline (re-encode progressive JPEGs) or source
+    root: str = ""                    # dataset root; the manifest's source_file is relative to it
 
 
 @dataclass(frozen=True)
@@ -186,6 +194,35 @@ def check_image(data: bytes, sample: Union[Sample, SampleInfo], full_decode: boo
     return ""
 
 
+@dataclass(frozen=True)
+class StoredImage:
+    """The image member of one sample and where it came from (the manifest's image columns)."""
+
+    data: bytes
+    encoding: str        # baseline: the source re-encoded losslessly; source: the source's bytes
+    reason: str          # why the source bytes were kept ('' when re-encoded)
+    source_size: int
+    source_sha256: str
+
+
+def store_image(source: bytes, member: str, jpeg: str) -> StoredImage:
+    """What the shard stores for an image file under `--jpeg` (baseline or source). A progressive JPEG is
+    re-encoded as baseline (same DCT coefficients, optimized Huffman tables: identical decoded pixels); PNGs,
+    sequential JPEGs and what the re-encoder refuses (arithmetic coding, CMYK, corrupt data) are kept."""
+    source_sha256 = hashlib.sha256(source).hexdigest()
+    if member != "jpg" or jpeg == "source":
+        return StoredImage(source, "source", "--jpeg source" if member == "jpg" else member, len(source), source_sha256)
+    if to_baseline is None:
+        raise RuntimeError("--jpeg baseline needs the C extension interhand/preprocess/_jpeg_baseline.c")
+    try:
+        encoded, reason = to_baseline(source)
+    except ValueError as error:  # libjpeg cannot read it; check_image let it through, so it is kept as it is
+        encoded, reason = None, str(error)
+    if encoded is None:
+        return StoredImage(source, "source", reason, len(source), source_sha256)
+    return StoredImage(encoded, "baseline", "", len(source), source_sha256)
+
+
 def dali_index_text(entries: list[tuple[str, list[tuple[str, int, int]]]]) -> str:
     """The `wds2idx` v1.2 index: a header line, then per sample `ext offset size name` per member."""
     lines = [f"v1.2 {len(entries)}"]
@@ -287,13 +324,20 @@ class _ShardContent:
         self.errors.append({"source_file": info.image_path, "annotation_id": info.annotation_id, "key": info.key,
                             "stage": "image", "reason": reason})
 
-    def add_batch(self, writer: TarWriter, infos: list[SampleInfo], anns: np.ndarray, images: list[bytes]) -> None:
+    def add_batch(self, writer: TarWriter, infos: list[SampleInfo], anns: np.ndarray, images: list[StoredImage]
+                  ) -> None:
         for info, image, text, ann in zip(infos, images, encode_json_records(anns, infos), anns):
             key, image_member = info.key, info.image_member
-            members = sorted([(image_member, image), (JSON_MEMBER, text), (ANN_MEMBER, ann.tobytes())])
+            members = sorted([(image_member, image.data), (JSON_MEMBER, text), (ANN_MEMBER, ann.tobytes())])
             offsets = writer.add_files([(f"{key}.{ext}", data) for ext, data in members])
             location = {"key": key, "shard": self.job.name, "shard_index": self.job.index,
-                        "position": len(self.infos), "image_member": image_member}
+                        "position": len(self.infos), "image_member": image_member,
+                        "image_encoding": image.encoding, "image_encoding_reason": image.reason,
+                        "image_sha256": hashlib.sha256(image.data).hexdigest() if image.encoding != "source"
+                        else image.source_sha256,
+                        "source_file": os.path.relpath(info.image_path, self.job.root) if self.job.root
+                        else info.image_path,
+                        "source_size": image.source_size, "source_sha256": image.source_sha256}
             for (ext, data), offset in zip(members, offsets):
                 column = "image" if ext == image_member else ext
                 location.update({f"{column}_offset": offset, f"{column}_size": len(data),
@@ -323,7 +367,7 @@ def _write_samples(job: ShardJob, writer: TarWriter) -> _ShardContent:
                 content.reject(infos[row], problem)
             else:
                 accepted.append(row)
-                batch.append(data)
+                batch.append(store_image(data, infos[row].image_member, job.jpeg))
         if accepted:
             content.add_batch(writer, [infos[row] for row in accepted], anns[accepted], batch)
     return content

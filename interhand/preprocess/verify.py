@@ -11,16 +11,22 @@ to what the shards' `.ann` records give; the DALI index equal to the one the man
 
 What it cannot see: a folder rewritten consistently by hand (shards, manifest and dataset.json's digests). Record
 dataset.json's SHA-256 (`verify` prints it) to pin a folder.
+
+On request (`sources_root`), every sample's source image is re-read: its size and SHA-256 as the manifest
+records them, the member's SHA-256, and a re-encoded member's decoded pixels equal to the source's
+(SHARD_FORMAT.md §4.3).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import tarfile
 import zlib
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Optional
 
+import cv2
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -111,6 +117,41 @@ def _check_tar(path: Path, expected: dict[str, tuple[int, int, int]], anns: dict
     return problems
 
 
+def _decoded(data: bytes) -> Optional[np.ndarray]:
+    return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+
+
+def _check_source(row: dict, member: bytes, root: Path) -> str:
+    """'' if the stored image member and its source file agree as the manifest says, else the problem."""
+    where = f"{row['shard']}: {row['key']}.{row['image_member']}"
+    if hashlib.sha256(member).hexdigest() != row["image_sha256"]:
+        return f"{where}: SHA-256 differs from the manifest's image_sha256"
+    path = root / row["source_file"]
+    try:
+        source = path.read_bytes()
+    except OSError as error:
+        return f"{where}: source {path} unreadable ({error.strerror})"
+    if len(source) != row["source_size"] or hashlib.sha256(source).hexdigest() != row["source_sha256"]:
+        return f"{where}: source {path} is not the file it was made from (size or SHA-256 differs)"
+    if row["image_encoding"] == "source":
+        return "" if member == source else f"{where}: stored as the source's bytes but differs from {path}"
+    stored, original = _decoded(member), _decoded(source)
+    if stored is None or original is None or stored.shape != original.shape or not np.array_equal(stored, original):
+        return f"{where}: decoded pixels differ from those of its source {path}"
+    return ""
+
+
+def _check_sources(path: Path, rows: list[dict], root: Path) -> list[str]:
+    problems = []
+    with open(path, "rb") as tar:
+        for row in rows:
+            tar.seek(row["image_offset"])
+            problem = _check_source(row, tar.read(row["image_size"]), root)
+            if problem:
+                problems.append(problem)
+    return problems
+
+
 def _check_counts(dataset: dict, manifest: list[dict], errors: int) -> list[str]:
     """dataset.json's counts, recomputed from the manifest rows and the number of error rows."""
     counts, shards, problems = dataset.get("counts") or {}, dataset["shards"], []
@@ -183,10 +224,12 @@ def _unlisted_files(shard_dir: Path, dataset: dict) -> list[str]:
             if path.suffix in _FOLDER_SUFFIXES and path.name not in listed]
 
 
-def verify_shard_dir(shard_dir: Path, accept_incomplete: bool = False, bar=None) -> list[str]:
+def verify_shard_dir(shard_dir: Path, accept_incomplete: bool = False, bar=None,
+                     sources_root: Optional[Path] = None) -> list[str]:
     """Problems found (empty list = the directory verifies). Raises ValueError (FormatVersionError,
     IncompleteShardsError) or FileNotFoundError, one line each, where the folder cannot be opened at all.
-    `bar` (an `interhand.progress.progress`) counts the samples of each shard once it is checked."""
+    `bar` (an `interhand.progress.progress`) counts the samples of each shard once it is checked. With
+    `sources_root` (the dataset folder the shards were made from), every source image is checked too."""
     shard_dir = Path(shard_dir)
     dataset = read_dataset_json(shard_dir, accept_incomplete)
     problems = check_recorded_files(shard_dir, dataset)
@@ -206,6 +249,8 @@ def verify_shard_dir(shard_dir: Path, accept_incomplete: bool = False, bar=None)
         anns: dict[str, bytes] = {}
         problems += _check_tar(path, _expected_members(rows), anns)
         problems += _check_content(shard["name"], next(contents), anns)
+        if sources_root is not None:
+            problems += _check_sources(path, rows, Path(sources_root))
         index_path = shard_dir / shard["index"]
         if index_path.read_bytes() != dali_index_text(_index_entries(rows)).encode():
             problems.append(f"{shard['index']}: DALI index not matching the manifest")
