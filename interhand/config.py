@@ -310,8 +310,9 @@ class TrainConfig:
 
 # --- eval configs ---
 
-EVAL_SPLITS = ("val", "test")
+EVAL_SPLITS = ("train", "val", "test")
 EVAL_ROOTS = ("rootnet", "gt")
+EVAL_BASELINES = ("none", "mean-pose", "untrained")
 
 
 @dataclass(frozen=True)
@@ -329,7 +330,8 @@ class EvalConfig:
     shards: str = field(default="shards", metadata={"help": "shards root: reads SHARDS/<dataset>/<annot-subset>/<split>"})
     annot_subset: Literal["all", "human_annot", "machine_annot"] = field(default="all", metadata={
         "help": "annotation subset of the shards"})
-    split: Literal["val", "test"] = field(default="val", metadata={"help": "split to score (STB/RHD: test)"})
+    split: Literal["train", "val", "test"] = field(default="val", metadata={
+        "help": "split to score (STB/RHD: test); train diagnoses over-fitting (it has no RootNet output: --root gt)"})
     root: Literal["rootnet", "gt"] = field(default="rootnet", metadata={
         "help": "absolute root depth (and box) from RootNet's outputs, the original's default, or the ground truth"})
     output: str = field(default="output", metadata={"help": "run folder: writes result/<run>/ and vis/<run>/"})
@@ -341,10 +343,18 @@ class EvalConfig:
     backend: Literal["auto", "reference", "dali"] = field(default="auto", metadata={
         "help": "loader: auto = DALI on a GPU, the reference loader otherwise"})
     vis: int = field(default=8, metadata={"help": "overlays of the N worst and N random samples"})
+    baseline: Literal["none", "mean-pose", "untrained"] = field(default="none", metadata={
+        "help": "score a trivial predictor instead: mean-pose (the train split's mean root-relative pose per hand, "
+                "from its manifest; no network) or untrained (the checkpoint's architecture, freshly initialised "
+                "with --seed)"})
+    seed: int = field(default=0, metadata={"help": "seed of the untrained baseline's initialisation"})
 
     def __post_init__(self) -> None:
         _choice("dataset", self.dataset, TRAIN_DATASETS)
         _choice("split", self.split, EVAL_SPLITS)
+        _choice("baseline", self.baseline, EVAL_BASELINES)
+        if self.oracle and self.baseline != "none":
+            raise ValueError(f"oracle=True and baseline={self.baseline!r}: choose one")
         _choice("root", self.root, EVAL_ROOTS)
         _choice("annot_subset", self.annot_subset, PREPROCESS_SUBSETS)
         _choice("backend", self.backend, LOADER_BACKENDS)

@@ -20,15 +20,16 @@ import torch.distributed as dist
 
 from interhand import __version__
 from interhand.config import EvalConfig, LoaderConfig
+from interhand.eval.baselines import fit_mean_pose, mean_pose_image_predictions
 from interhand.eval.evaluators import GroundTruth, InterHandEvaluator, Predictions, SingleHandEvaluator
 from interhand.eval.plots import overlay_sheet, plot_error_by_hand_type, plot_per_joint_errors
 from interhand.eval.report import format_report
-from interhand.geometry.heatmap import ORIGINAL_GEOMETRY
+from interhand.geometry.heatmap import ORIGINAL_GEOMETRY, rel_root_depth_to_bins
 from interhand.loaders.batch import images_to_float
 from interhand.loaders.build import build_loader
 from interhand.loaders.decode import decode_image
 from interhand.manifests.read import read_dataset_json, read_manifest
-from interhand.model import heatmap_geometry, load_checkpoint
+from interhand.model import InterNet, heatmap_geometry, load_checkpoint
 from interhand.shard_format import FORMAT_VERSION
 from interhand.skeleton import IH26M_JOINT_NAMES, STB_RHD_JOINT_NAMES
 from interhand.train.checkpoint import latest_snapshot, snapshot_path
@@ -53,8 +54,10 @@ def eval_shard_dir(config: EvalConfig) -> Path:
 
 
 def resolve_checkpoint(config: EvalConfig) -> Path | None:
-    """The checkpoint to score: --checkpoint, else OUTPUT/model_dump/snapshot_<test_epoch>, else the newest."""
-    if config.oracle:
+    """The checkpoint to score: --checkpoint, else OUTPUT/model_dump/snapshot_<test_epoch>, else the newest
+    (for --baseline untrained: the one whose architecture is initialised afresh). None for the oracle and the
+    mean-pose baseline, which need no network."""
+    if config.oracle or config.baseline == "mean-pose":
         return None
     if config.checkpoint:
         path = Path(config.checkpoint)
@@ -77,7 +80,12 @@ def resolve_checkpoint(config: EvalConfig) -> Path | None:
 def run_name(config: EvalConfig, checkpoint: Path | None) -> str:
     if config.run_name:
         return config.run_name
-    source = "oracle" if checkpoint is None else checkpoint.name.replace(".pth.tar", "").replace(".", "_")
+    if config.baseline == "mean-pose":
+        source = "mean_pose"
+    else:
+        source = "oracle" if checkpoint is None else checkpoint.name.replace(".pth.tar", "").replace(".", "_")
+    if config.baseline == "untrained":
+        source = f"untrained_{source}"
     return f"{config.dataset}_{config.annot_subset}_{config.split}_{config.root}_{source}"
 
 
@@ -142,24 +150,34 @@ def _evaluate(config: EvalConfig, context: DistContext) -> dict | None:
     shard_dir = eval_shard_dir(config)
     checkpoint = resolve_checkpoint(config)
     model = None if checkpoint is None else load_checkpoint(checkpoint, map_location=context.device)
+    if model is not None and config.baseline == "untrained":
+        torch.manual_seed(config.seed)
+        model = InterNet(model.config).to(context.device).eval()
     geometry = ORIGINAL_GEOMETRY if model is None else heatmap_geometry(model.config)
-    loader_config = LoaderConfig(backend=config.backend, batch_size=config.batch_size, workers=config.workers,
-                                 augment=False, box="rootnet" if config.root == "rootnet" else "gt")
-    loader = build_loader(shard_dir, loader_config, context.rank, context.world_size, with_keys=True, geometry=geometry)
     start = time.perf_counter()
-    with torch.no_grad():
-        predictions = _gather(_collect(model, loader, geometry, context.device, config.oracle), context)
+    if config.baseline == "mean-pose":
+        if not context.is_main:
+            return None
+        rows = _rows_for(shard_dir, read_manifest(shard_dir, columns=["key"]).column(0).to_pylist())
+        predictions = _mean_pose_predictions(config, rows, geometry)
+    else:
+        loader_config = LoaderConfig(backend=config.backend, batch_size=config.batch_size, workers=config.workers,
+                                     augment=False, box="rootnet" if config.root == "rootnet" else "gt")
+        loader = build_loader(shard_dir, loader_config, context.rank, context.world_size, with_keys=True,
+                              geometry=geometry)
+        with torch.no_grad():
+            predictions = _gather(_collect(model, loader, geometry, context.device, config.oracle), context)
+        if not context.is_main:
+            return None
+        rows = _rows_for(shard_dir, predictions.keys)
     images_per_s = len(predictions.keys) / max(time.perf_counter() - start, 1e-9)
-    if not context.is_main:
-        return None
-    rows = _rows_for(shard_dir, predictions.keys)
     names = IH26M_JOINT_NAMES if config.dataset == "interhand26m" else STB_RHD_JOINT_NAMES
     evaluator = (InterHandEvaluator if config.dataset == "interhand26m" else SingleHandEvaluator)(names, geometry)
     evaluator.update(predictions, _ground_truth(rows, config.root))
     metrics, per_sample = evaluator.compute()
     name = run_name(config, checkpoint)
     metrics.update({"dataset": config.dataset, "annot_subset": config.annot_subset, "split": config.split,
-                    "root_source": config.root, "checkpoint": "oracle" if checkpoint is None else str(checkpoint),
+                    "root_source": config.root, "checkpoint": _source_label(config, checkpoint),
                     "shards": str(shard_dir), "shard_format_version": FORMAT_VERSION, "package_version": __version__})
     result_dir, vis_dir = Path(config.output) / "result" / name, Path(config.output) / "vis" / name
     result_dir.mkdir(parents=True, exist_ok=True)
@@ -171,6 +189,26 @@ def _evaluate(config: EvalConfig, context: DistContext) -> dict | None:
     print(report)
     _figures(config, metrics, per_sample, rows, shard_dir, vis_dir)
     return metrics
+
+
+def _source_label(config: EvalConfig, checkpoint: Path | None) -> str:
+    if config.baseline == "mean-pose":
+        return f"mean-pose baseline of {Path(config.shards) / config.dataset / config.annot_subset / 'train'}"
+    if config.baseline == "untrained":
+        return f"untrained (seed {config.seed}) of the architecture of {checkpoint}"
+    return "oracle" if checkpoint is None else str(checkpoint)
+
+
+def _mean_pose_predictions(config: EvalConfig, rows: dict, geometry) -> Predictions:
+    train_dir = Path(config.shards) / config.dataset / config.annot_subset / "train"
+    read_dataset_json(train_dir)  # a clear FileNotFoundError when the train split has no finished shards
+    joints_img_rel, rel_root_mm, hand_type_prob = mean_pose_image_predictions(
+        fit_mean_pose(train_dir), np.array(rows["joints_cam_mm"]), np.array(rows["root_joint_index"]),
+        np.array(rows["hand_type"]), np.array(rows["focal"]), np.array(rows["princpt"]))
+    count = len(rows["key"])
+    rel_root_bins, _ = rel_root_depth_to_bins(rel_root_mm, np.ones(count), geometry)
+    return Predictions(list(rows["key"]), np.zeros((count, 42, 3)), rel_root_bins, hand_type_prob,
+                       np.zeros((count, 2, 3)), joints_img_rel)
 
 
 def _write_predictions(path: Path, per_sample: dict) -> None:
