@@ -12,7 +12,7 @@ from typing import Literal
 
 __all__ = ["SynthConfig", "SYNTH_DATASETS", "SYNTH_LAYOUTS", "LoaderConfig", "TrainConfig", "EvalConfig",
            "config_to_dict", "config_from_dict", "PreprocessConfig", "parse_size", "parse_part", "ModelConfig",
-           "RESNET_TYPES", "HEATMAP_LOSSES"]
+           "RESNET_TYPES", "HEATMAP_LOSSES", "BACKBONE_INITS"]
 
 SYNTH_DATASETS = ("interhand26m", "stb", "rhd")
 SYNTH_LAYOUTS = ("v1.0", "v0.0", "both")
@@ -159,6 +159,7 @@ class PreprocessConfig:
 
 RESNET_TYPES = (18, 34, 50, 101, 152)
 HEATMAP_LOSSES = ("lean", "dense")
+BACKBONE_INITS = ("original", "kaiming")
 
 
 @dataclass(frozen=True)
@@ -182,10 +183,15 @@ class ModelConfig:
         "help": "heatmap loss: lean (separable, no dense target; same value and gradient) or dense (reference)"})
     pretrained: str = field(default="", metadata={
         "help": "local file of ImageNet ResNet weights in torchvision's key format; empty: original init only"})
+    init: Literal["original", "kaiming"] = field(default="original", metadata={
+        "help": "backbone initialisation before any --model-pretrained weights: original (conv weights N(0, 0.001), "
+                "the placeholder the original always overwrites with ImageNet weights) or kaiming (He-normal, "
+                "torchvision's; the choice for training from scratch)"})
 
     def __post_init__(self) -> None:
         _choice("resnet_type", self.resnet_type, RESNET_TYPES)
         _choice("loss", self.loss, HEATMAP_LOSSES)
+        _choice("init", self.init, BACKBONE_INITS)
         _at_least("input_size", self.input_size, 32)
         if self.input_size % 32:
             raise ValueError(f"input_size={self.input_size!r} must be a multiple of 32 (the backbone's stride)")
