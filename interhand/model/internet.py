@@ -63,7 +63,8 @@ class InterNet(nn.Module):
         super().__init__()
         self.config = config or ModelConfig()
         self.backbone_net = BackboneNet(self.config.resnet_type, self.config.init)
-        self.pose_net = PoseNet(self.backbone_net.out_channels, self.config.heatmap_size, JOINTS_PER_HAND)
+        self.pose_net = PoseNet(self.backbone_net.out_channels, self.config.heatmap_size, JOINTS_PER_HAND,
+                                self.config.heatmap_gain)
 
     def _autocast(self, images: torch.Tensor):
         if not self.config.amp:

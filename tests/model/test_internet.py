@@ -138,3 +138,23 @@ def test_adam_redraws_the_original_placeholder_backbone_every_step_but_not_a_kai
     # ImageNet weights over it) is slow and chaotic: behind BatchNorm, Adam's ~lr steps are ~100 % of each weight.
     assert _relative_backbone_step("original") > 0.5
     assert _relative_backbone_step("kaiming") < 0.1
+
+
+def test_heatmap_gain_scales_only_the_heatmap_and_travels_in_the_checkpoint(tmp_path):
+    from interhand.model import load_checkpoint, save_checkpoint
+
+    images = torch.rand(1, 3, 64, 64)
+    outputs = {}
+    for gain in (1.0, 16.0):
+        torch.manual_seed(0)
+        model = InterNet(ModelConfig(resnet_type=18, input_size=64, heatmap_size=16, heatmap_gain=gain)).eval()
+        with torch.no_grad():
+            outputs[gain] = model(images)
+    assert torch.allclose(outputs[16.0].joint_heatmap, 16.0 * outputs[1.0].joint_heatmap, rtol=1e-5, atol=1e-7)
+    assert torch.equal(outputs[16.0].hand_type, outputs[1.0].hand_type)
+    loaded = load_checkpoint(save_checkpoint(tmp_path / "gain.pth.tar", model, epoch=0))
+    assert loaded.config.heatmap_gain == 16.0
+    with torch.no_grad():
+        assert torch.allclose(loaded(images).joint_heatmap, outputs[16.0].joint_heatmap)
+    with pytest.raises(ValueError, match="heatmap_gain=0"):
+        ModelConfig(heatmap_gain=0)
