@@ -28,7 +28,7 @@ IH      := $(BIN)/interhand
 SHARD_SPLITS = $(if $(filter human_annot,$(SUBSET)),train test,train val test)
 
 .PHONY: venv test test-fast demo synth shards verify-shards train eval plot-log bench bench-synth bench-model \
-        bench-ingest bench-loader clean
+        bench-ingest bench-loader bench-learn clean
 
 venv: $(STAMP)
 
@@ -76,9 +76,12 @@ demo: $(STAMP)
 	rm -rf $(DEMO)/run && $(IH) train --config configs/demo_train.yaml --shards $(DEMO)/shards --output $(DEMO)/run
 	$(IH) plot-log $(DEMO)/run
 	$(IH) eval --shards $(DEMO)/shards --output $(DEMO)/run --split val --root rootnet --batch-size 16
-	$(IH) eval --shards $(DEMO)/shards --output $(DEMO)/run --split val --root rootnet --oracle
+	$(IH) eval --shards $(DEMO)/shards --output $(DEMO)/run --split val --root rootnet --oracle --vis 0
+	$(IH) eval --shards $(DEMO)/shards --output $(DEMO)/run --split val --root rootnet --baseline mean-pose --vis 0
+	$(IH) eval --shards $(DEMO)/shards --output $(DEMO)/run --split val --root rootnet --baseline untrained --vis 0
+	$(IH) compare $(DEMO)/run --split val
 
-bench: bench-synth bench-ingest bench-loader bench-model
+bench: bench-synth bench-ingest bench-loader bench-model bench-learn
 
 bench-synth: $(STAMP)
 	$(BIN)/python bench/bench_synth.py
@@ -91,6 +94,9 @@ bench-loader: $(STAMP)
 
 bench-model: $(STAMP)
 	$(BIN)/python bench/bench_model.py
+
+bench-learn: $(STAMP)
+	$(BIN)/python bench/bench_learn.py
 
 clean:
 	rm -rf $(DEMO) .pytest_cache

@@ -346,5 +346,26 @@ def eval_command(**values) -> None:
     if status:
         raise click.ClickException(f"evaluation processes exited with status {status}")
 
+
+@main.command("compare", short_help="Side-by-side table of a run's evaluations: oracle, mean pose, untrained, trained.")
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--split", default="", help="only the evaluations of this split (train, val, test); default: all")
+def compare_command(run_dir: Path, split: str) -> None:
+    """Print RUN_DIR/result/*/metrics.json side by side (MPJPE all / single / interacting, MRRPE, handedness),
+    baselines first, and a last line saying whether each trained model beat the mean-pose baseline."""
+    import json
+
+    from interhand.eval.report import format_comparison
+
+    results = {}
+    for path in sorted((run_dir / "result").glob("*/metrics.json")):
+        metrics = json.loads(path.read_text())
+        if not split or metrics.get("split") == split:
+            results[path.parent.name] = metrics
+    if not results:
+        raise click.ClickException(f"no evaluation{' of split ' + split if split else ''} in {run_dir / 'result'}")
+    click.echo(format_comparison(results), nl=False)
+
+
 if __name__ == "__main__":
     main()

@@ -282,6 +282,9 @@ class TrainConfig:
     snapshot_every: int = field(default=0, metadata={
         "help": "also snapshot every N iterations (for crash recovery: removed once their epoch's snapshot is "
                 "written); 0: per epoch only"})
+    snapshot_epochs: int = field(default=1, metadata={
+        "help": "write model_dump/snapshot_<epoch> every N epochs and after the last (1: every epoch, as the "
+                "original; more for runs of many short epochs, e.g. over-fitting a few frames)"})
     keep_snapshots: int = field(default=0, metadata={
         "help": "keep only the newest N epoch snapshots (each ~250-400 MB with Adam's state); 0: keep all, as the "
                 "original"})
@@ -299,6 +302,7 @@ class TrainConfig:
         _at_least("steps_per_epoch", self.steps_per_epoch, 0)
         _at_least("snapshot_every", self.snapshot_every, 0)
         _at_least("keep_snapshots", self.keep_snapshots, 0)
+        _at_least("snapshot_epochs", self.snapshot_epochs, 1)
         _at_least("log_every", self.log_every, 1)
         if self.lr <= 0:
             raise ValueError(f"lr={self.lr!r} must be positive")

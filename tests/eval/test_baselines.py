@@ -89,3 +89,24 @@ def test_eval_scores_the_train_split_and_asks_for_gt_roots_there(synth_ih26m_sha
     both = CliRunner().invoke(main, ["eval", "--shards", shards, "--output", str(tmp_path), "--oracle",
                                      "--baseline", "mean-pose"])
     assert both.exit_code != 0 and "choose one" in both.output and "Traceback" not in both.output
+
+
+def test_the_comparison_puts_baselines_first_and_says_whether_the_model_beat_the_mean_pose(tmp_path):
+    from interhand.eval.report import format_comparison
+
+    def metrics(source, mpjpe):
+        return {"checkpoint": source, "mpjpe": {"all": mpjpe, "single": mpjpe, "interacting": None}, "mrrpe": None,
+                "handedness_accuracy": 1.0}
+
+    table = format_comparison({"run": metrics("output/model_dump/snapshot_3.pth.tar", 30.0),
+                               "mean": metrics("mean-pose baseline of shards/x/train", 60.0),
+                               "fresh": metrics("untrained (seed 0) of the architecture of x", 90.0),
+                               "floor": metrics("oracle", 3.0)})
+    lines = table.splitlines()
+    assert [line.split()[0] for line in lines[1:5]] == ["floor", "mean", "fresh", "run"]
+    assert lines[-1] == "run: 30.00 mm = 0.50x the mean pose's 60.00 mm, beat the mean-pose baseline"
+    worse = format_comparison({"run": metrics("snapshot_3.pth.tar", 70.0), "mean": metrics("mean-pose baseline of x", 60.0)})
+    assert worse.splitlines()[-1].endswith("did NOT beat the mean-pose baseline")
+    (tmp_path / "result").mkdir()
+    empty = CliRunner().invoke(main, ["compare", str(tmp_path)])
+    assert empty.exit_code == 1 and "no evaluation" in empty.output and "Traceback" not in empty.output
