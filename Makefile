@@ -76,7 +76,7 @@ demo: $(STAMP)
 	rm -rf $(DEMO)/run && $(IH) train --config configs/demo_train.yaml --shards $(DEMO)/shards --output $(DEMO)/run
 	$(IH) plot-log $(DEMO)/run
 	$(IH) eval --shards $(DEMO)/shards --output $(DEMO)/run --split val --root rootnet --batch-size 16
-	$(IH) eval --shards $(DEMO)/shards --output $(DEMO)/run --split val --root rootnet --oracle --vis 0
+	$(IH) eval --shards $(DEMO)/shards --output $(DEMO)/run --split val --root rootnet --oracle --test-epoch 11 --vis 0
 	$(IH) eval --shards $(DEMO)/shards --output $(DEMO)/run --split val --root rootnet --baseline mean-pose --vis 0
 	$(IH) eval --shards $(DEMO)/shards --output $(DEMO)/run --split val --root rootnet --baseline untrained --vis 0
 	$(IH) compare $(DEMO)/run --split val

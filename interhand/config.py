@@ -340,7 +340,8 @@ class EvalConfig:
         "help": "score OUTPUT/model_dump/snapshot_<N>.pth.tar (the original's --test_epoch); -1: the newest"})
     oracle: bool = field(default=False, metadata={
         "help": "score the ground truth passed through the target encoding and decoding (no network): "
-                "the quantization floor of the 64³ representation"})
+                "the quantization floor of the 64³ representation, or of the heatmap size of --checkpoint / "
+                "--test-epoch when one is given"})
     dataset: Literal["interhand26m", "stb", "rhd"] = field(default="interhand26m", metadata={"help": "dataset"})
     shards: str = field(default="shards", metadata={"help": "shards root: reads SHARDS/<dataset>/<annot-subset>/<split>"})
     annot_subset: Literal["all", "human_annot", "machine_annot"] = field(default="all", metadata={
@@ -377,5 +378,4 @@ class EvalConfig:
         _at_least("workers", self.workers, 0)
         _at_least("vis", self.vis, 0)
         _at_least("cpu_processes", self.cpu_processes, 1)
-        if self.oracle and self.checkpoint:
-            raise ValueError("oracle=True scores the ground truth; do not also give a checkpoint")
+

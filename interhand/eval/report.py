@@ -35,7 +35,7 @@ def format_report(metrics: dict, images_per_s: float, samples: int) -> str:
 
 def _source_kind(metrics: dict) -> str:
     source = str(metrics.get("checkpoint", ""))
-    if source == "oracle":
+    if source.startswith("oracle"):
         return "oracle"
     if source.startswith("mean-pose baseline"):
         return "mean pose"

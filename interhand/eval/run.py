@@ -55,9 +55,9 @@ def eval_shard_dir(config: EvalConfig) -> Path:
 
 def resolve_checkpoint(config: EvalConfig) -> Path | None:
     """The checkpoint to score: --checkpoint, else OUTPUT/model_dump/snapshot_<test_epoch>, else the newest
-    (for --baseline untrained: the one whose architecture is initialised afresh). None for the oracle and the
-    mean-pose baseline, which need no network."""
-    if config.oracle or config.baseline == "mean-pose":
+    (for --baseline untrained: the one whose architecture is initialised afresh; for --oracle: the one whose
+    heatmap size is scored). None for the plain oracle (64³) and the mean-pose baseline, which need no network."""
+    if config.baseline == "mean-pose" or (config.oracle and not config.checkpoint and config.test_epoch < 0):
         return None
     if config.checkpoint:
         path = Path(config.checkpoint)
@@ -83,9 +83,11 @@ def run_name(config: EvalConfig, checkpoint: Path | None) -> str:
     if config.baseline == "mean-pose":
         source = "mean_pose"
     else:
-        source = "oracle" if checkpoint is None else checkpoint.name.replace(".pth.tar", "").replace(".", "_")
+        source = "" if checkpoint is None else checkpoint.name.replace(".pth.tar", "").replace(".", "_")
     if config.baseline == "untrained":
         source = f"untrained_{source}"
+    if config.oracle:
+        source = "_".join(filter(None, ("oracle", source)))
     return f"{config.dataset}_{config.annot_subset}_{config.split}_{config.root}_{source}"
 
 
@@ -196,7 +198,9 @@ def _source_label(config: EvalConfig, checkpoint: Path | None) -> str:
         return f"mean-pose baseline of {Path(config.shards) / config.dataset / config.annot_subset / 'train'}"
     if config.baseline == "untrained":
         return f"untrained (seed {config.seed}) of the architecture of {checkpoint}"
-    return "oracle" if checkpoint is None else str(checkpoint)
+    if config.oracle:
+        return "oracle" if checkpoint is None else f"oracle at the heatmap size of {checkpoint}"
+    return str(checkpoint)
 
 
 def _mean_pose_predictions(config: EvalConfig, rows: dict, geometry) -> Predictions:

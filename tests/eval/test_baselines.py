@@ -110,3 +110,14 @@ def test_the_comparison_puts_baselines_first_and_says_whether_the_model_beat_the
     (tmp_path / "result").mkdir()
     empty = CliRunner().invoke(main, ["compare", str(tmp_path)])
     assert empty.exit_code == 1 and "no evaluation" in empty.output and "Traceback" not in empty.output
+
+
+def test_the_oracle_at_a_checkpoints_heatmap_size_is_its_coarser_floor(synth_ih26m_shards, tmp_path):
+    checkpoint = save_checkpoint(tmp_path / "small.pth.tar",
+                                 InterNet(ModelConfig(resnet_type=18, input_size=64, heatmap_size=16)), epoch=0)
+    shards = synth_ih26m_shards.parent.parent
+    fine = run(_config(shards, tmp_path, oracle=True, split="val", root="gt"))
+    coarse = run(_config(shards, tmp_path, oracle=True, checkpoint=str(checkpoint), split="val", root="gt"))
+    assert coarse["checkpoint"] == f"oracle at the heatmap size of {checkpoint}"
+    assert 2 * fine["mpjpe"]["all"] < coarse["mpjpe"]["all"] < 30.0
+    assert (tmp_path / "result" / "interhand26m_all_val_gt_oracle_small").is_dir()
