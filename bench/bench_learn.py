@@ -19,6 +19,7 @@ import argparse
 import json
 import shutil
 import sys
+import textwrap
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -61,7 +62,7 @@ def _plot(curve: list[tuple[int, float]], baselines: dict[str, float], path: Pat
     axes.set_xlabel("training step")
     axes.set_ylabel("val MPJPE, mm (GT root depth)")
     axes.set_ylim(bottom=0)
-    axes.set_title(title, fontsize=9)
+    axes.set_title(textwrap.fill(title, 90), fontsize=7)
     axes.legend(fontsize=8)
     figure.tight_layout()
     figure.savefig(path)
