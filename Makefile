@@ -31,7 +31,7 @@ WORKERS_ARG = $(if $(WORKERS),--workers $(WORKERS))
 SHARD_SPLITS = $(if $(filter human_annot,$(SUBSET)),train test,train val test)
 
 .PHONY: venv test test-fast demo synth shards verify-shards train eval plot-log bench bench-synth bench-model \
-        bench-ingest bench-loader gpu-check-data gpu-check clean
+        bench-ingest bench-loader bench-learn gpu-check-data gpu-check clean
 
 venv: $(STAMP)
 
@@ -81,9 +81,12 @@ demo: $(STAMP)
 	rm -rf $(DEMO)/run && $(IH) train --config configs/demo_train.yaml --shards $(DEMO)/shards --run-dir $(DEMO)/run
 	$(IH) plot-log $(DEMO)/run
 	$(IH) eval --shards $(DEMO)/shards --run-dir $(DEMO)/run --split val --root-source rootnet --batch-size 16
-	$(IH) eval --shards $(DEMO)/shards --run-dir $(DEMO)/run --split val --root-source rootnet --oracle
+	$(IH) eval --shards $(DEMO)/shards --run-dir $(DEMO)/run --split val --root-source rootnet --oracle --test-epoch 11 --vis 0
+	$(IH) eval --shards $(DEMO)/shards --run-dir $(DEMO)/run --split val --root-source rootnet --baseline mean-pose --vis 0
+	$(IH) eval --shards $(DEMO)/shards --run-dir $(DEMO)/run --split val --root-source rootnet --baseline untrained --vis 0
+	$(IH) compare $(DEMO)/run --split val
 
-bench: bench-synth bench-ingest bench-loader bench-model
+bench: bench-synth bench-ingest bench-loader bench-model bench-learn
 
 bench-synth: $(STAMP)
 	$(BIN)/python bench/bench_synth.py
@@ -96,6 +99,9 @@ bench-loader: $(STAMP)
 
 bench-model: $(STAMP)
 	$(BIN)/python bench/bench_model.py
+
+bench-learn: $(STAMP)
+	$(BIN)/python bench/bench_learn.py
 
 # The GPU path proven in one call: data made first on the CPUs (gpu-check-data), then gpu-check on one GPU.
 gpu-check-data: $(STAMP)

@@ -466,7 +466,7 @@ def plot_log_command(run_dir: Path, out_path: Path | None) -> None:
 # --- eval commands ---
 
 
-@main.command("eval", short_help="Score a checkpoint (or the oracle) on a val/test split: MPJPE, MRRPE, handedness.")
+@main.command("eval", short_help="Score a checkpoint, the oracle or a baseline on a split: MPJPE, MRRPE, handedness.")
 @config_options(EvalConfig)
 def eval_command(**values) -> None:
     """Score a checkpoint on SHARDS/<dataset>/<annot-subset>/<split>: MPJPE (single, interacting, all),
@@ -487,6 +487,28 @@ def eval_command(**values) -> None:
         raise click.ClickException(str(error)) from error
     if status:
         raise click.ClickException(f"evaluation processes exited with status {status}")
+
+
+@main.command("compare", short_help="Side-by-side table of a run's evaluations: oracle, mean pose, untrained, trained.")
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--split", type=click.Choice(["train", "val", "test"]), default=None,
+              help="only the evaluations of this split  [default: all]")
+def compare_command(run_dir: Path, split: str | None) -> None:
+    """Print RUN_DIR/result/*/metrics.json side by side (MPJPE all / single / interacting, MRRPE, handedness),
+    baselines first, and a last line saying whether each trained model beat the mean-pose baseline."""
+    import json
+
+    from interhand.eval.report import format_comparison
+
+    results = {}
+    for path in sorted((run_dir / "result").glob("*/metrics.json")):
+        metrics = json.loads(path.read_text())
+        if not split or metrics.get("split") == split:
+            results[path.parent.name] = metrics
+    if not results:
+        raise click.ClickException(f"no evaluation{' of split ' + split if split else ''} in {run_dir / 'result'}")
+    click.echo(format_comparison(results), nl=False)
+
 
 if __name__ == "__main__":
     main()

@@ -12,7 +12,7 @@ from typing import Literal
 
 __all__ = ["SynthConfig", "SYNTH_DATASETS", "SYNTH_LAYOUTS", "LoaderConfig", "TrainConfig", "EvalConfig",
            "config_to_dict", "config_from_dict", "PreprocessConfig", "parse_size", "parse_part", "ModelConfig",
-           "RESNET_TYPES", "HEATMAP_LOSSES"]
+           "RESNET_TYPES", "HEATMAP_LOSSES", "BACKBONE_INITS"]
 
 SYNTH_DATASETS = ("interhand26m", "stb", "rhd")
 SYNTH_LAYOUTS = ("v1.0", "v0.0", "both")
@@ -175,6 +175,7 @@ class PreprocessConfig:
 
 RESNET_TYPES = (18, 34, 50, 101, 152)
 HEATMAP_LOSSES = ("lean", "dense")
+BACKBONE_INITS = ("original", "kaiming")
 
 
 @dataclass(frozen=True)
@@ -198,10 +199,18 @@ class ModelConfig:
         "help": "heatmap loss: lean (separable, no dense target; same value and gradient) or dense (reference)"})
     pretrained: str = field(default="", metadata={
         "help": "local file of ImageNet ResNet weights in torchvision's key format; empty: original init only"})
+    heatmap_gain: float = field(default=1.0, metadata={
+        "help": "fixed factor on the heatmap convolutions' output (1: the original); > 1 lets Adam reach the "
+                "target's peak of 255 that many times sooner (short CPU runs), with the same loss and decoding"})
+    init: Literal["original", "kaiming"] = field(default="original", metadata={
+        "help": "backbone initialisation before any --model-pretrained weights: original (conv weights N(0, 0.001), "
+                "the placeholder the original always overwrites with ImageNet weights) or kaiming (He-normal, "
+                "torchvision's; the choice for training from scratch)"})
 
     def __post_init__(self) -> None:
         _choice("resnet_type", self.resnet_type, RESNET_TYPES)
         _choice("loss", self.loss, HEATMAP_LOSSES)
+        _choice("init", self.init, BACKBONE_INITS)
         _at_least("input_size", self.input_size, 32)
         if self.input_size % 32:
             raise ValueError(f"input_size={self.input_size!r} must be a multiple of 32 (the backbone's stride)")
@@ -210,6 +219,8 @@ class ModelConfig:
                              "(three stride-2 deconvolutions on the stride-32 feature map)")
         if self.sigma <= 0:
             raise ValueError(f"sigma={self.sigma!r} must be positive")
+        if self.heatmap_gain <= 0:
+            raise ValueError(f"heatmap_gain={self.heatmap_gain!r} must be positive")
         if self.bbox_3d_size <= 0:
             raise ValueError(f"bbox_3d_size={self.bbox_3d_size!r} must be positive")
         if self.bbox_3d_size_root <= 0:
@@ -289,6 +300,9 @@ class TrainConfig:
     snapshot_every: int = field(default=0, metadata={
         "help": "also snapshot every N iterations (for crash recovery: removed once their epoch's snapshot is "
                 "written); 0: per epoch only"})
+    snapshot_epochs: int = field(default=1, metadata={
+        "help": "write model_dump/snapshot_<epoch> every N epochs and after the last (1: every epoch, as the "
+                "original; more for runs of many short epochs, e.g. over-fitting a few frames)"})
     keep_snapshots: int = field(default=0, metadata={
         "help": "keep only the newest N epoch snapshots (each ~250-400 MB with Adam's state); 0: keep all, as the "
                 "original"})
@@ -306,6 +320,7 @@ class TrainConfig:
         _at_least("steps_per_epoch", self.steps_per_epoch, 0)
         _at_least("snapshot_every", self.snapshot_every, 0)
         _at_least("keep_snapshots", self.keep_snapshots, 0)
+        _at_least("snapshot_epochs", self.snapshot_epochs, 1)
         _at_least("log_every", self.log_every, 1)
         if self.lr <= 0:
             raise ValueError(f"lr={self.lr!r} must be positive")
@@ -328,8 +343,9 @@ class TrainConfig:
 
 # --- eval configs ---
 
-EVAL_SPLITS = ("val", "test")
+EVAL_SPLITS = ("train", "val", "test")
 EVAL_ROOTS = ("rootnet", "gt")
+EVAL_BASELINES = ("none", "mean-pose", "untrained")
 
 
 @dataclass(frozen=True)
@@ -342,12 +358,14 @@ class EvalConfig:
         "help": "score RUN_DIR/model_dump/snapshot_<N>.pth.tar (the original's --test_epoch); -1: the newest"})
     oracle: bool = field(default=False, metadata={
         "help": "score the ground truth passed through the target encoding and decoding (no network): "
-                "the quantization floor of the 64³ representation"})
+                "the quantization floor of the 64³ representation, or of the heatmap size of --checkpoint / "
+                "--test-epoch when one is given"})
     dataset: Literal["interhand26m", "stb", "rhd"] = field(default="interhand26m", metadata={"help": "dataset"})
     shards: str = field(default="shards", metadata={"help": "shards root: reads SHARDS/<dataset>/<annot-subset>/<split>"})
     annot_subset: Literal["all", "human_annot", "machine_annot"] = field(default="all", metadata={
         "help": "annotation subset of the shards"})
-    split: Literal["val", "test"] = field(default="val", metadata={"help": "split to score (STB/RHD: test)"})
+    split: Literal["train", "val", "test"] = field(default="val", metadata={
+        "help": "split to score (STB/RHD: test); train diagnoses over-fitting (it has no RootNet output: --root-source gt)"})
     root: Literal["rootnet", "gt"] = field(default="rootnet", metadata={
         "help": "absolute root depth (and box) from RootNet's outputs, the original's default, or the ground truth"})
     output: str = field(default="output", metadata={"help": "run folder: writes result/<run>/ and vis/<run>/"})
@@ -361,10 +379,18 @@ class EvalConfig:
     vis: int = field(default=8, metadata={"help": "overlays of the N worst and N random samples"})
     accept_incomplete: bool = field(default=False, metadata={
         "help": "score shards whose run failed --max-errors (dataset.json complete: false) instead of refusing them"})
+    baseline: Literal["none", "mean-pose", "untrained"] = field(default="none", metadata={
+        "help": "score a trivial predictor instead: mean-pose (the train split's mean root-relative pose per hand, "
+                "from its manifest; no network) or untrained (the checkpoint's architecture, freshly initialised "
+                "with --seed)"})
+    seed: int = field(default=0, metadata={"help": "seed of the untrained baseline's initialisation"})
 
     def __post_init__(self) -> None:
         _choice("dataset", self.dataset, TRAIN_DATASETS)
         _choice("split", self.split, EVAL_SPLITS)
+        _choice("baseline", self.baseline, EVAL_BASELINES)
+        if self.oracle and self.baseline != "none":
+            raise ValueError(f"oracle=True and baseline={self.baseline!r}: choose one")
         _choice("root", self.root, EVAL_ROOTS)
         _choice("annot_subset", self.annot_subset, PREPROCESS_SUBSETS)
         _check_subset(self.dataset, self.annot_subset, self.split)
@@ -373,5 +399,4 @@ class EvalConfig:
         _at_least("workers", self.workers, 0)
         _at_least("vis", self.vis, 0)
         _at_least("cpu_processes", self.cpu_processes, 1)
-        if self.oracle and self.checkpoint:
-            raise ValueError("oracle=True scores the ground truth; do not also give a checkpoint")
+

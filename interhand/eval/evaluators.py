@@ -30,6 +30,9 @@ class Predictions:
     rel_root_depth: np.ndarray  # (N,) root bins
     hand_type: np.ndarray  # (N, 2) probabilities [right, left]
     inv_trans: np.ndarray  # (N, 2, 3) patch px → original image px
+    # Already decoded (u, v px, z mm rel. to own wrist), for predictors without heatmaps (eval/baselines.py);
+    # when set, joint_coord and inv_trans are not used.
+    joints_img_rel: np.ndarray | None = None
 
 
 @dataclass
@@ -71,12 +74,15 @@ class _Evaluator:
         p = Predictions(sum((x.keys for x in self._predictions), []),
                         *(np.concatenate([getattr(x, f) for x in self._predictions])
                           for f in ("joint_coord", "rel_root_depth", "hand_type", "inv_trans")))
+        if all(x.joints_img_rel is not None for x in self._predictions):
+            p.joints_img_rel = np.concatenate([x.joints_img_rel for x in self._predictions])
         t = GroundTruth(*(np.concatenate([getattr(x, f) for x in self._truths]) for f in GroundTruth.__dataclass_fields__))
         return p, t
 
     def _decoded(self, p: Predictions, t: GroundTruth):
         """Predicted camera joints before alignment, both aligned sets, per-joint errors."""
-        pred_img = decode_joints(p.joint_coord, p.inv_trans, self.geometry)
+        pred_img = p.joints_img_rel if p.joints_img_rel is not None else \
+            decode_joints(p.joint_coord, p.inv_trans, self.geometry)
         pred_cam = to_camera(pred_img, t.abs_depth_mm, t.root_joint_index, t.focal, t.princpt)
         errors = joint_errors(root_align(pred_cam, t.root_joint_index), root_align(t.joints_cam_mm, t.root_joint_index))
         return pred_img, pred_cam, errors

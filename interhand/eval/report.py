@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["format_report"]
+__all__ = ["format_report", "format_comparison"]
 
 
 def _mm(value) -> str:
@@ -30,4 +30,43 @@ def format_report(metrics: dict, images_per_s: float, samples: int) -> str:
             lines.append("  per joint: " + ", ".join(f"{name}: {_mm(value)}" for name, value in table.items()))
             if metrics["missing_joints"][group]:
                 lines.append(f"  joints without a valid sample (left out of the mean): {metrics['missing_joints'][group]}")
+    return "\n".join(lines) + "\n"
+
+
+def _source_kind(metrics: dict) -> str:
+    source = str(metrics.get("checkpoint", ""))
+    if source.startswith("oracle"):
+        return "oracle"
+    if source.startswith("mean-pose baseline"):
+        return "mean pose"
+    if source.startswith("untrained"):
+        return "untrained"
+    return "trained"
+
+
+def format_comparison(results: dict[str, dict]) -> str:
+    """A side-by-side table of several metrics.json (oracle, mean pose, untrained, trained) and a last line
+    saying whether each trained model beat the mean-pose baseline on MPJPE (all sequences).
+
+    Args:
+        results: run name → metrics.json content, all on the same split.
+    """
+    order = {"oracle": 0, "mean pose": 1, "untrained": 2, "trained": 3}
+    rows = sorted(results.items(), key=lambda item: (order[_source_kind(item[1])], item[0]))
+    lines = [f"{'run':<44} {'kind':<10} {'MPJPE all':>10} {'single':>8} {'interact.':>9} {'MRRPE':>8} {'handed.':>8}"]
+    for name, metrics in rows:
+        mpjpe = metrics.get("mpjpe", {})
+        hand = metrics.get("handedness_accuracy")
+        lines.append(f"{name:<44} {_source_kind(metrics):<10} {_mm(mpjpe.get('all')):>10} {_mm(mpjpe.get('single')):>8} "
+                     f"{_mm(mpjpe.get('interacting')):>9} {_mm(metrics.get('mrrpe')):>8} "
+                     f"{'missing' if hand is None else f'{hand:.3f}':>8}")
+    baselines = [m["mpjpe"]["all"] for m in results.values() if _source_kind(m) == "mean pose" and m["mpjpe"]["all"]]
+    trained = [(name, m["mpjpe"]["all"]) for name, m in rows if _source_kind(m) == "trained" and m["mpjpe"]["all"]]
+    if not baselines or not trained:
+        lines.append("no trained model and mean-pose baseline to compare")
+    else:
+        verdicts = [f"{name}: {value:.2f} mm = {value / baselines[0]:.2f}x the mean pose's {baselines[0]:.2f} mm, "
+                    + ("beat the mean-pose baseline" if value < baselines[0] else "did NOT beat the mean-pose baseline")
+                    for name, value in trained]
+        lines.append("; ".join(verdicts))
     return "\n".join(lines) + "\n"

@@ -20,15 +20,16 @@ import torch.distributed as dist
 
 from interhand import __version__
 from interhand.config import EvalConfig, LoaderConfig
+from interhand.eval.baselines import fit_mean_pose, mean_pose_image_predictions
 from interhand.eval.evaluators import GroundTruth, InterHandEvaluator, Predictions, SingleHandEvaluator
 from interhand.eval.plots import figure_title, overlay_sheet, plot_error_by_hand_type, plot_per_joint_errors
 from interhand.eval.report import format_report
-from interhand.geometry.heatmap import ORIGINAL_GEOMETRY
+from interhand.geometry.heatmap import ORIGINAL_GEOMETRY, rel_root_depth_to_bins
 from interhand.loaders.batch import images_to_float
 from interhand.loaders.build import build_loader
 from interhand.loaders.decode import decode_image
 from interhand.manifests.read import read_dataset_json, read_manifest
-from interhand.model import heatmap_geometry, load_checkpoint
+from interhand.model import InterNet, heatmap_geometry, load_checkpoint
 from interhand.preprocess.verify import check_recorded_files
 from interhand.progress import progress
 from interhand.shard_format import FORMAT_VERSION
@@ -67,8 +68,10 @@ def eval_shard_dir(config: EvalConfig) -> Path:
 
 
 def resolve_checkpoint(config: EvalConfig) -> Path | None:
-    """The checkpoint to score: --checkpoint, else OUTPUT/model_dump/snapshot_<test_epoch>, else the newest."""
-    if config.oracle:
+    """The checkpoint to score: --checkpoint, else OUTPUT/model_dump/snapshot_<test_epoch>, else the newest
+    (for --baseline untrained: the one whose architecture is initialised afresh; for --oracle: the one whose
+    heatmap size is scored). None for the plain oracle (64³) and the mean-pose baseline, which need no network."""
+    if config.baseline == "mean-pose" or (config.oracle and not config.checkpoint and config.test_epoch < 0):
         return None
     if config.checkpoint:
         path = Path(config.checkpoint)
@@ -91,7 +94,14 @@ def resolve_checkpoint(config: EvalConfig) -> Path | None:
 def run_name(config: EvalConfig, checkpoint: Path | None) -> str:
     if config.run_name:
         return config.run_name
-    source = "oracle" if checkpoint is None else checkpoint.name.replace(".pth.tar", "").replace(".", "_")
+    if config.baseline == "mean-pose":
+        source = "mean_pose"
+    else:
+        source = "" if checkpoint is None else checkpoint.name.replace(".pth.tar", "").replace(".", "_")
+    if config.baseline == "untrained":
+        source = f"untrained_{source}"
+    if config.oracle:
+        source = "_".join(filter(None, ("oracle", source)))
     return f"{config.dataset}_{config.annot_subset}_{config.split}_{config.root}_{source}"
 
 
@@ -157,27 +167,38 @@ def _evaluate(config: EvalConfig, context: DistContext) -> dict | None:
     shard_dir = eval_shard_dir(config)
     checkpoint = resolve_checkpoint(config)
     model = None if checkpoint is None else load_checkpoint(checkpoint, map_location=context.device)
+    if model is not None and config.baseline == "untrained":
+        torch.manual_seed(config.seed)
+        model = InterNet(model.config).to(context.device).eval()
     geometry = ORIGINAL_GEOMETRY if model is None else heatmap_geometry(model.config)
-    loader_config = LoaderConfig(backend=config.backend, batch_size=config.batch_size, workers=config.workers,
-                                 augment=False, box="rootnet" if config.root == "rootnet" else "gt")
-    loader = build_loader(shard_dir, loader_config, context.rank, context.world_size, with_keys=True, geometry=geometry)
     start = time.perf_counter()
-    samples = read_dataset_json(shard_dir)["counts"]["samples"]
-    with torch.no_grad(), progress(total=samples, desc=f"eval {config.split}", unit="img",
-                                   enabled=context.is_main) as bar:
-        predictions = _gather(_collect(model, loader, geometry, context.device, config.oracle, bar,
-                                       context.world_size), context)
+    if config.baseline == "mean-pose":
+        if not context.is_main:
+            return None
+        rows = _rows_for(shard_dir, read_manifest(shard_dir, columns=["key"]).column(0).to_pylist())
+        predictions = _mean_pose_predictions(config, rows, geometry)
+    else:
+        loader_config = LoaderConfig(backend=config.backend, batch_size=config.batch_size, workers=config.workers,
+                                     augment=False, box="rootnet" if config.root == "rootnet" else "gt",
+                                     accept_incomplete=config.accept_incomplete)
+        loader = build_loader(shard_dir, loader_config, context.rank, context.world_size, with_keys=True,
+                              geometry=geometry)
+        samples = read_dataset_json(shard_dir, config.accept_incomplete)["counts"]["samples"]
+        with torch.no_grad(), progress(total=samples, desc=f"eval {config.split}", unit="img",
+                                       enabled=context.is_main) as bar:
+            predictions = _gather(_collect(model, loader, geometry, context.device, config.oracle, bar,
+                                           context.world_size), context)
+        if not context.is_main:
+            return None
+        rows = _rows_for(shard_dir, predictions.keys)
     images_per_s = len(predictions.keys) / max(time.perf_counter() - start, 1e-9)
-    if not context.is_main:
-        return None
-    rows = _rows_for(shard_dir, predictions.keys)
     names = IH26M_JOINT_NAMES if config.dataset == "interhand26m" else STB_RHD_JOINT_NAMES
     evaluator = (InterHandEvaluator if config.dataset == "interhand26m" else SingleHandEvaluator)(names, geometry)
     evaluator.update(predictions, _ground_truth(rows, config.root))
     metrics, per_sample = evaluator.compute()
     name = run_name(config, checkpoint)
     metrics.update({"dataset": config.dataset, "annot_subset": config.annot_subset, "split": config.split,
-                    "root_source": config.root, "checkpoint": "oracle" if checkpoint is None else str(checkpoint),
+                    "root_source": config.root, "checkpoint": _source_label(config, checkpoint),
                     "shards": str(shard_dir), "shard_format_version": FORMAT_VERSION, "package_version": __version__})
     result_dir, vis_dir = Path(config.output) / "result" / name, Path(config.output) / "vis" / name
     result_dir.mkdir(parents=True, exist_ok=True)
@@ -189,6 +210,28 @@ def _evaluate(config: EvalConfig, context: DistContext) -> dict | None:
     print(report)
     _figures(config, metrics, per_sample, rows, shard_dir, vis_dir, figure_title(name, metrics))
     return metrics
+
+
+def _source_label(config: EvalConfig, checkpoint: Path | None) -> str:
+    if config.baseline == "mean-pose":
+        return f"mean-pose baseline of {Path(config.shards) / config.dataset / config.annot_subset / 'train'}"
+    if config.baseline == "untrained":
+        return f"untrained (seed {config.seed}) of the architecture of {checkpoint}"
+    if config.oracle:
+        return "oracle" if checkpoint is None else f"oracle at the heatmap size of {checkpoint}"
+    return str(checkpoint)
+
+
+def _mean_pose_predictions(config: EvalConfig, rows: dict, geometry) -> Predictions:
+    train_dir = Path(config.shards) / config.dataset / config.annot_subset / "train"
+    read_dataset_json(train_dir)  # a clear FileNotFoundError when the train split has no finished shards
+    joints_img_rel, rel_root_mm, hand_type_prob = mean_pose_image_predictions(
+        fit_mean_pose(train_dir), np.array(rows["joints_cam_mm"]), np.array(rows["root_joint_index"]),
+        np.array(rows["hand_type"]), np.array(rows["focal"]), np.array(rows["princpt"]))
+    count = len(rows["key"])
+    rel_root_bins, _ = rel_root_depth_to_bins(rel_root_mm, np.ones(count), geometry)
+    return Predictions(list(rows["key"]), np.zeros((count, 42, 3)), rel_root_bins, hand_type_prob,
+                       np.zeros((count, 2, 3)), joints_img_rel)
 
 
 def _write_predictions(path: Path, per_sample: dict) -> None:

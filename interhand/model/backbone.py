@@ -11,6 +11,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from interhand.config import BACKBONE_INITS
+
 __all__ = ["BasicBlock", "Bottleneck", "ResNet", "BackboneNet", "RESNET_SPECS", "load_imagenet_weights"]
 
 
@@ -73,7 +75,7 @@ RESNET_SPECS: dict[int, tuple[type[nn.Module], tuple[int, int, int, int]]] = {
 class ResNet(nn.Module):
     """ResNet trunk: stride 32, `out_channels` feature channels (512 for 18/34, 2048 for 50/101/152)."""
 
-    def __init__(self, depth: int = 50):
+    def __init__(self, depth: int = 50, init: str = "original"):
         super().__init__()
         if depth not in RESNET_SPECS:
             raise ValueError(f"resnet_type={depth!r} is not one of {', '.join(map(str, RESNET_SPECS))}")
@@ -88,13 +90,26 @@ class ResNet(nn.Module):
             stage_module, in_channels = _make_stage(block, in_channels, planes, blocks, stride=1 if stage == 1 else 2)
             self.add_module(f"layer{stage}", stage_module)
         self.out_channels = in_channels
-        self.reset_parameters()
+        self.reset_parameters(init)
 
-    def reset_parameters(self) -> None:
-        """The original initialisation: conv weights N(0, 0.001), BatchNorm γ=1, β=0."""
+    def reset_parameters(self, init: str = "original") -> None:
+        """Conv weights N(0, 0.001) ("original"), or He-normal over fan-out ("kaiming", torchvision's default);
+        BatchNorm γ=1, β=0.
+
+        The original's N(0, 0.001) is a placeholder that its training always overwrites with ImageNet weights.
+        Trained from it, every convolution is followed by BatchNorm, so the loss ignores the weights' scale and
+        Adam's steps of ~lr are relative changes of ~lr / 0.001: at lr 1e-3 the backbone is re-drawn every
+        step, and runs whose weights differ by 1e-6 part within a few steps. He-normal weights (std 0.02-0.2)
+        make the same steps changes of at most ~5 %.
+        """
+        if init not in BACKBONE_INITS:
+            raise ValueError(f"init={init!r} is not one of {', '.join(BACKBONE_INITS)}")
         for module in self.modules():
             if isinstance(module, nn.Conv2d):
-                nn.init.normal_(module.weight, mean=0.0, std=0.001)
+                if init == "kaiming":
+                    nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+                else:
+                    nn.init.normal_(module.weight, mean=0.0, std=0.001)
             elif isinstance(module, nn.BatchNorm2d):
                 nn.init.ones_(module.weight)
                 nn.init.zeros_(module.bias)
@@ -120,9 +135,9 @@ def _make_stage(block: type[nn.Module], in_channels: int, planes: int, blocks: i
 class BackboneNet(nn.Module):
     """Holder named like the original's `backbone_net`, so checkpoint keys read `backbone_net.resnet.*`."""
 
-    def __init__(self, depth: int = 50):
+    def __init__(self, depth: int = 50, init: str = "original"):
         super().__init__()
-        self.resnet = ResNet(depth)
+        self.resnet = ResNet(depth, init)
 
     @property
     def out_channels(self) -> int:

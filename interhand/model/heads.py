@@ -66,12 +66,18 @@ class PoseNet(nn.Module):
             hard-codes 2048, which breaks 18/34).
         depth_bins: heatmap depth resolution, also the number of root-depth bins (64).
         joints_per_hand: 21.
+        heatmap_gain: fixed factor on the heatmap convolutions' output (1: the original). The target peaks at
+            255 and Adam moves each weight by about lr per step, so the heatmap's amplitude grows by roughly
+            lr × channels per step: ~500 steps at lr 1e-3 before a peak can reach 255. A gain G makes that G×
+            sooner without changing the loss or the decoding (argmax); the weights then mean G× less.
     """
 
-    def __init__(self, in_channels: int = 2048, depth_bins: int = 64, joints_per_hand: int = 21):
+    def __init__(self, in_channels: int = 2048, depth_bins: int = 64, joints_per_hand: int = 21,
+                 heatmap_gain: float = 1.0):
         super().__init__()
         self.depth_bins = depth_bins
         self.joints_per_hand = joints_per_hand
+        self.heatmap_gain = heatmap_gain
         heatmap_channels = joints_per_hand * depth_bins
         self.joint_deconv_1 = _deconv_branch(in_channels)
         self.joint_conv_1 = nn.Sequential(nn.Conv2d(_DECONV_CHANNELS, heatmap_channels, 1))
@@ -83,6 +89,8 @@ class PoseNet(nn.Module):
 
     def _heatmap(self, deconv: nn.Module, conv: nn.Module, features: torch.Tensor) -> torch.Tensor:
         logits = conv(deconv(features))
+        if self.heatmap_gain != 1.0:
+            logits = logits * self.heatmap_gain
         batch, _, height, width = logits.shape
         # reshape, not view: under channels_last the conv output is not contiguous in NCHW order.
         return logits.reshape(batch, self.joints_per_hand, self.depth_bins, height, width)

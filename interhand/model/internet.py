@@ -54,15 +54,17 @@ class InterNet(nn.Module):
     """The network. Call on images, get heatmaps, root depth and handedness.
 
     Args:
-        config: architecture (resnet_type, heatmap_size) and run options (amp). The original
-            initialisation is applied; ImageNet weights are loaded only by `build_internet`.
+        config: architecture (resnet_type, heatmap_size) and run options (amp). The original head
+            initialisation is applied, and `config.init`'s backbone one; ImageNet weights are loaded only by
+            `build_internet`.
     """
 
     def __init__(self, config: ModelConfig | None = None):
         super().__init__()
         self.config = config or ModelConfig()
-        self.backbone_net = BackboneNet(self.config.resnet_type)
-        self.pose_net = PoseNet(self.backbone_net.out_channels, self.config.heatmap_size, JOINTS_PER_HAND)
+        self.backbone_net = BackboneNet(self.config.resnet_type, self.config.init)
+        self.pose_net = PoseNet(self.backbone_net.out_channels, self.config.heatmap_size, JOINTS_PER_HAND,
+                                self.config.heatmap_gain)
 
     def _autocast(self, images: torch.Tensor):
         if not self.config.amp:

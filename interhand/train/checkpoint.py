@@ -25,7 +25,8 @@ __all__ = ["snapshot_path", "snapshots_newest_first", "latest_snapshot", "save_s
            "resume_from_newest", "ResumePoint", "ARCHITECTURE_FIELDS"]
 
 # ModelConfig fields that change the weights' shapes or meaning: a snapshot must match them to resume.
-ARCHITECTURE_FIELDS = ("resnet_type", "input_size", "heatmap_size", "sigma", "bbox_3d_size", "bbox_3d_size_root")
+ARCHITECTURE_FIELDS = ("resnet_type", "input_size", "heatmap_size", "sigma", "bbox_3d_size", "bbox_3d_size_root",
+                       "heatmap_gain")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -113,7 +113,8 @@ def _train(config: TrainConfig, context: DistContext) -> dict:
                                 snapshot_every=config.snapshot_every, global_step=epoch * steps)
         summary = train_one_epoch(module, loader, optimizer, log, context, settings,
                                   on_snapshot=lambda iteration, epoch=epoch: write(epoch, iteration))
-        write(epoch, None)
+        if (epoch + 1) % config.snapshot_epochs == 0 or epoch + 1 == config.total_epochs:
+            write(epoch, None)
         log.record("epoch", epoch=epoch, lr=settings.lr, **summary)
         log.info(f"epoch {epoch}: " + ", ".join(f"{key} {value:.4g}" for key, value in summary.items()))
     return summary

@@ -109,3 +109,52 @@ def test_pretrained_weights_of_another_depth_are_refused_with_the_keys(tmp_path)
 def test_model_config_refuses_bad_values_naming_the_field(field, value):
     with pytest.raises(ValueError, match=field):
         dataclasses.replace(ModelConfig(), **{field: value})
+
+
+def test_kaiming_backbone_init_is_he_normal_and_leaves_the_heads_as_the_original():
+    model = InterNet(ModelConfig(resnet_type=18, init="kaiming"))
+    fan_out = 64 * 7 * 7
+    assert model.backbone_net.resnet.conv1.weight.std().item() == pytest.approx((2 / fan_out) ** 0.5, rel=0.05)
+    assert model.pose_net.joint_deconv_1[0].weight.std().item() == pytest.approx(0.001, rel=0.05)
+    with pytest.raises(ValueError, match="init='xavier' is not one of original, kaiming"):
+        ModelConfig(init="xavier")
+
+
+def _relative_backbone_step(init: str) -> float:
+    """Median over the backbone's convolutions of |Δw| / |w| after one Adam step at lr 1e-3."""
+    torch.manual_seed(0)
+    model = InterNet(ModelConfig(resnet_type=18, input_size=64, heatmap_size=16, init=init))
+    convs = [m.weight for m in model.backbone_net.modules() if isinstance(m, nn.Conv2d)]
+    before = [w.detach().clone() for w in convs]
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    output = model(torch.rand(2, 3, 64, 64))
+    (output.joint_heatmap.square().mean() + output.hand_type.sum()).backward()
+    optimizer.step()
+    return float(torch.tensor([((w - b).norm() / b.norm()).item() for w, b in zip(convs, before)]).median())
+
+
+def test_adam_redraws_the_original_placeholder_backbone_every_step_but_not_a_kaiming_one():
+    # Why training from the original's N(0, 0.001) placeholder (never trained from by the original, which loads
+    # ImageNet weights over it) is slow and chaotic: behind BatchNorm, Adam's ~lr steps are ~100 % of each weight.
+    assert _relative_backbone_step("original") > 0.5
+    assert _relative_backbone_step("kaiming") < 0.1
+
+
+def test_heatmap_gain_scales_only_the_heatmap_and_travels_in_the_checkpoint(tmp_path):
+    from interhand.model import load_checkpoint, save_checkpoint
+
+    images = torch.rand(1, 3, 64, 64)
+    outputs = {}
+    for gain in (1.0, 16.0):
+        torch.manual_seed(0)
+        model = InterNet(ModelConfig(resnet_type=18, input_size=64, heatmap_size=16, heatmap_gain=gain)).eval()
+        with torch.no_grad():
+            outputs[gain] = model(images)
+    assert torch.allclose(outputs[16.0].joint_heatmap, 16.0 * outputs[1.0].joint_heatmap, rtol=1e-5, atol=1e-7)
+    assert torch.equal(outputs[16.0].hand_type, outputs[1.0].hand_type)
+    loaded = load_checkpoint(save_checkpoint(tmp_path / "gain.pth.tar", model, epoch=0))
+    assert loaded.config.heatmap_gain == 16.0
+    with torch.no_grad():
+        assert torch.allclose(loaded(images).joint_heatmap, outputs[16.0].joint_heatmap)
+    with pytest.raises(ValueError, match="heatmap_gain=0"):
+        ModelConfig(heatmap_gain=0)

@@ -131,6 +131,12 @@ def test_continuing_with_another_architecture_is_refused_naming_the_field(synth_
         run(_config(shards, tmp_path / "run", continue_train=True, model=replace(TINY_MODEL, resnet_type=34)))
 
 
+def test_snapshot_epochs_writes_every_nth_epoch_and_the_last(synth_ih26m_shards, tmp_path):
+    run(_config(synth_ih26m_shards / "train", tmp_path / "run", epochs=3, steps_per_epoch=1, snapshot_epochs=2))
+    assert sorted(p.name for p in (tmp_path / "run" / "model_dump").iterdir()) == ["snapshot_1.pth.tar",
+                                                                                   "snapshot_2.pth.tar"]
+
+
 def test_training_without_shards_is_one_clear_error(tmp_path):
     result = CliRunner().invoke(main, ["train", "--shards", str(tmp_path / "nowhere"), "--run-dir", str(tmp_path / "o")])
     assert result.exit_code == 2 and "nowhere does not exist" in result.output and "Traceback" not in result.output

@@ -1,0 +1,133 @@
+"""Benchmark: does the CPU recipe learn? Held-out val MPJPE at fixed points of a training run, against baselines.
+
+A synthetic InterHand2.6M (train and val: other captures, other poses) is written and sharded; the recipe
+(`configs/learn_cpu.yaml` by default: ResNet-18, 64-px patches, 16³ heatmaps, He-normal backbone, heatmap
+gain 64, Adam 1e-3 ÷10 at 80 % and 90 % of the run, the original augmentation) trains on the train split and
+every snapshot (`--points` of them, evenly spaced) is scored on val with ground-truth root depth, beside the
+oracle (the floor of the model's heatmap encoding), the mean-pose baseline (the train split's mean root-relative pose) and
+the untrained network. Goal: the last point ≤ 0.5× the mean-pose baseline.
+
+Writes OUT/learning_curve.png (val MPJPE against training steps, with the baselines as lines) and prints a
+table, the machine, and as its last line one JSON object with every figure.
+
+    .venv/bin/python bench/bench_learn.py [--frames 32] [--cameras 6] [--epochs 20] [--points 4] [--out output/bench_learn]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import textwrap
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import machine_description  # noqa: E402
+from interhand.config import EvalConfig, PreprocessConfig, SynthConfig, TrainConfig, config_from_dict  # noqa: E402
+from interhand.eval.run import run as evaluate  # noqa: E402
+from interhand.manifests.read import read_manifest  # noqa: E402
+from interhand.preprocess.run import run as make_shards  # noqa: E402
+from interhand.synth.run import run as synthesize  # noqa: E402
+from interhand.train.log import read_log  # noqa: E402
+from interhand.train.run import run as train  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _recipe(path: Path, shards: Path, output: Path, epochs: int, points: int) -> TrainConfig:
+    config = config_from_dict(TrainConfig, yaml.safe_load(path.read_text()))
+    decay = f"{round(epochs * 0.8)},{round(epochs * 0.9)}"
+    return replace(config, shards=str(shards), output=str(output), epochs=epochs, lr_dec_epochs=decay,
+                   snapshot_epochs=max(epochs // points, 1))
+
+
+def _plot(curve: list[tuple[int, float]], baselines: dict[str, float], path: Path, title: str) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(6, 3.6), dpi=110)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot(1, 1, 1)
+    axes.plot([step for step, _ in curve], [value for _, value in curve], "o-", color="tab:blue", label="trained")
+    styles = {"mean pose": ("tab:red", "--"), "untrained": ("tab:gray", ":"), "oracle": ("tab:green", "-.")}
+    for name, value in baselines.items():
+        color, style = styles[name]
+        axes.axhline(value, color=color, linestyle=style, label=f"{name} {value:.1f} mm")
+    axes.set_xlabel("training step")
+    axes.set_ylabel("val MPJPE, mm (GT root depth)")
+    axes.set_ylim(bottom=0)
+    axes.set_title(textwrap.fill(title, 90), fontsize=7)
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", type=Path, default=REPO / "configs" / "learn_cpu.yaml")
+    parser.add_argument("--frames", type=int, default=32, help="synthetic frames per split (× cameras × captures)")
+    parser.add_argument("--cameras", type=int, default=6)
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--points", type=int, default=4, help="val evaluations along the run")
+    parser.add_argument("--out", type=Path, default=REPO / "output" / "bench_learn")
+    args = parser.parse_args()
+
+    if args.out.exists():
+        shutil.rmtree(args.out)
+    data, shards, run_dir = args.out / "data" / "InterHand2.6M", args.out / "shards", args.out / "run"
+    synthesize(SynthConfig(frames=args.frames, cameras=args.cameras, seed=0), data, show_progress=False)
+    for split in ("train", "val"):
+        make_shards(PreprocessConfig(root=str(data), split=split, out=str(shards), shard_samples=256, workers=2,
+                                     progress=False), [])
+    counts = {split: read_manifest(shards / "interhand26m" / "all" / split, columns=["key"]).num_rows
+              for split in ("train", "val")}
+    config = _recipe(args.config, shards, run_dir, args.epochs, args.points)
+
+    start = time.perf_counter()
+    train(config)
+    train_seconds = time.perf_counter() - start
+    steps_per_epoch = max(entry["iterations"] for entry in read_log(run_dir) if entry["kind"] == "epoch")
+
+    def score(**changes) -> dict:
+        return evaluate(EvalConfig(shards=str(shards), output=str(run_dir), split="val", root="gt", workers=2, vis=0,
+                                   **changes))
+
+    snapshots = sorted((int(p.name.split("_")[1].split(".")[0]), p) for p in (run_dir / "model_dump").glob("snapshot_*.pth.tar"))
+    curve = [((epoch + 1) * steps_per_epoch, score(checkpoint=str(path))["mpjpe"]["all"]) for epoch, path in snapshots]
+    last_checkpoint = str(snapshots[-1][1])
+    baselines = {"mean pose": score(baseline="mean-pose")["mpjpe"]["all"],
+                 "untrained": score(checkpoint=last_checkpoint, baseline="untrained")["mpjpe"]["all"],
+                 "oracle": score(oracle=True, checkpoint=last_checkpoint)["mpjpe"]["all"]}
+    final = curve[-1][1]
+    ratio = final / baselines["mean pose"]
+    model = config.model
+    recipe = (f"ResNet-{model.resnet_type}, {model.input_size}-px patches, {model.heatmap_size}³ heatmaps, init "
+              f"{model.init}, heatmap gain {model.heatmap_gain:g}, Adam lr {config.lr:g} ÷{config.lr_dec_factor:g} at "
+              f"epochs {config.lr_dec_epochs}, batch {config.loader.batch_size}, augmentation "
+              f"{'on' if config.loader.augment else 'off'}, {config.total_epochs} epochs")
+    png = args.out / "learning_curve.png"
+    _plot(curve, baselines, png, f"{recipe}\n{counts['train']} train / {counts['val']} val synthetic images")
+
+    print(f"recipe: {recipe}")
+    print(f"data: {counts['train']} train / {counts['val']} val synthetic images; training took {train_seconds:.0f} s")
+    print(f"{'step':>8} {'val MPJPE, mm':>14}")
+    for step, value in curve:
+        print(f"{step:>8} {value:>14.2f}")
+    for name, value in baselines.items():
+        print(f"{name:>8}: {value:.2f} mm")
+    print(f"last point / mean pose = {ratio:.2f} (goal ≤ 0.5: {'met' if ratio <= 0.5 else 'not met'})")
+    print(f"learning curve: {png}")
+    print(f"machine: {machine_description()}")
+    print(json.dumps({"benchmark": "learn", "recipe": recipe, "train_images": counts["train"], "val_images": counts["val"],
+                      "train_seconds": round(train_seconds, 1), "curve": [{"step": s, "val_mpjpe_mm": v} for s, v in curve],
+                      "baselines_mm": baselines, "final_over_mean_pose": round(ratio, 3), "goal_met": ratio <= 0.5}))
+
+
+if __name__ == "__main__":
+    main()

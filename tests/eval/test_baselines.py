@@ -1,0 +1,123 @@
+"""Baselines in `interhand eval`: the mean-pose predictor, an untrained network, and the train split."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from interhand.cli import main
+from interhand.config import EvalConfig, ModelConfig
+from interhand.eval.baselines import fit_mean_pose
+from interhand.eval.run import run
+from interhand.geometry.heatmap import block_root_index
+from interhand.manifests.read import read_manifest
+from interhand.model import InterNet, save_checkpoint
+
+
+def _config(shards_root, output, **changes) -> EvalConfig:
+    return EvalConfig(**{"shards": str(shards_root), "output": str(output), "workers": 0, "vis": 0, **changes})
+
+
+def _independent_mean_pose_mpjpe(train_dir, eval_dir) -> float:
+    """The mean-pose MPJPE with plain loops: per-joint mean offset from the wrist over the train split, then the
+    mean over joints of each joint's mean distance to it on the evaluated split (wrists count as 0, as the original)."""
+    def rel(table):
+        joints = np.array(table["joints_cam_mm"]); valid = np.array(table["joint_valid"]) > 0
+        roots = block_root_index(np.array(table["root_joint_index"]))
+        out, ok = np.zeros_like(joints), np.zeros(valid.shape, bool)
+        for n in range(len(joints)):
+            for j in range(42):
+                out[n, j] = joints[n, j] - joints[n, roots[n, j]]
+                ok[n, j] = valid[n, j] and valid[n, roots[n, j]]
+        return out, ok, valid
+
+    columns = ["joints_cam_mm", "joint_valid", "root_joint_index"]
+    train_rel, train_ok, _ = rel(read_manifest(train_dir, columns=columns).to_pydict())
+    eval_rel, _, eval_valid = rel(read_manifest(eval_dir, columns=columns).to_pydict())
+    per_joint = []
+    for j in range(42):
+        mean = train_rel[train_ok[:, j], j].mean(axis=0) if train_ok[:, j].any() else np.zeros(3)
+        distances = [np.linalg.norm(eval_rel[n, j] - mean) for n in range(len(eval_rel)) if eval_valid[n, j]]
+        if distances:
+            per_joint.append(np.mean(distances))
+    return float(np.mean(per_joint))
+
+
+def test_the_mean_pose_baseline_scores_the_distance_to_the_training_mean_pose(synth_ih26m_shards, tmp_path):
+    # With ground-truth depth, projection and back-projection cancel: MPJPE is the mean pose's own error.
+    metrics = run(_config(synth_ih26m_shards.parent.parent, tmp_path, baseline="mean-pose", split="val", root="gt"))
+    expected = _independent_mean_pose_mpjpe(synth_ih26m_shards / "train", synth_ih26m_shards / "val")
+    assert metrics["mpjpe"]["all"] == pytest.approx(expected, rel=1e-3)  # the manifest stores float32
+    assert 20.0 < metrics["mpjpe"]["all"] < 150.0
+    assert metrics["checkpoint"].startswith("mean-pose baseline of") and metrics["counts"]["samples"] == 48
+    assert (tmp_path / "result" / "interhand26m_all_val_gt_mean_pose" / "metrics.json").is_file()
+
+
+def test_the_mean_pose_is_the_train_split_statistics(synth_ih26m_shards):
+    mean_pose = fit_mean_pose(synth_ih26m_shards / "train")
+    assert mean_pose.samples == read_manifest(synth_ih26m_shards / "train", columns=["key"]).num_rows
+    assert np.all(mean_pose.rel_joints_cam_mm[[20, 41]] == 0.0)  # each wrist is its hand's origin
+    assert 0.0 < mean_pose.hand_presence.min() and mean_pose.hand_presence.max() < 1.0
+    assert 20.0 < np.linalg.norm(mean_pose.rel_joints_cam_mm[0]) < 200.0  # a thumb tip is centimetres from the wrist
+
+
+def test_the_untrained_baseline_initialises_the_checkpoint_architecture_afresh(synth_ih26m_shards, tmp_path):
+    torch.manual_seed(1)
+    model = InterNet(ModelConfig(resnet_type=18, input_size=64, heatmap_size=16))
+    with torch.no_grad():
+        model.pose_net.joint_conv_1[0].bias.fill_(3.0)  # a "trained" network unlike any fresh one
+    checkpoint = save_checkpoint(tmp_path / "trained.pth.tar", model, epoch=1)
+    shards = synth_ih26m_shards.parent.parent
+    trained = run(_config(shards, tmp_path, checkpoint=str(checkpoint), split="test", root="gt", run_name="a"))
+    fresh = [run(_config(shards, tmp_path, checkpoint=str(checkpoint), split="test", root="gt", baseline="untrained",
+                         run_name=name)) for name in ("b", "c")]
+    assert fresh[0]["mpjpe"] == fresh[1]["mpjpe"] and fresh[0]["mpjpe"] != trained["mpjpe"]
+    assert fresh[0]["checkpoint"].startswith("untrained (seed 0) of the architecture of")
+
+
+def test_eval_scores_the_train_split_and_asks_for_gt_roots_there(synth_ih26m_shards, tmp_path):
+    shards = str(synth_ih26m_shards.parent.parent)
+    ok = CliRunner().invoke(main, ["eval", "--shards", shards, "--run-dir", str(tmp_path), "--split", "train",
+                                   "--root-source", "gt", "--oracle", "--vis", "0", "--loader-threads", "0"])
+    assert ok.exit_code == 0, ok.output
+    assert "interhand26m all train" in ok.output
+    refused = CliRunner().invoke(main, ["eval", "--shards", shards, "--run-dir", str(tmp_path), "--split", "train",
+                                        "--baseline", "mean-pose"])
+    assert refused.exit_code == 1 and "--root-source gt" in refused.output and "Traceback" not in refused.output
+    both = CliRunner().invoke(main, ["eval", "--shards", shards, "--run-dir", str(tmp_path), "--oracle",
+                                     "--baseline", "mean-pose"])
+    assert both.exit_code != 0 and "choose one" in both.output and "Traceback" not in both.output
+
+
+def test_the_comparison_puts_baselines_first_and_says_whether_the_model_beat_the_mean_pose(tmp_path):
+    from interhand.eval.report import format_comparison
+
+    def metrics(source, mpjpe):
+        return {"checkpoint": source, "mpjpe": {"all": mpjpe, "single": mpjpe, "interacting": None}, "mrrpe": None,
+                "handedness_accuracy": 1.0}
+
+    table = format_comparison({"run": metrics("output/model_dump/snapshot_3.pth.tar", 30.0),
+                               "mean": metrics("mean-pose baseline of shards/x/train", 60.0),
+                               "fresh": metrics("untrained (seed 0) of the architecture of x", 90.0),
+                               "floor": metrics("oracle", 3.0)})
+    lines = table.splitlines()
+    assert [line.split()[0] for line in lines[1:5]] == ["floor", "mean", "fresh", "run"]
+    assert lines[-1] == "run: 30.00 mm = 0.50x the mean pose's 60.00 mm, beat the mean-pose baseline"
+    worse = format_comparison({"run": metrics("snapshot_3.pth.tar", 70.0), "mean": metrics("mean-pose baseline of x", 60.0)})
+    assert worse.splitlines()[-1].endswith("did NOT beat the mean-pose baseline")
+    (tmp_path / "result").mkdir()
+    empty = CliRunner().invoke(main, ["compare", str(tmp_path)])
+    assert empty.exit_code == 1 and "no evaluation" in empty.output and "Traceback" not in empty.output
+
+
+def test_the_oracle_at_a_checkpoints_heatmap_size_is_its_coarser_floor(synth_ih26m_shards, tmp_path):
+    checkpoint = save_checkpoint(tmp_path / "small.pth.tar",
+                                 InterNet(ModelConfig(resnet_type=18, input_size=64, heatmap_size=16)), epoch=0)
+    shards = synth_ih26m_shards.parent.parent
+    fine = run(_config(shards, tmp_path, oracle=True, split="val", root="gt"))
+    coarse = run(_config(shards, tmp_path, oracle=True, checkpoint=str(checkpoint), split="val", root="gt"))
+    assert coarse["checkpoint"] == f"oracle at the heatmap size of {checkpoint}"
+    assert 2 * fine["mpjpe"]["all"] < coarse["mpjpe"]["all"] < 30.0
+    assert (tmp_path / "result" / "interhand26m_all_val_gt_oracle_small").is_dir()
