@@ -9,7 +9,9 @@ carry a `module.` prefix, otherwise equal ours. Ours is `{'format', 'format_vers
 from __future__ import annotations
 
 import dataclasses
+import errno
 import pickle
+import shutil
 import re
 import zipfile
 from pathlib import Path
@@ -24,6 +26,7 @@ __all__ = [
     "CHECKPOINT_FORMAT",
     "CHECKPOINT_FORMAT_VERSION",
     "CheckpointUnreadable",
+    "CheckpointWriteFailed",
     "load_checkpoint_payload",
     "load_checkpoint",
     "save_checkpoint",
@@ -84,6 +87,29 @@ def load_network_state(model: InterNet, state: dict[str, torch.Tensor]) -> None:
 class CheckpointUnreadable(ValueError):
     """A checkpoint file that cannot be loaded at all (empty, truncated, not a checkpoint, or refused by
     weights-only loading); the message is one line naming the file."""
+
+
+class CheckpointWriteFailed(ValueError):
+    """A checkpoint could not be written (a full disk, most often); one line naming the file and the free space.
+    Nothing is left under the final name or the temporary one."""
+
+
+# torch.save reports a short write as a RuntimeError ("... unexpected pos ..."), not as ENOSPC: below this much
+# free space after such a failure, the disk is taken to be full.
+_NEARLY_FULL_BYTES = 256 * 2**20
+
+
+def _write_failed(path: Path, temporary: Path, error: Exception) -> CheckpointWriteFailed:
+    try:
+        free = shutil.disk_usage(path.parent).free  # before the partial file is removed: what the write saw
+    except OSError:
+        free = -1
+    temporary.unlink(missing_ok=True)
+    full = getattr(error, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or (
+        isinstance(error, RuntimeError) and 0 <= free < _NEARLY_FULL_BYTES)
+    reason = "the disk is full" if full else (str(error).strip().splitlines() or [type(error).__name__])[0]
+    return CheckpointWriteFailed(f"could not write {path}: {reason} ({max(free, 0) / 2**20:.0f} MiB free there); "
+                                 "free space (or keep fewer snapshots: --keep-snapshots N) and --continue")
 
 
 def load_checkpoint_payload(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
@@ -179,6 +205,9 @@ def save_checkpoint(path: str | Path, model: InterNet, epoch: int = 0, optimizer
     if extra:
         payload.update(extra)
     temporary = path.with_name(path.name + ".tmp")
-    torch.save(payload, temporary)
+    try:
+        torch.save(payload, temporary)
+    except (OSError, RuntimeError) as error:
+        raise _write_failed(path, temporary, error) from error
     temporary.replace(path)
     return path

@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 from interhand.config import TrainConfig, config_from_dict
+from interhand.model.original_checkpoint import CheckpointWriteFailed
 from interhand.train.run import run
 
 
@@ -16,7 +17,11 @@ def main(argv: list[str]) -> int:
         print("usage: python -m interhand.train.worker CONFIG.yaml", file=sys.stderr)
         return 2
     config = config_from_dict(TrainConfig, yaml.safe_load(Path(argv[0]).read_text()))
-    run(config)
+    try:
+        run(config)
+    except CheckpointWriteFailed as error:  # one line, not a traceback per process
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -4,7 +4,9 @@ The reference is an independent functional forward over the raw state dict, writ
 architecture description: no module of ours is involved in computing it.
 """
 
+import errno
 import json
+import shutil
 import pickle
 from pathlib import Path
 
@@ -14,7 +16,7 @@ from torch.nn import functional as F
 
 from interhand.config import ModelConfig
 from interhand.model import InterNet, load_checkpoint, save_checkpoint
-from interhand.model.original_checkpoint import CheckpointUnreadable, infer_resnet_type
+from interhand.model.original_checkpoint import CheckpointUnreadable, CheckpointWriteFailed, infer_resnet_type
 
 # Every key of the original repository's checkpoint `network` dict with its shape ('module.' prefix
 # included); a copy of the project's shared/internet_original_keys.json, kept with the tests.
@@ -185,3 +187,29 @@ def test_resnet_depth_is_inferred_from_the_backbone_keys_of_a_snapshot():
         assert infer_resnet_type(keys) == depth
     with pytest.raises(ValueError, match="matches no ResNet"):
         infer_resnet_type({"backbone_net.resnet.layer1.0.conv1.weight": None})
+
+
+def _fail_with(error: Exception):
+    def save(payload, path):
+        Path(path).write_bytes(b"partial")  # what a write that ran out of room leaves
+        raise error
+    return save
+
+
+@pytest.mark.parametrize("error, free_bytes", [
+    (OSError(errno.ENOSPC, "No space left on device"), 10 * 2**30),
+    # torch's own report of a short write: no errno, so the free space decides
+    (RuntimeError("[enforce fail at inline_container.cc:783] . PytorchStreamWriter failed writing file "
+                  "data/12: file write failed\nunexpected pos 1234 vs 5678"), 3 * 2**20),
+], ids=["ENOSPC", "torch short write"])
+def test_a_snapshot_on_a_full_disk_is_one_line_naming_the_file_and_leaves_nothing(tmp_path, monkeypatch, error,
+                                                                                   free_bytes):
+    monkeypatch.setattr(torch, "save", _fail_with(error))
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(2**40, 2**40 - free_bytes,
+                                                                                   free_bytes))
+    path = tmp_path / "snapshot_3.pth.tar"
+    with pytest.raises(CheckpointWriteFailed) as raised:
+        save_checkpoint(path, InterNet(ModelConfig(resnet_type=18, input_size=64, heatmap_size=16)))
+    message = str(raised.value)
+    assert "\n" not in message and str(path) in message and "the disk is full" in message
+    assert list(tmp_path.iterdir()) == []  # neither the snapshot nor its .tmp
