@@ -53,11 +53,12 @@ def format_comparison(results: dict[str, dict]) -> str:
     """
     order = {"oracle": 0, "mean pose": 1, "untrained": 2, "trained": 3}
     rows = sorted(results.items(), key=lambda item: (order[_source_kind(item[1])], item[0]))
-    lines = [f"{'run':<44} {'kind':<10} {'MPJPE all':>10} {'single':>8} {'interact.':>9} {'MRRPE':>8} {'handed.':>8}"]
+    width = max([len("run"), *map(len, results)])
+    lines = [f"{'run':<{width}} {'kind':<10} {'MPJPE all':>10} {'single':>8} {'interact.':>9} {'MRRPE':>8} {'handed.':>8}"]
     for name, metrics in rows:
         mpjpe = metrics.get("mpjpe", {})
         hand = metrics.get("handedness_accuracy")
-        lines.append(f"{name:<44} {_source_kind(metrics):<10} {_mm(mpjpe.get('all')):>10} {_mm(mpjpe.get('single')):>8} "
+        lines.append(f"{name:<{width}} {_source_kind(metrics):<10} {_mm(mpjpe.get('all')):>10} {_mm(mpjpe.get('single')):>8} "
                      f"{_mm(mpjpe.get('interacting')):>9} {_mm(metrics.get('mrrpe')):>8} "
                      f"{'missing' if hand is None else f'{hand:.3f}':>8}")
     baselines = [m["mpjpe"]["all"] for m in results.values() if _source_kind(m) == "mean pose" and m["mpjpe"]["all"]]
