@@ -47,6 +47,7 @@ __all__ = [
     "encode_json_records",
     "decode_ann",
     "decode_ann_records",
+    "index_name",
     "RECORDED_FILES",
     "check_plain_file_name",
 ]
@@ -230,6 +231,11 @@ def sample_key(dataset: str, split: str, annotation_id: int) -> str:
 
 def shard_name(split: str, index: int) -> str:
     return f"{split}-{index:06d}.tar"
+
+
+def index_name(shard: str) -> str:
+    """The DALI index beside a shard: `val-000000.tar` → `val-000000.idx`."""
+    return shard.removesuffix(".tar") + ".idx"
 
 
 def check_format_version(found: object, where: str) -> None:

@@ -36,7 +36,8 @@ from interhand.preprocess.plan import ingest, ingest_parallel, plan_shards, shar
 from interhand.preprocess.shard_writer import ShardJob, ShardResult, file_sha256, partial_paths, write_shard
 from interhand.preprocess.sources import SourceError, check_root, open_source
 from interhand.progress import progress
-from interhand.shard_format import ANN_BYTES, ANN_LAYOUT, FORMAT_VERSION, IMAGE_ENCODINGS, KEY_PREFIX, RECORDED_FILES
+from interhand.shard_format import (ANN_BYTES, ANN_LAYOUT, FORMAT_VERSION, IMAGE_ENCODINGS, KEY_PREFIX, RECORDED_FILES,
+                                    index_name)
 
 __all__ = ["run", "finalize", "shard_dir", "TooManyErrors", "WriteFailed", "RunSummary"]
 
@@ -298,7 +299,7 @@ def _check_shards(out_dir: Path, work: Path, plan: list[dict]) -> list[dict]:
         done = _read_work_record(done_path, "re-run the job to rewrite that shard") if done_path.is_file() else None
         if done is None or done["plan_hash"] != entry["plan_hash"] or not (out_dir / entry["name"]).is_file():
             raise SourceError(f"shard {entry['name']} is not finished; re-run its part")
-        shards.append({"name": entry["name"], "index": entry["name"].replace(".tar", ".idx"),
+        shards.append({"name": entry["name"], "index": index_name(entry["name"]),
                        "samples": done["samples"], "bytes": done["bytes"], "sha256": done["sha256"]})
     return shards
 

@@ -27,7 +27,8 @@ from PIL import Image
 from interhand.manifests.schema import manifest_table
 from interhand.manifests.write import FRAGMENT_SUFFIX, write_errors, write_manifest
 from interhand.preprocess.plan import read_spilled
-from interhand.shard_format import ANN_DTYPE, ANN_FLOATS, ANN_MEMBER, JSON_MEMBER, Sample, SampleInfo, encode_json_records
+from interhand.shard_format import (ANN_DTYPE, ANN_FLOATS, ANN_MEMBER, JSON_MEMBER, Sample, SampleInfo,
+                                    encode_json_records, index_name)
 
 try:
     from interhand.preprocess._jpeg_baseline import to_baseline
@@ -261,7 +262,7 @@ def shard_is_done(job: ShardJob) -> dict | None:
     if not isinstance(record, dict) or record.get("plan_hash") != job.plan_hash or \
             file_sha256(tar_path) != record.get("sha256"):
         return None
-    index_path = Path(job.out_dir) / job.name.replace(".tar", ".idx")  # an edited index is rewritten too
+    index_path = Path(job.out_dir) / index_name(job.name)  # an edited index is rewritten too
     if not index_path.is_file() or file_sha256(index_path) != record.get("index_sha256"):
         return None
     return record
@@ -376,7 +377,7 @@ def _write_samples(job: ShardJob, writer: TarWriter) -> _ShardContent:
 def partial_paths(job: ShardJob) -> tuple[Path, Path]:
     """The temporary names under which `job`'s tar and index are written until they are complete."""
     out_dir = Path(job.out_dir)
-    return out_dir / (job.name + ".tmp"), out_dir / (job.name.replace(".tar", ".idx") + ".tmp")
+    return out_dir / (job.name + ".tmp"), out_dir / (index_name(job.name) + ".tmp")
 
 
 def write_shard(job: ShardJob) -> ShardResult:
@@ -387,7 +388,7 @@ def write_shard(job: ShardJob) -> ShardResult:
                            record["sha256"], resumed=True)
     out_dir, (manifest_path, errors_path) = Path(job.out_dir), _fragment_paths(job)
     manifest_path.parent.mkdir(parents=True, exist_ok=True)
-    tar_path, index_path = out_dir / job.name, out_dir / job.name.replace(".tar", ".idx")
+    tar_path, index_path = out_dir / job.name, out_dir / index_name(job.name)
     tmp_path, index_tmp = partial_paths(job)
     try:
         with open(tmp_path, "wb") as handle:

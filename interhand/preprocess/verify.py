@@ -32,7 +32,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from interhand.manifests.read import read_dataset_json, read_errors, read_manifest
-from interhand.manifests.schema import ARRAY_COLUMNS, MEMBER_COLUMNS, manifest_arrays
+from interhand.manifests.schema import ARRAY_COLUMNS, MANIFEST_SCHEMA, MEMBER_COLUMNS, manifest_arrays
 from interhand.preprocess.shard_writer import dali_index_text, file_sha256
 from interhand.shard_format import (ANN_BYTES, ANN_DTYPE, ANN_FLOATS, ANN_LAYOUT, ANN_MEMBER, FORMAT_VERSION,
                                     JSON_MEMBER, RECORDED_FILES, decode_ann)
@@ -40,6 +40,7 @@ from interhand.skeleton import HAND_TYPE_VECTORS
 
 __all__ = ["verify_shard_dir", "check_recorded_files"]
 
+_ROW_COLUMNS = [name for name in MANIFEST_SCHEMA.names if name not in ARRAY_COLUMNS]
 _FOLDER_SUFFIXES = (".tar", ".idx", ".tmp")  # what a shard folder may hold only when dataset.json lists it
 
 
@@ -235,7 +236,7 @@ def verify_shard_dir(shard_dir: Path, accept_incomplete: bool = False, bar=None,
     problems = check_recorded_files(shard_dir, dataset)
     if problems:  # the manifest or the errors cannot be trusted: nothing below would mean anything
         return problems
-    manifest = read_manifest(shard_dir).drop_columns(list(ARRAY_COLUMNS)).to_pylist()
+    manifest = read_manifest(shard_dir, columns=_ROW_COLUMNS).to_pylist()  # the arrays come shard by shard
     problems += _check_counts(dataset, manifest, read_errors(shard_dir).num_rows)
     problems += _unlisted_files(shard_dir, dataset)
     by_shard: dict[str, list[dict]] = {}
