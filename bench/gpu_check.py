@@ -37,17 +37,20 @@ from common import machine_description
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 GOALS = {"dali_mixed_baseline_images_per_s": 8000.0, "train_images_per_s": 950.0, "train_data_wait": 0.05}
-# The training run: ResNet-50 at 256² (the original's network), bf16, channels_last, DALI mixed decoding.
-_TRAIN_GPU = ["--gpu", "0", "--model-amp", "--model-channels-last", "--loader-backend", "dali",
-              "--loader-device", "gpu", "--batch-size", "64", "--loader-threads", "8", "--epochs", "3",
-              "--steps-per-epoch", "150", "--log-every", "10"]
+# The training run: configs/gpu_learn.yaml (ResNet-50 at 256², the original's network, bf16, channels_last;
+# He-normal start and heatmap gain 64, as no ImageNet weights can be downloaded) fed by DALI mixed decoding,
+# shortened to fit the check: 3 epochs of 150 steps, lr divided by 10 before the last one.
+_TRAIN_GPU = ["--config", str(REPO / "configs" / "gpu_learn.yaml"), "--gpu", "0", "--model-amp",
+              "--model-channels-last", "--loader-backend", "dali", "--loader-device", "gpu", "--batch-size", "64",
+              "--loader-threads", "8", "--epochs", "3", "--lr-dec-epochs", "2", "--steps-per-epoch", "150",
+              "--log-every", "10"]
 # Its CPU twin for --dry-run: the same options on a network and batch small enough for a test.
-_TRAIN_CPU = ["--gpu", "", "--model-amp", "--model-channels-last", "--loader-backend", "reference",
+_TRAIN_CPU = ["--config", str(REPO / "configs" / "gpu_learn.yaml"), "--gpu", "", "--model-amp", "--model-channels-last", "--loader-backend", "reference",
               "--loader-device", "cpu", "--batch-size", "4", "--loader-threads", "1", "--epochs", "1",
               "--steps-per-epoch", "3", "--log-every", "1", "--model-resnet-type", "18", "--model-input-size", "64",
-              "--model-heatmap-size", "16"]
+              "--model-heatmap-size", "16", "--lr-dec-epochs", "1"]
 # Step time limits, seconds (7.5 minutes in all, within 8; pytest builds its small synthetic fixtures first).
-_LIMITS = {"pytest_gpu": 110, "loader": 110, "train": 170, "eval": 60}
+_LIMITS = {"pytest_gpu": 110, "loader": 110, "train": 160, "eval": 50, "mean_pose": 20}
 
 
 def _paths(data: Path) -> dict[str, Path]:
@@ -190,6 +193,13 @@ def run(data: Path, out: Path, dry_run: bool) -> dict:
     step = _step("eval", evaluate, out, _LIMITS["eval"])
     metrics = sorted((run_dir / "result").rglob("metrics.json")) if step["ok"] else []
     report["eval"] = {**_pick(step), "metrics": json.loads(metrics[-1].read_text()) if metrics else {}}
+    # The trivial baseline the trained network must beat: the train split's mean root-relative pose (CPU only).
+    mean_pose = [interhand, "eval", "--shards", str(paths["shards"]), "--run-dir", str(run_dir), "--split", "val",
+                 "--root-source", "gt", "--baseline", "mean-pose", "--gpu", "", "--loader-backend", "reference"]
+    step = _step("mean_pose", mean_pose, out, _LIMITS["mean_pose"])
+    metrics = sorted((run_dir / "result").glob("*mean*/metrics.json")) if step["ok"] else []
+    report["mean_pose"] = {**_pick(step), "metrics": json.loads(metrics[-1].read_text()) if metrics else {}}
+    report["learning"] = _learning(report, out / "train_loss.png")
     report["seconds"] = round(time.perf_counter() - started, 1)
     report["goals_met"] = _goals(report)
     table = _table(report)
@@ -198,6 +208,37 @@ def run(data: Path, out: Path, dry_run: bool) -> dict:
     print(table)
     print(json.dumps(report))
     return report
+
+
+def _learning(report: dict, png: Path) -> dict:
+    """The trained network's val MPJPE against the mean-pose baseline's, and the loss curve as a PNG."""
+    trained = report["eval"]["metrics"].get("mpjpe", {}).get("all")
+    mean_pose = report["mean_pose"]["metrics"].get("mpjpe", {}).get("all")
+    curve = report["train"].get("loss_curve", [])
+    if curve:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        figure, axes = plt.subplots(figsize=(6, 3.5))
+        axes.plot([point["step"] for point in curve], [point["loss_total"] for point in curve], "o-", markersize=3)
+        axes.set(xlabel="training step", ylabel="total loss (heatmap + depth + hand type)",
+                 title=f"gpu-check training run, configs/gpu_learn.yaml shortened\nval MPJPE {_mm(trained)}; "
+                       f"mean-pose baseline {_mm(mean_pose)} (lower is better)")
+        axes.title.set_fontsize(9)
+        axes.yaxis.label.set_fontsize(8)
+        figure.tight_layout()
+        figure.savefig(png, dpi=100)
+        plt.close(figure)
+    ratio = None if trained is None or not mean_pose else round(trained / mean_pose, 3)
+    return {"val_mpjpe_mm": trained, "mean_pose_mpjpe_mm": mean_pose, "ratio_to_mean_pose": ratio,
+            "loss_first": curve[0]["loss_total"] if curve else None,
+            "loss_last": curve[-1]["loss_total"] if curve else None, "loss_png": png.name if curve else None}
+
+
+def _mm(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f} mm"
 
 
 def _pick(step: dict) -> dict:
@@ -233,6 +274,11 @@ def _table(report: dict) -> str:
                  + (f"{metrics.get('counts', {}).get('samples')} samples, MPJPE mm {metrics.get('mpjpe')}, "
                     f"MRRPE mm {metrics.get('mrrpe')}, handedness {metrics.get('handedness_accuracy')}" if metrics
                     else "no metrics"))
+    learning = report["learning"]
+    lines.append(f"{'learning':<14}{str(report['mean_pose']['ok']):<6}{report['mean_pose']['seconds']:>8}  "
+                 f"val MPJPE {learning['val_mpjpe_mm']} mm vs mean pose {learning['mean_pose_mpjpe_mm']} mm "
+                 f"(ratio {learning['ratio_to_mean_pose']}); loss {learning['loss_first']} -> "
+                 f"{learning['loss_last']} ({learning['loss_png']})")
     lines.append("goals: " + ", ".join(f"{name} {'met' if met else 'not met' if met is not None else 'not measured'}"
                                        for name, met in report["goals_met"].items()))
     return "\n".join(lines)

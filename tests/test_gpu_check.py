@@ -28,5 +28,11 @@ def test_gpu_check_dry_run_prepares_runs_every_step_and_reports(tmp_path):
     assert set(report["loader"]["figures"]["profile_us"]) == {"baseline", "source"}
     assert len(report["train"]["loss_curve"]) == 3 and report["train"]["images_per_s"] > 0
     assert report["eval"]["metrics"]["counts"]["samples"] == 16
+    # the learning run is scored against the trivial baseline, and its loss curve drawn
+    assert report["mean_pose"]["ok"] and report["mean_pose"]["metrics"]["checkpoint"].startswith("mean-pose baseline"), report["mean_pose"]
+    learning = report["learning"]
+    assert learning["ratio_to_mean_pose"] == round(learning["val_mpjpe_mm"] / learning["mean_pose_mpjpe_mm"], 3)
+    assert (out / learning["loss_png"]).stat().st_size > 0
+    assert "--config" in report["train"]["command"] and "gpu_learn.yaml" in report["train"]["command"]
     assert report["goals_met"]["dali_mixed_baseline_images_per_s"] is None  # no GPU here: not measured
     assert (out / "gpu_check.txt").read_text().startswith("GPU check (CPU dry run)")
