@@ -50,7 +50,7 @@ _TRAIN_CPU = ["--config", str(REPO / "configs" / "gpu_learn.yaml"), "--gpu", "",
               "--steps-per-epoch", "3", "--log-every", "1", "--model-resnet-type", "18", "--model-input-size", "64",
               "--model-heatmap-size", "16", "--lr-dec-epochs", "1"]
 # Step time limits, seconds (7.5 minutes in all, within 8; pytest builds its small synthetic fixtures first).
-_LIMITS = {"pytest_gpu": 110, "loader": 110, "train": 160, "eval": 50, "mean_pose": 20}
+_LIMITS = {"pytest_gpu": 110, "loader": 110, "train": 150, "eval": 50, "mean_pose": 30}
 
 
 def _paths(data: Path) -> dict[str, Path]:
