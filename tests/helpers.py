@@ -18,3 +18,24 @@ def make_shards(out: Path, root: Path, **options) -> Path:
     config = PreprocessConfig(root=str(root), out=str(out), progress=False, **options)
     run(config, ["test"])
     return shard_dir(config)
+
+
+class _Stopped(Exception):
+    pass
+
+
+def run_unfinished(config: PreprocessConfig, monkeypatch) -> Path:
+    """Run `config` as if killed after its last shard, before the end of the split: every shard written and recorded
+    in .work/, no manifest, dataset.json or SHA256SUMS yet (a finished run removes .work/). Returns the folder."""
+    import interhand.preprocess.run as run_module
+
+    def stop(*args, **kwargs):
+        raise _Stopped
+
+    with monkeypatch.context() as patch:
+        patch.setattr(run_module, "_finalize_locked", stop)
+        try:
+            run(config, ["test"])
+        except _Stopped:
+            pass
+    return shard_dir(config)
