@@ -46,8 +46,8 @@ def shard_count_warning(out_dir: str, samples: int, shards: int) -> str | None:
 
 # (Hub license id, the terms in words, a link) per dataset. Hub ids: huggingface.co/docs/hub/repositories-licenses.
 LICENSES = {
-    "interhand26m": ("cc-by-nc-4.0", "InterHand2.6M is released under CC BY-NC 4.0 (non-commercial use, with "
-                     "attribution)", "https://creativecommons.org/licenses/by-nc/4.0/"),
+    "interhand26m": ("cc-by-nc-4.0", "InterHand2.6M is released under CC BY-NC 4.0: non-commercial use, with "
+                     "attribution", "https://creativecommons.org/licenses/by-nc/4.0/"),
     "stb": ("other", "STB (Stereo Hand Pose Tracking Benchmark) is distributed by its authors without a named "
             "license; it is used for research under the authors' terms", "https://github.com/zhjwustc/icip17_stereo_hand_pose_dataset"),
     "rhd": ("other", "RHD (Rendered Hand Pose Dataset) is provided by its authors for research purposes only, "
@@ -84,7 +84,7 @@ _CHECKSUM_LINE = re.compile(r"^([0-9a-f]{64}) [ *](.+)$")
 
 def _write_text(path: Path, text: str) -> None:
     """Replace `path` atomically (a reader never sees half a file)."""
-    temporary = path.with_name(path.name + ".tmp")
+    temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # two splits' runs may both write the subset card
     temporary.write_text(text, encoding="utf-8")
     os.replace(temporary, path)
 
@@ -110,7 +110,7 @@ def _card(dataset_name: str, title: str, configs: list[tuple[str, str]], body: s
     for split, pattern in configs:
         lines += [f"  - split: {split}", f"    path: {_yaml_text(pattern)}"]
     lines += ["---", "", f"# {title}", "", body, "", "## License", "",
-              f"{terms}{f' ({link})' if link else ''}. These shards are a derived copy and carry the same terms.", ""]
+              f"{terms}{f', {link}' if link else ''}. These shards are a derived copy and carry the same terms.", ""]
     citation = CITATIONS[dataset_name]
     if citation:
         lines += ["## Citation", "", "```bibtex", citation, "```", ""]
