@@ -180,14 +180,15 @@ _CROISSANT_CONTEXT = {
 
 
 def _croissant_type(arrow_type: pa.DataType) -> tuple[str, bool]:
-    """(Croissant dataType, repeated) of a manifest column's Arrow type."""
-    repeated = pa.types.is_list(arrow_type) or pa.types.is_fixed_size_list(arrow_type)
-    value = arrow_type.value_type if repeated else arrow_type
-    if pa.types.is_floating(value):
+    """(Croissant dataType, repeated) of a manifest column's Arrow type; a list of lists (42×3) is repeated too."""
+    repeated = False
+    while pa.types.is_list(arrow_type) or pa.types.is_fixed_size_list(arrow_type):
+        arrow_type, repeated = arrow_type.value_type, True
+    if pa.types.is_floating(arrow_type):
         return "sc:Float", repeated
-    if pa.types.is_integer(value):
+    if pa.types.is_integer(arrow_type):
         return "sc:Integer", repeated
-    if pa.types.is_boolean(value):
+    if pa.types.is_boolean(arrow_type):
         return "sc:Boolean", repeated
     return "sc:Text", repeated
 

@@ -15,6 +15,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from helpers import HF_NULL_FIRST, hf_null_first
 from interhand.cli import main
 from interhand.config import PreprocessConfig, parse_size
 from interhand.manifests.read import read_dataset_json
@@ -132,38 +133,16 @@ def test_every_dataset_has_license_terms_and_the_real_ones_a_citation():
     assert all(CITATIONS[name].startswith("@") for name in ("interhand26m", "stb", "rhd"))
 
 
-@pytest.fixture
-def hf_datasets(tmp_path, monkeypatch):
-    datasets = pytest.importorskip("datasets")
-    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "hf-cache")
-    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
-    return datasets
-
-
 def _keys(shard_dir: Path) -> list[str]:
     return pq.read_table(shard_dir / "manifest.parquet", columns=["key"]).column(0).to_pylist()
 
 
-class _NullFirstRecord(Exception):
-    """HF typed a `.json` field null from the first samples and then met a struct there."""
-
-
 def _load(datasets, folder: Path, **options):
-    """datasets.load_dataset(folder), with exactly the null-first failure turned into _NullFirstRecord."""
-    try:
+    with hf_null_first():
         return datasets.load_dataset(str(folder), **options)
-    except datasets.exceptions.DatasetGenerationError as error:
-        if "to null" in str(error.__cause__):
-            raise _NullFirstRecord(str(error.__cause__)) from error
-        raise
 
 
-_NULL_FIRST = pytest.mark.xfail(strict=True, raises=_NullFirstRecord, reason="the `.json` record's mano/rootnet are null in the first samples, "
-                                "so the builder types them null and then cannot cast a struct (the record-type fix of "
-                                "issue 14's spec half)")
-
-
-@pytest.mark.parametrize("streaming", [pytest.param(False, marks=_NULL_FIRST), True])
+@pytest.mark.parametrize("streaming", [pytest.param(False, marks=HF_NULL_FIRST), True])
 def test_hf_datasets_loads_an_interhand_split_folder(streaming, ih26m_val_shards, hf_datasets):
     loaded = _load(hf_datasets, ih26m_val_shards, split="val", streaming=streaming)
     assert [example["__key__"] for example in loaded] == _keys(ih26m_val_shards)
@@ -180,7 +159,7 @@ def test_hf_datasets_loads_a_png_split_folder(streaming, stb_test_shards, hf_dat
         assert ann.size == ANN_FLOATS and example["png"].size == tuple(int(v) for v in ann[offset:offset + 2])
 
 
-@pytest.mark.parametrize("streaming", [pytest.param(False, marks=_NULL_FIRST), True])
+@pytest.mark.parametrize("streaming", [pytest.param(False, marks=HF_NULL_FIRST), True])
 def test_hf_datasets_loads_the_subset_folder_with_every_split(streaming, synth_ih26m_root, tmp_path, hf_datasets):
     from helpers import make_shards
 
