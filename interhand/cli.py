@@ -267,7 +267,8 @@ def shards(finalize: bool, **values) -> None:
 
     Reads the dataset folder --data; writes SHARDS/<dataset>/<annot-subset>/<split>/: <split>-NNNNNN.tar
     shards with DALI .idx files, manifest.parquet, errors.parquet, dataset.json, then a dataset card, croissant.json,
-    shardindex.json and SHA256SUMS. A re-run resumes: finished shards are verified and kept; `.work/` is removed at the end.
+    shardindex.json and SHA256SUMS. A re-run resumes an unfinished run: finished shards are verified and kept;
+    `.work/`, the resume state, is removed at the end.
     """
     import sys
 

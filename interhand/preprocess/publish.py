@@ -48,10 +48,12 @@ def shard_count_warning(out_dir: str, samples: int, shards: int) -> str | None:
 LICENSES = {
     "interhand26m": ("cc-by-nc-4.0", "InterHand2.6M is released under CC BY-NC 4.0: non-commercial use, with "
                      "attribution", "https://creativecommons.org/licenses/by-nc/4.0/"),
-    "stb": ("other", "STB (Stereo Hand Pose Tracking Benchmark) is distributed by its authors without a named "
-            "license; it is used for research under the authors' terms", "https://github.com/zhjwustc/icip17_stereo_hand_pose_dataset"),
-    "rhd": ("other", "RHD (Rendered Hand Pose Dataset) is provided by its authors for research purposes only, "
-            "under the terms on its download page", "https://lmb.informatik.uni-freiburg.de/resources/datasets/RenderedHandposeDataset.en.html"),
+    "stb": ("other", "STB (Stereo Hand Pose Tracking Benchmark) carries the terms its authors give with the "
+            "download; no standard license is named for it here",
+            "https://github.com/zhjwustc/icip17_stereo_hand_pose_dataset"),
+    "rhd": ("other", "RHD (Rendered Hand Pose Dataset) carries the terms on its authors' download page; no "
+            "standard license is named for it here",
+            "https://lmb.informatik.uni-freiburg.de/resources/datasets/RenderedHandposeDataset.en.html"),
     "coco": ("unknown", "a generic COCO-keypoints input: its license is unknown here and must be set by the user",
              ""),
 }
@@ -140,7 +142,10 @@ def write_subset_card(subset_dir: Path) -> None:
     splits = []
     for path in sorted(Path(subset_dir).iterdir()):
         if (path / CHECKSUMS_FILE).is_file() and (path / "dataset.json").is_file():
-            splits.append(json.loads((path / "dataset.json").read_text()))
+            try:
+                splits.append(json.loads((path / "dataset.json").read_text()))
+            except (ValueError, OSError):
+                continue  # a damaged neighbour is not listed; `interhand verify` names it
     if not splits:
         return
     first = splits[0]
@@ -167,15 +172,17 @@ def _wids_index(dataset: dict) -> str:
 # The context every Croissant 1.0 file carries (mlcommons.org/croissant/1.0), so that no reader fetches one.
 _CROISSANT_CONTEXT = {
     "@language": "en", "@vocab": "https://schema.org/", "citeAs": "cr:citeAs", "column": "cr:column",
-    "conformsTo": "dct:conformsTo", "cr": "http://mlcommons.org/croissant/", "rai": "http://mlcommons.org/croissant/RAI/",
-    "data": {"@id": "cr:data", "@type": "@json"}, "dataType": {"@id": "cr:dataType", "@type": "@vocab"},
-    "dct": "http://purl.org/dc/terms/", "equivalentProperty": "cr:equivalentProperty", "examples": {"@id": "cr:examples", "@type": "@json"},
+    "conformsTo": "dct:conformsTo", "cr": "http://mlcommons.org/croissant/",
+    "rai": "http://mlcommons.org/croissant/RAI/", "data": {"@id": "cr:data", "@type": "@json"},
+    "dataType": {"@id": "cr:dataType", "@type": "@vocab"}, "dct": "http://purl.org/dc/terms/",
+    "equivalentProperty": "cr:equivalentProperty", "examples": {"@id": "cr:examples", "@type": "@json"},
     "extract": "cr:extract", "field": "cr:field", "fileProperty": "cr:fileProperty", "fileObject": "cr:fileObject",
     "fileSet": "cr:fileSet", "format": "cr:format", "includes": "cr:includes", "isLiveDataset": "cr:isLiveDataset",
     "jsonPath": "cr:jsonPath", "key": "cr:key", "md5": "cr:md5", "parentField": "cr:parentField",
     "path": "cr:path", "recordSet": "cr:recordSet", "references": "cr:references", "regex": "cr:regex",
-    "repeated": "cr:repeated", "replace": "cr:replace", "samplingRate": "cr:samplingRate", "sc": "https://schema.org/", "separator": "cr:separator",
-    "source": "cr:source", "subField": "cr:subField", "transform": "cr:transform",
+    "repeated": "cr:repeated", "replace": "cr:replace", "samplingRate": "cr:samplingRate",
+    "sc": "https://schema.org/", "separator": "cr:separator", "source": "cr:source", "subField": "cr:subField",
+    "transform": "cr:transform",
 }
 
 
@@ -217,7 +224,7 @@ def _croissant(dataset: dict) -> str:
         "version": f"{dataset['format_version']}.0.0",
         "distribution": [manifest, *tars,
                          {"@type": "cr:FileSet", "@id": "json-records", "name": "json-records",
-                          "description": "the `.json` record of every sample (SHARD_FORMAT.md §4.2), one per tar member",
+                          "description": "the `.json` record of every sample (SHARD_FORMAT.md §4.2), a tar member",
                           "containedIn": [{"@id": tar["@id"]} for tar in tars], "encodingFormat": "application/json",
                           "includes": "*.json"}],
         "recordSet": [{"@type": "cr:RecordSet", "@id": "manifest", "name": "manifest", "key": {"@id": "manifest/key"},

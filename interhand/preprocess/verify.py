@@ -220,7 +220,7 @@ def _check_content(name: str, rows: pa.Table, anns: dict[str, bytes]) -> list[st
 
 
 def _unlisted_files(shard_dir: Path, dataset: dict) -> list[str]:
-    """Anything in the folder that is not one of its files (SHARD_FORMAT.md §1.2): a stale shard, a `.tmp`, `.work/`."""
+    """Anything in the folder that is not one of its files (SHARD_FORMAT.md §1.2): a stale shard, a .tmp, .work/."""
     listed = {*folder_files(dataset), CHECKSUMS_FILE}
     return [f"{path.name}: not a file of this folder (a stale or foreign {'folder' if path.is_dir() else 'file'}; "
             "remove it)" for path in sorted(shard_dir.iterdir()) if path.name not in listed]

@@ -61,7 +61,10 @@ def test_verify_names_a_file_edited_after_the_run(name, ih26m_val_shards, tmp_pa
     path = folder / name
     data = path.read_bytes()
     # Same size, still valid JSON where it was: only a digest can tell (dataset.json: its command_line, ["test"]).
-    edited = data.replace(b'"test"', b'"tesT"') if name == "dataset.json" else data[:-2] + bytes([data[-2] ^ 1]) + data[-1:]
+    if name == "dataset.json":
+        edited = data.replace(b'"test"', b'"tesT"')
+    else:
+        edited = data[:-2] + bytes([data[-2] ^ 1]) + data[-1:]
     assert edited != data
     path.write_bytes(edited)
     problems = verify_shard_dir(folder)
