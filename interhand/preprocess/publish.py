@@ -39,10 +39,12 @@ def shard_count_warning(out_dir: str, samples: int, shards: int) -> str | None:
     """One line when a finished split has fewer shards than MIN_SHARDS_FOR_READERS, saying what to do; else None."""
     if shards >= MIN_SHARDS_FOR_READERS:
         return None
-    per_shard = max(1, samples // MIN_SHARDS_FOR_READERS)
+    remedy = (f"re-run with --shard-samples {samples // MIN_SHARDS_FOR_READERS}"
+              if samples >= MIN_SHARDS_FOR_READERS else f"it has only {samples} samples: read it with at most "
+              f"{shards} workers in all")
     return (f"warning: {out_dir} has {shards} shards, fewer than {MIN_SHARDS_FOR_READERS} (8 GPUs x 8 DataLoader "
-            f"workers): plain webdataset gives a worker without a shard no samples (\"No samples found\"); for more "
-            f"readers re-run with --shard-samples {per_shard} (SHARD_FORMAT.md §2)")
+            f"workers): plain webdataset gives a worker without a shard no samples (\"No samples found\"); "
+            f"{remedy} (SHARD_FORMAT.md §2)")
 
 # (Hub license id, the terms in words, a link) per dataset. Hub ids: huggingface.co/docs/hub/repositories-licenses.
 LICENSES = {

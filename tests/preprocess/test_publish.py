@@ -112,7 +112,7 @@ def test_shards_warns_in_one_line_when_a_split_has_too_few_shards(tmp_path, real
     assert result.exit_code == 0, result.output
     warnings = [line for line in result.output.splitlines() if line.startswith("warning:")]
     assert len(warnings) == 1 and "1 shards, fewer than 64" in warnings[0] and "No samples found" in warnings[0]
-    assert "--shard-samples 1 " in warnings[0]
+    assert "it has only 4 samples: read it with at most 1 workers in all" in warnings[0]
     assert shard_count_warning("x", 64 * 5000, MIN_SHARDS_FOR_READERS) is None
     assert "--shard-samples 4999 " in shard_count_warning("x", 64 * 4999 + 3, 12)
 
