@@ -72,10 +72,11 @@ def test_parts_then_finalize_equal_a_single_job_shard_for_shard(tmp_path, synth_
     for part in ("1/2", "0/2"):
         make_shards(tmp_path, synth_ih26m_root, split="train", shard_samples=16, part=part)
     out = tmp_path / "interhand26m" / "all" / "train"
-    assert not (out / "manifest.parquet").exists()
+    assert not (out / "manifest.parquet").exists() and (out / ".work").is_dir()
     result = CliRunner().invoke(main, ["shards", "--root", str(synth_ih26m_root), "--split", "train", "--out",
                                        str(tmp_path), "--shard-samples", "16", "--part", "0/2", "--finalize"])
     assert result.exit_code == 0, result.output
+    assert not (out / ".work").exists() and verify_shard_dir(out) == []
     assert _tar_bytes(out) == _tar_bytes(ih26m_train_shards)
     assert pq.read_table(out / "manifest.parquet").equals(pq.read_table(ih26m_train_shards / "manifest.parquet"))
 
