@@ -46,6 +46,7 @@ def shard_count_warning(out_dir: str, samples: int, shards: int) -> str | None:
             f"workers): plain webdataset gives a worker without a shard no samples (\"No samples found\"); "
             f"{remedy} (SHARD_FORMAT.md §2)")
 
+
 # (Hub license id, the terms in words, a link) per dataset. Hub ids: huggingface.co/docs/hub/repositories-licenses.
 LICENSES = {
     "interhand26m": ("cc-by-nc-4.0", "InterHand2.6M is released under CC BY-NC 4.0: non-commercial use, with "
