@@ -266,10 +266,13 @@ def shards(finalize: bool, **values) -> None:
     """Convert one split of a dataset into webdataset tar shards + Parquet manifests (SHARD_FORMAT.md).
 
     Reads the dataset folder --data; writes SHARDS/<dataset>/<annot-subset>/<split>/: <split>-NNNNNN.tar
-    shards with DALI .idx files, manifest.parquet, errors.parquet and dataset.json. A re-run resumes: finished shards are verified and kept.
+    shards with DALI .idx files, manifest.parquet, errors.parquet, dataset.json, then a dataset card, croissant.json,
+    shardindex.json and SHA256SUMS. A re-run resumes an unfinished run: finished shards are verified and kept;
+    `.work/`, the resume state, is removed at the end.
     """
     import sys
 
+    from interhand.preprocess.publish import shard_count_warning
     from interhand.preprocess.run import TooManyErrors, WriteFailed, finalize as finalize_parts, run
     from interhand.preprocess.sources import SourceError
 
@@ -283,6 +286,9 @@ def shards(finalize: bool, **values) -> None:
     except (SourceError, TooManyErrors, WriteFailed) as error:
         raise click.ClickException(str(error)) from error
     click.echo(summary if summary is not None else f"part {config.part} done; run --finalize after all parts")
+    warning = summary and shard_count_warning(summary.out_dir, summary.samples, summary.shards)
+    if warning:
+        click.echo(warning, err=True)
 
 
 @main.command(short_help="Re-read every shard under SHARDS and check it against its manifest and dataset.json.")

@@ -141,7 +141,8 @@ class PreprocessConfig:
     aid_list: str = field(default="", metadata={
         "help": "v1.0 H-subset annotation ids, one per line (default: aid_human_annot_<split>.txt in --data)"})
     workers: int = field(default=1, metadata={"help": "worker processes that read and write the shards"})
-    shard_size: str = field(default="1GB", metadata={"help": "target shard size (images + records)"})
+    shard_size: str = field(default="100MB", metadata={
+        "help": "target shard size (images + records); 100MB gives a real InterHand2.6M split >= 64 shards"})
     shard_samples: int = field(default=0, metadata={"help": "samples per shard; 0 = cut by --shard-size"})
     shuffle_seed: int = field(default=0, metadata={
         "help": "train: seed of the shuffle across the whole split; val/test keep a deterministic order"})

@@ -49,6 +49,8 @@ __all__ = [
     "decode_ann_records",
     "index_name",
     "RECORDED_FILES",
+    "PUBLISHED_FILES",
+    "CHECKSUMS_FILE",
     "check_plain_file_name",
 ]
 
@@ -56,10 +58,12 @@ __all__ = [
 # 2: the image member may be the source JPEG re-encoded losslessly as baseline, with the manifest's image columns
 # (image_encoding, image_sha256, source_*); dataset.json records `complete`, `error_fraction`, `max_errors` and
 # `files` (the folder-integrity section below).
-FORMAT_VERSION = 2
+# 3: the published files and SHA256SUMS of a finished folder (PUBLISHED_FILES, CHECKSUMS_FILE).
+FORMAT_VERSION = 3
 # Version 1 differs from 2 by the stored image (always the source bytes), the manifest's image columns and
-# dataset.json's integrity keys.
-_REWRITE_HINT = {1: "; re-run `interhand shards` with the same options into a new --shards folder to rewrite it"}
+# dataset.json's integrity keys; version 2 from 3 by the published files.
+_REWRITE_HINT = {version: "; re-run `interhand shards` with the same options into a new --shards folder to rewrite it"
+                 for version in (1, 2)}
 
 # Key prefix per source; a key is `<prefix>-<split>-<annotation id, 9 digits>` (SHARD_FORMAT.md §3).
 KEY_PREFIX = {"interhand26m": "ih26m", "stb": "stb", "rhd": "rhd", "coco": "coco"}
@@ -483,6 +487,11 @@ def read_dali_index(path: str | Path) -> list[tuple[str, dict[str, tuple[int, in
 # folder unless told to accept it), `error_fraction` (errors / input annotations), `max_errors` (the run's limit),
 # and `files`: for each of RECORDED_FILES, {"bytes", "sha256"}, so that `interhand verify` catches an edit of them.
 RECORDED_FILES = ("manifest.parquet", "errors.parquet")
+# Format version 3 (SHARD_FORMAT.md §1.2): after dataset.json, a finished folder gets the files other tools read
+# (interhand/preprocess/publish.py), then CHECKSUMS_FILE, last, over every other file: a folder is finished when
+# dataset.json and CHECKSUMS_FILE are both there.
+PUBLISHED_FILES = ("README.md", "croissant.json", "shardindex.json")
+CHECKSUMS_FILE = "SHA256SUMS"
 
 
 def check_plain_file_name(name: object, where: str) -> str:

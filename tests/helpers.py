@@ -1,6 +1,9 @@
 """Constants shared by the tests (importable as `helpers`; fixtures live in the conftest.py files)."""
 
+from contextlib import contextmanager
 from pathlib import Path
+
+import pytest
 
 from interhand.config import PreprocessConfig, SynthConfig
 from interhand.preprocess.run import run, shard_dir
@@ -18,3 +21,48 @@ def make_shards(out: Path, root: Path, **options) -> Path:
     config = PreprocessConfig(root=str(root), out=str(out), progress=False, **options)
     run(config, ["test"])
     return shard_dir(config)
+
+
+class _Stopped(Exception):
+    pass
+
+
+def run_unfinished(config: PreprocessConfig, monkeypatch) -> Path:
+    """Run `config` as if killed after its last shard, before the end of the split: every shard written and recorded
+    in .work/, no manifest, dataset.json or SHA256SUMS yet (a finished run removes .work/). Returns the folder."""
+    import interhand.preprocess.run as run_module
+
+    def stop(*args, **kwargs):
+        raise _Stopped
+
+    with monkeypatch.context() as patch:
+        patch.setattr(run_module, "_finalize_locked", stop)
+        try:
+            run(config, ["test"])
+        except _Stopped:
+            pass
+    return shard_dir(config)
+
+
+class NullFirstRecord(Exception):
+    """Hugging Face `datasets` typed a `.json` field null from the first samples, then met a struct there."""
+
+
+@contextmanager
+def hf_null_first():
+    """Exactly that failure of a map-style `datasets.load_dataset` turned into NullFirstRecord; others pass."""
+    import datasets
+
+    try:
+        yield
+    except datasets.exceptions.DatasetGenerationError as error:
+        if "to null" in str(error.__cause__):
+            raise NullFirstRecord(str(error.__cause__)) from error
+        raise
+
+
+# The map-style loads of InterHand2.6M shards, until the `.json` record's types stop depending on which sample
+# comes first (mano/rootnet null in the first samples, a struct later).
+HF_NULL_FIRST = pytest.mark.xfail(strict=True, raises=NullFirstRecord, reason=(
+    "the .json record's mano/rootnet are null in the first samples: the builder types them null, then cannot "
+    "cast a struct"))

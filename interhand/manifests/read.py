@@ -5,7 +5,8 @@ refuses, with one line naming the file, a folder that is not exactly what its da
 that can be seen without reading the data: a missing dataset.json (never written, or removed because the
 folder is being rewritten), an unfinished run (`complete` false) unless accepted, a shard or index name that
 is not a plain file name inside the folder, a listed file that is missing, a symlink, or of another size
-than recorded. Contents (SHA-256, CRC-32, offsets) are `interhand verify`'s job.
+than recorded, or a missing SHA256SUMS or published file (the run stopped before its end; SHARD_FORMAT.md §1.2).
+Contents (SHA-256, CRC-32, offsets) are `interhand verify`'s job.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from interhand.shard_format import RECORDED_FILES, check_format_version, check_plain_file_name
+from interhand.shard_format import (CHECKSUMS_FILE, PUBLISHED_FILES, RECORDED_FILES, check_format_version,
+                                    check_plain_file_name)
 
 __all__ = ["read_dataset_json", "read_manifest", "read_errors", "IncompleteShardsError"]
 
@@ -80,6 +82,11 @@ def read_dataset_json(shard_dir: Path, accept_incomplete: bool = False) -> dict:
     for name in RECORDED_FILES:
         _check_file(shard_dir, name, files[name].get("bytes") if isinstance(files[name], dict) else -1,
                     f"{path}: files")
+    for name in (*PUBLISHED_FILES, CHECKSUMS_FILE):  # written after dataset.json, SHA256SUMS last
+        if not (Path(shard_dir) / name).is_file():
+            raise FileNotFoundError(f"{Path(shard_dir) / name} not found: the run that wrote {path} stopped before "
+                                    "its end; re-run `interhand shards`")
+        _check_file(shard_dir, name, None, f"{path}: {name}")
     return record
 
 

@@ -15,6 +15,7 @@ import json
 import multiprocessing
 import os
 import select
+import shutil
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -33,11 +34,12 @@ from interhand.manifests.schema import ERRORS_SCHEMA, MANIFEST_SCHEMA
 from interhand.manifests.write import FRAGMENT_SUFFIX, concat_tables, write_errors, write_manifest
 from interhand.preprocess import shard_writer
 from interhand.preprocess.plan import ingest, ingest_parallel, plan_shards, share_progress, spill_records
+from interhand.preprocess.publish import write_published_files
 from interhand.preprocess.shard_writer import ShardJob, ShardResult, file_sha256, partial_paths, write_shard
 from interhand.preprocess.sources import SourceError, check_root, open_source
 from interhand.progress import progress
-from interhand.shard_format import (ANN_BYTES, ANN_LAYOUT, FORMAT_VERSION, IMAGE_ENCODINGS, KEY_PREFIX, RECORDED_FILES,
-                                    index_name)
+from interhand.shard_format import (ANN_BYTES, ANN_LAYOUT, CHECKSUMS_FILE, FORMAT_VERSION, IMAGE_ENCODINGS, KEY_PREFIX,
+                                    PUBLISHED_FILES, RECORDED_FILES, index_name)
 
 __all__ = ["run", "finalize", "shard_dir", "TooManyErrors", "WriteFailed", "RunSummary"]
 
@@ -249,9 +251,9 @@ def _folder_lock(work: Path, part: tuple[int, int] | None):
 
 
 def _invalidate(out_dir: Path) -> None:
-    """Before the first tar is replaced: the folder stops looking finished (dataset.json first, then the
-    files it vouches for), so that no reader takes a half-rewritten folder for the earlier finished one."""
-    for name in ("dataset.json", *RECORDED_FILES):
+    """Before the first tar is replaced: the folder stops looking finished (SHA256SUMS and dataset.json first,
+    then the files they vouch for), so that no reader takes a half-rewritten folder for the earlier finished one."""
+    for name in (CHECKSUMS_FILE, "dataset.json", *RECORDED_FILES, *PUBLISHED_FILES):
         (out_dir / name).unlink(missing_ok=True)
 
 
@@ -365,6 +367,8 @@ def _finalize_locked(config: PreprocessConfig, command_line: list[str] | None) -
     temporary = out_dir / "dataset.json.tmp"
     temporary.write_text(json.dumps(dataset, indent=1) + "\n")
     os.replace(temporary, out_dir / "dataset.json")
+    write_published_files(out_dir, dataset)  # SHA256SUMS last: from here on the folder is finished
+    shutil.rmtree(work)  # the resume state: a finished folder is re-made from scratch, byte for byte
     summary = RunSummary(str(out_dir), inputs, manifest.num_rows, errors.num_rows, len(shards),
                          sum(part["resumed_shards"] for part in parts))
     if not dataset["complete"]:

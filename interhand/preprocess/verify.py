@@ -3,7 +3,8 @@
 Checks: what every reader checks when it opens the folder (`read_dataset_json`: format version, a complete
 run, plain file names, no symlinks, sizes); the SHA-256 of manifest.parquet and errors.parquet as recorded in
 dataset.json; the counts in dataset.json recomputed from the manifest and the errors (samples, errors, inputs,
-shards, per-shard samples, the error fraction); no unlisted tar, index or temporary file in the folder; every
+shards, per-shard samples, the error fraction); no file or folder in the folder that is not one of its files; SHA256SUMS
+listing exactly those with their SHA-256 (SHARD_FORMAT.md §1.2); every
 shard's SHA-256 and size as recorded at write time; every manifest member present in its tar at the recorded
 offset with the recorded size and CRC-32; no member the manifest does not list; every `.ann` and `.json`
 record of this format version and with its own key; the manifest's content columns (arrays, hand_type) equal
@@ -33,15 +34,15 @@ import pyarrow.parquet as pq
 
 from interhand.manifests.read import read_dataset_json, read_errors, read_manifest
 from interhand.manifests.schema import ARRAY_COLUMNS, MANIFEST_SCHEMA, MEMBER_COLUMNS, manifest_arrays
+from interhand.preprocess.publish import folder_files, read_checksums
 from interhand.preprocess.shard_writer import dali_index_text, file_sha256
-from interhand.shard_format import (ANN_BYTES, ANN_DTYPE, ANN_FLOATS, ANN_LAYOUT, ANN_MEMBER, FORMAT_VERSION,
-                                    JSON_MEMBER, RECORDED_FILES, decode_ann)
+from interhand.shard_format import (ANN_BYTES, ANN_DTYPE, ANN_FLOATS, ANN_LAYOUT, ANN_MEMBER, CHECKSUMS_FILE,
+                                    FORMAT_VERSION, JSON_MEMBER, RECORDED_FILES, decode_ann)
 from interhand.skeleton import HAND_TYPE_VECTORS
 
-__all__ = ["verify_shard_dir", "check_recorded_files"]
+__all__ = ["verify_shard_dir", "check_recorded_files", "check_checksums"]
 
 _ROW_COLUMNS = [name for name in MANIFEST_SCHEMA.names if name not in ARRAY_COLUMNS]
-_FOLDER_SUFFIXES = (".tar", ".idx", ".tmp")  # what a shard folder may hold only when dataset.json lists it
 
 
 def check_recorded_files(shard_dir: Path, dataset: dict, names: tuple[str, ...] = RECORDED_FILES) -> list[str]:
@@ -219,10 +220,38 @@ def _check_content(name: str, rows: pa.Table, anns: dict[str, bytes]) -> list[st
 
 
 def _unlisted_files(shard_dir: Path, dataset: dict) -> list[str]:
-    listed = {shard["name"] for shard in dataset["shards"]} | {shard["index"] for shard in dataset["shards"]}
-    return [f"{path.name}: not listed in dataset.json (a stale or foreign file; remove it)"
-            for path in sorted(shard_dir.iterdir())
-            if path.suffix in _FOLDER_SUFFIXES and path.name not in listed]
+    """Anything in the folder that is not one of its files (SHARD_FORMAT.md §1.2): a stale shard, a .tmp, .work/."""
+    listed = {*folder_files(dataset), CHECKSUMS_FILE}
+    return [f"{path.name}: not a file of this folder (a stale or foreign {'folder' if path.is_dir() else 'file'}; "
+            "remove it)" for path in sorted(shard_dir.iterdir()) if path.name not in listed]
+
+
+def check_checksums(shard_dir: Path, dataset: dict) -> list[str]:
+    """SHA256SUMS lists exactly the folder's files (folder_files) with their SHA-256. Files whose digest dataset.json
+    records (shards, parquet files; checked against the files elsewhere) are compared with that record, the others
+    are hashed here."""
+    try:
+        checksums = read_checksums(shard_dir)
+    except FileNotFoundError:
+        return [f"{CHECKSUMS_FILE}: missing (the run stopped before its end; re-run `interhand shards`)"]
+    except (ValueError, UnicodeDecodeError) as error:
+        return [f"{CHECKSUMS_FILE}: {error}"]
+    expected = folder_files(dataset)
+    problems = [f"{CHECKSUMS_FILE} does not list {name}" for name in expected if name not in checksums]
+    problems += [f"{CHECKSUMS_FILE} lists {name}, which is not a file of this folder" for name in checksums
+                 if name not in expected]
+    recorded = {shard["name"]: shard["sha256"] for shard in dataset["shards"]}
+    recorded.update({name: dataset["files"][name]["sha256"] for name in RECORDED_FILES})
+    for name in expected:
+        if name not in checksums:
+            continue
+        path = shard_dir / name
+        digest = recorded.get(name) or (file_sha256(path) if path.is_file() else None)
+        if digest is None:
+            problems.append(f"{name}: listed in {CHECKSUMS_FILE} but missing")
+        elif digest != checksums[name]:
+            problems.append(f"{name}: SHA-256 differs from {CHECKSUMS_FILE} (edited, replaced or corrupt)")
+    return problems
 
 
 def verify_shard_dir(shard_dir: Path, accept_incomplete: bool = False, bar=None,
@@ -239,6 +268,7 @@ def verify_shard_dir(shard_dir: Path, accept_incomplete: bool = False, bar=None,
     manifest = read_manifest(shard_dir, columns=_ROW_COLUMNS).to_pylist()  # the arrays come shard by shard
     problems += _check_counts(dataset, manifest, read_errors(shard_dir).num_rows)
     problems += _unlisted_files(shard_dir, dataset)
+    problems += check_checksums(shard_dir, dataset)
     by_shard: dict[str, list[dict]] = {}
     for row in manifest:
         by_shard.setdefault(row["shard"], []).append(row)

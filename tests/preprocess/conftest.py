@@ -22,3 +22,12 @@ def ih26m_val_shards(tmp_path_factory, synth_ih26m_root) -> Path:
 @pytest.fixture(scope="session")
 def stb_test_shards(tmp_path_factory, synth_stb_root) -> Path:
     return make_shards(tmp_path_factory.mktemp("shards"), synth_stb_root, dataset="stb", split="test")
+
+
+@pytest.fixture
+def hf_datasets(tmp_path, monkeypatch):
+    """Hugging Face `datasets`, offline, caching under tmp_path (nothing in ~/.cache)."""
+    datasets = pytest.importorskip("datasets")
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "hf-cache")
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+    return datasets

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from helpers import run_unfinished
 from interhand.cli import main
 from interhand.config import LoaderConfig, PreprocessConfig
 from interhand.loaders.build import build_loader
@@ -39,10 +40,6 @@ def real_root(tmp_path, real_ih26m_root) -> Path:
 
 def _images(root: Path) -> list[Path]:
     return sorted((root / "images").rglob("*.jpg"))
-
-
-def _resumed(out: Path) -> int:
-    return json.loads((out / ".work" / "part-0-of-1.json").read_text())["resumed_shards"]
 
 
 def test_a_folder_being_rewritten_stops_looking_finished_before_a_tar_is_replaced(tmp_path, real_root, monkeypatch):
@@ -122,19 +119,19 @@ def test_workers_die_with_the_main_process(tmp_path):
     assert not alive, f"workers {alive} outlived their killed main process"
 
 
-def test_resume_rewrites_a_shard_whose_index_was_edited(tmp_path, real_root):
+def test_resume_rewrites_a_shard_whose_index_was_edited(tmp_path, real_root, monkeypatch):
     config = _config(real_root, tmp_path / "out")
-    run(config)
+    run_unfinished(config, monkeypatch)
     index = shard_dir(config) / "test-000000.idx"
     original = index.read_bytes()
     index.write_bytes(original.replace(b" jpg ", b" png ", 1))
-    run(config)
-    assert index.read_bytes() == original and _resumed(shard_dir(config)) == 0
+    assert run(config).resumed_shards == 0 and index.read_bytes() == original
 
 
-def test_resume_rewrites_a_shard_whose_image_changed_in_place_with_the_same_size_and_mtime(tmp_path, real_root):
+def test_resume_rewrites_a_shard_whose_image_changed_in_place_with_the_same_size_and_mtime(tmp_path, real_root,
+                                                                                          monkeypatch):
     config = _config(real_root, tmp_path / "out")
-    run(config)
+    run_unfinished(config, monkeypatch)
     tar = shard_dir(config) / "test-000000.tar"
     before = tar.read_bytes()
     image = _images(real_root)[0]
@@ -145,8 +142,7 @@ def test_resume_rewrites_a_shard_whose_image_changed_in_place_with_the_same_size
         handle.write(bytes(data))
     os.utime(image, ns=(status.st_atime_ns, status.st_mtime_ns))
     assert (image.stat().st_size, image.stat().st_mtime_ns) == (status.st_size, status.st_mtime_ns)
-    run(config)
-    assert _resumed(shard_dir(config)) == 0 and tar.read_bytes() != before
+    assert run(config).resumed_shards == 0 and tar.read_bytes() != before
     sources = read_manifest(shard_dir(config), columns=["source_sha256"]).column(0).to_pylist()
     assert hashlib.sha256(bytes(data)).hexdigest() in sources  # the shard was made from the edited image
 

@@ -9,6 +9,8 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from helpers import HF_NULL_FIRST, hf_null_first
+
 ROOT = Path(__file__).resolve().parents[2]
 # Where each document keeps its recipes: the section that follows this heading.
 DOCUMENTS = {"SHARD_FORMAT.md": "## 7. Recipes", "README.md": "### Reusing the shards in other projects"}
@@ -52,10 +54,61 @@ def test_duckdb_recipe_groups_the_manifest(real_test_shards):
     assert sum(n for _, _, n in counts) >= 3
 
 
-def test_dali_recipe_reads_images_and_joints_on_cpu(ih26m_val_shards):
+@pytest.mark.parametrize("shards", ["ih26m_val_shards", "stb_test_shards", "real_test_shards"])
+def test_dali_recipe_reads_jpg_and_png_images_and_joints_on_cpu(shards, request):
     pytest.importorskip("nvidia.dali")
-    namespace = _run("DALI", ih26m_val_shards)
+    shard_dir = request.getfixturevalue(shards)
+    namespace = _run("DALI", shard_dir)
     images, joints_img = namespace["images"], namespace["joints_img"]
-    assert images.at(0).shape[2] == 3 and np.asarray(joints_img.at(0)).shape == (42, 3)
-    first = pq.read_table(ih26m_val_shards / "manifest.parquet").slice(0, 1).to_pylist()[0]
+    first = pq.read_table(shard_dir / "manifest.parquet").slice(0, 1).to_pylist()[0]
+    assert images.at(0).shape == (first["height"], first["width"], 3)
     np.testing.assert_array_equal(np.asarray(joints_img.at(0)), np.asarray(first["joints_img"], np.float32))
+
+
+def _keys(shard_dir: Path) -> list[str]:
+    return pq.read_table(shard_dir / "manifest.parquet", columns=["key"]).column(0).to_pylist()
+
+
+@pytest.mark.parametrize("shards", ["ih26m_val_shards", "stb_test_shards", "real_test_shards"])
+def test_dataloader_recipe_reads_every_sample_once_with_two_workers(shards, request):
+    shard_dir = request.getfixturevalue(shards)
+    namespace = _run("A torch DataLoader over webdataset", shard_dir)
+    assert namespace["loader"].num_workers == min(2, len(namespace["tars"]))
+    assert sorted(namespace["keys"]) == sorted(_keys(shard_dir))
+
+
+@pytest.mark.parametrize("shards", ["ih26m_val_shards", "stb_test_shards", "real_test_shards"])
+def test_wids_recipe_reads_a_sample_by_its_index(shards, request):
+    shard_dir = request.getfixturevalue(shards)
+    namespace = _run("wids", shard_dir)
+    keys = _keys(shard_dir)
+    assert len(namespace["dataset"]) == len(keys)
+    assert namespace["record"]["key"] == namespace["sample"]["__key__"] == keys[len(keys) // 2]
+
+
+@pytest.mark.parametrize("shards", ["ih26m_val_shards", "stb_test_shards", "real_test_shards"])
+def test_croissant_recipe_reads_the_manifest_records(shards, request):
+    shard_dir = request.getfixturevalue(shards)
+    namespace = _run("Croissant", shard_dir)
+    assert namespace["first"]["manifest/key"].decode() == _keys(shard_dir)[0]
+    first = pq.read_table(shard_dir / "manifest.parquet").slice(0, 1).to_pylist()[0]
+    np.testing.assert_array_equal(np.asarray(namespace["first"]["manifest/joints_img"], np.float32),
+                                  np.asarray(first["joints_img"], np.float32))
+
+
+@pytest.mark.parametrize("shards", ["ih26m_val_shards", "stb_test_shards", "real_test_shards"])
+def test_hf_streaming_recipe_reads_the_card(shards, request, hf_datasets):
+    shard_dir = request.getfixturevalue(shards)
+    namespace = _run("Hugging Face datasets, streaming", shard_dir)
+    first = pq.read_table(shard_dir / "manifest.parquet").slice(0, 1).to_pylist()[0]
+    assert namespace["example"]["__key__"] == first["key"]
+    np.testing.assert_array_equal(namespace["joints_img"], np.asarray(first["joints_img"], np.float32))
+
+
+@pytest.mark.parametrize("shards", [
+    pytest.param("ih26m_val_shards", marks=HF_NULL_FIRST), "stb_test_shards"])
+def test_hf_map_style_recipe_reads_the_card(shards, request, hf_datasets):
+    shard_dir = request.getfixturevalue(shards)
+    with hf_null_first():
+        namespace = _run("Hugging Face datasets, map-style", shard_dir)
+    assert namespace["dataset"].num_rows == len(_keys(shard_dir)) and namespace["image"].size[0] > 0

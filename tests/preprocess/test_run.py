@@ -12,7 +12,9 @@ from click.testing import CliRunner
 
 from interhand.cli import main
 from interhand.preprocess.verify import verify_shard_dir
-from helpers import make_shards
+from helpers import make_shards, run_unfinished
+from interhand.config import PreprocessConfig
+from interhand.preprocess.run import run
 
 
 def _tar_bytes(directory: Path) -> dict[str, bytes]:
@@ -43,29 +45,38 @@ def test_train_shards_mix_captures_while_eval_keeps_single_hand_first(ih26m_trai
     assert ids == sorted(ids)
 
 
-def test_reruns_are_byte_identical_and_resume_keeps_verified_shards(tmp_path, synth_ih26m_root,
-                                                                    ih26m_train_shards):
+def _folder_bytes(shard_dir: Path) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in sorted(shard_dir.iterdir())}
+
+
+def test_reruns_are_byte_identical_and_resume_keeps_verified_shards(tmp_path, synth_ih26m_root, ih26m_train_shards,
+                                                                    monkeypatch):
     rerun = make_shards(tmp_path / "a", synth_ih26m_root, split="train", shard_samples=16)
     assert _tar_bytes(rerun) == _tar_bytes(ih26m_train_shards)
-    # Simulate a kill: one shard never renamed (only its .tmp exists), another one corrupted.
+    finished = _folder_bytes(rerun)
+    assert not (rerun / ".work").exists()  # only an unfinished run keeps its resume state
+    assert _folder_bytes(make_shards(tmp_path / "a", synth_ih26m_root, split="train", shard_samples=16)) == finished
+    # Simulate a kill before the end: one shard never renamed (only its .tmp exists), another one corrupted.
+    config = PreprocessConfig(root=str(synth_ih26m_root), out=str(tmp_path / "a"), split="train", shard_samples=16,
+                              progress=False)
+    run_unfinished(config, monkeypatch)
     (rerun / "train-000001.tar").rename(rerun / "train-000001.tar.tmp")
-    (rerun / "dataset.json").unlink()
     corrupted = rerun / "train-000002.tar"
     corrupted.write_bytes(corrupted.read_bytes()[:-10] + b"x" * 10)
-    resumed = make_shards(tmp_path / "a", synth_ih26m_root, split="train", shard_samples=16)
-    assert _tar_bytes(resumed) == _tar_bytes(ih26m_train_shards)
-    record = json.loads((resumed / ".work" / "part-0-of-1.json").read_text())
-    assert record["resumed_shards"] == json.loads((resumed / "dataset.json").read_text())["counts"]["shards"] - 2
+    summary = run(config, ["test"])
+    assert summary.resumed_shards == summary.shards - 2 and not (rerun / ".work").exists()
+    assert _folder_bytes(rerun) == finished
 
 
 def test_parts_then_finalize_equal_a_single_job_shard_for_shard(tmp_path, synth_ih26m_root, ih26m_train_shards):
     for part in ("1/2", "0/2"):
         make_shards(tmp_path, synth_ih26m_root, split="train", shard_samples=16, part=part)
     out = tmp_path / "interhand26m" / "all" / "train"
-    assert not (out / "manifest.parquet").exists()
+    assert not (out / "manifest.parquet").exists() and (out / ".work").is_dir()
     result = CliRunner().invoke(main, ["shards", "--root", str(synth_ih26m_root), "--split", "train", "--out",
                                        str(tmp_path), "--shard-samples", "16", "--part", "0/2", "--finalize"])
     assert result.exit_code == 0, result.output
+    assert not (out / ".work").exists() and verify_shard_dir(out) == []
     assert _tar_bytes(out) == _tar_bytes(ih26m_train_shards)
     assert pq.read_table(out / "manifest.parquet").equals(pq.read_table(ih26m_train_shards / "manifest.parquet"))
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers import run_unfinished
 from interhand.config import PreprocessConfig
 from interhand.preprocess.run import run, shard_dir
 from interhand.preprocess.sources import SourceError
@@ -60,9 +61,9 @@ def _worker_killed(tmp_path, real_root, monkeypatch) -> dict:
 
 
 def _corrupt_fragment(tmp_path, real_root, monkeypatch) -> dict:
-    """A finished run whose .work manifest fragment was then damaged; the re-run keeps the shard, finalize reads it."""
+    """An unfinished run whose .work manifest fragment was then damaged; the re-run keeps the shard, finalize reads it."""
     config = PreprocessConfig(root=str(real_root), split="test", out=str(tmp_path / "out"), progress=False)
-    run(config)
+    run_unfinished(config, monkeypatch)
     (fragment,) = (shard_dir(config) / ".work" / "shards").glob("*.manifest.arrow")
     fragment.write_bytes(fragment.read_bytes()[:100])
     return {}
@@ -70,7 +71,7 @@ def _corrupt_fragment(tmp_path, real_root, monkeypatch) -> dict:
 
 def _corrupt_done_record(tmp_path, real_root, monkeypatch) -> dict:
     config = PreprocessConfig(root=str(real_root), split="test", out=str(tmp_path / "out"), progress=False)
-    run(config)
+    run_unfinished(config, monkeypatch)
     (done,) = (shard_dir(config) / ".work" / "shards").glob("*.done.json")
     done.write_text('{"plan_hash": "')  # cut by a crash: the re-run rewrites the shard
     return {"expect_success": True}

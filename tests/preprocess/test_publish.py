@@ -1,0 +1,199 @@
+"""The files a finished split folder carries for other tools (SHARD_FORMAT.md §1.2, interhand/preprocess/publish.py):
+SHA256SUMS checked by the real `sha256sum` and by `interhand verify`, the dataset card read by Hugging Face
+`datasets`, croissant.json read by `mlcroissant`, shardindex.json opened by `wids`, and the shard-count rule."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from helpers import HF_NULL_FIRST, hf_null_first
+from interhand.cli import main
+from interhand.config import PreprocessConfig, parse_size
+from interhand.manifests.read import read_dataset_json
+from interhand.manifests.schema import MANIFEST_SCHEMA
+from interhand.preprocess.publish import CITATIONS, LICENSES, MIN_SHARDS_FOR_READERS, folder_files, shard_count_warning
+from interhand.preprocess.verify import verify_shard_dir
+from interhand.shard_format import ANN_DTYPE, ANN_FLOATS, ANN_LAYOUT
+
+# The real InterHand2.6M v1.0 (5 fps) split sizes, in samples (SHARD_FORMAT.md §2).
+REAL_SPLIT_SAMPLES = {"train": 1_361_062, "val": 380_125, "test": 849_160}
+
+
+def _copy(shard_dir: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / shard_dir.parent.parent.name / shard_dir.parent.name / shard_dir.name
+    shutil.copytree(shard_dir, copy)
+    return copy
+
+
+def _card(folder: Path) -> dict:
+    text = (folder / "README.md").read_text()
+    assert text.startswith("---\n")
+    return yaml.safe_load(text.split("---\n", 2)[1])
+
+
+# --- SHA256SUMS --------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("shards", ["ih26m_val_shards", "stb_test_shards", "real_test_shards"])
+def test_sha256sum_checks_every_file_of_the_folder(shards, request):
+    shard_dir = request.getfixturevalue(shards)
+    sha256sum = shutil.which("sha256sum")
+    assert sha256sum, "the coreutils sha256sum binary is needed here"
+    checked = subprocess.run([sha256sum, "--check", "--strict", "SHA256SUMS"], cwd=shard_dir, capture_output=True,
+                             text=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    listed = sorted(line.split("  ", 1)[1] for line in (shard_dir / "SHA256SUMS").read_text().splitlines())
+    assert listed == sorted(path.name for path in shard_dir.iterdir() if path.name != "SHA256SUMS")
+    assert listed == folder_files(read_dataset_json(shard_dir))
+    assert not (shard_dir / ".work").exists()
+
+
+@pytest.mark.parametrize("name", ["README.md", "croissant.json", "shardindex.json", "val-000000.idx", "dataset.json"])
+def test_verify_names_a_file_edited_after_the_run(name, ih26m_val_shards, tmp_path):
+    folder = _copy(ih26m_val_shards, tmp_path)
+    path = folder / name
+    data = path.read_bytes()
+    # Same size, still valid JSON where it was: only a digest can tell (dataset.json: its command_line, ["test"]).
+    if name == "dataset.json":
+        edited = data.replace(b'"test"', b'"tesT"')
+    else:
+        edited = data[:-2] + bytes([data[-2] ^ 1]) + data[-1:]
+    assert edited != data
+    path.write_bytes(edited)
+    problems = verify_shard_dir(folder)
+    assert f"{name}: SHA-256 differs from SHA256SUMS (edited, replaced or corrupt)" in problems
+    checked = subprocess.run(["sha256sum", "--check", "--quiet", "SHA256SUMS"], cwd=folder, capture_output=True,
+                             text=True)
+    assert checked.returncode != 0 and name in checked.stdout
+
+
+def test_verify_names_a_missing_checksums_file_a_bad_line_and_a_leftover(ih26m_val_shards, tmp_path):
+    folder = _copy(ih26m_val_shards, tmp_path)
+    (folder / ".work").mkdir()
+    (folder / "notes.txt").write_text("mine")
+    problems = verify_shard_dir(folder)
+    assert ".work: not a file of this folder (a stale or foreign folder; remove it)" in problems
+    assert "notes.txt: not a file of this folder (a stale or foreign file; remove it)" in problems
+    sums = folder / "SHA256SUMS"
+    lines = sums.read_text().splitlines()
+    sums.write_text("\n".join(lines[1:] + ["not a checksum line"]) + "\n")
+    problems = verify_shard_dir(folder)
+    assert any(problem.startswith(f"SHA256SUMS: {sums}:{len(lines)}: not a `sha256sum` line") for problem in problems)
+    sums.write_text("\n".join(lines[1:]) + "\n")
+    assert f"SHA256SUMS does not list {lines[0].split('  ')[1]}" in verify_shard_dir(folder)
+    sums.unlink()
+    result = CliRunner().invoke(main, ["verify", str(folder)])
+    assert result.exit_code != 0
+    assert f"{sums} not found: the run that wrote {folder / 'dataset.json'} stopped before its end" in result.output
+
+
+# --- shard counts ------------------------------------------------------------------------------------------------
+def test_the_default_shard_size_gives_a_real_split_enough_shards(real_test_shards):
+    """Bytes per sample of the real frames (images re-encoded as stored, records, tar headers) times the real split
+    sizes: every InterHand2.6M split cut at the default --shard-size has at least MIN_SHARDS_FOR_READERS shards."""
+    dataset = read_dataset_json(real_test_shards)
+    bytes_per_sample = sum(shard["bytes"] for shard in dataset["shards"]) / dataset["counts"]["samples"]
+    limit = parse_size(PreprocessConfig.__dataclass_fields__["shard_size"].default)
+    for split, samples in REAL_SPLIT_SAMPLES.items():
+        assert samples * bytes_per_sample / limit >= MIN_SHARDS_FOR_READERS, (split, bytes_per_sample)
+    assert samples * bytes_per_sample / limit < 10 * MIN_SHARDS_FOR_READERS  # and shards of tens of MB, not tiny
+
+
+def test_shards_warns_in_one_line_when_a_split_has_too_few_shards(tmp_path, real_ih26m_root):
+    result = CliRunner().invoke(main, ["shards", "--data", str(real_ih26m_root), "--split", "test", "--shards",
+                                       str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.output.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and "1 shards, fewer than 64" in warnings[0] and "No samples found" in warnings[0]
+    assert "it has only 4 samples: read it with at most 1 workers in all" in warnings[0]
+    assert shard_count_warning("x", 64 * 5000, MIN_SHARDS_FOR_READERS) is None
+    assert "--shard-samples 4999 " in shard_count_warning("x", 64 * 4999 + 3, 12)
+
+
+# --- the dataset card and Hugging Face datasets --------------------------------------------------------------------
+@pytest.mark.parametrize("shards, dataset", [("ih26m_val_shards", "interhand26m"), ("stb_test_shards", "stb")])
+def test_the_card_states_license_citation_and_configs(shards, dataset, request):
+    shard_dir = request.getfixturevalue(shards)
+    card = _card(shard_dir)
+    split = shard_dir.name
+    assert card["license"] == LICENSES[dataset][0]
+    assert card["configs"] == [{"config_name": "default", "data_files": [{"split": split, "path": f"{split}-*.tar"}]}]
+    text = (shard_dir / "README.md").read_text()
+    assert CITATIONS[dataset] in text and LICENSES[dataset][1] in text
+    subset = _card(shard_dir.parent)
+    assert {"split": split, "path": f"{split}/{split}-*.tar"} in subset["configs"][0]["data_files"]
+
+
+def test_every_dataset_has_license_terms_and_the_real_ones_a_citation():
+    assert LICENSES["interhand26m"][0] == "cc-by-nc-4.0" and LICENSES["coco"][0] == "unknown"
+    assert all(CITATIONS[name].startswith("@") for name in ("interhand26m", "stb", "rhd"))
+
+
+def _keys(shard_dir: Path) -> list[str]:
+    return pq.read_table(shard_dir / "manifest.parquet", columns=["key"]).column(0).to_pylist()
+
+
+def _load(datasets, folder: Path, **options):
+    with hf_null_first():
+        return datasets.load_dataset(str(folder), **options)
+
+
+@pytest.mark.parametrize("streaming", [pytest.param(False, marks=HF_NULL_FIRST), True])
+def test_hf_datasets_loads_an_interhand_split_folder(streaming, ih26m_val_shards, hf_datasets):
+    loaded = _load(hf_datasets, ih26m_val_shards, split="val", streaming=streaming)
+    assert [example["__key__"] for example in loaded] == _keys(ih26m_val_shards)
+
+
+@pytest.mark.parametrize("streaming", [False, True])
+def test_hf_datasets_loads_a_png_split_folder(streaming, stb_test_shards, hf_datasets):
+    loaded = _load(hf_datasets, stb_test_shards, split="test", streaming=streaming)
+    examples = list(loaded)
+    assert [example["__key__"] for example in examples] == _keys(stb_test_shards)
+    offset = ANN_LAYOUT["image_size"][0]
+    for example in examples[:3]:  # the `.ann` member comes back whole as bytes, the image decoded
+        ann = np.frombuffer(example["ann"], ANN_DTYPE)
+        assert ann.size == ANN_FLOATS and example["png"].size == tuple(int(v) for v in ann[offset:offset + 2])
+
+
+@pytest.mark.parametrize("streaming", [pytest.param(False, marks=HF_NULL_FIRST), True])
+def test_hf_datasets_loads_the_subset_folder_with_every_split(streaming, synth_ih26m_root, tmp_path, hf_datasets):
+    from helpers import make_shards
+
+    folders = {split: make_shards(tmp_path / "shards", synth_ih26m_root, split=split, shard_samples=40)
+               for split in ("train", "val")}
+    loaded = _load(hf_datasets, folders["val"].parent, streaming=streaming)
+    assert sorted(loaded) == ["train", "val"]
+    for split, folder in folders.items():
+        assert sorted(example["__key__"] for example in loaded[split]) == sorted(_keys(folder))
+
+
+# --- Croissant and wids ------------------------------------------------------------------------------------------
+def test_mlcroissant_validates_and_reads_the_manifest_record_set(real_test_shards):
+    mlcroissant = pytest.importorskip("mlcroissant")
+    dataset = mlcroissant.Dataset(jsonld=str(real_test_shards / "croissant.json"))
+    assert LICENSES["interhand26m"][2] in str(dataset.metadata.license) and "Moon" in dataset.metadata.cite_as
+    records = list(dataset.records(record_set="manifest"))
+    assert [record["manifest/key"].decode() for record in records] == _keys(real_test_shards)
+    assert set(records[0]) == {f"manifest/{name}" for name in MANIFEST_SCHEMA.names}
+    document = json.loads((real_test_shards / "croissant.json").read_text())
+    tars = {item["name"]: item["sha256"] for item in document["distribution"] if item["name"].endswith(".tar")}
+    assert tars == {shard["name"]: shard["sha256"] for shard in read_dataset_json(real_test_shards)["shards"]}
+
+
+def test_wids_opens_the_shard_index_for_random_access(ih26m_val_shards):
+    wids = pytest.importorskip("wids")
+    dataset = wids.ShardListDataset(str(ih26m_val_shards / "shardindex.json"), localname=lambda url: url,
+                                    transformations=[])
+    keys = _keys(ih26m_val_shards)
+    assert len(dataset) == len(keys)
+    for index in (0, len(keys) // 2, len(keys) - 1):
+        sample = dataset[index]
+        assert sample["__key__"] == keys[index]
+        assert json.loads(sample[".json"].read())["key"] == keys[index]
