@@ -25,7 +25,7 @@ from interhand.preprocess.run import run
 from interhand.preprocess.shard_writer import store_image
 from interhand.preprocess.sources import SourceError
 from interhand.preprocess.verify import verify_shard_dir
-from interhand.shard_format import FormatVersionError, check_format_version
+from interhand.shard_format import FORMAT_VERSION, FormatVersionError, check_format_version
 
 needs_extension = pytest.mark.skipif(not shard_writer.REENCODING, reason="the re-encoding extension is not built")
 
@@ -110,10 +110,11 @@ def test_what_the_re_encoder_cannot_or_need_not_handle_is_stored_as_it_is():
     assert broken.encoding == "source" and broken.reason.startswith("JPEG re-encoding failed:")
 
 
-def test_a_version_1_folder_is_refused_with_how_to_rewrite_it():
-    with pytest.raises(FormatVersionError, match=r"format_version 1 found, this code reads 2; re-run `interhand "
-                                                 r"shards`"):
-        check_format_version(1, "dataset.json")
+@pytest.mark.parametrize("old", [1, 2])
+def test_an_older_folder_is_refused_with_how_to_rewrite_it(old):
+    with pytest.raises(FormatVersionError, match=rf"format_version {old} found, this code reads {FORMAT_VERSION}; "
+                                                 r"re-run `interhand shards`"):
+        check_format_version(old, "dataset.json")
 
 
 @needs_extension

@@ -26,7 +26,7 @@ from interhand.manifests.read import read_errors, read_manifest
 from interhand.manifests.write import write_errors, write_manifest
 from interhand.preprocess.shard_writer import file_sha256
 from interhand.preprocess.verify import verify_shard_dir
-from interhand.shard_format import ANN_FLOATS, RECORDED_FILES
+from interhand.shard_format import ANN_FLOATS, FORMAT_VERSION, RECORDED_FILES
 
 _TAR = "val-000000.tar"
 
@@ -130,7 +130,7 @@ TAMPER_CASES = [
     ("errors.parquet forged, digests resealed", lambda f: (_forge_errors(f), _reseal(f)), "counts errors", False),
     ("unlisted extra tar", lambda folder: shutil.copyfile(folder / _TAR, folder / "val-000099.tar"),
      "val-000099.tar: not listed in dataset.json", False),
-    (".ann of another format version", _ann_of_another_version, "format_version 1 found, this code reads 2", False),
+    (".ann of another format version", _ann_of_another_version, f"format_version 1 found, this code reads {FORMAT_VERSION}", False),
     ("absurd per-shard count", _set_shard("samples", 10**12), f"{_TAR} holds 1000000000000 samples", False),
     ("absolute shard name", _set_shard("name", "/etc/hostname"), "is not a plain file name", True),
     ("shard name with ..", _set_shard("name", "../val-000000.tar"), "is not a plain file name", True),
