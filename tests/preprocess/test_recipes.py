@@ -44,6 +44,9 @@ def test_plain_webdataset_recipe_reads_every_sample(shards, request):
 def test_pyarrow_recipe_selects_and_reads_an_image_by_offset(shards, request):
     namespace = _run("pyarrow", request.getfixturevalue(shards))
     assert namespace["chosen"].num_rows >= 1 and namespace["row"]["hand_type"] == "interacting"
+    cameras = set(namespace["manifest"]["camera"].to_pylist())  # the real samples have camera 400026
+    assert set(namespace["one_camera"]["camera"].to_pylist()) == {"400026"} & cameras
+    assert namespace["one_camera"].num_rows or shards != "real_test_shards"
     assert namespace["image_bytes"].startswith(b"\xff\xd8") and namespace["image_bytes"].endswith(b"\xff\xd9")
 
 
