@@ -95,7 +95,7 @@ def _file_records(shard_dir: Path) -> list[dict]:
         info = json.loads(members["json"])
         records.append({"key": members["__key__"], "file_name": info["file_name"], "bbox": ann["bbox"].astype(np.float64),
                         "joints_img": ann["joints_img"].astype(np.float64), "joint_valid": ann["joint_valid"].copy(),
-                        "image_size": ann["image_size"].astype(np.int64)})
+                        "image_size": ann["image_size_px"].astype(np.int64)})
     return records
 
 
@@ -154,7 +154,7 @@ def _stage_profile(split_dirs: dict[str, Path], samples: int = 256) -> dict[str,
             started = time.perf_counter()
             fields = decode_ann_records(np.stack([np.frombuffer(m["ann"], ANN_DTYPE) for m in members]), "profile")
             params = counter_params(0, 0, indices)
-            affines = patch_affines(fields["bbox"], fields["image_size"][:, 0], params, 256)[0]
+            affines = patch_affines(fields["bbox"], fields["image_size_px"][:, 0], params, 256)[0]
             targets_from_records(fields, params)
             times["records"].append((time.perf_counter() - started) / 16)
             for row, sample in enumerate(members):

@@ -34,6 +34,10 @@ __all__ = [
     "ANN_FLOATS",
     "ANN_BYTES",
     "HAND_TYPES",
+    "RECORD_FIELDS",
+    "RECORD_FROM_ANN",
+    "record_values",
+    "ann_values",
     "FormatVersionError",
     "Sample",
     "SampleInfo",
@@ -58,10 +62,14 @@ __all__ = [
 # 2: the image member may be the source JPEG re-encoded losslessly as baseline, with the manifest's image columns
 # (image_encoding, image_sha256, source_*); dataset.json records `complete`, `error_fraction`, `max_errors` and
 # `files` (the folder-integrity section below).
-# 3: the published files and SHA256SUMS of a finished folder (PUBLISHED_FILES, CHECKSUMS_FILE).
+# 3: the `.json` record holds exactly the manifest's content columns (RECORD_FIELDS: same names, types, units, never
+# null; absent RootNet/MANO joins are zeros with their `*_valid` flag 0), and the `.ann` pair `hand_type` is
+# `hand_type_onehot`, `image_size` is `image_size_px` (the manifest's `image_size` is the image member's bytes);
+# a finished folder also holds the published files and SHA256SUMS (PUBLISHED_FILES, CHECKSUMS_FILE).
 FORMAT_VERSION = 3
-# Version 1 differs from 2 by the stored image (always the source bytes), the manifest's image columns and
-# dataset.json's integrity keys; version 2 from 3 by the published files.
+# Older versions differ by the stored image (1: always the source bytes), the manifest's columns, dataset.json's
+# integrity keys (1), the `.json` record's layout (1, 2) and the published files (1, 2): readers refuse them and
+# say how to rewrite them.
 _REWRITE_HINT = {version: "; re-run `interhand shards` with the same options into a new --shards folder to rewrite it"
                  for version in (1, 2)}
 
@@ -83,7 +91,7 @@ ANN_FIELDS: tuple[tuple[str, tuple[int, ...]], ...] = (
     ("joints_world_mm", (42, 3)),
     ("joint_valid", (42,)),           # root-masked, as the original loader uses it
     ("joint_valid_raw", (42,)),       # as stored in the annotation file
-    ("hand_type", (2,)),              # [right, left] 0/1; interacting = [1, 1]
+    ("hand_type_onehot", (2,)),       # [right, left] 0/1; interacting = [1, 1] (the records' `hand_type` string)
     ("hand_type_valid", (1,)),
     ("root_joint_index", (2,)),       # [right wrist, left wrist] index in the 42-joint order
     ("bbox", (4,)),                   # processed GT box x, y, w, h px (process_bbox)
@@ -95,7 +103,7 @@ ANN_FIELDS: tuple[tuple[str, tuple[int, ...]], ...] = (
     ("rootnet_root_valid", (2,)),
     ("focal", (2,)),
     ("princpt", (2,)),
-    ("image_size", (2,)),             # width, height px
+    ("image_size_px", (2,)),          # width, height px (the records' `width`, `height`)
     ("campos_mm", (3,)),
     ("camrot", (3, 3)),
     ("mano_valid", (2,)),             # [right, left]
@@ -174,13 +182,11 @@ class Sample:
         return _image_member(self.image_path)
 
     def info(self) -> SampleInfo:
-        has_rootnet = self.rootnet_abs_depth_mm is not None
         return SampleInfo(
             self.dataset, self.split, int(self.annotation_id), int(self.image_id), self.image_path, self.file_name,
             int(self.width), int(self.height), self.hand_type, int(self.hand_type_valid), int(self.capture),
             int(self.subject), self.seq_name, self.camera, int(self.frame_idx),
-            (int(self.root_joint_index[0]), int(self.root_joint_index[1])),
-            (has_rootnet and self.rootnet_bbox is None, has_rootnet and self.rootnet_root_valid is None))
+            (int(self.root_joint_index[0]), int(self.root_joint_index[1])))
 
 
 class SampleInfo(NamedTuple):
@@ -202,7 +208,6 @@ class SampleInfo(NamedTuple):
     camera: str
     frame_idx: int
     root_joint_index: tuple[int, int]
-    rootnet_nulls: tuple[bool, bool]  # RootNet bbox / root_valid absent although its depth is present (JSON null)
 
     @property
     def key(self) -> str:
@@ -265,8 +270,8 @@ def encode_ann_records(samples: list[Sample]) -> np.ndarray:
     for name in ("joints_img", "joints_cam_mm", "joints_world_mm", "joint_valid", "joint_valid_raw", "hand_type_valid",
                  "root_joint_index", "bbox", "bbox_raw", "abs_depth_gt_mm", "focal", "princpt", "campos_mm", "camrot"):
         put(name, [getattr(sample, name) for sample in samples])
-    put("hand_type", [HAND_TYPE_VECTORS[sample.hand_type] for sample in samples])
-    put("image_size", [(sample.width, sample.height) for sample in samples])
+    put("hand_type_onehot", [HAND_TYPE_VECTORS[sample.hand_type] for sample in samples])
+    put("image_size_px", [(sample.width, sample.height) for sample in samples])
     depths = [sample.rootnet_abs_depth_mm for sample in samples]
     put("rootnet_valid", [None if depth is None else 1.0 for depth in depths])
     put("rootnet_abs_depth_mm", depths)
@@ -302,17 +307,84 @@ def decode_ann_records(records: np.ndarray, where: str = ".ann records") -> dict
             for name, (offset, shape) in ANN_LAYOUT.items()}
 
 
-# The numbers of the `.json` record (§4.2): JSON name -> (`.ann` field, hand index or None). The `.ann` holds
-# the same float32 values the record rounds, so the writer encodes the record from the `.ann` record.
-_JSON_ARRAYS = {
-    **{name: (name, None) for name in ("abs_depth_gt_mm", "bbox", "bbox_raw", "camrot", "campos_mm", "focal",
-                                        "joint_valid", "joint_valid_raw", "joints_cam_mm", "joints_img",
-                                        "joints_world_mm", "princpt")},
-    "rootnet.abs_depth_mm": ("rootnet_abs_depth_mm", None), "rootnet.bbox": ("rootnet_bbox", None),
-    "rootnet.root_valid": ("rootnet_root_valid", None),
-    **{f"mano.{hand}.{name}": (f"mano_{'trans_m' if name == 'trans' else name}", index)
-       for hand, index in (("left", 1), ("right", 0)) for name in ("pose", "shape", "trans")},
+# The sample's content, as the `.json` record (§4.2) and the manifest's content columns (§5) both hold it, in the
+# manifest's column order: name, element type, shape (() for a scalar). One naming, one unit, never null: an absent
+# RootNet or MANO join is zeros with its `*_valid` flag 0, so every record has every key with one type (readers that
+# infer a schema from the first samples, e.g. Hugging Face `datasets`, need that).
+_F32 = "float32"
+RECORD_FIELDS: tuple[tuple[str, str, tuple[int, ...]], ...] = (
+    ("dataset", "string", ()), ("subset", "string", ()), ("split", "string", ()), ("annotation_id", "int64", ()),
+    ("image_id", "int64", ()), ("file_name", "string", ()), ("width", "int32", ()), ("height", "int32", ()),
+    ("capture", "int32", ()), ("subject", "int32", ()), ("seq_name", "string", ()), ("camera", "string", ()),
+    ("frame_idx", "int32", ()), ("hand_type", "string", ()), ("hand_type_valid", "int8", ()),
+    ("num_valid_right", "int16", ()), ("num_valid_left", "int16", ()),
+    ("joints_img", _F32, (42, 3)), ("joints_cam_mm", _F32, (42, 3)), ("joints_world_mm", _F32, (42, 3)),
+    ("joint_valid", _F32, (42,)), ("joint_valid_raw", _F32, (42,)), ("root_joint_index", "int8", (2,)),
+    ("bbox", _F32, (4,)), ("bbox_raw", _F32, (4,)), ("abs_depth_gt_mm", _F32, (2,)), ("focal", _F32, (2,)),
+    ("princpt", _F32, (2,)), ("campos_mm", _F32, (3,)), ("camrot", _F32, (3, 3)),
+    ("rootnet_valid", "int8", ()), ("rootnet_bbox", _F32, (4,)), ("rootnet_abs_depth_mm", _F32, (2,)),
+    ("rootnet_root_valid", _F32, (2,)),
+    *[(f"mano_{hand}_{part}", kind, shape) for hand in ("right", "left")
+      for part, kind, shape in (("valid", "int8", ()), ("pose", _F32, (48,)), ("shape", _F32, (10,)),
+                                ("trans_m", _F32, (3,)))],
+)
+# The fields the `.ann` record holds: name -> (`.ann` field, index into its first axis or None). The `.ann` holds the
+# same float32 values the `.json` record rounds, so both the record and the manifest are made from `.ann` records.
+RECORD_FROM_ANN: dict[str, tuple[str, Optional[int]]] = {
+    **{name: (name, None) for name in (
+        "joints_img", "joints_cam_mm", "joints_world_mm", "joint_valid", "joint_valid_raw", "root_joint_index", "bbox",
+        "bbox_raw", "abs_depth_gt_mm", "focal", "princpt", "campos_mm", "camrot", "rootnet_bbox",
+        "rootnet_abs_depth_mm", "rootnet_root_valid")},
+    "rootnet_valid": ("rootnet_valid", 0),
+    **{f"mano_{hand}_{part}": (f"mano_{source}", index) for index, hand in enumerate(("right", "left"))
+       for part, source in (("valid", "valid"), ("pose", "pose"), ("shape", "shape"), ("trans_m", "trans_m"))},
 }
+
+
+def _ann_field(records: np.ndarray, name: str) -> np.ndarray:
+    """Record field `name` of `.ann` records (n, ANN_FLOATS) as (n, *shape) float32 (a view)."""
+    source, index = RECORD_FROM_ANN[name]
+    offset, shape = ANN_LAYOUT[source]
+    if index is not None:
+        shape = shape[1:]
+        offset += index * int(np.prod(shape, dtype=int))
+    return records[:, offset:offset + int(np.prod(shape, dtype=int))].reshape(len(records), *shape)
+
+
+def valid_joint_counts(records: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(num_valid_right, num_valid_left) per `.ann` record: its root-masked `joint_valid` per hand."""
+    valid = _ann_field(records, "joint_valid") > 0
+    first, second = valid[:, :21].sum(axis=1), valid[:, 21:].sum(axis=1)
+    right_second = _ann_field(records, "root_joint_index")[:, 0] == 21  # STB/RHD: right is 21..41
+    return np.where(right_second, second, first), np.where(right_second, first, second)
+
+
+def ann_values(records: np.ndarray) -> dict[str, list | np.ndarray]:
+    """The RECORD_FIELDS made from `.ann` records (n, ANN_FLOATS) alone (RECORD_FROM_ANN and num_valid_*): scalars as
+    lists of Python ints, arrays as (n, *shape) numpy arrays of their element type."""
+    records = np.asarray(records, ANN_DTYPE).reshape(-1, ANN_FLOATS)
+    right, left = valid_joint_counts(records)
+    values: dict[str, list | np.ndarray] = {"num_valid_right": right.tolist(), "num_valid_left": left.tolist()}
+    for name, kind, shape in RECORD_FIELDS:
+        if name in RECORD_FROM_ANN:
+            array = _ann_field(records, name).astype(kind)
+            values[name] = array if shape else array.tolist()
+    return values
+
+
+def record_values(records: np.ndarray, infos: list[SampleInfo], subset: str) -> dict[str, list | np.ndarray]:
+    """Every RECORD_FIELDS field of n samples from their `.ann` records (n, ANN_FLOATS), SampleInfos and annotation
+    subset, as ann_values gives them: what both the `.json` records and the manifest rows hold."""
+    values = ann_values(records)
+    values["subset"] = [subset] * len(infos)
+    for name, _, _ in RECORD_FIELDS:
+        if name not in values:
+            values[name] = [getattr(info, name) for info in infos]
+    return values
+
+
+# The record's float32 arrays, written by the fast number formatter below: name -> (`.ann` field, index).
+_JSON_ARRAYS = {name: RECORD_FROM_ANN[name] for name, kind, shape in RECORD_FIELDS if kind == _F32}
 _JSON_DECIMALS = 4  # SHARD_FORMAT.md §4: floats rounded to 1e-4
 _FAST_LIMIT = 10.0 ** (4 + _JSON_DECIMALS)  # |value| rounded below 10_000: the token tables below cover it
 
@@ -403,47 +475,38 @@ def _number_texts(records: np.ndarray) -> list[list[str]]:
     return texts
 
 
-def _json_text(info: SampleInfo, numbers: list[str], rootnet_valid: bool, mano_valid: tuple[bool, bool]) -> str:
-    """One `.json` record: json.dumps(record, sort_keys=True, separators=(",", ":")) written out by hand."""
-    (abs_depth, bbox, bbox_raw, camrot, campos, focal, valid, valid_raw, cam, img, world, princpt,
-     rootnet_depth, rootnet_bbox, rootnet_root_valid, *mano_numbers) = numbers
-    rootnet = "null"
-    if rootnet_valid:
-        rootnet = (f'{{"abs_depth_mm":{rootnet_depth},"bbox":{"null" if info.rootnet_nulls[0] else rootnet_bbox},'
-                   f'"root_valid":{"null" if info.rootnet_nulls[1] else rootnet_root_valid}}}')
-    mano = [f'{{"pose":{pose},"shape":{shape},"trans":{trans}}}' if present else "null"
-            for present, (pose, shape, trans) in zip((mano_valid[1], mano_valid[0]),
-                                                      (mano_numbers[0:3], mano_numbers[3:6]))]
-    return (f'{{"abs_depth_gt_mm":{abs_depth},"annotation_id":{info.annotation_id},"bbox":{bbox},'
-            f'"bbox_raw":{bbox_raw},"camera":{_json_string(info.camera)},"campos_mm":{campos},"camrot":{camrot},'
-            f'"capture":{info.capture},"dataset":{_json_string(info.dataset)},'
-            f'"file_name":{_json_string(info.file_name)},"focal":{focal},"format_version":{FORMAT_VERSION},'
-            f'"frame_idx":{info.frame_idx},"hand_type":{_json_string(info.hand_type)},'
-            f'"hand_type_valid":{info.hand_type_valid},"height":{info.height},"image_id":{info.image_id},'
-            f'"joint_valid":{valid},"joint_valid_raw":{valid_raw},"joints_cam_mm":{cam},"joints_img":{img},'
-            f'"joints_world_mm":{world},"key":{_json_string(info.key)},"mano":{{"left":{mano[0]},"right":{mano[1]}}},'
-            f'"princpt":{princpt},"root_joint_index":[{info.root_joint_index[0]},{info.root_joint_index[1]}],'
-            f'"rootnet":{rootnet},"seq_name":{_json_string(info.seq_name)},"split":{_json_string(info.split)},'
-            f'"subject":{info.subject},"width":{info.width}}}')
-
-
-def encode_json_records(records: np.ndarray, infos: list[SampleInfo]) -> list[bytes]:
-    """The `.json` members of several samples from their `.ann` records (n, ANN_FLOATS) and SampleInfos."""
-    rootnet_valid = records[:, _ANN_SLICES["rootnet_valid"][0]] != 0
-    mano_valid = records[:, slice(*_ANN_SLICES["mano_valid"])] != 0
-    members = []
-    for info, numbers, has_rootnet, has_mano in zip(infos, _number_texts(records), rootnet_valid.tolist(),
-                                                      mano_valid.tolist()):
+def encode_json_records(records: np.ndarray, infos: list[SampleInfo], subset: str) -> list[bytes]:
+    """The `.json` members of several samples from their `.ann` records (n, ANN_FLOATS) and SampleInfos:
+    json.dumps({"format_version", "key", *RECORD_FIELDS}, sort_keys=True, separators=(",", ":")), written out
+    column by column (numbers rounded to 1e-4 as _number_texts writes them)."""
+    for info in infos:
         if "." in info.key:
             raise ValueError(f"sample key {info.key!r} contains a dot")
-        members.append(_json_text(info, numbers, has_rootnet, has_mano).encode("ascii"))
-    return members
+    values = record_values(records, infos, subset)
+    numbers = _number_texts(np.asarray(records, ANN_DTYPE).reshape(len(infos), ANN_FLOATS))
+    float_names = list(_JSON_ARRAYS)
+    texts: dict[str, list[str]] = {"format_version": [str(FORMAT_VERSION)] * len(infos),
+                                   "key": [_json_string(info.key) for info in infos]}
+    for name, kind, shape in RECORD_FIELDS:
+        if kind == _F32:
+            column = float_names.index(name)
+            texts[name] = [row[column] for row in numbers]
+        elif kind == "string":
+            texts[name] = [_json_string(value) for value in values[name]]
+        elif shape:
+            texts[name] = [json.dumps(value, separators=(",", ":")) for value in values[name].tolist()]
+        else:
+            texts[name] = [str(int(value)) for value in values[name]]
+    heads = {name: f"{_json_string(name)}:" for name in texts}
+    order = sorted(texts)
+    return [("{" + ",".join(heads[name] + texts[name][row] for name in order) + "}").encode("ascii")
+            for row in range(len(infos))]
 
 
-def encode_sample(sample: Sample, image_bytes: bytes) -> dict[str, bytes]:
-    """Members of one sample: extension -> bytes. The image bytes pass through untouched."""
+def encode_sample(sample: Sample, image_bytes: bytes, subset: str = "all") -> dict[str, bytes]:
+    """Members of one sample of annotation subset `subset`: extension -> bytes. The image bytes pass through."""
     records = encode_ann_records([sample])
-    (text,) = encode_json_records(records, [sample.info()])
+    (text,) = encode_json_records(records, [sample.info()], subset)
     return {sample.image_member: image_bytes, JSON_MEMBER: text, ANN_MEMBER: records[0].tobytes()}
 
 

@@ -1,6 +1,5 @@
 """Constants shared by the tests (importable as `helpers`; fixtures live in the conftest.py files)."""
 
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -42,27 +41,3 @@ def run_unfinished(config: PreprocessConfig, monkeypatch) -> Path:
         except _Stopped:
             pass
     return shard_dir(config)
-
-
-class NullFirstRecord(Exception):
-    """Hugging Face `datasets` typed a `.json` field null from the first samples, then met a struct there."""
-
-
-@contextmanager
-def hf_null_first():
-    """Exactly that failure of a map-style `datasets.load_dataset` turned into NullFirstRecord; others pass."""
-    import datasets
-
-    try:
-        yield
-    except datasets.exceptions.DatasetGenerationError as error:
-        if "to null" in str(error.__cause__):
-            raise NullFirstRecord(str(error.__cause__)) from error
-        raise
-
-
-# The map-style loads of InterHand2.6M shards, until the `.json` record's types stop depending on which sample
-# comes first (mano/rootnet null in the first samples, a struct later).
-HF_NULL_FIRST = pytest.mark.xfail(strict=True, raises=NullFirstRecord, reason=(
-    "the .json record's mano/rootnet are null in the first samples: the builder types them null, then cannot "
-    "cast a struct"))

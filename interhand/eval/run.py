@@ -60,9 +60,10 @@ def eval_shard_dir(config: EvalConfig) -> Path:
     if problems:
         raise ValueError(f"{shard_dir}: {problems[0]}; the ground truth cannot be trusted (`interhand verify`)")
     if config.root == "rootnet":
-        column = read_manifest(shard_dir, columns=["rootnet_abs_depth_mm"]).column(0)
-        if column.null_count:
-            raise ValueError(f"{shard_dir}: {column.null_count} of {len(column)} samples have no RootNet output; "
+        column = read_manifest(shard_dir, columns=["rootnet_valid"]).column(0).to_numpy()
+        missing = int((column == 0).sum())
+        if missing:
+            raise ValueError(f"{shard_dir}: {missing} of {len(column)} samples have no RootNet output; "
                              "use --root-source gt, or make the shards with the RootNet files present")
     return shard_dir
 

@@ -37,12 +37,12 @@ def targets_from_records(fields: dict[str, np.ndarray], params: np.ndarray, box:
                          geometry: HeatmapGeometry = ORIGINAL_GEOMETRY) -> tuple[Targets, np.ndarray]:
     """Targets and inverse affines of a batch from its `.ann` fields and (B, 8) augmentation parameters."""
     bbox = fields["bbox"] if box == "gt" else fields["rootnet_bbox"]
-    width = fields["image_size"][:, 0]
+    width = fields["image_size_px"][:, 0]
     _, trans, inv_trans = patch_affines(bbox, width, params, geometry.input_size)
     roots = fields["root_joint_index"].astype(np.int64)
     # Only InterHand2.6M (wrists at 20, 41) supervises the relative root depth; STB/RHD leave it 0.
     supervised = (roots[:, 0] == 20) & (roots[:, 1] == 41)
-    targets = augment_targets(fields["joints_img"], fields["joint_valid"], fields["hand_type"], roots, width, trans,
+    targets = augment_targets(fields["joints_img"], fields["joint_valid"], fields["hand_type_onehot"], roots, width, trans,
                               np.asarray(params)[:, 4] > 0.5, supervised, geometry)
     return targets, inv_trans.astype(np.float32)
 

@@ -79,7 +79,7 @@ def _patch_to_image_matrix(ann, params, box: str, size: int):
 
     bbox_name = "bbox" if box == "gt" else "rootnet_bbox"
     x_min, y_min, width, height = (_field(ann, bbox_name, i) for i in range(4))
-    image_width = _field(ann, "image_size", 0)
+    image_width = _field(ann, "image_size_px", 0)
     shift_x, shift_y, scale, rot_deg, flip = (params[i] for i in range(5))
     centre_x = x_min + width * (shift_x + 0.5)
     centre_y = y_min + height * (shift_y + 0.5)
@@ -109,7 +109,7 @@ def _roi(matrix, ann, size: int):
     corners = [(0.0, 0.0), (size, 0.0), (0.0, size), (size, size)]
     xs = [a00 * px + a01 * py + t0 for px, py in corners]
     ys = [a10 * px + a11 * py + t1 for px, py in corners]
-    width, height = _field(ann, "image_size", 0), _field(ann, "image_size", 1)
+    width, height = _field(ann, "image_size_px", 0), _field(ann, "image_size_px", 1)
 
     def bounds(values, limit):
         low = dmath.min(dmath.min(values[0], values[1]), dmath.min(values[2], values[3]))

@@ -187,12 +187,12 @@ class ReferenceDataset:
         params = self._params(indices)
         box = fields["bbox"] if self.box == "gt" else fields["rootnet_bbox"]
         size = self.geometry.input_size
-        img_to_patch, _, _ = patch_affines(box, fields["image_size"][:, 0], params, size)
+        img_to_patch, _, _ = patch_affines(box, fields["image_size_px"][:, 0], params, size)
         images = np.empty((len(samples), size, size, 3), dtype=np.uint8)
         for row, (key, members) in enumerate(samples):
             name = next(name for name in IMAGE_MEMBERS if name in members)
             images[row] = decode_and_warp(members[name], f"{key}.{name}", img_to_patch[row], size,
-                                          tuple(fields["image_size"][row]), self.region_decode)
+                                          tuple(fields["image_size_px"][row]), self.region_decode)
         targets, inv_trans = targets_from_records(fields, params, self.box, self.geometry)
         return make_batch(torch.from_numpy(images), targets, fields["hand_type_valid"], inv_trans, params[:, 5:8],
                           [key for key, _ in samples], params)

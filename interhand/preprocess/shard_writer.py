@@ -327,7 +327,7 @@ class _ShardContent:
 
     def add_batch(self, writer: TarWriter, infos: list[SampleInfo], anns: np.ndarray, images: list[StoredImage]
                   ) -> None:
-        for info, image, text, ann in zip(infos, images, encode_json_records(anns, infos), anns):
+        for info, image, text, ann in zip(infos, images, encode_json_records(anns, infos, self.job.subset), anns):
             key, image_member = info.key, info.image_member
             members = sorted([(image_member, image.data), (JSON_MEMBER, text), (ANN_MEMBER, ann.tobytes())])
             offsets = writer.add_files([(f"{key}.{ext}", data) for ext, data in members])

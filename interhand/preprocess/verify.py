@@ -211,7 +211,7 @@ def _check_content(name: str, rows: pa.Table, anns: dict[str, bytes]) -> list[st
         if not stored.equals(expected):
             row = next((i for i, (a, b) in enumerate(zip(stored.to_pylist(), expected.to_pylist())) if a != b), 0)
             problems.append(f"{name}: manifest column {column} of {keys[row]} differs from its .ann record")
-    offset = ANN_LAYOUT["hand_type"][0]
+    offset = ANN_LAYOUT["hand_type_onehot"][0]
     for key, hand_type, vector in zip(keys, rows.column("hand_type").to_pylist(), records[:, offset:offset + 2]):
         if tuple(vector.tolist()) != HAND_TYPE_VECTORS.get(hand_type):
             problems.append(f"{name}: manifest hand_type {hand_type!r} of {key} differs from its .ann record")

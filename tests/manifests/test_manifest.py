@@ -73,4 +73,5 @@ def test_manifest_arrays_equal_the_ann_records_in_the_shards(real_shards):
             ann = decode_ann(shard.read(row["ann_size"]))
         np.testing.assert_array_equal(np.asarray(row["joints_img"], np.float32), ann["joints_img"])
         np.testing.assert_array_equal(np.asarray(row["camrot"], np.float32), ann["camrot"])
-        assert row["root_joint_index"] == [20, 41] and row["rootnet_bbox"] is None and row["mano_left_pose"] is None
+        assert row["root_joint_index"] == [20, 41] and row["rootnet_valid"] == 0 and row["rootnet_bbox"] == [0.0] * 4
+        assert row["mano_left_valid"] == 0 and row["mano_left_pose"] == [0.0] * 48

@@ -15,7 +15,6 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from helpers import HF_NULL_FIRST, hf_null_first
 from interhand.cli import main
 from interhand.config import PreprocessConfig, parse_size
 from interhand.manifests.read import read_dataset_json
@@ -141,11 +140,10 @@ def _keys(shard_dir: Path) -> list[str]:
 
 
 def _load(datasets, folder: Path, **options):
-    with hf_null_first():
-        return datasets.load_dataset(str(folder), **options)
+    return datasets.load_dataset(str(folder), **options)
 
 
-@pytest.mark.parametrize("streaming", [pytest.param(False, marks=HF_NULL_FIRST), True])
+@pytest.mark.parametrize("streaming", [False, True])
 def test_hf_datasets_loads_an_interhand_split_folder(streaming, ih26m_val_shards, hf_datasets):
     loaded = _load(hf_datasets, ih26m_val_shards, split="val", streaming=streaming)
     assert [example["__key__"] for example in loaded] == _keys(ih26m_val_shards)
@@ -156,13 +154,13 @@ def test_hf_datasets_loads_a_png_split_folder(streaming, stb_test_shards, hf_dat
     loaded = _load(hf_datasets, stb_test_shards, split="test", streaming=streaming)
     examples = list(loaded)
     assert [example["__key__"] for example in examples] == _keys(stb_test_shards)
-    offset = ANN_LAYOUT["image_size"][0]
+    offset = ANN_LAYOUT["image_size_px"][0]
     for example in examples[:3]:  # the `.ann` member comes back whole as bytes, the image decoded
         ann = np.frombuffer(example["ann"], ANN_DTYPE)
         assert ann.size == ANN_FLOATS and example["png"].size == tuple(int(v) for v in ann[offset:offset + 2])
 
 
-@pytest.mark.parametrize("streaming", [pytest.param(False, marks=HF_NULL_FIRST), True])
+@pytest.mark.parametrize("streaming", [False, True])
 def test_hf_datasets_loads_the_subset_folder_with_every_split(streaming, synth_ih26m_root, tmp_path, hf_datasets):
     from helpers import make_shards
 

@@ -12,7 +12,6 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from helpers import HF_NULL_FIRST, hf_null_first
 
 ROOT = Path(__file__).resolve().parents[2]
 # Where each document keeps its recipes: the section that follows this heading.
@@ -58,6 +57,9 @@ def test_plain_webdataset_recipe_reads_every_sample(shards, request):
 def test_pyarrow_recipe_selects_and_reads_an_image_by_offset(shards, request):
     namespace = _run("pyarrow", request.getfixturevalue(shards))
     assert namespace["chosen"].num_rows >= 1 and namespace["row"]["hand_type"] == "interacting"
+    cameras = set(namespace["manifest"]["camera"].to_pylist())  # the real samples have camera 400026
+    assert set(namespace["one_camera"]["camera"].to_pylist()) == {"400026"} & cameras
+    assert namespace["one_camera"].num_rows or shards != "real_test_shards"
     assert namespace["image_bytes"].startswith(b"\xff\xd8") and namespace["image_bytes"].endswith(b"\xff\xd9")
 
 
@@ -120,10 +122,71 @@ def test_hf_streaming_recipe_reads_the_card(shards, request, hf_datasets):
     np.testing.assert_array_equal(namespace["joints_img"], np.asarray(first["joints_img"], np.float32))
 
 
-@pytest.mark.parametrize("shards", [
-    pytest.param("ih26m_val_shards", marks=HF_NULL_FIRST), "stb_test_shards"])
+@pytest.mark.parametrize("shards", ["ih26m_val_shards", "stb_test_shards"])
 def test_hf_map_style_recipe_reads_the_card(shards, request, hf_datasets):
     shard_dir = request.getfixturevalue(shards)
-    with hf_null_first():
-        namespace = _run("Hugging Face datasets, map-style", shard_dir)
+    namespace = _run("Hugging Face datasets, map-style", shard_dir)
     assert namespace["dataset"].num_rows == len(_keys(shard_dir)) and namespace["image"].size[0] > 0
+
+
+def _hf_json_features(datasets) -> dict:
+    """The types `datasets` must infer for the `.json` member from SHARD_FORMAT.md §4.2, with no Features given."""
+    from interhand.shard_format import RECORD_FIELDS
+
+    element = {"string": "string", "float32": "float64", **{f"int{n}": "int64" for n in (8, 16, 32, 64)}}
+    features = {"key": datasets.Value("string"), "format_version": datasets.Value("int64")}
+    for name, kind, shape in RECORD_FIELDS:
+        feature = datasets.Value(element[kind])
+        for _ in shape:
+            feature = datasets.List(feature)
+        features[name] = feature
+    return features
+
+
+def _tar_members(shard_dir: Path, rows: list[dict], member: str) -> list[bytes]:
+    members = []
+    for row in rows:
+        with open(shard_dir / row["shard"], "rb") as shard:
+            shard.seek(row[f"{member}_offset"])
+            members.append(shard.read(row[f"{member}_size"]))
+    return members
+
+
+@pytest.mark.parametrize("shards", ["ih26m_train_shards", "ih26m_val_shards", "stb_test_shards", "real_test_shards"])
+def test_hugging_face_map_style_recipe_loads_every_sample_typed(shards, request, hf_datasets):
+    """Train has no RootNet output, val/test no left-hand MANO fit in their first samples, STB no MANO at all: the
+    types still never depend on which sample comes first, and the padded `.ann` is the tar's."""
+    import json
+
+    shard_dir = request.getfixturevalue(shards)
+    namespace = _run("Hugging Face `datasets`, map-style", shard_dir)
+    samples, manifest = namespace["samples"], pq.read_table(shard_dir / "manifest.parquet")
+    assert len(samples) == manifest.num_rows and namespace["joints_img"].shape == (42, 3)
+    assert dict(samples.features["json"]) == _hf_json_features(hf_datasets)
+    rows = {row["key"]: row for row in manifest.to_pylist()}
+    by_key = dict(zip(samples["__key__"], samples["json"]))
+    tar_records = dict(zip(rows, _tar_members(shard_dir, list(rows.values()), "json")))
+    assert by_key == {key: json.loads(text) for key, text in tar_records.items()}
+    as_numpy = namespace["as_numpy"]
+    shortened = 0
+    tar_anns = dict(zip(rows, _tar_members(shard_dir, list(rows.values()), "ann")))
+    for index, key in enumerate(samples["__key__"]):
+        raw = bytes(as_numpy[index]["ann"])
+        shortened += len(raw) < 2516
+        assert raw.ljust(2516, b"\0") == tar_anns[key]
+    assert shortened, "no record lost trailing zeros: the padding the recipe documents was never exercised"
+
+
+@pytest.mark.parametrize("shards", ["ih26m_train_shards", "stb_test_shards"])
+def test_hugging_face_streaming_recipe_reads_every_sample(shards, request, hf_datasets):
+    shard_dir = request.getfixturevalue(shards)
+    namespace = _run("Hugging Face `datasets`, streaming", shard_dir)
+    rows = pq.read_table(shard_dir / "manifest.parquet").to_pylist()
+    anns = dict(zip((row["key"] for row in rows), _tar_members(shard_dir, rows, "ann")))
+    seen = {}
+    for sample in namespace["stream"]:
+        record = sample["json"]
+        assert isinstance(record["rootnet_valid"], int) and isinstance(record["joints_img"][0][0], float)
+        seen[sample["__key__"]] = bytes(sample["ann"])
+    assert seen == anns
+    np.testing.assert_array_equal(namespace["ann"], np.frombuffer(anns[namespace["record"]["key"]], "<f4"))

@@ -69,14 +69,14 @@ def _reference_ann(sample: Sample) -> bytes:
     values = {
         "format_version": FORMAT_VERSION, "joints_img": sample.joints_img, "joints_cam_mm": sample.joints_cam_mm,
         "joints_world_mm": sample.joints_world_mm, "joint_valid": sample.joint_valid,
-        "joint_valid_raw": sample.joint_valid_raw, "hand_type": HAND_TYPE_VECTORS[sample.hand_type],
+        "joint_valid_raw": sample.joint_valid_raw, "hand_type_onehot": HAND_TYPE_VECTORS[sample.hand_type],
         "hand_type_valid": sample.hand_type_valid, "root_joint_index": sample.root_joint_index, "bbox": sample.bbox,
         "bbox_raw": sample.bbox_raw, "abs_depth_gt_mm": sample.abs_depth_gt_mm,
         "rootnet_valid": float(sample.rootnet_abs_depth_mm is not None),
         "rootnet_bbox": np.zeros(4) if sample.rootnet_bbox is None else sample.rootnet_bbox,
         "rootnet_abs_depth_mm": np.zeros(2) if sample.rootnet_abs_depth_mm is None else sample.rootnet_abs_depth_mm,
         "rootnet_root_valid": np.zeros(2) if sample.rootnet_root_valid is None else sample.rootnet_root_valid,
-        "focal": sample.focal, "princpt": sample.princpt, "image_size": (sample.width, sample.height),
+        "focal": sample.focal, "princpt": sample.princpt, "image_size_px": (sample.width, sample.height),
         "campos_mm": sample.campos_mm, "camrot": sample.camrot,
         "mano_valid": [float("right" in sample.mano), float("left" in sample.mano)],
         "mano_pose": [mano["right_pose"], mano["left_pose"]], "mano_shape": [mano["right_shape"], mano["left_shape"]],
@@ -84,10 +84,12 @@ def _reference_ann(sample: Sample) -> bytes:
     return np.concatenate([np.ravel(np.asarray(values[name], np.float32)) for name in ANN_LAYOUT]).astype("<f4").tobytes()
 
 
-def _reference_json(sample: Sample) -> bytes:
-    """The `.json` record of SHARD_FORMAT.md §4.2 through json.dumps (sorted keys, floats rounded to 1e-4)."""
-    def rounded(array):
-        return None if array is None else np.asarray(array, np.float32).astype(np.float64).round(4).tolist()
+def _reference_json(sample: Sample, subset: str = "all") -> bytes:
+    """The `.json` record of SHARD_FORMAT.md §4.2 through json.dumps (sorted keys, floats rounded to 1e-4): the
+    manifest's content columns, absent RootNet/MANO joins zero-filled with their flags 0."""
+    def rounded(array, size=None):
+        array = np.zeros(size) if array is None else array
+        return np.asarray(array, np.float32).astype(np.float64).round(4).tolist()
 
     record = {name: rounded(getattr(sample, name)) for name in (
         "joints_world_mm", "joints_cam_mm", "joints_img", "joint_valid", "joint_valid_raw", "bbox", "bbox_raw", "focal",
@@ -95,13 +97,19 @@ def _reference_json(sample: Sample) -> bytes:
     record.update({name: getattr(sample, name) for name in (
         "dataset", "split", "annotation_id", "image_id", "file_name", "width", "height", "capture", "subject",
         "seq_name", "camera", "frame_idx", "hand_type", "hand_type_valid")})
-    record.update(format_version=FORMAT_VERSION, key=sample.key, root_joint_index=list(sample.root_joint_index))
-    record["rootnet"] = None if sample.rootnet_abs_depth_mm is None else {
-        "bbox": rounded(sample.rootnet_bbox), "abs_depth_mm": rounded(sample.rootnet_abs_depth_mm),
-        "root_valid": rounded(sample.rootnet_root_valid)}
-    record["mano"] = {hand: None if hand not in sample.mano else {part: rounded(sample.mano[hand][part])
-                                                                  for part in ("pose", "shape", "trans")}
-                      for hand in ("right", "left")}
+    record.update(format_version=FORMAT_VERSION, key=sample.key, root_joint_index=list(sample.root_joint_index),
+                  subset=subset)
+    valid = sample.joint_valid > 0
+    record.update(num_valid_right=int(valid[:21].sum()), num_valid_left=int(valid[21:].sum()))  # IH26M order
+    record["rootnet_valid"] = int(sample.rootnet_abs_depth_mm is not None)
+    record.update(rootnet_bbox=rounded(sample.rootnet_bbox, 4),
+                  rootnet_abs_depth_mm=rounded(sample.rootnet_abs_depth_mm, 2),
+                  rootnet_root_valid=rounded(sample.rootnet_root_valid, 2))
+    for hand in ("right", "left"):
+        params = sample.mano.get(hand, {})
+        record[f"mano_{hand}_valid"] = int(hand in sample.mano)
+        record.update({f"mano_{hand}_{name}": rounded(params.get(part), size)
+                       for name, part, size in (("pose", "pose", 48), ("shape", "shape", 10), ("trans_m", "trans", 3))})
     return json.dumps(record, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
 
 
@@ -139,15 +147,15 @@ def _awkward_samples(count: int) -> list[Sample]:
 def test_batch_encoders_write_the_bytes_of_the_one_sample_reference():
     samples = _awkward_samples(90)
     records = encode_ann_records(samples)
-    texts = encode_json_records(records, [sample.info() for sample in samples])
+    texts = encode_json_records(records, [sample.info() for sample in samples], "machine_annot")
     for sample, record, text in zip(samples, records, texts):
         assert record.tobytes() == _reference_ann(sample)
-        assert text == _reference_json(sample), sample.key
-        assert encode_sample(sample, b"")["json"] == text
+        assert text == _reference_json(sample, "machine_annot"), sample.key
+        assert encode_sample(sample, b"", "machine_annot")["json"] == text
 
 
 def test_batch_json_refuses_non_finite_numbers_as_json_dumps_does():
     (sample,) = _awkward_samples(1)
     sample.bbox = np.array([np.nan, 1, 2, 3], np.float32)
     with pytest.raises(ValueError, match="not JSON compliant"):
-        encode_json_records(encode_ann_records([sample]), [sample.info()])
+        encode_json_records(encode_ann_records([sample]), [sample.info()], "all")
