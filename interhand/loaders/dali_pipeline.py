@@ -133,7 +133,8 @@ def build_pipeline(spec: DaliPipelineSpec, params_source: Optional[Callable[[], 
     Args:
         spec: the pipeline's inputs and mode.
         params_source: batch callable returning a list of `batch_size` (8,) float32 parameter arrays
-            (training: drawn by `draw_augment_params_array`; parity tests: fixed). None: no augmentation.
+            (training: `interhand.loaders.dali_loader.CounterParamsSource`; parity tests: fixed). None: no
+            augmentation.
         device_id: override of the CUDA device; None defines a GPU graph without a driver, which can be
             serialized but not run (the static check CPU-only machines can make).
     """

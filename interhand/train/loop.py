@@ -7,11 +7,12 @@ import itertools
 import math
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterable, Optional
+from typing import Callable, Optional
 
 import torch
 
 from interhand.loaders.batch import Batch, images_to_float
+from interhand.loaders.protocol import ShardLoader
 from interhand.model import internet_losses
 from interhand.progress import progress as progress_reporter
 from interhand.train.ddp import DistContext, all_reduce_mean
@@ -39,7 +40,7 @@ def batch_targets(batch: Batch, device: torch.device) -> dict[str, torch.Tensor]
     return {name: getattr(batch, name).to(device, non_blocking=True) for name in names}
 
 
-def train_one_epoch(model: torch.nn.Module, loader: Iterable[Batch], optimizer: torch.optim.Optimizer, log: RunLog,
+def train_one_epoch(model: torch.nn.Module, loader: ShardLoader, optimizer: torch.optim.Optimizer, log: RunLog,
                     context: DistContext, settings: LoopSettings,
                     on_snapshot: Optional[Callable[[int], None]] = None) -> dict[str, float]:
     """Train one epoch; returns the epoch's mean loss terms (averaged over ranks) and throughput."""
@@ -47,8 +48,7 @@ def train_one_epoch(model: torch.nn.Module, loader: Iterable[Batch], optimizer: 
     for group in optimizer.param_groups:
         group["lr"] = settings.lr
     start = settings.start_iteration
-    source = loader.iter_from(start) if hasattr(loader, "iter_from") else itertools.islice(iter(loader), start, None)
-    batches = itertools.islice(source, max(settings.steps_per_epoch - start, 0))
+    batches = itertools.islice(loader.iter_from(start), max(settings.steps_per_epoch - start, 0))
     progress = progress_reporter(total=settings.steps_per_epoch, initial=settings.start_iteration,
                                  enabled=context.is_main, desc=f"epoch {settings.epoch}", unit="it")
     totals: dict[str, float] = {}
