@@ -1,7 +1,9 @@
 """Joint sets and skeleton.txt."""
 
 import numpy as np
+import pytest
 
+from helpers import parse_skeleton_txt
 from interhand.skeleton import (FLIP_PERMUTATION, IH26M_JOINT_NAMES, IH26M_PARENTS, IH26M_ROOT, LEFT, RIGHT,
                                 STB_RHD_JOINT_NAMES, STB_RHD_PARENTS, STB_RHD_ROOT, skeleton_txt)
 
@@ -30,9 +32,8 @@ def test_flip_swaps_left_and_right_joint_blocks():
     assert flipped[0] == "l_thumb4" and flipped[21] == "r_thumb4"
 
 
-def test_skeleton_txt_writes_one_name_id_parent_line_per_joint():
-    lines = skeleton_txt(IH26M_JOINT_NAMES, IH26M_PARENTS).splitlines()
-    assert lines[0].startswith("#") and len(lines) == 1 + len(IH26M_JOINT_NAMES)
-    rows = [line.split() for line in lines[1:]]
-    assert [(name, int(joint), int(parent)) for name, joint, parent in rows] == [
-        (name, joint, parent) for joint, (name, parent) in enumerate(zip(IH26M_JOINT_NAMES, IH26M_PARENTS))]
+def test_skeleton_txt_round_trips_and_rejects_a_malformed_line():
+    text = skeleton_txt(IH26M_JOINT_NAMES, IH26M_PARENTS)
+    assert parse_skeleton_txt(text) == (IH26M_JOINT_NAMES, IH26M_PARENTS)
+    with pytest.raises(ValueError, match="line 3"):
+        parse_skeleton_txt(text.replace("r_thumb3 1 2", "r_thumb3 1"))

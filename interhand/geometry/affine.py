@@ -2,7 +2,7 @@
 
 `patch_affines` builds the patch's own maps from a plain source window (centre, size, rotation, flip) in
 closed form, vectorised; how augmentation chooses that window is `interhand.loaders.augment`'s business.
-`invert_affine` and `apply_affine` are the generic helpers.
+`apply_affine` maps points through them (batched).
 
 Coordinates follow the original (OpenCV) convention: pixel i has its centre at coordinate i. A matrix
 maps source points to destination points: [u', v'] = M · [u, v, 1].
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["patch_affines", "invert_affine", "apply_affine"]
+__all__ = ["patch_affines", "apply_affine"]
 
 
 def patch_affines(centre_xy: np.ndarray, window_wh: np.ndarray, rot_deg: np.ndarray, flip: np.ndarray,
@@ -59,22 +59,16 @@ def patch_affines(centre_xy: np.ndarray, window_wh: np.ndarray, rot_deg: np.ndar
     return img_to_patch, trans, inv_trans
 
 
-def invert_affine(matrix: np.ndarray) -> np.ndarray:
-    """Inverse of a (2, 3) affine matrix, as a (2, 3) float64 matrix."""
-    full = np.concatenate([np.asarray(matrix, dtype=np.float64).reshape(2, 3), [[0.0, 0.0, 1.0]]], axis=0)
-    return np.linalg.inv(full)[:2]
-
-
 def apply_affine(points_xy: np.ndarray, matrix: np.ndarray) -> np.ndarray:
-    """Map points through a (2, 3) affine matrix.
+    """Map points through 2×3 affine matrices, batched: one matrix per leading index.
 
     Args:
-        points_xy: (N, 2) points, px in the matrix's source frame.
-        matrix: (2, 3) affine matrix.
+        points_xy: (..., N, 2) points, px in the matrix's source frame.
+        matrix: (..., 2, 3) affine matrices (the leading shape of the points').
 
     Returns:
-        (N, 2) float64 points in the destination frame, px.
+        (..., N, 2) float64 points in the destination frame, px.
     """
-    points = np.asarray(points_xy, dtype=np.float64).reshape(-1, 2)
-    matrix = np.asarray(matrix, dtype=np.float64).reshape(2, 3)
-    return points @ matrix[:, :2].T + matrix[:, 2]
+    points = np.asarray(points_xy, dtype=np.float64)
+    matrix = np.asarray(matrix, dtype=np.float64)
+    return np.einsum("...ij,...nj->...ni", matrix[..., :2], points) + matrix[..., None, :, 2]

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from interhand.geometry.affine import apply_affine
+
 __all__ = ["HeatmapGeometry", "ORIGINAL_GEOMETRY", "joints_to_heatmap_space", "rel_root_depth_to_bins",
            "heatmap_to_patch_xy", "depth_bins_to_rel_mm", "root_bins_to_rel_mm", "block_root_index", "voxel_to_image"]
 
@@ -100,6 +102,5 @@ def voxel_to_image(joints_voxel: np.ndarray, patch_to_img: np.ndarray,
     """
     voxel = np.asarray(joints_voxel, dtype=np.float64)
     xy_patch = heatmap_to_patch_xy(voxel[..., :2], geometry)
-    matrix = np.asarray(patch_to_img, dtype=np.float64)
-    uv = np.einsum("...ij,...kj->...ki", matrix[..., :2], xy_patch) + matrix[..., None, :, 2]
+    uv = apply_affine(xy_patch, patch_to_img)
     return np.concatenate([uv, depth_bins_to_rel_mm(voxel[..., 2:3], geometry)], axis=-1)

@@ -170,8 +170,7 @@ def augment_targets(joints_img: np.ndarray, joint_valid: np.ndarray, hand_type: 
             depth and its validity are always 0.
     """
     joints, valid, hand = flip_joints(joints_img, joint_valid, hand_type, image_width, flip)
-    trans = np.asarray(trans, dtype=np.float64)
-    uv = np.einsum("...ij,...nj->...ni", trans[..., :2], joints[..., :2]) + trans[..., None, :, 2]
+    uv = affine.apply_affine(joints[..., :2], trans)
     size = geometry.input_size
     inside = (uv[..., 0] >= 0) & (uv[..., 0] < size) & (uv[..., 1] >= 0) & (uv[..., 1] < size)
     valid = valid * inside
