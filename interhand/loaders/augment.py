@@ -122,7 +122,8 @@ def patch_window(bbox_xywh: np.ndarray, params: np.ndarray) -> tuple[np.ndarray,
     """
     box = np.asarray(bbox_xywh, dtype=np.float64).reshape(-1, 4)
     values = np.asarray(params, dtype=np.float64).reshape(-1, PARAMS_LENGTH)
-    centre_xy = np.stack([box[:, 0] + box[:, 2] * (values[:, 0] + 0.5), box[:, 1] + box[:, 3] * (values[:, 1] + 0.5)], -1)
+    centre_xy = np.stack([box[:, 0] + box[:, 2] * (values[:, 0] + 0.5),
+                          box[:, 1] + box[:, 3] * (values[:, 1] + 0.5)], -1)
     return centre_xy, box[:, 2:4] * values[:, 2:3]
 
 

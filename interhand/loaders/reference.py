@@ -36,7 +36,8 @@ from interhand.loaders.batch import Batch, make_batch, targets_from_records
 from interhand.loaders.decode import decode_and_warp
 from interhand.shard_format import ANN_DTYPE, ANN_FLOATS, ANN_MEMBER, IMAGE_MEMBERS, decode_ann_records, read_dali_index
 
-__all__ = ["ShardList", "shard_list", "check_indexes", "rank_range", "ShardReader", "ReferenceDataset", "ReferenceLoader"]
+__all__ = ["ShardList", "shard_list", "check_indexes", "rank_range", "ShardReader", "ReferenceDataset",
+           "ReferenceLoader"]
 
 
 @dataclass(frozen=True)
@@ -145,7 +146,8 @@ class ReferenceDataset:
     """
 
     def __init__(self, shards: ShardList, config: LoaderConfig, rank: int = 0, world_size: int = 1,
-                 geometry: HeatmapGeometry = ORIGINAL_GEOMETRY, params_for: Optional[Callable[[int], np.ndarray]] = None):
+                 geometry: HeatmapGeometry = ORIGINAL_GEOMETRY,
+                 params_for: Optional[Callable[[int], np.ndarray]] = None):
         self.shards, self.config, self.rank, self.world_size = shards, config, rank, world_size
         self.geometry, self.params_for = geometry, params_for
         self.epoch = 0

@@ -49,8 +49,8 @@ def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, images:
     losses = loss_terms(model(images))
     loss = sum(losses.values())
     if not math.isfinite(float(loss.detach())):
-        raise FloatingPointError(f"loss is {float(loss.detach())} (terms {({k: float(v.detach()) for k, v in losses.items()})}); "
-                                 "lower --lr or check the shards")
+        terms = {name: float(value.detach()) for name, value in losses.items()}
+        raise FloatingPointError(f"loss is {float(loss.detach())} (terms {terms}); lower --lr or check the shards")
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
