@@ -27,25 +27,27 @@ class CounterParamsSource:
     reference loader's draw.
 
     DALI calls it once per batch, ahead of the consumer (it prefetches), and its reader streams on from one
-    epoch into the next, moving each rank to the next shard of the split (`stick_to_shard` off). So the source
-    counts its own calls: call k is batch b of the reader's epoch j, which reads shard (shard_id + j) mod
-    num_shards, whose samples start at global position `start`; row i of the batch is sample position
-    start + b·batch_size + i (rows past the shard's end pad the last batch and are dropped), of epoch
-    first_epoch + j. Without shuffling a position is the sample's index, the reference loader's key.
+    epoch into the next, moving each rank to the next shard of the split (`stick_to_shard` off) and padding
+    every shard to the batches of the largest (`pad_last_batch`). So the source counts its own calls: call k
+    is batch b of the reader's epoch j, which reads shard (shard_id + j) mod num_shards, whose samples start
+    at global position `start`; row i of the batch is sample position start + b·batch_size + i (rows past the
+    shard's end are padding, dropped by the iterator), of epoch first_epoch + j. Without shuffling a position
+    is the sample's index, the reference loader's key.
     """
 
     def __init__(self, seed: int, batch_size: int, shard_id: int, num_shards: int):
         self.seed, self.batch_size, self.shard_id, self.num_shards = seed, batch_size, shard_id, num_shards
-        self.total = 0  # samples in the split: the pipeline's epoch size, set once it is built
+        self.total = 0  # samples in the split (unpadded), set once the pipeline is built
         self.first_epoch, self.reader_epoch, self.batch = 0, 0, 0
 
     def __call__(self) -> list[np.ndarray]:
-        start, end = rank_range(self.total, (self.shard_id + self.reader_epoch) % self.num_shards, self.num_shards)
+        start, _ = rank_range(self.total, (self.shard_id + self.reader_epoch) % self.num_shards, self.num_shards)
         first = start + self.batch * self.batch_size
         params = counter_params(self.seed, self.first_epoch + self.reader_epoch,
                                 np.arange(first, first + self.batch_size))
         self.batch += 1
-        if self.batch * self.batch_size >= end - start:
+        largest_share = -(-self.total // self.num_shards)
+        if self.batch * self.batch_size >= largest_share:
             self.reader_epoch, self.batch = self.reader_epoch + 1, 0
         return list(params)
 
@@ -76,7 +78,7 @@ class DaliLoader:
                                                                              spec.shard_id, spec.num_shards)
         self.pipeline = build_pipeline(spec, self.counter or params_source)
         self.pipeline.build()
-        self.size = self.pipeline.epoch_size(READER_NAME)
+        self.size = self.pipeline.reader_meta(READER_NAME)["epoch_size"]  # unpadded: epoch_size() pads the shards
         if self.counter is not None:
             self.counter.total = self.size
         self.iterator = None  # made at the first batch: it runs the pipeline (prefetch) at once

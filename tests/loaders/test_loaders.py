@@ -228,18 +228,25 @@ def test_dali_draws_the_reference_loaders_augmentation_epoch_after_epoch(synth_i
 
 
 def test_dali_ranks_key_the_augmentation_on_the_share_their_reader_moves_to(synth_ih26m_shards):
-    """DALI moves each rank to the next share every epoch; the draw follows the samples it actually reads."""
+    """DALI moves each rank to the next share every epoch and pads every share to the largest one's batches;
+    the draw follows the samples it actually reads. 48 samples on 5 ranks: shares of 9 and 10, in batches of 3
+    a share of 9 gets a whole batch of padding."""
     split_dir = synth_ih26m_shards / "val"
     shards = shard_list(split_dir)
     config = LoaderConfig(batch_size=4, workers=0, augment=False)
     index_of = {key: index for index, key in enumerate(k for b in ReferenceLoader(ReferenceDataset(shards, config))
                                                         for k in b.keys)}
+    assert shards.total == 48
     for rank in range(2):
-        spec = DaliPipelineSpec(shards.paths, shards.index_paths, batch_size=4, num_threads=1, device="cpu",
-                                shard_id=rank, num_shards=2, with_keys=True)
+        spec = DaliPipelineSpec(shards.paths, shards.index_paths, batch_size=3, num_threads=1, device="cpu",
+                                shard_id=rank, num_shards=5, with_keys=True)
         loader = DaliLoader(spec, augment_seed=5)
         loader.set_epoch(10)
         for epoch in (10, 11, 12):
-            for batch in loader:
+            batches = list(loader)
+            for batch in batches:
                 indices = np.array([index_of[key] for key in batch.keys])
                 np.testing.assert_array_equal(batch.params.numpy(), counter_params(5, epoch, indices))
+            start, end = rank_range(shards.total, (rank + epoch - 10) % 5, 5)
+            assert [index_of[key] for batch in batches for key in batch.keys] == list(range(start, end))
+
