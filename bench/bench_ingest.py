@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import shutil
 import subprocess
@@ -38,6 +37,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from common import machine_description
 
 _CAMERAS_PER_CAPTURE = 40
 _CAPTURES = 27
@@ -306,14 +307,6 @@ def _print_ingest(ingest: dict) -> None:
           f"speed {ingest['speed_ratio']:.2f}x (goal >= 1)")
 
 
-def _machine() -> str:
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), platform.processor())
-    memory = int(next(line for line in Path("/proc/meminfo").read_text().splitlines()
-                      if line.startswith("MemTotal")).split()[1]) / 2**20
-    return f"{model}, {os.cpu_count()} cores, {memory:.0f} GiB RAM, Python {platform.python_version()}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--annotations", type=int, default=1_361_062, help="train annotations to synthesize")
@@ -333,12 +326,12 @@ def main() -> None:
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)
-    print(f"machine: {_machine()}")
+    print(f"machine: {machine_description()}")
     if ingest is not None:
         _print_ingest(ingest)
     if writing is not None:
         _print_writing(writing)
-    print(json.dumps({"machine": _machine(), "ingest": ingest, "writing": writing}))
+    print(json.dumps({"machine": machine_description(), "ingest": ingest, "writing": writing}))
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import statistics
 import subprocess
@@ -36,6 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from interhand.config import ModelConfig  # noqa: E402
 from interhand.model import InterNet, internet_losses, joint_heatmap_loss, joint_heatmap_loss_dense  # noqa: E402
 from interhand.model.internet import prepare_for_device  # noqa: E402
+from interhand.train.loop import train_step  # noqa: E402
+from common import machine_description  # noqa: E402
 
 SIGMA = 2.5
 VARIANTS = ("lean", "dense", "original")
@@ -139,16 +140,14 @@ def _train_steps(variants: list[str], batch: int, device: torch.device, args) ->
     targets = _random_targets(batch, 64, device, generator)
 
     def make_step(variant):
-        def step():
-            optimizer.zero_grad(set_to_none=True)
-            output = network(images)
+        def loss_terms(output):
             losses = internet_losses(output, targets, SIGMA, "lean" if variant == "lean" else "dense")
             if variant == "original":
                 losses["joint_heatmap"] = _original_heatmap_loss(output["joint_heatmap"], targets["joint_coord"],
                                                                  targets["joint_valid"], SIGMA)
-            sum(losses.values()).backward()
-            optimizer.step()
-        return step
+            return losses
+
+        return lambda: train_step(network, optimizer, images, loss_terms)
 
     return {variant: make_step(variant) for variant in variants}
 
@@ -201,19 +200,6 @@ def measure(kind: str, variants: list[str], device: str, args) -> dict:
 
 
 # ----------------------------------------------------------------------------------------------- report
-def _machine() -> dict:
-    cpu_model = platform.processor() or "unknown"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        match = re.search(r"model name\s*:\s*(.+)", cpuinfo.read_text())
-        cpu_model = match.group(1).strip() if match else cpu_model
-    machine = {"cpu": cpu_model, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-               "torch": torch.__version__, "python": platform.python_version()}
-    if torch.cuda.is_available():
-        machine["gpu"] = torch.cuda.get_device_name(0)
-    return machine
-
-
 def _mb(value: int) -> float:
     return round(value / 2**20, 1)
 
@@ -236,8 +222,7 @@ def main() -> None:
         print(json.dumps(run_case(kind, variants.split(","), torch.device(device), purpose, args)))
         return
 
-    machine = _machine()
-    results: dict = {"machine": machine, "batch_size": args.batch_size, "resnet_type": args.resnet_type,
+    results: dict = {"machine": machine_description(), "batch_size": args.batch_size, "resnet_type": args.resnet_type,
                      "loss": {}, "step": {}, "gpu_step": {}}
     results["loss"] = measure("loss", list(VARIANTS), "cpu", args)
     if not args.skip_step:
@@ -270,9 +255,7 @@ def _ratios(results: dict) -> tuple[dict, dict]:
 
 
 def _print_table(results: dict) -> None:
-    machine = results["machine"]
-    print(f"machine: {machine['cpu']}, {machine['cores']} cores ({machine['torch_threads']} torch threads), "
-          f"torch {machine['torch']}, python {machine['python']}" + (f", GPU {machine['gpu']}" if "gpu" in machine else ""))
+    print(f"machine: {results['machine']}")
     print(f"batch {results['batch_size']}, ResNet-{results['resnet_type']}; variants timed interleaved, ratios "
           "from the min; peak = memory above the step's starting point (CPU: RSS high-water mark)\n")
     header = (f"{'benchmark':<34}{'variant':<10}{'min s':>8}{'median s':>10}{'images/s':>10}{'peak MB':>10}"

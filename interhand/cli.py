@@ -364,7 +364,7 @@ def predict(checkpoint: Path, image_path: Path, bbox: tuple, out_dir: Path, devi
     """
     import json
 
-    from interhand.model.predict import run
+    from interhand.demo import run
 
     try:
         result = run(checkpoint, image_path, bbox, out_dir, device=device)

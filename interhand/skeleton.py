@@ -25,7 +25,6 @@ __all__ = [
     "HAND_TYPE_VECTORS",
     "IH26M_FINGER_OF_JOINT",
     "skeleton_txt",
-    "parse_skeleton_txt",
 ]
 
 JOINTS_PER_HAND = 21
@@ -89,18 +88,3 @@ def skeleton_txt(names: tuple[str, ...], parents: tuple[int, ...]) -> str:
     lines = ["# joint_name joint_id joint_parent_id"]
     lines += [f"{name} {joint_id} {parent}" for joint_id, (name, parent) in enumerate(zip(names, parents))]
     return "\n".join(lines) + "\n"
-
-
-def parse_skeleton_txt(text: str) -> tuple[tuple[str, ...], tuple[int, ...]]:
-    """Inverse of `skeleton_txt`; raises ValueError naming the bad line."""
-    rows: dict[int, tuple[str, int]] = {}
-    for line_number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip() or line.startswith("#"):
-            continue
-        fields = line.split()
-        if len(fields) != 3:
-            raise ValueError(f"skeleton.txt line {line_number}: expected 'name id parent_id', got {line!r}")
-        rows[int(fields[1])] = (fields[0], int(fields[2]))
-    if sorted(rows) != list(range(len(rows))):
-        raise ValueError(f"skeleton.txt: joint ids are not 0..{len(rows) - 1}")
-    return tuple(rows[i][0] for i in range(len(rows))), tuple(rows[i][1] for i in range(len(rows)))

@@ -41,3 +41,19 @@ def run_unfinished(config: PreprocessConfig, monkeypatch) -> Path:
         except _Stopped:
             pass
     return shard_dir(config)
+
+
+def parse_skeleton_txt(text: str) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """Inverse of `interhand.skeleton.skeleton_txt`: reads back the skeleton.txt files synth writes; raises
+    ValueError naming the bad line."""
+    rows: dict[int, tuple[str, int]] = {}
+    for line_number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        fields = line.split()
+        if len(fields) != 3:
+            raise ValueError(f"skeleton.txt line {line_number}: expected 'name id parent_id', got {line!r}")
+        rows[int(fields[1])] = (fields[0], int(fields[2]))
+    if sorted(rows) != list(range(len(rows))):
+        raise ValueError(f"skeleton.txt: joint ids are not 0..{len(rows) - 1}")
+    return tuple(rows[i][0] for i in range(len(rows))), tuple(rows[i][1] for i in range(len(rows)))

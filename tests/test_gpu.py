@@ -12,7 +12,7 @@ from interhand.loaders.augment import draw_augment_params_array
 from interhand.loaders.batch import images_to_float
 from interhand.loaders.dali_loader import DaliLoader
 from interhand.loaders.dali_pipeline import DaliPipelineSpec
-from interhand.loaders.reference import ReferenceDataset, reference_loader, shard_list
+from interhand.loaders.reference import ReferenceDataset, ReferenceLoader, shard_list
 from interhand.model import InterNet, internet_losses
 from interhand.train.loop import batch_targets
 
@@ -34,7 +34,8 @@ def test_dali_mixed_decode_batches_match_the_reference_loader(synth_ih26m_shards
 
     spec = DaliPipelineSpec(shards.paths, shards.index_paths, batch_size=4, num_threads=2, device="gpu", with_keys=True)
     gpu = DaliLoader(spec, params)
-    reference = reference_loader(ReferenceDataset(shards, params_for=lambda index: table[index]), 4, 0)
+    reference = ReferenceLoader(ReferenceDataset(shards, LoaderConfig(batch_size=4, workers=0, augment=False),
+                                                 params_for=lambda index: table[index]))
     for dali_batch, reference_batch in zip(gpu, reference, strict=True):
         assert dali_batch.image.is_cuda and dali_batch.keys == reference_batch.keys
         torch.testing.assert_close(dali_batch.joint_coord, reference_batch.joint_coord, atol=1e-4, rtol=0)

@@ -16,9 +16,7 @@ from interhand.eval.metrics import (decode_joints, decode_rel_root, handedness_c
                                     mrrpe_errors, per_joint_mpjpe, root_align, to_camera)
 from interhand.geometry.heatmap import ORIGINAL_GEOMETRY, HeatmapGeometry
 
-__all__ = ["Predictions", "GroundTruth", "InterHandEvaluator", "SingleHandEvaluator", "ROOT_SOURCES"]
-
-ROOT_SOURCES = ("rootnet", "gt")
+__all__ = ["Predictions", "GroundTruth", "InterHandEvaluator", "SingleHandEvaluator"]
 
 
 @dataclass
@@ -47,10 +45,6 @@ class GroundTruth:
     princpt: np.ndarray  # (N, 2)
     abs_depth_mm: np.ndarray  # (N, 2) [right, left] wrist depth from the chosen root source
     root_joint_index: np.ndarray  # (N, 2) [right wrist, left wrist]
-
-
-def _concat(items: list):
-    return np.concatenate(items) if items else np.zeros((0,))
 
 
 class _Evaluator:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from interhand.geometry.heatmap import (ORIGINAL_GEOMETRY, HeatmapGeometry, block_root_index, depth_bins_to_rel_mm,
-                                        heatmap_to_patch_xy, root_bins_to_rel_mm)
+from interhand.geometry.camera import pixel_to_camera
+from interhand.geometry.heatmap import (ORIGINAL_GEOMETRY, HeatmapGeometry, block_root_index, root_bins_to_rel_mm,
+                                        voxel_to_image)
 
 __all__ = ["decode_joints", "decode_rel_root", "to_camera", "root_align", "joint_errors", "per_joint_mpjpe",
            "mean_over_joints", "mrrpe_errors", "handedness_correct"]
@@ -19,11 +20,7 @@ __all__ = ["decode_joints", "decode_rel_root", "to_camera", "root_align", "joint
 def decode_joints(joint_coord_voxel: np.ndarray, inv_trans: np.ndarray,
                   geometry: HeatmapGeometry = ORIGINAL_GEOMETRY) -> np.ndarray:
     """(N, 42, 3) voxels (x, y, z) → (N, 42, 3) u, v original-image px (inverse affine), z mm rel. to own wrist."""
-    voxel = np.asarray(joint_coord_voxel, dtype=np.float64)
-    xy_patch = heatmap_to_patch_xy(voxel[..., :2], geometry)
-    inv = np.asarray(inv_trans, dtype=np.float64)
-    uv = np.einsum("nij,nkj->nki", inv[:, :, :2], xy_patch) + inv[:, None, :, 2]
-    return np.concatenate([uv, depth_bins_to_rel_mm(voxel[..., 2:3], geometry)], axis=-1)
+    return voxel_to_image(joint_coord_voxel, inv_trans, geometry)
 
 
 def decode_rel_root(rel_root_bins: np.ndarray, geometry: HeatmapGeometry = ORIGINAL_GEOMETRY) -> np.ndarray:
@@ -42,9 +39,8 @@ def to_camera(joints_img_rel: np.ndarray, abs_depth: np.ndarray, root_joint_inde
               princpt: np.ndarray) -> np.ndarray:
     """Add each hand's absolute wrist depth and back-project: (N, 42, 3) camera mm (the original's pixel2cam)."""
     depth = joints_img_rel[..., 2] + _per_joint_depth(abs_depth, root_joint_index)
-    focal, princpt = np.asarray(focal, np.float64)[:, None, :], np.asarray(princpt, np.float64)[:, None, :]
-    xy = (joints_img_rel[..., :2] - princpt) / focal * depth[..., None]
-    return np.concatenate([xy, depth[..., None]], axis=-1)
+    joints_img = np.concatenate([joints_img_rel[..., :2], depth[..., None]], axis=-1)
+    return pixel_to_camera(joints_img, np.asarray(focal, np.float64), np.asarray(princpt, np.float64))
 
 
 def root_align(joints_cam: np.ndarray, root_joint_index: np.ndarray) -> np.ndarray:
@@ -93,10 +89,8 @@ def mrrpe_errors(pred_img_rel: np.ndarray, rel_root_mm: np.ndarray, abs_depth_ri
     right_img[:, 2] += abs_depth_right
     left_img[:, 2] += abs_depth_right + rel_root_mm
 
-    def back_project(points):
-        return np.concatenate([(points[:, :2] - princpt) / focal * points[:, 2:3], points[:, 2:3]], axis=1)
-
-    pred_rel = back_project(left_img) - back_project(right_img)
+    wrists_cam = pixel_to_camera(np.stack([right_img, left_img], axis=1), focal, princpt)
+    pred_rel = wrists_cam[:, 1] - wrists_cam[:, 0]
     gt_rel = gt_cam[rows, left] - gt_cam[rows, right]
     counted = (np.asarray(hand_type) == "interacting") & (joint_valid[rows, right] > 0) & (joint_valid[rows, left] > 0)
     return np.where(counted, np.linalg.norm(pred_rel - gt_rel, axis=1), np.nan)

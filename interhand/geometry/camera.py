@@ -29,11 +29,15 @@ def camera_to_pixel(joints_cam_mm: np.ndarray, focal: np.ndarray, princpt: np.nd
 
 
 def pixel_to_camera(joints_img: np.ndarray, focal: np.ndarray, princpt: np.ndarray) -> np.ndarray:
-    """(N, 3) of (u px, v px, Z mm) → (N, 3) camera mm (the original's pixel2cam)."""
+    """(..., N, 3) of (u px, v px, Z mm) → (..., N, 3) camera mm (the original's pixel2cam).
+
+    `focal` and `princpt` are (..., 2): one camera per leading index (a batch), or (2,) for all points.
+    """
     joints_img = np.asarray(joints_img)
-    depth = joints_img[:, 2:3]
-    xy = (joints_img[:, :2] - np.asarray(princpt).reshape(1, 2)) / np.asarray(focal).reshape(1, 2) * depth
-    return np.concatenate([xy, depth], axis=1)
+    depth = joints_img[..., 2:3]
+    focal, princpt = np.asarray(focal)[..., None, :], np.asarray(princpt)[..., None, :]
+    xy = (joints_img[..., :2] - princpt) / focal * depth
+    return np.concatenate([xy, depth], axis=-1)
 
 
 def look_at_rotation(campos_mm: np.ndarray, target_mm: np.ndarray, down: np.ndarray = (0.0, 1.0, 0.0)) -> np.ndarray:

@@ -12,12 +12,7 @@ import numpy as np
 
 from interhand.skeleton import FLIP_PERMUTATION
 
-__all__ = ["flip_matrix", "flip_joints"]
-
-
-def flip_matrix(image_width: float) -> np.ndarray:
-    """(3, 3) homogeneous map of original-image px onto the mirrored image: u' = W − 1 − u."""
-    return np.array([[-1.0, 0.0, image_width - 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+__all__ = ["flip_joints"]
 
 
 def flip_joints(joints_img: np.ndarray, joint_valid: np.ndarray, hand_type: np.ndarray,

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from interhand.geometry.affine import apply_affine
+
 __all__ = ["HeatmapGeometry", "ORIGINAL_GEOMETRY", "joints_to_heatmap_space", "rel_root_depth_to_bins",
-           "heatmap_to_patch_xy", "depth_bins_to_rel_mm", "root_bins_to_rel_mm", "block_root_index"]
+           "heatmap_to_patch_xy", "depth_bins_to_rel_mm", "root_bins_to_rel_mm", "block_root_index", "voxel_to_image"]
 
 
 @dataclass(frozen=True)
@@ -85,3 +87,20 @@ def depth_bins_to_rel_mm(z_bins: np.ndarray, geometry: HeatmapGeometry = ORIGINA
 def root_bins_to_rel_mm(root_bins: np.ndarray, geometry: HeatmapGeometry = ORIGINAL_GEOMETRY) -> np.ndarray:
     """Root bins → left-minus-right wrist depth, mm."""
     return (np.asarray(root_bins, dtype=np.float64) / geometry.root_bins * 2.0 - 1.0) * (geometry.root_range_mm / 2.0)
+
+
+def voxel_to_image(joints_voxel: np.ndarray, patch_to_img: np.ndarray,
+                   geometry: HeatmapGeometry = ORIGINAL_GEOMETRY) -> np.ndarray:
+    """The decoder of evaluation and the demo: voxels → original-image px, depth bins → mm.
+
+    Args:
+        joints_voxel: (..., J, 3) x, y heatmap px; z depth bins.
+        patch_to_img: (..., 2, 3) patch px → original-image px (the loaders' `inv_trans`).
+
+    Returns:
+        (..., J, 3) float64: u, v original-image px; z mm relative to the joint's own wrist.
+    """
+    voxel = np.asarray(joints_voxel, dtype=np.float64)
+    xy_patch = heatmap_to_patch_xy(voxel[..., :2], geometry)
+    uv = apply_affine(xy_patch, patch_to_img)
+    return np.concatenate([uv, depth_bins_to_rel_mm(voxel[..., 2:3], geometry)], axis=-1)

@@ -14,13 +14,15 @@ from typing import Mapping, NamedTuple
 import cv2
 import numpy as np
 
+from interhand.geometry import affine
 from interhand.geometry.flip import flip_joints
 from interhand.skeleton import HAND_TYPE_VECTORS
 from interhand.geometry.heatmap import (ORIGINAL_GEOMETRY, HeatmapGeometry, joints_to_heatmap_space,
                                         rel_root_depth_to_bins)
 
 __all__ = ["AugmentParams", "IDENTITY", "PARAMS_LENGTH", "params_to_array", "params_from_array",
-           "draw_augment_params", "draw_augment_params_array", "params_from_uniforms", "counter_params", "patch_affine", "patch_affines", "augment_targets",
+           "draw_augment_params", "draw_augment_params_array", "params_from_uniforms", "counter_params", "patch_window",
+           "patch_affine", "patch_affines", "augment_targets",
            "warp_patch", "apply_colour", "augment_sample", "AugmentedSample", "Targets", "hand_type_vector"]
 
 # The original's get_aug_config.
@@ -108,46 +110,30 @@ def draw_augment_params(rng: np.random.Generator) -> AugmentParams:
     return params_from_array(draw_augment_params_array(rng, 1)[0])
 
 
-def patch_affines(bbox_xywh: np.ndarray, image_width: np.ndarray, params: np.ndarray,
-                  input_size: int = 256) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The patch's affine maps for a batch, in closed form (the original's 3-point construction).
-
-    The source window is the box, shifted by (shift_x·w, shift_y·h), scaled by `scale` and rotated by
-    `rot_deg` about its centre; it maps onto the S×S patch: trans = diag(S/w', S/h')·Rᵀ about the centres.
+def patch_window(bbox_xywh: np.ndarray, params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The augmented source window of a batch: the box, shifted by (shift_x·w, shift_y·h) and scaled by `scale`.
 
     Args:
         bbox_xywh: (B, 4) boxes, original-image px.
-        image_width: (B,) px.
         params: (B, 8) parameter arrays (`params_to_array`).
 
     Returns:
-        img_to_patch (B, 2, 3): unflipped image px → patch px, the flip folded in.
-        trans (B, 2, 3): the original's `trans`, (flipped) image px → patch px.
-        inv_trans (B, 2, 3): the original's `inv_trans`, patch px → (flipped) image px.
+        centre_xy (B, 2) and window_wh (B, 2), unflipped original-image px (`interhand.geometry.affine.patch_affines`).
     """
     box = np.asarray(bbox_xywh, dtype=np.float64).reshape(-1, 4)
     values = np.asarray(params, dtype=np.float64).reshape(-1, PARAMS_LENGTH)
-    width_px = np.broadcast_to(np.asarray(image_width, dtype=np.float64), box[:, 0].shape)
-    centre_x = box[:, 0] + box[:, 2] * (values[:, 0] + 0.5)
-    centre_y = box[:, 1] + box[:, 3] * (values[:, 1] + 0.5)
-    flip = values[:, 4] > 0.5
-    centre_x = np.where(flip, width_px - centre_x - 1.0, centre_x)
-    window_w, window_h = box[:, 2] * values[:, 2], box[:, 3] * values[:, 2]
-    radians = np.deg2rad(values[:, 3])
-    cos, sin = np.cos(radians), np.sin(radians)
-    half = input_size / 2.0
-    # linear part of trans: rows of diag(S/w', S/h') · Rᵀ, R = [[cos, −sin], [sin, cos]]
-    linear = np.stack([np.stack([cos * input_size / window_w, sin * input_size / window_w], -1),
-                       np.stack([-sin * input_size / window_h, cos * input_size / window_h], -1)], 1)
-    centre = np.stack([centre_x, centre_y], -1)
-    trans = np.concatenate([linear, (half - np.einsum("bij,bj->bi", linear, centre))[..., None]], -1)
-    inverse_linear = np.stack([np.stack([cos * window_w, -sin * window_h], -1),
-                               np.stack([sin * window_w, cos * window_h], -1)], 1) / input_size
-    inv_trans = np.concatenate([inverse_linear, (centre - half * inverse_linear.sum(-1))[..., None]], -1)
-    img_to_patch = trans.copy()
-    img_to_patch[:, :, 2] += np.where(flip[:, None], linear[:, :, 0] * (width_px[:, None] - 1.0), 0.0)
-    img_to_patch[:, :, 0] = np.where(flip[:, None], -linear[:, :, 0], linear[:, :, 0])
-    return img_to_patch, trans, inv_trans
+    centre_xy = np.stack([box[:, 0] + box[:, 2] * (values[:, 0] + 0.5),
+                          box[:, 1] + box[:, 3] * (values[:, 1] + 0.5)], -1)
+    return centre_xy, box[:, 2:4] * values[:, 2:3]
+
+
+def patch_affines(bbox_xywh: np.ndarray, image_width: np.ndarray, params: np.ndarray,
+                  input_size: int = 256) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The patch's affine maps for a batch of boxes and augmentations: `patch_window`, then the geometry's
+    `patch_affines` (img_to_patch, trans, inv_trans, each (B, 2, 3))."""
+    values = np.asarray(params, dtype=np.float64).reshape(-1, PARAMS_LENGTH)
+    centre_xy, window_wh = patch_window(bbox_xywh, values)
+    return affine.patch_affines(centre_xy, window_wh, values[:, 3], values[:, 4] > 0.5, image_width, input_size)
 
 
 def patch_affine(bbox_xywh: np.ndarray, image_width: float, params: AugmentParams,
@@ -185,8 +171,7 @@ def augment_targets(joints_img: np.ndarray, joint_valid: np.ndarray, hand_type: 
             depth and its validity are always 0.
     """
     joints, valid, hand = flip_joints(joints_img, joint_valid, hand_type, image_width, flip)
-    trans = np.asarray(trans, dtype=np.float64)
-    uv = np.einsum("...ij,...nj->...ni", trans[..., :2], joints[..., :2]) + trans[..., None, :, 2]
+    uv = affine.apply_affine(joints[..., :2], trans)
     size = geometry.input_size
     inside = (uv[..., 0] >= 0) & (uv[..., 0] < size) & (uv[..., 1] >= 0) & (uv[..., 1] < size)
     valid = valid * inside

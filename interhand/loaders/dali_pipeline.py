@@ -3,7 +3,7 @@
 Reading (`fn.readers.webdataset` over the shards and their index files) and processing are separate
 functions. The packed `.ann` record is read as a float tensor (no Python per sample); the affine map
 of each sample is computed inside the graph from the record's box and the sample's augmentation
-parameters, with the same closed form as `interhand.loaders.augment.patch_affines` (the parity tests
+parameters, with the same closed form as `interhand.geometry.affine.patch_affines` (the parity tests
 hold the two together). With `device="gpu"` the JPEG is decoded by nvJPEG (`mixed`), only the region
 the crop needs (ROI decoding), and the warp runs on the GPU (the colour factors are applied to the
 batch while it is normalised, `interhand.loaders.batch.images_to_float`); with `device="cpu"`
@@ -71,7 +71,7 @@ def _field(ann, name: str, index: int = 0):
 def _patch_to_image_matrix(ann, params, box: str, size: int):
     """Per-sample 2×3 map, patch px → unflipped image px, in DALI's pixel-corner convention.
 
-    Closed form of the original's 3-point affine (interhand.loaders.augment.patch_affines), inverted:
+    Closed form of the original's 3-point affine (interhand.geometry.affine.patch_affines), inverted:
     image = c + R(rot)·diag(w'/S, h'/S)·(patch − S/2), then the flip u → W − 1 − u, then the shift of
     both frames by half a pixel (DALI samples pixel centres at +0.5).
     """
@@ -133,7 +133,8 @@ def build_pipeline(spec: DaliPipelineSpec, params_source: Optional[Callable[[], 
     Args:
         spec: the pipeline's inputs and mode.
         params_source: batch callable returning a list of `batch_size` (8,) float32 parameter arrays
-            (training: drawn by `draw_augment_params_array`; parity tests: fixed). None: no augmentation.
+            (training: `interhand.loaders.dali_loader.CounterParamsSource`; parity tests: fixed). None: no
+            augmentation.
         device_id: override of the CUDA device; None defines a GPU graph without a driver, which can be
             serialized but not run (the static check CPU-only machines can make).
     """

@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 import torch
 
+from interhand.config import LoaderConfig
 from interhand.geometry.heatmap import ORIGINAL_GEOMETRY, HeatmapGeometry
 from interhand.manifests.read import read_dataset_json
 from interhand.loaders.augment import IDENTITY, PARAMS_LENGTH, counter_params, params_to_array, patch_affines
@@ -35,8 +36,8 @@ from interhand.loaders.batch import Batch, make_batch, targets_from_records
 from interhand.loaders.decode import decode_and_warp
 from interhand.shard_format import ANN_DTYPE, ANN_FLOATS, ANN_MEMBER, IMAGE_MEMBERS, decode_ann_records, read_dali_index
 
-__all__ = ["ShardList", "shard_list", "check_indexes", "rank_range", "ShardReader", "ReferenceDataset", "ReferenceLoader",
-           "reference_loader"]
+__all__ = ["ShardList", "shard_list", "check_indexes", "rank_range", "ShardReader", "ReferenceDataset",
+           "ReferenceLoader"]
 
 
 @dataclass(frozen=True)
@@ -138,14 +139,17 @@ class ShardReader:
 
 
 class ReferenceDataset:
-    """One rank's share of a split, and how a batch of it is made (read, decode, warp, targets)."""
+    """One rank's share of a split, and how a batch of it is made (read, decode, warp, targets).
 
-    def __init__(self, shards: ShardList, rank: int = 0, world_size: int = 1, augment: bool = False, seed: int = 0,
-                 box: str = "gt", shuffle_buffer: int = 0, geometry: HeatmapGeometry = ORIGINAL_GEOMETRY,
-                 params_for: Optional[Callable[[int], np.ndarray]] = None, region_decode: bool = True):
-        self.shards, self.rank, self.world_size = shards, rank, world_size
-        self.augment, self.seed, self.box, self.geometry = augment, seed, box, geometry
-        self.shuffle_buffer, self.params_for, self.region_decode = shuffle_buffer, params_for, region_decode
+    `config` gives the augmentation, seed, box, shuffle buffer and region decoding; `params_for` (tests) fixes
+    each sample's parameter array instead of drawing it.
+    """
+
+    def __init__(self, shards: ShardList, config: LoaderConfig, rank: int = 0, world_size: int = 1,
+                 geometry: HeatmapGeometry = ORIGINAL_GEOMETRY,
+                 params_for: Optional[Callable[[int], np.ndarray]] = None):
+        self.shards, self.config, self.rank, self.world_size = shards, config, rank, world_size
+        self.geometry, self.params_for = geometry, params_for
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -159,15 +163,16 @@ class ReferenceDataset:
         """This epoch's batches of global sample indices: in shard order, or shuffled through the buffer."""
         start, end = rank_range(self.shards.total, self.rank, self.world_size)
         order = np.arange(start, end, dtype=np.int64)
-        if self.augment and self.shuffle_buffer > 1:
-            order = _buffer_shuffle(order, self.shuffle_buffer, np.random.default_rng([self.seed, self.epoch, self.rank]))
+        if self.config.augment and self.config.shuffle_buffer > 1:
+            order = _buffer_shuffle(order, self.config.shuffle_buffer,
+                                    np.random.default_rng([self.config.seed, self.epoch, self.rank]))
         return [order[first:first + batch_size] for first in range(0, len(order), batch_size)]
 
     def _params(self, indices: np.ndarray) -> np.ndarray:
         if self.params_for is not None:
             return np.stack([np.asarray(self.params_for(int(i)), np.float32).reshape(PARAMS_LENGTH) for i in indices])
-        if self.augment:
-            return counter_params(self.seed, self.epoch, indices)
+        if self.config.augment:
+            return counter_params(self.config.seed, self.epoch, indices)
         return np.repeat(params_to_array(IDENTITY)[None], len(indices), axis=0)
 
     def batch(self, reader: ShardReader, indices: np.ndarray) -> Batch:
@@ -185,15 +190,15 @@ class ReferenceDataset:
             records[row] = ann
         fields = decode_ann_records(records, "reference batch")
         params = self._params(indices)
-        box = fields["bbox"] if self.box == "gt" else fields["rootnet_bbox"]
+        box = fields["bbox"] if self.config.box == "gt" else fields["rootnet_bbox"]
         size = self.geometry.input_size
         img_to_patch, _, _ = patch_affines(box, fields["image_size_px"][:, 0], params, size)
         images = np.empty((len(samples), size, size, 3), dtype=np.uint8)
         for row, (key, members) in enumerate(samples):
             name = next(name for name in IMAGE_MEMBERS if name in members)
             images[row] = decode_and_warp(members[name], f"{key}.{name}", img_to_patch[row], size,
-                                          tuple(fields["image_size_px"][row]), self.region_decode)
-        targets, inv_trans = targets_from_records(fields, params, self.box, self.geometry)
+                                          tuple(fields["image_size_px"][row]), self.config.roi_decode)
+        targets, inv_trans = targets_from_records(fields, params, self.config.box, self.geometry)
         return make_batch(torch.from_numpy(images), targets, fields["hand_type_valid"], inv_trans, params[:, 5:8],
                           [key for key, _ in samples], params)
 
@@ -212,18 +217,25 @@ def _buffer_shuffle(order: np.ndarray, buffer_size: int, rng: np.random.Generato
 
 
 class ReferenceLoader:
-    """Batches of a ReferenceDataset, made by a pool of `workers` threads (0: in the caller's thread).
+    """Batches of a ReferenceDataset (a `ShardLoader`), made by a pool of `config.workers` threads (0: in the
+    caller's thread); the last batch may be smaller (eval: every sample exactly once, in shard order).
 
     Threads, not processes: libjpeg-turbo and OpenCV release the GIL while they work, and batches need no
     pickling or shared-memory copy to reach the trainer (measured 1.3× the throughput of DataLoader worker
     processes on 2 cores). Batches come out in order; at most `workers × prefetch` are in flight.
     """
 
-    def __init__(self, dataset: ReferenceDataset, batch_size: int, workers: int, prefetch: int = 2):
-        self.dataset, self.batch_size, self.workers, self.prefetch = dataset, batch_size, workers, prefetch
+    backend, device = "reference", "cpu"
+
+    def __init__(self, dataset: ReferenceDataset, prefetch: int = 2):
+        self.dataset, self.prefetch = dataset, prefetch
+        self.batch_size, self.workers = dataset.config.batch_size, dataset.config.workers
 
     def __len__(self) -> int:
         return math.ceil(len(self.dataset) / self.batch_size)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.dataset.set_epoch(epoch)
 
     def __iter__(self) -> Iterator[Batch]:
         return self.iter_from(0)
@@ -252,11 +264,6 @@ class ReferenceLoader:
                         future.cancel()
         finally:
             reader.close()
-
-
-def reference_loader(dataset: ReferenceDataset, batch_size: int, workers: int) -> ReferenceLoader:
-    """Batches of `dataset`; the last batch may be smaller (eval: every sample exactly once, in shard order)."""
-    return ReferenceLoader(dataset, batch_size, workers)
 
 
 def shard_list(shard_dir: Path, accept_incomplete: bool = False) -> ShardList:

@@ -1,7 +1,7 @@
 """From network outputs to coordinates: the hard argmax, and the demo's decoding (the original's `Dataset.evaluate` in `data/InterHand2.6M/dataset.py`, and `demo/demo.py`).
 
-The voxel → patch px and bin → mm maps themselves live in `interhand.geometry.heatmap` (one place,
-shared with the loaders' target encoding and with evaluation).
+The voxel → image px and bin → mm decoder itself is `interhand.geometry.heatmap.voxel_to_image` (one
+place, shared with the loaders' target encoding and with evaluation).
 """
 
 from __future__ import annotations
@@ -9,9 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from interhand.geometry.affine import apply_affine
-from interhand.geometry.heatmap import (HeatmapGeometry, depth_bins_to_rel_mm, heatmap_to_patch_xy,
-                                        root_bins_to_rel_mm)
+from interhand.geometry.heatmap import HeatmapGeometry, root_bins_to_rel_mm, voxel_to_image
 
 __all__ = ["hard_argmax_3d", "heatmap_geometry", "decode_joints_img"]
 
@@ -59,9 +57,7 @@ def decode_joints_img(joint_coord_voxel: np.ndarray, rel_root_depth_bins: float,
         decoded root depth (no intrinsics or absolute depth: not metric in x, y).
     """
     geometry = heatmap_geometry(config)
-    joints = np.array(joint_coord_voxel, dtype=np.float64)
-    joints[:, :2] = apply_affine(heatmap_to_patch_xy(joints[:, :2], geometry), inv_trans)
-    joints[:, 2] = depth_bins_to_rel_mm(joints[:, 2], geometry)
+    joints = voxel_to_image(joint_coord_voxel, inv_trans, geometry)
     joints_per_hand = joints.shape[0] // 2
     joints[joints_per_hand:, 2] += root_bins_to_rel_mm(float(rel_root_depth_bins), geometry)
     return joints

@@ -7,17 +7,18 @@ import itertools
 import math
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterable, Optional
+from typing import Callable, Optional
 
 import torch
 
 from interhand.loaders.batch import Batch, images_to_float
+from interhand.loaders.protocol import ShardLoader
 from interhand.model import internet_losses
 from interhand.progress import progress as progress_reporter
 from interhand.train.ddp import DistContext, all_reduce_mean
 from interhand.train.log import RunLog
 
-__all__ = ["LoopSettings", "batch_targets", "train_one_epoch"]
+__all__ = ["LoopSettings", "batch_targets", "train_step", "train_one_epoch"]
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,24 @@ def batch_targets(batch: Batch, device: torch.device) -> dict[str, torch.Tensor]
     return {name: getattr(batch, name).to(device, non_blocking=True) for name in names}
 
 
-def train_one_epoch(model: torch.nn.Module, loader: Iterable[Batch], optimizer: torch.optim.Optimizer, log: RunLog,
+def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, images: torch.Tensor,
+               loss_terms: Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """One optimisation step, as training and `bench/bench_model.py` both take it: forward, the loss terms of
+    the output (`loss_terms`, e.g. `internet_losses` against the batch's targets) summed with weight 1,
+    backward, optimiser step. Returns the terms; a loss that is not finite raises FloatingPointError before
+    the weights change."""
+    losses = loss_terms(model(images))
+    loss = sum(losses.values())
+    if not math.isfinite(float(loss.detach())):
+        terms = {name: float(value.detach()) for name, value in losses.items()}
+        raise FloatingPointError(f"loss is {float(loss.detach())} (terms {terms}); lower --lr or check the shards")
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return losses
+
+
+def train_one_epoch(model: torch.nn.Module, loader: ShardLoader, optimizer: torch.optim.Optimizer, log: RunLog,
                     context: DistContext, settings: LoopSettings,
                     on_snapshot: Optional[Callable[[int], None]] = None) -> dict[str, float]:
     """Train one epoch; returns the epoch's mean loss terms (averaged over ranks) and throughput."""
@@ -47,8 +65,7 @@ def train_one_epoch(model: torch.nn.Module, loader: Iterable[Batch], optimizer: 
     for group in optimizer.param_groups:
         group["lr"] = settings.lr
     start = settings.start_iteration
-    source = loader.iter_from(start) if hasattr(loader, "iter_from") else itertools.islice(iter(loader), start, None)
-    batches = itertools.islice(source, max(settings.steps_per_epoch - start, 0))
+    batches = itertools.islice(loader.iter_from(start), max(settings.steps_per_epoch - start, 0))
     progress = progress_reporter(total=settings.steps_per_epoch, initial=settings.start_iteration,
                                  enabled=context.is_main, desc=f"epoch {settings.epoch}", unit="it")
     totals: dict[str, float] = {}
@@ -58,15 +75,11 @@ def train_one_epoch(model: torch.nn.Module, loader: Iterable[Batch], optimizer: 
     for iteration, batch in enumerate(batches, start=settings.start_iteration):
         fetched = time.perf_counter()
         images = images_to_float(batch.image, batch.colour, context.device)
-        losses = internet_losses(model(images), batch_targets(batch, context.device), settings.sigma,
-                                 settings.heatmap_loss)
-        loss = sum(losses.values())
-        if not math.isfinite(float(loss.detach())):
-            raise FloatingPointError(f"epoch {settings.epoch} iteration {iteration}: loss is {float(loss.detach())} "
-                                     f"(terms {({k: float(v) for k, v in losses.items()})}); lower --lr or check the shards")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        try:
+            losses = train_step(model, optimizer, images, lambda output: internet_losses(
+                output, batch_targets(batch, context.device), settings.sigma, settings.heatmap_loss))
+        except FloatingPointError as error:
+            raise FloatingPointError(f"epoch {settings.epoch} iteration {iteration}: {error}") from None
         done = time.perf_counter()
         terms = {f"loss_{name}": float(value.detach()) for name, value in losses.items()}
         for name, value in terms.items():

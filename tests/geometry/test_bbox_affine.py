@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from interhand.geometry.affine import apply_affine, invert_affine
+from interhand.geometry.affine import apply_affine, patch_affines
 from interhand.geometry.bbox import process_bbox
 
 
@@ -26,12 +26,35 @@ def test_process_bbox_leaves_its_input_untouched():
     np.testing.assert_array_equal(box, [10.0, 20.0, 100.0, 50.0])
 
 
-def test_invert_affine_undoes_the_forward_map():
-    matrix = np.array([[1.2, -0.9, 40.0], [0.9, 1.2, -12.5]])
-    points = np.array([[0.0, 0.0], [300.0, 120.0], [512.0, 334.0]])
-    np.testing.assert_allclose(apply_affine(apply_affine(points, matrix), invert_affine(matrix)), points, atol=1e-9)
-
-
 def test_apply_affine_maps_points_by_the_linear_part_plus_the_offset():
     matrix = np.array([[2.0, 0.0, 1.0], [0.0, 3.0, -1.0]])
     np.testing.assert_allclose(apply_affine([[1.0, 1.0], [0.0, 2.0]], matrix), [[3.0, 2.0], [1.0, 5.0]])
+
+
+def test_patch_affines_map_a_window_onto_the_patch_and_back():
+    # a 100×50 window centred at (150, 75), no rotation: its corners go to the patch's corners
+    img_to_patch, trans, inv_trans = patch_affines(np.array([[150.0, 75.0]]), np.array([[100.0, 50.0]]),
+                                                   np.array([0.0]), np.array([False]), 640.0, 256)
+    np.testing.assert_allclose(apply_affine([[100.0, 50.0], [200.0, 100.0]], trans[0]), [[0.0, 0.0], [256.0, 256.0]])
+    np.testing.assert_allclose(img_to_patch, trans)
+    np.testing.assert_allclose(apply_affine([[128.0, 128.0]], inv_trans[0]), [[150.0, 75.0]])
+
+
+def test_patch_affines_fold_the_flip_and_rotate_about_the_centre():
+    centre, window = np.array([[150.0, 75.0]]), np.array([[100.0, 100.0]])
+    img_to_patch, trans, inv_trans = patch_affines(centre, window, np.array([90.0]), np.array([True]), 640.0, 256)
+    mirrored_centre = [640.0 - 1.0 - 150.0, 75.0]
+    np.testing.assert_allclose(apply_affine([mirrored_centre], trans[0]), [[128.0, 128.0]])
+    np.testing.assert_allclose(apply_affine([[150.0, 75.0]], img_to_patch[0]), [[128.0, 128.0]])
+    # a point 50 px right of the centre in the mirrored image lies on the patch's vertical axis after 90°
+    right = apply_affine([[mirrored_centre[0] + 50.0, 75.0]], trans[0])[0]
+    np.testing.assert_allclose(abs(right[1] - 128.0), 128.0, atol=1e-9)
+    np.testing.assert_allclose(right[0], 128.0, atol=1e-9)
+    full = np.vstack([trans[0], [0.0, 0.0, 1.0]])
+    np.testing.assert_allclose(inv_trans[0], np.linalg.inv(full)[:2], atol=1e-12)
+
+
+def test_apply_affine_takes_one_matrix_per_leading_index():
+    matrices = np.array([[[2.0, 0.0, 1.0], [0.0, 3.0, -1.0]], [[0.0, -1.0, 0.0], [1.0, 0.0, 5.0]]])
+    points = np.array([[[1.0, 1.0]], [[2.0, 3.0]]])
+    np.testing.assert_allclose(apply_affine(points, matrices), [[[3.0, 2.0]], [[-3.0, 7.0]]])

@@ -2,9 +2,10 @@
 
 import numpy as np
 
-from interhand.geometry.flip import flip_joints, flip_matrix
+from interhand.geometry.flip import flip_joints
 from interhand.geometry.heatmap import (block_root_index, depth_bins_to_rel_mm, heatmap_to_patch_xy,
-                                        joints_to_heatmap_space, rel_root_depth_to_bins, root_bins_to_rel_mm)
+                                        joints_to_heatmap_space, rel_root_depth_to_bins, root_bins_to_rel_mm,
+                                        voxel_to_image)
 
 
 def test_depth_encoding_round_trips_and_marks_joints_beyond_200_mm_invalid():
@@ -46,6 +47,12 @@ def test_flip_mirrors_u_about_the_pixel_centre_and_swaps_blocks():
     assert flipped[0, 0] == 100 - 21 - 1 and flipped[0, 2] == 521
     np.testing.assert_array_equal(valid, np.r_[np.zeros(21), np.ones(21)])
     np.testing.assert_array_equal(hand, [0.0, 1.0])
-    np.testing.assert_allclose(flip_matrix(100) @ [3.0, 7.0, 1.0], [96.0, 7.0, 1.0])
     unchanged, _, _ = flip_joints(joints, np.ones(42), np.array([1.0, 0.0]), 100, False)
     np.testing.assert_array_equal(unchanged, joints)
+
+
+def test_voxel_to_image_goes_through_patch_px_and_takes_any_leading_shape():
+    voxel = np.array([[[16.0, 8.0, 40.0]], [[0.0, 64.0, 32.0]]])  # patch px (64, 32), +50 mm; (0, 256), 0 mm
+    patch_to_img = np.array([[[0.5, 0.0, 10.0], [0.0, 0.5, 20.0]], [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]])
+    np.testing.assert_allclose(voxel_to_image(voxel, patch_to_img), [[[42.0, 36.0, 50.0]], [[0.0, 256.0, 0.0]]])
+    np.testing.assert_array_equal(voxel_to_image(voxel[1], patch_to_img[1]), voxel_to_image(voxel, patch_to_img)[1])

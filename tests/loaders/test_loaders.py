@@ -9,11 +9,12 @@ import pytest
 import torch
 
 from interhand.config import LoaderConfig
-from interhand.loaders.augment import AugmentParams, draw_augment_params_array, params_to_array
+from interhand.loaders.augment import AugmentParams, counter_params, draw_augment_params_array, params_to_array
 from interhand.loaders.build import build_loader, resolve_backend
 from interhand.loaders.dali_loader import DaliLoader
 from interhand.loaders.dali_pipeline import DaliPipelineSpec, build_pipeline
-from interhand.loaders.reference import ReferenceDataset, rank_range, reference_loader, shard_list
+from interhand.loaders.protocol import ShardLoader
+from interhand.loaders.reference import ReferenceDataset, ReferenceLoader, rank_range, shard_list
 
 # Measured on the synthetic shards: the reference loader warps with OpenCV, DALI with its own warp; both
 # round to nearest and pad with black, and they agree to within 1 grey level (mean 0.001: a few pixels
@@ -48,7 +49,8 @@ def _both_loaders(split_dir, batch_size=4, seed=0):
     spec = DaliPipelineSpec(shards.paths, shards.index_paths, batch_size=batch_size, num_threads=2, device="cpu",
                             with_keys=True)
     dali = DaliLoader(spec, dali_params)
-    reference = reference_loader(ReferenceDataset(shards, params_for=lambda index: table[index]), batch_size, 0)
+    reference = ReferenceLoader(ReferenceDataset(shards, LoaderConfig(batch_size=batch_size, workers=0, augment=False),
+                                                 params_for=lambda index: table[index]))
     return dali, reference
 
 
@@ -82,8 +84,9 @@ def test_dali_cpu_and_reference_batches_agree_on_stb_and_rhd_pngs(synth_stb_shar
 
 def test_rootnet_box_is_used_when_asked(synth_ih26m_shards):
     shards = shard_list(synth_ih26m_shards / "test")
-    gt = next(iter(reference_loader(ReferenceDataset(shards, box="gt"), 4, 0)))
-    rootnet = next(iter(reference_loader(ReferenceDataset(shards, box="rootnet"), 4, 0)))
+    config = LoaderConfig(batch_size=4, workers=0, augment=False)
+    gt = next(iter(ReferenceLoader(ReferenceDataset(shards, replace(config, box="gt")))))
+    rootnet = next(iter(ReferenceLoader(ReferenceDataset(shards, replace(config, box="rootnet")))))
     # RootNet's boxes are the GT boxes through process_bbox, which the GT path applies too: same patches.
     torch.testing.assert_close(gt.inv_trans, rootnet.inv_trans, atol=1e-3, rtol=0)
 
@@ -199,3 +202,51 @@ def test_preview_batch_on_a_folder_without_shards_is_one_clear_error(tmp_path):
 
     result = CliRunner().invoke(main, ["preview-batch", str(tmp_path), "--out", str(tmp_path / "x.png")])
     assert result.exit_code == 1 and "dataset.json not found" in result.output
+
+
+@pytest.mark.parametrize("backend", ["reference", "dali"])
+def test_both_backends_are_shard_loaders(synth_ih26m_shards, backend):
+    loader = build_loader(synth_ih26m_shards / "val", LoaderConfig(backend=backend, device="cpu", batch_size=4))
+    assert isinstance(loader, ShardLoader) and loader.backend == backend and loader.device == "cpu"
+
+
+def test_dali_draws_the_reference_loaders_augmentation_epoch_after_epoch(synth_ih26m_shards):
+    """Unshuffled, a sample's position is its index: both loaders give it the same counter draw, every epoch."""
+    shards = shard_list(synth_ih26m_shards / "val")
+    config = LoaderConfig(batch_size=4, workers=0, augment=True, shuffle_buffer=1, seed=7)
+    reference = ReferenceLoader(ReferenceDataset(shards, config))
+    spec = DaliPipelineSpec(shards.paths, shards.index_paths, batch_size=4, num_threads=2, device="cpu", with_keys=True)
+    dali = DaliLoader(spec, augment_seed=7)
+    for epoch in (3, 4):
+        dali.set_epoch(epoch)
+        reference.set_epoch(epoch)
+        batches = list(zip(dali, reference, strict=True))
+        for dali_batch, reference_batch in batches:
+            torch.testing.assert_close(dali_batch.params, reference_batch.params, atol=0, rtol=0)
+        assert _assert_batches_agree(*zip(*batches)) == shards.total
+    assert not torch.equal(batches[0][0].params, next(iter(dali)).params)  # epoch 5 draws afresh
+
+
+def test_dali_ranks_key_the_augmentation_on_the_share_their_reader_moves_to(synth_ih26m_shards):
+    """DALI moves each rank to the next share every epoch and pads every share to the largest one's batches;
+    the draw follows the samples it actually reads. 48 samples on 5 ranks: shares of 9 and 10, in batches of 3
+    a share of 9 gets a whole batch of padding."""
+    split_dir = synth_ih26m_shards / "val"
+    shards = shard_list(split_dir)
+    config = LoaderConfig(batch_size=4, workers=0, augment=False)
+    index_of = {key: index for index, key in enumerate(k for b in ReferenceLoader(ReferenceDataset(shards, config))
+                                                        for k in b.keys)}
+    assert shards.total == 48
+    for rank in range(2):
+        spec = DaliPipelineSpec(shards.paths, shards.index_paths, batch_size=3, num_threads=1, device="cpu",
+                                shard_id=rank, num_shards=5, with_keys=True)
+        loader = DaliLoader(spec, augment_seed=5)
+        loader.set_epoch(10)
+        for epoch in (10, 11, 12):
+            batches = list(loader)
+            for batch in batches:
+                indices = np.array([index_of[key] for key in batch.keys])
+                np.testing.assert_array_equal(batch.params.numpy(), counter_params(5, epoch, indices))
+            start, end = rank_range(shards.total, (rank + epoch - 10) % 5, 5)
+            assert [index_of[key] for batch in batches for key in batch.keys] == list(range(start, end))
+
