@@ -538,14 +538,15 @@ def score_command(predictions: tuple[Path, ...], protocols: tuple[str, ...], **v
     Samples without a prediction are counted and reported; duplicate or unknown ids, and a file for another
     dataset or split, are refused.
     """
-    from interhand.eval.predictions import PredictionFileError
-    from interhand.eval.score import run
+    from interhand.eval.score import read_prediction_files, score_target
     from interhand.eval.score_table import format_score_table
 
     config = build_config(ScoreConfig, {**values, "protocols": parse_protocols(protocols)})
     try:
-        results = run(config, list(predictions))
-    except (FileNotFoundError, ValueError, PredictionFileError) as error:
+        target = read_prediction_files(config, list(predictions))
+        check_shards_root(Path(config.shards), target.dataset, target.annot_subset, target.split)
+        results = score_target(config, target)
+    except (FileNotFoundError, ValueError) as error:  # PredictionFileError is a ValueError
         raise click.ClickException(str(error)) from error
     click.echo(format_score_table(results), nl=False)
     click.echo(f"wrote {config.out_dir}/: per file and protocol metrics.json, report.txt, per_sample.parquet and "

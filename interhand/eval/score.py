@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from interhand import __version__
-from interhand.config import EVAL_SPLITS, TRAIN_DATASETS, EvalConfig
+from interhand.config import EVAL_SPLITS, PREPROCESS_SUBSETS, TRAIN_DATASETS, EvalConfig
 from interhand.eval.plots import figure_title
 from interhand.eval.predictions import PredictionFile, PredictionFileError, read_predictions
 from interhand.eval.report import format_report
@@ -28,7 +28,7 @@ from interhand.preprocess.sources import SourceError
 from interhand.preprocess.sources.interhand26m import read_aid_list
 from interhand.shard_format import FORMAT_VERSION
 
-__all__ = ["ScoreConfig", "run", "parse_protocols"]
+__all__ = ["ScoreConfig", "ScoreTarget", "run", "read_prediction_files", "score_target", "parse_protocols"]
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,8 @@ class ScoreConfig:
 
     dataset: str = field(default="", metadata={"help": "dataset of the shards (default: the one the files name)"})
     shards: str = field(default="shards", metadata={"help": "shards root: reads SHARDS/<dataset>/<annot-subset>/<split>"})
-    annot_subset: str = field(default="all", metadata={"help": "annotation subset of the shards"})
+    annot_subset: str = field(default="", metadata={
+        "help": "annotation subset of the shards (default: the one the first file names, else all)"})
     split: str = field(default="", metadata={"help": "split to score (default: the one the files name)"})
     root: str = field(default="", metadata={
         "help": "absolute wrist depth for the image_relative form: rootnet or gt (default: the one the file records, "
@@ -55,6 +56,7 @@ class ScoreConfig:
 
     def __post_init__(self) -> None:
         for name, value, allowed in (("dataset", self.dataset, TRAIN_DATASETS), ("split", self.split, EVAL_SPLITS),
+                                     ("annot_subset", self.annot_subset, PREPROCESS_SUBSETS),
                                      ("root", self.root, SCORE_ROOT_SOURCES)):
             if value and value not in allowed:
                 raise ValueError(f"{name}={value!r} is not one of {', '.join(allowed)}")
@@ -128,30 +130,44 @@ def _labels(files: list[PredictionFile]) -> list[str]:
                               "distinct `name` in its metadata")
 
 
-def run(config: ScoreConfig, paths: list[Path]) -> dict[str, dict[str, dict]]:
-    """Score every file under every protocol; returns {name: {protocol: metrics.json content}}."""
-    # Imported here: this module stays free of torch, so that the CLI can build its options from ScoreConfig.
-    from interhand.eval.run import _figures, eval_shard_dir
+@dataclass
+class ScoreTarget:
+    """Checked prediction files and the shards they are for."""
 
+    files: list[PredictionFile]
+    dataset: str
+    annot_subset: str
+    split: str
+
+
+def read_prediction_files(config: ScoreConfig, paths: list[Path]) -> ScoreTarget:
+    """Read and check the files; the dataset, subset and split to score (asked for, else the files')."""
     files = [read_predictions(Path(path)) for path in paths]
     dataset, split = _resolved(config, files)
     if dataset != "interhand26m" and set(config.protocols) != {"all"}:
         raise ValueError(f"protocols {list(config.protocols)}: human_annot and interacting are InterHand2.6M's; "
                          f"{dataset} has only 'all'")
+    return ScoreTarget(files, dataset, config.annot_subset or files[0].metadata.get("annot_subset") or "all", split)
+
+
+def run(config: ScoreConfig, paths: list[Path]) -> dict[str, dict[str, dict]]:
+    """Score every file under every protocol; returns {name: {protocol: metrics.json content}}."""
+    return score_target(config, read_prediction_files(config, paths))
+
+
+def score_target(config: ScoreConfig, target: ScoreTarget) -> dict[str, dict[str, dict]]:
+    """`run` on files already read (`read_prediction_files`)."""
+    # Imported here: this module stays free of torch, so that the CLI can build its options from ScoreConfig.
+    from interhand.eval.run import _figures, eval_shard_dir
+
+    files, dataset, annot_subset, split = target.files, target.dataset, target.annot_subset, target.split
     roots = {_root_source(config, predictions) for predictions in files if predictions.form == "image_relative"}
-    eval_config = EvalConfig(dataset=dataset, shards=config.shards, annot_subset=config.annot_subset, split=split,
+    eval_config = EvalConfig(dataset=dataset, shards=config.shards, annot_subset=annot_subset, split=split,
                              root="rootnet" if "rootnet" in roots else "gt", output=config.out_dir, vis=config.vis,
                              accept_incomplete=config.accept_incomplete)
     shard_dir = eval_shard_dir(eval_config)
-    record = read_dataset_json(shard_dir, config.accept_incomplete)
     rows = read_rows(shard_dir)
-    human = _human_ids(config, shard_dir, record, split) if "human_annot" in config.protocols else None
-    masks = {protocol: np.ones(len(rows["key"]), dtype=bool) if protocol == "human_annot" and human is None
-             else protocol_mask(protocol, rows, human) for protocol in config.protocols}
-    for protocol, mask in masks.items():
-        if not mask.any():
-            raise ValueError(f"{shard_dir}: protocol {protocol} selects none of its {len(mask)} samples (no "
-                             f"{'interacting frame' if protocol == 'interacting' else 'annotation id of the list'})")
+    human, masks = _protocol_masks(config, shard_dir, rows, split)
     results: dict[str, dict[str, dict]] = {}
     for label, predictions in zip(_labels(files), files):
         row_index = match_rows(predictions, rows, str(shard_dir / "manifest.parquet"))
@@ -161,17 +177,40 @@ def run(config: ScoreConfig, paths: list[Path]) -> dict[str, dict[str, dict]]:
             folder.mkdir(parents=True, exist_ok=True)
             metrics, per_sample, scored = score_file(predictions, rows, row_index, mask, dataset,
                                                      _root_source(config, predictions))
-            metrics.update(_identity(predictions, dataset, config.annot_subset, split, protocol, shard_dir))
+            metrics.update(_identity(predictions, dataset, annot_subset, split, protocol, shard_dir))
             if protocol == "human_annot" and human is not None:
                 metrics["counts"]["human_ids_not_in_shards"] = len(human) - int(mask.sum())
             write_per_sample(folder / "per_sample.parquet", per_sample)
             (folder / "metrics.json").write_text(json.dumps(metrics, indent=1, sort_keys=True) + "\n")
             (folder / "report.txt").write_text(_report(metrics, label))
-            _figures(eval_config, metrics, per_sample, scored, shard_dir, folder,
-                     figure_title(f"{label}, protocol {protocol}", metrics))
+            _figures(eval_config, _without_empty_groups(metrics), per_sample, scored, shard_dir, folder,
+                     figure_title(f"{label}, protocol {protocol}: {metrics['counts']['samples']} of "
+                                  f"{metrics['counts']['protocol_samples']} samples predicted", metrics))
             results[label][protocol] = metrics
     _write_comparison(Path(config.out_dir), results)
     return results
+
+
+def _protocol_masks(config: ScoreConfig, shard_dir: Path, rows: dict, split: str) -> tuple[set | None, dict]:
+    """(the H-subset ids or None, {protocol: (rows,) bool}); a protocol that selects no sample is an error."""
+    record = read_dataset_json(shard_dir, config.accept_incomplete)
+    human = _human_ids(config, shard_dir, record, split) if "human_annot" in config.protocols else None
+    masks = {protocol: np.ones(len(rows["key"]), dtype=bool) if protocol == "human_annot" and human is None
+             else protocol_mask(protocol, rows, human) for protocol in config.protocols}
+    for protocol, mask in masks.items():
+        if not mask.any():
+            raise ValueError(f"{shard_dir}: protocol {protocol} selects none of its {len(mask)} samples (no "
+                             f"{'interacting frame' if protocol == 'interacting' else 'annotation id of the list'})")
+    return human, masks
+
+
+def _without_empty_groups(metrics: dict) -> dict:
+    """metrics for the figures: without the per-joint bars of a group the protocol has no sample of (the
+    single-hand group of the interacting protocol)."""
+    if "mpjpe_per_joint" not in metrics:
+        return metrics
+    return {**metrics, "mpjpe_per_joint": {group: table for group, table in metrics["mpjpe_per_joint"].items()
+                                           if metrics["counts"].get(f"{group}_samples", 1)}}
 
 
 def _identity(predictions: PredictionFile, dataset: str, annot_subset: str, split: str, protocol: str,

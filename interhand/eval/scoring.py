@@ -219,7 +219,7 @@ def score_file(predictions: PredictionFile, rows: dict, row_index: np.ndarray, i
     metrics["counts"].update({"protocol_samples": int(in_protocol.sum()), "missing_predictions": len(missing)})
     metrics["missing_prediction_keys"] = [str(key) for key in rows["key"][missing[:_SHOWN]]]
     metrics["root_source"] = root_source if relative_form else \
-        ("root-relative" if predictions.form == "camera_relative" else "predicted")
+        ("none (root-relative)" if predictions.form == "camera_relative" else "prediction")
     return metrics, per_sample, scored
 
 

@@ -247,6 +247,13 @@ def test_several_files_are_compared_side_by_side(shards_root, val_rows, tmp_path
 
 # --- refusals: one line naming the file and the samples ---
 
+def test_a_split_folder_given_as_shards_says_which_folder_to_give(shards_root, val_rows, tmp_path):
+    arrays, form = _forms(val_rows, _noisy_camera(val_rows))["camera"]
+    path = write_predictions(tmp_path / "p.parquet", _file(val_rows, arrays, form))
+    code, output = _score([path], shards_root / "interhand26m" / "all" / "val", tmp_path / "out")
+    assert code == 2 and f"use --shards {shards_root}" in output
+
+
 def _refused(path, shards_root, tmp_path, *options) -> str:
     code, output = _score([path], shards_root, tmp_path / "out", *options)
     assert code == 1 and "Traceback" not in output and str(path) in output, output
@@ -305,3 +312,23 @@ def test_a_non_finite_prediction_at_a_valid_joint_names_the_sample(shards_root, 
     path = write_predictions(tmp_path / "p.parquet", _file(val_rows, arrays, form))
     output = _refused(path, shards_root, tmp_path)
     assert "non-finite" in output and val_rows["key"][sample] in output and "(1 in all)" in output
+
+
+def test_keys_and_annotation_ids_that_disagree_are_refused(shards_root, val_rows, tmp_path):
+    arrays, form = _forms(val_rows, _noisy_camera(val_rows))["camera"]
+    both = _file(val_rows, arrays, form)
+    both.annotation_ids = val_rows["annotation_id"][::-1].copy()
+    output = _refused(write_predictions(tmp_path / "p.npz", both), shards_root, tmp_path)
+    assert "key and annotation_id name different samples" in output and val_rows["key"][0] in output
+
+
+def test_a_json_entry_without_a_field_or_an_unreadable_file_is_one_line(shards_root, val_rows, tmp_path):
+    entries = [{"key": key, "joints_cam_mm": joints.tolist()} for key, joints in
+               zip(val_rows["key"], _noisy_camera(val_rows))]
+    del entries[3]["joints_cam_mm"]
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps({"dataset": "interhand26m", "split": "val", "predictions": entries}))
+    assert "predictions[3] lacks ['joints_cam_mm']" in _refused(path, shards_root, tmp_path)
+    broken = tmp_path / "broken.parquet"
+    broken.write_bytes(b"not parquet")
+    assert "cannot be read as parquet" in _refused(broken, shards_root, tmp_path)
