@@ -534,7 +534,7 @@ def score_command(predictions: tuple[Path, ...], protocols: tuple[str, ...], **v
     describes) on SHARDS/<dataset>/<annot-subset>/<split> with the same metric code as `interhand eval`.
 
     Writes OUT_DIR/<name>/<protocol>/{metrics.json, report.txt, per_sample.parquet, figures} for each file and
-    protocol, and OUT_DIR/comparison.{md,csv} and comparison_<protocol>.png side by side; prints the table.
+    protocol, and OUT_DIR/comparison.{txt,csv} and comparison_<protocol>.png side by side; prints the table.
     Samples without a prediction are counted and reported; duplicate or unknown ids, and a file for another
     dataset or split, are refused.
     """
@@ -550,7 +550,7 @@ def score_command(predictions: tuple[Path, ...], protocols: tuple[str, ...], **v
         raise click.ClickException(str(error)) from error
     click.echo(format_score_table(results), nl=False)
     click.echo(f"wrote {config.out_dir}/: per file and protocol metrics.json, report.txt, per_sample.parquet and "
-               "figures; comparison.md, comparison.csv, comparison_<protocol>.png")
+               "figures; comparison.txt (a Markdown table), comparison.csv, comparison_<protocol>.png")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 For each file and each protocol (all test frames; the H subset given by its annotation-id list; interacting
 frames only) it writes OUT/<name>/<protocol>/{metrics.json, report.txt, per_sample.parquet} and the figures
-`interhand eval` draws, computed by the same evaluator (eval/scoring.py); then OUT/comparison.{md,csv} and one
+`interhand eval` draws, computed by the same evaluator (eval/scoring.py); then OUT/comparison.{txt,csv} and one
 OUT/comparison_<protocol>.png putting the files side by side.
 """
 
@@ -238,7 +238,7 @@ def _report(metrics: dict, label: str) -> str:
 
 
 def _write_comparison(out_dir: Path, results: dict[str, dict[str, dict]]) -> None:
-    (out_dir / "comparison.md").write_text(format_score_table(results))
+    (out_dir / "comparison.txt").write_text(format_score_table(results))
     (out_dir / "comparison.csv").write_text(score_table_csv(results))
     protocols = list(dict.fromkeys(protocol for by_protocol in results.values() for protocol in by_protocol))
     for protocol in protocols:

@@ -194,7 +194,7 @@ def test_protocols_select_interacting_frames_and_the_h_subset_of_an_aid_list(sha
     assert metrics["human_annot"]["counts"]["samples"] == 5
     assert metrics["human_annot"]["counts"]["human_ids_not_in_shards"] == 1
     assert metrics["all"]["counts"]["samples"] == len(val_rows["key"])
-    table = (tmp_path / "out" / "comparison.md").read_text()
+    table = (tmp_path / "out" / "comparison.txt").read_text()
     assert table.count("| p |") == 3 and "| human_annot |" in output
     assert {f"comparison_{p}.png" for p in metrics} <= {p.name for p in (tmp_path / "out").iterdir()}
 
