@@ -332,3 +332,17 @@ def test_a_json_entry_without_a_field_or_an_unreadable_file_is_one_line(shards_r
     broken = tmp_path / "broken.parquet"
     broken.write_bytes(b"not parquet")
     assert "cannot be read as parquet" in _refused(broken, shards_root, tmp_path)
+
+
+def test_the_score_benchmark_runs_and_ends_with_one_json_line():
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run([sys.executable, "bench/bench_score.py", "--samples", "300", "--json-samples", "100",
+                             "--rounds", "1"], cwd=root, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    assert set(figures["ratio_to_evaluator"]) == {"baseline: evaluator alone", "camera, parquet",
+                                                  "image_relative, parquet", "camera, npz", "camera, json"}
+    assert all(rate > 0 for rate in figures["samples_per_s"].values())
