@@ -199,8 +199,9 @@ def _evaluate(config: EvalConfig, context: DistContext) -> dict | None:
     vis_dir.mkdir(parents=True, exist_ok=True)
     # The metrics are the score of the predictions file as written (float32), so that `interhand score` on
     # it reproduces them exactly.
-    predictions_file = _prediction_file(config, predictions, decoded, geometry, name, checkpoint)
-    write_predictions(result_dir / "predictions.parquet", predictions_file)
+    predictions_file = _prediction_file(config, predictions, decoded, geometry, name, checkpoint,
+                                        result_dir / "predictions.parquet")
+    write_predictions(predictions_file.path, predictions_file)
     metrics, per_sample, rows = score_file(predictions_file, every_row,
                                            match_rows(predictions_file, every_row, str(shard_dir / "manifest.parquet")),
                                            protocol_mask("all", every_row, None), config.dataset, config.root)
@@ -239,7 +240,7 @@ def _mean_pose_predictions(config: EvalConfig, rows: dict, geometry) -> Predicti
 
 
 def _prediction_file(config: EvalConfig, predictions: Predictions, decoded: dict, geometry, name: str,
-                     checkpoint: Path | None) -> PredictionFile:
+                     checkpoint: Path | None, path: Path) -> PredictionFile:
     """The eval's predictions in the image_relative file form (eval/predictions.py), rounded to the file's float32."""
     if predictions.joints_img_rel is not None:
         rel_depth_mm = predictions.joints_img_rel[..., 2]
@@ -249,7 +250,7 @@ def _prediction_file(config: EvalConfig, predictions: Predictions, decoded: dict
               "rel_root_depth_mm": decoded["rel_root_depth_mm"], "hand_type_prob": decoded["hand_type_prob"]}
     metadata = {"dataset": config.dataset, "annot_subset": config.annot_subset, "split": config.split, "name": name,
                 "source": _source_label(config, checkpoint), "root_source": config.root}
-    return PredictionFile("predictions.parquet", metadata, list(predictions.keys), None,
+    return PredictionFile(str(path), metadata, list(predictions.keys), None,
                           {key: np.asarray(value, np.float32).astype(np.float64) for key, value in arrays.items()},
                           "image_relative")
 
