@@ -346,3 +346,16 @@ def test_the_score_benchmark_runs_and_ends_with_one_json_line():
     assert set(figures["ratio_to_evaluator"]) == {"baseline: evaluator alone", "camera, parquet",
                                                   "image_relative, parquet", "camera, npz", "camera, json"}
     assert all(rate > 0 for rate in figures["samples_per_s"].values())
+
+
+def test_on_h_shards_every_sample_is_in_the_h_protocol_and_the_file_names_the_subset(synth_ih26m_root, tmp_path):
+    from helpers import make_shards
+
+    split_dir = make_shards(tmp_path / "shards", synth_ih26m_root, subset="human_annot", split="test")
+    rows = read_rows(split_dir)
+    arrays, form = _forms(rows, _noisy_camera(rows))["camera"]
+    path = write_predictions(tmp_path / "p.parquet", _file(rows, arrays, form, split="test", annot_subset="human_annot"))
+    metrics = run(ScoreConfig(shards=str(tmp_path / "shards"), out_dir=str(tmp_path / "out"), vis=0,
+                              protocols=("all", "human_annot")), [path])["p"]
+    assert metrics["human_annot"]["counts"]["samples"] == metrics["all"]["counts"]["samples"] == len(rows["key"]) > 0
+    assert metrics["human_annot"]["annot_subset"] == "human_annot"
