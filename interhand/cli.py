@@ -14,8 +14,9 @@ from pathlib import Path
 import click
 
 from interhand import __version__
-from interhand.config import (EVAL_ROOTS, EvalConfig, LoaderConfig, PreprocessConfig, SynthConfig, TrainConfig,
-                              config_from_dict)
+from interhand.config import (EVAL_ROOTS, EVAL_SPLITS, PREPROCESS_SUBSETS, TRAIN_DATASETS, EvalConfig, LoaderConfig,
+                              PreprocessConfig, SynthConfig, TrainConfig, config_from_dict)
+from interhand.eval.score import ScoreConfig, parse_protocols
 
 __all__ = ["main"]
 
@@ -481,7 +482,8 @@ def eval_command(**values) -> None:
     The checkpoint is --checkpoint (ours or the original's snapshot_N.pth.tar), else
     RUN_DIR/model_dump/snapshot_<--test-epoch>.pth.tar, else the newest snapshot; --oracle scores the
     ground truth through the 64³ encoding instead (the representation's floor). Writes
-    RUN_DIR/result/<run>/{predictions.parquet, metrics.json, report.txt} and RUN_DIR/vis/<run>/ figures.
+    RUN_DIR/result/<run>/{predictions.parquet, per_sample.parquet, metrics.json, report.txt} and
+    RUN_DIR/vis/<run>/ figures; `interhand score` on that predictions.parquet reproduces metrics.json.
     """
     from interhand.eval.launch import launch
 
@@ -514,6 +516,47 @@ def compare_command(run_dir: Path, split: str | None) -> None:
     if not results:
         raise click.ClickException(f"no evaluation{' of split ' + split if split else ''} in {run_dir / 'result'}")
     click.echo(format_comparison(results), nl=False)
+
+
+# --- score command ---
+
+_SCORE_FLAGS = {"dataset": Flag("--dataset", type=click.Choice(TRAIN_DATASETS)),
+                "annot_subset": Flag(_SUBSET.name, _SUBSET.aliases, click.Choice(PREPROCESS_SUBSETS)),
+                "split": Flag("--split", ("--test_set",), click.Choice(EVAL_SPLITS)),
+                "root": Flag("--root-source", ("--root",), _RootSource(EVAL_ROOTS)),
+                "aid_list": Flag("--aid-list", type=EXISTING_FILE), "data": Flag("--data", type=EXISTING_DIR),
+                "out_dir": Flag("--out-dir", ("--out",))}
+
+
+@main.command("score", short_help="Score prediction files on a split's shards, per protocol, side by side.")
+@click.argument("predictions", nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@config_options(ScoreConfig, exclude=("protocols",), flags=_SCORE_FLAGS)
+@click.option("--protocol", "protocols", multiple=True, metavar="all|human_annot|interacting",
+              help="protocol(s) to score: all frames, the H subset (its annotation-id list: --aid-list or --data), "
+                   "interacting frames; repeat or comma-separate  [default: all]")
+def score_command(predictions: tuple[Path, ...], protocols: tuple[str, ...], **values) -> None:
+    """Score PREDICTIONS (one or more files: Parquet, JSON or NPZ, in a form README's "Scoring your own model"
+    describes) on SHARDS/<dataset>/<annot-subset>/<split> with the same metric code as `interhand eval`.
+
+    Writes OUT_DIR/<name>/<protocol>/{metrics.json, report.txt, per_sample.parquet, figures} for each file and
+    protocol, and OUT_DIR/comparison.{txt,csv} and comparison_<protocol>.png side by side; prints the table.
+    Samples without a prediction are counted and reported; duplicate or unknown ids, and a file for another
+    dataset or split, are refused.
+    """
+    from interhand.eval.score import read_prediction_files, score_target
+    from interhand.eval.score_table import format_score_table
+
+    config = build_config(ScoreConfig, {**values, "protocols": parse_protocols(protocols)})
+    try:
+        target = read_prediction_files(config, list(predictions))
+        check_shards_root(Path(config.shards), target.dataset, target.annot_subset, target.split)
+        results = score_target(config, target)
+    except (FileNotFoundError, ValueError) as error:  # PredictionFileError is a ValueError
+        raise click.ClickException(str(error)) from error
+    click.echo(format_score_table(results), nl=False)
+    click.echo(f"wrote {config.out_dir}/: per file and protocol metrics.json, report.txt, per_sample.parquet and "
+               "figures; comparison.txt (a Markdown table), comparison.csv, comparison_<protocol>.png")
 
 
 if __name__ == "__main__":

@@ -2,8 +2,10 @@
 
 Reads only the shards, their manifest and the checkpoint. Each rank predicts its share of the split (no
 augmentation, the shards' order, every sample exactly once); rank 0 gathers, joins the ground truth from
-the manifest by key, and writes OUTPUT/result/<run>/{predictions.parquet, metrics.json, report.txt} and
-OUTPUT/vis/<run>/ figures. The same checkpoint and shards give the same metrics.json.
+the manifest by key, and writes OUTPUT/result/<run>/{predictions.parquet, per_sample.parquet, metrics.json,
+report.txt} and OUTPUT/vis/<run>/ figures. The same checkpoint and shards give the same metrics.json. The metrics
+are those of predictions.parquet (the image_relative form of eval/predictions.py) scored by eval/scoring.py,
+the code behind `interhand score`.
 """
 
 from __future__ import annotations
@@ -13,8 +15,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 import torch
 import torch.distributed as dist
 
@@ -22,9 +22,11 @@ from interhand import __version__
 from interhand.config import EvalConfig, LoaderConfig
 from interhand.eval.baselines import fit_mean_pose, mean_pose_image_predictions
 from interhand.eval.evaluators import GroundTruth, InterHandEvaluator, Predictions, SingleHandEvaluator
+from interhand.eval.predictions import PredictionFile, write_predictions
 from interhand.eval.plots import figure_title, overlay_sheet, plot_error_by_hand_type, plot_per_joint_errors
 from interhand.eval.report import format_report
-from interhand.geometry.heatmap import ORIGINAL_GEOMETRY, rel_root_depth_to_bins
+from interhand.eval.scoring import match_rows, protocol_mask, read_rows, score_file, take_rows, write_per_sample
+from interhand.geometry.heatmap import ORIGINAL_GEOMETRY, depth_bins_to_rel_mm, rel_root_depth_to_bins
 from interhand.loaders.batch import images_to_float
 from interhand.loaders.build import build_loader
 from interhand.loaders.decode import decode_image
@@ -38,11 +40,6 @@ from interhand.train.checkpoint import latest_snapshot, snapshot_path
 from interhand.train.ddp import DistContext, cleanup_distributed, setup_distributed
 
 __all__ = ["run", "resolve_checkpoint", "eval_shard_dir", "run_name"]
-
-_GT_COLUMNS = ["key", "joints_cam_mm", "joints_img", "joint_valid", "hand_type", "hand_type_valid", "focal", "princpt",
-               "abs_depth_gt_mm", "rootnet_abs_depth_mm", "root_joint_index", "shard", "image_offset", "image_size",
-               "capture", "camera", "frame_idx"]
-
 
 def eval_shard_dir(config: EvalConfig) -> Path:
     """The split's shard folder, checked: finished shards (`read_dataset_json`) of the dataset, subset and split
@@ -145,14 +142,13 @@ def _ground_truth(rows: dict, root: str) -> GroundTruth:
                        np.array(rows["princpt"], np.float64), depth, np.array(rows["root_joint_index"], np.int64))
 
 
-def _rows_for(shard_dir: Path, keys: list[str]) -> dict:
-    table = read_manifest(shard_dir, columns=_GT_COLUMNS)
-    position = {key: index for index, key in enumerate(table.column("key").to_pylist())}
+def _rows_for(shard_dir: Path, rows: dict, keys: list[str]) -> dict:
+    """The manifest rows (`read_rows`) of `keys`, in their order."""
+    position = {key: index for index, key in enumerate(rows["key"].tolist())}
     missing = [key for key in keys if key not in position]
     if missing:
         raise ValueError(f"{shard_dir}/manifest.parquet lacks {len(missing)} predicted keys, e.g. {missing[0]}")
-    table = table.take(pa.array([position[key] for key in keys]))
-    return table.to_pydict()
+    return take_rows(rows, np.array([position[key] for key in keys], dtype=np.int64))
 
 
 def run(config: EvalConfig) -> dict | None:
@@ -176,7 +172,7 @@ def _evaluate(config: EvalConfig, context: DistContext) -> dict | None:
     if config.baseline == "mean-pose":
         if not context.is_main:
             return None
-        rows = _rows_for(shard_dir, read_manifest(shard_dir, columns=["key"]).column(0).to_pylist())
+        rows = every_row = read_rows(shard_dir)
         predictions = _mean_pose_predictions(config, rows, geometry)
     else:
         loader_config = LoaderConfig(backend=config.backend, batch_size=config.batch_size, workers=config.workers,
@@ -191,20 +187,29 @@ def _evaluate(config: EvalConfig, context: DistContext) -> dict | None:
                                            context.world_size), context)
         if not context.is_main:
             return None
-        rows = _rows_for(shard_dir, predictions.keys)
+        every_row = read_rows(shard_dir)
+        rows = _rows_for(shard_dir, every_row, predictions.keys)
     images_per_s = len(predictions.keys) / max(time.perf_counter() - start, 1e-9)
     names = IH26M_JOINT_NAMES if config.dataset == "interhand26m" else STB_RHD_JOINT_NAMES
     evaluator = (InterHandEvaluator if config.dataset == "interhand26m" else SingleHandEvaluator)(names, geometry)
     evaluator.update(predictions, _ground_truth(rows, config.root))
-    metrics, per_sample = evaluator.compute()
+    _, decoded = evaluator.compute()  # the network's output in image px and mm
     name = run_name(config, checkpoint)
-    metrics.update({"dataset": config.dataset, "annot_subset": config.annot_subset, "split": config.split,
-                    "root_source": config.root, "checkpoint": _source_label(config, checkpoint),
-                    "shards": str(shard_dir), "shard_format_version": FORMAT_VERSION, "package_version": __version__})
     result_dir, vis_dir = Path(config.output) / "result" / name, Path(config.output) / "vis" / name
     result_dir.mkdir(parents=True, exist_ok=True)
     vis_dir.mkdir(parents=True, exist_ok=True)
-    _write_predictions(result_dir / "predictions.parquet", per_sample)
+    # The metrics are the score of the predictions file as written (float32), so that `interhand score` on
+    # it reproduces them exactly.
+    predictions_file = _prediction_file(config, predictions, decoded, geometry, name, checkpoint,
+                                        result_dir / "predictions.parquet")
+    write_predictions(predictions_file.path, predictions_file)
+    metrics, per_sample, rows = score_file(predictions_file, every_row,
+                                           match_rows(predictions_file, every_row, str(shard_dir / "manifest.parquet")),
+                                           protocol_mask("all", every_row, None), config.dataset, config.root)
+    metrics.update({"dataset": config.dataset, "annot_subset": config.annot_subset, "split": config.split,
+                    "protocol": "all", "checkpoint": _source_label(config, checkpoint), "shards": str(shard_dir),
+                    "shard_format_version": FORMAT_VERSION, "package_version": __version__})
+    write_per_sample(result_dir / "per_sample.parquet", per_sample)
     (result_dir / "metrics.json").write_text(json.dumps(metrics, indent=1, sort_keys=True) + "\n")
     report = format_report(metrics, images_per_s, len(predictions.keys))
     (result_dir / "report.txt").write_text(report)
@@ -235,15 +240,20 @@ def _mean_pose_predictions(config: EvalConfig, rows: dict, geometry) -> Predicti
                        np.zeros((count, 2, 3)), joints_img_rel)
 
 
-def _write_predictions(path: Path, per_sample: dict) -> None:
-    columns = {"key": pa.array(per_sample["key"]),
-               "joints_cam_mm": pa.array(per_sample["joints_cam_mm"].reshape(len(per_sample["key"]), -1).tolist(),
-                                         pa.list_(pa.float32(), 126)),
-               "hand_type_prob": pa.array(per_sample["hand_type_prob"].tolist(), pa.list_(pa.float32(), 2)),
-               "rel_root_depth_mm": pa.array(per_sample["rel_root_depth_mm"], pa.float32()),
-               "mean_error_mm": pa.array(per_sample["mean_error_mm"], pa.float32(), from_pandas=True),
-               "handedness_correct": pa.array(per_sample["handedness_correct"], pa.bool_())}
-    pq.write_table(pa.table(columns), path)
+def _prediction_file(config: EvalConfig, predictions: Predictions, decoded: dict, geometry, name: str,
+                     checkpoint: Path | None, path: Path) -> PredictionFile:
+    """The eval's predictions in the image_relative file form (eval/predictions.py), rounded to the file's float32."""
+    if predictions.joints_img_rel is not None:
+        rel_depth_mm = predictions.joints_img_rel[..., 2]
+    else:
+        rel_depth_mm = depth_bins_to_rel_mm(predictions.joint_coord[..., 2], geometry)
+    arrays = {"joints_img_px": decoded["joints_img_px"], "joints_rel_depth_mm": rel_depth_mm,
+              "rel_root_depth_mm": decoded["rel_root_depth_mm"], "hand_type_prob": decoded["hand_type_prob"]}
+    metadata = {"dataset": config.dataset, "annot_subset": config.annot_subset, "split": config.split, "name": name,
+                "source": _source_label(config, checkpoint), "root_source": config.root}
+    return PredictionFile(str(path), metadata, list(predictions.keys), None,
+                          {key: np.asarray(value, np.float32).astype(np.float64) for key, value in arrays.items()},
+                          "image_relative")
 
 
 def _figures(config: EvalConfig, metrics: dict, per_sample: dict, rows: dict, shard_dir: Path, vis_dir: Path,

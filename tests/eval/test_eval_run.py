@@ -28,7 +28,9 @@ def test_the_oracle_scores_the_quantization_floor_a_few_millimetres(synth_ih26m_
     result = tmp_path / "result" / "interhand26m_all_val_gt_oracle"
     predictions = pq.read_table(result / "predictions.parquet")
     assert predictions.num_rows == metrics["counts"]["samples"] == 48
-    assert predictions.schema.field("joints_cam_mm").type.list_size == 126
+    assert predictions.schema.field("joints_img_px").type.list_size == 42  # the image_relative form
+    assert predictions.schema.metadata[b"split"] == b"val" and predictions.schema.metadata[b"root_source"] == b"gt"
+    assert pq.read_table(result / "per_sample.parquet").num_rows == 48
     assert "MPJPE for all hand sequences" in (result / "report.txt").read_text()
     vis = tmp_path / "vis" / "interhand26m_all_val_gt_oracle"
     assert {p.name for p in vis.iterdir()} == {"per_joint_error.png", "error_by_hand_type.png", "worst.png", "random.png"}

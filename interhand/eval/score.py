@@ -1,0 +1,246 @@
+"""`interhand score`: score prediction files (anyone's model) on a split's shards, under several protocols.
+
+For each file and each protocol (all test frames; the H subset given by its annotation-id list; interacting
+frames only) it writes OUT/<name>/<protocol>/{metrics.json, report.txt, per_sample.parquet} and the figures
+`interhand eval` draws, computed by the same evaluator (eval/scoring.py); then OUT/comparison.{txt,csv} and one
+OUT/comparison_<protocol>.png putting the files side by side.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from interhand import __version__
+from interhand.config import EVAL_SPLITS, PREPROCESS_SUBSETS, TRAIN_DATASETS, EvalConfig
+from interhand.eval.plots import figure_title
+from interhand.eval.predictions import PredictionFile, PredictionFileError, read_predictions
+from interhand.eval.report import format_report
+from interhand.eval.score_table import format_score_table, plot_score_comparison, score_table_csv
+from interhand.eval.scoring import PROTOCOLS, SCORE_ROOT_SOURCES, match_rows, protocol_mask, read_rows, score_file, \
+    write_per_sample
+from interhand.manifests.read import read_dataset_json
+from interhand.preprocess.sources import SourceError
+from interhand.preprocess.sources.interhand26m import read_aid_list
+from interhand.shard_format import FORMAT_VERSION
+
+__all__ = ["ScoreConfig", "ScoreTarget", "run", "read_prediction_files", "score_target", "parse_protocols"]
+
+
+@dataclass(frozen=True)
+class ScoreConfig:
+    """A scoring job: prediction files scored on one split's shards, under one or more protocols."""
+
+    dataset: str = field(default="", metadata={"help": "dataset of the shards (default: the one the files name)"})
+    shards: str = field(default="shards", metadata={"help": "shards root: reads SHARDS/<dataset>/<annot-subset>/<split>"})
+    annot_subset: str = field(default="", metadata={
+        "help": "annotation subset of the shards (default: the one the first file names, else all)"})
+    split: str = field(default="", metadata={"help": "split to score (default: the one the files name)"})
+    root: str = field(default="", metadata={
+        "help": "absolute wrist depth for the image_relative form: rootnet or gt (default: the one the file records, "
+                "else rootnet); the other forms carry their own"})
+    protocols: tuple = field(default=("all",), metadata={"help": "protocols to score: all, human_annot, interacting"})
+    aid_list: str = field(default="", metadata={
+        "help": "H-subset annotation ids, one per line, for --protocol human_annot (default: "
+                "aid_human_annot_<split>.txt in --data)"})
+    data: str = field(default="", metadata={
+        "help": "dataset folder holding aid_human_annot_<split>.txt (default: the folder the shards were made from)"})
+    out_dir: str = field(default="score", metadata={"help": "output folder: <name>/<protocol>/ and comparison.*"})
+    vis: int = field(default=8, metadata={"help": "overlays of the N worst and N random samples per file and protocol"})
+    accept_incomplete: bool = field(default=False, metadata={
+        "help": "score shards whose run failed --max-errors (dataset.json complete: false) instead of refusing them"})
+
+    def __post_init__(self) -> None:
+        for name, value, allowed in (("dataset", self.dataset, TRAIN_DATASETS), ("split", self.split, EVAL_SPLITS),
+                                     ("annot_subset", self.annot_subset, PREPROCESS_SUBSETS),
+                                     ("root", self.root, SCORE_ROOT_SOURCES)):
+            if value and value not in allowed:
+                raise ValueError(f"{name}={value!r} is not one of {', '.join(allowed)}")
+        if not self.protocols or set(self.protocols) - set(PROTOCOLS):
+            raise ValueError(f"protocols={list(self.protocols)!r}: each one of {', '.join(PROTOCOLS)}")
+        if self.dataset and self.dataset != "interhand26m" and set(self.protocols) != {"all"}:
+            raise ValueError(f"protocols={list(self.protocols)!r}: human_annot and interacting are InterHand2.6M's "
+                             f"protocols; {self.dataset} has only 'all'")
+        if self.vis < 0:
+            raise ValueError(f"vis={self.vis!r} must be at least 0")
+
+
+def parse_protocols(values: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """Repeated and comma-separated protocol names → a tuple without repeats, in the given order."""
+    names = [name.strip() for value in values for name in str(value).split(",") if name.strip()]
+    return tuple(dict.fromkeys(names)) or ("all",)
+
+
+def _resolved(config: ScoreConfig, files: list[PredictionFile]) -> tuple[str, str]:
+    """(dataset, split): the ones asked for, else the files'; a file naming another is refused."""
+    dataset = config.dataset or files[0].metadata["dataset"]
+    split = config.split or files[0].metadata["split"]
+    for predictions in files:
+        named = (predictions.metadata["dataset"], predictions.metadata["split"])
+        if named != (dataset, split):
+            raise PredictionFileError(f"{predictions.path}: predictions for {'/'.join(named)}, but scoring "
+                                      f"{dataset}/{split} (refused: they would be scored against other frames)")
+    if dataset not in TRAIN_DATASETS or split not in EVAL_SPLITS:
+        raise PredictionFileError(f"{files[0].path}: dataset {dataset!r} / split {split!r} are not ones the shards "
+                                  f"hold ({', '.join(TRAIN_DATASETS)} / {', '.join(EVAL_SPLITS)})")
+    return dataset, split
+
+
+def _root_source(config: ScoreConfig, predictions: PredictionFile) -> str:
+    return config.root or predictions.metadata.get("root_source") or "rootnet"
+
+
+def _human_ids(config: ScoreConfig, shard_dir: Path, dataset: dict, split: str) -> set[int] | None:
+    """The H-subset annotation ids (None: every sample of human_annot shards is in it)."""
+    subset = dataset.get("subset")
+    if subset == "human_annot":
+        return None
+    if subset == "machine_annot":
+        raise ValueError(f"{shard_dir}: machine_annot shards hold no H-subset sample; score the all or human_annot shards")
+    if config.aid_list:
+        path = Path(config.aid_list)
+    else:
+        data = Path(config.data) if config.data else Path(str((dataset.get("config") or {}).get("root", "")))
+        path = data / f"aid_human_annot_{split}.txt"
+        if not path.is_file():
+            raise ValueError(f"--protocol human_annot needs the H-subset id list: {path} does not exist; pass "
+                             "--aid-list FILE (annotation ids, one per line) or --data DATASET_FOLDER")
+    try:
+        return read_aid_list(path)
+    except SourceError as error:
+        raise ValueError(str(error)) from None
+
+
+def _labels(files: list[PredictionFile]) -> list[str]:
+    """One folder-safe name per file: its `name`, else its stem; where those repeat, the file name, then the
+    parent folder and the file name."""
+    def named(default):
+        return [re.sub(r"[^A-Za-z0-9._-]+", "_", predictions.metadata.get("name") or default(Path(predictions.path)))
+                .strip("._") or "predictions" for predictions in files]
+
+    for default in (lambda path: path.stem, lambda path: path.name, lambda path: f"{path.parent.name}_{path.name}"):
+        labels = named(default)
+        if len(set(labels)) == len(labels):
+            return labels
+    raise PredictionFileError(f"two prediction files have the same name ({', '.join(labels)}); give each a "
+                              "distinct `name` in its metadata")
+
+
+@dataclass
+class ScoreTarget:
+    """Checked prediction files and the shards they are for."""
+
+    files: list[PredictionFile]
+    dataset: str
+    annot_subset: str
+    split: str
+
+
+def read_prediction_files(config: ScoreConfig, paths: list[Path]) -> ScoreTarget:
+    """Read and check the files; the dataset, subset and split to score (asked for, else the files')."""
+    files = [read_predictions(Path(path)) for path in paths]
+    dataset, split = _resolved(config, files)
+    if dataset != "interhand26m" and set(config.protocols) != {"all"}:
+        raise ValueError(f"protocols {list(config.protocols)}: human_annot and interacting are InterHand2.6M's; "
+                         f"{dataset} has only 'all'")
+    return ScoreTarget(files, dataset, config.annot_subset or files[0].metadata.get("annot_subset") or "all", split)
+
+
+def run(config: ScoreConfig, paths: list[Path]) -> dict[str, dict[str, dict]]:
+    """Score every file under every protocol; returns {name: {protocol: metrics.json content}}."""
+    return score_target(config, read_prediction_files(config, paths))
+
+
+def score_target(config: ScoreConfig, target: ScoreTarget) -> dict[str, dict[str, dict]]:
+    """`run` on files already read (`read_prediction_files`)."""
+    # Imported here: this module stays free of torch, so that the CLI can build its options from ScoreConfig.
+    from interhand.eval.run import _figures, eval_shard_dir
+
+    files, dataset, annot_subset, split = target.files, target.dataset, target.annot_subset, target.split
+    roots = {_root_source(config, predictions) for predictions in files if predictions.form == "image_relative"}
+    eval_config = EvalConfig(dataset=dataset, shards=config.shards, annot_subset=annot_subset, split=split,
+                             root="rootnet" if "rootnet" in roots else "gt", output=config.out_dir, vis=config.vis,
+                             accept_incomplete=config.accept_incomplete)
+    shard_dir = eval_shard_dir(eval_config)
+    rows = read_rows(shard_dir)
+    human, masks = _protocol_masks(config, shard_dir, rows, split)
+    results: dict[str, dict[str, dict]] = {}
+    for label, predictions in zip(_labels(files), files):
+        row_index = match_rows(predictions, rows, str(shard_dir / "manifest.parquet"))
+        results[label] = {}
+        for protocol, mask in masks.items():
+            folder = Path(config.out_dir) / label / protocol
+            folder.mkdir(parents=True, exist_ok=True)
+            metrics, per_sample, scored = score_file(predictions, rows, row_index, mask, dataset,
+                                                     _root_source(config, predictions))
+            metrics.update(_identity(predictions, dataset, annot_subset, split, protocol, shard_dir))
+            if protocol == "human_annot" and human is not None:
+                metrics["counts"]["human_ids_not_in_shards"] = len(human) - int(mask.sum())
+            write_per_sample(folder / "per_sample.parquet", per_sample)
+            (folder / "metrics.json").write_text(json.dumps(metrics, indent=1, sort_keys=True) + "\n")
+            (folder / "report.txt").write_text(_report(metrics, label))
+            _figures(eval_config, _without_empty_groups(metrics), per_sample, scored, shard_dir, folder,
+                     figure_title(f"{label}, protocol {protocol}: {metrics['counts']['samples']} of "
+                                  f"{metrics['counts']['protocol_samples']} samples predicted", metrics))
+            results[label][protocol] = metrics
+    _write_comparison(Path(config.out_dir), results)
+    return results
+
+
+def _protocol_masks(config: ScoreConfig, shard_dir: Path, rows: dict, split: str) -> tuple[set | None, dict]:
+    """(the H-subset ids or None, {protocol: (rows,) bool}); a protocol that selects no sample is an error."""
+    record = read_dataset_json(shard_dir, config.accept_incomplete)
+    human = _human_ids(config, shard_dir, record, split) if "human_annot" in config.protocols else None
+    masks = {protocol: np.ones(len(rows["key"]), dtype=bool) if protocol == "human_annot" and human is None
+             else protocol_mask(protocol, rows, human) for protocol in config.protocols}
+    for protocol, mask in masks.items():
+        if not mask.any():
+            raise ValueError(f"{shard_dir}: protocol {protocol} selects none of its {len(mask)} samples (no "
+                             f"{'interacting frame' if protocol == 'interacting' else 'annotation id of the list'})")
+    return human, masks
+
+
+def _without_empty_groups(metrics: dict) -> dict:
+    """metrics for the figures: without the per-joint bars of a group the protocol has no sample of (the
+    single-hand group of the interacting protocol)."""
+    if "mpjpe_per_joint" not in metrics:
+        return metrics
+    return {**metrics, "mpjpe_per_joint": {group: table for group, table in metrics["mpjpe_per_joint"].items()
+                                           if metrics["counts"].get(f"{group}_samples", 1)}}
+
+
+def _identity(predictions: PredictionFile, dataset: str, annot_subset: str, split: str, protocol: str,
+              shard_dir: Path) -> dict:
+    return {"dataset": dataset, "annot_subset": annot_subset, "split": split, "protocol": protocol,
+            "checkpoint": predictions.metadata.get("source") or predictions.path, "predictions": predictions.path,
+            "form": predictions.form, "shards": str(shard_dir), "shard_format_version": FORMAT_VERSION,
+            "package_version": __version__}
+
+
+def _report(metrics: dict, label: str) -> str:
+    """eval's report, its first line (speed) replaced by what was scored and what was missing."""
+    counts = metrics["counts"]
+    missing = counts["missing_predictions"]
+    head = (f"{label}: {metrics['dataset']} {metrics['annot_subset']} {metrics['split']}, protocol "
+            f"{metrics['protocol']}: {counts['samples']} of {counts['protocol_samples']} samples scored"
+            + (f"; {missing} WITHOUT a prediction, left out of every figure (e.g. "
+               f"{', '.join(metrics['missing_prediction_keys'])})" if missing else "")
+            + f"; {metrics['form']} form from {metrics['predictions']}"
+            + (f" ({metrics['checkpoint']})" if metrics["checkpoint"] != metrics["predictions"] else "")
+            + f", root depth: {metrics['root_source']}")
+    body = format_report(metrics, 0.0, counts["samples"]).split("\n", 1)[1]
+    notes = "".join(f"{name} not scored: {why}\n" for name, why in metrics.get("not_scored", {}).items())
+    return head + "\n" + notes + body
+
+
+def _write_comparison(out_dir: Path, results: dict[str, dict[str, dict]]) -> None:
+    (out_dir / "comparison.txt").write_text(format_score_table(results))
+    (out_dir / "comparison.csv").write_text(score_table_csv(results))
+    protocols = list(dict.fromkeys(protocol for by_protocol in results.values() for protocol in by_protocol))
+    for protocol in protocols:
+        plot_score_comparison({label: by_protocol[protocol] for label, by_protocol in results.items()},
+                              out_dir / f"comparison_{protocol}.png")
