@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import platform
 import statistics
 import tarfile
 import tempfile
@@ -148,7 +147,7 @@ def main() -> None:
           f"{args.threads} threads, {args.rounds} interleaved rounds of {args.epochs} epochs, median; DALI on the CPU")
     print(f"{'record member':<34}{'record only, samples/s':>24}{'ratio':>8}"
           f"{'+ JPEG decode, samples/s':>27}{'ratio':>8}")
-    result = {"machine": platform.node() or "unknown", "samples": samples}
+    result = {"machine": machine_description(), "samples": samples}
     for v, label in zip(variants, ("(1) .ann as FLOAT (baseline)", "(2) .npy + fn.decoders.numpy",
                                    "(3) .npy as FLOAT, sliced [32:]")):
         row = [statistics.median(rates[(v, w)]) for w in (False, True)]
