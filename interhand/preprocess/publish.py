@@ -33,6 +33,8 @@ __all__ = ["LICENSES", "CITATIONS", "write_published_files", "write_subset_card"
 
 # Readers want at least one shard per DataLoader worker of every process: 8 GPUs x 8 workers (SHARD_FORMAT.md §2).
 MIN_SHARDS_FOR_READERS = 64
+# Below this many samples per shard, re-sharding for 64 readers is not worth it: the warning says to use fewer workers.
+MIN_SAMPLES_PER_SHARD = 16
 
 
 def shard_count_warning(out_dir: str, samples: int, shards: int) -> str | None:
@@ -40,8 +42,8 @@ def shard_count_warning(out_dir: str, samples: int, shards: int) -> str | None:
     if shards >= MIN_SHARDS_FOR_READERS:
         return None
     remedy = (f"re-run with --shard-samples {samples // MIN_SHARDS_FOR_READERS}"
-              if samples >= MIN_SHARDS_FOR_READERS else f"it has only {samples} samples: read it with at most "
-              f"{shards} workers in all")
+              if samples >= MIN_SHARDS_FOR_READERS * MIN_SAMPLES_PER_SHARD else f"it has only {samples} samples: "
+              f"read it with at most {shards} workers in all")
     return (f"warning: {out_dir} has {shards} shards, fewer than {MIN_SHARDS_FOR_READERS} (8 GPUs x 8 DataLoader "
             f"workers): plain webdataset gives a worker without a shard no samples (\"No samples found\"); "
             f"{remedy} (SHARD_FORMAT.md §2)")

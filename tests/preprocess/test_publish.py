@@ -114,6 +114,8 @@ def test_shards_warns_in_one_line_when_a_split_has_too_few_shards(tmp_path, real
     assert "it has only 4 samples: read it with at most 1 workers in all" in warnings[0]
     assert shard_count_warning("x", 64 * 5000, MIN_SHARDS_FOR_READERS) is None
     assert "--shard-samples 4999 " in shard_count_warning("x", 64 * 4999 + 3, 12)
+    # a demo-size split is told to use fewer workers, not to cut shards of a few samples
+    assert "it has only 144 samples: read it with at most 3 workers in all" in shard_count_warning("x", 144, 3)
 
 
 # --- the dataset card and Hugging Face datasets --------------------------------------------------------------------
