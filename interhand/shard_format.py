@@ -46,7 +46,6 @@ __all__ = [
     "check_format_version",
     "encode_sample",
     "decode_sample",
-    "encode_ann",
     "encode_ann_records",
     "encode_json_records",
     "decode_ann",
@@ -255,7 +254,7 @@ def check_format_version(found: object, where: str) -> None:
 
 
 def encode_ann_records(samples: list[Sample]) -> np.ndarray:
-    """The `.ann` records of several samples at once: (n, ANN_FLOATS) float32, row i = encode_ann(samples[i])."""
+    """The `.ann` records of samples: (n, ANN_FLOATS) float32, row i sample i's (ANN_BYTES bytes as `.tobytes()`)."""
     records = np.zeros((len(samples), ANN_FLOATS), ANN_DTYPE)
 
     def put(name: str, values: list, offset: int = 0) -> None:
@@ -286,13 +285,8 @@ def encode_ann_records(samples: list[Sample]) -> np.ndarray:
     return records
 
 
-def encode_ann(sample: Sample) -> bytes:
-    """The fixed-size `.ann` record (ANN_BYTES bytes)."""
-    return encode_ann_records([sample])[0].tobytes()
-
-
 def decode_ann(data: bytes, where: str = ".ann") -> dict[str, np.ndarray]:
-    """Inverse of `encode_ann`: field name -> float32 array of its ANN_FIELDS shape."""
+    """One `.ann` record (inverse of a row of `encode_ann_records`): field name -> float32 array of its shape."""
     if len(data) != ANN_BYTES:
         raise ValueError(f"{where}: {len(data)} bytes, a format {FORMAT_VERSION} .ann record has {ANN_BYTES}")
     return {name: value[0] for name, value in decode_ann_records(np.frombuffer(data, ANN_DTYPE)[None], where).items()}
