@@ -31,8 +31,8 @@ from common import machine_description
 from interhand.config import PreprocessConfig, SynthConfig
 from interhand.preprocess.run import run as shards_run
 from interhand.preprocess.run import shard_dir
-from interhand.preprocess.shard_writer import TarWriter, dali_index_text
-from interhand.shard_format import ANN_DTYPE, ANN_FLOATS, index_name
+from interhand.preprocess.shard_writer import TarWriter
+from interhand.shard_format import ANN_DTYPE, ANN_FLOATS, dali_index_text, index_name
 from interhand.synth.run import run as synth_run
 
 NPY_HEADER_FLOATS = 32  # np.save's header for a (629,) float32 array: 128 bytes
@@ -77,7 +77,7 @@ def build(tars: list[Path], variant: str, with_image: bool, batch_size: int, thr
     @pipeline_def(batch_size=batch_size, num_threads=threads, device_id=None, prefetch_queue_depth=2)
     def pipeline():
         outputs = fn.readers.webdataset(
-            paths=[str(t) for t in tars], index_paths=[str(t.with_suffix(".idx")) for t in tars],
+            paths=[str(t) for t in tars], index_paths=[str(t.parent / index_name(t.name)) for t in tars],
             ext=(["jpg"] if with_image else []) + [member],
             dtypes=([types.UINT8] if with_image else []) + [record_type],
             missing_component_behavior="error", name="Reader")

@@ -1,5 +1,5 @@
 """SHARD_FORMAT.md's tables are the specification: read from the document, checked both ways against the module
-(`interhand/shard_format.py`, `interhand/manifests/schema.py`) and against real shard folders made from synthetic
+(`interhand/shard_format/`, `interhand/manifests/schema.py`) and against real shard folders made from synthetic
 InterHand2.6M (train, val, test), STB, RHD and COCO data and from the real samples: nothing in the files that the
 tables do not describe, nothing in the tables that the files lack, and every type, shape, allowed value and null
 rule holding on every sample, manifest row, error row and dataset.json key."""

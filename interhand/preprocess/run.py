@@ -33,7 +33,8 @@ from interhand.config import PreprocessConfig, parse_part
 from interhand.manifests.schema import ERRORS_SCHEMA, MANIFEST_SCHEMA
 from interhand.manifests.write import FRAGMENT_SUFFIX, concat_tables, write_errors, write_manifest
 from interhand.preprocess import shard_writer
-from interhand.preprocess.plan import ingest, ingest_parallel, plan_shards, share_progress, spill_records
+from interhand.preprocess.ingest import ingest, ingest_parallel, share_progress, spill_records
+from interhand.preprocess.plan import plan_shards
 from interhand.preprocess.publish import write_published_files
 from interhand.preprocess.shard_writer import ShardJob, ShardResult, file_sha256, partial_paths, write_shard
 from interhand.preprocess.sources import SourceError, check_root, open_source

@@ -26,9 +26,9 @@ from PIL import Image
 
 from interhand.manifests.schema import manifest_table
 from interhand.manifests.write import FRAGMENT_SUFFIX, write_errors, write_manifest
-from interhand.preprocess.plan import read_spilled
+from interhand.preprocess.spill import read_spilled
 from interhand.shard_format import (ANN_DTYPE, ANN_FLOATS, ANN_MEMBER, JSON_MEMBER, Sample, SampleInfo,
-                                    encode_json_records, index_name)
+                                    dali_index_text, encode_json_records, index_name)
 
 try:
     from interhand.preprocess._jpeg_baseline import to_baseline
@@ -36,7 +36,7 @@ except ImportError:  # no compiler or libjpeg headers at install time: only --jp
     to_baseline = None
 
 __all__ = ["REENCODING", "ShardJob", "ShardResult", "TarWriter", "ustar_header", "check_image", "partial_paths", "write_shard",
-           "dali_index_text", "shard_is_done", "file_sha256", "StoredImage", "store_image"]
+           "shard_is_done", "file_sha256", "StoredImage", "store_image"]
 
 REENCODING = to_baseline is not None  # --jpeg baseline is possible (the C extension is built)
 # Fixed header fields: the same input gives the same bytes, which is what makes resume checkable.
@@ -222,14 +222,6 @@ def store_image(source: bytes, member: str, jpeg: str) -> StoredImage:
     if encoded is None:
         return StoredImage(source, "source", reason, len(source), source_sha256)
     return StoredImage(encoded, "baseline", "", len(source), source_sha256)
-
-
-def dali_index_text(entries: list[tuple[str, list[tuple[str, int, int]]]]) -> str:
-    """The `wds2idx` v1.2 index: a header line, then per sample `ext offset size name` per member."""
-    lines = [f"v1.2 {len(entries)}"]
-    for key, members in entries:
-        lines.append(" ".join(f"{ext} {offset} {size} {key}.{ext}" for ext, offset, size in members))
-    return "\n".join(lines) + "\n"
 
 
 def file_sha256(path: Path) -> str:

@@ -35,9 +35,9 @@ import pyarrow.parquet as pq
 from interhand.manifests.read import read_dataset_json, read_errors, read_manifest
 from interhand.manifests.schema import ARRAY_COLUMNS, MANIFEST_SCHEMA, MEMBER_COLUMNS, manifest_arrays
 from interhand.preprocess.publish import folder_files, read_checksums
-from interhand.preprocess.shard_writer import dali_index_text, file_sha256
+from interhand.preprocess.shard_writer import file_sha256
 from interhand.shard_format import (ANN_BYTES, ANN_DTYPE, ANN_FLOATS, ANN_LAYOUT, ANN_MEMBER, CHECKSUMS_FILE,
-                                    FORMAT_VERSION, JSON_MEMBER, RECORDED_FILES, decode_ann)
+                                    FORMAT_VERSION, JSON_MEMBER, RECORDED_FILES, dali_index_text, decode_ann)
 from interhand.skeleton import HAND_TYPE_VECTORS
 
 __all__ = ["verify_shard_dir", "check_recorded_files", "check_checksums"]

@@ -113,7 +113,8 @@ def test_the_cli_reports_a_structural_problem_in_one_line_without_a_traceback(tm
 def test_parallel_ingest_gives_the_samples_rejections_and_spill_of_the_serial_one(tmp_path, faulty_root):
     from concurrent.futures import ProcessPoolExecutor
 
-    from interhand.preprocess.plan import ingest, ingest_parallel, read_spilled, spill_records
+    from interhand.preprocess.ingest import ingest, ingest_parallel, spill_records
+    from interhand.preprocess.spill import read_spilled
     from interhand.preprocess.sources import open_source
 
     config = PreprocessConfig(root=str(faulty_root), split="test", progress=False)

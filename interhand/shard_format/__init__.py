@@ -13,11 +13,12 @@ import math
 import re
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring_ascii as _json_string  # what json.dumps writes for a str
-from pathlib import Path
 from typing import NamedTuple, Optional
 
 import numpy as np
 
+from interhand.shard_format.dali_index import dali_index_text, read_dali_index
+from interhand.shard_format.json_numbers import array_texts
 from interhand.skeleton import HAND_TYPE_VECTORS
 
 __all__ = [
@@ -51,6 +52,8 @@ __all__ = [
     "decode_ann",
     "decode_ann_records",
     "index_name",
+    "dali_index_text",
+    "read_dali_index",
     "RECORDED_FILES",
     "PUBLISHED_FILES",
     "CHECKSUMS_FILE",
@@ -132,6 +135,10 @@ class FormatVersionError(ValueError):
     """A shard, manifest or dataset.json written in a format version this code does not read."""
 
 
+_KEY_DOC = "The sample's key (`sample_key`)."
+_IMAGE_MEMBER_DOC = "The image member's extension: `png` for a PNG source, else `jpg`."
+
+
 @dataclass
 class Sample:
     """One annotation joined with its image, camera, 3D joints, RootNet and MANO records.
@@ -172,13 +179,8 @@ class Sample:
     rootnet_root_valid: Optional[np.ndarray] = None
     mano: dict = field(default_factory=dict)  # hand -> {"pose": (48,), "shape": (10,), "trans": (3,) m}
 
-    @property
-    def key(self) -> str:
-        return sample_key(self.dataset, self.split, self.annotation_id)
-
-    @property
-    def image_member(self) -> str:
-        return _image_member(self.image_path)
+    key = property(lambda self: sample_key(self.dataset, self.split, self.annotation_id), doc=_KEY_DOC)
+    image_member = property(lambda self: _image_member(self.image_path), doc=_IMAGE_MEMBER_DOC)
 
     def info(self) -> SampleInfo:
         return SampleInfo(
@@ -208,13 +210,8 @@ class SampleInfo(NamedTuple):
     frame_idx: int
     root_joint_index: tuple[int, int]
 
-    @property
-    def key(self) -> str:
-        return sample_key(self.dataset, self.split, self.annotation_id)
-
-    @property
-    def image_member(self) -> str:
-        return _image_member(self.image_path)
+    key = property(lambda self: sample_key(self.dataset, self.split, self.annotation_id), doc=_KEY_DOC)
+    image_member = property(lambda self: _image_member(self.image_path), doc=_IMAGE_MEMBER_DOC)
 
 
 def _image_member(image_path: str) -> str:
@@ -335,13 +332,19 @@ RECORD_FROM_ANN: dict[str, tuple[str, Optional[int]]] = {
 }
 
 
-def _ann_field(records: np.ndarray, name: str) -> np.ndarray:
-    """Record field `name` of `.ann` records (n, ANN_FLOATS) as (n, *shape) float32 (a view)."""
+def _record_field_span(name: str) -> tuple[int, tuple[int, ...]]:
+    """(offset in float32 units, shape) of record field `name` inside a `.ann` record (RECORD_FROM_ANN)."""
     source, index = RECORD_FROM_ANN[name]
     offset, shape = ANN_LAYOUT[source]
     if index is not None:
         shape = shape[1:]
         offset += index * int(np.prod(shape, dtype=int))
+    return offset, shape
+
+
+def _ann_field(records: np.ndarray, name: str) -> np.ndarray:
+    """Record field `name` of `.ann` records (n, ANN_FLOATS) as (n, *shape) float32 (a view)."""
+    offset, shape = _record_field_span(name)
     return records[:, offset:offset + int(np.prod(shape, dtype=int))].reshape(len(records), *shape)
 
 
@@ -377,107 +380,28 @@ def record_values(records: np.ndarray, infos: list[SampleInfo], subset: str) -> 
     return values
 
 
-# The record's float32 arrays, written by the fast number formatter below: name -> (`.ann` field, index).
+# The record's float32 arrays, whose JSON texts json_numbers.array_texts writes: name -> (`.ann` field, index).
 _JSON_ARRAYS = {name: RECORD_FROM_ANN[name] for name, kind, shape in RECORD_FIELDS if kind == _F32}
-_JSON_DECIMALS = 4  # SHARD_FORMAT.md §4: floats rounded to 1e-4
-_FAST_LIMIT = 10.0 ** (4 + _JSON_DECIMALS)  # |value| rounded below 10_000: the token tables below cover it
-
-
-def _json_layout() -> tuple[np.ndarray, list[tuple[int, ...]], np.ndarray, dict[str, np.ndarray]]:
-    """`.ann` column of every JSON number, the array shapes, each array's first number, and per number the
-    brackets/comma written before and after it (as little-endian uint64 words and their lengths)."""
-    columns, shapes, starts, before, after = [], [], [0], [], []
-    for field_name, hand in _JSON_ARRAYS.values():
-        offset, shape = ANN_LAYOUT[field_name]
-        if hand is not None:
-            shape = shape[1:]
-            offset += hand * int(np.prod(shape))
-        count = int(np.prod(shape))
-        columns.extend(range(offset, offset + count))
-        shapes.append(shape)
-        starts.append(starts[-1] + count)
-        for flat in range(count):
-            index = np.unravel_index(flat, shape)
-            opens = next(axis for axis in range(len(shape) + 1) if not any(index[axis:]))
-            closes = next(axis for axis in range(len(shape) + 1)
-                          if all(i == size - 1 for i, size in zip(index[axis:], shape[axis:])))
-            before.append("[" * (len(shape) - opens))
-            after.append("]" * (len(shape) - closes) + ("," if closes else ""))
-    words = {"before": _packed(before), "after": _packed(after)}
-    return np.array(columns), shapes, np.array(starts), words
-
-
-def _packed(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """ASCII texts of at most 8 bytes → (uint64 words holding each left-aligned, little-endian; lengths)."""
-    return (np.array([int.from_bytes(text.encode(), "little") for text in texts], np.uint64),
-            np.array([len(text) for text in texts], np.uint64))
 
 
 @functools.cache
-def _json_tables() -> dict:
-    columns, shapes, starts, words = _json_layout()
-    return {"columns": columns, "shapes": shapes, "starts": starts, **words,
-            "integer": _packed([str(number) for number in range(10_000)]),
-            "fraction": _packed(["." + (f"{number:04d}".rstrip("0") or "0") for number in range(10_000)]),
-            "keep": np.array([int.from_bytes(b"\1" * length, "little") for length in range(9)], np.uint64)}
-
-
-def _format_numbers(scaled: np.ndarray) -> tuple[str, np.ndarray]:
-    """JSON numbers without Python floats: (n, m) rint(value * 1e4), each |.| < _FAST_LIMIT → the texts
-    json.dumps writes for round(value, 4), each inside its brackets/comma, concatenated row by row; and
-    the (n, m) text lengths. round(v, 4) is rint(v * 1e4) / 1e4 (numpy's algorithm), whose shortest repr
-    is the integer with its decimal point put back and trailing zeros dropped (one kept)."""
-    tables = _json_tables()
-    (before, before_length), (after, after_length) = tables["before"], tables["after"]
-    (integer_text, integer_length), (fraction_text, fraction_length) = tables["integer"], tables["fraction"]
-    minus = np.signbit(scaled).astype(np.uint64)  # -0.0 is written "-0.0", as repr does
-    magnitude = np.abs(scaled).astype(np.int64)
-    integer = magnitude // 10_000
-    fraction = magnitude - integer * 10_000
-    eight = np.uint64(8)
-    # Each number is two words: brackets + sign + integer digits, then "." + fraction digits + brackets/comma.
-    head_length = before_length + minus + integer_length[integer]
-    head = before | ((minus * np.uint64(ord("-"))) << (eight * before_length)) | \
-        (integer_text[integer] << (eight * (before_length + minus)))
-    tail_length = fraction_length[fraction] + after_length
-    tail = fraction_text[fraction] | (after << (eight * fraction_length[fraction]))
-    words = np.stack([head, tail], axis=-1)
-    keep = np.stack([tables["keep"][head_length], tables["keep"][tail_length]], axis=-1)
-    text = np.compress(keep.view(np.bool_).ravel(), words.view(np.uint8).ravel())
-    return text.tobytes().decode("ascii"), (head_length + tail_length).astype(np.int64)
-
-
-def _number_texts(records: np.ndarray) -> list[list[str]]:
-    """Per record, the JSON text of every _JSON_ARRAYS array, as json.dumps writes the rounded float32 values."""
-    tables = _json_tables()
-    values = records[:, tables["columns"]]
-    scaled = np.rint(values.astype(np.float64) * 10.0 ** _JSON_DECIMALS)
-    fast = (np.abs(scaled) < _FAST_LIMIT).all(axis=1)  # False for NaN and inf, which json.dumps refuses below
-    texts: list[list[str]] = [[] for _ in range(len(records))]
-    fast_rows = np.flatnonzero(fast)
-    # 16 rows at a time: temporaries stay under malloc's mmap threshold, about 3x faster than 64 rows.
-    for rows in np.array_split(fast_rows, -(-len(fast_rows) // 16)) if len(fast_rows) else ():
-        text, lengths = _format_numbers(scaled[rows])
-        ends = np.concatenate([[0], np.cumsum(lengths, axis=None)])
-        bounds = ends[np.arange(len(rows))[:, None] * values.shape[1] + tables["starts"]]
-        for row, edges in zip(rows.tolist(), bounds.tolist()):
-            texts[row] = [text[start:stop] for start, stop in zip(edges[:-1], edges[1:])]
-    for row in np.flatnonzero(~fast).tolist():
-        rounded = values[row].astype(np.float64).round(_JSON_DECIMALS)
-        texts[row] = [json.dumps(rounded[start:stop].reshape(shape).tolist(), separators=(",", ":"), allow_nan=False)
-                      for start, stop, shape in zip(tables["starts"][:-1], tables["starts"][1:], tables["shapes"])]
-    return texts
+def _json_array_columns() -> tuple[np.ndarray, tuple[tuple[int, ...], ...]]:
+    """The `.ann` columns of the _JSON_ARRAYS arrays one after another, and their shapes."""
+    spans = [_record_field_span(name) for name in _JSON_ARRAYS]
+    columns = np.concatenate([np.arange(offset, offset + int(np.prod(shape, dtype=int))) for offset, shape in spans])
+    return columns, tuple(shape for _, shape in spans)
 
 
 def encode_json_records(records: np.ndarray, infos: list[SampleInfo], subset: str) -> list[bytes]:
     """The `.json` members of several samples from their `.ann` records (n, ANN_FLOATS) and SampleInfos:
     json.dumps({"format_version", "key", *RECORD_FIELDS}, sort_keys=True, separators=(",", ":")), written out
-    column by column (numbers rounded to 1e-4 as _number_texts writes them)."""
+    column by column (numbers rounded to 1e-4 as json_numbers.array_texts writes them)."""
     for info in infos:
         if "." in info.key:
             raise ValueError(f"sample key {info.key!r} contains a dot")
     values = record_values(records, infos, subset)
-    numbers = _number_texts(np.asarray(records, ANN_DTYPE).reshape(len(infos), ANN_FLOATS))
+    columns, shapes = _json_array_columns()
+    numbers = array_texts(np.asarray(records, ANN_DTYPE).reshape(len(infos), ANN_FLOATS)[:, columns], shapes)
     float_names = list(_JSON_ARRAYS)
     texts: dict[str, list[str]] = {"format_version": [str(FORMAT_VERSION)] * len(infos),
                                    "key": [_json_string(info.key) for info in infos]}
@@ -516,27 +440,6 @@ def decode_sample(members: dict[str, bytes], where: str = "sample") -> dict:
         raise ValueError(f"{where}.json: key {record.get('key')!r} does not follow the key scheme")
     return {"image": members[images[0]], "image_member": images[0], "json": record,
             "ann": decode_ann(members[ANN_MEMBER], f"{where}.ann")}
-
-
-def read_dali_index(path: str | Path) -> list[tuple[str, dict[str, tuple[int, int]]]]:
-    """A shard's DALI index (`wds2idx` v1.2, §1): per sample, its key and {member: (data offset, size)}."""
-    with open(path, encoding="utf-8") as handle:
-        header = handle.readline().split()
-        if len(header) != 2 or header[0] != "v1.2":
-            raise ValueError(f"{path}: not a wds2idx v1.2 index (header {' '.join(header)!r})")
-        samples = []
-        for number, line in enumerate(handle, start=2):
-            fields = line.split()
-            if not fields or len(fields) % 4:
-                raise ValueError(f"{path}:{number}: expected groups of 'ext offset size name', got {line.strip()!r}")
-            try:
-                members = {fields[i]: (int(fields[i + 1]), int(fields[i + 2])) for i in range(0, len(fields), 4)}
-            except ValueError:
-                raise ValueError(f"{path}:{number}: offsets and sizes must be integers, got {line.strip()!r}") from None
-            samples.append((fields[3].rsplit(".", 1)[0], members))
-    if len(samples) != int(header[1]):
-        raise ValueError(f"{path}: the header announces {header[1]} samples, the file lists {len(samples)}")
-    return samples
 
 
 # --- Format version 2: folder integrity (SHARD_FORMAT.md §1.1) ---------------------------------------------------

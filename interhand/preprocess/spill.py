@@ -1,0 +1,34 @@
+"""The spill files of `interhand shards`: what ingest writes to disk and the shard writers read back.
+
+One entry per sample: its `.ann` record (ANN_BYTES, the shard's own encoding) followed by its pickled SampleInfo.
+Entries are addressed by (spill file index, offset, length); a spill file lives only as long as its job.
+"""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+
+from interhand.shard_format import ANN_BYTES, ANN_DTYPE, ANN_FLOATS, Sample, SampleInfo, encode_ann_records
+
+__all__ = ["spill_entries", "read_spilled"]
+
+
+def spill_entries(samples: list[Sample]) -> list[bytes]:
+    """The spill entry of each sample (their `.ann` records packed at once)."""
+    return [ann.tobytes() + pickle.dumps(sample.info(), protocol=pickle.HIGHEST_PROTOCOL)
+            for sample, ann in zip(samples, encode_ann_records(samples))]
+
+
+def read_spilled(spills: list, records: tuple) -> tuple[np.ndarray, list[SampleInfo]]:
+    """The `.ann` records, (n, ANN_FLOATS) float32, and SampleInfos of spilled samples ((spill file index,
+    offset, length), ...), read from the open `spills`."""
+    anns, infos = bytearray(), []
+    for file, offset, length in records:
+        spill = spills[file]
+        spill.seek(offset)
+        data = spill.read(length)
+        anns += data[:ANN_BYTES]
+        infos.append(pickle.loads(data[ANN_BYTES:]))
+    return np.frombuffer(bytes(anns), ANN_DTYPE).reshape(len(infos), ANN_FLOATS), infos
