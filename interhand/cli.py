@@ -307,10 +307,10 @@ def verify(shard_dir: Path, accept_incomplete: bool, check_sources: bool, source
     manifest's and errors' SHA-256, the counts, unlisted files). SHARDS is one split folder, or any
     folder above (a shards root): every split found below it is checked. Prints each dataset.json's
     SHA-256, to pin it. With --check-sources, also the source images behind the stored ones."""
-    from interhand.manifests.read import read_dataset_json
     from interhand.preprocess.shard_writer import file_sha256
     from interhand.preprocess.verify import verify_shard_dir
     from interhand.progress import progress
+    from interhand.shard_format.dataset_json import read_dataset_json
 
     folders = [shard_dir] if (shard_dir / "dataset.json").is_file() else \
         sorted(path.parent for path in shard_dir.rglob("dataset.json") if ".work" not in path.parts)
@@ -320,8 +320,8 @@ def verify(shard_dir: Path, accept_incomplete: bool, check_sources: bool, source
     for folder in folders:
         try:
             dataset = read_dataset_json(folder, accept_incomplete)
-            root = (source_root or Path(dataset["config"]["root"])) if check_sources else None
-            with progress(total=dataset["counts"]["samples"], desc=f"verify {folder.name}", unit="sample") as bar:
+            root = (source_root or Path(dataset.config["root"])) if check_sources else None
+            with progress(total=dataset.counts.samples, desc=f"verify {folder.name}", unit="sample") as bar:
                 found = verify_shard_dir(folder, accept_incomplete, bar, root)
         except (FileNotFoundError, ValueError) as error:
             found = [str(error)]

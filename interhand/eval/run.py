@@ -30,11 +30,12 @@ from interhand.geometry.heatmap import ORIGINAL_GEOMETRY, depth_bins_to_rel_mm, 
 from interhand.loaders.batch import images_to_float
 from interhand.loaders.build import build_loader
 from interhand.loaders.decode import decode_image
-from interhand.manifests.read import read_dataset_json, read_manifest
+from interhand.manifests.read import read_manifest
 from interhand.model import InterNet, heatmap_geometry, load_checkpoint
 from interhand.preprocess.verify import check_recorded_files
 from interhand.progress import progress
 from interhand.shard_format import FORMAT_VERSION
+from interhand.shard_format.dataset_json import read_dataset_json
 from interhand.skeleton import IH26M_JOINT_NAMES, STB_RHD_JOINT_NAMES
 from interhand.train.checkpoint import latest_snapshot, snapshot_path
 from interhand.train.ddp import DistContext, cleanup_distributed, setup_distributed
@@ -47,11 +48,11 @@ def eval_shard_dir(config: EvalConfig) -> Path:
     RootNet outputs when --root-source rootnet."""
     shard_dir = Path(config.shards) / config.dataset / config.annot_subset / config.split
     dataset = read_dataset_json(shard_dir, config.accept_incomplete)
-    found = (dataset.get("dataset"), dataset.get("subset"), dataset.get("split"))
+    found = (dataset.dataset, dataset.subset, dataset.split)
     if found != (config.dataset, config.annot_subset, config.split):
         raise ValueError(f"{shard_dir / 'dataset.json'}: shards of {'/'.join(map(str, found))}, but eval was asked "
                          f"for {config.dataset}/{config.annot_subset}/{config.split} (refused: it would be mislabelled)")
-    if not dataset["counts"].get("samples"):
+    if not dataset.counts.samples:
         raise ValueError(f"{shard_dir}: the split has no samples (every annotation was rejected: see errors.parquet)")
     problems = check_recorded_files(shard_dir, dataset, ("manifest.parquet",))
     if problems:
@@ -180,7 +181,7 @@ def _evaluate(config: EvalConfig, context: DistContext) -> dict | None:
                                      accept_incomplete=config.accept_incomplete)
         loader = build_loader(shard_dir, loader_config, context.rank, context.world_size, with_keys=True,
                               geometry=geometry)
-        samples = read_dataset_json(shard_dir, config.accept_incomplete)["counts"]["samples"]
+        samples = read_dataset_json(shard_dir, config.accept_incomplete).counts.samples
         with torch.no_grad(), progress(total=samples, desc=f"eval {config.split}", unit="img",
                                        enabled=context.is_main) as bar:
             predictions = _gather(_collect(model, loader, geometry, context.device, config.oracle, bar,

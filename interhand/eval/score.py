@@ -23,10 +23,10 @@ from interhand.eval.report import format_report
 from interhand.eval.score_table import format_score_table, plot_score_comparison, score_table_csv
 from interhand.eval.scoring import PROTOCOLS, SCORE_ROOT_SOURCES, match_rows, protocol_mask, read_rows, score_file, \
     write_per_sample
-from interhand.manifests.read import read_dataset_json
 from interhand.preprocess.sources import SourceError
 from interhand.preprocess.sources.interhand26m import read_aid_list
 from interhand.shard_format import FORMAT_VERSION
+from interhand.shard_format.dataset_json import DatasetJson, read_dataset_json
 
 __all__ = ["ScoreConfig", "ScoreTarget", "run", "read_prediction_files", "score_target", "parse_protocols"]
 
@@ -94,9 +94,9 @@ def _root_source(config: ScoreConfig, predictions: PredictionFile) -> str:
     return config.root or predictions.metadata.get("root_source") or "rootnet"
 
 
-def _human_ids(config: ScoreConfig, shard_dir: Path, dataset: dict, split: str) -> set[int] | None:
+def _human_ids(config: ScoreConfig, shard_dir: Path, dataset: DatasetJson, split: str) -> set[int] | None:
     """The H-subset annotation ids (None: every sample of human_annot shards is in it)."""
-    subset = dataset.get("subset")
+    subset = dataset.subset
     if subset == "human_annot":
         return None
     if subset == "machine_annot":
@@ -104,7 +104,7 @@ def _human_ids(config: ScoreConfig, shard_dir: Path, dataset: dict, split: str) 
     if config.aid_list:
         path = Path(config.aid_list)
     else:
-        data = Path(config.data) if config.data else Path(str((dataset.get("config") or {}).get("root", "")))
+        data = Path(config.data) if config.data else Path(str(dataset.config.get("root", "")))
         path = data / f"aid_human_annot_{split}.txt"
         if not path.is_file():
             raise ValueError(f"--protocol human_annot needs the H-subset id list: {path} does not exist; pass "

@@ -30,11 +30,11 @@ import torch
 
 from interhand.config import LoaderConfig
 from interhand.geometry.heatmap import ORIGINAL_GEOMETRY, HeatmapGeometry
-from interhand.manifests.read import read_dataset_json
 from interhand.loaders.augment import IDENTITY, PARAMS_LENGTH, counter_params, params_to_array, patch_affines
 from interhand.loaders.batch import Batch, make_batch, targets_from_records
 from interhand.loaders.decode import decode_and_warp
 from interhand.shard_format import ANN_DTYPE, ANN_FLOATS, ANN_MEMBER, IMAGE_MEMBERS, decode_ann_records, read_dali_index
+from interhand.shard_format.dataset_json import read_dataset_json
 
 __all__ = ["ShardList", "shard_list", "check_indexes", "rank_range", "ShardReader", "ReferenceDataset",
            "ReferenceLoader"]
@@ -269,7 +269,7 @@ class ReferenceLoader:
 def shard_list(shard_dir: Path, accept_incomplete: bool = False) -> ShardList:
     """The split's tars and counts, from its dataset.json (checked by `read_dataset_json`: version, a complete
     run unless accepted, plain names, no symlinks, each tar's size)."""
-    meta = read_dataset_json(Path(shard_dir), accept_incomplete)
-    return ShardList(tuple(str(Path(shard_dir) / s["name"]) for s in meta["shards"]),
-                     tuple(int(s["samples"]) for s in meta["shards"]),
-                     tuple(str(Path(shard_dir) / s["index"]) for s in meta["shards"]))
+    shards = read_dataset_json(Path(shard_dir), accept_incomplete).shards
+    return ShardList(tuple(str(Path(shard_dir) / shard.name) for shard in shards),
+                     tuple(shard.samples for shard in shards),
+                     tuple(str(Path(shard_dir) / shard.index) for shard in shards))

@@ -27,6 +27,7 @@ import pyarrow as pa
 
 from interhand.manifests.schema import MANIFEST_SCHEMA
 from interhand.shard_format import CHECKSUMS_FILE, PUBLISHED_FILES, RECORDED_FILES
+from interhand.shard_format.dataset_json import DATASET_FILE, DatasetJson, load_dataset_json
 
 __all__ = ["LICENSES", "CITATIONS", "write_published_files", "write_subset_card", "write_checksums",
            "read_checksums", "folder_files", "MIN_SHARDS_FOR_READERS", "shard_count_warning"]
@@ -96,10 +97,10 @@ def _write_text(path: Path, text: str) -> None:
     os.replace(temporary, path)
 
 
-def folder_files(dataset: dict) -> list[str]:
+def folder_files(dataset: DatasetJson) -> list[str]:
     """Every file a finished split folder holds besides SHA256SUMS, sorted: what SHA256SUMS lists."""
-    shards = [name for shard in dataset["shards"] for name in (shard["name"], shard["index"])]
-    return sorted({*shards, *RECORDED_FILES, "dataset.json", *PUBLISHED_FILES})
+    shards = [name for shard in dataset.shards for name in (shard.name, shard.index)]
+    return sorted({*shards, *RECORDED_FILES, DATASET_FILE, *PUBLISHED_FILES})
 
 
 # --- the dataset card ----------------------------------------------------------------------------------------------
@@ -124,52 +125,52 @@ def _card(dataset_name: str, title: str, configs: list[tuple[str, str]], body: s
     return "\n".join(lines)
 
 
-def _split_body(dataset: dict) -> str:
-    counts = dataset["counts"]
-    return (f"{_NAMES[dataset['dataset']]}, annotation subset `{dataset['subset']}`, split `{dataset['split']}`: "
-            f"{counts['samples']} samples in {counts['shards']} webdataset shards, written by `interhand shards` "
-            f"(format version {dataset['format_version']}; the layout of every member and column is in the "
+def _split_body(dataset: DatasetJson) -> str:
+    counts = dataset.counts
+    return (f"{_NAMES[dataset.dataset]}, annotation subset `{dataset.subset}`, split `{dataset.split}`: "
+            f"{counts.samples} samples in {counts.shards} webdataset shards, written by `interhand shards` "
+            f"(format version {dataset.format_version}; the layout of every member and column is in the "
             "project's SHARD_FORMAT.md and in this folder's `dataset.json`). Each sample is one hand annotation: "
-            f"the image (`{'`, `'.join(dataset['image_members']) or 'jpg'}`), the `.json` record and the `.ann` "
+            f"the image (`{'`, `'.join(dataset.image_members) or 'jpg'}`), the `.json` record and the `.ann` "
             "record (little-endian float32; with `datasets`, read it as `np.frombuffer(example['ann'], '<f4')`). "
             "`manifest.parquet` has one row per sample, `errors.parquet` one per rejected annotation, "
             "`croissant.json` the Croissant metadata, `shardindex.json` the wids index, `SHA256SUMS` the "
             "checksums (`sha256sum -c SHA256SUMS`).")
 
 
-def _split_card(dataset: dict) -> str:
-    title = f"{_NAMES[dataset['dataset']]} {dataset['subset']} {dataset['split']} (webdataset shards)"
-    return _card(dataset["dataset"], title, [(dataset["split"], f"{dataset['split']}-*.tar")], _split_body(dataset))
+def _split_card(dataset: DatasetJson) -> str:
+    title = f"{_NAMES[dataset.dataset]} {dataset.subset} {dataset.split} (webdataset shards)"
+    return _card(dataset.dataset, title, [(dataset.split, f"{dataset.split}-*.tar")], _split_body(dataset))
 
 
 def write_subset_card(subset_dir: Path) -> None:
     """README.md of the subset folder: every finished split below it (a folder whose SHA256SUMS exists)."""
     splits = []
     for path in sorted(Path(subset_dir).iterdir()):
-        if (path / CHECKSUMS_FILE).is_file() and (path / "dataset.json").is_file():
+        if (path / CHECKSUMS_FILE).is_file() and (path / DATASET_FILE).is_file():
             try:
-                splits.append(json.loads((path / "dataset.json").read_text()))
+                splits.append(load_dataset_json(path / DATASET_FILE))
             except (ValueError, OSError):
                 continue  # a damaged neighbour is not listed; `interhand verify` names it
     if not splits:
         return
     first = splits[0]
-    title = f"{_NAMES[first['dataset']]} {first['subset']} (webdataset shards)"
-    body = (f"{_NAMES[first['dataset']]}, annotation subset `{first['subset']}`: "
-            + ", ".join(f"`{split['split']}` {split['counts']['samples']} samples in {split['counts']['shards']} "
+    title = f"{_NAMES[first.dataset]} {first.subset} (webdataset shards)"
+    body = (f"{_NAMES[first.dataset]}, annotation subset `{first.subset}`: "
+            + ", ".join(f"`{split.split}` {split.counts.samples} samples in {split.counts.shards} "
                         "shards" for split in splits)
             + ". Each split folder holds its own card, `dataset.json`, manifests, Croissant metadata, wids index "
               "and SHA256SUMS; the layout is in the project's SHARD_FORMAT.md.")
-    configs = [(split["split"], f"{split['split']}/{split['split']}-*.tar") for split in splits]
-    _write_text(Path(subset_dir) / "README.md", _card(first["dataset"], title, configs, body))
+    configs = [(split.split, f"{split.split}/{split.split}-*.tar") for split in splits]
+    _write_text(Path(subset_dir) / "README.md", _card(first.dataset, title, configs, body))
 
 
 # --- the wids index ------------------------------------------------------------------------------------------------
-def _wids_index(dataset: dict) -> str:
-    shardlist = [{"url": shard["name"], "nsamples": shard["samples"], "filesize": shard["bytes"]}
-                 for shard in dataset["shards"]]
+def _wids_index(dataset: DatasetJson) -> str:
+    shardlist = [{"url": shard.name, "nsamples": shard.samples, "filesize": shard.bytes}
+                 for shard in dataset.shards]
     index = {"__kind__": "wids-shard-index-v1", "wids_version": 1,
-             "name": f"{dataset['dataset']}-{dataset['subset']}-{dataset['split']}", "shardlist": shardlist}
+             "name": f"{dataset.dataset}-{dataset.subset}-{dataset.split}", "shardlist": shardlist}
     return json.dumps(index, indent=1) + "\n"
 
 
@@ -205,14 +206,14 @@ def _croissant_type(arrow_type: pa.DataType) -> tuple[str, bool]:
     return "sc:Text", repeated
 
 
-def _croissant(dataset: dict) -> str:
-    name = dataset["dataset"]
+def _croissant(dataset: DatasetJson) -> str:
+    name = dataset.dataset
     license_id, terms, link = LICENSES[name]
     manifest = {"@type": "cr:FileObject", "@id": "manifest.parquet", "name": "manifest.parquet",
                 "contentUrl": "manifest.parquet", "encodingFormat": "application/x-parquet",
-                "sha256": dataset["files"]["manifest.parquet"]["sha256"]}
-    tars = [{"@type": "cr:FileObject", "@id": shard["name"], "name": shard["name"], "contentUrl": shard["name"],
-             "encodingFormat": "application/x-tar", "sha256": shard["sha256"]} for shard in dataset["shards"]]
+                "sha256": dataset.files["manifest.parquet"].sha256}
+    tars = [{"@type": "cr:FileObject", "@id": shard.name, "name": shard.name, "contentUrl": shard.name,
+             "encodingFormat": "application/x-tar", "sha256": shard.sha256} for shard in dataset.shards]
     fields = []
     for column in MANIFEST_SCHEMA:
         data_type, repeated = _croissant_type(column.type)
@@ -223,10 +224,10 @@ def _croissant(dataset: dict) -> str:
         fields.append(field)
     document = {
         "@context": _CROISSANT_CONTEXT, "@type": "sc:Dataset", "conformsTo": "http://mlcommons.org/croissant/1.0",
-        "name": f"{name}-{dataset['subset']}-{dataset['split']}",
+        "name": f"{name}-{dataset.subset}-{dataset.split}",
         "description": _split_body(dataset), "license": link or terms, "citeAs": CITATIONS[name] or terms,
         "url": "https://mks0601.github.io/InterHand2.6M/" if name == "interhand26m" else (link or "about:blank"),
-        "version": f"{dataset['format_version']}.0.0",
+        "version": f"{dataset.format_version}.0.0",
         "distribution": [manifest, *tars,
                          {"@type": "cr:FileSet", "@id": "json-records", "name": "json-records",
                           "description": "the `.json` record of every sample (SHARD_FORMAT.md §4.2), a tar member",
@@ -240,13 +241,13 @@ def _croissant(dataset: dict) -> str:
 
 
 # --- checksums -----------------------------------------------------------------------------------------------------
-def write_checksums(out_dir: Path, dataset: dict) -> None:
+def write_checksums(out_dir: Path, dataset: DatasetJson) -> None:
     """SHA256SUMS over folder_files(dataset), written last. The shards' and parquet files' digests are those
     dataset.json records (computed when they were written); the rest are hashed here."""
     from interhand.preprocess.shard_writer import file_sha256
 
-    known = {shard["name"]: shard["sha256"] for shard in dataset["shards"]}
-    known.update({name: dataset["files"][name]["sha256"] for name in RECORDED_FILES})
+    known = {shard.name: shard.sha256 for shard in dataset.shards}
+    known.update({name: dataset.files[name].sha256 for name in RECORDED_FILES})
     lines = [f"{known.get(name) or file_sha256(out_dir / name)}  {name}\n" for name in folder_files(dataset)]
     _write_text(out_dir / CHECKSUMS_FILE, "".join(lines))
 
@@ -263,7 +264,7 @@ def read_checksums(out_dir: Path) -> dict[str, str]:
     return checksums
 
 
-def write_published_files(out_dir: Path, dataset: dict) -> None:
+def write_published_files(out_dir: Path, dataset: DatasetJson) -> None:
     """The card, croissant.json and shardindex.json of a split folder, then SHA256SUMS, then the subset's card."""
     out_dir = Path(out_dir)
     _write_text(out_dir / "README.md", _split_card(dataset))

@@ -39,8 +39,9 @@ from interhand.preprocess.publish import write_published_files
 from interhand.preprocess.shard_writer import ShardJob, ShardResult, file_sha256, partial_paths, write_shard
 from interhand.preprocess.sources import SourceError, check_root, open_source
 from interhand.progress import progress
-from interhand.shard_format import (ANN_BYTES, ANN_LAYOUT, CHECKSUMS_FILE, FORMAT_VERSION, IMAGE_ENCODINGS, KEY_PREFIX,
-                                    PUBLISHED_FILES, RECORDED_FILES, index_name)
+from interhand.shard_format import CHECKSUMS_FILE, IMAGE_ENCODINGS, KEY_PREFIX, PUBLISHED_FILES, RECORDED_FILES, index_name
+from interhand.shard_format.dataset_json import (DATASET_FILE, Counts, DatasetJson, FileRecord, ShardRecord,
+                                                 write_dataset_json)
 
 __all__ = ["run", "finalize", "shard_dir", "TooManyErrors", "WriteFailed", "RunSummary"]
 
@@ -254,7 +255,7 @@ def _folder_lock(work: Path, part: tuple[int, int] | None):
 def _invalidate(out_dir: Path) -> None:
     """Before the first tar is replaced: the folder stops looking finished (SHA256SUMS and dataset.json first,
     then the files they vouch for), so that no reader takes a half-rewritten folder for the earlier finished one."""
-    for name in (CHECKSUMS_FILE, "dataset.json", *RECORDED_FILES, *PUBLISHED_FILES):
+    for name in (CHECKSUMS_FILE, DATASET_FILE, *RECORDED_FILES, *PUBLISHED_FILES):
         (out_dir / name).unlink(missing_ok=True)
 
 
@@ -295,20 +296,20 @@ def _load_parts(work: Path, count: int) -> list[dict]:
     return parts
 
 
-def _check_shards(out_dir: Path, work: Path, plan: list[dict]) -> list[dict]:
+def _check_shards(out_dir: Path, work: Path, plan: list[dict]) -> list[ShardRecord]:
     shards = []
     for entry in plan:
         done_path = work / "shards" / f"{entry['name']}.done.json"
         done = _read_work_record(done_path, "re-run the job to rewrite that shard") if done_path.is_file() else None
         if done is None or done["plan_hash"] != entry["plan_hash"] or not (out_dir / entry["name"]).is_file():
             raise SourceError(f"shard {entry['name']} is not finished; re-run its part")
-        shards.append({"name": entry["name"], "index": index_name(entry["name"]),
-                       "samples": done["samples"], "bytes": done["bytes"], "sha256": done["sha256"]})
+        shards.append(ShardRecord(entry["name"], index_name(entry["name"]), done["samples"], done["bytes"],
+                                  done["sha256"]))
     return shards
 
 
-def _remove_stale(out_dir: Path, shards: list[dict]) -> None:
-    keep = {shard["name"] for shard in shards} | {shard["index"] for shard in shards}
+def _remove_stale(out_dir: Path, shards: list[ShardRecord]) -> None:
+    keep = {shard.name for shard in shards} | {shard.index for shard in shards}
     for path in out_dir.iterdir():
         if path.is_file() and path.suffix in (".tar", ".idx", ".tmp") and path.name not in keep:
             path.unlink()
@@ -331,12 +332,12 @@ def _finalize_locked(config: PreprocessConfig, command_line: list[str] | None) -
     parts = _load_parts(work, part_count)
     shards = _check_shards(out_dir, work, parts[0]["plan"])
     _remove_stale(out_dir, shards)
-    fragments = [work / "shards" / f"{shard['name']}.manifest{FRAGMENT_SUFFIX}" for shard in shards]
+    fragments = [work / "shards" / f"{shard.name}.manifest{FRAGMENT_SUFFIX}" for shard in shards]
     remedy = "delete it and the .done.json of its shard, then re-run the job (or its part) to rewrite them"
     manifest = _read_fragments(fragments, MANIFEST_SCHEMA, remedy)
     # Annotation-level rejections are the same in every part (all parts read the whole split).
     errors = _read_fragments([_part_path(work, 0, part_count, ".errors" + FRAGMENT_SUFFIX)]
-                             + [work / "shards" / f"{shard['name']}.errors{FRAGMENT_SUFFIX}" for shard in shards],
+                             + [work / "shards" / f"{shard.name}.errors{FRAGMENT_SUFFIX}" for shard in shards],
                              ERRORS_SCHEMA, remedy)
     inputs = parts[0]["inputs"]
     if manifest.num_rows + errors.num_rows != inputs:
@@ -346,33 +347,25 @@ def _finalize_locked(config: PreprocessConfig, command_line: list[str] | None) -
     write_errors(errors, out_dir / "errors.parquet")
     error_fraction = errors.num_rows / inputs if inputs else 0.0
     image_members = sorted(set(manifest["image_member"].to_pylist())) if manifest.num_rows else []
-    dataset = {
-        "format_version": FORMAT_VERSION, "dataset": config.dataset, "subset": config.subset,
-        "split": config.split, "layout": parts[0]["layout"], "key_prefix": KEY_PREFIX[config.dataset],
-        "counts": {"input_annotations": inputs, "samples": manifest.num_rows, "errors": errors.num_rows,
-                   "shards": len(shards)},
-        "shards": shards, "sources": parts[0]["sources"], "image_members": image_members,
-        "image_encodings": {encoding: manifest["image_encoding"].to_pylist().count(encoding)
-                            for encoding in IMAGE_ENCODINGS},
-        "ann": {"dtype": "<f4", "bytes": ANN_BYTES,
-                "fields": {name: {"offset": offset, "shape": list(shape)} for name, (offset, shape) in ANN_LAYOUT.items()}},
-        "joint_names": parts[0]["joint_names"], "skeleton_parents": parts[0]["parents"],
-        "config": parts[0]["config"], "command_line": command_line or parts[0]["command_line"],
-        "package": {"name": "interhand", "version": __version__}, "parts": part_count,
-        # format version 2 (shard_format.RECORDED_FILES)
-        "complete": error_fraction <= config.max_errors, "error_fraction": error_fraction,
-        "max_errors": config.max_errors,
-        "files": {name: {"bytes": (out_dir / name).stat().st_size, "sha256": file_sha256(out_dir / name)}
-                  for name in RECORDED_FILES},
-    }
-    temporary = out_dir / "dataset.json.tmp"
-    temporary.write_text(json.dumps(dataset, indent=1) + "\n")
-    os.replace(temporary, out_dir / "dataset.json")
+    dataset = DatasetJson(
+        dataset=config.dataset, subset=config.subset, split=config.split, layout=parts[0]["layout"],
+        key_prefix=KEY_PREFIX[config.dataset],
+        counts=Counts(input_annotations=inputs, samples=manifest.num_rows, errors=errors.num_rows, shards=len(shards)),
+        shards=tuple(shards), sources=tuple(parts[0]["sources"]), image_members=tuple(image_members),
+        image_encodings={encoding: manifest["image_encoding"].to_pylist().count(encoding)
+                         for encoding in IMAGE_ENCODINGS},
+        joint_names=tuple(parts[0]["joint_names"]), skeleton_parents=tuple(parts[0]["parents"]),
+        config=parts[0]["config"], command_line=tuple(command_line or parts[0]["command_line"]),
+        package={"name": "interhand", "version": __version__}, parts=part_count,
+        complete=error_fraction <= config.max_errors, error_fraction=error_fraction, max_errors=config.max_errors,
+        files={name: FileRecord((out_dir / name).stat().st_size, file_sha256(out_dir / name))
+               for name in RECORDED_FILES})
+    write_dataset_json(out_dir, dataset)
     write_published_files(out_dir, dataset)  # SHA256SUMS last: from here on the folder is finished
     shutil.rmtree(work)  # the resume state: a finished folder is re-made from scratch, byte for byte
     summary = RunSummary(str(out_dir), inputs, manifest.num_rows, errors.num_rows, len(shards),
                          sum(part["resumed_shards"] for part in parts))
-    if not dataset["complete"]:
+    if not dataset.complete:
         raise TooManyErrors(f"{summary}; more than --max-errors {config.max_errors:g} of the input: see "
                             f"{out_dir / 'errors.parquet'} (dataset.json says complete: false; readers refuse "
                             "the folder unless given --accept-incomplete)")

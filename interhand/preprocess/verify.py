@@ -32,12 +32,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from interhand.manifests.read import read_dataset_json, read_errors, read_manifest
+from interhand.manifests.read import read_errors, read_manifest
 from interhand.manifests.schema import ARRAY_COLUMNS, MANIFEST_SCHEMA, MEMBER_COLUMNS, manifest_arrays
 from interhand.preprocess.publish import folder_files, read_checksums
 from interhand.preprocess.shard_writer import file_sha256
 from interhand.shard_format import (ANN_BYTES, ANN_DTYPE, ANN_FLOATS, ANN_LAYOUT, ANN_MEMBER, CHECKSUMS_FILE,
                                     FORMAT_VERSION, JSON_MEMBER, RECORDED_FILES, dali_index_text, decode_ann)
+from interhand.shard_format.dataset_json import DatasetJson, read_dataset_json
 from interhand.skeleton import HAND_TYPE_VECTORS
 
 __all__ = ["verify_shard_dir", "check_recorded_files", "check_checksums"]
@@ -45,11 +46,11 @@ __all__ = ["verify_shard_dir", "check_recorded_files", "check_checksums"]
 _ROW_COLUMNS = [name for name in MANIFEST_SCHEMA.names if name not in ARRAY_COLUMNS]
 
 
-def check_recorded_files(shard_dir: Path, dataset: dict, names: tuple[str, ...] = RECORDED_FILES) -> list[str]:
+def check_recorded_files(shard_dir: Path, dataset: DatasetJson, names: tuple[str, ...] = RECORDED_FILES) -> list[str]:
     """Problems with the SHA-256 of the files dataset.json's `files` records (manifest.parquet, errors.parquet)."""
     problems = []
     for name in names:
-        if file_sha256(Path(shard_dir) / name) != dataset["files"][name].get("sha256"):
+        if file_sha256(Path(shard_dir) / name) != dataset.files[name].sha256:
             problems.append(f"{name}: SHA-256 differs from dataset.json (edited, replaced or corrupt)")
     return problems
 
@@ -154,27 +155,27 @@ def _check_sources(path: Path, rows: list[dict], root: Path) -> list[str]:
     return problems
 
 
-def _check_counts(dataset: dict, manifest: list[dict], errors: int) -> list[str]:
+def _check_counts(dataset: DatasetJson, manifest: list[dict], errors: int) -> list[str]:
     """dataset.json's counts, recomputed from the manifest rows and the number of error rows."""
-    counts, shards, problems = dataset.get("counts") or {}, dataset["shards"], []
+    counts, shards, problems = dataset.counts, dataset.shards, []
     recomputed = {"samples": len(manifest), "errors": errors, "input_annotations": len(manifest) + errors,
                   "shards": len(shards)}
     for name, value in recomputed.items():
-        if counts.get(name) != value:
-            problems.append(f"dataset.json counts {name} = {counts.get(name)!r}, the folder holds {value}")
+        if getattr(counts, name) != value:
+            problems.append(f"dataset.json counts {name} = {getattr(counts, name)!r}, the folder holds {value}")
     per_shard: dict[str, int] = {}
     for row in manifest:
         per_shard[row["shard"]] = per_shard.get(row["shard"], 0) + 1
     for shard in shards:
-        if shard["samples"] != per_shard.get(shard["name"], 0):
-            problems.append(f"dataset.json says {shard['name']} holds {shard['samples']} samples, the manifest "
-                            f"{per_shard.get(shard['name'], 0)}")
+        if shard.samples != per_shard.get(shard.name, 0):
+            problems.append(f"dataset.json says {shard.name} holds {shard.samples} samples, the manifest "
+                            f"{per_shard.get(shard.name, 0)}")
     inputs = len(manifest) + errors
     fraction = errors / inputs if inputs else 0.0
-    if dataset.get("error_fraction") != fraction or dataset.get("complete") != (fraction <= dataset.get("max_errors", -1)):
-        problems.append(f"dataset.json error_fraction {dataset.get('error_fraction')!r} / complete "
-                        f"{dataset.get('complete')!r} do not follow from {errors} errors of {inputs} inputs and "
-                        f"max_errors {dataset.get('max_errors')!r}")
+    if dataset.error_fraction != fraction or dataset.complete != (fraction <= dataset.max_errors):
+        problems.append(f"dataset.json error_fraction {dataset.error_fraction!r} / complete "
+                        f"{dataset.complete!r} do not follow from {errors} errors of {inputs} inputs and "
+                        f"max_errors {dataset.max_errors!r}")
     return problems
 
 
@@ -219,14 +220,14 @@ def _check_content(name: str, rows: pa.Table, anns: dict[str, bytes]) -> list[st
     return problems
 
 
-def _unlisted_files(shard_dir: Path, dataset: dict) -> list[str]:
+def _unlisted_files(shard_dir: Path, dataset: DatasetJson) -> list[str]:
     """Anything in the folder that is not one of its files (SHARD_FORMAT.md §1.2): a stale shard, a .tmp, .work/."""
     listed = {*folder_files(dataset), CHECKSUMS_FILE}
     return [f"{path.name}: not a file of this folder (a stale or foreign {'folder' if path.is_dir() else 'file'}; "
             "remove it)" for path in sorted(shard_dir.iterdir()) if path.name not in listed]
 
 
-def check_checksums(shard_dir: Path, dataset: dict) -> list[str]:
+def check_checksums(shard_dir: Path, dataset: DatasetJson) -> list[str]:
     """SHA256SUMS lists exactly the folder's files (folder_files) with their SHA-256. Files whose digest dataset.json
     records (shards, parquet files; checked against the files elsewhere) are compared with that record, the others
     are hashed here."""
@@ -240,8 +241,8 @@ def check_checksums(shard_dir: Path, dataset: dict) -> list[str]:
     problems = [f"{CHECKSUMS_FILE} does not list {name}" for name in expected if name not in checksums]
     problems += [f"{CHECKSUMS_FILE} lists {name}, which is not a file of this folder" for name in checksums
                  if name not in expected]
-    recorded = {shard["name"]: shard["sha256"] for shard in dataset["shards"]}
-    recorded.update({name: dataset["files"][name]["sha256"] for name in RECORDED_FILES})
+    recorded = {shard.name: shard.sha256 for shard in dataset.shards}
+    recorded.update({name: dataset.files[name].sha256 for name in RECORDED_FILES})
     for name in expected:
         if name not in checksums:
             continue
@@ -272,19 +273,19 @@ def verify_shard_dir(shard_dir: Path, accept_incomplete: bool = False, bar=None,
     by_shard: dict[str, list[dict]] = {}
     for row in manifest:
         by_shard.setdefault(row["shard"], []).append(row)
-    contents = _manifest_by_shard(shard_dir, [len(by_shard.get(shard["name"], [])) for shard in dataset["shards"]])
-    for shard in dataset["shards"]:
-        path, rows = shard_dir / shard["name"], sorted(by_shard.pop(shard["name"], []), key=lambda r: r["position"])
-        if file_sha256(path) != shard["sha256"]:
-            problems.append(f"{shard['name']}: SHA-256 differs from dataset.json (modified or corrupt)")
+    contents = _manifest_by_shard(shard_dir, [len(by_shard.get(shard.name, [])) for shard in dataset.shards])
+    for shard in dataset.shards:
+        path, rows = shard_dir / shard.name, sorted(by_shard.pop(shard.name, []), key=lambda r: r["position"])
+        if file_sha256(path) != shard.sha256:
+            problems.append(f"{shard.name}: SHA-256 differs from dataset.json (modified or corrupt)")
         anns: dict[str, bytes] = {}
         problems += _check_tar(path, _expected_members(rows), anns)
-        problems += _check_content(shard["name"], next(contents), anns)
+        problems += _check_content(shard.name, next(contents), anns)
         if sources_root is not None:
             problems += _check_sources(path, rows, Path(sources_root))
-        index_path = shard_dir / shard["index"]
+        index_path = shard_dir / shard.index
         if index_path.read_bytes() != dali_index_text(_index_entries(rows)).encode():
-            problems.append(f"{shard['index']}: DALI index not matching the manifest")
+            problems.append(f"{shard.index}: DALI index not matching the manifest")
         if bar is not None:
             bar.update(len(rows))
     problems += [f"manifest rows point at unknown shard {name}" for name in sorted(by_shard)]

@@ -14,8 +14,8 @@ import yaml
 
 from interhand.config import TrainConfig, config_to_dict
 from interhand.loaders.build import build_loader
-from interhand.manifests.read import read_dataset_json
 from interhand.model import build_internet, heatmap_geometry, prepare_for_device
+from interhand.shard_format.dataset_json import read_dataset_json
 from interhand.train.checkpoint import resume_from_newest, save_snapshot, snapshot_path
 from interhand.train.ddp import DistContext, cleanup_distributed, setup_distributed
 from interhand.train.log import RunLog

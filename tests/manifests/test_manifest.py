@@ -13,7 +13,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from interhand.config import PreprocessConfig
-from interhand.manifests.read import read_dataset_json, read_errors, read_manifest
+from interhand.manifests.read import read_errors, read_manifest
+from interhand.shard_format.dataset_json import read_dataset_json
 from interhand.manifests.query import select_samples, shard_urls
 from interhand.manifests.schema import MANIFEST_SCHEMA
 from interhand.preprocess.run import run, shard_dir
@@ -33,7 +34,7 @@ def test_manifest_columns_are_typed_arrays_not_blobs(real_shards):
     assert manifest.schema.equals(MANIFEST_SCHEMA, check_metadata=False)
     assert manifest.schema.field("joints_img").type == pa.list_(pa.list_(pa.float32(), 3), 42)
     assert manifest.num_rows == 4 and read_errors(real_shards).num_rows == 0
-    assert read_dataset_json(real_shards)["counts"]["input_annotations"] == 4
+    assert read_dataset_json(real_shards).counts.input_annotations == 4
 
 
 def test_select_samples_filters_by_hand_type_camera_and_valid_joints(real_shards):

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from interhand.cli import main
 from interhand.config import PreprocessConfig, parse_size
-from interhand.manifests.read import read_dataset_json
+from interhand.shard_format.dataset_json import read_dataset_json
 from interhand.manifests.schema import MANIFEST_SCHEMA
 from interhand.preprocess.publish import CITATIONS, LICENSES, MIN_SHARDS_FOR_READERS, folder_files, shard_count_warning
 from interhand.preprocess.verify import verify_shard_dir
@@ -98,7 +98,7 @@ def test_the_default_shard_size_gives_a_real_split_enough_shards(real_test_shard
     """Bytes per sample of the real frames (images re-encoded as stored, records, tar headers) times the real split
     sizes: every InterHand2.6M split cut at the default --shard-size has at least MIN_SHARDS_FOR_READERS shards."""
     dataset = read_dataset_json(real_test_shards)
-    bytes_per_sample = sum(shard["bytes"] for shard in dataset["shards"]) / dataset["counts"]["samples"]
+    bytes_per_sample = sum(shard.bytes for shard in dataset.shards) / dataset.counts.samples
     limit = parse_size(PreprocessConfig.__dataclass_fields__["shard_size"].default)
     for split, samples in REAL_SPLIT_SAMPLES.items():
         assert samples * bytes_per_sample / limit >= MIN_SHARDS_FOR_READERS, (split, bytes_per_sample)
@@ -184,7 +184,7 @@ def test_mlcroissant_validates_and_reads_the_manifest_record_set(real_test_shard
     assert set(records[0]) == {f"manifest/{name}" for name in MANIFEST_SCHEMA.names}
     document = json.loads((real_test_shards / "croissant.json").read_text())
     tars = {item["name"]: item["sha256"] for item in document["distribution"] if item["name"].endswith(".tar")}
-    assert tars == {shard["name"]: shard["sha256"] for shard in read_dataset_json(real_test_shards)["shards"]}
+    assert tars == {shard.name: shard.sha256 for shard in read_dataset_json(real_test_shards).shards}
 
 
 def test_wids_opens_the_shard_index_for_random_access(ih26m_val_shards):
