@@ -1,8 +1,11 @@
-"""The one module behind SHARD_FORMAT.md: version, key scheme, members, dtypes, encode/decode.
+"""The one package behind SHARD_FORMAT.md; here: version, key scheme, members, dtypes, encode/decode.
 
 Every byte layout of a shard sample lives here; the shard writer, the verifier, the loaders and the
 tests call `encode_sample` / `decode_sample` and never pack or unpack bytes themselves. The writer encodes
 many samples at once (`encode_ann_records`, `encode_json_records`); `encode_sample` is the same code for one.
+The other on-disk files have a module each: `dali_index` (the index beside each tar, re-exported here),
+`dataset_json` (a split folder's record and the check every reader opens a folder with); `json_numbers` prints
+the `.json` record's numbers.
 """
 
 from __future__ import annotations
