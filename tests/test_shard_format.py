@@ -9,6 +9,7 @@ import pytest
 
 from interhand.shard_format import (ANN_BYTES, FORMAT_VERSION, FormatVersionError, Sample, decode_ann,
                                     decode_sample, encode_sample, sample_key, shard_name)
+from interhand.shard_format.json_numbers import array_texts
 
 
 def _sample(**overrides) -> Sample:
@@ -76,3 +77,16 @@ def test_readers_reject_another_format_version_naming_found_and_expected():
     text["format_version"] = 99
     with pytest.raises(FormatVersionError, match="99"):
         decode_sample({**members, "json": json.dumps(text).encode()})
+
+
+def test_json_numbers_are_what_json_dumps_writes_for_the_rounded_arrays_of_any_shape():
+    rng = np.random.default_rng(1)
+    shapes = ((4,), (2, 3), (1,), (2, 2, 2))
+    values = (rng.standard_normal((64, 19)) * rng.choice([1e-5, 1.0, 100.0, 2000.0], size=(64, 19))).astype(np.float32)
+    values[0, :6] = [-0.0, 5e-5, -1.5e-4, 0.03125, 9999.9, -9999.9]
+    values[1, 0], values[2, 5], values[3, 18] = 9999.99995, -1e6, 12345.6  # rows past the fast path's tables
+    starts = np.cumsum([0, *(int(np.prod(shape)) for shape in shapes)])
+    for row, texts in zip(values, array_texts(values, shapes)):
+        assert texts == [json.dumps(row[start:stop].astype(np.float64).round(4).reshape(shape).tolist(),
+                                    separators=(",", ":"))
+                         for start, stop, shape in zip(starts[:-1], starts[1:], shapes)]
