@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from interhand.shard_format import check_format_version, check_plain_file_name
+from interhand.shard_format import ERRORS_FILE, MANIFEST_FILE, check_format_version, check_plain_file_name
 
 __all__ = ["read_manifest", "read_errors"]
 
@@ -27,7 +27,7 @@ def _read(path: Path, columns: list[str] | None) -> pa.Table:
 
 def read_manifest(shard_dir: Path, columns: list[str] | None = None) -> pa.Table:
     """manifest.parquet (or the given columns); its `shard` values, when read, must be plain file names."""
-    path = Path(shard_dir) / "manifest.parquet"
+    path = Path(shard_dir) / MANIFEST_FILE
     table = _read(path, columns)
     if "shard" in table.column_names:
         for name in pc.unique(table["shard"]).to_pylist():
@@ -36,4 +36,4 @@ def read_manifest(shard_dir: Path, columns: list[str] | None = None) -> pa.Table
 
 
 def read_errors(shard_dir: Path) -> pa.Table:
-    return _read(Path(shard_dir) / "errors.parquet", None)
+    return _read(Path(shard_dir) / ERRORS_FILE, None)

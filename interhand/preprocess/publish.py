@@ -26,8 +26,9 @@ from pathlib import Path
 import pyarrow as pa
 
 from interhand.manifests.schema import MANIFEST_SCHEMA
-from interhand.shard_format import CHECKSUMS_FILE, PUBLISHED_FILES, RECORDED_FILES
-from interhand.shard_format.dataset_json import DATASET_FILE, DatasetJson, load_dataset_json
+from interhand.shard_format import (CARD_FILE, CHECKSUMS_FILE, CROISSANT_FILE, DATASET_FILE, MANIFEST_FILE, PUBLISHED_FILES,
+                                    RECORDED_FILES, WIDS_INDEX_FILE)
+from interhand.shard_format.dataset_json import DatasetJson, load_dataset_json
 
 __all__ = ["LICENSES", "CITATIONS", "write_published_files", "write_subset_card", "write_checksums",
            "read_checksums", "folder_files", "MIN_SHARDS_FOR_READERS", "shard_count_warning"]
@@ -162,7 +163,7 @@ def write_subset_card(subset_dir: Path) -> None:
             + ". Each split folder holds its own card, `dataset.json`, manifests, Croissant metadata, wids index "
               "and SHA256SUMS; the layout is in the project's SHARD_FORMAT.md.")
     configs = [(split.split, f"{split.split}/{split.split}-*.tar") for split in splits]
-    _write_text(Path(subset_dir) / "README.md", _card(first.dataset, title, configs, body))
+    _write_text(Path(subset_dir) / CARD_FILE, _card(first.dataset, title, configs, body))
 
 
 # --- the wids index ------------------------------------------------------------------------------------------------
@@ -209,16 +210,16 @@ def _croissant_type(arrow_type: pa.DataType) -> tuple[str, bool]:
 def _croissant(dataset: DatasetJson) -> str:
     name = dataset.dataset
     license_id, terms, link = LICENSES[name]
-    manifest = {"@type": "cr:FileObject", "@id": "manifest.parquet", "name": "manifest.parquet",
-                "contentUrl": "manifest.parquet", "encodingFormat": "application/x-parquet",
-                "sha256": dataset.files["manifest.parquet"].sha256}
+    manifest = {"@type": "cr:FileObject", "@id": MANIFEST_FILE, "name": MANIFEST_FILE,
+                "contentUrl": MANIFEST_FILE, "encodingFormat": "application/x-parquet",
+                "sha256": dataset.files[MANIFEST_FILE].sha256}
     tars = [{"@type": "cr:FileObject", "@id": shard.name, "name": shard.name, "contentUrl": shard.name,
              "encodingFormat": "application/x-tar", "sha256": shard.sha256} for shard in dataset.shards]
     fields = []
     for column in MANIFEST_SCHEMA:
         data_type, repeated = _croissant_type(column.type)
         field = {"@type": "cr:Field", "@id": f"manifest/{column.name}", "name": column.name, "dataType": data_type,
-                 "source": {"fileObject": {"@id": "manifest.parquet"}, "extract": {"column": column.name}}}
+                 "source": {"fileObject": {"@id": MANIFEST_FILE}, "extract": {"column": column.name}}}
         if repeated:
             field["repeated"] = True
         fields.append(field)
@@ -267,8 +268,8 @@ def read_checksums(out_dir: Path) -> dict[str, str]:
 def write_published_files(out_dir: Path, dataset: DatasetJson) -> None:
     """The card, croissant.json and shardindex.json of a split folder, then SHA256SUMS, then the subset's card."""
     out_dir = Path(out_dir)
-    _write_text(out_dir / "README.md", _split_card(dataset))
-    _write_text(out_dir / "croissant.json", _croissant(dataset))
-    _write_text(out_dir / "shardindex.json", _wids_index(dataset))
+    _write_text(out_dir / CARD_FILE, _split_card(dataset))
+    _write_text(out_dir / CROISSANT_FILE, _croissant(dataset))
+    _write_text(out_dir / WIDS_INDEX_FILE, _wids_index(dataset))
     write_checksums(out_dir, dataset)
     write_subset_card(out_dir.parent)

@@ -39,9 +39,9 @@ from interhand.preprocess.publish import write_published_files
 from interhand.preprocess.shard_writer import ShardJob, ShardResult, file_sha256, partial_paths, write_shard
 from interhand.preprocess.sources import SourceError, check_root, open_source
 from interhand.progress import progress
-from interhand.shard_format import CHECKSUMS_FILE, IMAGE_ENCODINGS, KEY_PREFIX, PUBLISHED_FILES, RECORDED_FILES, index_name
-from interhand.shard_format.dataset_json import (DATASET_FILE, Counts, DatasetJson, FileRecord, ShardRecord,
-                                                 write_dataset_json)
+from interhand.shard_format import (CHECKSUMS_FILE, DATASET_FILE, ERRORS_FILE, IMAGE_ENCODINGS, KEY_PREFIX, MANIFEST_FILE,
+                                    PUBLISHED_FILES, RECORDED_FILES, index_name)
+from interhand.shard_format.dataset_json import Counts, DatasetJson, FileRecord, ShardRecord, write_dataset_json
 
 __all__ = ["run", "finalize", "shard_dir", "TooManyErrors", "WriteFailed", "RunSummary"]
 
@@ -343,8 +343,8 @@ def _finalize_locked(config: PreprocessConfig, command_line: list[str] | None) -
     if manifest.num_rows + errors.num_rows != inputs:
         raise RuntimeError(f"{out_dir}: {manifest.num_rows} samples + {errors.num_rows} errors != {inputs} inputs")
     _invalidate(out_dir)  # --finalize on a finished folder: it is rewritten from here on
-    write_manifest(manifest, out_dir / "manifest.parquet")
-    write_errors(errors, out_dir / "errors.parquet")
+    write_manifest(manifest, out_dir / MANIFEST_FILE)
+    write_errors(errors, out_dir / ERRORS_FILE)
     error_fraction = errors.num_rows / inputs if inputs else 0.0
     image_members = sorted(set(manifest["image_member"].to_pylist())) if manifest.num_rows else []
     dataset = DatasetJson(
@@ -367,6 +367,6 @@ def _finalize_locked(config: PreprocessConfig, command_line: list[str] | None) -
                          sum(part["resumed_shards"] for part in parts))
     if not dataset.complete:
         raise TooManyErrors(f"{summary}; more than --max-errors {config.max_errors:g} of the input: see "
-                            f"{out_dir / 'errors.parquet'} (dataset.json says complete: false; readers refuse "
+                            f"{out_dir / ERRORS_FILE} (dataset.json says complete: false; readers refuse "
                             "the folder unless given --accept-incomplete)")
     return summary

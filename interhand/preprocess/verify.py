@@ -37,7 +37,8 @@ from interhand.manifests.schema import ARRAY_COLUMNS, MANIFEST_SCHEMA, MEMBER_CO
 from interhand.preprocess.publish import folder_files, read_checksums
 from interhand.preprocess.shard_writer import file_sha256
 from interhand.shard_format import (ANN_BYTES, ANN_DTYPE, ANN_FLOATS, ANN_LAYOUT, ANN_MEMBER, CHECKSUMS_FILE,
-                                    FORMAT_VERSION, JSON_MEMBER, RECORDED_FILES, dali_index_text, decode_ann)
+                                    FORMAT_VERSION, JSON_MEMBER, MANIFEST_FILE, RECORDED_FILES, dali_index_text,
+                                    decode_ann)
 from interhand.shard_format.dataset_json import DatasetJson, read_dataset_json
 from interhand.skeleton import HAND_TYPE_VECTORS
 
@@ -183,7 +184,7 @@ def _manifest_by_shard(shard_dir: Path, counts: list[int]) -> Iterator[pa.Table]
     """The manifest's key, hand_type and array columns, `counts[i]` rows at a time: the rows are stored shard by
     shard, so each shard's rows come in one slice while memory stays bounded by a shard's."""
     columns = ["key", "hand_type", *ARRAY_COLUMNS]
-    batches = pq.ParquetFile(shard_dir / "manifest.parquet").iter_batches(batch_size=4096, columns=columns)
+    batches = pq.ParquetFile(shard_dir / MANIFEST_FILE).iter_batches(batch_size=4096, columns=columns)
     pending: list[pa.RecordBatch] = []
     buffered = 0
     for count in counts:

@@ -57,7 +57,13 @@ __all__ = [
     "index_name",
     "dali_index_text",
     "read_dali_index",
+    "DATASET_FILE",
+    "MANIFEST_FILE",
+    "ERRORS_FILE",
     "RECORDED_FILES",
+    "CARD_FILE",
+    "CROISSANT_FILE",
+    "WIDS_INDEX_FILE",
     "PUBLISHED_FILES",
     "CHECKSUMS_FILE",
     "check_plain_file_name",
@@ -449,11 +455,15 @@ def decode_sample(members: dict[str, bytes], where: str = "sample") -> dict:
 # dataset.json keys added in version 2: `complete` (false when the run failed --max-errors; readers refuse such a
 # folder unless told to accept it), `error_fraction` (errors / input annotations), `max_errors` (the run's limit),
 # and `files`: for each of RECORDED_FILES, {"bytes", "sha256"}, so that `interhand verify` catches an edit of them.
-RECORDED_FILES = ("manifest.parquet", "errors.parquet")
+DATASET_FILE = "dataset.json"  # the split folder's record (dataset_json.py)
+MANIFEST_FILE = "manifest.parquet"
+ERRORS_FILE = "errors.parquet"
+RECORDED_FILES = (MANIFEST_FILE, ERRORS_FILE)
 # Format version 3 (SHARD_FORMAT.md §1.2): after dataset.json, a finished folder gets the files other tools read
 # (interhand/preprocess/publish.py), then CHECKSUMS_FILE, last, over every other file: a folder is finished when
 # dataset.json and CHECKSUMS_FILE are both there.
-PUBLISHED_FILES = ("README.md", "croissant.json", "shardindex.json")
+CARD_FILE, CROISSANT_FILE, WIDS_INDEX_FILE = "README.md", "croissant.json", "shardindex.json"
+PUBLISHED_FILES = (CARD_FILE, CROISSANT_FILE, WIDS_INDEX_FILE)
 CHECKSUMS_FILE = "SHA256SUMS"
 
 
