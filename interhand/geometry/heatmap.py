@@ -95,7 +95,7 @@ def voxel_to_image(joints_voxel: np.ndarray, patch_to_img: np.ndarray,
 
     Args:
         joints_voxel: (..., J, 3) x, y heatmap px; z depth bins.
-        patch_to_img: (..., 2, 3) patch px → original-image px (the loaders' `inv_trans`).
+        patch_to_img: (..., 2, 3) patch px → original-image px (a batch's `patch_to_flipped_img`).
 
     Returns:
         (..., J, 3) float64: u, v original-image px; z mm relative to the joint's own wrist.
