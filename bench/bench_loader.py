@@ -66,6 +66,7 @@ def _original_style_sample(record: dict, rng: np.random.Generator):
     """The original's __getitem__: cv2.imread → RGB float32, flip, float warpAffine, colour, per-joint
     Python loop, ToTensor()/255 in the worker."""
     from interhand.loaders.augment import draw_augment_params_array, params_from_array, patch_affine
+    from interhand.skeleton import NUM_JOINTS
 
     image = cv2.imread(record["path"], cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)[:, :, ::-1].astype(np.float32)
     params = params_from_array(draw_augment_params_array(rng, 1)[0])
@@ -76,7 +77,7 @@ def _original_style_sample(record: dict, rng: np.random.Generator):
     patch = np.clip(patch * np.asarray(params.colour, np.float32)[None, None, :], 0, 255)
     joints = record["joints_img"].copy()
     valid = record["joint_valid"].copy()
-    for joint in range(42):  # trans_point2d, one joint at a time, as the original
+    for joint in range(NUM_JOINTS):  # trans_point2d, one joint at a time, as the original
         joints[joint, :2] = flipped_img_to_patch @ np.array([joints[joint, 0], joints[joint, 1], 1.0])
         valid[joint] *= (0 <= joints[joint, 0] < 256) and (0 <= joints[joint, 1] < 256)
     tensor = torch.from_numpy(patch.transpose(2, 0, 1).copy()) / 255.0

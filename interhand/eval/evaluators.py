@@ -15,6 +15,7 @@ import numpy as np
 from interhand.eval.metrics import (decode_joints, decode_rel_root, handedness_correct, joint_errors, mean_over_joints,
                                     mrrpe_errors, per_joint_mpjpe, root_align, to_camera)
 from interhand.geometry.heatmap import ORIGINAL_GEOMETRY, HeatmapGeometry
+from interhand.skeleton import JOINTS_PER_HAND
 
 __all__ = ["Predictions", "GroundTruth", "InterHandEvaluator", "SingleHandEvaluator"]
 
@@ -122,12 +123,12 @@ class SingleHandEvaluator(_Evaluator):
         pred_img, pred_cam, errors = self._decoded(p, t)
         # The ground-truth hand's block: 0..20 or 21..41 depending on the order and the hand.
         own_root = np.where(t.hand_type == "right", t.root_joint_index[:, 0], t.root_joint_index[:, 1])
-        block_start = np.where(own_root < 21, 0, 21)
-        columns = block_start[:, None] + np.arange(21)[None, :]
+        block_start = np.where(own_root < JOINTS_PER_HAND, 0, JOINTS_PER_HAND)
+        columns = block_start[:, None] + np.arange(JOINTS_PER_HAND)[None, :]
         hand_errors = np.take_along_axis(errors, columns, axis=1)
         hand_valid = np.take_along_axis(np.asarray(t.joint_valid), columns, axis=1)
         means, counts = per_joint_mpjpe(hand_errors, hand_valid, np.ones(len(hand_errors), dtype=bool))
-        names = tuple(name[2:] for name in self.joint_names[:21])  # the hand's joints, side-free
+        names = tuple(name[2:] for name in self.joint_names[:JOINTS_PER_HAND])  # the hand's joints, side-free
         table, missing = self._table(names, means, counts)
         epe = _rounded(mean_over_joints(means))
         correct = handedness_correct(p.hand_type, t.hand_type)

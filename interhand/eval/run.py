@@ -35,7 +35,7 @@ from interhand.model import InterNet, heatmap_geometry, load_checkpoint
 from interhand.preprocess.verify import check_recorded_files
 from interhand.progress import progress
 from interhand.shard_format import FORMAT_VERSION
-from interhand.skeleton import IH26M_JOINT_NAMES, STB_RHD_JOINT_NAMES
+from interhand.skeleton import IH26M_JOINT_NAMES, NUM_JOINTS, STB_RHD_JOINT_NAMES
 from interhand.train.checkpoint import latest_snapshot, snapshot_path
 from interhand.train.ddp import DistContext, cleanup_distributed, setup_distributed
 
@@ -120,7 +120,7 @@ def _collect(model, loader, geometry, device, oracle: bool, bar, world_size: int
         keys.extend(batch.keys)
         inverses.append(batch.patch_to_flipped_img.numpy())  # evaluation never flips: the image frame
     if not keys:
-        return Predictions([], np.zeros((0, 42, 3)), np.zeros(0), np.zeros((0, 2)), np.zeros((0, 2, 3)))
+        return Predictions([], np.zeros((0, NUM_JOINTS, 3)), np.zeros(0), np.zeros((0, 2)), np.zeros((0, 2, 3)))
     return Predictions(keys, np.concatenate(coords), np.concatenate(roots), np.concatenate(hands),
                        np.concatenate(inverses))
 
@@ -236,7 +236,7 @@ def _mean_pose_predictions(config: EvalConfig, rows: dict, geometry) -> Predicti
         np.array(rows["hand_type"]), np.array(rows["focal"]), np.array(rows["princpt"]))
     count = len(rows["key"])
     rel_root_bins, _ = rel_root_depth_to_bins(rel_root_mm, np.ones(count), geometry)
-    return Predictions(list(rows["key"]), np.zeros((count, 42, 3)), rel_root_bins, hand_type_prob,
+    return Predictions(list(rows["key"]), np.zeros((count, NUM_JOINTS, 3)), rel_root_bins, hand_type_prob,
                        np.zeros((count, 2, 3)), joints_img_rel)
 
 

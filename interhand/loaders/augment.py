@@ -16,7 +16,7 @@ import numpy as np
 
 from interhand.geometry import affine
 from interhand.geometry.flip import flip_joints
-from interhand.skeleton import HAND_TYPE_VECTORS
+from interhand.skeleton import HAND_TYPE_VECTORS, NUM_JOINTS, in_ih26m_order
 from interhand.geometry.heatmap import (ORIGINAL_GEOMETRY, HeatmapGeometry, joints_to_heatmap_space,
                                         rel_root_depth_to_bins)
 
@@ -255,9 +255,9 @@ def augment_sample(image: np.ndarray, record: Mapping, params: AugmentParams = I
     width = image.shape[1]
     box = np.asarray(record["bbox"] if bbox is None else bbox, dtype=np.float64)
     img_to_patch, flipped_img_to_patch, patch_to_flipped_img = patch_affine(box, width, params, geometry.input_size)
-    supervised = bool(roots[0] == 20 and roots[1] == 41)  # InterHand2.6M order; STB/RHD have no root depth
+    supervised = bool(in_ih26m_order(roots))  # STB/RHD have no root depth
     targets = augment_targets(np.asarray(record["joints_img"], dtype=np.float64),
-                              np.asarray(record["joint_valid"], dtype=np.float64).reshape(42),
+                              np.asarray(record["joint_valid"], dtype=np.float64).reshape(NUM_JOINTS),
                               hand_type_vector(record["hand_type"]), roots, width, flipped_img_to_patch, params.flip,
                               supervised, geometry)
     patch = warp_patch(image, img_to_patch, geometry.input_size)

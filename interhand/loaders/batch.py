@@ -13,6 +13,7 @@ import torch
 
 from interhand.geometry.heatmap import ORIGINAL_GEOMETRY, HeatmapGeometry
 from interhand.loaders.augment import Targets, augment_targets, params_flip, patch_affines
+from interhand.skeleton import in_ih26m_order
 
 __all__ = ["Batch", "targets_from_records", "make_batch", "images_to_float"]
 
@@ -41,8 +42,7 @@ def targets_from_records(fields: dict[str, np.ndarray], params: np.ndarray, box:
     width = fields["image_size_px"][:, 0]
     _, flipped_img_to_patch, patch_to_flipped_img = patch_affines(bbox, width, params, geometry.input_size)
     roots = fields["root_joint_index"].astype(np.int64)
-    # Only InterHand2.6M (wrists at 20, 41) supervises the relative root depth; STB/RHD leave it 0.
-    supervised = (roots[:, 0] == 20) & (roots[:, 1] == 41)
+    supervised = in_ih26m_order(roots)  # STB/RHD leave the relative root depth 0
     targets = augment_targets(fields["joints_img"], fields["joint_valid"], fields["hand_type_onehot"], roots, width,
                               flipped_img_to_patch, params_flip(params), supervised, geometry)
     return targets, patch_to_flipped_img.astype(np.float32)

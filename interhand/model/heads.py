@@ -10,6 +10,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from interhand.skeleton import JOINTS_PER_HAND
+
 __all__ = ["PoseNet", "soft_argmax_1d", "reset_head_parameters"]
 
 _DECONV_CHANNELS = 256
@@ -72,7 +74,7 @@ class PoseNet(nn.Module):
             sooner without changing the loss or the decoding (argmax); the weights then mean G× less.
     """
 
-    def __init__(self, in_channels: int = 2048, depth_bins: int = 64, joints_per_hand: int = 21,
+    def __init__(self, in_channels: int = 2048, depth_bins: int = 64, joints_per_hand: int = JOINTS_PER_HAND,
                  heatmap_gain: float = 1.0):
         super().__init__()
         self.depth_bins = depth_bins

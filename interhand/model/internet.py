@@ -16,10 +16,9 @@ from interhand.config import ModelConfig
 from interhand.model.backbone import BackboneNet, load_imagenet_weights
 from interhand.model.decode import hard_argmax_3d
 from interhand.model.heads import PoseNet
+from interhand.skeleton import JOINTS_PER_HAND
 
 __all__ = ["InterNet", "InterNetOutput", "build_internet", "prepare_for_device"]
-
-JOINTS_PER_HAND = 21
 
 
 class InterNetOutput(NamedTuple):
