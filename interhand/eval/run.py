@@ -104,25 +104,25 @@ def run_name(config: EvalConfig, checkpoint: Path | None) -> str:
 
 
 def _collect(model, loader, geometry, device, oracle: bool, bar, world_size: int = 1) -> Predictions:
-    keys, coords, roots, hands, inverses = [], [], [], [], []
+    keys, voxels, root_bins, hands, patch_to_img = [], [], [], [], []
     for batch in loader:
         bar.update(len(batch.keys) * world_size)  # rank 0's count stands for all ranks
         if oracle:  # a perfect heatmap's hard argmax is the nearest voxel of the target
             voxel = batch.joints_voxel.round().clamp(0, geometry.heatmap_size - 1)
-            coords.append(voxel.numpy())
-            roots.append(batch.rel_root_depth_bins[:, 0].numpy())
+            voxels.append(voxel.numpy())
+            root_bins.append(batch.rel_root_depth_bins[:, 0].numpy())
             hands.append(batch.hand_type.numpy())
         else:
             output = model.predict(images_to_float(batch.image, batch.colour, device))
-            coords.append(output["joints_voxel"].float().cpu().numpy())
-            roots.append(output["rel_root_depth_bins"][:, 0].float().cpu().numpy())
+            voxels.append(output["joints_voxel"].float().cpu().numpy())
+            root_bins.append(output["rel_root_depth_bins"][:, 0].float().cpu().numpy())
             hands.append(output["hand_type"].float().cpu().numpy())
         keys.extend(batch.keys)
-        inverses.append(batch.patch_to_flipped_img.numpy())  # evaluation never flips: the image frame
+        patch_to_img.append(batch.patch_to_flipped_img.numpy())  # evaluation never flips: the image frame
     if not keys:
         return Predictions([], np.zeros((0, NUM_JOINTS, 3)), np.zeros(0), np.zeros((0, 2)), np.zeros((0, 2, 3)))
-    return Predictions(keys, np.concatenate(coords), np.concatenate(roots), np.concatenate(hands),
-                       np.concatenate(inverses))
+    return Predictions(keys, np.concatenate(voxels), np.concatenate(root_bins), np.concatenate(hands),
+                       np.concatenate(patch_to_img))
 
 
 def _gather(predictions: Predictions, context: DistContext) -> Predictions:

@@ -191,13 +191,14 @@ def augment_targets(joints_img: np.ndarray, joint_valid: np.ndarray, hand_type: 
     roots = np.asarray(root_joint_index).astype(np.int64)
     right_root, left_root = roots[..., 0:1], roots[..., 1:2]
     depth = joints_patch[..., 2]
-    rel_root = np.take_along_axis(depth, left_root, -1) - np.take_along_axis(depth, right_root, -1)
+    rel_root_depth_mm = np.take_along_axis(depth, left_root, -1) - np.take_along_axis(depth, right_root, -1)
     both_hands = (hand[..., 0] * hand[..., 1] == 1)[..., None]
     root_valid = np.where(both_hands, np.take_along_axis(valid, right_root, -1) * np.take_along_axis(valid, left_root, -1), 0.0)
     supervised = np.asarray(root_depth_supervised, dtype=bool)[..., None]
-    rel_root, root_valid = np.where(supervised, rel_root, 0.0), np.where(supervised, root_valid, 0.0)
+    rel_root_depth_mm = np.where(supervised, rel_root_depth_mm, 0.0)
+    root_valid = np.where(supervised, root_valid, 0.0)
     joints_voxel, joint_valid_out = joints_to_heatmap_space(joints_patch, valid, roots, geometry)
-    rel_root_bins, root_valid_out = rel_root_depth_to_bins(rel_root, root_valid, geometry)
+    rel_root_bins, root_valid_out = rel_root_depth_to_bins(rel_root_depth_mm, root_valid, geometry)
     if not np.all(supervised):  # STB/RHD: the original passes zeros through the encoding unchanged
         rel_root_bins = np.where(supervised, rel_root_bins, 0.0).astype(np.float32)
         root_valid_out = np.where(supervised, root_valid_out, 0.0).astype(np.float32)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from interhand.loaders.augment import (IDENTITY, AugmentParams, augment_sample, augment_targets, counter_params,
-                                       draw_augment_params, draw_augment_params_array, params_from_array, patch_affine,
-                                       warp_patch)
+from interhand.loaders.augment import (IDENTITY, PARAM_COLOUR, PARAM_FLIP, PARAM_ROT_DEG, PARAM_SCALE, PARAM_SHIFT_X,
+                                       PARAM_SHIFT_Y, AugmentParams, augment_sample, augment_targets, counter_params,
+                                       draw_augment_params, draw_augment_params_array, params_flip, params_from_array,
+                                       params_to_array, patch_affine, warp_patch)
 
 # The patch is OpenCV's warpAffine, as in the original; against a float re-statement of its bilinear
 # interpolation with a black border it differs by the rounding to uint8 only (measured: mean 0.25, max 0.5).
@@ -217,3 +218,16 @@ def test_batched_targets_equal_per_sample_targets():
     for index, targets in enumerate(single):
         for name in targets._fields:
             np.testing.assert_allclose(getattr(batched, name)[index], getattr(targets, name), atol=1e-5)
+
+
+def test_named_parameter_columns_read_the_fields_params_to_array_writes():
+    params = AugmentParams(shift_x=0.1, shift_y=-0.05, scale=1.2, rot_deg=-30.0, flip=True, colour=(0.9, 1.0, 1.1))
+    row = params_to_array(params)
+    assert (row[PARAM_SHIFT_X], row[PARAM_SHIFT_Y]) == pytest.approx((0.1, -0.05))
+    assert (row[PARAM_SCALE], row[PARAM_ROT_DEG]) == pytest.approx((1.2, -30.0))
+    assert row[PARAM_COLOUR] == pytest.approx((0.9, 1.0, 1.1))
+    assert row[PARAM_FLIP] == 1.0 and params_flip(row)
+    table = np.stack([row, params_to_array(IDENTITY)])
+    np.testing.assert_array_equal(params_flip(table), [True, False])
+    assert params_from_array(row) == params_from_array(row.astype(np.float64))
+    assert params_from_array(row).colour == pytest.approx(params.colour)
