@@ -66,21 +66,23 @@ def _original_style_sample(record: dict, rng: np.random.Generator):
     """The original's __getitem__: cv2.imread → RGB float32, flip, float warpAffine, colour, per-joint
     Python loop, ToTensor()/255 in the worker."""
     from interhand.loaders.augment import draw_augment_params_array, params_from_array, patch_affine
+    from interhand.skeleton import NUM_JOINTS
 
     image = cv2.imread(record["path"], cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)[:, :, ::-1].astype(np.float32)
     params = params_from_array(draw_augment_params_array(rng, 1)[0])
     if params.flip:
         image = image[:, ::-1, :]
-    _, trans, inv_trans = patch_affine(record["bbox"], image.shape[1], params)
-    patch = cv2.warpAffine(np.ascontiguousarray(image), trans, (256, 256), flags=cv2.INTER_LINEAR)
+    _, flipped_img_to_patch, patch_to_flipped_img = patch_affine(record["bbox"], image.shape[1], params)
+    patch = cv2.warpAffine(np.ascontiguousarray(image), flipped_img_to_patch, (256, 256), flags=cv2.INTER_LINEAR)
     patch = np.clip(patch * np.asarray(params.colour, np.float32)[None, None, :], 0, 255)
     joints = record["joints_img"].copy()
     valid = record["joint_valid"].copy()
-    for joint in range(42):  # trans_point2d, one joint at a time, as the original
-        joints[joint, :2] = trans @ np.array([joints[joint, 0], joints[joint, 1], 1.0])
+    for joint in range(NUM_JOINTS):  # trans_point2d, one joint at a time, as the original
+        joints[joint, :2] = flipped_img_to_patch @ np.array([joints[joint, 0], joints[joint, 1], 1.0])
         valid[joint] *= (0 <= joints[joint, 0] < 256) and (0 <= joints[joint, 1] < 256)
     tensor = torch.from_numpy(patch.transpose(2, 0, 1).copy()) / 255.0
-    return tensor, torch.from_numpy(joints.astype(np.float32)), torch.from_numpy(valid), torch.from_numpy(inv_trans)
+    return (tensor, torch.from_numpy(joints.astype(np.float32)), torch.from_numpy(valid),
+            torch.from_numpy(patch_to_flipped_img))
 
 
 def _file_records(shard_dir: Path) -> list[dict]:

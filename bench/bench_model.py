@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from interhand.config import ModelConfig  # noqa: E402
 from interhand.model import InterNet, internet_losses, joint_heatmap_loss, joint_heatmap_loss_dense  # noqa: E402
 from interhand.model.internet import prepare_for_device  # noqa: E402
+from interhand.skeleton import NUM_JOINTS  # noqa: E402
 from interhand.train.loop import train_step  # noqa: E402
 from common import machine_description  # noqa: E402
 
@@ -104,9 +105,9 @@ def _timed(function, reps: int, device: torch.device) -> list[float]:
 # ------------------------------------------------------------------------------------------------ cases
 def _random_targets(batch: int, size: int, device: torch.device, generator: torch.Generator) -> dict:
     return {
-        "joint_coord": (torch.rand(batch, 42, 3, generator=generator) * (size - 1)).to(device),
-        "joint_valid": (torch.rand(batch, 42, generator=generator) > 0.1).float().to(device),
-        "rel_root_depth": (torch.rand(batch, 1, generator=generator) * size).to(device),
+        "joints_voxel": (torch.rand(batch, NUM_JOINTS, 3, generator=generator) * (size - 1)).to(device),
+        "joint_valid": (torch.rand(batch, NUM_JOINTS, generator=generator) > 0.1).float().to(device),
+        "rel_root_depth_bins": (torch.rand(batch, 1, generator=generator) * size).to(device),
         "root_valid": torch.ones(batch, 1, device=device),
         "hand_type": torch.tensor([[1.0, 1.0]] * batch, device=device),
         "hand_type_valid": torch.ones(batch, device=device),
@@ -115,12 +116,12 @@ def _random_targets(batch: int, size: int, device: torch.device, generator: torc
 
 def _loss_steps(variants: list[str], batch: int, device: torch.device, args) -> dict:
     generator = torch.Generator().manual_seed(0)
-    heatmap = (torch.randn(batch, 42, 64, 64, 64, generator=generator) * 10).to(device).requires_grad_()
+    heatmap = (torch.randn(batch, NUM_JOINTS, 64, 64, 64, generator=generator) * 10).to(device).requires_grad_()
     targets = _random_targets(batch, 64, device, generator)
 
     def make_step(loss_function):
         def step():
-            loss_function(heatmap, targets["joint_coord"], targets["joint_valid"], SIGMA).backward()
+            loss_function(heatmap, targets["joints_voxel"], targets["joint_valid"], SIGMA).backward()
             heatmap.grad = None
         return step
 
@@ -143,7 +144,7 @@ def _train_steps(variants: list[str], batch: int, device: torch.device, args) ->
         def loss_terms(output):
             losses = internet_losses(output, targets, SIGMA, "lean" if variant == "lean" else "dense")
             if variant == "original":
-                losses["joint_heatmap"] = _original_heatmap_loss(output["joint_heatmap"], targets["joint_coord"],
+                losses["joint_heatmap"] = _original_heatmap_loss(output["joint_heatmap"], targets["joints_voxel"],
                                                                  targets["joint_valid"], SIGMA)
             return losses
 

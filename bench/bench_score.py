@@ -30,31 +30,34 @@ from interhand.eval.evaluators import GroundTruth, InterHandEvaluator, Predictio
 from interhand.eval.predictions import PredictionFile, read_predictions, write_predictions  # noqa: E402
 from interhand.eval.scoring import match_rows, protocol_mask, score_file  # noqa: E402
 from interhand.geometry.heatmap import rel_root_depth_to_bins  # noqa: E402
-from interhand.skeleton import IH26M_JOINT_NAMES  # noqa: E402
+from interhand.skeleton import IH26M_JOINT_NAMES, IH26M_ROOT, JOINTS_PER_HAND, NUM_JOINTS  # noqa: E402
+
+RIGHT_ROOT, LEFT_ROOT = IH26M_ROOT["right"], IH26M_ROOT["left"]
 
 
 def _rows(count: int, rng: np.random.Generator) -> dict:
     """Manifest-like ground truth for `count` samples (read_rows' columns that scoring uses)."""
     wrists = np.stack([rng.uniform(-150, 0, count), rng.uniform(-50, 50, count), rng.uniform(800, 1200, count)], 1)
     left = wrists + np.array([180.0, 0.0, 20.0])
-    joints = np.concatenate([wrists[:, None] + rng.normal(0, 40, (count, 21, 3)),
-                             left[:, None] + rng.normal(0, 40, (count, 21, 3))], axis=1)
-    joints[:, 20], joints[:, 41] = wrists, left
+    joints = np.concatenate([wrists[:, None] + rng.normal(0, 40, (count, JOINTS_PER_HAND, 3)),
+                             left[:, None] + rng.normal(0, 40, (count, JOINTS_PER_HAND, 3))], axis=1)
+    joints[:, RIGHT_ROOT], joints[:, LEFT_ROOT] = wrists, left
     hand_type = rng.choice(np.array(["right", "left", "interacting"], dtype=object), count)
     return {"key": np.array([f"ih26m-test-{i:09d}" for i in range(count)], dtype=object),
             "annotation_id": np.arange(count, dtype=np.int64), "joints_cam_mm": joints,
-            "joint_valid": np.ones((count, 42)), "hand_type": hand_type, "hand_type_valid": np.ones(count),
+            "joint_valid": np.ones((count, NUM_JOINTS)), "hand_type": hand_type, "hand_type_valid": np.ones(count),
             "focal": np.full((count, 2), 1200.0), "princpt": np.tile([167.0, 256.0], (count, 1)),
             "abs_depth_gt_mm": np.stack([wrists[:, 2], left[:, 2]], 1),
             "rootnet_abs_depth_mm": np.stack([wrists[:, 2], left[:, 2]], 1) + rng.normal(0, 30, (count, 2)),
-            "root_joint_index": np.tile([20.0, 41.0], (count, 1))}
+            "root_joint_index": np.tile([float(RIGHT_ROOT), float(LEFT_ROOT)], (count, 1))}
 
 
 def _image_form(rows: dict, joints_cam: np.ndarray) -> dict:
     uv = joints_cam[..., :2] / joints_cam[..., 2:3] * rows["focal"][:, None] + rows["princpt"][:, None]
-    wrist_depth = np.where(np.arange(42)[None] < 21, joints_cam[:, 20:21, 2], joints_cam[:, 41:42, 2])
+    wrist_depth = np.where(np.arange(NUM_JOINTS)[None] < JOINTS_PER_HAND, joints_cam[:, RIGHT_ROOT, None, 2],
+                           joints_cam[:, LEFT_ROOT, None, 2])
     return {"joints_img_px": uv, "joints_rel_depth_mm": joints_cam[..., 2] - wrist_depth,
-            "rel_root_depth_mm": joints_cam[:, 41, 2] - joints_cam[:, 20, 2]}
+            "rel_root_depth_mm": joints_cam[:, LEFT_ROOT, 2] - joints_cam[:, RIGHT_ROOT, 2]}
 
 
 def _files(rows: dict, folder: Path, json_samples: int, rng: np.random.Generator) -> dict[str, Path]:

@@ -87,13 +87,13 @@ def run(checkpoint: str | Path, image_path: str | Path, bbox_xywh, out_dir: str 
     config = model.config
     image = Image.open(image_path).convert("RGB")
     box = process_bbox(bbox_xywh, aspect_ratio=1.0)
-    img_to_patch, _, patch_to_img = patch_affine(box, image.width, IDENTITY, config.input_size)
+    img_to_patch, _, patch_to_img = patch_affine(box, image.width, IDENTITY, config.input_size)  # no flip
     # the loaders' warp: the original's cv2.warpAffine, bilinear, black outside the image
     output = _predict_patch(model, warp_patch(np.asarray(image), img_to_patch, config.input_size), device)
-    joint_coord = output["joint_coord"][0].cpu().numpy()
-    rel_root_bins = float(output["rel_root_depth"][0, 0])
+    joints_voxel = output["joints_voxel"][0].cpu().numpy()
+    rel_root_bins = float(output["rel_root_depth_bins"][0, 0])
     hand_type = output["hand_type"][0].float().cpu().numpy()
-    joints = decode_joints_img(joint_coord, rel_root_bins, patch_to_img, config)
+    joints = decode_joints_img(joints_voxel, rel_root_bins, patch_to_img, config)
     present = hand_type > HAND_PRESENT_THRESHOLD
     joint_valid = np.repeat(present, JOINTS_PER_HAND).astype(np.int64)
     path_2d, path_3d = out_dir / "result_2d.png", out_dir / "result_3d.png"

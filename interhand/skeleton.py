@@ -18,6 +18,8 @@ __all__ = [
     "IH26M_JOINT_NAMES",
     "IH26M_PARENTS",
     "IH26M_ROOT",
+    "IH26M_WRIST_IN_HAND",
+    "in_ih26m_order",
     "STB_RHD_JOINT_NAMES",
     "STB_RHD_PARENTS",
     "STB_RHD_ROOT",
@@ -34,12 +36,13 @@ FINGERS = ("thumb", "index", "middle", "ring", "pinky")
 # InterHand2.6M: right hand block first.
 RIGHT = slice(0, JOINTS_PER_HAND)
 LEFT = slice(JOINTS_PER_HAND, NUM_JOINTS)
-IH26M_ROOT = {"right": 20, "left": 41}
+IH26M_WRIST_IN_HAND = JOINTS_PER_HAND - 1  # the wrist closes each IH26M hand block
+IH26M_ROOT = {"right": RIGHT.start + IH26M_WRIST_IN_HAND, "left": LEFT.start + IH26M_WRIST_IN_HAND}  # 20, 41
 
 
 def _ih26m_hand(prefix: str, offset: int) -> tuple[list[str], list[int]]:
     names, parents = [], []
-    wrist = offset + 20
+    wrist = offset + IH26M_WRIST_IN_HAND
     for finger_index, finger in enumerate(FINGERS):
         for level in (4, 3, 2, 1):
             joint_id = offset + 4 * finger_index + (4 - level)
@@ -81,6 +84,13 @@ FLIP_PERMUTATION = np.concatenate([np.arange(JOINTS_PER_HAND, NUM_JOINTS), np.ar
 # Index of each joint's finger (0..4) and level (4 = tip .. 1 = base, 0 = wrist) in the IH26M order,
 # for drawing and for the synthetic renderer.
 IH26M_FINGER_OF_JOINT = np.array([min(i % JOINTS_PER_HAND // 4, 5) for i in range(NUM_JOINTS)])
+
+
+def in_ih26m_order(root_joint_index: np.ndarray) -> np.ndarray:
+    """bool (...,): whether (..., 2) [right wrist, left wrist] indices are InterHand2.6M's (20, 41), the
+    only order whose samples supervise the relative root depth (STB/RHD are single-hand)."""
+    roots = np.asarray(root_joint_index)
+    return (roots[..., 0] == IH26M_ROOT["right"]) & (roots[..., 1] == IH26M_ROOT["left"])
 
 
 def skeleton_txt(names: tuple[str, ...], parents: tuple[int, ...]) -> str:

@@ -15,7 +15,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from interhand.skeleton import IH26M_PARENTS, IH26M_ROOT, STB_RHD_PARENTS, STB_RHD_ROOT
+from interhand.skeleton import IH26M_PARENTS, IH26M_ROOT, JOINTS_PER_HAND, STB_RHD_PARENTS, STB_RHD_ROOT
 
 __all__ = ["RIGHT", "LEFT", "GROUND_TRUTH", "PREDICTION", "BOX", "TEXT", "font", "hand_blocks", "parents_for",
            "draw_skeleton", "draw_hands", "masked_hands", "caption_tile", "titled_sheet", "mpl_style",
@@ -40,7 +40,8 @@ def parents_for(ih26m_order: bool) -> tuple[int, ...]:
 def hand_blocks(ih26m_order: bool) -> dict[str, slice]:
     """Which 21 joints are each hand's: InterHand2.6M right first; STB/RHD left first (wrist first)."""
     roots = IH26M_ROOT if ih26m_order else STB_RHD_ROOT
-    return {hand: slice(21 * (roots[hand] // 21), 21 * (roots[hand] // 21) + 21) for hand in ("right", "left")}
+    starts = {hand: JOINTS_PER_HAND * (roots[hand] // JOINTS_PER_HAND) for hand in ("right", "left")}
+    return {hand: slice(start, start + JOINTS_PER_HAND) for hand, start in starts.items()}
 
 
 def draw_skeleton(draw: ImageDraw.ImageDraw, joints_px: np.ndarray, valid: np.ndarray, parents: Sequence[int],

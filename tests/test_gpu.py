@@ -38,7 +38,7 @@ def test_dali_mixed_decode_batches_match_the_reference_loader(synth_ih26m_shards
                                                  params_for=lambda index: table[index]))
     for dali_batch, reference_batch in zip(gpu, reference, strict=True):
         assert dali_batch.image.is_cuda and dali_batch.keys == reference_batch.keys
-        torch.testing.assert_close(dali_batch.joint_coord, reference_batch.joint_coord, atol=1e-4, rtol=0)
+        torch.testing.assert_close(dali_batch.joints_voxel, reference_batch.joints_voxel, atol=1e-4, rtol=0)
         difference = (dali_batch.image.cpu().int() - reference_batch.image.int()).abs().float()
         assert difference.mean() < GPU_IMAGE_MEAN_ABS_TOLERANCE
 

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from helpers import parse_skeleton_txt
-from interhand.skeleton import (FLIP_PERMUTATION, IH26M_JOINT_NAMES, IH26M_PARENTS, IH26M_ROOT, LEFT, RIGHT,
-                                STB_RHD_JOINT_NAMES, STB_RHD_PARENTS, STB_RHD_ROOT, skeleton_txt)
+from interhand.skeleton import (FLIP_PERMUTATION, IH26M_JOINT_NAMES, IH26M_PARENTS, IH26M_ROOT, IH26M_WRIST_IN_HAND,
+                                LEFT, RIGHT, STB_RHD_JOINT_NAMES, STB_RHD_PARENTS, STB_RHD_ROOT, in_ih26m_order,
+                                skeleton_txt)
 
 
 def test_ih26m_order_is_fingertip_first_with_the_wrist_last_per_hand():
@@ -37,3 +38,10 @@ def test_skeleton_txt_round_trips_and_rejects_a_malformed_line():
     assert parse_skeleton_txt(text) == (IH26M_JOINT_NAMES, IH26M_PARENTS)
     with pytest.raises(ValueError, match="line 3"):
         parse_skeleton_txt(text.replace("r_thumb3 1 2", "r_thumb3 1"))
+
+
+def test_the_layout_constants_are_the_ih26m_wrists_20_and_41():
+    assert (IH26M_ROOT["right"], IH26M_ROOT["left"], IH26M_WRIST_IN_HAND) == (20, 41, 20)
+    roots = np.array([[20, 41], [0, 21], [21, 0], [41, 20]])  # IH26M; STB/RHD (left first); two wrong orders
+    np.testing.assert_array_equal(in_ih26m_order(roots), [True, False, False, False])
+    assert in_ih26m_order(np.array([20.0, 41.0])) and not in_ih26m_order(np.array([21, 0]))

@@ -15,6 +15,7 @@ import numpy as np
 from interhand.eval.metrics import (decode_joints, decode_rel_root, handedness_correct, joint_errors, mean_over_joints,
                                     mrrpe_errors, per_joint_mpjpe, root_align, to_camera)
 from interhand.geometry.heatmap import ORIGINAL_GEOMETRY, HeatmapGeometry
+from interhand.skeleton import JOINTS_PER_HAND
 
 __all__ = ["Predictions", "GroundTruth", "InterHandEvaluator", "SingleHandEvaluator"]
 
@@ -24,12 +25,12 @@ class Predictions:
     """Network outputs for N samples, in the loader's patch frame."""
 
     keys: list[str]
-    joint_coord: np.ndarray  # (N, 42, 3) voxels (x, y, z), hard argmax
-    rel_root_depth: np.ndarray  # (N,) root bins
+    joints_voxel: np.ndarray  # (N, 42, 3) voxels (x, y, z), hard argmax
+    rel_root_depth_bins: np.ndarray  # (N,) left-minus-right wrist depth, root bins
     hand_type: np.ndarray  # (N, 2) probabilities [right, left]
-    inv_trans: np.ndarray  # (N, 2, 3) patch px → original image px
+    patch_to_img: np.ndarray  # (N, 2, 3) patch px → original-image px (the batches' patch_to_flipped_img: no flip)
     # Already decoded (u, v px, z mm rel. to own wrist), for predictors without heatmaps (eval/baselines.py);
-    # when set, joint_coord and inv_trans are not used.
+    # when set, joints_voxel and patch_to_img are not used.
     joints_img_rel: np.ndarray | None = None
 
 
@@ -67,7 +68,7 @@ class _Evaluator:
             raise ValueError("no samples to evaluate")
         p = Predictions(sum((x.keys for x in self._predictions), []),
                         *(np.concatenate([getattr(x, f) for x in self._predictions])
-                          for f in ("joint_coord", "rel_root_depth", "hand_type", "inv_trans")))
+                          for f in ("joints_voxel", "rel_root_depth_bins", "hand_type", "patch_to_img")))
         if all(x.joints_img_rel is not None for x in self._predictions):
             p.joints_img_rel = np.concatenate([x.joints_img_rel for x in self._predictions])
         t = GroundTruth(*(np.concatenate([getattr(x, f) for x in self._truths]) for f in GroundTruth.__dataclass_fields__))
@@ -76,7 +77,7 @@ class _Evaluator:
     def _decoded(self, p: Predictions, t: GroundTruth):
         """Predicted camera joints before alignment, both aligned sets, per-joint errors."""
         pred_img = p.joints_img_rel if p.joints_img_rel is not None else \
-            decode_joints(p.joint_coord, p.inv_trans, self.geometry)
+            decode_joints(p.joints_voxel, p.patch_to_img, self.geometry)
         pred_cam = to_camera(pred_img, t.abs_depth_mm, t.root_joint_index, t.focal, t.princpt)
         errors = joint_errors(root_align(pred_cam, t.root_joint_index), root_align(t.joints_cam_mm, t.root_joint_index))
         return pred_img, pred_cam, errors
@@ -101,7 +102,7 @@ class InterHandEvaluator(_Evaluator):
             metrics["mpjpe_per_joint"][group], metrics["missing_joints"][group] = self._table(self.joint_names, means, counts)
             metrics["counts"][f"{group}_samples"] = int(samples.sum())
             metrics["counts"][f"{group}_joint_errors"] = int(counts.sum())
-        rel_root_mm = decode_rel_root(p.rel_root_depth, self.geometry)
+        rel_root_mm = decode_rel_root(p.rel_root_depth_bins, self.geometry)
         mrrpe = mrrpe_errors(pred_img, rel_root_mm, t.abs_depth_mm[:, 0], t.focal, t.princpt, t.joints_cam_mm,
                              t.joint_valid, t.hand_type, t.root_joint_index)
         counted = np.isfinite(mrrpe)
@@ -122,12 +123,12 @@ class SingleHandEvaluator(_Evaluator):
         pred_img, pred_cam, errors = self._decoded(p, t)
         # The ground-truth hand's block: 0..20 or 21..41 depending on the order and the hand.
         own_root = np.where(t.hand_type == "right", t.root_joint_index[:, 0], t.root_joint_index[:, 1])
-        block_start = np.where(own_root < 21, 0, 21)
-        columns = block_start[:, None] + np.arange(21)[None, :]
+        block_start = np.where(own_root < JOINTS_PER_HAND, 0, JOINTS_PER_HAND)
+        columns = block_start[:, None] + np.arange(JOINTS_PER_HAND)[None, :]
         hand_errors = np.take_along_axis(errors, columns, axis=1)
         hand_valid = np.take_along_axis(np.asarray(t.joint_valid), columns, axis=1)
         means, counts = per_joint_mpjpe(hand_errors, hand_valid, np.ones(len(hand_errors), dtype=bool))
-        names = tuple(name[2:] for name in self.joint_names[:21])  # the hand's joints, side-free
+        names = tuple(name[2:] for name in self.joint_names[:JOINTS_PER_HAND])  # the hand's joints, side-free
         table, missing = self._table(names, means, counts)
         epe = _rounded(mean_over_joints(means))
         correct = handedness_correct(p.hand_type, t.hand_type)
@@ -136,7 +137,8 @@ class SingleHandEvaluator(_Evaluator):
                    "handedness_accuracy": _rounded(float(correct.mean())),
                    "counts": {"samples": len(correct), "joint_errors": int(counts.sum()),
                               "handedness_samples": len(correct)}}
-        return metrics, _per_sample(p, t, pred_img, pred_cam, errors, decode_rel_root(p.rel_root_depth, self.geometry),
+        return metrics, _per_sample(p, t, pred_img, pred_cam, errors,
+                                    decode_rel_root(p.rel_root_depth_bins, self.geometry),
                                     correct)
 
 

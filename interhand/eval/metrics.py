@@ -17,10 +17,10 @@ __all__ = ["decode_joints", "decode_rel_root", "to_camera", "root_align", "joint
            "mean_over_joints", "mrrpe_errors", "handedness_correct"]
 
 
-def decode_joints(joint_coord_voxel: np.ndarray, inv_trans: np.ndarray,
+def decode_joints(joints_voxel: np.ndarray, patch_to_img: np.ndarray,
                   geometry: HeatmapGeometry = ORIGINAL_GEOMETRY) -> np.ndarray:
     """(N, 42, 3) voxels (x, y, z) → (N, 42, 3) u, v original-image px (inverse affine), z mm rel. to own wrist."""
-    return voxel_to_image(joint_coord_voxel, inv_trans, geometry)
+    return voxel_to_image(joints_voxel, patch_to_img, geometry)
 
 
 def decode_rel_root(rel_root_bins: np.ndarray, geometry: HeatmapGeometry = ORIGINAL_GEOMETRY) -> np.ndarray:

@@ -29,14 +29,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from interhand.skeleton import NUM_JOINTS
+
 __all__ = ["PredictionFile", "FORMS", "FIELD_SHAPES", "METADATA", "PredictionFileError", "read_predictions",
            "write_predictions", "SUFFIXES"]
 
 PREDICTIONS_FORMAT_VERSION = 1
 SUFFIXES = (".parquet", ".json", ".npz")
 # Per-sample shape of each array field (after the sample axis).
-FIELD_SHAPES = {"joints_cam_mm": (42, 3), "joints_cam_rel_mm": (42, 3), "rel_root_cam_mm": (3,),
-                "joints_img_px": (42, 2), "joints_depth_mm": (42,), "joints_rel_depth_mm": (42,),
+FIELD_SHAPES = {"joints_cam_mm": (NUM_JOINTS, 3), "joints_cam_rel_mm": (NUM_JOINTS, 3), "rel_root_cam_mm": (3,),
+                "joints_img_px": (NUM_JOINTS, 2), "joints_depth_mm": (NUM_JOINTS,), "joints_rel_depth_mm": (NUM_JOINTS,),
                 "rel_root_depth_mm": (), "hand_type_prob": (2,)}
 # form -> (required fields, optional fields); hand_type_prob is optional in every form.
 FORMS = {"camera": (("joints_cam_mm",), ()),

@@ -36,7 +36,7 @@ from interhand.preprocess.verify import check_recorded_files
 from interhand.progress import progress
 from interhand.shard_format import FORMAT_VERSION
 from interhand.shard_format.dataset_json import read_dataset_json
-from interhand.skeleton import IH26M_JOINT_NAMES, STB_RHD_JOINT_NAMES
+from interhand.skeleton import IH26M_JOINT_NAMES, NUM_JOINTS, STB_RHD_JOINT_NAMES
 from interhand.train.checkpoint import latest_snapshot, snapshot_path
 from interhand.train.ddp import DistContext, cleanup_distributed, setup_distributed
 
@@ -105,25 +105,25 @@ def run_name(config: EvalConfig, checkpoint: Path | None) -> str:
 
 
 def _collect(model, loader, geometry, device, oracle: bool, bar, world_size: int = 1) -> Predictions:
-    keys, coords, roots, hands, inverses = [], [], [], [], []
+    keys, voxels, root_bins, hands, patch_to_img = [], [], [], [], []
     for batch in loader:
         bar.update(len(batch.keys) * world_size)  # rank 0's count stands for all ranks
         if oracle:  # a perfect heatmap's hard argmax is the nearest voxel of the target
-            voxel = batch.joint_coord.round().clamp(0, geometry.heatmap_size - 1)
-            coords.append(voxel.numpy())
-            roots.append(batch.rel_root_depth[:, 0].numpy())
+            voxel = batch.joints_voxel.round().clamp(0, geometry.heatmap_size - 1)
+            voxels.append(voxel.numpy())
+            root_bins.append(batch.rel_root_depth_bins[:, 0].numpy())
             hands.append(batch.hand_type.numpy())
         else:
             output = model.predict(images_to_float(batch.image, batch.colour, device))
-            coords.append(output["joint_coord"].float().cpu().numpy())
-            roots.append(output["rel_root_depth"][:, 0].float().cpu().numpy())
+            voxels.append(output["joints_voxel"].float().cpu().numpy())
+            root_bins.append(output["rel_root_depth_bins"][:, 0].float().cpu().numpy())
             hands.append(output["hand_type"].float().cpu().numpy())
         keys.extend(batch.keys)
-        inverses.append(batch.inv_trans.numpy())
+        patch_to_img.append(batch.patch_to_flipped_img.numpy())  # evaluation never flips: the image frame
     if not keys:
-        return Predictions([], np.zeros((0, 42, 3)), np.zeros(0), np.zeros((0, 2)), np.zeros((0, 2, 3)))
-    return Predictions(keys, np.concatenate(coords), np.concatenate(roots), np.concatenate(hands),
-                       np.concatenate(inverses))
+        return Predictions([], np.zeros((0, NUM_JOINTS, 3)), np.zeros(0), np.zeros((0, 2)), np.zeros((0, 2, 3)))
+    return Predictions(keys, np.concatenate(voxels), np.concatenate(root_bins), np.concatenate(hands),
+                       np.concatenate(patch_to_img))
 
 
 def _gather(predictions: Predictions, context: DistContext) -> Predictions:
@@ -133,7 +133,7 @@ def _gather(predictions: Predictions, context: DistContext) -> Predictions:
     dist.all_gather_object(parts, predictions)
     return Predictions(sum((p.keys for p in parts), []),
                        *(np.concatenate([getattr(p, name) for p in parts])
-                         for name in ("joint_coord", "rel_root_depth", "hand_type", "inv_trans")))
+                         for name in ("joints_voxel", "rel_root_depth_bins", "hand_type", "patch_to_img")))
 
 
 def _ground_truth(rows: dict, root: str) -> GroundTruth:
@@ -237,7 +237,7 @@ def _mean_pose_predictions(config: EvalConfig, rows: dict, geometry) -> Predicti
         np.array(rows["hand_type"]), np.array(rows["focal"]), np.array(rows["princpt"]))
     count = len(rows["key"])
     rel_root_bins, _ = rel_root_depth_to_bins(rel_root_mm, np.ones(count), geometry)
-    return Predictions(list(rows["key"]), np.zeros((count, 42, 3)), rel_root_bins, hand_type_prob,
+    return Predictions(list(rows["key"]), np.zeros((count, NUM_JOINTS, 3)), rel_root_bins, hand_type_prob,
                        np.zeros((count, 2, 3)), joints_img_rel)
 
 
@@ -247,7 +247,7 @@ def _prediction_file(config: EvalConfig, predictions: Predictions, decoded: dict
     if predictions.joints_img_rel is not None:
         rel_depth_mm = predictions.joints_img_rel[..., 2]
     else:
-        rel_depth_mm = depth_bins_to_rel_mm(predictions.joint_coord[..., 2], geometry)
+        rel_depth_mm = depth_bins_to_rel_mm(predictions.joints_voxel[..., 2], geometry)
     arrays = {"joints_img_px": decoded["joints_img_px"], "joints_rel_depth_mm": rel_depth_mm,
               "rel_root_depth_mm": decoded["rel_root_depth_mm"], "hand_type_prob": decoded["hand_type_prob"]}
     metadata = {"dataset": config.dataset, "annot_subset": config.annot_subset, "split": config.split, "name": name,

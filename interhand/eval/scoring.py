@@ -29,7 +29,7 @@ from interhand.eval.evaluators import GroundTruth, InterHandEvaluator, Predictio
 from interhand.eval.predictions import PredictionFile, PredictionFileError
 from interhand.geometry.heatmap import ORIGINAL_GEOMETRY, block_root_index, rel_root_depth_to_bins
 from interhand.manifests.read import read_manifest
-from interhand.skeleton import IH26M_JOINT_NAMES, STB_RHD_JOINT_NAMES
+from interhand.skeleton import IH26M_JOINT_NAMES, NUM_JOINTS, STB_RHD_JOINT_NAMES
 
 __all__ = ["ROW_COLUMNS", "PROTOCOLS", "SCORE_ROOT_SOURCES", "read_rows", "match_rows", "protocol_mask",
            "score_file", "write_per_sample", "take_rows"]
@@ -200,7 +200,7 @@ def score_file(predictions: PredictionFile, rows: dict, row_index: np.ndarray, i
                                                                                  truth)
     hand_prob = predictions.arrays.get("hand_type_prob")
     count = len(chosen)
-    evaluated = Predictions(keys, np.zeros((count, 42, 3), np.float32), rel_root_depth_to_bins(
+    evaluated = Predictions(keys, np.zeros((count, NUM_JOINTS, 3), np.float32), rel_root_depth_to_bins(
         rel_root, np.ones(count), ORIGINAL_GEOMETRY)[0], np.zeros((count, 2)) if hand_prob is None else hand_prob[chosen],
         np.zeros((count, 2, 3), np.float32), joints_img_rel)
     names = IH26M_JOINT_NAMES if dataset == "interhand26m" else STB_RHD_JOINT_NAMES

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from interhand.geometry.affine import apply_affine
+from interhand.skeleton import JOINTS_PER_HAND, NUM_JOINTS
 
 __all__ = ["HeatmapGeometry", "ORIGINAL_GEOMETRY", "joints_to_heatmap_space", "rel_root_depth_to_bins",
            "heatmap_to_patch_xy", "depth_bins_to_rel_mm", "root_bins_to_rel_mm", "block_root_index", "voxel_to_image"]
@@ -37,9 +38,10 @@ def block_root_index(root_joint_index: np.ndarray) -> np.ndarray:
     Works for both joint orders: the wrist that lies in 0..20 is the root of the first block.
     """
     roots = np.asarray(root_joint_index).astype(np.int64)
-    first = np.where(roots[..., 0] < 21, roots[..., 0], roots[..., 1])
-    second = np.where(roots[..., 0] < 21, roots[..., 1], roots[..., 0])
-    in_first_block = np.arange(42) < 21
+    right_first = roots[..., 0] < JOINTS_PER_HAND
+    first = np.where(right_first, roots[..., 0], roots[..., 1])
+    second = np.where(right_first, roots[..., 1], roots[..., 0])
+    in_first_block = np.arange(NUM_JOINTS) < JOINTS_PER_HAND
     return np.where(in_first_block, first[..., None], second[..., None])
 
 
@@ -95,7 +97,7 @@ def voxel_to_image(joints_voxel: np.ndarray, patch_to_img: np.ndarray,
 
     Args:
         joints_voxel: (..., J, 3) x, y heatmap px; z depth bins.
-        patch_to_img: (..., 2, 3) patch px → original-image px (the loaders' `inv_trans`).
+        patch_to_img: (..., 2, 3) patch px → original-image px (a batch's `patch_to_flipped_img`).
 
     Returns:
         (..., J, 3) float64: u, v original-image px; z mm relative to the joint's own wrist.

@@ -16,11 +16,12 @@ import numpy as np
 
 from interhand.geometry import affine
 from interhand.geometry.flip import flip_joints
-from interhand.skeleton import HAND_TYPE_VECTORS
+from interhand.skeleton import HAND_TYPE_VECTORS, NUM_JOINTS, in_ih26m_order
 from interhand.geometry.heatmap import (ORIGINAL_GEOMETRY, HeatmapGeometry, joints_to_heatmap_space,
                                         rel_root_depth_to_bins)
 
-__all__ = ["AugmentParams", "IDENTITY", "PARAMS_LENGTH", "params_to_array", "params_from_array",
+__all__ = ["AugmentParams", "IDENTITY", "PARAMS_LENGTH", "PARAM_SHIFT_X", "PARAM_SHIFT_Y", "PARAM_SCALE",
+           "PARAM_ROT_DEG", "PARAM_FLIP", "PARAM_COLOUR", "params_flip", "params_to_array", "params_from_array",
            "draw_augment_params", "draw_augment_params_array", "params_from_uniforms", "counter_params", "patch_window",
            "patch_affine", "patch_affines", "augment_targets",
            "warp_patch", "apply_colour", "augment_sample", "AugmentedSample", "Targets", "hand_type_vector"]
@@ -45,6 +46,14 @@ IDENTITY = AugmentParams()  # evaluation: no augmentation
 
 
 PARAMS_LENGTH = 8  # the array form: shift_x, shift_y, scale, rot_deg, flip, colour r, g, b
+# Its columns, named as AugmentParams' fields (index a (8,) row or the last axis of a (B, 8) array).
+PARAM_SHIFT_X, PARAM_SHIFT_Y, PARAM_SCALE, PARAM_ROT_DEG, PARAM_FLIP = 0, 1, 2, 3, 4
+PARAM_COLOUR = slice(5, 8)  # r, g, b factors
+
+
+def params_flip(params: np.ndarray) -> np.ndarray:
+    """bool (...,): which samples of a (..., 8) parameter array are mirrored (the column holds 0.0 or 1.0)."""
+    return np.asarray(params)[..., PARAM_FLIP] > 0.5
 
 
 def params_to_array(params: AugmentParams) -> np.ndarray:
@@ -54,8 +63,9 @@ def params_to_array(params: AugmentParams) -> np.ndarray:
 
 
 def params_from_array(values: np.ndarray) -> AugmentParams:
-    v = [float(x) for x in np.asarray(values).reshape(PARAMS_LENGTH)]
-    return AugmentParams(v[0], v[1], v[2], v[3], v[4] > 0.5, (v[5], v[6], v[7]))
+    v = np.asarray(values, dtype=np.float64).reshape(PARAMS_LENGTH)
+    return AugmentParams(float(v[PARAM_SHIFT_X]), float(v[PARAM_SHIFT_Y]), float(v[PARAM_SCALE]),
+                         float(v[PARAM_ROT_DEG]), bool(params_flip(v)), tuple(float(c) for c in v[PARAM_COLOUR]))
 
 
 UNIFORMS_PER_SAMPLE = 11  # shift 2, scale normal 2, rotation normal 2, rotation gate 1, flip 1, colour 3
@@ -122,41 +132,43 @@ def patch_window(bbox_xywh: np.ndarray, params: np.ndarray) -> tuple[np.ndarray,
     """
     box = np.asarray(bbox_xywh, dtype=np.float64).reshape(-1, 4)
     values = np.asarray(params, dtype=np.float64).reshape(-1, PARAMS_LENGTH)
-    centre_xy = np.stack([box[:, 0] + box[:, 2] * (values[:, 0] + 0.5),
-                          box[:, 1] + box[:, 3] * (values[:, 1] + 0.5)], -1)
-    return centre_xy, box[:, 2:4] * values[:, 2:3]
+    centre_xy = np.stack([box[:, 0] + box[:, 2] * (values[:, PARAM_SHIFT_X] + 0.5),
+                          box[:, 1] + box[:, 3] * (values[:, PARAM_SHIFT_Y] + 0.5)], -1)
+    return centre_xy, box[:, 2:4] * values[:, PARAM_SCALE, None]
 
 
 def patch_affines(bbox_xywh: np.ndarray, image_width: np.ndarray, params: np.ndarray,
                   input_size: int = 256) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The patch's affine maps for a batch of boxes and augmentations: `patch_window`, then the geometry's
-    `patch_affines` (img_to_patch, trans, inv_trans, each (B, 2, 3))."""
+    `patch_affines` (img_to_patch, flipped_img_to_patch, patch_to_flipped_img, each (B, 2, 3))."""
     values = np.asarray(params, dtype=np.float64).reshape(-1, PARAMS_LENGTH)
     centre_xy, window_wh = patch_window(bbox_xywh, values)
-    return affine.patch_affines(centre_xy, window_wh, values[:, 3], values[:, 4] > 0.5, image_width, input_size)
+    return affine.patch_affines(centre_xy, window_wh, values[:, PARAM_ROT_DEG], params_flip(values), image_width,
+                                input_size)
 
 
 def patch_affine(bbox_xywh: np.ndarray, image_width: float, params: AugmentParams,
                  input_size: int = 256) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """`patch_affines` for one sample: (img_to_patch, trans, inv_trans), each (2, 3)."""
-    img_to_patch, trans, inv_trans = patch_affines(np.asarray(bbox_xywh)[None], np.array([image_width]),
-                                                   params_to_array(params)[None], input_size)
-    return img_to_patch[0], trans[0], inv_trans[0]
+    """`patch_affines` for one sample: (img_to_patch, flipped_img_to_patch, patch_to_flipped_img), each (2, 3)."""
+    affines = patch_affines(np.asarray(bbox_xywh)[None], np.array([image_width]), params_to_array(params)[None],
+                            input_size)
+    return tuple(matrix[0] for matrix in affines)
 
 
 class Targets(NamedTuple):
     """Training targets in heatmap space (leading batch dims as the inputs)."""
 
-    joint_coord: np.ndarray  # (..., 42, 3) float32: x, y heatmap px, z depth bin
+    joints_voxel: np.ndarray  # (..., 42, 3) float32: x, y heatmap px, z depth bin
     joint_valid: np.ndarray  # (..., 42) float32
-    rel_root_depth: np.ndarray  # (..., 1) float32, root bins
+    rel_root_depth_bins: np.ndarray  # (..., 1) float32, left-minus-right wrist depth, root bins
     root_valid: np.ndarray  # (..., 1) float32
     hand_type: np.ndarray  # (..., 2) float32 [right, left]
 
 
 def augment_targets(joints_img: np.ndarray, joint_valid: np.ndarray, hand_type: np.ndarray,
-                    root_joint_index: np.ndarray, image_width: np.ndarray, trans: np.ndarray, flip: np.ndarray,
-                    root_depth_supervised: np.ndarray, geometry: HeatmapGeometry = ORIGINAL_GEOMETRY) -> Targets:
+                    root_joint_index: np.ndarray, image_width: np.ndarray, flipped_img_to_patch: np.ndarray,
+                    flip: np.ndarray, root_depth_supervised: np.ndarray,
+                    geometry: HeatmapGeometry = ORIGINAL_GEOMETRY) -> Targets:
     """The original's joint path of `augmentation` + `transform_input_to_output_space`, vectorised.
 
     Args:
@@ -165,13 +177,13 @@ def augment_targets(joints_img: np.ndarray, joint_valid: np.ndarray, hand_type: 
         hand_type: (..., 2) [right, left] 0/1.
         root_joint_index: (..., 2) [right wrist, left wrist] indices.
         image_width: (...,) px.
-        trans: (..., 2, 3) the original's `trans` (flipped-image px → patch px), from `patch_affine`.
+        flipped_img_to_patch: (..., 2, 3) the original's `trans` (flipped-image px → patch px), from `patch_affine`.
         flip: (...,) bool.
         root_depth_supervised: (...,) bool; False for single-hand datasets (STB/RHD), whose relative root
             depth and its validity are always 0.
     """
     joints, valid, hand = flip_joints(joints_img, joint_valid, hand_type, image_width, flip)
-    uv = affine.apply_affine(joints[..., :2], trans)
+    uv = affine.apply_affine(joints[..., :2], flipped_img_to_patch)
     size = geometry.input_size
     inside = (uv[..., 0] >= 0) & (uv[..., 0] < size) & (uv[..., 1] >= 0) & (uv[..., 1] < size)
     valid = valid * inside
@@ -179,17 +191,18 @@ def augment_targets(joints_img: np.ndarray, joint_valid: np.ndarray, hand_type: 
     roots = np.asarray(root_joint_index).astype(np.int64)
     right_root, left_root = roots[..., 0:1], roots[..., 1:2]
     depth = joints_patch[..., 2]
-    rel_root = np.take_along_axis(depth, left_root, -1) - np.take_along_axis(depth, right_root, -1)
+    rel_root_depth_mm = np.take_along_axis(depth, left_root, -1) - np.take_along_axis(depth, right_root, -1)
     both_hands = (hand[..., 0] * hand[..., 1] == 1)[..., None]
     root_valid = np.where(both_hands, np.take_along_axis(valid, right_root, -1) * np.take_along_axis(valid, left_root, -1), 0.0)
     supervised = np.asarray(root_depth_supervised, dtype=bool)[..., None]
-    rel_root, root_valid = np.where(supervised, rel_root, 0.0), np.where(supervised, root_valid, 0.0)
-    joint_coord, joint_valid_out = joints_to_heatmap_space(joints_patch, valid, roots, geometry)
-    rel_root_bins, root_valid_out = rel_root_depth_to_bins(rel_root, root_valid, geometry)
+    rel_root_depth_mm = np.where(supervised, rel_root_depth_mm, 0.0)
+    root_valid = np.where(supervised, root_valid, 0.0)
+    joints_voxel, joint_valid_out = joints_to_heatmap_space(joints_patch, valid, roots, geometry)
+    rel_root_bins, root_valid_out = rel_root_depth_to_bins(rel_root_depth_mm, root_valid, geometry)
     if not np.all(supervised):  # STB/RHD: the original passes zeros through the encoding unchanged
         rel_root_bins = np.where(supervised, rel_root_bins, 0.0).astype(np.float32)
         root_valid_out = np.where(supervised, root_valid_out, 0.0).astype(np.float32)
-    return Targets(joint_coord, joint_valid_out, rel_root_bins, root_valid_out, hand.astype(np.float32))
+    return Targets(joints_voxel, joint_valid_out, rel_root_bins, root_valid_out, hand.astype(np.float32))
 
 
 def warp_patch(image: np.ndarray, img_to_patch: np.ndarray, input_size: int = 256) -> np.ndarray:
@@ -222,7 +235,7 @@ class AugmentedSample(NamedTuple):
     image: np.ndarray  # (S, S, 3) uint8 RGB patch
     targets: Targets
     hand_type_valid: np.ndarray  # (1,) float32
-    inv_trans: np.ndarray  # (2, 3) float32, patch px → original (flipped if params.flip) image px
+    patch_to_flipped_img: np.ndarray  # (2, 3) float32, patch px → flipped-image px (`interhand.geometry.affine`)
 
 
 def augment_sample(image: np.ndarray, record: Mapping, params: AugmentParams = IDENTITY,
@@ -242,14 +255,14 @@ def augment_sample(image: np.ndarray, record: Mapping, params: AugmentParams = I
     roots = np.asarray(record["root_joint_index"], dtype=np.int64)
     width = image.shape[1]
     box = np.asarray(record["bbox"] if bbox is None else bbox, dtype=np.float64)
-    img_to_patch, trans, inv_trans = patch_affine(box, width, params, geometry.input_size)
-    supervised = bool(roots[0] == 20 and roots[1] == 41)  # InterHand2.6M order; STB/RHD have no root depth
+    img_to_patch, flipped_img_to_patch, patch_to_flipped_img = patch_affine(box, width, params, geometry.input_size)
+    supervised = bool(in_ih26m_order(roots))  # STB/RHD have no root depth
     targets = augment_targets(np.asarray(record["joints_img"], dtype=np.float64),
-                              np.asarray(record["joint_valid"], dtype=np.float64).reshape(42),
-                              hand_type_vector(record["hand_type"]), roots, width, trans, params.flip, supervised,
-                              geometry)
+                              np.asarray(record["joint_valid"], dtype=np.float64).reshape(NUM_JOINTS),
+                              hand_type_vector(record["hand_type"]), roots, width, flipped_img_to_patch, params.flip,
+                              supervised, geometry)
     patch = warp_patch(image, img_to_patch, geometry.input_size)
     if colour:
         patch = apply_colour(patch, params.colour)
     hand_type_valid = np.asarray(record["hand_type_valid"], dtype=np.float32).reshape(1)
-    return AugmentedSample(patch, targets, hand_type_valid, inv_trans.astype(np.float32))
+    return AugmentedSample(patch, targets, hand_type_valid, patch_to_flipped_img.astype(np.float32))

@@ -12,7 +12,8 @@ import numpy as np
 import torch
 
 from interhand.geometry.heatmap import ORIGINAL_GEOMETRY, HeatmapGeometry
-from interhand.loaders.augment import Targets, augment_targets, patch_affines
+from interhand.loaders.augment import Targets, augment_targets, params_flip, patch_affines
+from interhand.skeleton import in_ih26m_order
 
 __all__ = ["Batch", "targets_from_records", "make_batch", "images_to_float"]
 
@@ -21,13 +22,13 @@ class Batch(NamedTuple):
     """One batch, as both loaders produce it (B samples)."""
 
     image: torch.Tensor  # (B, 3, S, S) uint8 RGB (channels_last strides from DALI)
-    joint_coord: torch.Tensor  # (B, 42, 3) float32: x, y heatmap px; z depth bin
+    joints_voxel: torch.Tensor  # (B, 42, 3) float32: x, y heatmap px; z depth bin
     joint_valid: torch.Tensor  # (B, 42) float32
-    rel_root_depth: torch.Tensor  # (B, 1) float32, root bins
+    rel_root_depth_bins: torch.Tensor  # (B, 1) float32, left-minus-right wrist depth, root bins
     root_valid: torch.Tensor  # (B, 1) float32
     hand_type: torch.Tensor  # (B, 2) float32 [right, left]
     hand_type_valid: torch.Tensor  # (B, 1) float32
-    inv_trans: torch.Tensor  # (B, 2, 3) float32, patch px → original (flipped when augmented so) image px
+    patch_to_flipped_img: torch.Tensor  # (B, 2, 3) float32, patch px → flipped-image px (`interhand.geometry.affine`)
     colour: torch.Tensor  # (B, 3) float32 per-channel factors, applied by images_to_float
     keys: tuple[str, ...]  # sample keys (manifest `key`); empty strings when not requested
     params: torch.Tensor | None = None  # (B, 8) float32 augmentation: shift x, y, scale, rot_deg, flip, colour r, g, b
@@ -35,27 +36,28 @@ class Batch(NamedTuple):
 
 def targets_from_records(fields: dict[str, np.ndarray], params: np.ndarray, box: str = "gt",
                          geometry: HeatmapGeometry = ORIGINAL_GEOMETRY) -> tuple[Targets, np.ndarray]:
-    """Targets and inverse affines of a batch from its `.ann` fields and (B, 8) augmentation parameters."""
+    """Targets and `patch_to_flipped_img` affines of a batch from its `.ann` fields and (B, 8) augmentation
+    parameters."""
     bbox = fields["bbox"] if box == "gt" else fields["rootnet_bbox"]
     width = fields["image_size_px"][:, 0]
-    _, trans, inv_trans = patch_affines(bbox, width, params, geometry.input_size)
+    _, flipped_img_to_patch, patch_to_flipped_img = patch_affines(bbox, width, params, geometry.input_size)
     roots = fields["root_joint_index"].astype(np.int64)
-    # Only InterHand2.6M (wrists at 20, 41) supervises the relative root depth; STB/RHD leave it 0.
-    supervised = (roots[:, 0] == 20) & (roots[:, 1] == 41)
-    targets = augment_targets(fields["joints_img"], fields["joint_valid"], fields["hand_type_onehot"], roots, width, trans,
-                              np.asarray(params)[:, 4] > 0.5, supervised, geometry)
-    return targets, inv_trans.astype(np.float32)
+    supervised = in_ih26m_order(roots)  # STB/RHD leave the relative root depth 0
+    targets = augment_targets(fields["joints_img"], fields["joint_valid"], fields["hand_type_onehot"], roots, width,
+                              flipped_img_to_patch, params_flip(params), supervised, geometry)
+    return targets, patch_to_flipped_img.astype(np.float32)
 
 
-def make_batch(images_nhwc: torch.Tensor, targets: Targets, hand_type_valid: np.ndarray, inv_trans: np.ndarray,
-               colour: np.ndarray, keys: Sequence[str], params: np.ndarray | None = None) -> Batch:
+def make_batch(images_nhwc: torch.Tensor, targets: Targets, hand_type_valid: np.ndarray,
+               patch_to_flipped_img: np.ndarray, colour: np.ndarray, keys: Sequence[str],
+               params: np.ndarray | None = None) -> Batch:
     """Assemble a Batch; `images_nhwc` is (B, S, S, 3) uint8 on any device (permuted, not copied)."""
     def tensor(array) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
 
-    return Batch(images_nhwc.permute(0, 3, 1, 2), tensor(targets.joint_coord), tensor(targets.joint_valid),
-                 tensor(targets.rel_root_depth), tensor(targets.root_valid), tensor(targets.hand_type),
-                 tensor(np.asarray(hand_type_valid).reshape(-1, 1)), tensor(inv_trans),
+    return Batch(images_nhwc.permute(0, 3, 1, 2), tensor(targets.joints_voxel), tensor(targets.joint_valid),
+                 tensor(targets.rel_root_depth_bins), tensor(targets.root_valid), tensor(targets.hand_type),
+                 tensor(np.asarray(hand_type_valid).reshape(-1, 1)), tensor(patch_to_flipped_img),
                  tensor(np.asarray(colour).reshape(-1, 3)), tuple(keys), None if params is None else tensor(params))
 
 

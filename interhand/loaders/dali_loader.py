@@ -13,7 +13,7 @@ from typing import Callable, Iterator, Optional
 
 import numpy as np
 
-from interhand.loaders.augment import counter_params
+from interhand.loaders.augment import PARAM_COLOUR, counter_params
 from interhand.loaders.batch import Batch, make_batch, targets_from_records
 from interhand.loaders.dali_pipeline import READER_NAME, DaliPipelineSpec, build_pipeline
 from interhand.loaders.reference import rank_range
@@ -114,6 +114,7 @@ class DaliLoader:
             data = outputs[0]
             fields = decode_ann_records(data["ann"].cpu().numpy(), "DALI batch")
             params = data["params"].cpu().numpy()
-            targets, inv_trans = targets_from_records(fields, params, self.spec.box, self.spec.geometry)
+            targets, patch_to_flipped_img = targets_from_records(fields, params, self.spec.box, self.spec.geometry)
             keys = _keys(data["info"].cpu().numpy()) if self.spec.with_keys else [""] * len(params)
-            yield make_batch(data["image"], targets, fields["hand_type_valid"], inv_trans, params[:, 5:8], keys, params)
+            yield make_batch(data["image"], targets, fields["hand_type_valid"], patch_to_flipped_img,
+                             params[:, PARAM_COLOUR], keys, params)

@@ -18,7 +18,8 @@ from typing import Callable, Optional
 import numpy as np
 
 from interhand.geometry.heatmap import ORIGINAL_GEOMETRY, HeatmapGeometry
-from interhand.loaders.augment import IDENTITY, PARAMS_LENGTH, params_to_array
+from interhand.loaders.augment import (IDENTITY, PARAM_FLIP, PARAM_ROT_DEG, PARAM_SCALE, PARAM_SHIFT_X, PARAM_SHIFT_Y,
+                                       PARAMS_LENGTH, params_to_array)
 from interhand.shard_format import ANN_FLOATS, ANN_LAYOUT, ANN_MEMBER, IMAGE_MEMBERS
 
 __all__ = ["DaliPipelineSpec", "build_pipeline", "READER_NAME", "cuda_device_count"]
@@ -80,7 +81,8 @@ def _patch_to_image_matrix(ann, params, box: str, size: int):
     bbox_name = "bbox" if box == "gt" else "rootnet_bbox"
     x_min, y_min, width, height = (_field(ann, bbox_name, i) for i in range(4))
     image_width = _field(ann, "image_size_px", 0)
-    shift_x, shift_y, scale, rot_deg, flip = (params[i] for i in range(5))
+    shift_x, shift_y, scale, rot_deg, flip = (params[column] for column in (PARAM_SHIFT_X, PARAM_SHIFT_Y, PARAM_SCALE,
+                                                                            PARAM_ROT_DEG, PARAM_FLIP))
     centre_x = x_min + width * (shift_x + 0.5)
     centre_y = y_min + height * (shift_y + 0.5)
     sign = 1.0 - 2.0 * flip  # +1, or −1 when flipped

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from interhand.loaders.augment import params_from_array
 from interhand.loaders.batch import Batch, images_to_float
 from interhand.manifests.read import read_manifest
 from interhand.vis import LEFT, RIGHT, caption_tile, draw_hands, masked_hands, save_sheet, titled_sheet
@@ -26,9 +27,9 @@ def augment_caption(params: np.ndarray | None) -> str:
     """'flip · rot -12° · scale 1.08' from one sample's (8,) parameters ('no augmentation' for the identity)."""
     if params is None:
         return "augmentation not reported"
-    _, _, scale, rot_deg, flip = (float(value) for value in params[:5])
-    parts = (["flip"] if flip > 0.5 else []) + ([f"rot {rot_deg:+.0f}°"] if abs(rot_deg) >= 0.5 else []) + \
-        ([f"scale {scale:.2f}"] if abs(scale - 1.0) >= 0.005 else [])
+    drawn = params_from_array(params)
+    parts = (["flip"] if drawn.flip else []) + ([f"rot {drawn.rot_deg:+.0f}°"] if abs(drawn.rot_deg) >= 0.5 else []) \
+        + ([f"scale {drawn.scale:.2f}"] if abs(drawn.scale - 1.0) >= 0.005 else [])
     return " · ".join(parts) or "no augmentation"
 
 
@@ -56,7 +57,7 @@ def write_batch_sheet(batches: list[Batch], out_path: Path, columns: int = 8, sh
             tile = Image.fromarray(np.ascontiguousarray(images[index]))
             key = batch.keys[index]
             ih26m_order = not key.startswith(("stb", "rhd"))
-            joints = batch.joint_coord[index].numpy()[:, :2] * 4.0  # heatmap px → patch px
+            joints = batch.joints_voxel[index].numpy()[:, :2] * 4.0  # heatmap px → patch px
             valid = batch.joint_valid[index].numpy() > 0
             draw_hands(ImageDraw.Draw(tile), joints, valid, ih26m_order)
             hand = batch.hand_type[index].numpy()

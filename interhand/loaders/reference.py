@@ -30,7 +30,8 @@ import torch
 
 from interhand.config import LoaderConfig
 from interhand.geometry.heatmap import ORIGINAL_GEOMETRY, HeatmapGeometry
-from interhand.loaders.augment import IDENTITY, PARAMS_LENGTH, counter_params, params_to_array, patch_affines
+from interhand.loaders.augment import (IDENTITY, PARAM_COLOUR, PARAMS_LENGTH, counter_params, params_to_array,
+                                       patch_affines)
 from interhand.loaders.batch import Batch, make_batch, targets_from_records
 from interhand.loaders.decode import decode_and_warp
 from interhand.shard_format import ANN_DTYPE, ANN_FLOATS, ANN_MEMBER, IMAGE_MEMBERS, decode_ann_records, read_dali_index
@@ -198,8 +199,9 @@ class ReferenceDataset:
             name = next(name for name in IMAGE_MEMBERS if name in members)
             images[row] = decode_and_warp(members[name], f"{key}.{name}", img_to_patch[row], size,
                                           tuple(fields["image_size_px"][row]), self.config.roi_decode)
-        targets, inv_trans = targets_from_records(fields, params, self.config.box, self.geometry)
-        return make_batch(torch.from_numpy(images), targets, fields["hand_type_valid"], inv_trans, params[:, 5:8],
+        targets, patch_to_flipped_img = targets_from_records(fields, params, self.config.box, self.geometry)
+        return make_batch(torch.from_numpy(images), targets, fields["hand_type_valid"], patch_to_flipped_img,
+                          params[:, PARAM_COLOUR],
                           [key for key, _ in samples], params)
 
 

@@ -42,14 +42,14 @@ def hard_argmax_3d(heatmap: torch.Tensor) -> torch.Tensor:
     return torch.stack([x, y, z], dim=-1).float()
 
 
-def decode_joints_img(joint_coord_voxel: np.ndarray, rel_root_depth_bins: float, inv_trans: np.ndarray,
+def decode_joints_img(joints_voxel: np.ndarray, rel_root_depth_bins: float, patch_to_img: np.ndarray,
                       config) -> np.ndarray:
     """The demo's decoding: joints in original-image px, z in mm relative to the right-hand root.
 
     Args:
-        joint_coord_voxel: (42, 3) (x, y, z) voxels from `hard_argmax_3d`, one sample.
+        joints_voxel: (42, 3) (x, y, z) voxels from `hard_argmax_3d`, one sample.
         rel_root_depth_bins: left-minus-right root depth, bins.
-        inv_trans: (2, 3) patch px → original-image px.
+        patch_to_img: (2, 3) patch px → original-image px.
         config: a ModelConfig (input_size, heatmap_size, bbox_3d_size, bbox_3d_size_root).
 
     Returns:
@@ -57,7 +57,7 @@ def decode_joints_img(joint_coord_voxel: np.ndarray, rel_root_depth_bins: float,
         decoded root depth (no intrinsics or absolute depth: not metric in x, y).
     """
     geometry = heatmap_geometry(config)
-    joints = voxel_to_image(joint_coord_voxel, inv_trans, geometry)
+    joints = voxel_to_image(joints_voxel, patch_to_img, geometry)
     joints_per_hand = joints.shape[0] // 2
     joints[joints_per_hand:, 2] += root_bins_to_rel_mm(float(rel_root_depth_bins), geometry)
     return joints

@@ -10,6 +10,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from interhand.skeleton import JOINTS_PER_HAND
+
 __all__ = ["PoseNet", "soft_argmax_1d", "reset_head_parameters"]
 
 _DECONV_CHANNELS = 256
@@ -72,7 +74,7 @@ class PoseNet(nn.Module):
             sooner without changing the loss or the decoding (argmax); the weights then mean G× less.
     """
 
-    def __init__(self, in_channels: int = 2048, depth_bins: int = 64, joints_per_hand: int = 21,
+    def __init__(self, in_channels: int = 2048, depth_bins: int = 64, joints_per_hand: int = JOINTS_PER_HAND,
                  heatmap_gain: float = 1.0):
         super().__init__()
         self.depth_bins = depth_bins
@@ -103,13 +105,13 @@ class PoseNet(nn.Module):
 
         Returns:
             joint_heatmap: (B, 42, D, 8h, 8w) float, axes (joint, z, y, x); right hand 0–20, left 21–41.
-            rel_root_depth: (B, 1) float, left-minus-right root depth in bins (0 … D − 1).
+            rel_root_depth_bins: (B, 1) float, left-minus-right root depth in bins (0 … D − 1).
             hand_type: (B, 2) float probabilities [p_right, p_left].
         """
         joint_heatmap = torch.cat([self._heatmap(self.joint_deconv_1, self.joint_conv_1, features),
                                    self._heatmap(self.joint_deconv_2, self.joint_conv_2, features)], dim=1)
         pooled = features.mean(dim=(2, 3))
         # float32 for the soft-argmax and the sigmoid: in bf16 (amp) the expected bin would be quantised.
-        rel_root_depth = soft_argmax_1d(self.root_fc(pooled).float())
+        rel_root_depth_bins = soft_argmax_1d(self.root_fc(pooled).float())
         hand_type = torch.sigmoid(self.hand_fc(pooled).float())
-        return joint_heatmap, rel_root_depth, hand_type
+        return joint_heatmap, rel_root_depth_bins, hand_type

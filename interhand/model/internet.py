@@ -16,10 +16,9 @@ from interhand.config import ModelConfig
 from interhand.model.backbone import BackboneNet, load_imagenet_weights
 from interhand.model.decode import hard_argmax_3d
 from interhand.model.heads import PoseNet
+from interhand.skeleton import JOINTS_PER_HAND
 
 __all__ = ["InterNet", "InterNetOutput", "build_internet", "prepare_for_device"]
-
-JOINTS_PER_HAND = 21
 
 
 class InterNetOutput(NamedTuple):
@@ -28,12 +27,12 @@ class InterNetOutput(NamedTuple):
     Attributes:
         joint_heatmap: (B, 42, D, D, D) float heatmap, axes (joint, z, y, x), peak ≈ 255 when trained;
             right hand 0–20, left 21–41. bf16 under `amp`.
-        rel_root_depth: (B, 1) float, left-minus-right root depth in bins (0 … D − 1); soft-argmax.
+        rel_root_depth_bins: (B, 1) float, left-minus-right root depth in bins (0 … D − 1); soft-argmax.
         hand_type: (B, 2) float probabilities [p_right, p_left].
     """
 
     joint_heatmap: torch.Tensor
-    rel_root_depth: torch.Tensor
+    rel_root_depth_bins: torch.Tensor
     hand_type: torch.Tensor
 
     def __getitem__(self, key):
@@ -79,7 +78,7 @@ class InterNet(nn.Module):
                 S = config.input_size (256): the patch cut by `process_bbox` + `interhand.loaders.augment.patch_affine`.
 
         Returns:
-            InterNetOutput (joint_heatmap (B, 42, 64, 64, 64), rel_root_depth (B, 1) bins, hand_type (B, 2)).
+            InterNetOutput (joint_heatmap (B, 42, 64, 64, 64), rel_root_depth_bins (B, 1), hand_type (B, 2)).
         """
         if self.config.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
@@ -95,11 +94,11 @@ class InterNet(nn.Module):
             images: (B, 3, S, S) float32 RGB in [0, 1].
 
         Returns:
-            dict with `joint_heatmap`, `rel_root_depth`, `hand_type` (as forward) and `joint_coord`
+            dict with `joint_heatmap`, `rel_root_depth_bins`, `hand_type` (as forward) and `joints_voxel`
             (B, 42, 3) float32 (x, y, z) voxels by hard argmax.
         """
         output = dict(self(images).items())
-        output["joint_coord"] = hard_argmax_3d(output["joint_heatmap"].float())
+        output["joints_voxel"] = hard_argmax_3d(output["joint_heatmap"].float())
         return output
 
 

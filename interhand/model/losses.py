@@ -117,19 +117,19 @@ def joint_heatmap_loss_dense(heatmap: torch.Tensor, joints_voxel: torch.Tensor, 
 HEATMAP_LOSS_FUNCTIONS = {"lean": joint_heatmap_loss, "dense": joint_heatmap_loss_dense}
 
 
-def rel_root_depth_loss(rel_root_depth: torch.Tensor, target_bins: torch.Tensor,
+def rel_root_depth_loss(rel_root_depth_bins: torch.Tensor, target_bins: torch.Tensor,
                         root_valid: torch.Tensor) -> torch.Tensor:
     """L1 on the left-vs-right root depth, masked, mean over the batch.
 
     Args:
-        rel_root_depth: (B, 1) float prediction, bins.
+        rel_root_depth_bins: (B, 1) float prediction, bins.
         target_bins: (B, 1) float target, bins.
         root_valid: (B, 1) or (B,) 0/1 float.
 
     Returns:
         Scalar float.
     """
-    return ((rel_root_depth.float() - target_bins.float()).abs() * root_valid.float().reshape(-1, 1)).mean()
+    return ((rel_root_depth_bins.float() - target_bins.float()).abs() * root_valid.float().reshape(-1, 1)).mean()
 
 
 def hand_type_loss(hand_type: torch.Tensor, target: torch.Tensor, hand_type_valid: torch.Tensor) -> torch.Tensor:
@@ -153,8 +153,8 @@ def internet_losses(output: Mapping[str, torch.Tensor], targets: Mapping[str, to
     """The original's three losses, each already averaged; train sums them with weight 1.
 
     Args:
-        output: `joint_heatmap` (B, 42, D, D, D), `rel_root_depth` (B, 1), `hand_type` (B, 2).
-        targets: `joint_coord` (B, 42, 3) voxels, `joint_valid` (B, 42), `rel_root_depth` (B, 1) bins,
+        output: `joint_heatmap` (B, 42, D, D, D), `rel_root_depth_bins` (B, 1), `hand_type` (B, 2).
+        targets: `joints_voxel` (B, 42, 3) voxels, `joint_valid` (B, 42), `rel_root_depth_bins` (B, 1),
             `root_valid` (B, 1), `hand_type` (B, 2), `hand_type_valid` (B,).
         sigma: heatmap target std, voxels.
         heatmap_loss: "lean" or "dense" (same value and gradient; dense is the reference).
@@ -165,9 +165,9 @@ def internet_losses(output: Mapping[str, torch.Tensor], targets: Mapping[str, to
     if heatmap_loss not in HEATMAP_LOSS_FUNCTIONS:
         raise ValueError(f"heatmap_loss={heatmap_loss!r} is not one of {', '.join(HEATMAP_LOSS_FUNCTIONS)}")
     return {
-        "joint_heatmap": HEATMAP_LOSS_FUNCTIONS[heatmap_loss](output["joint_heatmap"], targets["joint_coord"],
+        "joint_heatmap": HEATMAP_LOSS_FUNCTIONS[heatmap_loss](output["joint_heatmap"], targets["joints_voxel"],
                                                      targets["joint_valid"], sigma),
-        "rel_root_depth": rel_root_depth_loss(output["rel_root_depth"], targets["rel_root_depth"],
+        "rel_root_depth": rel_root_depth_loss(output["rel_root_depth_bins"], targets["rel_root_depth_bins"],
                                               targets["root_valid"]),
         "hand_type": hand_type_loss(output["hand_type"], targets["hand_type"], targets["hand_type_valid"]),
     }

@@ -14,6 +14,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from interhand.geometry.camera import camera_to_pixel, world_to_camera
+from interhand.skeleton import JOINTS_PER_HAND, NUM_JOINTS
 from interhand.vis import BOX, LEFT, RIGHT, caption_tile, draw_hands, masked_hands, save_sheet, titled_sheet
 
 __all__ = ["AnnotatedFrame", "read_annotated_frames", "write_contact_sheet"]
@@ -69,8 +70,9 @@ def _stb_rhd_frames(root: Path, split: str) -> list[AnnotatedFrame]:
     frames = []
     for annotation in content["annotations"]:
         image = images[annotation["image_id"]]
-        block = slice(0, 21) if annotation["hand_type"] == "left" else slice(21, 42)
-        joints_img, valid = np.zeros((42, 2)), np.zeros(42, dtype=bool)
+        # STB/RHD order: the left hand's block first
+        block = slice(0, JOINTS_PER_HAND) if annotation["hand_type"] == "left" else slice(JOINTS_PER_HAND, NUM_JOINTS)
+        joints_img, valid = np.zeros((NUM_JOINTS, 2)), np.zeros(NUM_JOINTS, dtype=bool)
         joints_img[block] = annotation["joint_img"]
         valid[block] = np.array(annotation["joint_valid"]).ravel() > 0
         where = image.get("seq_name") or folder_name

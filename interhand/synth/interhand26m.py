@@ -14,7 +14,7 @@ import numpy as np
 from interhand.config import SynthConfig
 from interhand.geometry.bbox import process_bbox
 from interhand.geometry.camera import camera_to_pixel, world_to_camera
-from interhand.skeleton import IH26M_JOINT_NAMES, IH26M_PARENTS, skeleton_txt
+from interhand.skeleton import IH26M_JOINT_NAMES, IH26M_PARENTS, IH26M_ROOT, LEFT, NUM_JOINTS, RIGHT, skeleton_txt
 from interhand.synth.common import (as_float32_list, inside_image, save_jpeg, tight_bbox, to_gray_rgb,
                                     write_json)
 from interhand.synth.render import render_hands
@@ -26,7 +26,7 @@ __all__ = ["write_interhand26m", "SPLITS", "ID_BASE"]
 SPLITS = ("train", "val", "test")
 # Annotation/image ids: unique across the whole dataset, split by split.
 ID_BASE = {"train": 1_000_000, "val": 2_000_000, "test": 3_000_000}
-_HAND_BLOCKS = {"right": slice(0, 21), "left": slice(21, 42)}
+_HAND_BLOCKS = {"right": RIGHT, "left": LEFT}
 # RootNet's error on its absolute root depth (the real model reaches tens of mm; #36).
 _ROOTNET_DEPTH_NOISE_MM = 30.0
 
@@ -124,7 +124,7 @@ def _render_and_annotate(config, root, split, files, frame: SynthFrame, camera: 
     # 2D validity: annotated in 3D, in front of the camera and inside the image, as in the real
     # samples of tests/data/interhand26m_real.
     valid = frame.valid_3d & (joints_cam[:, 2] > 0) & inside_image(joints_img, view.width, view.height)
-    drawn_joints = np.concatenate([np.arange(42)[_HAND_BLOCKS[side]] for side in drawn])
+    drawn_joints = np.concatenate([np.arange(NUM_JOINTS)[_HAND_BLOCKS[side]] for side in drawn])
     box_joints = np.flatnonzero(valid) if valid.any() else drawn_joints
     files.images.append({"id": image_id, "file_name": file_name, "width": view.width, "height": view.height,
                          "capture": frame.capture, "subject": frame.subject, "seq_name": frame.seq_name,
@@ -140,7 +140,7 @@ def _render_and_annotate(config, root, split, files, frame: SynthFrame, camera: 
 def _rootnet_record(image_id: int, bbox: list[float], joints_cam: np.ndarray, frame: SynthFrame,
                     rng: np.random.Generator) -> dict:
     """RootNet output: the GT box through process_bbox (#91, #94) and noisy absolute wrist depths."""
-    depth = {side: float(joints_cam[20 if side == "right" else 41, 2]) for side in ("right", "left")}
+    depth = {side: float(joints_cam[IH26M_ROOT[side], 2]) for side in ("right", "left")}
     present = drawn_hands(frame.hand_type)
     estimate = {side: depth[side if side in present else present[0]] + rng.normal(0, _ROOTNET_DEPTH_NOISE_MM)
                 for side in ("right", "left")}

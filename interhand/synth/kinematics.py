@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from interhand.skeleton import JOINTS_PER_HAND
+
 __all__ = ["POSE_LIBRARY", "HandShape", "random_hand_shape", "hand_joints_local", "pose_hand",
            "rotation_from_axis_angle", "axis_angle_from_rotation", "random_rotation", "blend_poses"]
 
@@ -67,7 +69,7 @@ def _rot_z(angle_rad: float) -> np.ndarray:
 
 def hand_joints_local(pose_deg: np.ndarray, shape: HandShape) -> np.ndarray:
     """(5, 4) finger angles in degrees → (21, 3) right-hand joints in the hand-local frame, mm."""
-    joints = np.zeros((21, 3))
+    joints = np.zeros((JOINTS_PER_HAND, 3))  # the wrist, last, stays at the origin
     pose_rad = np.deg2rad(pose_deg)
     for finger in range(5):
         abduction, *flexions = pose_rad[finger]

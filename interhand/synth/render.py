@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image
 
 from interhand.geometry.camera import camera_to_pixel, world_to_camera
+from interhand.skeleton import IH26M_WRIST_IN_HAND
 
 __all__ = ["CameraView", "HandAppearance", "hand_capsules", "render_hands", "make_background", "SKIN_TONES"]
 
@@ -46,7 +47,7 @@ def _finger_capsules() -> list[tuple[int, int, float, float]]:
     for finger in range(5):
         tip, third, second, base = 4 * finger, 4 * finger + 1, 4 * finger + 2, 4 * finger + 3
         thickness = {0: 1.12, 4: 0.85}.get(finger, 1.0)
-        for joint_a, joint_b, radius_a, radius_b in ((20, base, 12.0, 10.0), (base, second, 9.5, 8.6),
+        for joint_a, joint_b, radius_a, radius_b in ((IH26M_WRIST_IN_HAND, base, 12.0, 10.0), (base, second, 9.5, 8.6),
                                                      (second, third, 8.6, 7.6), (third, tip, 7.6, 6.6)):
             capsules.append((joint_a, joint_b, radius_a * thickness, radius_b * thickness))
     # Webs between the finger bases close the palm.
@@ -65,7 +66,7 @@ def hand_capsules(joints_mm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
     """
     ends = [(joints_mm[a], joints_mm[b]) for a, b, _, _ in _FINGER_CAPSULES]
     radii = [(ra, rb) for _, _, ra, rb in _FINGER_CAPSULES]
-    wrist = joints_mm[20]
+    wrist = joints_mm[IH26M_WRIST_IN_HAND]
     palm_centre = (wrist + joints_mm[7] + joints_mm[11] + joints_mm[15] + joints_mm[19]) / 5.0
     ends += [(wrist, palm_centre), (palm_centre, joints_mm[11]), (palm_centre, joints_mm[7]),
              (palm_centre, joints_mm[19]), (wrist, joints_mm[7]), (wrist, joints_mm[19])]

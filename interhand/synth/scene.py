@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from interhand.geometry.camera import look_at_rotation
+from interhand.skeleton import IH26M_ROOT, IH26M_WRIST_IN_HAND, LEFT, NUM_JOINTS, RIGHT
 from interhand.synth.kinematics import (POSE_LIBRARY, HandShape, axis_angle_from_rotation, blend_poses,
                                         hand_joints_local, pose_hand, random_hand_shape, random_rotation,
                                         rotation_from_axis_angle)
@@ -161,8 +162,8 @@ def make_capture_frames(rng: np.random.Generator, capture: int, subject: int, nu
 
 def _posed_frame(rng, capture, subject, frame_idx, seq_name, hand_type, tracks, phase, betas,
                  fail_a_hand: bool) -> SynthFrame:
-    joints = np.full((42, 3), ABSENT_JOINT_MM)
-    valid = np.zeros(42, dtype=bool)
+    joints = np.full((NUM_JOINTS, 3), ABSENT_JOINT_MM)
+    valid = np.zeros(NUM_JOINTS, dtype=bool)
     mano: dict[str, dict | None] = {"right": None, "left": None}
     placed: dict[str, np.ndarray] = {}
     for side, track in tracks.items():
@@ -176,10 +177,10 @@ def _posed_frame(rng, capture, subject, frame_idx, seq_name, hand_type, tracks, 
                 - trial[[7, 11, 15, 19, 20]].mean(axis=0)
         world = pose_hand(local, side, rotation, wrist)
         placed[side] = world
-        block = slice(0, 21) if side == "right" else slice(21, 42)
+        block = RIGHT if side == "right" else LEFT
         joints[block] = world
         valid[block] = True
-        mano[side] = _mano_params(rotation, pose, world[20], betas)
+        mano[side] = _mano_params(rotation, pose, world[IH26M_WRIST_IN_HAND], betas)
     _annotation_failures(rng, hand_type, valid, mano, fail_a_hand)
     return SynthFrame(capture, subject, frame_idx, seq_name, hand_type, joints, valid, mano)
 
@@ -189,11 +190,11 @@ def _annotation_failures(rng: np.random.Generator, hand_type: str, valid: np.nda
     """Real annotations fail: whole hands of interacting frames (#99, #113) and a few single joints."""
     if hand_type == "interacting" and (fail_a_hand or rng.random() < 0.08):
         side = str(rng.choice(["right", "left"]))
-        valid[slice(0, 21) if side == "right" else slice(21, 42)] = False
+        valid[RIGHT if side == "right" else LEFT] = False
         mano[side] = None
     if rng.random() < 0.1:
         candidates = np.flatnonzero(valid)
-        candidates = candidates[(candidates != 20) & (candidates != 41)]
+        candidates = candidates[~np.isin(candidates, list(IH26M_ROOT.values()))]
         if len(candidates):
             valid[rng.choice(candidates, size=min(len(candidates), int(rng.integers(1, 4))), replace=False)] = False
 

@@ -15,7 +15,7 @@ import numpy as np
 from interhand.config import SynthConfig
 from interhand.geometry.bbox import process_bbox
 from interhand.geometry.camera import camera_to_pixel
-from interhand.skeleton import STB_RHD_JOINT_NAMES, STB_RHD_PARENTS, skeleton_txt
+from interhand.skeleton import IH26M_WRIST_IN_HAND, STB_RHD_JOINT_NAMES, STB_RHD_PARENTS, skeleton_txt
 from interhand.synth.common import as_float32_list, inside_image, save_png, tight_bbox, write_json
 from interhand.synth.kinematics import POSE_LIBRARY, hand_joints_local, pose_hand, random_hand_shape, random_rotation
 from interhand.synth.render import SKIN_TONES, CameraView, HandAppearance, make_background, render_hands
@@ -23,7 +23,7 @@ from interhand.synth.render import SKIN_TONES, CameraView, HandAppearance, make_
 __all__ = ["write_stb", "write_rhd", "IH26M_TO_STB_RHD_HAND"]
 
 # Per-hand reordering: STB/RHD hand = IH26M hand[[wrist, thumb4, thumb3, ..., pinky1]].
-IH26M_TO_STB_RHD_HAND = np.array([20] + list(range(20)))
+IH26M_TO_STB_RHD_HAND = np.array([IH26M_WRIST_IN_HAND] + list(range(IH26M_WRIST_IN_HAND)))
 _POSE_NAMES = tuple(POSE_LIBRARY)
 _STB_SEQUENCES = {"train": [f"B{b}{kind}" for b in range(2, 7) for kind in ("Counting", "Random")],
                   "test": ["B1Counting", "B1Random"]}

@@ -36,7 +36,7 @@ class LoopSettings:
 
 def batch_targets(batch: Batch, device: torch.device) -> dict[str, torch.Tensor]:
     """The loss's target mapping on `device` (non-blocking copies)."""
-    names = ("joint_coord", "joint_valid", "rel_root_depth", "root_valid", "hand_type", "hand_type_valid")
+    names = ("joints_voxel", "joint_valid", "rel_root_depth_bins", "root_valid", "hand_type", "hand_type_valid")
     return {name: getattr(batch, name).to(device, non_blocking=True) for name in names}
 
 

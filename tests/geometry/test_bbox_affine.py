@@ -33,25 +33,27 @@ def test_apply_affine_maps_points_by_the_linear_part_plus_the_offset():
 
 def test_patch_affines_map_a_window_onto_the_patch_and_back():
     # a 100×50 window centred at (150, 75), no rotation: its corners go to the patch's corners
-    img_to_patch, trans, inv_trans = patch_affines(np.array([[150.0, 75.0]]), np.array([[100.0, 50.0]]),
-                                                   np.array([0.0]), np.array([False]), 640.0, 256)
-    np.testing.assert_allclose(apply_affine([[100.0, 50.0], [200.0, 100.0]], trans[0]), [[0.0, 0.0], [256.0, 256.0]])
-    np.testing.assert_allclose(img_to_patch, trans)
-    np.testing.assert_allclose(apply_affine([[128.0, 128.0]], inv_trans[0]), [[150.0, 75.0]])
+    img_to_patch, flipped_img_to_patch, patch_to_flipped_img = patch_affines(
+        np.array([[150.0, 75.0]]), np.array([[100.0, 50.0]]), np.array([0.0]), np.array([False]), 640.0, 256)
+    np.testing.assert_allclose(apply_affine([[100.0, 50.0], [200.0, 100.0]], flipped_img_to_patch[0]),
+                               [[0.0, 0.0], [256.0, 256.0]])
+    np.testing.assert_allclose(img_to_patch, flipped_img_to_patch)
+    np.testing.assert_allclose(apply_affine([[128.0, 128.0]], patch_to_flipped_img[0]), [[150.0, 75.0]])
 
 
 def test_patch_affines_fold_the_flip_and_rotate_about_the_centre():
     centre, window = np.array([[150.0, 75.0]]), np.array([[100.0, 100.0]])
-    img_to_patch, trans, inv_trans = patch_affines(centre, window, np.array([90.0]), np.array([True]), 640.0, 256)
+    img_to_patch, flipped_img_to_patch, patch_to_flipped_img = patch_affines(centre, window, np.array([90.0]),
+                                                                             np.array([True]), 640.0, 256)
     mirrored_centre = [640.0 - 1.0 - 150.0, 75.0]
-    np.testing.assert_allclose(apply_affine([mirrored_centre], trans[0]), [[128.0, 128.0]])
+    np.testing.assert_allclose(apply_affine([mirrored_centre], flipped_img_to_patch[0]), [[128.0, 128.0]])
     np.testing.assert_allclose(apply_affine([[150.0, 75.0]], img_to_patch[0]), [[128.0, 128.0]])
     # a point 50 px right of the centre in the mirrored image lies on the patch's vertical axis after 90°
-    right = apply_affine([[mirrored_centre[0] + 50.0, 75.0]], trans[0])[0]
+    right = apply_affine([[mirrored_centre[0] + 50.0, 75.0]], flipped_img_to_patch[0])[0]
     np.testing.assert_allclose(abs(right[1] - 128.0), 128.0, atol=1e-9)
     np.testing.assert_allclose(right[0], 128.0, atol=1e-9)
-    full = np.vstack([trans[0], [0.0, 0.0, 1.0]])
-    np.testing.assert_allclose(inv_trans[0], np.linalg.inv(full)[:2], atol=1e-12)
+    full = np.vstack([flipped_img_to_patch[0], [0.0, 0.0, 1.0]])
+    np.testing.assert_allclose(patch_to_flipped_img[0], np.linalg.inv(full)[:2], atol=1e-12)
 
 
 def test_apply_affine_takes_one_matrix_per_leading_index():

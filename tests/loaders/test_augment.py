@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from interhand.loaders.augment import (IDENTITY, AugmentParams, augment_sample, augment_targets, counter_params,
-                                       draw_augment_params, draw_augment_params_array, params_from_array, patch_affine,
-                                       warp_patch)
+from interhand.loaders.augment import (IDENTITY, PARAM_COLOUR, PARAM_FLIP, PARAM_ROT_DEG, PARAM_SCALE, PARAM_SHIFT_X,
+                                       PARAM_SHIFT_Y, AugmentParams, augment_sample, augment_targets, counter_params,
+                                       draw_augment_params, draw_augment_params_array, params_flip, params_from_array,
+                                       params_to_array, patch_affine, warp_patch)
 
 # The patch is OpenCV's warpAffine, as in the original; against a float re-statement of its bilinear
 # interpolation with a black border it differs by the rounding to uint8 only (measured: mean 0.25, max 0.5).
@@ -106,12 +107,12 @@ def test_targets_match_the_original_computation(params, interhand):
         joints, valid, rel_root, root_valid, hand_out, inv, _ = _original_targets(
             record["joints_img"], record["joint_valid"], hand, record["bbox"], 512, params, record["root_joint_index"],
             interhand)
-        np.testing.assert_allclose(sample.targets.joint_coord, joints, atol=1e-4)
+        np.testing.assert_allclose(sample.targets.joints_voxel, joints, atol=1e-4)
         np.testing.assert_array_equal(sample.targets.joint_valid, valid)
-        np.testing.assert_allclose(sample.targets.rel_root_depth, [rel_root], atol=1e-4)
+        np.testing.assert_allclose(sample.targets.rel_root_depth_bins, [rel_root], atol=1e-4)
         np.testing.assert_array_equal(sample.targets.root_valid, [root_valid])
         np.testing.assert_array_equal(sample.targets.hand_type, hand_out)
-        np.testing.assert_allclose(sample.inv_trans, inv, atol=1e-3)
+        np.testing.assert_allclose(sample.patch_to_flipped_img, inv, atol=1e-3)
 
 
 def test_flip_swaps_left_and_right_joint_blocks_and_hand_type():
@@ -123,15 +124,15 @@ def test_flip_swaps_left_and_right_joint_blocks_and_hand_type():
     np.testing.assert_array_equal(flipped.targets.hand_type, [0, 1])
     assert flipped.targets.joint_valid[:21].sum() == 0 and flipped.targets.joint_valid[21:].sum() > 0
     # Mirrored about the patch's vertical axis: x → 64 − x (heatmap px); y and z unchanged.
-    np.testing.assert_allclose(flipped.targets.joint_coord[21:, 0], 64 - plain.targets.joint_coord[:21, 0], atol=1e-4)
-    np.testing.assert_allclose(flipped.targets.joint_coord[21:, 1:], plain.targets.joint_coord[:21, 1:], atol=1e-4)
+    np.testing.assert_allclose(flipped.targets.joints_voxel[21:, 0], 64 - plain.targets.joints_voxel[:21, 0], atol=1e-4)
+    np.testing.assert_allclose(flipped.targets.joints_voxel[21:, 1:], plain.targets.joints_voxel[:21, 1:], atol=1e-4)
 
 
 def test_joints_leaving_the_crop_become_invalid():
     record = _record(np.random.default_rng(5))
     record["joint_valid"] = np.ones(42)
     sample = augment_sample(np.zeros((334, 512, 3), np.uint8), record, AugmentParams(scale=0.75))
-    outside = (sample.targets.joint_coord[:, :2] < 0).any(1) | (sample.targets.joint_coord[:, :2] >= 64).any(1)
+    outside = (sample.targets.joints_voxel[:, :2] < 0).any(1) | (sample.targets.joints_voxel[:, :2] >= 64).any(1)
     assert outside.any() and not sample.targets.joint_valid[outside].any()
 
 
@@ -158,7 +159,7 @@ def test_identity_targets_of_a_real_sample_land_where_the_hand_is(real_ih26m_roo
         valid = sample.targets.joint_valid > 0
         assert valid.sum() >= 20
         # The bbox is the tight box ×1.2 ×1.25: valid joints sit inside the central part of the patch.
-        xy = sample.targets.joint_coord[valid, :2]
+        xy = sample.targets.joints_voxel[valid, :2]
         assert xy.min() > 64 * 0.08 and xy.max() < 64 * 0.92
 
 
@@ -167,10 +168,10 @@ def test_warped_patch_is_the_original_bilinear_warp_of_the_flipped_image(params)
     rng = np.random.default_rng(11)
     image = (rng.random((334, 512, 3)) * 40 + np.linspace(0, 200, 512)[None, :, None]).astype(np.uint8)
     bbox = [150.0, 60.0, 200.0, 200.0]
-    img_to_patch, trans, _ = patch_affine(bbox, 512, params)
+    img_to_patch, flipped_img_to_patch, _ = patch_affine(bbox, 512, params)
     ours = warp_patch(image, img_to_patch).astype(np.float64)
-    source = image[:, ::-1] if params.flip else image  # the original warps the mirrored image with `trans`
-    reference = _reference_warp(source.astype(np.float64), trans)
+    source = image[:, ::-1] if params.flip else image  # the original warps the mirrored image with its `trans`
+    reference = _reference_warp(source.astype(np.float64), flipped_img_to_patch)
     difference = np.abs(ours - reference)
     assert difference.mean() < MEAN_ABS_PIXEL_TOLERANCE
     assert difference.max() <= MAX_ABS_PIXEL_TOLERANCE
@@ -208,11 +209,25 @@ def test_batched_targets_equal_per_sample_targets():
     records = [_record(rng) for _ in range(6)]
     params = [draw_augment_params(rng) for _ in range(6)]
     single = [augment_sample(np.zeros((334, 512, 3), np.uint8), r, p).targets for r, p in zip(records, params)]
-    trans = np.stack([patch_affine(r["bbox"], 512, p)[1] for r, p in zip(records, params)])
+    flipped_img_to_patch = np.stack([patch_affine(r["bbox"], 512, p)[1] for r, p in zip(records, params)])
     hand = np.array([{"right": [1, 0], "left": [0, 1], "interacting": [1, 1]}[r["hand_type"]] for r in records], float)
     batched = augment_targets(np.stack([r["joints_img"] for r in records]), np.stack([r["joint_valid"] for r in records]),
-                              hand, np.array([r["root_joint_index"] for r in records]), np.full(6, 512), trans,
+                              hand, np.array([r["root_joint_index"] for r in records]), np.full(6, 512),
+                              flipped_img_to_patch,
                               np.array([p.flip for p in params]), np.ones(6, bool))
     for index, targets in enumerate(single):
         for name in targets._fields:
             np.testing.assert_allclose(getattr(batched, name)[index], getattr(targets, name), atol=1e-5)
+
+
+def test_named_parameter_columns_read_the_fields_params_to_array_writes():
+    params = AugmentParams(shift_x=0.1, shift_y=-0.05, scale=1.2, rot_deg=-30.0, flip=True, colour=(0.9, 1.0, 1.1))
+    row = params_to_array(params)
+    assert (row[PARAM_SHIFT_X], row[PARAM_SHIFT_Y]) == pytest.approx((0.1, -0.05))
+    assert (row[PARAM_SCALE], row[PARAM_ROT_DEG]) == pytest.approx((1.2, -30.0))
+    assert row[PARAM_COLOUR] == pytest.approx((0.9, 1.0, 1.1))
+    assert row[PARAM_FLIP] == 1.0 and params_flip(row)
+    table = np.stack([row, params_to_array(IDENTITY)])
+    np.testing.assert_array_equal(params_flip(table), [True, False])
+    assert params_from_array(row) == params_from_array(row.astype(np.float64))
+    assert params_from_array(row).colour == pytest.approx(params.colour)

@@ -22,7 +22,8 @@ from interhand.loaders.reference import ReferenceDataset, ReferenceLoader, rank_
 IMAGE_MEAN_ABS_TOLERANCE = 0.01
 IMAGE_MAX_ABS_TOLERANCE = 1.0
 TARGET_TOLERANCE = 1e-4
-TARGET_FIELDS = ("joint_coord", "joint_valid", "rel_root_depth", "root_valid", "hand_type", "hand_type_valid", "inv_trans")
+TARGET_FIELDS = ("joints_voxel", "joint_valid", "rel_root_depth_bins", "root_valid", "hand_type", "hand_type_valid",
+                 "patch_to_flipped_img")
 
 FIXED = [AugmentParams(), AugmentParams(flip=True), AugmentParams(rot_deg=75.0), AugmentParams(rot_deg=-90.0, flip=True),
          AugmentParams(scale=0.75, shift_x=0.15, shift_y=-0.15), AugmentParams(colour=(0.8, 1.2, 1.05), rot_deg=20.0)]
@@ -88,7 +89,7 @@ def test_rootnet_box_is_used_when_asked(synth_ih26m_shards):
     gt = next(iter(ReferenceLoader(ReferenceDataset(shards, replace(config, box="gt")))))
     rootnet = next(iter(ReferenceLoader(ReferenceDataset(shards, replace(config, box="rootnet")))))
     # RootNet's boxes are the GT boxes through process_bbox, which the GT path applies too: same patches.
-    torch.testing.assert_close(gt.inv_trans, rootnet.inv_trans, atol=1e-3, rtol=0)
+    torch.testing.assert_close(gt.patch_to_flipped_img, rootnet.patch_to_flipped_img, atol=1e-3, rtol=0)
 
 
 @pytest.mark.parametrize("backend", ["reference", "dali"])
@@ -140,7 +141,7 @@ def test_reference_batches_do_not_depend_on_the_number_of_threads(synth_ih26m_sh
         for expected, got in zip(runs[0], batches, strict=True):
             assert expected.keys == got.keys
             torch.testing.assert_close(expected.image, got.image, atol=0, rtol=0)
-            torch.testing.assert_close(expected.joint_coord, got.joint_coord, atol=0, rtol=0)
+            torch.testing.assert_close(expected.joints_voxel, got.joints_voxel, atol=0, rtol=0)
 
 
 def test_reference_loader_survives_a_consumer_that_stops_early(synth_ih26m_shards):

@@ -117,9 +117,10 @@ def test_hand_type_loss_is_the_masked_mean_of_per_sample_binary_cross_entropy():
 
 def test_internet_losses_gives_the_three_original_keys_with_either_heatmap_loss():
     heatmap, joints_voxel, joint_valid = _case(batch=2, joints=42, size=8, dtype=torch.float32)
-    output = {"joint_heatmap": heatmap, "rel_root_depth": torch.full((2, 1), 30.0),
+    output = {"joint_heatmap": heatmap, "rel_root_depth_bins": torch.full((2, 1), 30.0),
               "hand_type": torch.tensor([[0.7, 0.4], [0.6, 0.9]])}
-    targets = {"joint_coord": joints_voxel, "joint_valid": joint_valid, "rel_root_depth": torch.full((2, 1), 32.0),
+    targets = {"joints_voxel": joints_voxel, "joint_valid": joint_valid,
+               "rel_root_depth_bins": torch.full((2, 1), 32.0),
                "root_valid": torch.ones(2, 1), "hand_type": torch.tensor([[1.0, 0.0], [1.0, 1.0]]),
                "hand_type_valid": torch.ones(2)}
     lean = internet_losses(output, targets, 2.5, "lean")

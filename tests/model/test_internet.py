@@ -23,11 +23,11 @@ def test_forward_returns_heatmaps_root_depth_in_bins_and_hand_probabilities():
         output = model(_images())
     assert isinstance(output, InterNetOutput)
     assert output["joint_heatmap"].shape == (2, 42, 16, 16, 16)
-    assert output["rel_root_depth"].shape == (2, 1)
-    assert ((output["rel_root_depth"] >= 0) & (output["rel_root_depth"] <= 15)).all()
+    assert output["rel_root_depth_bins"].shape == (2, 1)
+    assert ((output["rel_root_depth_bins"] >= 0) & (output["rel_root_depth_bins"] <= 15)).all()
     assert output["hand_type"].shape == (2, 2)
     assert ((output["hand_type"] > 0) & (output["hand_type"] < 1)).all()
-    assert set(dict(output.items())) == {"joint_heatmap", "rel_root_depth", "hand_type"}
+    assert set(dict(output.items())) == {"joint_heatmap", "rel_root_depth_bins", "hand_type"}
     with pytest.raises(KeyError, match="joint_heatmap"):
         output["joints"]
 
@@ -35,7 +35,7 @@ def test_forward_returns_heatmaps_root_depth_in_bins_and_hand_probabilities():
 def test_predict_adds_integer_voxel_joint_coordinates():
     model = InterNet(SMALL).eval()
     prediction = model.predict(_images(batch=1))
-    coords = prediction["joint_coord"]
+    coords = prediction["joints_voxel"]
     assert coords.shape == (1, 42, 3) and coords.dtype == torch.float32
     assert torch.equal(coords, coords.round()) and coords.min() >= 0 and coords.max() <= 15
     heatmap = prediction["joint_heatmap"][0, 5]
@@ -83,7 +83,7 @@ def test_amp_runs_the_network_in_bf16_and_keeps_head_outputs_in_range():
     with torch.no_grad():
         output = model(_images(batch=1))
     assert output.joint_heatmap.dtype == torch.bfloat16
-    assert output.rel_root_depth.dtype == output.hand_type.dtype == torch.float32
+    assert output.rel_root_depth_bins.dtype == output.hand_type.dtype == torch.float32
     assert ((output.hand_type > 0) & (output.hand_type < 1)).all()
 
 

@@ -122,10 +122,10 @@ def test_loading_an_original_snapshot_reproduces_the_original_forward(original_s
         output = model(images)
     assert output["joint_heatmap"].shape == (2, 42, 64, 64, 64)
     _assert_close_scaled(output["joint_heatmap"], expected_heatmap)
-    _assert_close_scaled(output["rel_root_depth"], expected_root)
+    _assert_close_scaled(output["rel_root_depth_bins"], expected_root)
     _assert_close_scaled(output["hand_type"], expected_hand)
     prediction = model.predict(images)
-    torch.testing.assert_close(prediction["joint_coord"], _reference_hard_argmax(prediction["joint_heatmap"]))
+    torch.testing.assert_close(prediction["joints_voxel"], _reference_hard_argmax(prediction["joint_heatmap"]))
 
 
 def test_hard_argmax_breaks_ties_like_the_original_cascade():
