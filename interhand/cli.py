@@ -445,7 +445,8 @@ def train(config_file: Path | None, nnodes: int, node_rank: int, master_addr: st
     is per process (global = batch × processes) and the learning rate is not scaled. --run-dir gets
     config.yaml (the resolved config), log/ (JSON lines + text), model_dump/snapshot_<epoch>.pth.tar.
     """
-    from interhand.train.launch import Rendezvous, launch
+    from interhand.runtime.launch import Rendezvous
+    from interhand.train.launch import launch
 
     config = train_config(values, config_file)
     check_shards_root(Path(config.shards), config.dataset, config.annot_subset, "train")
@@ -490,11 +491,12 @@ def eval_command(**values) -> None:
     config = build_config(EvalConfig, values)
     check_shards_root(Path(config.shards), config.dataset, config.annot_subset, config.split)
     try:
-        status = launch(config)
+        status, results = launch(config)
     except (FileNotFoundError, ValueError) as error:
         raise click.ClickException(str(error)) from error
     if status:
         raise click.ClickException(f"evaluation processes exited with status {status}")
+    click.echo((results / "report.txt").read_text())
 
 
 @main.command("compare", short_help="Side-by-side table of a run's evaluations: oracle, mean pose, untrained, trained.")

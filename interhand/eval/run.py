@@ -32,15 +32,18 @@ from interhand.loaders.build import build_loader
 from interhand.loaders.decode import decode_image
 from interhand.manifests.read import read_manifest
 from interhand.model import InterNet, heatmap_geometry, load_checkpoint
+from interhand.model.snapshots import latest_snapshot, snapshot_path
 from interhand.preprocess.verify import check_recorded_files
 from interhand.progress import progress
+from interhand.runtime.ddp import DistContext, cleanup_distributed, setup_distributed
 from interhand.shard_format import FORMAT_VERSION
 from interhand.shard_format.dataset_json import read_dataset_json
 from interhand.skeleton import IH26M_JOINT_NAMES, NUM_JOINTS, STB_RHD_JOINT_NAMES
-from interhand.train.checkpoint import latest_snapshot, snapshot_path
-from interhand.train.ddp import DistContext, cleanup_distributed, setup_distributed
 
-__all__ = ["run", "resolve_checkpoint", "eval_shard_dir", "run_name"]
+__all__ = ["run", "resolve_checkpoint", "eval_shard_dir", "run_name", "result_dir", "CONFIG_TYPE"]
+
+CONFIG_TYPE = EvalConfig  # what a torchrun worker (interhand.runtime.worker) reads
+
 
 def eval_shard_dir(config: EvalConfig) -> Path:
     """The split's shard folder, checked: finished shards (`read_dataset_json`) of the dataset, subset and split
@@ -102,6 +105,11 @@ def run_name(config: EvalConfig, checkpoint: Path | None) -> str:
     if config.oracle:
         source = "_".join(filter(None, ("oracle", source)))
     return f"{config.dataset}_{config.annot_subset}_{config.split}_{config.root}_{source}"
+
+
+def result_dir(config: EvalConfig) -> Path:
+    """OUTPUT/result/<run>/: where the evaluation writes metrics.json and report.txt."""
+    return Path(config.output) / "result" / run_name(config, resolve_checkpoint(config))
 
 
 def _collect(model, loader, geometry, device, oracle: bool, bar, world_size: int = 1) -> Predictions:
@@ -196,13 +204,13 @@ def _evaluate(config: EvalConfig, context: DistContext) -> dict | None:
     evaluator.update(predictions, _ground_truth(rows, config.root))
     _, decoded = evaluator.compute()  # the network's output in image px and mm
     name = run_name(config, checkpoint)
-    result_dir, vis_dir = Path(config.output) / "result" / name, Path(config.output) / "vis" / name
-    result_dir.mkdir(parents=True, exist_ok=True)
+    results, vis_dir = Path(config.output) / "result" / name, Path(config.output) / "vis" / name
+    results.mkdir(parents=True, exist_ok=True)
     vis_dir.mkdir(parents=True, exist_ok=True)
     # The metrics are the score of the predictions file as written (float32), so that `interhand score` on
     # it reproduces them exactly.
     predictions_file = _prediction_file(config, predictions, decoded, geometry, name, checkpoint,
-                                        result_dir / "predictions.parquet")
+                                        results / "predictions.parquet")
     write_predictions(predictions_file.path, predictions_file)
     metrics, per_sample, rows = score_file(predictions_file, every_row,
                                            match_rows(predictions_file, every_row, str(shard_dir / "manifest.parquet")),
@@ -210,11 +218,10 @@ def _evaluate(config: EvalConfig, context: DistContext) -> dict | None:
     metrics.update({"dataset": config.dataset, "annot_subset": config.annot_subset, "split": config.split,
                     "protocol": "all", "checkpoint": _source_label(config, checkpoint), "shards": str(shard_dir),
                     "shard_format_version": FORMAT_VERSION, "package_version": __version__})
-    write_per_sample(result_dir / "per_sample.parquet", per_sample)
-    (result_dir / "metrics.json").write_text(json.dumps(metrics, indent=1, sort_keys=True) + "\n")
+    write_per_sample(results / "per_sample.parquet", per_sample)
+    (results / "metrics.json").write_text(json.dumps(metrics, indent=1, sort_keys=True) + "\n")
     report = format_report(metrics, images_per_s, len(predictions.keys))
-    (result_dir / "report.txt").write_text(report)
-    print(report)
+    (results / "report.txt").write_text(report)  # `interhand eval` prints it
     _figures(config, metrics, per_sample, rows, shard_dir, vis_dir, figure_title(name, metrics))
     return metrics
 

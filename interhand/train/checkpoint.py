@@ -1,4 +1,6 @@
-"""Training snapshots: `model_dump/snapshot_<epoch>.pth.tar`, written atomically, found for --continue.
+"""Training snapshots: `model_dump/snapshot_<epoch>.pth.tar`, written atomically, loaded for --continue.
+
+Their names (`snapshot_path`, `latest_snapshot`) are in interhand.model.snapshots, which eval reads too.
 
 A snapshot is our checkpoint format (interhand.model.save_checkpoint: loadable with
 `torch.load(weights_only=True)` and by `interhand.model.load_checkpoint`) with the network under the
@@ -10,7 +12,6 @@ format version and the package version. Epochs are 0-based, as the original's.
 from __future__ import annotations
 
 import dataclasses
-import re
 from pathlib import Path
 
 import torch
@@ -19,6 +20,7 @@ from interhand import __version__
 from interhand.config import TrainConfig, config_to_dict
 from interhand.model import InterNet, save_checkpoint
 from interhand.model.original_checkpoint import CheckpointUnreadable, load_checkpoint_payload, load_network_state
+from interhand.model.snapshots import latest_snapshot, snapshot_path, snapshots_newest_first
 from interhand.shard_format import FORMAT_VERSION
 
 __all__ = ["snapshot_path", "snapshots_newest_first", "latest_snapshot", "save_snapshot", "load_snapshot",
@@ -34,31 +36,6 @@ class ResumePoint:
     epoch: int  # the epoch to run next
     iteration: int  # iterations of that epoch already done (mid-epoch snapshots)
     path: Path
-
-
-def snapshot_path(model_dump: Path, epoch: int, iteration: int | None = None) -> Path:
-    """snapshot_<epoch>.pth.tar; a mid-epoch one is snapshot_<epoch>_iter<iteration>.pth.tar."""
-    suffix = "" if iteration is None else f"_iter{iteration}"
-    return Path(model_dump) / f"snapshot_{epoch}{suffix}.pth.tar"
-
-
-def snapshots_newest_first(model_dump: Path) -> list[Path]:
-    """The snapshots by position in the schedule, newest first (highest epoch, then iteration); `.tmp` files are
-    never complete and not listed."""
-    candidates = []
-    for path in Path(model_dump).glob("snapshot_*.pth.tar"):
-        match = re.match(r"^snapshot_(\d+)(?:_iter(\d+))?\.pth\.tar$", path.name)
-        if match:
-            epoch, iteration = int(match.group(1)), match.group(2)
-            # an end-of-epoch snapshot comes after every mid-epoch one of the same epoch
-            candidates.append(((epoch, float("inf") if iteration is None else int(iteration)), path))
-    return [path for _, path in sorted(candidates, reverse=True)]
-
-
-def latest_snapshot(model_dump: Path) -> Path | None:
-    """The newest snapshot by name (not checked for being loadable: see resume_from_newest)."""
-    snapshots = snapshots_newest_first(model_dump)
-    return snapshots[0] if snapshots else None
 
 
 def save_snapshot(path: Path, model: InterNet, optimizer: torch.optim.Optimizer, epoch: int, iteration: int | None,

@@ -15,7 +15,7 @@ from interhand.loaders.batch import Batch, images_to_float
 from interhand.loaders.protocol import ShardLoader
 from interhand.model import internet_losses
 from interhand.progress import progress as progress_reporter
-from interhand.train.ddp import DistContext, all_reduce_mean
+from interhand.runtime.ddp import DistContext, all_reduce_mean
 from interhand.train.log import RunLog
 
 __all__ = ["LoopSettings", "batch_targets", "train_step", "train_one_epoch"]

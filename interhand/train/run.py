@@ -1,7 +1,7 @@
 """`interhand train`, one process: build model, optimizer and loader, resume, run the epochs, snapshot.
 
-Run directly for one process, or by `interhand.train.launch` under torchrun (one process per GPU, or
-N CPU processes with gloo). Output folder as the original's: log/, model_dump/, result/, vis/.
+Run directly for one process, or by `interhand.train.launch` on torchrun workers (interhand.runtime: one process
+per GPU, or N CPU processes with gloo). Output folder as the original's: log/, model_dump/, result/, vis/.
 """
 
 from __future__ import annotations
@@ -17,11 +17,13 @@ from interhand.loaders.build import build_loader
 from interhand.model import build_internet, heatmap_geometry, prepare_for_device
 from interhand.shard_format.dataset_json import read_dataset_json
 from interhand.train.checkpoint import resume_from_newest, save_snapshot, snapshot_path
-from interhand.train.ddp import DistContext, cleanup_distributed, setup_distributed
+from interhand.runtime.ddp import DistContext, cleanup_distributed, setup_distributed
 from interhand.train.log import RunLog
 from interhand.train.loop import LoopSettings, train_one_epoch
 
-__all__ = ["run", "run_folders", "train_shard_dir", "write_resolved_config"]
+__all__ = ["run", "run_folders", "train_shard_dir", "write_resolved_config", "CONFIG_TYPE"]
+
+CONFIG_TYPE = TrainConfig  # what a torchrun worker (interhand.runtime.worker) reads
 
 RUN_FOLDERS = ("log", "model_dump", "result", "vis")
 

@@ -8,11 +8,12 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 import torch
+import yaml
 from click.testing import CliRunner
 
 from interhand.cli import main
 from interhand.config import EvalConfig, ModelConfig
-from interhand.eval.run import run
+from interhand.eval.run import run, run_name
 from interhand.model import InterNet, save_checkpoint
 
 
@@ -106,21 +107,23 @@ def test_two_cpu_processes_score_every_sample_once_and_agree_with_one(synth_ih26
     result = CliRunner().invoke(main, ["eval", "--oracle", "--shards", str(root), "--output", str(tmp_path),
                                        "--cpu-processes", "2", "--run-name", "two", "--workers", "0", "--vis", "0"])
     assert result.exit_code == 0, result.output
+    assert result.output.count("MPJPE for all hand sequences") == 1  # rank 0's report, shown once by the CLI
     two = json.loads((tmp_path / "result" / "two" / "metrics.json").read_text())
     assert two["counts"] == one["counts"] and two["mpjpe"] == one["mpjpe"]
 
 
 def test_eval_on_several_cpu_processes_leaves_no_temporary_config_behind(synth_ih26m_shards, tmp_path, monkeypatch):
     import interhand.eval.launch as eval_launch
+    import interhand.runtime.launch as runtime_launch
 
     seen = []
 
     def fake_torchrun(command, env):  # the workers would read the config file given last
-        seen.append((command[-1], json.loads(open(command[-1]).read())["cpu_processes"]))
+        seen.append((command[-1], yaml.safe_load(open(command[-1]).read())["cpu_processes"]))
         return 0
 
-    monkeypatch.setattr(eval_launch.subprocess, "call", fake_torchrun)
+    monkeypatch.setattr(runtime_launch.subprocess, "call", fake_torchrun)
     config = _config(synth_ih26m_shards.parent.parent, tmp_path, oracle=True, split="val", root="gt", cpu_processes=2)
-    assert eval_launch.launch(config) == 0
+    assert eval_launch.launch(config) == (0, tmp_path / "result" / run_name(config, None))
     (path, processes), = seen
     assert processes == 2 and not Path(path).exists() and not Path(path).parent.exists()

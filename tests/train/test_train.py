@@ -14,7 +14,7 @@ from interhand.cli import main
 from interhand.config import LoaderConfig, ModelConfig, TrainConfig
 from interhand.loaders.reference import shard_list
 from interhand.train.checkpoint import latest_snapshot, save_snapshot
-from interhand.train.gpus import check_gpus_exist, parse_gpus
+from interhand.runtime.gpus import check_gpus_exist, parse_gpus
 from interhand.train.log import read_log
 from interhand.train.run import run
 
@@ -49,11 +49,12 @@ def test_listing_gpus_the_machine_lacks_is_an_error_naming_them():
 
 
 def test_torchrun_is_standalone_on_one_node_and_rendezvous_on_several():
-    from interhand.train.launch import Rendezvous, torchrun_command
+    from interhand.runtime.launch import Rendezvous, torchrun_command
 
-    single = torchrun_command(4, "interhand.train.worker", "c.yaml", Rendezvous())
-    assert "--standalone" in single and "--nproc_per_node=4" in single and single[-2:] == ["interhand.train.worker", "c.yaml"]
-    several = torchrun_command(8, "interhand.train.worker", "c.yaml", Rendezvous(2, 1, "host0", 29400))
+    single = torchrun_command(4, "interhand.runtime.worker", "c.yaml", Rendezvous(), "interhand.train.run")
+    assert "--standalone" in single and "--nproc_per_node=4" in single
+    assert single[-4:] == ["-m", "interhand.runtime.worker", "interhand.train.run", "c.yaml"]
+    several = torchrun_command(8, "interhand.runtime.worker", "c.yaml", Rendezvous(2, 1, "host0", 29400))
     assert {"--nnodes=2", "--node_rank=1", "--master_addr=host0", "--master_port=29400"} <= set(several)
 
 

@@ -31,4 +31,4 @@ def check_gpus_exist(gpus: list[int], available: int) -> None:
     missing = [gpu for gpu in gpus if gpu >= available]
     if missing:
         have = f"GPUs 0-{available - 1}" if available else "no GPU"
-        raise ValueError(f"--gpu lists {missing}, but this machine has {have}; leave --gpu empty to train on the CPU")
+        raise ValueError(f"--gpu lists {missing}, but this machine has {have}; leave --gpu empty to run on the CPU")

@@ -1,0 +1,1 @@
+"""What train and eval share to run on one or several processes: GPU lists, process groups, torchrun, the worker."""
