@@ -27,13 +27,14 @@ from pathlib import Path
 
 import numpy as np
 
-from common import machine_description
 from interhand.config import PreprocessConfig, SynthConfig
 from interhand.preprocess.run import run as shards_run
 from interhand.preprocess.run import shard_dir
 from interhand.preprocess.shard_writer import TarWriter
 from interhand.shard_format import ANN_DTYPE, ANN_FLOATS, dali_index_text, index_name
 from interhand.synth.run import run as synth_run
+
+from common import machine_description
 
 NPY_HEADER_FLOATS = 32  # np.save's header for a (629,) float32 array: 128 bytes
 

@@ -34,13 +34,14 @@ import numpy as np
 import torch
 from PIL import Image
 
-from common import machine_description
 from interhand.config import LoaderConfig, PreprocessConfig, SynthConfig
 from interhand.loaders.build import build_loader
 from interhand.loaders.dali_pipeline import cuda_device_count
 from interhand.loaders.decode import decode_image
 from interhand.preprocess.run import run as shards_run
 from interhand.synth.run import run as synth_run
+
+from common import machine_description
 
 
 class _FileDataset(torch.utils.data.Dataset):
@@ -87,8 +88,9 @@ def _original_style_sample(record: dict, rng: np.random.Generator):
 
 def _file_records(shard_dir: Path) -> list[dict]:
     """Per-image records as the original builds them in __init__ (not timed): path, box, joints."""
-    from interhand.loaders.reference import shard_list
     import webdataset as wds
+
+    from interhand.loaders.reference import shard_list
     from interhand.shard_format import decode_ann
 
     records = []

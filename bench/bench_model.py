@@ -37,6 +37,7 @@ from interhand.model import InterNet, internet_losses, joint_heatmap_loss, joint
 from interhand.model.internet import prepare_for_device  # noqa: E402
 from interhand.skeleton import NUM_JOINTS  # noqa: E402
 from interhand.train.loop import train_step  # noqa: E402
+
 from common import machine_description  # noqa: E402
 
 SIGMA = 2.5

@@ -17,10 +17,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from common import machine_description
 from interhand.config import SynthConfig
 from interhand.synth.render import make_background
 from interhand.synth.run import run as synth_run
+
+from common import machine_description
 
 
 def _time_synth(config: SynthConfig) -> tuple[float, int]:

@@ -14,8 +14,18 @@ from pathlib import Path
 import click
 
 from interhand import __version__
-from interhand.config import (EVAL_ROOTS, EVAL_SPLITS, PREPROCESS_SUBSETS, TRAIN_DATASETS, EvalConfig, LoaderConfig,
-                              PreprocessConfig, SynthConfig, TrainConfig, config_from_dict)
+from interhand.config import (
+    EVAL_ROOTS,
+    EVAL_SPLITS,
+    PREPROCESS_SUBSETS,
+    TRAIN_DATASETS,
+    EvalConfig,
+    LoaderConfig,
+    PreprocessConfig,
+    SynthConfig,
+    TrainConfig,
+    config_from_dict,
+)
 from interhand.eval.score import ScoreConfig, parse_protocols
 
 __all__ = ["main"]
@@ -274,7 +284,8 @@ def shards(finalize: bool, **values) -> None:
     import sys
 
     from interhand.preprocess.publish import shard_count_warning
-    from interhand.preprocess.run import TooManyErrors, WriteFailed, finalize as finalize_parts, run
+    from interhand.preprocess.run import TooManyErrors, WriteFailed, run
+    from interhand.preprocess.run import finalize as finalize_parts
     from interhand.preprocess.sources import SourceError
 
     config = build_config(PreprocessConfig, values)

@@ -7,10 +7,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from helpers import REAL_SAMPLES, SYNTH_IH26M, SYNTH_RHD, SYNTH_STB, make_shards
 
 from interhand.config import SynthConfig
 from interhand.synth.run import run as synth_run
+
+from helpers import REAL_SAMPLES, SYNTH_IH26M, SYNTH_RHD, SYNTH_STB, make_shards
 
 
 def _make(tmp_path_factory, config: SynthConfig, name: str) -> Path:

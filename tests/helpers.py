@@ -2,7 +2,6 @@
 
 from pathlib import Path
 
-
 from interhand.config import PreprocessConfig, SynthConfig
 from interhand.preprocess.run import run, shard_dir
 

@@ -7,8 +7,17 @@ import json
 import numpy as np
 import pytest
 
-from interhand.shard_format import (ANN_BYTES, FORMAT_VERSION, FormatVersionError, Sample, decode_ann,
-                                    decode_sample, encode_sample, sample_key, shard_name)
+from interhand.shard_format import (
+    ANN_BYTES,
+    FORMAT_VERSION,
+    FormatVersionError,
+    Sample,
+    decode_ann,
+    decode_sample,
+    encode_sample,
+    sample_key,
+    shard_name,
+)
 from interhand.shard_format.json_numbers import array_texts
 
 

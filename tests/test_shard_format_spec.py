@@ -16,13 +16,23 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from helpers import make_shards
 
 from interhand.config import PreprocessConfig
 from interhand.manifests.schema import ARROW_TYPES, ERRORS_SCHEMA, MANIFEST_SCHEMA
-from interhand.shard_format import (ANN_BYTES, ANN_DTYPE, ANN_LAYOUT, FORMAT_VERSION, IMAGE_ENCODINGS, IMAGE_MEMBERS,
-                                    RECORD_FIELDS, RECORDED_FILES, decode_ann)
+from interhand.shard_format import (
+    ANN_BYTES,
+    ANN_DTYPE,
+    ANN_LAYOUT,
+    FORMAT_VERSION,
+    IMAGE_ENCODINGS,
+    IMAGE_MEMBERS,
+    RECORD_FIELDS,
+    RECORDED_FILES,
+    decode_ann,
+)
 from interhand.skeleton import HAND_TYPE_VECTORS
+
+from helpers import make_shards
 
 SPEC = (Path(__file__).resolve().parents[1] / "SHARD_FORMAT.md").read_text()
 

@@ -3,10 +3,22 @@
 import numpy as np
 import pytest
 
+from interhand.skeleton import (
+    FLIP_PERMUTATION,
+    IH26M_JOINT_NAMES,
+    IH26M_PARENTS,
+    IH26M_ROOT,
+    IH26M_WRIST_IN_HAND,
+    LEFT,
+    RIGHT,
+    STB_RHD_JOINT_NAMES,
+    STB_RHD_PARENTS,
+    STB_RHD_ROOT,
+    in_ih26m_order,
+    skeleton_txt,
+)
+
 from helpers import parse_skeleton_txt
-from interhand.skeleton import (FLIP_PERMUTATION, IH26M_JOINT_NAMES, IH26M_PARENTS, IH26M_ROOT, IH26M_WRIST_IN_HAND,
-                                LEFT, RIGHT, STB_RHD_JOINT_NAMES, STB_RHD_PARENTS, STB_RHD_ROOT, in_ih26m_order,
-                                skeleton_txt)
 
 
 def test_ih26m_order_is_fingertip_first_with_the_wrist_last_per_hand():

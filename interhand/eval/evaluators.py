@@ -12,8 +12,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from interhand.eval.metrics import (decode_joints, decode_rel_root, handedness_correct, joint_errors, mean_over_joints,
-                                    mrrpe_errors, per_joint_mpjpe, root_align, to_camera)
+from interhand.eval.metrics import (
+    decode_joints,
+    decode_rel_root,
+    handedness_correct,
+    joint_errors,
+    mean_over_joints,
+    mrrpe_errors,
+    per_joint_mpjpe,
+    root_align,
+    to_camera,
+)
 from interhand.geometry.heatmap import ORIGINAL_GEOMETRY, HeatmapGeometry
 from interhand.skeleton import JOINTS_PER_HAND
 

@@ -11,8 +11,17 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from interhand.vis import (GROUND_TRUTH, PREDICTION, caption_tile, draw_skeleton, mpl_figure, mpl_style,
-                           parents_for, save_sheet, titled_sheet)
+from interhand.vis import (
+    GROUND_TRUTH,
+    PREDICTION,
+    caption_tile,
+    draw_skeleton,
+    mpl_figure,
+    mpl_style,
+    parents_for,
+    save_sheet,
+    titled_sheet,
+)
 
 __all__ = ["figure_title", "plot_per_joint_errors", "plot_error_by_hand_type", "overlay_sheet"]
 

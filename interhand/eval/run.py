@@ -22,8 +22,8 @@ from interhand import __version__
 from interhand.config import EvalConfig, LoaderConfig
 from interhand.eval.baselines import fit_mean_pose, mean_pose_image_predictions
 from interhand.eval.evaluators import GroundTruth, InterHandEvaluator, Predictions, SingleHandEvaluator
-from interhand.eval.predictions import PredictionFile, write_predictions
 from interhand.eval.plots import figure_title, overlay_sheet, plot_error_by_hand_type, plot_per_joint_errors
+from interhand.eval.predictions import PredictionFile, write_predictions
 from interhand.eval.report import format_report
 from interhand.eval.scoring import match_rows, protocol_mask, read_rows, score_file, take_rows, write_per_sample
 from interhand.geometry.heatmap import ORIGINAL_GEOMETRY, depth_bins_to_rel_mm, rel_root_depth_to_bins

@@ -21,8 +21,15 @@ from interhand.eval.plots import figure_title
 from interhand.eval.predictions import PredictionFile, PredictionFileError, read_predictions
 from interhand.eval.report import format_report
 from interhand.eval.score_table import format_score_table, plot_score_comparison, score_table_csv
-from interhand.eval.scoring import PROTOCOLS, SCORE_ROOT_SOURCES, match_rows, protocol_mask, read_rows, score_file, \
-    write_per_sample
+from interhand.eval.scoring import (
+    PROTOCOLS,
+    SCORE_ROOT_SOURCES,
+    match_rows,
+    protocol_mask,
+    read_rows,
+    score_file,
+    write_per_sample,
+)
 from interhand.preprocess.sources import SourceError
 from interhand.preprocess.sources.interhand26m import read_aid_list
 from interhand.shard_format import FORMAT_VERSION

@@ -16,9 +16,13 @@ import numpy as np
 
 from interhand.geometry import affine
 from interhand.geometry.flip import flip_joints
+from interhand.geometry.heatmap import (
+    ORIGINAL_GEOMETRY,
+    HeatmapGeometry,
+    joints_to_heatmap_space,
+    rel_root_depth_to_bins,
+)
 from interhand.skeleton import HAND_TYPE_VECTORS, NUM_JOINTS, in_ih26m_order
-from interhand.geometry.heatmap import (ORIGINAL_GEOMETRY, HeatmapGeometry, joints_to_heatmap_space,
-                                        rel_root_depth_to_bins)
 
 __all__ = ["AugmentParams", "IDENTITY", "PARAMS_LENGTH", "PARAM_SHIFT_X", "PARAM_SHIFT_Y", "PARAM_SCALE",
            "PARAM_ROT_DEG", "PARAM_FLIP", "PARAM_COLOUR", "params_flip", "params_to_array", "params_from_array",

@@ -18,8 +18,16 @@ from typing import Callable, Optional
 import numpy as np
 
 from interhand.geometry.heatmap import ORIGINAL_GEOMETRY, HeatmapGeometry
-from interhand.loaders.augment import (IDENTITY, PARAM_FLIP, PARAM_ROT_DEG, PARAM_SCALE, PARAM_SHIFT_X, PARAM_SHIFT_Y,
-                                       PARAMS_LENGTH, params_to_array)
+from interhand.loaders.augment import (
+    IDENTITY,
+    PARAM_FLIP,
+    PARAM_ROT_DEG,
+    PARAM_SCALE,
+    PARAM_SHIFT_X,
+    PARAM_SHIFT_Y,
+    PARAMS_LENGTH,
+    params_to_array,
+)
 from interhand.shard_format import ANN_FLOATS, ANN_LAYOUT, ANN_MEMBER, IMAGE_MEMBERS
 
 __all__ = ["DaliPipelineSpec", "build_pipeline", "READER_NAME", "cuda_device_count"]

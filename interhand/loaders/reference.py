@@ -30,8 +30,14 @@ import torch
 
 from interhand.config import LoaderConfig
 from interhand.geometry.heatmap import ORIGINAL_GEOMETRY, HeatmapGeometry
-from interhand.loaders.augment import (IDENTITY, PARAM_COLOUR, PARAMS_LENGTH, counter_params, params_to_array,
-                                       patch_affines)
+from interhand.loaders.augment import (
+    IDENTITY,
+    PARAM_COLOUR,
+    PARAMS_LENGTH,
+    counter_params,
+    params_to_array,
+    patch_affines,
+)
 from interhand.loaders.batch import Batch, make_batch, targets_from_records
 from interhand.loaders.decode import decode_and_warp
 from interhand.shard_format import ANN_DTYPE, ANN_FLOATS, ANN_MEMBER, IMAGE_MEMBERS, decode_ann_records, read_dali_index

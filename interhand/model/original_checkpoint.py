@@ -11,8 +11,8 @@ from __future__ import annotations
 import dataclasses
 import errno
 import pickle
-import shutil
 import re
+import shutil
 import zipfile
 from pathlib import Path
 

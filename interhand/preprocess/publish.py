@@ -26,8 +26,16 @@ from pathlib import Path
 import pyarrow as pa
 
 from interhand.manifests.schema import MANIFEST_SCHEMA
-from interhand.shard_format import (CARD_FILE, CHECKSUMS_FILE, CROISSANT_FILE, DATASET_FILE, MANIFEST_FILE, PUBLISHED_FILES,
-                                    RECORDED_FILES, WIDS_INDEX_FILE)
+from interhand.shard_format import (
+    CARD_FILE,
+    CHECKSUMS_FILE,
+    CROISSANT_FILE,
+    DATASET_FILE,
+    MANIFEST_FILE,
+    PUBLISHED_FILES,
+    RECORDED_FILES,
+    WIDS_INDEX_FILE,
+)
 from interhand.shard_format.dataset_json import DatasetJson, load_dataset_json
 
 __all__ = ["LICENSES", "CITATIONS", "write_published_files", "write_subset_card", "write_checksums",

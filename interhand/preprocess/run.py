@@ -39,8 +39,17 @@ from interhand.preprocess.publish import write_published_files
 from interhand.preprocess.shard_writer import ShardJob, ShardResult, file_sha256, partial_paths, write_shard
 from interhand.preprocess.sources import SourceError, check_root, open_source
 from interhand.progress import progress
-from interhand.shard_format import (CHECKSUMS_FILE, DATASET_FILE, ERRORS_FILE, IMAGE_ENCODINGS, KEY_PREFIX, MANIFEST_FILE,
-                                    PUBLISHED_FILES, RECORDED_FILES, index_name)
+from interhand.shard_format import (
+    CHECKSUMS_FILE,
+    DATASET_FILE,
+    ERRORS_FILE,
+    IMAGE_ENCODINGS,
+    KEY_PREFIX,
+    MANIFEST_FILE,
+    PUBLISHED_FILES,
+    RECORDED_FILES,
+    index_name,
+)
 from interhand.shard_format.dataset_json import Counts, DatasetJson, FileRecord, ShardRecord, write_dataset_json
 
 __all__ = ["run", "finalize", "shard_dir", "TooManyErrors", "WriteFailed", "RunSummary"]

@@ -27,8 +27,17 @@ from PIL import Image
 from interhand.manifests.schema import manifest_table
 from interhand.manifests.write import FRAGMENT_SUFFIX, write_errors, write_manifest
 from interhand.preprocess.spill import read_spilled
-from interhand.shard_format import (ANN_DTYPE, ANN_FLOATS, ANN_MEMBER, JSON_MEMBER, Sample, SampleInfo,
-                                    dali_index_text, encode_json_records, index_name)
+from interhand.shard_format import (
+    ANN_DTYPE,
+    ANN_FLOATS,
+    ANN_MEMBER,
+    JSON_MEMBER,
+    Sample,
+    SampleInfo,
+    dali_index_text,
+    encode_json_records,
+    index_name,
+)
 
 try:
     from interhand.preprocess._jpeg_baseline import to_baseline

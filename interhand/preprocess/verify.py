@@ -36,9 +36,20 @@ from interhand.manifests.read import read_errors, read_manifest
 from interhand.manifests.schema import ARRAY_COLUMNS, MANIFEST_SCHEMA, MEMBER_COLUMNS, manifest_arrays
 from interhand.preprocess.publish import folder_files, read_checksums
 from interhand.preprocess.shard_writer import file_sha256
-from interhand.shard_format import (ANN_BYTES, ANN_DTYPE, ANN_FLOATS, ANN_LAYOUT, ANN_MEMBER, CHECKSUMS_FILE,
-                                    FORMAT_VERSION, JSON_MEMBER, MANIFEST_FILE, RECORDED_FILES, dali_index_text,
-                                    decode_ann)
+from interhand.shard_format import (
+    ANN_BYTES,
+    ANN_DTYPE,
+    ANN_FLOATS,
+    ANN_LAYOUT,
+    ANN_MEMBER,
+    CHECKSUMS_FILE,
+    FORMAT_VERSION,
+    JSON_MEMBER,
+    MANIFEST_FILE,
+    RECORDED_FILES,
+    dali_index_text,
+    decode_ann,
+)
 from interhand.shard_format.dataset_json import DatasetJson, read_dataset_json
 from interhand.skeleton import HAND_TYPE_VECTORS
 

@@ -15,11 +15,18 @@ from interhand.config import SynthConfig
 from interhand.geometry.bbox import process_bbox
 from interhand.geometry.camera import camera_to_pixel, world_to_camera
 from interhand.skeleton import IH26M_JOINT_NAMES, IH26M_PARENTS, IH26M_ROOT, LEFT, NUM_JOINTS, RIGHT, skeleton_txt
-from interhand.synth.common import (as_float32_list, inside_image, save_jpeg, tight_bbox, to_gray_rgb,
-                                    write_json)
+from interhand.synth.common import as_float32_list, inside_image, save_jpeg, tight_bbox, to_gray_rgb, write_json
 from interhand.synth.render import render_hands
-from interhand.synth.scene import (SCENE_CENTRE_MM, CaptureLook, SynthCamera, SynthFrame, capture_look,
-                                   drawn_hands, make_capture_frames, make_rig)
+from interhand.synth.scene import (
+    SCENE_CENTRE_MM,
+    CaptureLook,
+    SynthCamera,
+    SynthFrame,
+    capture_look,
+    drawn_hands,
+    make_capture_frames,
+    make_rig,
+)
 
 __all__ = ["write_interhand26m", "SPLITS", "ID_BASE"]
 

@@ -12,9 +12,17 @@ import numpy as np
 
 from interhand.geometry.camera import look_at_rotation
 from interhand.skeleton import IH26M_ROOT, IH26M_WRIST_IN_HAND, LEFT, NUM_JOINTS, RIGHT
-from interhand.synth.kinematics import (POSE_LIBRARY, HandShape, axis_angle_from_rotation, blend_poses,
-                                        hand_joints_local, pose_hand, random_hand_shape, random_rotation,
-                                        rotation_from_axis_angle)
+from interhand.synth.kinematics import (
+    POSE_LIBRARY,
+    HandShape,
+    axis_angle_from_rotation,
+    blend_poses,
+    hand_joints_local,
+    pose_hand,
+    random_hand_shape,
+    random_rotation,
+    rotation_from_axis_angle,
+)
 from interhand.synth.render import SKIN_TONES, CameraView, HandAppearance, make_background
 
 __all__ = ["SynthCamera", "SynthFrame", "CaptureLook", "make_rig", "make_capture_frames", "capture_look",

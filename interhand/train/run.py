@@ -15,9 +15,9 @@ import yaml
 from interhand.config import TrainConfig, config_to_dict
 from interhand.loaders.build import build_loader
 from interhand.model import build_internet, heatmap_geometry, prepare_for_device
+from interhand.runtime.ddp import DistContext, cleanup_distributed, setup_distributed
 from interhand.shard_format.dataset_json import read_dataset_json
 from interhand.train.checkpoint import resume_from_newest, save_snapshot, snapshot_path
-from interhand.runtime.ddp import DistContext, cleanup_distributed, setup_distributed
 from interhand.train.log import RunLog
 from interhand.train.loop import LoopSettings, train_one_epoch
 

@@ -3,9 +3,15 @@
 import numpy as np
 
 from interhand.geometry.flip import flip_joints
-from interhand.geometry.heatmap import (block_root_index, depth_bins_to_rel_mm, heatmap_to_patch_xy,
-                                        joints_to_heatmap_space, rel_root_depth_to_bins, root_bins_to_rel_mm,
-                                        voxel_to_image)
+from interhand.geometry.heatmap import (
+    block_root_index,
+    depth_bins_to_rel_mm,
+    heatmap_to_patch_xy,
+    joints_to_heatmap_space,
+    rel_root_depth_to_bins,
+    root_bins_to_rel_mm,
+    voxel_to_image,
+)
 
 
 def test_depth_encoding_round_trips_and_marks_joints_beyond_200_mm_invalid():

@@ -5,10 +5,26 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from interhand.loaders.augment import (IDENTITY, PARAM_COLOUR, PARAM_FLIP, PARAM_ROT_DEG, PARAM_SCALE, PARAM_SHIFT_X,
-                                       PARAM_SHIFT_Y, AugmentParams, augment_sample, augment_targets, counter_params,
-                                       draw_augment_params, draw_augment_params_array, params_flip, params_from_array,
-                                       params_to_array, patch_affine, warp_patch)
+from interhand.loaders.augment import (
+    IDENTITY,
+    PARAM_COLOUR,
+    PARAM_FLIP,
+    PARAM_ROT_DEG,
+    PARAM_SCALE,
+    PARAM_SHIFT_X,
+    PARAM_SHIFT_Y,
+    AugmentParams,
+    augment_sample,
+    augment_targets,
+    counter_params,
+    draw_augment_params,
+    draw_augment_params_array,
+    params_flip,
+    params_from_array,
+    params_to_array,
+    patch_affine,
+    warp_patch,
+)
 
 # The patch is OpenCV's warpAffine, as in the original; against a float re-statement of its bilinear
 # interpolation with a black border it differs by the rounding to uint8 only (measured: mean 0.25, max 0.5).
@@ -138,7 +154,9 @@ def test_joints_leaving_the_crop_become_invalid():
 
 def test_identity_targets_of_a_real_sample_land_where_the_hand_is(real_ih26m_root):
     import json
+
     from PIL import Image
+
     from interhand.geometry.bbox import process_bbox
     from interhand.geometry.camera import camera_to_pixel, world_to_camera
 

@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import REAL_SAMPLES
 from interhand.loaders import decode
 from interhand.loaders.augment import AugmentParams, patch_affine, warp_patch
 from interhand.loaders.decode import decode_and_warp, decode_image, source_window
+
+from helpers import REAL_SAMPLES
 
 needs_extension = pytest.mark.skipif(not decode.REGION_DECODING, reason="the libjpeg-turbo extension is not built")
 

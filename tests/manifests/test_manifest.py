@@ -13,12 +13,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from interhand.config import PreprocessConfig
-from interhand.manifests.read import read_errors, read_manifest
-from interhand.shard_format.dataset_json import read_dataset_json
 from interhand.manifests.query import select_samples, shard_urls
+from interhand.manifests.read import read_errors, read_manifest
 from interhand.manifests.schema import MANIFEST_SCHEMA
 from interhand.preprocess.run import run, shard_dir
 from interhand.shard_format import FORMAT_VERSION, FormatVersionError
+from interhand.shard_format.dataset_json import read_dataset_json
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,8 @@ architecture description: no module of ours is involved in computing it.
 
 import errno
 import json
-import shutil
 import pickle
+import shutil
 from pathlib import Path
 
 import pytest

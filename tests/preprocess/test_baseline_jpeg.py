@@ -17,7 +17,6 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from helpers import REAL_SAMPLES, make_shards
 from interhand.cli import main
 from interhand.config import PreprocessConfig
 from interhand.preprocess import shard_writer
@@ -26,6 +25,8 @@ from interhand.preprocess.shard_writer import store_image
 from interhand.preprocess.sources import SourceError
 from interhand.preprocess.verify import verify_shard_dir
 from interhand.shard_format import FORMAT_VERSION, FormatVersionError, check_format_version
+
+from helpers import REAL_SAMPLES, make_shards
 
 needs_extension = pytest.mark.skipif(not shard_writer.REENCODING, reason="the re-encoding extension is not built")
 

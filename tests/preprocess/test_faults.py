@@ -114,8 +114,8 @@ def test_parallel_ingest_gives_the_samples_rejections_and_spill_of_the_serial_on
     from concurrent.futures import ProcessPoolExecutor
 
     from interhand.preprocess.ingest import ingest, ingest_parallel, spill_records
-    from interhand.preprocess.spill import read_spilled
     from interhand.preprocess.sources import open_source
+    from interhand.preprocess.spill import read_spilled
 
     config = PreprocessConfig(root=str(faulty_root), split="test", progress=False)
     serial = ingest(open_source(config), tmp_path / "serial.spill")

@@ -17,14 +17,15 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from helpers import run_unfinished
 from interhand.cli import main
 from interhand.config import LoaderConfig, PreprocessConfig
 from interhand.loaders.build import build_loader
 from interhand.manifests.read import read_manifest
-from interhand.shard_format.dataset_json import IncompleteShardsError
 from interhand.preprocess.run import TooManyErrors, run, shard_dir
 from interhand.preprocess.sources import SourceError
+from interhand.shard_format.dataset_json import IncompleteShardsError
+
+from helpers import run_unfinished
 
 
 def _config(root: Path, out: Path, **changes) -> PreprocessConfig:

@@ -12,7 +12,6 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-
 ROOT = Path(__file__).resolve().parents[2]
 # Where each document keeps its recipes: the section that follows this heading.
 DOCUMENTS = {"SHARD_FORMAT.md": "## 7. Recipes", "README.md": "### Reusing the shards in other projects"}

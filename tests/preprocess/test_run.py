@@ -11,10 +11,11 @@ import pyarrow.parquet as pq
 from click.testing import CliRunner
 
 from interhand.cli import main
-from interhand.preprocess.verify import verify_shard_dir
-from helpers import make_shards, run_unfinished
 from interhand.config import PreprocessConfig
 from interhand.preprocess.run import run
+from interhand.preprocess.verify import verify_shard_dir
+
+from helpers import make_shards, run_unfinished
 
 
 def _tar_bytes(directory: Path) -> dict[str, bytes]:

@@ -13,8 +13,15 @@ import pytest
 from PIL import Image
 
 from interhand.preprocess.shard_writer import TarWriter, check_image, ustar_header
-from interhand.shard_format import (ANN_LAYOUT, FORMAT_VERSION, Sample, dali_index_text, encode_ann_records,
-                                    encode_json_records, encode_sample)
+from interhand.shard_format import (
+    ANN_LAYOUT,
+    FORMAT_VERSION,
+    Sample,
+    dali_index_text,
+    encode_ann_records,
+    encode_json_records,
+    encode_sample,
+)
 from interhand.skeleton import HAND_TYPE_VECTORS
 
 

@@ -13,10 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from helpers import run_unfinished
 from interhand.config import PreprocessConfig
 from interhand.preprocess.run import run, shard_dir
 from interhand.preprocess.sources import SourceError
+
+from helpers import run_unfinished
+
 
 def _non_utf8_root(tmp_path, real_root, monkeypatch) -> dict:
     root = Path(os.fsdecode(bytes(tmp_path) + b"/InterHand\xff"))

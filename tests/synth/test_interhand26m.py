@@ -12,15 +12,16 @@ import pytest
 from PIL import Image
 from pycocotools.coco import COCO
 
-from helpers import REAL_SAMPLES, SYNTH_IH26M, parse_skeleton_txt
 from interhand.geometry.bbox import process_bbox
 from interhand.geometry.camera import camera_to_pixel, world_to_camera
 from interhand.skeleton import IH26M_JOINT_NAMES
-from interhand.synth.interhand26m import SPLITS
 from interhand.synth.common import to_gray_rgb
+from interhand.synth.interhand26m import SPLITS
 from interhand.synth.render import CameraView, render_hands
 from interhand.synth.run import run as synth_run
 from interhand.synth.scene import SynthCamera, capture_look, drawn_hands
+
+from helpers import REAL_SAMPLES, SYNTH_IH26M, parse_skeleton_txt
 
 BLOCKS = {"right": slice(0, 21), "left": slice(21, 42)}
 

@@ -8,10 +8,11 @@ import numpy as np
 from PIL import Image
 from pycocotools.coco import COCO
 
-from helpers import SYNTH_RHD, SYNTH_STB, parse_skeleton_txt
 from interhand.geometry.bbox import process_bbox
 from interhand.geometry.camera import camera_to_pixel
 from interhand.skeleton import STB_RHD_JOINT_NAMES
+
+from helpers import SYNTH_RHD, SYNTH_STB, parse_skeleton_txt
 
 
 def _check_annotations(annotation_path, image_path_of, size):

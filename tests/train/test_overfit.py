@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from helpers import make_shards
 
 from interhand.cli import main
 from interhand.config import SynthConfig
 from interhand.synth.run import run as synth_run
+
+from helpers import make_shards
 
 CONFIG = Path(__file__).parents[2] / "configs" / "overfit.yaml"
 

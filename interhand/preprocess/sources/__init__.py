@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from interhand.preprocess.sources.coco import open_coco
-from interhand.preprocess.sources.common import Record, RejectSample, Rejection, SourceError, SourceReading, check_root
+from interhand.preprocess.sources.common import Record, Rejection, RejectSample, SourceError, SourceReading, check_root
 from interhand.preprocess.sources.interhand26m import open_interhand26m
 from interhand.preprocess.sources.rhd import open_rhd
 from interhand.preprocess.sources.stb import open_stb

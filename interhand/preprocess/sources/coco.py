@@ -17,8 +17,17 @@ import numpy as np
 
 from interhand.geometry.bbox import process_bbox_float32
 from interhand.preprocess.sources.coco_stream import join_records
-from interhand.preprocess.sources.common import (Record, RejectSample, SourceError, SourceReading, check_root,
-                                                 finite_problem, integer, relative_file_name, require_file)
+from interhand.preprocess.sources.common import (
+    Record,
+    RejectSample,
+    SourceError,
+    SourceReading,
+    check_root,
+    finite_problem,
+    integer,
+    relative_file_name,
+    require_file,
+)
 from interhand.shard_format import Sample
 from interhand.skeleton import IH26M_JOINT_NAMES, IH26M_PARENTS, IH26M_ROOT, LEFT, RIGHT
 

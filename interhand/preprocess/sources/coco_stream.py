@@ -9,8 +9,14 @@ from typing import Callable, Iterator, Optional
 import numpy as np
 
 from interhand.preprocess.json_stream import JsonStream, JsonStructureError
-from interhand.preprocess.sources.common import (ImageProblem, RejectSample, Rejection, SourceError, flags_problem,
-                                                 integer)
+from interhand.preprocess.sources.common import (
+    ImageProblem,
+    Rejection,
+    RejectSample,
+    SourceError,
+    flags_problem,
+    integer,
+)
 from interhand.shard_format import MAX_ANNOTATION_ID, sample_key
 
 __all__ = ["iter_coco_annotations"]

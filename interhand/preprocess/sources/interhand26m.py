@@ -20,10 +20,22 @@ from interhand.geometry.bbox import process_bbox_float32
 from interhand.geometry.camera import camera_to_pixel, world_to_camera
 from interhand.preprocess.json_stream import JsonStream, JsonStructureError
 from interhand.preprocess.sources.coco_stream import join_records
-from interhand.preprocess.sources.common import (Record, Rejection, SourceError, SourceReading, check_root,
-                                                 finite_problem, integer, load_json, load_rootnet, relative_file_name,
-                                                 require_file, text)
-from interhand.shard_format import HAND_TYPES as _HAND_TYPES, Sample, sample_key
+from interhand.preprocess.sources.common import (
+    Record,
+    Rejection,
+    SourceError,
+    SourceReading,
+    check_root,
+    finite_problem,
+    integer,
+    load_json,
+    load_rootnet,
+    relative_file_name,
+    require_file,
+    text,
+)
+from interhand.shard_format import HAND_TYPES as _HAND_TYPES
+from interhand.shard_format import Sample, sample_key
 from interhand.skeleton import IH26M_JOINT_NAMES, IH26M_PARENTS, IH26M_ROOT, LEFT, RIGHT
 
 __all__ = ["open_interhand26m", "resolve_layout", "read_aid_list"]

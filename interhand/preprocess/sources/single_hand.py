@@ -14,8 +14,15 @@ import numpy as np
 
 from interhand.geometry.bbox import process_bbox_float32
 from interhand.preprocess.sources.coco_stream import join_records
-from interhand.preprocess.sources.common import (Record, RejectSample, SourceReading, finite_problem, integer,
-                                                 load_rootnet, relative_file_name)
+from interhand.preprocess.sources.common import (
+    Record,
+    RejectSample,
+    SourceReading,
+    finite_problem,
+    integer,
+    load_rootnet,
+    relative_file_name,
+)
 from interhand.shard_format import Sample
 from interhand.skeleton import STB_RHD_JOINT_NAMES, STB_RHD_PARENTS, STB_RHD_ROOT
 
