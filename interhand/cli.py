@@ -90,7 +90,8 @@ _RUN_DIR = Flag("--run-dir", ("--output",))
 _SUBSET = Flag("--annot-subset", ("--annot_subset", "--subset"))
 _LOADER_THREADS = Flag("--loader-threads", ("--workers",))
 FLAGS = {
-    PreprocessConfig: {"root": Flag("--data", ("--root",), EXISTING_DIR), "out": Flag("--shards", ("--out",)),
+    # --data is checked once the config is built: its default may be replaced by a --config file
+    PreprocessConfig: {"root": Flag("--data", ("--root",), click.Path(file_okay=False)), "out": Flag("--shards", ("--out",)),
                        "subset": _SUBSET, "aid_list": Flag("--aid-list", type=EXISTING_FILE)},
     TrainConfig: {"output": _RUN_DIR, "annot_subset": _SUBSET,
                   "loader_batch_size": Flag("--batch-size", ("--loader-batch-size",)),
@@ -267,13 +268,22 @@ def contact_sheet(data_dir: Path, split: str, count: int, columns: int, seed: in
     click.echo(f"wrote {path}")
 
 
+def config_file_option(config_class: type):
+    """`--config FILE`: a YAML/JSON file of the job's config fields (nested like the dataclass), as a run's saved
+    config.yaml or dataset.json's `config` holds them; options typed on the command line win."""
+    return click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                        help=f"YAML/JSON file of {config_class.__name__} fields, named and nested as in a run's "
+                             "config.yaml; command-line options win")
+
+
 # --- preprocess commands ---
 
 @main.command()
 @config_options(PreprocessConfig)
+@config_file_option(PreprocessConfig)
 @click.option("--finalize", is_flag=True,
               help="only stitch the finished parts (--part K/N jobs) into manifest, errors and dataset.json")
-def shards(finalize: bool, **values) -> None:
+def shards(finalize: bool, config_file: Path | None, **values) -> None:
     """Convert one split of a dataset into webdataset tar shards + Parquet manifests (SHARD_FORMAT.md).
 
     Reads the dataset folder --data; writes SHARDS/<dataset>/<annot-subset>/<split>/: <split>-NNNNNN.tar
@@ -288,7 +298,10 @@ def shards(finalize: bool, **values) -> None:
     from interhand.preprocess.run import finalize as finalize_parts
     from interhand.preprocess.sources import SourceError
 
-    config = build_config(PreprocessConfig, values)
+    config = build_config(PreprocessConfig, values, config_file)
+    if not Path(config.root).is_dir():
+        raise click.BadParameter(f"{config.root} does not exist or is not a folder: --data is the dataset folder",
+                                 param_hint="'--data'")
     expected = {"interhand26m": "annotations", "stb": "data", "rhd": "data"}.get(config.dataset)
     if expected and not (Path(config.root) / expected).is_dir():
         raise click.BadParameter(f"{config.root} has no {expected}/ folder: --data is the {config.dataset} dataset "
@@ -441,8 +454,7 @@ def train_config(values: dict, config_file: Path | None = None) -> TrainConfig:
 @config_options(TrainConfig, exclude=("continue_train", "loader_seed"))
 @click.option("--continue", "continue_train", is_flag=True, help="resume from the newest complete snapshot in "
               "RUN_DIR/model_dump (the original's --continue)")
-@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="YAML/JSON file of TrainConfig fields (nested: model:, loader:); command-line options win")
+@config_file_option(TrainConfig)
 @click.option("--nnodes", default=1, show_default=True, help="torchrun: number of nodes")
 @click.option("--node-rank", default=0, show_default=True, help="torchrun: this node's rank")
 @click.option("--master-addr", default="127.0.0.1", show_default=True,
@@ -487,7 +499,8 @@ def plot_log_command(run_dir: Path, out_path: Path | None) -> None:
 
 @main.command("eval", short_help="Score a checkpoint, the oracle or a baseline on a split: MPJPE, MRRPE, handedness.")
 @config_options(EvalConfig)
-def eval_command(**values) -> None:
+@config_file_option(EvalConfig)
+def eval_command(config_file: Path | None, **values) -> None:
     """Score a checkpoint on SHARDS/<dataset>/<annot-subset>/<split>: MPJPE (single, interacting, all),
     MRRPE and handedness accuracy as the original computes them (STB/RHD: EPE).
 
@@ -499,7 +512,7 @@ def eval_command(**values) -> None:
     """
     from interhand.eval.launch import launch
 
-    config = build_config(EvalConfig, values)
+    config = build_config(EvalConfig, values, config_file)
     check_shards_root(Path(config.shards), config.dataset, config.annot_subset, config.split)
     try:
         status, results = launch(config)

@@ -199,3 +199,31 @@ def test_train_has_one_seed_from_the_command_line_or_the_config_file(tmp_path):
     with command.make_context("train", ["--seed", "9"]) as context:
         config = train_config(dict(context.params), config_file)
         assert (config.seed, config.loader.seed) == (9, 9)
+
+
+def test_shards_and_eval_read_a_config_file_and_the_command_line_wins(synth_ih26m_root, synth_ih26m_shards, tmp_path):
+    """Every job has a file face: `--config` on shards and eval as on train, with the dataclass field names."""
+    import json
+
+    import yaml
+
+    runner = CliRunner()
+    shards_file = tmp_path / "shards.yaml"
+    shards_file.write_text(yaml.safe_dump({"root": str(synth_ih26m_root), "out": str(tmp_path / "shards"),
+                                           "split": "val", "shard_samples": 7}))
+    result = runner.invoke(main, ["shards", "--config", str(shards_file), "--shard-samples", "5"])
+    assert result.exit_code == 0, result.output
+    written = json.loads((tmp_path / "shards" / "interhand26m" / "all" / "val" / "dataset.json").read_text())
+    assert (written["config"]["split"], written["config"]["shard_samples"]) == ("val", 5)  # file, then command line
+
+    eval_file = tmp_path / "eval.yaml"
+    eval_file.write_text(yaml.safe_dump({"shards": str(synth_ih26m_shards.parent.parent), "output": str(tmp_path / "run"),
+                                         "split": "train", "root": "gt", "oracle": True, "vis": 0, "workers": 0}))
+    result = runner.invoke(main, ["eval", "--config", str(eval_file), "--split", "test"])
+    assert result.exit_code == 0, result.output
+    assert "interhand26m all test" in result.output and "oracle" in result.output
+    assert [path.name for path in (tmp_path / "run" / "result").iterdir()] == ["interhand26m_all_test_gt_oracle"]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("no_such_field: 1\n")
+    result = runner.invoke(main, ["eval", "--config", str(bad)])
+    assert result.exit_code != 0 and "no_such_field" in result.output and "Traceback" not in result.output
