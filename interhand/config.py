@@ -12,7 +12,7 @@ from typing import Literal
 
 __all__ = ["SynthConfig", "SYNTH_DATASETS", "SYNTH_LAYOUTS", "LoaderConfig", "TrainConfig", "EvalConfig",
            "config_to_dict", "config_from_dict", "PreprocessConfig", "parse_size", "parse_part", "ModelConfig",
-           "RESNET_TYPES", "HEATMAP_LOSSES", "BACKBONE_INITS"]
+           "RESNET_TYPES", "HEATMAP_LOSSES", "BACKBONE_INITS", "ARCHITECTURE_FIELDS"]
 
 SYNTH_DATASETS = ("interhand26m", "stb", "rhd")
 SYNTH_LAYOUTS = ("v1.0", "v0.0", "both")
@@ -183,15 +183,15 @@ BACKBONE_INITS = ("original", "kaiming")
 class ModelConfig:
     """InterNet's architecture and how it runs (the original's `main/model.py`, `main/config.py`). Stored in every checkpoint."""
 
-    resnet_type: int = field(default=50, metadata={
+    resnet_type: int = field(default=50, metadata={"architecture": True, 
         "help": "ResNet depth of the backbone: 18, 34, 50, 101 or 152 (the heads follow its channel count)"})
-    input_size: int = field(default=256, metadata={"help": "square input patch fed to the backbone, px"})
-    heatmap_size: int = field(default=64, metadata={
+    input_size: int = field(default=256, metadata={"architecture": True, "help": "square input patch fed to the backbone, px"})
+    heatmap_size: int = field(default=64, metadata={"architecture": True, 
         "help": "voxels per axis of the 3D heatmap (also the number of root-depth bins); input_size / 4"})
-    sigma: float = field(default=2.5, metadata={"help": "std of the Gaussian heatmap target, voxels"})
-    bbox_3d_size: float = field(default=400.0, metadata={
+    sigma: float = field(default=2.5, metadata={"architecture": True, "help": "std of the Gaussian heatmap target, voxels"})
+    bbox_3d_size: float = field(default=400.0, metadata={"architecture": True, 
         "help": "depth range covered by the heatmap's z axis around each hand's root, mm"})
-    bbox_3d_size_root: float = field(default=400.0, metadata={
+    bbox_3d_size_root: float = field(default=400.0, metadata={"architecture": True, 
         "help": "range of the left-vs-right root depth covered by the root-depth bins, mm"})
     channels_last: bool = field(default=False, metadata={"help": "run convolutions in channels_last memory format"})
     amp: bool = field(default=False, metadata={"help": "bf16 autocast for the network (losses stay float32)"})
@@ -200,7 +200,7 @@ class ModelConfig:
         "help": "heatmap loss: lean (separable, no dense target; same value and gradient) or dense (reference)"})
     pretrained: str = field(default="", metadata={
         "help": "local file of ImageNet ResNet weights in torchvision's key format; empty: original init only"})
-    heatmap_gain: float = field(default=1.0, metadata={
+    heatmap_gain: float = field(default=1.0, metadata={"architecture": True, 
         "help": "fixed factor on the heatmap convolutions' output (1: the original); > 1 lets Adam reach the "
                 "target's peak of 255 that many times sooner (short CPU runs), with the same loss and decoding"})
     init: Literal["original", "kaiming"] = field(default="original", metadata={
@@ -234,6 +234,11 @@ LOADER_BACKENDS = ("auto", "reference", "dali")
 LOADER_DEVICES = ("auto", "cpu", "gpu")
 LOADER_BOXES = ("gt", "rootnet")
 
+
+
+# ModelConfig fields that change the weights' shapes or meaning (marked "architecture" in their metadata): a
+# snapshot must match them to resume.
+ARCHITECTURE_FIELDS = tuple(item.name for item in dataclasses.fields(ModelConfig) if item.metadata.get("architecture"))
 
 @dataclass(frozen=True)
 class LoaderConfig:

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from interhand import __version__
-from interhand.config import TrainConfig, config_to_dict
+from interhand.config import ARCHITECTURE_FIELDS, TrainConfig, config_to_dict
 from interhand.model import InterNet, save_checkpoint
 from interhand.model.original_checkpoint import CheckpointUnreadable, load_checkpoint_payload, load_network_state
 from interhand.model.snapshots import latest_snapshot, snapshot_path, snapshots_newest_first
@@ -26,9 +26,6 @@ from interhand.shard_format import FORMAT_VERSION
 __all__ = ["snapshot_path", "snapshots_newest_first", "latest_snapshot", "save_snapshot", "load_snapshot",
            "resume_from_newest", "ResumePoint", "ARCHITECTURE_FIELDS"]
 
-# ModelConfig fields that change the weights' shapes or meaning: a snapshot must match them to resume.
-ARCHITECTURE_FIELDS = ("resnet_type", "input_size", "heatmap_size", "sigma", "bbox_3d_size", "bbox_3d_size_root",
-                       "heatmap_gain")
 
 
 @dataclasses.dataclass(frozen=True)
