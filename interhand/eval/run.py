@@ -40,7 +40,7 @@ from interhand.shard_format import FORMAT_VERSION
 from interhand.shard_format.dataset_json import read_dataset_json
 from interhand.skeleton import IH26M_JOINT_NAMES, NUM_JOINTS, STB_RHD_JOINT_NAMES
 
-__all__ = ["run", "resolve_checkpoint", "eval_shard_dir", "run_name", "result_dir", "CONFIG_TYPE"]
+__all__ = ["run", "resolve_checkpoint", "eval_shard_dir", "run_name", "result_dir", "write_figures", "CONFIG_TYPE"]
 
 CONFIG_TYPE = EvalConfig  # what a torchrun worker (interhand.runtime.worker) reads
 
@@ -222,7 +222,7 @@ def _evaluate(config: EvalConfig, context: DistContext) -> dict | None:
     (results / "metrics.json").write_text(json.dumps(metrics, indent=1, sort_keys=True) + "\n")
     report = format_report(metrics, images_per_s, len(predictions.keys))
     (results / "report.txt").write_text(report)  # `interhand eval` prints it
-    _figures(config, metrics, per_sample, rows, shard_dir, vis_dir, figure_title(name, metrics))
+    write_figures(config, metrics, per_sample, rows, shard_dir, vis_dir, figure_title(name, metrics))
     return metrics
 
 
@@ -264,8 +264,10 @@ def _prediction_file(config: EvalConfig, predictions: Predictions, decoded: dict
                           "image_relative")
 
 
-def _figures(config: EvalConfig, metrics: dict, per_sample: dict, rows: dict, shard_dir: Path, vis_dir: Path,
-             title: str) -> None:
+def write_figures(config: EvalConfig, metrics: dict, per_sample: dict, rows: dict, shard_dir: Path, vis_dir: Path,
+                  title: str) -> None:
+    """Eval's figures of one scored set (per-joint error, error by hand type, worst and random overlays); also
+    what `interhand score` draws for each file and protocol."""
     per_joint = metrics.get("mpjpe_per_joint") or {"single": metrics["epe_per_joint"]}
     counts = metrics.get("counts", {})
     samples = {group: counts[f"{group}_samples"] for group in per_joint if f"{group}_samples" in counts}

@@ -165,7 +165,7 @@ def run(config: ScoreConfig, paths: list[Path]) -> dict[str, dict[str, dict]]:
 def score_target(config: ScoreConfig, target: ScoreTarget) -> dict[str, dict[str, dict]]:
     """`run` on files already read (`read_prediction_files`)."""
     # Imported here: this module stays free of torch, so that the CLI can build its options from ScoreConfig.
-    from interhand.eval.run import _figures, eval_shard_dir
+    from interhand.eval.run import eval_shard_dir, write_figures
 
     files, dataset, annot_subset, split = target.files, target.dataset, target.annot_subset, target.split
     roots = {_root_source(config, predictions) for predictions in files if predictions.form == "image_relative"}
@@ -190,7 +190,7 @@ def score_target(config: ScoreConfig, target: ScoreTarget) -> dict[str, dict[str
             write_per_sample(folder / "per_sample.parquet", per_sample)
             (folder / "metrics.json").write_text(json.dumps(metrics, indent=1, sort_keys=True) + "\n")
             (folder / "report.txt").write_text(_report(metrics, label))
-            _figures(eval_config, _without_empty_groups(metrics), per_sample, scored, shard_dir, folder,
+            write_figures(eval_config, _without_empty_groups(metrics), per_sample, scored, shard_dir, folder,
                      figure_title(f"{label}, protocol {protocol}: {metrics['counts']['samples']} of "
                                   f"{metrics['counts']['protocol_samples']} samples predicted", metrics))
             results[label][protocol] = metrics
