@@ -137,8 +137,9 @@ def _window_fraction(records: list[dict], seed: int = 0) -> float:
 def _stage_profile(split_dirs: dict[str, Path], samples: int = 256) -> dict[str, dict[str, float]]:
     """Median µs per sample of each stage of the reference loader's batch, in one thread, per shard kind:
     read (pread of the members by the index), records (the `.ann` records, affines and targets of a batch of
-    16, per sample), decode (the region decoder on the patch's source window), warp (OpenCV warpAffine of
-    the window), and, for comparison, a whole-frame decode (OpenCV) of the same bytes."""
+    16, per sample), decode (the region decoder on the patch's source window, RGBX), warp (OpenCV warpAffine
+    of the RGBX window and the pack to RGB into the batch row, as `decode_and_warp`), and, for comparison, the
+    three-channel warp of the same window as RGB and a whole-frame decode (OpenCV) of the same bytes."""
     from interhand.loaders.augment import counter_params, patch_affines, warp_patch
     from interhand.loaders.batch import targets_from_records
     from interhand.loaders.decode import _decode_region, decode_image, source_window
@@ -149,7 +150,9 @@ def _stage_profile(split_dirs: dict[str, Path], samples: int = 256) -> dict[str,
     profile = {}
     for kind, split_dir in split_dirs.items():
         reader = ShardReader(shard_list(split_dir))
-        times: dict[str, list[float]] = {name: [] for name in ("read", "records", "decode", "warp", "whole_frame")}
+        times: dict[str, list[float]] = {name: [] for name in ("read", "records", "decode", "warp", "warp_rgb",
+                                                               "whole_frame")}
+        patch = np.empty((256, 256, 3), np.uint8)
         for first in range(0, min(samples, reader.shards.total) - 15, 16):
             indices = np.arange(first, first + 16)
             started = time.perf_counter()
@@ -164,14 +167,18 @@ def _stage_profile(split_dirs: dict[str, Path], samples: int = 256) -> dict[str,
             for row, sample in enumerate(members):
                 x0, y0, x1, y1 = source_window(affines[row], 256)
                 started = time.perf_counter()
-                pixels, left, top, width, height, _, _ = _decode_region(sample["jpg"], x0 - 1, y0, x1 + 1, y1)
+                pixels, left, top, width, height, _, _ = _decode_region(sample["jpg"], x0 - 1, y0, x1 + 1, y1, 4)
                 times["decode"].append(time.perf_counter() - started)
-                window = np.frombuffer(pixels, np.uint8).reshape(height, width, 3)
+                window_rgbx = np.frombuffer(pixels, np.uint8).reshape(height, width, 4)
                 shifted = affines[row].astype(np.float64)
                 shifted[:, 2] += shifted[:, :2] @ np.array([left, top], dtype=np.float64)
                 started = time.perf_counter()
-                warp_patch(window, shifted, 256)
+                cv2.cvtColor(warp_patch(window_rgbx, shifted, 256), cv2.COLOR_RGBA2RGB, dst=patch)
                 times["warp"].append(time.perf_counter() - started)
+                window_rgb = np.ascontiguousarray(window_rgbx[..., :3])
+                started = time.perf_counter()
+                warp_patch(window_rgb, shifted, 256)
+                times["warp_rgb"].append(time.perf_counter() - started)
                 started = time.perf_counter()
                 decode_image(sample["jpg"], "profile")
                 times["whole_frame"].append(time.perf_counter() - started)
