@@ -7,8 +7,8 @@ present). Its pixels equal a full decode's; the warp of the window differs from 
 by OpenCV's float rounding of the source coordinates only (a few pixels by 1 grey level). The window is
 decoded as RGBX and warped with four channels, then packed to RGB: OpenCV's bilinear warp works on each
 channel alike, so the RGB values are those of a three-channel warp bit for bit, and its four-channel kernel
-and the pack to RGB take ~0.7× the time of the three-channel warp here (`bench/bench_loader.py --profile`). Without the extension,
-and for PNG sources, the whole frame is decoded with OpenCV.
+and the pack to RGB take about two thirds of the three-channel warp's time here (`bench/bench_loader.py
+--profile`). Without the extension, and for PNG sources, the whole frame is decoded with OpenCV.
 """
 
 from __future__ import annotations
