@@ -16,6 +16,9 @@ On a machine with a GPU, (5) the DALI pipeline with `mixed` decode on one GPU, b
 with and without ROI decoding (`hw_decoder_load` as DaliPipelineSpec's default; `--gpu-only` skips (1)-(4)).
 `--profile` adds where one sample's time goes in the reference loader (one thread), per stage.
 Goals: (2) ≥ 5× (1) and ≥ 1.5× the fastest (4); on one H200, (5) baseline ≥ 8,000 images/s.
+Each row also gives the CPU time per image (every thread and worker process of the loader, a whole epoch):
+on a machine shared with other jobs, the scheduler gives this benchmark a share of the cores that moves with
+their load, so images/s swing between rounds while CPU time per image does not.
 
 Usage: python bench/bench_loader.py [--frames 256] [--workers 2] [--batch-size 16] [--repeats 3] [--keep DIR]
        [--profile] [--gpu-only] [--gpu-batch-size 256] [--gpu-workers 8]
@@ -25,6 +28,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -137,8 +142,9 @@ def _window_fraction(records: list[dict], seed: int = 0) -> float:
 def _stage_profile(split_dirs: dict[str, Path], samples: int = 256) -> dict[str, dict[str, float]]:
     """Median µs per sample of each stage of the reference loader's batch, in one thread, per shard kind:
     read (pread of the members by the index), records (the `.ann` records, affines and targets of a batch of
-    16, per sample), decode (the region decoder on the patch's source window), warp (OpenCV warpAffine of
-    the window), and, for comparison, a whole-frame decode (OpenCV) of the same bytes."""
+    16, per sample), decode (the region decoder on the patch's source window, RGBX), warp (OpenCV warpAffine
+    of the RGBX window and the pack to RGB into the batch row, as `decode_and_warp`), and, for comparison, the
+    three-channel warp of the same window as RGB and a whole-frame decode (OpenCV) of the same bytes."""
     from interhand.loaders.augment import counter_params, patch_affines, warp_patch
     from interhand.loaders.batch import targets_from_records
     from interhand.loaders.decode import _decode_region, decode_image, source_window
@@ -149,7 +155,9 @@ def _stage_profile(split_dirs: dict[str, Path], samples: int = 256) -> dict[str,
     profile = {}
     for kind, split_dir in split_dirs.items():
         reader = ShardReader(shard_list(split_dir))
-        times: dict[str, list[float]] = {name: [] for name in ("read", "records", "decode", "warp", "whole_frame")}
+        times: dict[str, list[float]] = {name: [] for name in ("read", "records", "decode", "warp", "warp_rgb",
+                                                               "whole_frame")}
+        patch = np.empty((256, 256, 3), np.uint8)
         for first in range(0, min(samples, reader.shards.total) - 15, 16):
             indices = np.arange(first, first + 16)
             started = time.perf_counter()
@@ -164,14 +172,18 @@ def _stage_profile(split_dirs: dict[str, Path], samples: int = 256) -> dict[str,
             for row, sample in enumerate(members):
                 x0, y0, x1, y1 = source_window(affines[row], 256)
                 started = time.perf_counter()
-                pixels, left, top, width, height, _, _ = _decode_region(sample["jpg"], x0 - 1, y0, x1 + 1, y1)
+                pixels, left, top, width, height, _, _ = _decode_region(sample["jpg"], x0 - 1, y0, x1 + 1, y1, 4)
                 times["decode"].append(time.perf_counter() - started)
-                window = np.frombuffer(pixels, np.uint8).reshape(height, width, 3)
+                window_rgbx = np.frombuffer(pixels, np.uint8).reshape(height, width, 4)
                 shifted = affines[row].astype(np.float64)
                 shifted[:, 2] += shifted[:, :2] @ np.array([left, top], dtype=np.float64)
                 started = time.perf_counter()
-                warp_patch(window, shifted, 256)
+                cv2.cvtColor(warp_patch(window_rgbx, shifted, 256), cv2.COLOR_RGBA2RGB, dst=patch)
                 times["warp"].append(time.perf_counter() - started)
+                window_rgb = np.ascontiguousarray(window_rgbx[..., :3])
+                started = time.perf_counter()
+                warp_patch(window_rgb, shifted, 256)
+                times["warp_rgb"].append(time.perf_counter() - started)
                 started = time.perf_counter()
                 decode_image(sample["jpg"], "profile")
                 times["whole_frame"].append(time.perf_counter() - started)
@@ -180,14 +192,26 @@ def _stage_profile(split_dirs: dict[str, Path], samples: int = 256) -> dict[str,
     return profile
 
 
-def _rate(iterable, count_of, warmup_batches: int = 2) -> tuple[float, int]:
-    iterator = iter(iterable)
-    for _ in range(warmup_batches):
-        next(iterator)
+def _cpu_seconds() -> float:
+    """User + system CPU time of this process's threads and of its finished children (DataLoader workers are
+    joined when their epoch ends)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _rate(epoch, count_of, warmup_batches: int = 2) -> tuple[float, int, float]:
+    """images/s after the warm-up batches, images timed, and CPU µs per image over the whole epoch (warm-up,
+    worker start and every thread or process included). On a shared machine the CPU time is what the other
+    jobs do not change: the scheduler gives this process (its session) a share of the cores whatever it runs."""
+    cpu_start = _cpu_seconds()
+    iterator = iter(epoch())
+    warmup_images = sum(count_of(next(iterator)) for _ in range(warmup_batches))
     images, start = 0, time.perf_counter()
     for item in iterator:
         images += count_of(item)
-    return images / (time.perf_counter() - start), images
+    rate = images / (time.perf_counter() - start)
+    del iterator  # DataLoader workers exit, so their CPU time is counted
+    return rate, images, (_cpu_seconds() - cpu_start) / (images + warmup_images) * 1e6
 
 
 def main() -> None:
@@ -251,16 +275,19 @@ def main() -> None:
     rates = {name: [] for name in contenders}
     for _ in range(args.repeats):
         for name, (epoch, count_of) in contenders.items():
-            rates[name].append(_rate(epoch(), count_of))
-    results = {name: (float(np.median([rate for rate, _ in runs])), runs[0][1]) for name, runs in rates.items()}
+            rates[name].append(_rate(epoch, count_of))
+    results = {name: (float(np.median([rate for rate, _, _ in runs])), runs[0][1]) for name, runs in rates.items()}
+    cpu_us = {name: float(np.median([cpu for _, _, cpu in runs])) for name, runs in rates.items()}
+    load = os.getloadavg()
 
     window_fraction = _window_fraction(records)
     profile = _stage_profile(split_dirs) if args.profile else {}
     print(f"machine: {machine_description()}; GPUs seen by DALI: {cuda_device_count()}")
     print(f"{len(records)} images (512×334 / 334×512 progressive JPEGs), batch {batch}, {workers} workers/threads "
           f"each (GPU rows: batch {args.gpu_batch_size}, {args.gpu_workers} DALI threads); median of {args.repeats} "
-          f"interleaved rounds; the patches' source windows cover {window_fraction:.0%} of a frame on average")
-    print(f"{'loader':<52}{'images/s':>10}  rounds")
+          f"interleaved rounds; the patches' source windows cover {window_fraction:.0%} of a frame on average; "
+          f"load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} at the end")
+    print(f"{'loader':<52}{'images/s':>10}{'CPU µs/image':>14}  rounds (images/s)")
     labels = {"original_style": "(1) original-style (files, float warp)",
               "reference": "(2) reference loader, baseline shards",
               "reference_source": "(2s) reference loader, source (progressive) shards",
@@ -272,18 +299,22 @@ def main() -> None:
               **{f"dali_gpu_{jpeg}{suffix}": f"(5) DALI mixed, {jpeg} shards, {what}" for jpeg in ("baseline", "source")
                  for suffix, what in (("", "ROI decode"), ("_whole_frames", "whole frames"))}}
     for name, (rate, _) in results.items():
-        print(f"{labels[name]:<52}{rate:>10.1f}  {' / '.join(f'{r:.0f}' for r, _ in rates[name])}")
+        rounds = " / ".join(f"{r:.0f}" for r, _, _ in rates[name])
+        print(f"{labels[name]:<52}{rate:>10.1f}{cpu_us[name]:>14.0f}  {rounds}")
     ratios = {}
     if not args.gpu_only:
-        decode_only = max(results[name][0] for name in ("decode_only_pillow", "decode_only_opencv",
-                                                        "decode_only_opencv_threads"))  # the fastest decode-only loop
+        decode_only_names = ("decode_only_pillow", "decode_only_opencv", "decode_only_opencv_threads")
+        decode_only = max(results[name][0] for name in decode_only_names)  # the fastest decode-only loop
         ratios = {"reference_over_original": results["reference"][0] / results["original_style"][0],
                   "reference_over_decode_only": results["reference"][0] / decode_only,
                   "reference_source_over_decode_only": results["reference_source"][0] / decode_only,
-                  "dali_cpu_over_original": results["dali_cpu"][0] / results["original_style"][0]}
+                  "dali_cpu_over_original": results["dali_cpu"][0] / results["original_style"][0],
+                  # the same by CPU time per image: decode-only's cheapest against the reference loader's
+                  "reference_over_decode_only_cpu": min(cpu_us[name] for name in decode_only_names) / cpu_us["reference"]}
         print(f"reference / original-style = {ratios['reference_over_original']:.2f} (goal ≥ 5); "
               f"reference / decode-only (fastest) = {ratios['reference_over_decode_only']:.2f} (goal ≥ 1.5; "
-              f"on source shards {ratios['reference_source_over_decode_only']:.2f})")
+              f"on source shards {ratios['reference_source_over_decode_only']:.2f}); by CPU time per image "
+              f"{ratios['reference_over_decode_only_cpu']:.2f}")
     if "dali_gpu_baseline" in results:
         print(f"DALI mixed, baseline shards: {results['dali_gpu_baseline'][0]:,.0f} images/s "
               f"(goal ≥ 8,000 on one H200)")
@@ -295,7 +326,9 @@ def main() -> None:
                       "window_fraction": round(window_fraction, 3),
                       "batch_size": batch, "workers": workers, "gpu_batch_size": args.gpu_batch_size,
                       "gpu_workers": args.gpu_workers,
+                      "load_average": [round(value, 2) for value in load],
                       **{f"{name}_images_per_s": round(rate, 1) for name, (rate, _) in results.items()},
+                      **{f"{name}_cpu_us_per_image": round(value, 1) for name, value in cpu_us.items()},
                       **{name: round(value, 3) for name, value in ratios.items()},
                       **({"profile_us": {kind: {stage: round(value, 1) for stage, value in stages.items()}
                                          for kind, stages in profile.items()}} if profile else {})}))

@@ -1,9 +1,11 @@
 /* Region-of-interest JPEG decoding with libjpeg-turbo, for the CPU loader.
  *
- * decode_region(data, x0, y0, x1, y1) -> (pixels: bytes, x_offset, y_offset, width, height, frame_width,
- * frame_height) decodes only the rows [y0, y1) and the iMCU columns that hold [x0, x1) of a JPEG, as RGB
- * (grayscale sources are expanded to RGB). The pixels equal those of a full decode (same library, same
- * islow IDCT and fancy upsampling); libjpeg-turbo's jpeg_crop_scanline widens the column range to iMCU
+ * decode_region(data, x0, y0, x1, y1, channels=3) -> (pixels: bytes, x_offset, y_offset, width, height,
+ * frame_width, frame_height) decodes only the rows [y0, y1) and the iMCU columns that hold [x0, x1) of a JPEG,
+ * as RGB, or with channels=4 as RGBX (libjpeg-turbo's JCS_EXT_RGBX: the same RGB values and a fourth byte of
+ * 255, for OpenCV's faster four-channel warp); grayscale sources are expanded. The RGB values equal those of
+ * a full decode (same library, same islow IDCT and fancy upsampling); libjpeg-turbo's jpeg_crop_scanline
+ * widens the column range to iMCU
  * boundaries, so x_offset/width are what was decoded. jpeg_skip_scanlines skips the IDCT, upsampling and
  * colour conversion of the rows above. A baseline (sequential) file, what `interhand shards --jpeg baseline`
  * stores, is entropy-decoded only down to row y1 (the rows above: Huffman decoding alone, all columns, since
@@ -20,8 +22,14 @@
 static PyObject *decode_region(PyObject *self, PyObject *args) {
     Py_buffer data;
     long x0, y0, x1, y1;
+    int channels = 3;
     (void)self;
-    if (!PyArg_ParseTuple(args, "y*llll", &data, &x0, &y0, &x1, &y1)) return NULL;
+    if (!PyArg_ParseTuple(args, "y*llll|i", &data, &x0, &y0, &x1, &y1, &channels)) return NULL;
+    if (channels != 3 && channels != 4) {
+        PyBuffer_Release(&data);
+        PyErr_SetString(PyExc_ValueError, "channels must be 3 (RGB) or 4 (RGBX)");
+        return NULL;
+    }
 
     struct jpeg_decompress_struct cinfo;
     ErrorManager errors;
@@ -45,7 +53,7 @@ static PyObject *decode_region(PyObject *self, PyObject *args) {
     thread = PyEval_SaveThread();
     jpeg_mem_src(&cinfo, (const unsigned char *)data.buf, (unsigned long)data.len);
     jpeg_read_header(&cinfo, TRUE);
-    cinfo.out_color_space = JCS_RGB;
+    cinfo.out_color_space = channels == 4 ? JCS_EXT_RGBX : JCS_RGB;
     jpeg_start_decompress(&cinfo);  /* progressive files: every scan is entropy-decoded here */
     frame_width = cinfo.output_width;
     frame_height = cinfo.output_height;
@@ -64,7 +72,7 @@ static PyObject *decode_region(PyObject *self, PyObject *args) {
     if (x_offset > 0 || width < frame_width) jpeg_crop_scanline(&cinfo, &x_offset, &width);
     PyEval_RestoreThread(thread);
     thread = NULL;
-    pixels = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)width * height * 3);
+    pixels = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)width * height * channels);
     if (pixels == NULL) {
         jpeg_destroy_decompress(&cinfo);
         PyBuffer_Release(&data);
@@ -74,7 +82,7 @@ static PyObject *decode_region(PyObject *self, PyObject *args) {
     thread = PyEval_SaveThread();
     if (top > 0) jpeg_skip_scanlines(&cinfo, top);
     while (cinfo.output_scanline < top + height) {
-        JSAMPROW row = out + (size_t)(cinfo.output_scanline - top) * width * 3;
+        JSAMPROW row = out + (size_t)(cinfo.output_scanline - top) * width * channels;
         jpeg_read_scanlines(&cinfo, &row, 1);
     }
     jpeg_abort_decompress(&cinfo);  /* the rows below are not needed */
@@ -90,8 +98,9 @@ static PyObject *decode_region(PyObject *self, PyObject *args) {
 
 static PyMethodDef methods[] = {
     {"decode_region", decode_region, METH_VARARGS,
-     "decode_region(data, x0, y0, x1, y1) -> (pixels, x_offset, y_offset, width, height, frame_width, "
-     "frame_height): RGB rows [y0, y1) and the iMCU columns holding [x0, x1) of a JPEG."},
+     "decode_region(data, x0, y0, x1, y1, channels=3) -> (pixels, x_offset, y_offset, width, height, "
+     "frame_width, frame_height): RGB (channels=4: RGBX) rows [y0, y1) and the iMCU columns holding [x0, x1) "
+     "of a JPEG."},
     {NULL, NULL, 0, NULL},
 };
 

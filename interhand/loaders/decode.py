@@ -4,8 +4,11 @@ The hand box is a fraction of the frame, so the CPU loader decodes the rows and 
 patch's source window (`decode_and_warp`), through a small libjpeg-turbo extension
 (`interhand/loaders/_jpeg_region.c`, built by `pip install` where a compiler and the libjpeg headers are
 present). Its pixels equal a full decode's; the warp of the window differs from the warp of the whole frame
-by OpenCV's float rounding of the source coordinates only (a few pixels by 1 grey level). Without the
-extension, and for PNG sources, the whole frame is decoded with OpenCV.
+by OpenCV's float rounding of the source coordinates only (a few pixels by 1 grey level). The window is
+decoded as RGBX and warped with four channels, then packed to RGB: OpenCV's bilinear warp works on each
+channel alike, so the RGB values are those of a three-channel warp bit for bit, and its four-channel kernel
+and the pack to RGB take about two thirds of the three-channel warp's time here (`bench/bench_loader.py
+--profile`). Without the extension, and for PNG sources, the whole frame is decoded with OpenCV.
 """
 
 from __future__ import annotations
@@ -54,31 +57,39 @@ def source_window(img_to_patch: np.ndarray, size: int) -> tuple[int, int, int, i
 
 
 def decode_and_warp(data: bytes, where: str, img_to_patch: np.ndarray, size: int,
-                    frame_size: Optional[tuple[int, int]] = None, region: bool = True) -> np.ndarray:
+                    frame_size: Optional[tuple[int, int]] = None, region: bool = True,
+                    out: Optional[np.ndarray] = None) -> np.ndarray:
     """The size×size uint8 RGB patch of an encoded image under `img_to_patch` (frame px → patch px).
 
     JPEGs are decoded only under the patch's source window when the extension is built and `region` is
-    True. `frame_size` (width, height), when given, is checked against the decoded frame.
+    True. `frame_size` (width, height), when given, is checked against the decoded frame. `out`, a C-contiguous
+    (size, size, 3) uint8 array (a batch's row), receives the patch and is returned.
     """
     if region and REGION_DECODING and data[:2] == _JPEG_MAGIC:
         x0, y0, x1, y1 = source_window(img_to_patch, size)
         # One more column each side: the decoder's crop edge columns may differ from a full decode (fancy
         # upsampling lacks its neighbour there); those columns are decoded but never read by the warp.
         try:
-            pixels, left, top, width, height, frame_w, frame_h = _decode_region(data, x0 - 1, y0, x1 + 1, y1)
+            pixels, left, top, width, height, frame_w, frame_h = _decode_region(data, x0 - 1, y0, x1 + 1, y1, 4)
         except ValueError:  # e.g. CMYK, which OpenCV converts: decode the whole frame below (or fail there)
             pixels = None
         if pixels is not None:
             _check_frame(where, (frame_w, frame_h), frame_size)
+            out = np.empty((size, size, 3), np.uint8) if out is None else out
             if x1 <= 0 or y1 <= 0 or x0 >= frame_w or y0 >= frame_h:  # the patch misses the frame: all black
-                return np.zeros((size, size, 3), np.uint8)
-            window = np.frombuffer(pixels, np.uint8).reshape(height, width, 3)
+                out[...] = 0
+                return out
+            window_rgbx = np.frombuffer(pixels, np.uint8).reshape(height, width, 4)
             shifted = np.asarray(img_to_patch, dtype=np.float64).copy()
             shifted[:, 2] += shifted[:, :2] @ np.array([left, top], dtype=np.float64)
-            return warp_patch(window, shifted, size)
+            return cv2.cvtColor(warp_patch(window_rgbx, shifted, size), cv2.COLOR_RGBA2RGB, dst=out)
     image = decode_image(data, where)
     _check_frame(where, (image.shape[1], image.shape[0]), frame_size)
-    return warp_patch(image, img_to_patch, size)
+    patch = warp_patch(image, img_to_patch, size)
+    if out is None:
+        return patch
+    out[...] = patch
+    return out
 
 
 def _check_frame(where: str, found: tuple[int, int], expected: Optional[tuple[int, int]]) -> None:

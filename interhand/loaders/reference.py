@@ -203,8 +203,8 @@ class ReferenceDataset:
         images = np.empty((len(samples), size, size, 3), dtype=np.uint8)
         for row, (key, members) in enumerate(samples):
             name = next(name for name in IMAGE_MEMBERS if name in members)
-            images[row] = decode_and_warp(members[name], f"{key}.{name}", img_to_patch[row], size,
-                                          tuple(fields["image_size_px"][row]), self.config.roi_decode)
+            decode_and_warp(members[name], f"{key}.{name}", img_to_patch[row], size,
+                            tuple(fields["image_size_px"][row]), self.config.roi_decode, out=images[row])
         targets, patch_to_flipped_img = targets_from_records(fields, params, self.config.box, self.geometry)
         return make_batch(torch.from_numpy(images), targets, fields["hand_type_valid"], patch_to_flipped_img,
                           params[:, PARAM_COLOUR],

@@ -73,6 +73,33 @@ def test_region_pixels_equal_a_full_decode(name):
         assert left <= x0c and top == y0c and left + w >= x1c and top + h == y1c
         np.testing.assert_array_equal(region[:, x0c - left:x1c - left], full[y0c:y1c, x0c:x1c],
                                       err_msg=f"{name}: window {(x0, y0, x1, y1)}")
+        rgbx, *placement = decode._decode_region(data, x0 - 1, y0, x1 + 1, y1, 4)
+        assert placement == [left, top, w, h, frame_w, frame_h]
+        rgbx = np.frombuffer(rgbx, np.uint8).reshape(h, w, 4)
+        assert (rgbx[..., 3] == 255).all()
+        np.testing.assert_array_equal(rgbx[..., :3], region, err_msg=f"{name}: RGBX window {(x0, y0, x1, y1)}")
+
+
+@needs_extension
+@pytest.mark.parametrize("name", sorted(ENCODINGS))
+def test_the_four_channel_warp_gives_the_three_channel_warps_pixels(name):
+    """decode_and_warp warps the RGBX window; its patch is the RGB window's warp bit for bit, written in place."""
+    data, _, width, height = _encoded_and_decoded(name)
+    cases = [(np.array([width * 0.3, height * 0.35, width * 0.25, height * 0.25]), params)
+             for params in (AugmentParams(), AugmentParams(flip=True, rot_deg=60.0), AugmentParams(scale=1.25, rot_deg=-90.0),
+                            AugmentParams(shift_x=0.15, shift_y=-0.15, scale=0.75), AugmentParams(rot_deg=45.0))]
+    cases.append((np.array([-60.0, -60.0, 200.0, 200.0]), AugmentParams(rot_deg=30.0)))  # spills over the corner
+    for box, params in cases:
+        img_to_patch, _, _ = patch_affine(box, width, params)
+        x0, y0, x1, y1 = source_window(img_to_patch, 256)
+        pixels, left, top, w, h, _, _ = decode._decode_region(data, x0 - 1, y0, x1 + 1, y1)
+        shifted = img_to_patch.copy()
+        shifted[:, 2] += shifted[:, :2] @ np.array([left, top], dtype=np.float64)
+        expected = warp_patch(np.frombuffer(pixels, np.uint8).reshape(h, w, 3), shifted)
+        batch = np.full((2, 256, 256, 3), 7, np.uint8)
+        got = decode_and_warp(data, name, img_to_patch, 256, (width, height), out=batch[1])
+        assert np.shares_memory(got, batch) and not (batch[0] != 7).any()
+        np.testing.assert_array_equal(batch[1], expected, err_msg=f"{name}, {params}")
 
 
 @needs_extension
