@@ -88,23 +88,27 @@ class _RootSource(click.Choice):
 # the aliases are our old spellings and the original repository's (--annot_subset, --test_epoch, --test_set).
 _RUN_DIR = Flag("--run-dir", ("--output",))
 _SUBSET = Flag("--annot-subset", ("--annot_subset", "--subset"))
-_LOADER_THREADS = Flag("--loader-threads", ("--workers",))
+# LoaderConfig's options: on preview-batch as they are, nested in train and eval as `loader_<field>`.
+_LOADER_FLAGS = {"batch_size": Flag("--batch-size", ("--loader-batch-size",)),
+                 "workers": Flag("--loader-threads", ("--loader-workers", "--workers")),
+                 "backend": Flag("--loader-backend", ("--backend",)), "device": Flag("--loader-device", ("--device",)),
+                 "augment": Flag("--loader-augment", ("--augment",)), "box": Flag("--loader-box", ("--box",)),
+                 "accept_incomplete": Flag("--loader-accept-incomplete", ("--accept-incomplete",))}
+_NESTED_LOADER_FLAGS = {f"loader_{name}": flag for name, flag in _LOADER_FLAGS.items()}
 FLAGS = {
     # --data is checked once the config is built: its default may be replaced by a --config file
     PreprocessConfig: {"root": Flag("--data", ("--root",), click.Path(file_okay=False)), "out": Flag("--shards", ("--out",)),
                        "subset": _SUBSET, "aid_list": Flag("--aid-list", type=EXISTING_FILE)},
-    TrainConfig: {"output": _RUN_DIR, "annot_subset": _SUBSET,
-                  "loader_batch_size": Flag("--batch-size", ("--loader-batch-size",)),
-                  "loader_workers": Flag("--loader-threads", ("--loader-workers",)),
+    TrainConfig: {"output": _RUN_DIR, "annot_subset": _SUBSET, **_NESTED_LOADER_FLAGS,
                   "model_pretrained": Flag("--model-pretrained", type=EXISTING_FILE)},
-    EvalConfig: {"output": _RUN_DIR, "annot_subset": _SUBSET,
-                 "root": Flag("--root-source", ("--root",), _RootSource(EVAL_ROOTS)), "workers": _LOADER_THREADS,
-                 "backend": Flag("--loader-backend", ("--backend",)), "test_epoch": Flag("--test-epoch", ("--test_epoch",)),
+    EvalConfig: {"output": _RUN_DIR, "annot_subset": _SUBSET, **_NESTED_LOADER_FLAGS,
+                 "root": Flag("--root-source", ("--root",), _RootSource(EVAL_ROOTS)),
+                 "test_epoch": Flag("--test-epoch", ("--test_epoch",)),
                  "split": Flag("--split", ("--test_set",)), "checkpoint": Flag("--checkpoint", type=EXISTING_FILE)},
-    LoaderConfig: {"workers": _LOADER_THREADS, "backend": Flag("--loader-backend", ("--backend",)),
-                   "device": Flag("--loader-device", ("--device",)),
-                   "augment": Flag("--loader-augment", ("--augment",)), "box": Flag("--loader-box", ("--box",))},
+    LoaderConfig: _LOADER_FLAGS,
 }
+# Eval's loader reads each sample once in the shards' order: no augmentation, shuffle or seed; its box is --root-source.
+EVAL_EXCLUDED = ("loader_augment", "loader_box", "loader_shuffle_buffer", "loader_seed")
 
 
 def _click_type(annotation: object) -> object:
@@ -113,20 +117,21 @@ def _click_type(annotation: object) -> object:
     return annotation if annotation in (int, float, str, bool) else str
 
 
-def _options(config_class: type, prefix: str, exclude: tuple[str, ...]) -> list:
-    """(parameter name, type, default, help) per field; nested config fields get a flag prefix."""
+def _options(config_class: type, prefix: str, exclude: tuple[str, ...], defaults=None) -> list:
+    """(parameter name, type, default, help) per field; nested config fields get a flag prefix. Defaults are
+    those of `defaults` (an instance; a config's own defaults when None), so a nested config shows its field's
+    default (eval's loader: batch 32)."""
     hints = typing.get_type_hints(config_class)
+    defaults = config_class() if defaults is None else defaults
     options = []
     for spec in dataclasses.fields(config_class):
         if spec.name in exclude or prefix + spec.name in exclude:
             continue
         annotation = hints[spec.name]
         if dataclasses.is_dataclass(annotation):
-            options += _options(annotation, f"{prefix}{spec.name}_", exclude)
+            options += _options(annotation, f"{prefix}{spec.name}_", exclude, getattr(defaults, spec.name))
             continue
-        name = prefix + spec.name
-        default = spec.default if spec.default is not dataclasses.MISSING else spec.default_factory()
-        options.append((name, annotation, default, spec.metadata.get("help", "")))
+        options.append((prefix + spec.name, annotation, getattr(defaults, spec.name), spec.metadata.get("help", "")))
     return options
 
 
@@ -498,7 +503,7 @@ def plot_log_command(run_dir: Path, out_path: Path | None) -> None:
 
 
 @main.command("eval", short_help="Score a checkpoint, the oracle or a baseline on a split: MPJPE, MRRPE, handedness.")
-@config_options(EvalConfig)
+@config_options(EvalConfig, exclude=EVAL_EXCLUDED)
 @config_file_option(EvalConfig)
 def eval_command(config_file: Path | None, **values) -> None:
     """Score a checkpoint on SHARDS/<dataset>/<annot-subset>/<split>: MPJPE (single, interacting, all),

@@ -10,7 +10,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Literal
 
-__all__ = ["SynthConfig", "SYNTH_DATASETS", "SYNTH_LAYOUTS", "LoaderConfig", "TrainConfig", "EvalConfig",
+__all__ = ["SynthConfig", "SYNTH_DATASETS", "SYNTH_LAYOUTS", "LoaderConfig", "TrainConfig", "EvalConfig", "EVAL_LOADER",
            "config_to_dict", "config_from_dict", "PreprocessConfig", "parse_size", "parse_part", "ModelConfig",
            "RESNET_TYPES", "HEATMAP_LOSSES", "BACKBONE_INITS", "ARCHITECTURE_FIELDS"]
 
@@ -64,8 +64,11 @@ def config_to_dict(config) -> dict:
     return dataclasses.asdict(config)
 
 
-def config_from_dict(config_class: type, values: dict):
-    """Inverse of `config_to_dict`; unknown keys raise ValueError naming them and the known ones."""
+def config_from_dict(config_class: type, values: dict, defaults=None):
+    """Inverse of `config_to_dict`; unknown keys raise ValueError naming them and the known ones.
+
+    Fields not in `values` keep their defaults: those of `defaults` (an instance) when given, and a nested
+    config's are its field's default (EvalConfig's `loader` has eval's batch size, not LoaderConfig's)."""
     known = {spec.name: spec for spec in dataclasses.fields(config_class)}
     unknown = sorted(set(values) - set(known))
     if unknown:
@@ -74,9 +77,16 @@ def config_from_dict(config_class: type, values: dict):
     kwargs = {}
     for name, value in values.items():
         if dataclasses.is_dataclass(hints[name]) and isinstance(value, dict):
-            value = config_from_dict(hints[name], value)
+            value = config_from_dict(hints[name], value, getattr(defaults, name) if defaults is not None
+                                     else _field_default(known[name]))
         kwargs[name] = value
-    return config_class(**kwargs)
+    return config_class(**kwargs) if defaults is None else dataclasses.replace(defaults, **kwargs)
+
+
+def _field_default(spec: dataclasses.Field):
+    if spec.default_factory is not dataclasses.MISSING:
+        return spec.default_factory()
+    return None if spec.default is dataclasses.MISSING else spec.default
 
 
 # --- preprocess configs ---
@@ -352,6 +362,8 @@ class TrainConfig:
 EVAL_SPLITS = ("train", "val", "test")
 EVAL_ROOTS = ("rootnet", "gt")
 EVAL_BASELINES = ("none", "mean-pose", "untrained")
+# Eval's loader unless told otherwise: the original's test batch (32), the shards' order, no augmentation.
+EVAL_LOADER = LoaderConfig(batch_size=32, augment=False)
 
 
 @dataclass(frozen=True)
@@ -378,18 +390,15 @@ class EvalConfig:
     run_name: str = field(default="", metadata={"help": "name of the result folders; default from split, root, checkpoint"})
     gpu: str = field(default="", metadata={"help": "GPUs, e.g. '0-3' (one process each); empty: CPU"})
     cpu_processes: int = field(default=1, metadata={"help": "without --gpu: processes on the CPU (gloo)"})
-    batch_size: int = field(default=32, metadata={"help": "samples per batch per process (the original: 32)"})
-    workers: int = field(default=2, metadata={"help": "loader threads (CPU loader pool / DALI CPU threads)"})
-    backend: Literal["auto", "reference", "dali"] = field(default="auto", metadata={
-        "help": "loader: auto = DALI on a GPU, the reference loader otherwise"})
     vis: int = field(default=8, metadata={"help": "overlays of the N worst and N random samples"})
-    accept_incomplete: bool = field(default=False, metadata={
-        "help": "score shards whose run failed --max-errors (dataset.json complete: false) instead of refusing them"})
     baseline: Literal["none", "mean-pose", "untrained"] = field(default="none", metadata={
         "help": "score a trivial predictor instead: mean-pose (the train split's mean root-relative pose per hand, "
                 "from its manifest; no network) or untrained (the checkpoint's architecture, freshly initialised "
                 "with --seed)"})
     seed: int = field(default=0, metadata={"help": "seed of the untrained baseline's initialisation"})
+    loader: LoaderConfig = field(default_factory=lambda: EVAL_LOADER, metadata={
+        "help": "data loading (--loader-*): eval's defaults are batch 32 (the original's test batch) and no "
+                "augmentation; the crop box follows `root`"})
 
     def __post_init__(self) -> None:
         _choice("dataset", self.dataset, TRAIN_DATASETS)
@@ -400,9 +409,10 @@ class EvalConfig:
         _choice("root", self.root, EVAL_ROOTS)
         _choice("annot_subset", self.annot_subset, PREPROCESS_SUBSETS)
         _check_subset(self.dataset, self.annot_subset, self.split)
-        _choice("backend", self.backend, LOADER_BACKENDS)
-        _at_least("batch_size", self.batch_size, 1)
-        _at_least("workers", self.workers, 0)
         _at_least("vis", self.vis, 0)
         _at_least("cpu_processes", self.cpu_processes, 1)
+        if self.loader.augment:
+            raise ValueError("loader.augment=True: evaluation reads every sample once, unaugmented")
+        if self.loader.box != self.root:  # the crop box comes with the root depth: both RootNet's or both the GT's
+            object.__setattr__(self, "loader", dataclasses.replace(self.loader, box=self.root))
 

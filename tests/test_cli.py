@@ -146,10 +146,33 @@ def test_the_originals_spellings_are_hidden_aliases():
 def test_old_spellings_still_work():
     params = _parse("shards", ["--root", ".", "--subset", "human_annot", "--out", "x"])
     assert (params["root"], params["subset"], params["out"]) == (".", "human_annot", "x")
-    params = _parse("eval", ["--root", "gt", "--output", "run", "--workers", "3", "--backend", "reference"])
-    assert (params["root"], params["output"], params["workers"], params["backend"]) == ("gt", "run", 3, "reference")
+    params = _parse("eval", ["--root", "gt", "--output", "run", "--workers", "3", "--backend", "reference",
+                             "--accept-incomplete"])
+    assert (params["root"], params["output"], params["loader_workers"], params["loader_backend"],
+            params["loader_accept_incomplete"]) == ("gt", "run", 3, "reference", True)
     params = _parse("train", ["--loader-batch-size", "4", "--loader-workers", "0"])
     assert (params["loader_batch_size"], params["loader_workers"]) == (4, 0)
+
+
+def test_eval_and_train_share_the_loader_options_with_evals_own_defaults():
+    """EvalConfig nests a LoaderConfig: the same option names as train, eval's defaults (batch 32, unaugmented)."""
+    from interhand.cli import build_config
+    from interhand.config import EvalConfig, config_from_dict
+
+    train_shown, _, _ = _names(main.commands["train"])
+    eval_shown, _, _ = _names(main.commands["eval"])
+    loader_options = {"--batch-size", "--loader-threads", "--loader-backend", "--loader-device",
+                      "--loader-accept-incomplete", "--loader-roi-decode"}
+    assert loader_options <= train_shown and loader_options <= eval_shown
+    assert not {"--loader-augment", "--loader-box", "--loader-seed", "--loader-shuffle-buffer"} & eval_shown
+    with main.commands["eval"].make_context("eval", ["--root-source", "gt", "--loader-threads", "0"]) as context:
+        config = build_config(EvalConfig, dict(context.params))
+    loader = config.loader
+    assert (loader.batch_size, loader.workers, loader.augment, loader.box) == (32, 0, False, "gt")
+    from_file = config_from_dict(EvalConfig, {"loader": {"workers": 1}})
+    assert (from_file.loader.batch_size, from_file.loader.augment, from_file.loader.box) == (32, False, "rootnet")
+    with pytest.raises(ValueError, match="loader.augment=True"):
+        config_from_dict(EvalConfig, {"loader": {"augment": True}})
 
 
 def test_a_folder_given_as_root_source_says_where_folders_go(tmp_path):
@@ -218,7 +241,8 @@ def test_shards_and_eval_read_a_config_file_and_the_command_line_wins(synth_ih26
 
     eval_file = tmp_path / "eval.yaml"
     eval_file.write_text(yaml.safe_dump({"shards": str(synth_ih26m_shards.parent.parent), "output": str(tmp_path / "run"),
-                                         "split": "train", "root": "gt", "oracle": True, "vis": 0, "workers": 0}))
+                                         "split": "train", "root": "gt", "oracle": True, "vis": 0,
+                                         "loader": {"workers": 0}}))
     result = runner.invoke(main, ["eval", "--config", str(eval_file), "--split", "test"])
     assert result.exit_code == 0, result.output
     assert "interhand26m all test" in result.output and "oracle" in result.output

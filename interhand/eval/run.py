@@ -19,7 +19,7 @@ import torch
 import torch.distributed as dist
 
 from interhand import __version__
-from interhand.config import EvalConfig, LoaderConfig
+from interhand.config import EvalConfig
 from interhand.eval.baselines import fit_mean_pose, mean_pose_image_predictions
 from interhand.eval.evaluators import GroundTruth, InterHandEvaluator, Predictions, SingleHandEvaluator
 from interhand.eval.plots import figure_title, overlay_sheet, plot_error_by_hand_type, plot_per_joint_errors
@@ -50,7 +50,7 @@ def eval_shard_dir(config: EvalConfig) -> Path:
     asked for, with samples, whose manifest (the ground truth) has the SHA-256 dataset.json records, and
     RootNet outputs when --root-source rootnet."""
     shard_dir = Path(config.shards) / config.dataset / config.annot_subset / config.split
-    dataset = read_dataset_json(shard_dir, config.accept_incomplete)
+    dataset = read_dataset_json(shard_dir, config.loader.accept_incomplete)
     found = (dataset.dataset, dataset.subset, dataset.split)
     if found != (config.dataset, config.annot_subset, config.split):
         raise ValueError(f"{shard_dir / 'dataset.json'}: shards of {'/'.join(map(str, found))}, but eval was asked "
@@ -184,12 +184,9 @@ def _evaluate(config: EvalConfig, context: DistContext) -> dict | None:
         rows = every_row = read_rows(shard_dir)
         predictions = _mean_pose_predictions(config, rows, geometry)
     else:
-        loader_config = LoaderConfig(backend=config.backend, batch_size=config.batch_size, workers=config.workers,
-                                     augment=False, box="rootnet" if config.root == "rootnet" else "gt",
-                                     accept_incomplete=config.accept_incomplete)
-        loader = build_loader(shard_dir, loader_config, context.rank, context.world_size, with_keys=True,
+        loader = build_loader(shard_dir, config.loader, context.rank, context.world_size, with_keys=True,
                               geometry=geometry)
-        samples = read_dataset_json(shard_dir, config.accept_incomplete).counts.samples
+        samples = read_dataset_json(shard_dir, config.loader.accept_incomplete).counts.samples
         with torch.no_grad(), progress(total=samples, desc=f"eval {config.split}", unit="img",
                                        enabled=context.is_main) as bar:
             predictions = _gather(_collect(model, loader, geometry, context.device, config.oracle, bar,

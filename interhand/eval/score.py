@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from interhand import __version__
-from interhand.config import EVAL_SPLITS, PREPROCESS_SUBSETS, TRAIN_DATASETS, EvalConfig
+from interhand.config import EVAL_LOADER, EVAL_SPLITS, PREPROCESS_SUBSETS, TRAIN_DATASETS, EvalConfig
 from interhand.eval.plots import figure_title
 from interhand.eval.predictions import PredictionFile, PredictionFileError, read_predictions
 from interhand.eval.report import format_report
@@ -171,7 +171,7 @@ def score_target(config: ScoreConfig, target: ScoreTarget) -> dict[str, dict[str
     roots = {_root_source(config, predictions) for predictions in files if predictions.form == "image_relative"}
     eval_config = EvalConfig(dataset=dataset, shards=config.shards, annot_subset=annot_subset, split=split,
                              root="rootnet" if "rootnet" in roots else "gt", output=config.out_dir, vis=config.vis,
-                             accept_incomplete=config.accept_incomplete)
+                             loader=replace(EVAL_LOADER, accept_incomplete=config.accept_incomplete))
     shard_dir = eval_shard_dir(eval_config)
     rows = read_rows(shard_dir)
     human, masks = _protocol_masks(config, shard_dir, rows, split)
