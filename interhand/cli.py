@@ -117,10 +117,11 @@ def _click_type(annotation: object) -> object:
     return annotation if annotation in (int, float, str, bool) else str
 
 
-def _options(config_class: type, prefix: str, exclude: tuple[str, ...], defaults=None) -> list:
-    """(parameter name, type, default, help) per field; nested config fields get a flag prefix. Defaults are
-    those of `defaults` (an instance; a config's own defaults when None), so a nested config shows its field's
-    default (eval's loader: batch 32)."""
+def _options(config_class: type, prefix: str, exclude: tuple[str, ...], defaults=None, flag_prefix: str = "") -> list:
+    """(parameter name, option name, type, default, help) per field. A nested config's fields are parameters
+    `<field>_<subfield>` with options `--<field>-<subfield>`, or `--<subfield>` when the field's metadata says
+    `flat` (TrainConfig.launch: --gpu). Defaults are those of `defaults` (an instance; a config's own defaults
+    when None), so a nested config shows its field's default (eval's loader: batch 32)."""
     hints = typing.get_type_hints(config_class)
     defaults = config_class() if defaults is None else defaults
     options = []
@@ -129,9 +130,12 @@ def _options(config_class: type, prefix: str, exclude: tuple[str, ...], defaults
             continue
         annotation = hints[spec.name]
         if dataclasses.is_dataclass(annotation):
-            options += _options(annotation, f"{prefix}{spec.name}_", exclude, getattr(defaults, spec.name))
+            inner_flag_prefix = flag_prefix if spec.metadata.get("flat") else f"{flag_prefix}{spec.name}-"
+            options += _options(annotation, f"{prefix}{spec.name}_", exclude, getattr(defaults, spec.name),
+                                inner_flag_prefix)
             continue
-        options.append((prefix + spec.name, annotation, getattr(defaults, spec.name), spec.metadata.get("help", "")))
+        options.append((prefix + spec.name, "--" + (flag_prefix + spec.name).replace("_", "-"), annotation,
+                        getattr(defaults, spec.name), spec.metadata.get("help", "")))
     return options
 
 
@@ -139,14 +143,14 @@ def config_options(config_class: type, exclude: tuple[str, ...] = (), flags: dic
     """Decorator: one option per dataclass field (help and default from the field).
 
     The option's name comes from FLAGS (the vocabulary), else `--field-name`; fields that are configs
-    themselves become `--<field>-<subfield>` options (e.g. `--model-resnet-type`). Empty-string defaults
-    are not shown (the help says what empty means).
+    themselves become `--<field>-<subfield>` options (e.g. `--model-resnet-type`), or keep the subfield's own
+    name when flat (`--gpu`, of `launch`). Empty-string defaults are not shown (the help says what empty means).
     """
     flags = FLAGS.get(config_class, {}) if flags is None else flags
 
     def decorate(command):
-        for name, annotation, default, help_text in reversed(_options(config_class, "", exclude)):
-            flag = flags.get(name) or Flag("--" + name.replace("_", "-"))
+        for name, option_name, annotation, default, help_text in reversed(_options(config_class, "", exclude)):
+            flag = flags.get(name) or Flag(option_name)
             decl, aliases = flag.name, flag.aliases
             if annotation is bool and "/" not in decl:
                 decl = f"{decl}/--no-{decl[2:]}"
@@ -460,12 +464,7 @@ def train_config(values: dict, config_file: Path | None = None) -> TrainConfig:
 @click.option("--continue", "continue_train", is_flag=True, help="resume from the newest complete snapshot in "
               "RUN_DIR/model_dump (the original's --continue)")
 @config_file_option(TrainConfig)
-@click.option("--nnodes", default=1, show_default=True, help="torchrun: number of nodes")
-@click.option("--node-rank", default=0, show_default=True, help="torchrun: this node's rank")
-@click.option("--master-addr", default="127.0.0.1", show_default=True,
-              help="torchrun: rank 0's node address (several nodes; one node picks a free port itself)")
-@click.option("--master-port", default=29500, show_default=True, help="torchrun: rank 0's port (several nodes)")
-def train(config_file: Path | None, nnodes: int, node_rank: int, master_addr: str, master_port: int, **values) -> None:
+def train(config_file: Path | None, **values) -> None:
     """Train InterNet on the shards: SHARDS/<dataset>/<annot-subset>/train.
 
     --gpu 0-3 starts one torchrun process per listed GPU (NCCL, DistributedDataParallel, DALI loader
@@ -473,13 +472,12 @@ def train(config_file: Path | None, nnodes: int, node_rank: int, master_addr: st
     is per process (global = batch × processes) and the learning rate is not scaled. --run-dir gets
     config.yaml (the resolved config), log/ (JSON lines + text), model_dump/snapshot_<epoch>.pth.tar.
     """
-    from interhand.runtime.launch import Rendezvous
     from interhand.train.launch import launch
 
     config = train_config(values, config_file)
     check_shards_root(Path(config.shards), config.dataset, config.annot_subset, "train")
     try:
-        status = launch(config, Rendezvous(nnodes, node_rank, master_addr, master_port))
+        status = launch(config)
     except (FileNotFoundError, ValueError) as error:
         raise click.ClickException(str(error)) from error
     if status:

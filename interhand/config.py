@@ -10,8 +10,8 @@ import typing
 from dataclasses import dataclass, field
 from typing import Literal
 
-__all__ = ["SynthConfig", "SYNTH_DATASETS", "SYNTH_LAYOUTS", "LoaderConfig", "TrainConfig", "EvalConfig", "EVAL_LOADER",
-           "config_to_dict", "config_from_dict", "PreprocessConfig", "parse_size", "parse_part", "ModelConfig",
+__all__ = ["SynthConfig", "SYNTH_DATASETS", "SYNTH_LAYOUTS", "LoaderConfig", "LaunchConfig", "TrainConfig", "EvalConfig",
+           "EVAL_LOADER", "config_to_dict", "config_from_dict", "PreprocessConfig", "parse_size", "parse_part", "ModelConfig",
            "RESNET_TYPES", "HEATMAP_LOSSES", "BACKBONE_INITS", "ARCHITECTURE_FIELDS"]
 
 SYNTH_DATASETS = ("interhand26m", "stb", "rhd")
@@ -280,6 +280,37 @@ class LoaderConfig:
         _at_least("shuffle_buffer", self.shuffle_buffer, 1)
 
 
+# --- launch config ---
+
+
+@dataclass(frozen=True)
+class LaunchConfig:
+    """Where a job's processes run (train and eval nest it as `launch`; on the command line its options keep their
+    own names: --gpu, --cpu-processes, --nnodes, ...): one process per listed GPU, or N on the CPU with gloo, and
+    for several nodes torchrun's rendezvous (`interhand.runtime.launch`)."""
+
+    gpu: str = field(default="", metadata={"help": "GPUs, e.g. '0-3' or '0,1,2,3' (one process each); empty: CPU"})
+    cpu_processes: int = field(default=1, metadata={"help": "without --gpu: DDP processes on the CPU (gloo)"})
+    nnodes: int = field(default=1, metadata={"help": "torchrun: number of nodes"})
+    node_rank: int = field(default=0, metadata={"help": "torchrun: this node's rank"})
+    master_addr: str = field(default="127.0.0.1", metadata={
+        "help": "torchrun: rank 0's node address (several nodes; one node picks a free port itself)"})
+    master_port: int = field(default=29500, metadata={"help": "torchrun: rank 0's port (several nodes)"})
+
+    def __post_init__(self) -> None:
+        _at_least("cpu_processes", self.cpu_processes, 1)
+        _at_least("nnodes", self.nnodes, 1)
+        if not 0 <= self.node_rank < self.nnodes:
+            raise ValueError(f"node_rank={self.node_rank!r} must lie in 0..nnodes-1 ({self.nnodes - 1})")
+        if not 1 <= self.master_port <= 65535:
+            raise ValueError(f"master_port={self.master_port!r} must lie in 1..65535")
+
+    @property
+    def in_process(self) -> bool:
+        """One CPU process on one node: the job runs in the calling process, without torchrun."""
+        return not self.gpu and self.cpu_processes == 1 and self.nnodes == 1
+
+
 # --- train configs ---
 
 TRAIN_DATASETS = ("interhand26m", "stb", "rhd")
@@ -304,8 +335,8 @@ class TrainConfig:
     annot_subset: Literal["all", "human_annot", "machine_annot"] = field(default="all", metadata={
         "help": "InterHand2.6M annotation subset the shards were made from: H+M, H or M"})
     output: str = field(default="output", metadata={"help": "run folder: log/, model_dump/, result/, vis/"})
-    gpu: str = field(default="", metadata={"help": "GPUs, e.g. '0-3' or '0,1,2,3' (one process each); empty: CPU"})
-    cpu_processes: int = field(default=1, metadata={"help": "without --gpu: DDP processes on the CPU (gloo)"})
+    launch: LaunchConfig = field(default_factory=LaunchConfig, metadata={
+        "help": "processes: --gpu, --cpu-processes, --nnodes, --node-rank, --master-addr, --master-port", "flat": True})
     epochs: int = field(default=0, metadata={"help": "epochs; 0: the dataset's original schedule (20 or 50)"})
     lr: float = field(default=1e-4, metadata={
         "help": "Adam learning rate; not scaled with the GPU count (the original's global batch 16·N used 1e-4 too)"})
@@ -331,7 +362,6 @@ class TrainConfig:
     def __post_init__(self) -> None:
         _choice("dataset", self.dataset, TRAIN_DATASETS)
         _choice("annot_subset", self.annot_subset, PREPROCESS_SUBSETS)
-        _at_least("cpu_processes", self.cpu_processes, 1)
         _at_least("epochs", self.epochs, 0)
         _at_least("steps_per_epoch", self.steps_per_epoch, 0)
         _at_least("snapshot_every", self.snapshot_every, 0)
@@ -388,8 +418,8 @@ class EvalConfig:
         "help": "absolute root depth (and box) from RootNet's outputs, the original's default, or the ground truth"})
     output: str = field(default="output", metadata={"help": "run folder: writes result/<run>/ and vis/<run>/"})
     run_name: str = field(default="", metadata={"help": "name of the result folders; default from split, root, checkpoint"})
-    gpu: str = field(default="", metadata={"help": "GPUs, e.g. '0-3' (one process each); empty: CPU"})
-    cpu_processes: int = field(default=1, metadata={"help": "without --gpu: processes on the CPU (gloo)"})
+    launch: LaunchConfig = field(default_factory=LaunchConfig, metadata={
+        "help": "processes: --gpu, --cpu-processes, --nnodes, --node-rank, --master-addr, --master-port", "flat": True})
     vis: int = field(default=8, metadata={"help": "overlays of the N worst and N random samples"})
     baseline: Literal["none", "mean-pose", "untrained"] = field(default="none", metadata={
         "help": "score a trivial predictor instead: mean-pose (the train split's mean root-relative pose per hand, "
@@ -410,7 +440,6 @@ class EvalConfig:
         _choice("annot_subset", self.annot_subset, PREPROCESS_SUBSETS)
         _check_subset(self.dataset, self.annot_subset, self.split)
         _at_least("vis", self.vis, 0)
-        _at_least("cpu_processes", self.cpu_processes, 1)
         if self.loader.augment:
             raise ValueError("loader.augment=True: evaluation reads every sample once, unaugmented")
         if self.loader.box != self.root:  # the crop box comes with the root depth: both RootNet's or both the GT's

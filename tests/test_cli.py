@@ -140,7 +140,28 @@ def test_the_originals_spellings_are_hidden_aliases():
     assert (params["annot_subset"], params["test_epoch"], params["split"]) == ("machine_annot", 7, "test")
     help_text = CliRunner().invoke(main, ["eval", "--help"]).output
     assert "--annot-subset" in help_text and "--annot_subset" not in help_text and "--test_set" not in help_text
-    assert _parse("train", ["--gpu", "0-3", "--annot_subset", "human_annot"])["gpu"] == "0-3"
+    assert _parse("train", ["--gpu", "0-3", "--annot_subset", "human_annot"])["launch_gpu"] == "0-3"
+
+
+def test_the_launch_config_keeps_its_own_option_names_and_nests_in_a_config_file(tmp_path):
+    """LaunchConfig is flat on the command line (--gpu, --nnodes, ...) and `launch:` in a config file."""
+    from interhand.cli import build_config
+    from interhand.config import EvalConfig, TrainConfig
+
+    for command in ("train", "eval"):
+        shown, _, _ = _names(main.commands[command])
+        assert {"--gpu", "--cpu-processes", "--nnodes", "--node-rank", "--master-addr", "--master-port"} <= shown
+        assert not any(name.startswith("--launch") for name in shown)
+    with main.commands["train"].make_context("train", ["--nnodes", "2", "--node-rank", "1"]) as context:
+        config = build_config(TrainConfig, dict(context.params))
+    assert (config.launch.nnodes, config.launch.node_rank, config.launch.gpu) == (2, 1, "")
+    config_file = tmp_path / "eval.yaml"
+    config_file.write_text('launch: {gpu: "0-3", cpu_processes: 2}\n')
+    with main.commands["eval"].make_context("eval", ["--cpu-processes", "3"]) as context:
+        config = build_config(EvalConfig, dict(context.params), config_file)
+    assert (config.launch.gpu, config.launch.cpu_processes) == ("0-3", 3)  # the file, then the command line
+    result = CliRunner().invoke(main, ["train", "--nnodes", "2", "--node-rank", "2"])
+    assert result.exit_code == 2 and "node_rank=2" in result.output
 
 
 def test_old_spellings_still_work():

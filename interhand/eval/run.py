@@ -162,7 +162,7 @@ def _rows_for(shard_dir: Path, rows: dict, keys: list[str]) -> dict:
 
 def run(config: EvalConfig) -> dict | None:
     """Score; returns metrics.json's content on rank 0 (None on the others)."""
-    context = setup_distributed(use_gpu=bool(config.gpu))
+    context = setup_distributed(use_gpu=bool(config.launch.gpu))
     try:
         return _evaluate(config, context)
     finally:

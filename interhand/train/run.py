@@ -61,7 +61,7 @@ def _snapshot_writer(model, optimizer, config: TrainConfig, folders: dict[str, P
 
 def run(config: TrainConfig) -> dict:
     """Train; returns the last epoch's summary (rank 0's view)."""
-    context = setup_distributed(use_gpu=bool(config.gpu))
+    context = setup_distributed(use_gpu=bool(config.launch.gpu))
     try:
         return _train(config, context)
     finally:

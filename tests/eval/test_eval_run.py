@@ -13,7 +13,7 @@ import yaml
 from click.testing import CliRunner
 
 from interhand.cli import main
-from interhand.config import EVAL_LOADER, EvalConfig, ModelConfig
+from interhand.config import EVAL_LOADER, EvalConfig, LaunchConfig, ModelConfig
 from interhand.eval.run import run, run_name
 from interhand.model import InterNet, save_checkpoint
 
@@ -122,11 +122,12 @@ def test_eval_on_several_cpu_processes_leaves_no_temporary_config_behind(synth_i
     seen = []
 
     def fake_torchrun(command, env):  # the workers would read the config file given last
-        seen.append((command[-1], yaml.safe_load(open(command[-1]).read())["cpu_processes"]))
+        seen.append((command[-1], yaml.safe_load(open(command[-1]).read())["launch"]["cpu_processes"]))
         return 0
 
     monkeypatch.setattr(runtime_launch.subprocess, "call", fake_torchrun)
-    config = _config(synth_ih26m_shards.parent.parent, tmp_path, oracle=True, split="val", root="gt", cpu_processes=2)
+    config = _config(synth_ih26m_shards.parent.parent, tmp_path, oracle=True, split="val", root="gt",
+                     launch=LaunchConfig(cpu_processes=2))
     assert eval_launch.launch(config) == (0, tmp_path / "result" / run_name(config, None))
     (path, processes), = seen
     assert processes == 2 and not Path(path).exists() and not Path(path).parent.exists()

@@ -49,12 +49,14 @@ def test_listing_gpus_the_machine_lacks_is_an_error_naming_them():
 
 
 def test_torchrun_is_standalone_on_one_node_and_rendezvous_on_several():
-    from interhand.runtime.launch import Rendezvous, torchrun_command
+    from interhand.config import LaunchConfig
+    from interhand.runtime.launch import torchrun_command
 
-    single = torchrun_command(4, "interhand.runtime.worker", "c.yaml", Rendezvous(), "interhand.train.run")
+    single = torchrun_command(4, "interhand.runtime.worker", "c.yaml", LaunchConfig(), "interhand.train.run")
     assert "--standalone" in single and "--nproc_per_node=4" in single
     assert single[-4:] == ["-m", "interhand.runtime.worker", "interhand.train.run", "c.yaml"]
-    several = torchrun_command(8, "interhand.runtime.worker", "c.yaml", Rendezvous(2, 1, "host0", 29400))
+    several = torchrun_command(8, "interhand.runtime.worker", "c.yaml",
+                               LaunchConfig(nnodes=2, node_rank=1, master_addr="host0", master_port=29400))
     assert {"--nnodes=2", "--node_rank=1", "--master_addr=host0", "--master_port=29400"} <= set(several)
 
 
