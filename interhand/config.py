@@ -28,6 +28,11 @@ def _at_least(name: str, value: float, minimum: float) -> None:
         raise ValueError(f"{name}={value!r} must be at least {minimum}")
 
 
+def _derive(config, name: str, value) -> None:
+    """Keep a value parsed from a field's text on the frozen config (not a field: files and the CLI keep the text)."""
+    object.__setattr__(config, name, value)
+
+
 @dataclass(frozen=True)
 class SynthConfig:
     """What `interhand synth` writes: one synthetic dataset in its real on-disk format."""
@@ -176,10 +181,25 @@ class PreprocessConfig:
         _check_subset(self.dataset, self.subset, self.split)
         _at_least("workers", self.workers, 1)
         _at_least("shard_samples", self.shard_samples, 0)
-        parse_size(self.shard_size)
-        parse_part(self.part)
+        _derive(self, "_shard_size_bytes", parse_size(self.shard_size))
+        _derive(self, "_part", parse_part(self.part))
         if not 0.0 <= self.max_errors <= 1.0:
             raise ValueError(f"max_errors={self.max_errors!r} must lie in [0, 1]")
+
+    @property
+    def shard_size_bytes(self) -> int:
+        """`shard_size` in bytes ('100MB' → 10**8), parsed once when the config was built."""
+        return self._shard_size_bytes
+
+    @property
+    def part_index(self) -> int:
+        """K of `part` 'K/N': this job's share, from 0."""
+        return self._part[0]
+
+    @property
+    def part_count(self) -> int:
+        """N of `part` 'K/N': the number of jobs the split is written by."""
+        return self._part[1]
 
 
 # --- model configs ---
@@ -372,7 +392,8 @@ class TrainConfig:
             raise ValueError(f"lr={self.lr!r} must be positive")
         if self.lr_dec_factor < 1:
             raise ValueError(f"lr_dec_factor={self.lr_dec_factor!r} must be at least 1")
-        _parse_epochs(self.lr_dec_epochs)
+        _derive(self, "_lr_decay_epochs",
+                _parse_epochs(self.lr_dec_epochs) if self.lr_dec_epochs else _SCHEDULES[self.dataset][1])
 
     @property
     def total_epochs(self) -> int:
@@ -380,7 +401,9 @@ class TrainConfig:
 
     @property
     def lr_decay_epochs(self) -> tuple[int, ...]:
-        return _parse_epochs(self.lr_dec_epochs) if self.lr_dec_epochs else _SCHEDULES[self.dataset][1]
+        """`lr_dec_epochs` as numbers ('15,17' → (15, 17)), or the dataset's original schedule when empty; parsed
+        once when the config was built."""
+        return self._lr_decay_epochs
 
     def lr_at(self, epoch: int) -> float:
         """The original's step schedule, set at the start of each epoch."""

@@ -11,7 +11,7 @@ import torch
 from click.testing import CliRunner
 
 from interhand.cli import main
-from interhand.config import LoaderConfig, ModelConfig, TrainConfig
+from interhand.config import LoaderConfig, ModelConfig, TrainConfig, config_to_dict
 from interhand.loaders.reference import shard_list
 from interhand.runtime.gpus import check_gpus_exist, parse_gpus
 from interhand.train.checkpoint import latest_snapshot, save_snapshot
@@ -64,6 +64,10 @@ def test_lr_follows_the_original_step_schedule():
     config = TrainConfig()
     assert [config.lr_at(epoch) for epoch in (0, 14, 15, 16, 17, 19)] == pytest.approx([1e-4, 1e-4, 1e-5, 1e-5, 1e-6, 1e-6])
     assert TrainConfig(dataset="rhd").total_epochs == 50 and TrainConfig(dataset="stb").lr_decay_epochs == (45, 47)
+    assert TrainConfig(lr_dec_epochs="3, 5").lr_decay_epochs == (3, 5)
+    assert config_to_dict(TrainConfig(lr_dec_epochs="3,5"))["lr_dec_epochs"] == "3,5"  # the file face keeps the text
+    with pytest.raises(ValueError, match="lr_dec_epochs='3,x'"):
+        TrainConfig(lr_dec_epochs="3,x")
 
 
 def _step_losses(run_dir: Path) -> dict[int, dict]:
