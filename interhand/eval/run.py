@@ -26,12 +26,12 @@ from interhand.eval.plots import figure_title, overlay_sheet, plot_error_by_hand
 from interhand.eval.predictions import PredictionFile, write_predictions
 from interhand.eval.report import format_report
 from interhand.eval.scoring import match_rows, protocol_mask, read_rows, score_file, take_rows, write_per_sample
-from interhand.geometry.heatmap import ORIGINAL_GEOMETRY, depth_bins_to_rel_mm, rel_root_depth_to_bins
+from interhand.geometry.heatmap import ORIGINAL_GEOMETRY, depth_bins_to_rel_mm, heatmap_geometry, rel_root_depth_to_bins
 from interhand.loaders.batch import images_to_float
 from interhand.loaders.build import build_loader
 from interhand.loaders.decode import decode_image
 from interhand.manifests.read import read_manifest
-from interhand.model import InterNet, heatmap_geometry, load_checkpoint
+from interhand.model import InterNet, load_checkpoint
 from interhand.model.snapshots import latest_snapshot, snapshot_path
 from interhand.preprocess.verify import check_recorded_files
 from interhand.progress import progress

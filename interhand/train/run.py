@@ -13,8 +13,9 @@ import torch
 import yaml
 
 from interhand.config import TrainConfig, config_to_dict
+from interhand.geometry.heatmap import heatmap_geometry
 from interhand.loaders.build import build_loader
-from interhand.model import build_internet, heatmap_geometry, prepare_for_device
+from interhand.model import build_internet, prepare_for_device
 from interhand.runtime.ddp import DistContext, cleanup_distributed, setup_distributed
 from interhand.shard_format.dataset_json import read_dataset_json
 from interhand.train.checkpoint import resume_from_newest, save_snapshot, snapshot_path
