@@ -27,6 +27,7 @@ from interhand.config import (
     config_from_dict,
 )
 from interhand.eval.score import ScoreConfig, parse_protocols
+from interhand.progress import show_warnings
 
 __all__ = ["main"]
 
@@ -232,6 +233,7 @@ def check_shards_root(shards: Path, dataset: str, annot_subset: str, split: str)
 def main() -> None:
     """3D interacting hand pose on InterHand2.6M, STB and RHD: synthetic data, shards, loaders,
     InterNet training and evaluation."""
+    show_warnings()
 
 
 @main.command()

@@ -6,7 +6,7 @@ per GPU, or N CPU processes with gloo). Output folder as the original's: log/, m
 
 from __future__ import annotations
 
-import sys
+import logging
 from pathlib import Path
 
 import torch
@@ -27,6 +27,9 @@ __all__ = ["run", "run_folders", "train_shard_dir", "write_resolved_config", "CO
 CONFIG_TYPE = TrainConfig  # what a torchrun worker (interhand.runtime.worker) reads
 
 RUN_FOLDERS = ("log", "model_dump", "result", "vis")
+# Lines for the person who started the run (a snapshot passed over on --continue): the CLI and the torchrun
+# workers show them on stderr.
+_logger = logging.getLogger(__name__)
 
 
 def run_folders(config: TrainConfig) -> dict[str, Path]:
@@ -90,7 +93,7 @@ def _train(config: TrainConfig, context: DistContext) -> dict:
         for line in skipped:
             log.info(line)
             if context.is_main:
-                print(line, file=sys.stderr)
+                _logger.warning(line)
         if resume is None:
             log.info("--continue: no snapshot in model_dump/, starting from scratch")
         else:

@@ -185,7 +185,7 @@ def test_two_process_cpu_ddp_training_lowers_the_loss_well_below_its_start(synth
 
 
 def test_continue_passes_over_an_empty_and_a_truncated_newest_snapshot_naming_them(synth_ih26m_shards, tmp_path,
-                                                                                  capsys):
+                                                                                  caplog):
     shards, output = synth_ih26m_shards / "train", tmp_path / "run"
     run(_config(shards, output, epochs=1, steps_per_epoch=1))
     model_dump = output / "model_dump"
@@ -193,7 +193,7 @@ def test_continue_passes_over_an_empty_and_a_truncated_newest_snapshot_naming_th
     (model_dump / "snapshot_1_iter1.pth.tar").write_bytes(b"")  # killed while the disk was full
     (model_dump / "snapshot_1_iter2.pth.tar").write_bytes(good[:len(good) // 2])  # a copy cut short
     run(_config(shards, output, steps_per_epoch=1, continue_train=True))
-    said = capsys.readouterr().err
+    said = " ".join(record.getMessage() for record in caplog.records if record.levelname == "WARNING")
     assert "snapshot_1_iter2.pth.tar: unreadable checkpoint" in said and "truncated or corrupt" in said
     assert "snapshot_1_iter1.pth.tar: unreadable checkpoint (empty" in said and "falling back" in said
     assert "resumed from" in (output / "log" / "train_logs.txt").read_text()
