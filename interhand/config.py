@@ -10,9 +10,9 @@ import typing
 from dataclasses import dataclass, field
 from typing import Literal
 
-__all__ = ["SynthConfig", "SYNTH_DATASETS", "SYNTH_LAYOUTS", "LoaderConfig", "LaunchConfig", "TrainConfig", "EvalConfig",
-           "EVAL_LOADER", "config_to_dict", "config_from_dict", "PreprocessConfig", "parse_size", "parse_part", "ModelConfig",
-           "RESNET_TYPES", "HEATMAP_LOSSES", "BACKBONE_INITS", "ARCHITECTURE_FIELDS"]
+__all__ = ["SynthConfig", "SYNTH_DATASETS", "SYNTH_LAYOUTS", "LoaderConfig", "LaunchConfig", "TrainConfig",
+           "EvalConfig", "EVAL_LOADER", "config_to_dict", "config_from_dict", "PreprocessConfig", "parse_size",
+           "parse_part", "ModelConfig", "RESNET_TYPES", "HEATMAP_LOSSES", "BACKBONE_INITS", "ARCHITECTURE_FIELDS"]
 
 SYNTH_DATASETS = ("interhand26m", "stb", "rhd")
 SYNTH_LAYOUTS = ("v1.0", "v0.0", "both")
@@ -75,10 +75,13 @@ def config_from_dict(config_class: type, values: dict, defaults=None):
     Fields not in `values` keep their defaults: those of `defaults` (an instance) when given, and a nested
     config's are its field's default (EvalConfig's `loader` has eval's batch size, not LoaderConfig's)."""
     known = {spec.name: spec for spec in dataclasses.fields(config_class)}
+    hints = typing.get_type_hints(config_class)
     unknown = sorted(set(values) - set(known))
     if unknown:
-        raise ValueError(f"{config_class.__name__}: unknown fields {unknown}; known: {sorted(known)}")
-    hints = typing.get_type_hints(config_class)
+        nested = [f"{outer}: {{{name}: ...}}" for name in unknown for outer in known if dataclasses.is_dataclass(
+            hints[outer]) and name in {spec.name for spec in dataclasses.fields(hints[outer])}]
+        raise ValueError(f"{config_class.__name__}: unknown fields {unknown}; known: {sorted(known)}"
+                         + (f"; nested fields are written {', '.join(nested)}" if nested else ""))
     kwargs = {}
     for name, value in values.items():
         if dataclasses.is_dataclass(hints[name]) and isinstance(value, dict):

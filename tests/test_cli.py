@@ -162,6 +162,10 @@ def test_the_launch_config_keeps_its_own_option_names_and_nests_in_a_config_file
     assert (config.launch.gpu, config.launch.cpu_processes) == ("0-3", 3)  # the file, then the command line
     result = CliRunner().invoke(main, ["train", "--nnodes", "2", "--node-rank", "2"])
     assert result.exit_code == 2 and "node_rank=2" in result.output
+    config_file.write_text('gpu: "0-3"\nworkers: 0\n')  # the spelling of files written before the nesting
+    result = CliRunner().invoke(main, ["eval", "--config", str(config_file)])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 2 and "launch: {gpu: ...}" in said and "loader: {workers: ...}" in said
 
 
 def test_old_spellings_still_work():
