@@ -94,7 +94,8 @@ _LOADER_FLAGS = {"batch_size": Flag("--batch-size", ("--loader-batch-size",)),
                  "workers": Flag("--loader-threads", ("--loader-workers", "--workers")),
                  "backend": Flag("--loader-backend", ("--backend",)), "device": Flag("--loader-device", ("--device",)),
                  "augment": Flag("--loader-augment", ("--augment",)), "box": Flag("--loader-box", ("--box",)),
-                 "accept_incomplete": Flag("--loader-accept-incomplete", ("--accept-incomplete",))}
+                 # verify and score say --accept-incomplete too, and so does the error that refuses such a folder
+                 "accept_incomplete": Flag("--accept-incomplete", ("--loader-accept-incomplete",))}
 _NESTED_LOADER_FLAGS = {f"loader_{name}": flag for name, flag in _LOADER_FLAGS.items()}
 FLAGS = {
     # --data is checked once the config is built: its default may be replaced by a --config file

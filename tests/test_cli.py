@@ -172,7 +172,7 @@ def test_old_spellings_still_work():
     params = _parse("shards", ["--root", ".", "--subset", "human_annot", "--out", "x"])
     assert (params["root"], params["subset"], params["out"]) == (".", "human_annot", "x")
     params = _parse("eval", ["--root", "gt", "--output", "run", "--workers", "3", "--backend", "reference",
-                             "--accept-incomplete"])
+                             "--loader-accept-incomplete"])
     assert (params["root"], params["output"], params["loader_workers"], params["loader_backend"],
             params["loader_accept_incomplete"]) == ("gt", "run", 3, "reference", True)
     params = _parse("train", ["--loader-batch-size", "4", "--loader-workers", "0"])
@@ -187,7 +187,7 @@ def test_eval_and_train_share_the_loader_options_with_evals_own_defaults():
     train_shown, _, _ = _names(main.commands["train"])
     eval_shown, _, _ = _names(main.commands["eval"])
     loader_options = {"--batch-size", "--loader-threads", "--loader-backend", "--loader-device",
-                      "--loader-accept-incomplete", "--loader-roi-decode"}
+                      "--accept-incomplete", "--loader-roi-decode"}
     assert loader_options <= train_shown and loader_options <= eval_shown
     assert not {"--loader-augment", "--loader-box", "--loader-seed", "--loader-shuffle-buffer"} & eval_shown
     with main.commands["eval"].make_context("eval", ["--root-source", "gt", "--loader-threads", "0"]) as context:
