@@ -29,7 +29,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import machine_description  # noqa: E402
-from interhand.config import EVAL_LOADER, EvalConfig, PreprocessConfig, SynthConfig, TrainConfig, config_from_dict  # noqa: E402
+from interhand.config import EvalConfig, PreprocessConfig, SynthConfig, TrainConfig, config_from_dict  # noqa: E402
 from interhand.eval.run import run as evaluate  # noqa: E402
 from interhand.manifests.read import read_manifest  # noqa: E402
 from interhand.preprocess.run import run as make_shards  # noqa: E402
@@ -96,7 +96,7 @@ def main() -> None:
 
     def score(**changes) -> dict:
         return evaluate(EvalConfig(shards=str(shards), output=str(run_dir), split="val", root="gt",
-                                   loader=replace(EVAL_LOADER, workers=2), vis=0,
+                                   loader=replace(EvalConfig().loader, workers=2), vis=0,
                                    **changes))
 
     snapshots = sorted((int(p.name.split("_")[1].split(".")[0]), p) for p in (run_dir / "model_dump").glob("snapshot_*.pth.tar"))
