@@ -95,7 +95,8 @@ def main() -> None:
     steps_per_epoch = max(entry["iterations"] for entry in read_log(run_dir) if entry["kind"] == "epoch")
 
     def score(**changes) -> dict:
-        return evaluate(EvalConfig(shards=str(shards), output=str(run_dir), split="val", root="gt", workers=2, vis=0,
+        return evaluate(EvalConfig(shards=str(shards), output=str(run_dir), split="val", root="gt",
+                                   loader=replace(EvalConfig().loader, workers=2), vis=0,
                                    **changes))
 
     snapshots = sorted((int(p.name.split("_")[1].split(".")[0]), p) for p in (run_dir / "model_dump").glob("snapshot_*.pth.tar"))

@@ -27,6 +27,7 @@ from interhand.config import (
     config_from_dict,
 )
 from interhand.eval.score import ScoreConfig, parse_protocols
+from interhand.progress import show_warnings
 
 __all__ = ["main"]
 
@@ -88,23 +89,28 @@ class _RootSource(click.Choice):
 # the aliases are our old spellings and the original repository's (--annot_subset, --test_epoch, --test_set).
 _RUN_DIR = Flag("--run-dir", ("--output",))
 _SUBSET = Flag("--annot-subset", ("--annot_subset", "--subset"))
-_LOADER_THREADS = Flag("--loader-threads", ("--workers",))
+# LoaderConfig's options: on preview-batch as they are, nested in train and eval as `loader_<field>`.
+_LOADER_FLAGS = {"batch_size": Flag("--batch-size", ("--loader-batch-size",)),
+                 "workers": Flag("--loader-threads", ("--loader-workers", "--workers")),
+                 "backend": Flag("--loader-backend", ("--backend",)), "device": Flag("--loader-device", ("--device",)),
+                 "augment": Flag("--loader-augment", ("--augment",)), "box": Flag("--loader-box", ("--box",)),
+                 # verify and score say --accept-incomplete too, and so does the error that refuses such a folder
+                 "accept_incomplete": Flag("--accept-incomplete", ("--loader-accept-incomplete",))}
+_NESTED_LOADER_FLAGS = {f"loader_{name}": flag for name, flag in _LOADER_FLAGS.items()}
 FLAGS = {
     # --data is checked once the config is built: its default may be replaced by a --config file
     PreprocessConfig: {"root": Flag("--data", ("--root",), click.Path(file_okay=False)), "out": Flag("--shards", ("--out",)),
                        "subset": _SUBSET, "aid_list": Flag("--aid-list", type=EXISTING_FILE)},
-    TrainConfig: {"output": _RUN_DIR, "annot_subset": _SUBSET,
-                  "loader_batch_size": Flag("--batch-size", ("--loader-batch-size",)),
-                  "loader_workers": Flag("--loader-threads", ("--loader-workers",)),
+    TrainConfig: {"output": _RUN_DIR, "annot_subset": _SUBSET, **_NESTED_LOADER_FLAGS,
                   "model_pretrained": Flag("--model-pretrained", type=EXISTING_FILE)},
-    EvalConfig: {"output": _RUN_DIR, "annot_subset": _SUBSET,
-                 "root": Flag("--root-source", ("--root",), _RootSource(EVAL_ROOTS)), "workers": _LOADER_THREADS,
-                 "backend": Flag("--loader-backend", ("--backend",)), "test_epoch": Flag("--test-epoch", ("--test_epoch",)),
+    EvalConfig: {"output": _RUN_DIR, "annot_subset": _SUBSET, **_NESTED_LOADER_FLAGS,
+                 "root": Flag("--root-source", ("--root",), _RootSource(EVAL_ROOTS)),
+                 "test_epoch": Flag("--test-epoch", ("--test_epoch",)),
                  "split": Flag("--split", ("--test_set",)), "checkpoint": Flag("--checkpoint", type=EXISTING_FILE)},
-    LoaderConfig: {"workers": _LOADER_THREADS, "backend": Flag("--loader-backend", ("--backend",)),
-                   "device": Flag("--loader-device", ("--device",)),
-                   "augment": Flag("--loader-augment", ("--augment",)), "box": Flag("--loader-box", ("--box",))},
+    LoaderConfig: _LOADER_FLAGS,
 }
+# Eval's loader reads each sample once in the shards' order: no augmentation, shuffle or seed; its box is --root-source.
+EVAL_EXCLUDED = ("loader_augment", "loader_box", "loader_shuffle_buffer", "loader_seed")
 
 
 def _click_type(annotation: object) -> object:
@@ -113,20 +119,25 @@ def _click_type(annotation: object) -> object:
     return annotation if annotation in (int, float, str, bool) else str
 
 
-def _options(config_class: type, prefix: str, exclude: tuple[str, ...]) -> list:
-    """(parameter name, type, default, help) per field; nested config fields get a flag prefix."""
+def _options(config_class: type, prefix: str, exclude: tuple[str, ...], defaults=None, flag_prefix: str = "") -> list:
+    """(parameter name, option name, type, default, help) per field. A nested config's fields are parameters
+    `<field>_<subfield>` with options `--<field>-<subfield>`, or `--<subfield>` when the field's metadata says
+    `flat` (TrainConfig.launch: --gpu). Defaults are those of `defaults` (an instance; a config's own defaults
+    when None), so a nested config shows its field's default (eval's loader: batch 32)."""
     hints = typing.get_type_hints(config_class)
+    defaults = config_class() if defaults is None else defaults
     options = []
     for spec in dataclasses.fields(config_class):
         if spec.name in exclude or prefix + spec.name in exclude:
             continue
         annotation = hints[spec.name]
         if dataclasses.is_dataclass(annotation):
-            options += _options(annotation, f"{prefix}{spec.name}_", exclude)
+            inner_flag_prefix = flag_prefix if spec.metadata.get("flat") else f"{flag_prefix}{spec.name}-"
+            options += _options(annotation, f"{prefix}{spec.name}_", exclude, getattr(defaults, spec.name),
+                                inner_flag_prefix)
             continue
-        name = prefix + spec.name
-        default = spec.default if spec.default is not dataclasses.MISSING else spec.default_factory()
-        options.append((name, annotation, default, spec.metadata.get("help", "")))
+        options.append((prefix + spec.name, "--" + (flag_prefix + spec.name).replace("_", "-"), annotation,
+                        getattr(defaults, spec.name), spec.metadata.get("help", "")))
     return options
 
 
@@ -134,14 +145,14 @@ def config_options(config_class: type, exclude: tuple[str, ...] = (), flags: dic
     """Decorator: one option per dataclass field (help and default from the field).
 
     The option's name comes from FLAGS (the vocabulary), else `--field-name`; fields that are configs
-    themselves become `--<field>-<subfield>` options (e.g. `--model-resnet-type`). Empty-string defaults
-    are not shown (the help says what empty means).
+    themselves become `--<field>-<subfield>` options (e.g. `--model-resnet-type`), or keep the subfield's own
+    name when flat (`--gpu`, of `launch`). Empty-string defaults are not shown (the help says what empty means).
     """
     flags = FLAGS.get(config_class, {}) if flags is None else flags
 
     def decorate(command):
-        for name, annotation, default, help_text in reversed(_options(config_class, "", exclude)):
-            flag = flags.get(name) or Flag("--" + name.replace("_", "-"))
+        for name, option_name, annotation, default, help_text in reversed(_options(config_class, "", exclude)):
+            flag = flags.get(name) or Flag(option_name)
             decl, aliases = flag.name, flag.aliases
             if annotation is bool and "/" not in decl:
                 decl = f"{decl}/--no-{decl[2:]}"
@@ -223,6 +234,7 @@ def check_shards_root(shards: Path, dataset: str, annot_subset: str, split: str)
 def main() -> None:
     """3D interacting hand pose on InterHand2.6M, STB and RHD: synthetic data, shards, loaders,
     InterNet training and evaluation."""
+    show_warnings()
 
 
 @main.command()
@@ -455,12 +467,7 @@ def train_config(values: dict, config_file: Path | None = None) -> TrainConfig:
 @click.option("--continue", "continue_train", is_flag=True, help="resume from the newest complete snapshot in "
               "RUN_DIR/model_dump (the original's --continue)")
 @config_file_option(TrainConfig)
-@click.option("--nnodes", default=1, show_default=True, help="torchrun: number of nodes")
-@click.option("--node-rank", default=0, show_default=True, help="torchrun: this node's rank")
-@click.option("--master-addr", default="127.0.0.1", show_default=True,
-              help="torchrun: rank 0's node address (several nodes; one node picks a free port itself)")
-@click.option("--master-port", default=29500, show_default=True, help="torchrun: rank 0's port (several nodes)")
-def train(config_file: Path | None, nnodes: int, node_rank: int, master_addr: str, master_port: int, **values) -> None:
+def train(config_file: Path | None, **values) -> None:
     """Train InterNet on the shards: SHARDS/<dataset>/<annot-subset>/train.
 
     --gpu 0-3 starts one torchrun process per listed GPU (NCCL, DistributedDataParallel, DALI loader
@@ -468,13 +475,12 @@ def train(config_file: Path | None, nnodes: int, node_rank: int, master_addr: st
     is per process (global = batch × processes) and the learning rate is not scaled. --run-dir gets
     config.yaml (the resolved config), log/ (JSON lines + text), model_dump/snapshot_<epoch>.pth.tar.
     """
-    from interhand.runtime.launch import Rendezvous
     from interhand.train.launch import launch
 
     config = train_config(values, config_file)
     check_shards_root(Path(config.shards), config.dataset, config.annot_subset, "train")
     try:
-        status = launch(config, Rendezvous(nnodes, node_rank, master_addr, master_port))
+        status = launch(config)
     except (FileNotFoundError, ValueError) as error:
         raise click.ClickException(str(error)) from error
     if status:
@@ -498,7 +504,7 @@ def plot_log_command(run_dir: Path, out_path: Path | None) -> None:
 
 
 @main.command("eval", short_help="Score a checkpoint, the oracle or a baseline on a split: MPJPE, MRRPE, handedness.")
-@config_options(EvalConfig)
+@config_options(EvalConfig, exclude=EVAL_EXCLUDED)
 @config_file_option(EvalConfig)
 def eval_command(config_file: Path | None, **values) -> None:
     """Score a checkpoint on SHARDS/<dataset>/<annot-subset>/<split>: MPJPE (single, interacting, all),

@@ -10,9 +10,9 @@ import typing
 from dataclasses import dataclass, field
 from typing import Literal
 
-__all__ = ["SynthConfig", "SYNTH_DATASETS", "SYNTH_LAYOUTS", "LoaderConfig", "TrainConfig", "EvalConfig",
-           "config_to_dict", "config_from_dict", "PreprocessConfig", "parse_size", "parse_part", "ModelConfig",
-           "RESNET_TYPES", "HEATMAP_LOSSES", "BACKBONE_INITS", "ARCHITECTURE_FIELDS"]
+__all__ = ["SynthConfig", "SYNTH_DATASETS", "SYNTH_LAYOUTS", "LoaderConfig", "LaunchConfig", "TrainConfig",
+           "EvalConfig", "EVAL_LOADER", "config_to_dict", "config_from_dict", "PreprocessConfig", "parse_size",
+           "parse_part", "ModelConfig", "RESNET_TYPES", "HEATMAP_LOSSES", "BACKBONE_INITS", "ARCHITECTURE_FIELDS"]
 
 SYNTH_DATASETS = ("interhand26m", "stb", "rhd")
 SYNTH_LAYOUTS = ("v1.0", "v0.0", "both")
@@ -26,6 +26,11 @@ def _choice(name: str, value: object, allowed: tuple) -> None:
 def _at_least(name: str, value: float, minimum: float) -> None:
     if value < minimum:
         raise ValueError(f"{name}={value!r} must be at least {minimum}")
+
+
+def _derive(config, name: str, value) -> None:
+    """Keep a value parsed from a field's text on the frozen config (not a field: files and the CLI keep the text)."""
+    object.__setattr__(config, name, value)
 
 
 @dataclass(frozen=True)
@@ -64,19 +69,32 @@ def config_to_dict(config) -> dict:
     return dataclasses.asdict(config)
 
 
-def config_from_dict(config_class: type, values: dict):
-    """Inverse of `config_to_dict`; unknown keys raise ValueError naming them and the known ones."""
+def config_from_dict(config_class: type, values: dict, defaults=None):
+    """Inverse of `config_to_dict`; unknown keys raise ValueError naming them and the known ones.
+
+    Fields not in `values` keep their defaults: those of `defaults` (an instance) when given, and a nested
+    config's are its field's default (EvalConfig's `loader` has eval's batch size, not LoaderConfig's)."""
     known = {spec.name: spec for spec in dataclasses.fields(config_class)}
+    hints = typing.get_type_hints(config_class)
     unknown = sorted(set(values) - set(known))
     if unknown:
-        raise ValueError(f"{config_class.__name__}: unknown fields {unknown}; known: {sorted(known)}")
-    hints = typing.get_type_hints(config_class)
+        nested = [f"{outer}: {{{name}: ...}}" for name in unknown for outer in known if dataclasses.is_dataclass(
+            hints[outer]) and name in {spec.name for spec in dataclasses.fields(hints[outer])}]
+        raise ValueError(f"{config_class.__name__}: unknown fields {unknown}; known: {sorted(known)}"
+                         + (f"; nested fields are written {', '.join(nested)}" if nested else ""))
     kwargs = {}
     for name, value in values.items():
         if dataclasses.is_dataclass(hints[name]) and isinstance(value, dict):
-            value = config_from_dict(hints[name], value)
+            value = config_from_dict(hints[name], value, getattr(defaults, name) if defaults is not None
+                                     else _field_default(known[name]))
         kwargs[name] = value
-    return config_class(**kwargs)
+    return config_class(**kwargs) if defaults is None else dataclasses.replace(defaults, **kwargs)
+
+
+def _field_default(spec: dataclasses.Field):
+    if spec.default_factory is not dataclasses.MISSING:
+        return spec.default_factory()
+    return None if spec.default is dataclasses.MISSING else spec.default
 
 
 # --- preprocess configs ---
@@ -166,10 +184,25 @@ class PreprocessConfig:
         _check_subset(self.dataset, self.subset, self.split)
         _at_least("workers", self.workers, 1)
         _at_least("shard_samples", self.shard_samples, 0)
-        parse_size(self.shard_size)
-        parse_part(self.part)
+        _derive(self, "_shard_size_bytes", parse_size(self.shard_size))
+        _derive(self, "_part", parse_part(self.part))
         if not 0.0 <= self.max_errors <= 1.0:
             raise ValueError(f"max_errors={self.max_errors!r} must lie in [0, 1]")
+
+    @property
+    def shard_size_bytes(self) -> int:
+        """`shard_size` in bytes ('100MB' → 10**8), parsed once when the config was built."""
+        return self._shard_size_bytes
+
+    @property
+    def part_index(self) -> int:
+        """K of `part` 'K/N': this job's share, from 0."""
+        return self._part[0]
+
+    @property
+    def part_count(self) -> int:
+        """N of `part` 'K/N': the number of jobs the split is written by."""
+        return self._part[1]
 
 
 # --- model configs ---
@@ -270,6 +303,37 @@ class LoaderConfig:
         _at_least("shuffle_buffer", self.shuffle_buffer, 1)
 
 
+# --- launch config ---
+
+
+@dataclass(frozen=True)
+class LaunchConfig:
+    """Where a job's processes run (train and eval nest it as `launch`; on the command line its options keep their
+    own names: --gpu, --cpu-processes, --nnodes, ...): one process per listed GPU, or N on the CPU with gloo, and
+    for several nodes torchrun's rendezvous (`interhand.runtime.launch`)."""
+
+    gpu: str = field(default="", metadata={"help": "GPUs, e.g. '0-3' or '0,1,2,3' (one process each); empty: CPU"})
+    cpu_processes: int = field(default=1, metadata={"help": "without --gpu: DDP processes on the CPU (gloo)"})
+    nnodes: int = field(default=1, metadata={"help": "torchrun: number of nodes"})
+    node_rank: int = field(default=0, metadata={"help": "torchrun: this node's rank"})
+    master_addr: str = field(default="127.0.0.1", metadata={
+        "help": "torchrun: rank 0's node address (several nodes; one node picks a free port itself)"})
+    master_port: int = field(default=29500, metadata={"help": "torchrun: rank 0's port (several nodes)"})
+
+    def __post_init__(self) -> None:
+        _at_least("cpu_processes", self.cpu_processes, 1)
+        _at_least("nnodes", self.nnodes, 1)
+        if not 0 <= self.node_rank < self.nnodes:
+            raise ValueError(f"node_rank={self.node_rank!r} must lie in 0..nnodes-1 ({self.nnodes - 1})")
+        if not 1 <= self.master_port <= 65535:
+            raise ValueError(f"master_port={self.master_port!r} must lie in 1..65535")
+
+    @property
+    def in_process(self) -> bool:
+        """One CPU process on one node: the job runs in the calling process, without torchrun."""
+        return not self.gpu and self.cpu_processes == 1 and self.nnodes == 1
+
+
 # --- train configs ---
 
 TRAIN_DATASETS = ("interhand26m", "stb", "rhd")
@@ -294,8 +358,8 @@ class TrainConfig:
     annot_subset: Literal["all", "human_annot", "machine_annot"] = field(default="all", metadata={
         "help": "InterHand2.6M annotation subset the shards were made from: H+M, H or M"})
     output: str = field(default="output", metadata={"help": "run folder: log/, model_dump/, result/, vis/"})
-    gpu: str = field(default="", metadata={"help": "GPUs, e.g. '0-3' or '0,1,2,3' (one process each); empty: CPU"})
-    cpu_processes: int = field(default=1, metadata={"help": "without --gpu: DDP processes on the CPU (gloo)"})
+    launch: LaunchConfig = field(default_factory=LaunchConfig, metadata={
+        "help": "processes: --gpu, --cpu-processes, --nnodes, --node-rank, --master-addr, --master-port", "flat": True})
     epochs: int = field(default=0, metadata={"help": "epochs; 0: the dataset's original schedule (20 or 50)"})
     lr: float = field(default=1e-4, metadata={
         "help": "Adam learning rate; not scaled with the GPU count (the original's global batch 16·N used 1e-4 too)"})
@@ -321,7 +385,6 @@ class TrainConfig:
     def __post_init__(self) -> None:
         _choice("dataset", self.dataset, TRAIN_DATASETS)
         _choice("annot_subset", self.annot_subset, PREPROCESS_SUBSETS)
-        _at_least("cpu_processes", self.cpu_processes, 1)
         _at_least("epochs", self.epochs, 0)
         _at_least("steps_per_epoch", self.steps_per_epoch, 0)
         _at_least("snapshot_every", self.snapshot_every, 0)
@@ -332,7 +395,8 @@ class TrainConfig:
             raise ValueError(f"lr={self.lr!r} must be positive")
         if self.lr_dec_factor < 1:
             raise ValueError(f"lr_dec_factor={self.lr_dec_factor!r} must be at least 1")
-        _parse_epochs(self.lr_dec_epochs)
+        _derive(self, "_lr_decay_epochs",
+                _parse_epochs(self.lr_dec_epochs) if self.lr_dec_epochs else _SCHEDULES[self.dataset][1])
 
     @property
     def total_epochs(self) -> int:
@@ -340,7 +404,9 @@ class TrainConfig:
 
     @property
     def lr_decay_epochs(self) -> tuple[int, ...]:
-        return _parse_epochs(self.lr_dec_epochs) if self.lr_dec_epochs else _SCHEDULES[self.dataset][1]
+        """`lr_dec_epochs` as numbers ('15,17' → (15, 17)), or the dataset's original schedule when empty; parsed
+        once when the config was built."""
+        return self._lr_decay_epochs
 
     def lr_at(self, epoch: int) -> float:
         """The original's step schedule, set at the start of each epoch."""
@@ -352,6 +418,8 @@ class TrainConfig:
 EVAL_SPLITS = ("train", "val", "test")
 EVAL_ROOTS = ("rootnet", "gt")
 EVAL_BASELINES = ("none", "mean-pose", "untrained")
+# Eval's loader unless told otherwise: the original's test batch (32), the shards' order, no augmentation.
+EVAL_LOADER = LoaderConfig(batch_size=32, augment=False)
 
 
 @dataclass(frozen=True)
@@ -376,20 +444,17 @@ class EvalConfig:
         "help": "absolute root depth (and box) from RootNet's outputs, the original's default, or the ground truth"})
     output: str = field(default="output", metadata={"help": "run folder: writes result/<run>/ and vis/<run>/"})
     run_name: str = field(default="", metadata={"help": "name of the result folders; default from split, root, checkpoint"})
-    gpu: str = field(default="", metadata={"help": "GPUs, e.g. '0-3' (one process each); empty: CPU"})
-    cpu_processes: int = field(default=1, metadata={"help": "without --gpu: processes on the CPU (gloo)"})
-    batch_size: int = field(default=32, metadata={"help": "samples per batch per process (the original: 32)"})
-    workers: int = field(default=2, metadata={"help": "loader threads (CPU loader pool / DALI CPU threads)"})
-    backend: Literal["auto", "reference", "dali"] = field(default="auto", metadata={
-        "help": "loader: auto = DALI on a GPU, the reference loader otherwise"})
+    launch: LaunchConfig = field(default_factory=LaunchConfig, metadata={
+        "help": "processes: --gpu, --cpu-processes, --nnodes, --node-rank, --master-addr, --master-port", "flat": True})
     vis: int = field(default=8, metadata={"help": "overlays of the N worst and N random samples"})
-    accept_incomplete: bool = field(default=False, metadata={
-        "help": "score shards whose run failed --max-errors (dataset.json complete: false) instead of refusing them"})
     baseline: Literal["none", "mean-pose", "untrained"] = field(default="none", metadata={
         "help": "score a trivial predictor instead: mean-pose (the train split's mean root-relative pose per hand, "
                 "from its manifest; no network) or untrained (the checkpoint's architecture, freshly initialised "
                 "with --seed)"})
     seed: int = field(default=0, metadata={"help": "seed of the untrained baseline's initialisation"})
+    loader: LoaderConfig = field(default_factory=lambda: EVAL_LOADER, metadata={
+        "help": "data loading (--loader-*): eval's defaults are batch 32 (the original's test batch) and no "
+                "augmentation; the crop box follows `root`"})
 
     def __post_init__(self) -> None:
         _choice("dataset", self.dataset, TRAIN_DATASETS)
@@ -400,9 +465,9 @@ class EvalConfig:
         _choice("root", self.root, EVAL_ROOTS)
         _choice("annot_subset", self.annot_subset, PREPROCESS_SUBSETS)
         _check_subset(self.dataset, self.annot_subset, self.split)
-        _choice("backend", self.backend, LOADER_BACKENDS)
-        _at_least("batch_size", self.batch_size, 1)
-        _at_least("workers", self.workers, 0)
         _at_least("vis", self.vis, 0)
-        _at_least("cpu_processes", self.cpu_processes, 1)
+        if self.loader.augment:
+            raise ValueError("loader.augment=True: evaluation reads every sample once, unaugmented")
+        if self.loader.box != self.root:  # the crop box comes with the root depth: both RootNet's or both the GT's
+            object.__setattr__(self, "loader", dataclasses.replace(self.loader, box=self.root))
 

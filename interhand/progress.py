@@ -1,20 +1,23 @@
-"""Progress of long jobs: a tqdm bar on a terminal, periodic plain lines in logs.
+"""Progress of long jobs: a tqdm bar on a terminal, periodic plain lines in logs; and their warnings.
 
 Every long job (synth, shards, train, eval, verify, the benchmarks) reports through `progress()`. On a
 terminal it is tqdm's bar (count, rate, ETA); when stderr is not a terminal (a benchmark's or CI's log)
 it writes one plain line every `every_s` seconds or every tenth of the total, whichever comes first, and
-one at the end, instead of thousands of carriage-return updates.
+one at the end, instead of thousands of carriage-return updates. Library code does not print: what a job has
+to tell the person running it (a snapshot passed over on --continue) it logs as a warning, which the entry
+points (the CLI, each torchrun worker) show on stderr as it is (`show_warnings`).
 """
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from typing import Optional, TextIO
 
 from tqdm import tqdm
 
-__all__ = ["progress", "PlainProgress"]
+__all__ = ["progress", "PlainProgress", "show_warnings"]
 
 
 def _duration(seconds: float) -> str:
@@ -92,3 +95,8 @@ def progress(total: Optional[int] = None, desc: str = "", unit: str = "it", enab
     if enabled and getattr(stream, "isatty", lambda: False)():
         return tqdm(total=total, desc=desc, unit=unit, initial=initial, leave=leave, file=stream, dynamic_ncols=True)
     return PlainProgress(total, desc, unit, initial, stream, every_s, disable=not enabled)
+
+
+def show_warnings() -> None:
+    """At an entry point: the library's logged warnings go to stderr, one plain line each."""
+    logging.basicConfig(format="%(message)s", level=logging.WARNING)

@@ -140,16 +140,64 @@ def test_the_originals_spellings_are_hidden_aliases():
     assert (params["annot_subset"], params["test_epoch"], params["split"]) == ("machine_annot", 7, "test")
     help_text = CliRunner().invoke(main, ["eval", "--help"]).output
     assert "--annot-subset" in help_text and "--annot_subset" not in help_text and "--test_set" not in help_text
-    assert _parse("train", ["--gpu", "0-3", "--annot_subset", "human_annot"])["gpu"] == "0-3"
+    assert _parse("train", ["--gpu", "0-3", "--annot_subset", "human_annot"])["launch_gpu"] == "0-3"
+
+
+def test_the_launch_config_keeps_its_own_option_names_and_nests_in_a_config_file(tmp_path):
+    """LaunchConfig is flat on the command line (--gpu, --nnodes, ...) and `launch:` in a config file."""
+    from interhand.cli import build_config
+    from interhand.config import EvalConfig, TrainConfig
+
+    for command in ("train", "eval"):
+        shown, _, _ = _names(main.commands[command])
+        assert {"--gpu", "--cpu-processes", "--nnodes", "--node-rank", "--master-addr", "--master-port"} <= shown
+        assert not any(name.startswith("--launch") for name in shown)
+    with main.commands["train"].make_context("train", ["--nnodes", "2", "--node-rank", "1"]) as context:
+        config = build_config(TrainConfig, dict(context.params))
+    assert (config.launch.nnodes, config.launch.node_rank, config.launch.gpu) == (2, 1, "")
+    config_file = tmp_path / "eval.yaml"
+    config_file.write_text('launch: {gpu: "0-3", cpu_processes: 2}\n')
+    with main.commands["eval"].make_context("eval", ["--cpu-processes", "3"]) as context:
+        config = build_config(EvalConfig, dict(context.params), config_file)
+    assert (config.launch.gpu, config.launch.cpu_processes) == ("0-3", 3)  # the file, then the command line
+    result = CliRunner().invoke(main, ["train", "--nnodes", "2", "--node-rank", "2"])
+    assert result.exit_code == 2 and "node_rank=2" in result.output
+    config_file.write_text('gpu: "0-3"\nworkers: 0\n')  # the spelling of files written before the nesting
+    result = CliRunner().invoke(main, ["eval", "--config", str(config_file)])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 2 and "launch: {gpu: ...}" in said and "loader: {workers: ...}" in said
 
 
 def test_old_spellings_still_work():
     params = _parse("shards", ["--root", ".", "--subset", "human_annot", "--out", "x"])
     assert (params["root"], params["subset"], params["out"]) == (".", "human_annot", "x")
-    params = _parse("eval", ["--root", "gt", "--output", "run", "--workers", "3", "--backend", "reference"])
-    assert (params["root"], params["output"], params["workers"], params["backend"]) == ("gt", "run", 3, "reference")
+    params = _parse("eval", ["--root", "gt", "--output", "run", "--workers", "3", "--backend", "reference",
+                             "--loader-accept-incomplete"])
+    assert (params["root"], params["output"], params["loader_workers"], params["loader_backend"],
+            params["loader_accept_incomplete"]) == ("gt", "run", 3, "reference", True)
     params = _parse("train", ["--loader-batch-size", "4", "--loader-workers", "0"])
     assert (params["loader_batch_size"], params["loader_workers"]) == (4, 0)
+
+
+def test_eval_and_train_share_the_loader_options_with_evals_own_defaults():
+    """EvalConfig nests a LoaderConfig: the same option names as train, eval's defaults (batch 32, unaugmented)."""
+    from interhand.cli import build_config
+    from interhand.config import EvalConfig, config_from_dict
+
+    train_shown, _, _ = _names(main.commands["train"])
+    eval_shown, _, _ = _names(main.commands["eval"])
+    loader_options = {"--batch-size", "--loader-threads", "--loader-backend", "--loader-device",
+                      "--accept-incomplete", "--loader-roi-decode"}
+    assert loader_options <= train_shown and loader_options <= eval_shown
+    assert not {"--loader-augment", "--loader-box", "--loader-seed", "--loader-shuffle-buffer"} & eval_shown
+    with main.commands["eval"].make_context("eval", ["--root-source", "gt", "--loader-threads", "0"]) as context:
+        config = build_config(EvalConfig, dict(context.params))
+    loader = config.loader
+    assert (loader.batch_size, loader.workers, loader.augment, loader.box) == (32, 0, False, "gt")
+    from_file = config_from_dict(EvalConfig, {"loader": {"workers": 1}})
+    assert (from_file.loader.batch_size, from_file.loader.augment, from_file.loader.box) == (32, False, "rootnet")
+    with pytest.raises(ValueError, match="loader.augment=True"):
+        config_from_dict(EvalConfig, {"loader": {"augment": True}})
 
 
 def test_a_folder_given_as_root_source_says_where_folders_go(tmp_path):
@@ -218,7 +266,8 @@ def test_shards_and_eval_read_a_config_file_and_the_command_line_wins(synth_ih26
 
     eval_file = tmp_path / "eval.yaml"
     eval_file.write_text(yaml.safe_dump({"shards": str(synth_ih26m_shards.parent.parent), "output": str(tmp_path / "run"),
-                                         "split": "train", "root": "gt", "oracle": True, "vis": 0, "workers": 0}))
+                                         "split": "train", "root": "gt", "oracle": True, "vis": 0,
+                                         "loader": {"workers": 0}}))
     result = runner.invoke(main, ["eval", "--config", str(eval_file), "--split", "test"])
     assert result.exit_code == 0, result.output
     assert "interhand26m all test" in result.output and "oracle" in result.output

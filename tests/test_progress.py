@@ -63,3 +63,16 @@ def test_eval_reports_progress_in_images(synth_ih26m_shards, tmp_path):
     assert result.exit_code == 0, result.output
     lines = [line for line in result.output.splitlines() if line.startswith("eval val: ")]
     assert lines and "img/s" in lines[-1] and "(100%)" in lines[-1]
+
+
+def test_entry_points_show_the_librarys_warnings_on_stderr_as_plain_lines():
+    """The library logs (train: a snapshot passed over on --continue); the CLI and each torchrun worker call
+    `show_warnings` first, so the line reaches the person running the job, as it is."""
+    import subprocess
+    import sys
+
+    code = ("from interhand.progress import show_warnings; import logging; show_warnings(); "
+            "logging.getLogger('interhand.train.run').warning('snapshot_3.pth.tar: unreadable checkpoint'); "
+            "logging.getLogger('interhand.train.run').info('not shown')")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stderr == "snapshot_3.pth.tar: unreadable checkpoint\n" and result.stdout == ""

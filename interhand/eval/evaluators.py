@@ -26,7 +26,7 @@ from interhand.eval.metrics import (
 from interhand.geometry.heatmap import ORIGINAL_GEOMETRY, HeatmapGeometry
 from interhand.skeleton import JOINTS_PER_HAND
 
-__all__ = ["Predictions", "GroundTruth", "InterHandEvaluator", "SingleHandEvaluator"]
+__all__ = ["Predictions", "GroundTruth", "decode_predictions", "InterHandEvaluator", "SingleHandEvaluator"]
 
 
 @dataclass
@@ -41,6 +41,16 @@ class Predictions:
     # Already decoded (u, v px, z mm rel. to own wrist), for predictors without heatmaps (eval/baselines.py);
     # when set, joints_voxel and patch_to_img are not used.
     joints_img_rel: np.ndarray | None = None
+
+
+def decode_predictions(predictions: Predictions, geometry: HeatmapGeometry = ORIGINAL_GEOMETRY
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """The decoding step alone (no ground truth): (N, 42, 3) u, v original-image px and z mm relative to each
+    joint's own wrist, and (N,) the left-minus-right wrist depth, mm. What eval writes to its predictions file
+    and what the evaluators score."""
+    joints_img_rel = predictions.joints_img_rel if predictions.joints_img_rel is not None else \
+        decode_joints(predictions.joints_voxel, predictions.patch_to_img, geometry)
+    return joints_img_rel, decode_rel_root(predictions.rel_root_depth_bins, geometry)
 
 
 @dataclass
@@ -84,12 +94,12 @@ class _Evaluator:
         return p, t
 
     def _decoded(self, p: Predictions, t: GroundTruth):
-        """Predicted camera joints before alignment, both aligned sets, per-joint errors."""
-        pred_img = p.joints_img_rel if p.joints_img_rel is not None else \
-            decode_joints(p.joints_voxel, p.patch_to_img, self.geometry)
+        """Decoded joints (image px, mm) and relative root depth (mm), predicted camera joints before alignment,
+        per-joint errors of the aligned sets."""
+        pred_img, rel_root_mm = decode_predictions(p, self.geometry)
         pred_cam = to_camera(pred_img, t.abs_depth_mm, t.root_joint_index, t.focal, t.princpt)
         errors = joint_errors(root_align(pred_cam, t.root_joint_index), root_align(t.joints_cam_mm, t.root_joint_index))
-        return pred_img, pred_cam, errors
+        return pred_img, rel_root_mm, pred_cam, errors
 
     def _table(self, names, means, counts) -> tuple[dict, list[str]]:
         table = {name: (None if not np.isfinite(value) else round(float(value), 4)) for name, value in zip(names, means)}
@@ -101,7 +111,7 @@ class InterHandEvaluator(_Evaluator):
 
     def compute(self) -> tuple[dict, dict]:
         p, t = self._stacked()
-        pred_img, pred_cam, errors = self._decoded(p, t)
+        pred_img, rel_root_mm, pred_cam, errors = self._decoded(p, t)
         single = np.isin(t.hand_type, ("right", "left"))
         groups = {"single": single, "interacting": ~single, "all": np.ones(len(single), dtype=bool)}
         metrics: dict = {"mpjpe": {}, "mpjpe_per_joint": {}, "missing_joints": {}, "counts": {"samples": len(single)}}
@@ -111,7 +121,6 @@ class InterHandEvaluator(_Evaluator):
             metrics["mpjpe_per_joint"][group], metrics["missing_joints"][group] = self._table(self.joint_names, means, counts)
             metrics["counts"][f"{group}_samples"] = int(samples.sum())
             metrics["counts"][f"{group}_joint_errors"] = int(counts.sum())
-        rel_root_mm = decode_rel_root(p.rel_root_depth_bins, self.geometry)
         mrrpe = mrrpe_errors(pred_img, rel_root_mm, t.abs_depth_mm[:, 0], t.focal, t.princpt, t.joints_cam_mm,
                              t.joint_valid, t.hand_type, t.root_joint_index)
         counted = np.isfinite(mrrpe)
@@ -129,7 +138,7 @@ class SingleHandEvaluator(_Evaluator):
 
     def compute(self) -> tuple[dict, dict]:
         p, t = self._stacked()
-        pred_img, pred_cam, errors = self._decoded(p, t)
+        pred_img, rel_root_mm, pred_cam, errors = self._decoded(p, t)
         # The ground-truth hand's block: 0..20 or 21..41 depending on the order and the hand.
         own_root = np.where(t.hand_type == "right", t.root_joint_index[:, 0], t.root_joint_index[:, 1])
         block_start = np.where(own_root < JOINTS_PER_HAND, 0, JOINTS_PER_HAND)
@@ -146,9 +155,7 @@ class SingleHandEvaluator(_Evaluator):
                    "handedness_accuracy": _rounded(float(correct.mean())),
                    "counts": {"samples": len(correct), "joint_errors": int(counts.sum()),
                               "handedness_samples": len(correct)}}
-        return metrics, _per_sample(p, t, pred_img, pred_cam, errors,
-                                    decode_rel_root(p.rel_root_depth_bins, self.geometry),
-                                    correct)
+        return metrics, _per_sample(p, t, pred_img, pred_cam, errors, rel_root_mm, correct)
 
 
 def _rounded(value: float) -> float | None:

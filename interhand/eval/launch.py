@@ -7,18 +7,18 @@ from pathlib import Path
 
 from interhand.config import EvalConfig
 from interhand.eval.run import eval_shard_dir, result_dir, run
-from interhand.runtime.launch import processes_for, start_workers
+from interhand.runtime.launch import start_workers
 
 __all__ = ["launch"]
 
 
 def launch(config: EvalConfig) -> tuple[int, Path]:
-    """Check the request (shards, checkpoint, GPUs) and score. Returns the exit status and the result folder
-    (its report.txt is what the CLI shows: rank 0 wrote it, whichever process that was)."""
+    """Check the request (shards, checkpoint, GPUs) and score on the processes `config.launch` asks for. Returns
+    the exit status and the result folder (its report.txt is what the CLI shows: rank 0 wrote it, whichever
+    process that was)."""
     eval_shard_dir(config)
     results = result_dir(config)  # resolves the checkpoint: fails here, before starting processes
-    if not config.gpu and config.cpu_processes == 1:
+    if config.launch.in_process:
         run(config)
         return 0, results
-    environment, processes = processes_for(config.gpu, config.cpu_processes)
-    return start_workers("interhand.eval.run", config, environment, processes), results
+    return start_workers("interhand.eval.run", config), results

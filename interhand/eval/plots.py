@@ -23,7 +23,7 @@ from interhand.vis import (
     titled_sheet,
 )
 
-__all__ = ["figure_title", "plot_per_joint_errors", "plot_error_by_hand_type", "overlay_sheet"]
+__all__ = ["figure_title", "plot_per_joint_errors", "plot_error_by_hand_type", "overlay_sheet", "write_figures"]
 
 _GROUP_COLOURS = {"single": "tab:blue", "interacting": "tab:orange", "all": "tab:gray"}
 
@@ -121,3 +121,43 @@ def overlay_sheet(images: list[np.ndarray], gt_px: np.ndarray, pred_px: np.ndarr
         tiles.append(caption_tile(canvas, lines))
     legend = [(GROUND_TRUTH, "ground truth"), (PREDICTION, "prediction (valid joints only)")]
     return save_sheet(titled_sheet(tiles, columns, title.splitlines(), legend), path)
+
+
+def write_figures(metrics: dict, per_sample: dict, rows: dict, shard_dir: Path, vis_dir: Path, title: str,
+                  overlays: int, dataset: str) -> None:
+    """Eval's figures of one scored set (per-joint error, error by hand type, and `overlays` worst and as many
+    random samples drawn on their frames, read from the shards); also what `interhand score` draws for each file
+    and protocol. `metrics`, `per_sample` and `rows` are `interhand.eval.scoring.score_file`'s."""
+    # Imported here: the CLI imports this module through eval/score.py and stays free of OpenCV until a job runs.
+    from interhand.loaders.decode import decode_image
+
+    per_joint = metrics.get("mpjpe_per_joint") or {"single": metrics["epe_per_joint"]}
+    counts = metrics.get("counts", {})
+    samples = {group: counts[f"{group}_samples"] for group in per_joint if f"{group}_samples" in counts}
+    plot_per_joint_errors(per_joint, title, vis_dir / "per_joint_error.png", samples)
+    plot_error_by_hand_type(per_sample["mean_error_mm"], per_sample["hand_type"], vis_dir / "error_by_hand_type.png",
+                            title)
+    if not overlays:
+        return
+    errors = np.nan_to_num(per_sample["mean_error_mm"], nan=-1.0)
+    worst = list(np.argsort(-errors, kind="stable")[:overlays])
+    chosen = np.random.default_rng(0).choice(len(errors), size=min(overlays, len(errors)), replace=False)
+    for label, indices in (("worst", worst), ("random", sorted(chosen.tolist()))):
+        images = []
+        for index in indices:
+            with open(shard_dir / rows["shard"][index], "rb") as shard:
+                shard.seek(rows["image_offset"][index])
+                images.append(decode_image(shard.read(rows["image_size"][index]), rows["key"][index]))
+        overlay_sheet(images, np.array([rows["joints_img"][i] for i in indices])[..., :2],
+                      per_sample["joints_img_px"][indices], np.array([rows["joint_valid"][i] for i in indices]),
+                      [_caption(rows, per_sample, i) for i in indices], dataset == "interhand26m",
+                      vis_dir / f"{label}.png", title=f"{title}; {label} {len(indices)} of {len(errors)} samples")
+
+
+def _caption(rows: dict, per_sample: dict, index: int) -> list[str]:
+    """Tile caption: the sample's key, where it was taken, its hand type and mean error (none when masked)."""
+    error = per_sample["mean_error_mm"][index]
+    where = f"Capture{rows['capture'][index]} cam{rows['camera'][index]} frame {rows['frame_idx'][index]}" \
+        if rows["camera"][index] else f"frame {rows['frame_idx'][index]}"
+    return [rows["key"][index], where, f"{per_sample['hand_type'][index]}"
+            + (f", mean error {error:.1f} mm" if np.isfinite(error) else "")]

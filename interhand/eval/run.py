@@ -19,28 +19,27 @@ import torch
 import torch.distributed as dist
 
 from interhand import __version__
-from interhand.config import EvalConfig, LoaderConfig
+from interhand.config import EvalConfig
 from interhand.eval.baselines import fit_mean_pose, mean_pose_image_predictions
-from interhand.eval.evaluators import GroundTruth, InterHandEvaluator, Predictions, SingleHandEvaluator
-from interhand.eval.plots import figure_title, overlay_sheet, plot_error_by_hand_type, plot_per_joint_errors
+from interhand.eval.evaluators import Predictions, decode_predictions
+from interhand.eval.plots import figure_title, write_figures
 from interhand.eval.predictions import PredictionFile, write_predictions
 from interhand.eval.report import format_report
-from interhand.eval.scoring import match_rows, protocol_mask, read_rows, score_file, take_rows, write_per_sample
-from interhand.geometry.heatmap import ORIGINAL_GEOMETRY, depth_bins_to_rel_mm, rel_root_depth_to_bins
+from interhand.eval.scoring import match_rows, protocol_mask, read_rows, score_file, write_per_sample
+from interhand.geometry.heatmap import ORIGINAL_GEOMETRY, heatmap_geometry, rel_root_depth_to_bins
 from interhand.loaders.batch import images_to_float
 from interhand.loaders.build import build_loader
-from interhand.loaders.decode import decode_image
 from interhand.manifests.read import read_manifest
-from interhand.model import InterNet, heatmap_geometry, load_checkpoint
+from interhand.model import InterNet, load_checkpoint
 from interhand.model.snapshots import latest_snapshot, snapshot_path
 from interhand.preprocess.verify import check_recorded_files
 from interhand.progress import progress
 from interhand.runtime.ddp import DistContext, cleanup_distributed, setup_distributed
 from interhand.shard_format import FORMAT_VERSION
 from interhand.shard_format.dataset_json import read_dataset_json
-from interhand.skeleton import IH26M_JOINT_NAMES, NUM_JOINTS, STB_RHD_JOINT_NAMES
+from interhand.skeleton import NUM_JOINTS
 
-__all__ = ["run", "resolve_checkpoint", "eval_shard_dir", "run_name", "result_dir", "write_figures", "CONFIG_TYPE"]
+__all__ = ["run", "resolve_checkpoint", "eval_shard_dir", "run_name", "result_dir", "CONFIG_TYPE"]
 
 CONFIG_TYPE = EvalConfig  # what a torchrun worker (interhand.runtime.worker) reads
 
@@ -50,7 +49,7 @@ def eval_shard_dir(config: EvalConfig) -> Path:
     asked for, with samples, whose manifest (the ground truth) has the SHA-256 dataset.json records, and
     RootNet outputs when --root-source rootnet."""
     shard_dir = Path(config.shards) / config.dataset / config.annot_subset / config.split
-    dataset = read_dataset_json(shard_dir, config.accept_incomplete)
+    dataset = read_dataset_json(shard_dir, config.loader.accept_incomplete)
     found = (dataset.dataset, dataset.subset, dataset.split)
     if found != (config.dataset, config.annot_subset, config.split):
         raise ValueError(f"{shard_dir / 'dataset.json'}: shards of {'/'.join(map(str, found))}, but eval was asked "
@@ -144,25 +143,9 @@ def _gather(predictions: Predictions, context: DistContext) -> Predictions:
                          for name in ("joints_voxel", "rel_root_depth_bins", "hand_type", "patch_to_img")))
 
 
-def _ground_truth(rows: dict, root: str) -> GroundTruth:
-    depth = np.array(rows["rootnet_abs_depth_mm" if root == "rootnet" else "abs_depth_gt_mm"], dtype=np.float64)
-    return GroundTruth(np.array(rows["joints_cam_mm"], np.float64), np.array(rows["joint_valid"], np.float64),
-                       np.array(rows["hand_type"]), np.array(rows["hand_type_valid"]), np.array(rows["focal"], np.float64),
-                       np.array(rows["princpt"], np.float64), depth, np.array(rows["root_joint_index"], np.int64))
-
-
-def _rows_for(shard_dir: Path, rows: dict, keys: list[str]) -> dict:
-    """The manifest rows (`read_rows`) of `keys`, in their order."""
-    position = {key: index for index, key in enumerate(rows["key"].tolist())}
-    missing = [key for key in keys if key not in position]
-    if missing:
-        raise ValueError(f"{shard_dir}/manifest.parquet lacks {len(missing)} predicted keys, e.g. {missing[0]}")
-    return take_rows(rows, np.array([position[key] for key in keys], dtype=np.int64))
-
-
 def run(config: EvalConfig) -> dict | None:
     """Score; returns metrics.json's content on rank 0 (None on the others)."""
-    context = setup_distributed(use_gpu=bool(config.gpu))
+    context = setup_distributed(use_gpu=bool(config.launch.gpu))
     try:
         return _evaluate(config, context)
     finally:
@@ -181,15 +164,12 @@ def _evaluate(config: EvalConfig, context: DistContext) -> dict | None:
     if config.baseline == "mean-pose":
         if not context.is_main:
             return None
-        rows = every_row = read_rows(shard_dir)
-        predictions = _mean_pose_predictions(config, rows, geometry)
+        every_row = read_rows(shard_dir)
+        predictions = _mean_pose_predictions(config, every_row, geometry)
     else:
-        loader_config = LoaderConfig(backend=config.backend, batch_size=config.batch_size, workers=config.workers,
-                                     augment=False, box="rootnet" if config.root == "rootnet" else "gt",
-                                     accept_incomplete=config.accept_incomplete)
-        loader = build_loader(shard_dir, loader_config, context.rank, context.world_size, with_keys=True,
+        loader = build_loader(shard_dir, config.loader, context.rank, context.world_size, with_keys=True,
                               geometry=geometry)
-        samples = read_dataset_json(shard_dir, config.accept_incomplete).counts.samples
+        samples = read_dataset_json(shard_dir, config.loader.accept_incomplete).counts.samples
         with torch.no_grad(), progress(total=samples, desc=f"eval {config.split}", unit="img",
                                        enabled=context.is_main) as bar:
             predictions = _gather(_collect(model, loader, geometry, context.device, config.oracle, bar,
@@ -197,19 +177,15 @@ def _evaluate(config: EvalConfig, context: DistContext) -> dict | None:
         if not context.is_main:
             return None
         every_row = read_rows(shard_dir)
-        rows = _rows_for(shard_dir, every_row, predictions.keys)
     images_per_s = len(predictions.keys) / max(time.perf_counter() - start, 1e-9)
-    names = IH26M_JOINT_NAMES if config.dataset == "interhand26m" else STB_RHD_JOINT_NAMES
-    evaluator = (InterHandEvaluator if config.dataset == "interhand26m" else SingleHandEvaluator)(names, geometry)
-    evaluator.update(predictions, _ground_truth(rows, config.root))
-    _, decoded = evaluator.compute()  # the network's output in image px and mm
+    joints_img_rel, rel_root_mm = decode_predictions(predictions, geometry)  # decoded once, scored from the file
     name = run_name(config, checkpoint)
     results, vis_dir = Path(config.output) / "result" / name, Path(config.output) / "vis" / name
     results.mkdir(parents=True, exist_ok=True)
     vis_dir.mkdir(parents=True, exist_ok=True)
     # The metrics are the score of the predictions file as written (float32), so that `interhand score` on
     # it reproduces them exactly.
-    predictions_file = _prediction_file(config, predictions, decoded, geometry, name, checkpoint,
+    predictions_file = _prediction_file(config, predictions, joints_img_rel, rel_root_mm, name, checkpoint,
                                         results / "predictions.parquet")
     write_predictions(predictions_file.path, predictions_file)
     metrics, per_sample, rows = score_file(predictions_file, every_row,
@@ -222,7 +198,8 @@ def _evaluate(config: EvalConfig, context: DistContext) -> dict | None:
     (results / "metrics.json").write_text(json.dumps(metrics, indent=1, sort_keys=True) + "\n")
     report = format_report(metrics, images_per_s, len(predictions.keys))
     (results / "report.txt").write_text(report)  # `interhand eval` prints it
-    write_figures(config, metrics, per_sample, rows, shard_dir, vis_dir, figure_title(name, metrics))
+    write_figures(metrics, per_sample, rows, shard_dir, vis_dir, figure_title(name, metrics), config.vis,
+                  config.dataset)
     return metrics
 
 
@@ -248,53 +225,14 @@ def _mean_pose_predictions(config: EvalConfig, rows: dict, geometry) -> Predicti
                        np.zeros((count, 2, 3)), joints_img_rel)
 
 
-def _prediction_file(config: EvalConfig, predictions: Predictions, decoded: dict, geometry, name: str,
-                     checkpoint: Path | None, path: Path) -> PredictionFile:
-    """The eval's predictions in the image_relative file form (eval/predictions.py), rounded to the file's float32."""
-    if predictions.joints_img_rel is not None:
-        rel_depth_mm = predictions.joints_img_rel[..., 2]
-    else:
-        rel_depth_mm = depth_bins_to_rel_mm(predictions.joints_voxel[..., 2], geometry)
-    arrays = {"joints_img_px": decoded["joints_img_px"], "joints_rel_depth_mm": rel_depth_mm,
-              "rel_root_depth_mm": decoded["rel_root_depth_mm"], "hand_type_prob": decoded["hand_type_prob"]}
+def _prediction_file(config: EvalConfig, predictions: Predictions, joints_img_rel: np.ndarray, rel_root_mm: np.ndarray,
+                     name: str, checkpoint: Path | None, path: Path) -> PredictionFile:
+    """The eval's decoded predictions (`decode_predictions`) in the image_relative file form (eval/predictions.py),
+    rounded to the file's float32."""
+    arrays = {"joints_img_px": joints_img_rel[..., :2], "joints_rel_depth_mm": joints_img_rel[..., 2],
+              "rel_root_depth_mm": rel_root_mm, "hand_type_prob": predictions.hand_type}
     metadata = {"dataset": config.dataset, "annot_subset": config.annot_subset, "split": config.split, "name": name,
                 "source": _source_label(config, checkpoint), "root_source": config.root}
     return PredictionFile(str(path), metadata, list(predictions.keys), None,
                           {key: np.asarray(value, np.float32).astype(np.float64) for key, value in arrays.items()},
                           "image_relative")
-
-
-def write_figures(config: EvalConfig, metrics: dict, per_sample: dict, rows: dict, shard_dir: Path, vis_dir: Path,
-                  title: str) -> None:
-    """Eval's figures of one scored set (per-joint error, error by hand type, worst and random overlays); also
-    what `interhand score` draws for each file and protocol."""
-    per_joint = metrics.get("mpjpe_per_joint") or {"single": metrics["epe_per_joint"]}
-    counts = metrics.get("counts", {})
-    samples = {group: counts[f"{group}_samples"] for group in per_joint if f"{group}_samples" in counts}
-    plot_per_joint_errors(per_joint, title, vis_dir / "per_joint_error.png", samples)
-    plot_error_by_hand_type(per_sample["mean_error_mm"], per_sample["hand_type"], vis_dir / "error_by_hand_type.png",
-                            title)
-    if not config.vis:
-        return
-    errors = np.nan_to_num(per_sample["mean_error_mm"], nan=-1.0)
-    worst = list(np.argsort(-errors, kind="stable")[:config.vis])
-    chosen = np.random.default_rng(0).choice(len(errors), size=min(config.vis, len(errors)), replace=False)
-    for label, indices in (("worst", worst), ("random", sorted(chosen.tolist()))):
-        images = []
-        for index in indices:
-            with open(shard_dir / rows["shard"][index], "rb") as shard:
-                shard.seek(rows["image_offset"][index])
-                images.append(decode_image(shard.read(rows["image_size"][index]), rows["key"][index]))
-        overlay_sheet(images, np.array([rows["joints_img"][i] for i in indices])[..., :2],
-                      per_sample["joints_img_px"][indices], np.array([rows["joint_valid"][i] for i in indices]),
-                      [_caption(rows, per_sample, i) for i in indices], config.dataset == "interhand26m",
-                      vis_dir / f"{label}.png", title=f"{title}; {label} {len(indices)} of {len(errors)} samples")
-
-
-def _caption(rows: dict, per_sample: dict, index: int) -> list[str]:
-    """Tile caption: the sample's key, where it was taken, its hand type and mean error (none when masked)."""
-    error = per_sample["mean_error_mm"][index]
-    where = f"Capture{rows['capture'][index]} cam{rows['camera'][index]} frame {rows['frame_idx'][index]}" \
-        if rows["camera"][index] else f"frame {rows['frame_idx'][index]}"
-    return [rows["key"][index], where, f"{per_sample['hand_type'][index]}"
-            + (f", mean error {error:.1f} mm" if np.isfinite(error) else "")]

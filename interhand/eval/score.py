@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from interhand import __version__
-from interhand.config import EVAL_SPLITS, PREPROCESS_SUBSETS, TRAIN_DATASETS, EvalConfig
-from interhand.eval.plots import figure_title
+from interhand.config import EVAL_LOADER, EVAL_SPLITS, PREPROCESS_SUBSETS, TRAIN_DATASETS, EvalConfig
+from interhand.eval.plots import figure_title, write_figures
 from interhand.eval.predictions import PredictionFile, PredictionFileError, read_predictions
 from interhand.eval.report import format_report
 from interhand.eval.score_table import format_score_table, plot_score_comparison, score_table_csv
@@ -165,13 +165,13 @@ def run(config: ScoreConfig, paths: list[Path]) -> dict[str, dict[str, dict]]:
 def score_target(config: ScoreConfig, target: ScoreTarget) -> dict[str, dict[str, dict]]:
     """`run` on files already read (`read_prediction_files`)."""
     # Imported here: this module stays free of torch, so that the CLI can build its options from ScoreConfig.
-    from interhand.eval.run import eval_shard_dir, write_figures
+    from interhand.eval.run import eval_shard_dir
 
     files, dataset, annot_subset, split = target.files, target.dataset, target.annot_subset, target.split
     roots = {_root_source(config, predictions) for predictions in files if predictions.form == "image_relative"}
     eval_config = EvalConfig(dataset=dataset, shards=config.shards, annot_subset=annot_subset, split=split,
-                             root="rootnet" if "rootnet" in roots else "gt", output=config.out_dir, vis=config.vis,
-                             accept_incomplete=config.accept_incomplete)
+                             root="rootnet" if "rootnet" in roots else "gt", output=config.out_dir,
+                             loader=replace(EVAL_LOADER, accept_incomplete=config.accept_incomplete))
     shard_dir = eval_shard_dir(eval_config)
     rows = read_rows(shard_dir)
     human, masks = _protocol_masks(config, shard_dir, rows, split)
@@ -190,9 +190,10 @@ def score_target(config: ScoreConfig, target: ScoreTarget) -> dict[str, dict[str
             write_per_sample(folder / "per_sample.parquet", per_sample)
             (folder / "metrics.json").write_text(json.dumps(metrics, indent=1, sort_keys=True) + "\n")
             (folder / "report.txt").write_text(_report(metrics, label))
-            write_figures(eval_config, _without_empty_groups(metrics), per_sample, scored, shard_dir, folder,
-                     figure_title(f"{label}, protocol {protocol}: {metrics['counts']['samples']} of "
-                                  f"{metrics['counts']['protocol_samples']} samples predicted", metrics))
+            write_figures(_without_empty_groups(metrics), per_sample, scored, shard_dir, folder,
+                          figure_title(f"{label}, protocol {protocol}: {metrics['counts']['samples']} of "
+                                       f"{metrics['counts']['protocol_samples']} samples predicted", metrics),
+                          config.vis, dataset)
             results[label][protocol] = metrics
     _write_comparison(Path(config.out_dir), results)
     return results

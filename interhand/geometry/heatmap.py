@@ -13,23 +13,39 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from interhand.config import ModelConfig
 from interhand.geometry.affine import apply_affine
 from interhand.skeleton import JOINTS_PER_HAND, NUM_JOINTS
 
-__all__ = ["HeatmapGeometry", "ORIGINAL_GEOMETRY", "joints_to_heatmap_space", "rel_root_depth_to_bins",
-           "heatmap_to_patch_xy", "depth_bins_to_rel_mm", "root_bins_to_rel_mm", "block_root_index", "voxel_to_image"]
+__all__ = ["HeatmapGeometry", "heatmap_geometry", "ORIGINAL_GEOMETRY", "joints_to_heatmap_space",
+           "rel_root_depth_to_bins", "heatmap_to_patch_xy", "depth_bins_to_rel_mm", "root_bins_to_rel_mm",
+           "block_root_index", "voxel_to_image"]
 
 
 @dataclass(frozen=True)
 class HeatmapGeometry:
-    input_size: int = 256  # square input patch, px
-    heatmap_size: int = 64  # x, y and depth bins of the joint heatmaps
-    depth_range_mm: float = 400.0  # bbox_3d_size: per-hand relative depth spans ±200 mm
-    root_bins: int = 64  # output_root_hm_shape
-    root_range_mm: float = 400.0  # bbox_3d_size_root
+    """The numbers of the 2.5D encoding, under names that say their unit.
+
+    The source of truth is `ModelConfig` (stored in every checkpoint under the original's names); make one
+    with `heatmap_geometry(model_config)`, the one place that maps it: `depth_range_mm` is
+    `ModelConfig.bbox_3d_size`, `root_range_mm` is `bbox_3d_size_root`, and `root_bins` is `heatmap_size`.
+    """
+
+    input_size: int  # square input patch, px
+    heatmap_size: int  # x, y and depth bins of the joint heatmaps
+    depth_range_mm: float  # ModelConfig.bbox_3d_size: the per-hand relative depth spans ± half of it
+    root_bins: int  # the original's output_root_hm_shape
+    root_range_mm: float  # ModelConfig.bbox_3d_size_root
 
 
-ORIGINAL_GEOMETRY = HeatmapGeometry()
+def heatmap_geometry(config: ModelConfig) -> HeatmapGeometry:
+    """The target encoding a ModelConfig implies (depth and root bins both equal heatmap_size)."""
+    return HeatmapGeometry(input_size=config.input_size, heatmap_size=config.heatmap_size,
+                           depth_range_mm=config.bbox_3d_size, root_bins=config.heatmap_size,
+                           root_range_mm=config.bbox_3d_size_root)
+
+
+ORIGINAL_GEOMETRY = heatmap_geometry(ModelConfig())  # 256-px patch, 64³ heatmap, ±200 mm
 
 
 def block_root_index(root_joint_index: np.ndarray) -> np.ndarray:

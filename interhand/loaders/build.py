@@ -36,7 +36,7 @@ def build_loader(shard_dir: Path, config: LoaderConfig, rank: int = 0, world_siz
     reader moves each rank on to the next share every epoch, the reference loader keeps it).
     Without augmentation the order is the shards' order and every sample is seen exactly once.
     `gpu_index` defaults to torchrun's LOCAL_RANK (one process per GPU). `geometry` gives the patch size
-    and the target encoding (the model's: `interhand.model.decode.heatmap_geometry(model_config)`).
+    and the target encoding (the model's: `interhand.geometry.heatmap.heatmap_geometry(model_config)`).
     """
     shards = shard_list(Path(shard_dir), config.accept_incomplete)
     backend, device = resolve_backend(config)

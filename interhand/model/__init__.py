@@ -5,7 +5,7 @@ Stable API for other projects: `load_checkpoint(path) -> InterNet` (ours or the 
 """
 
 from interhand.model.backbone import BackboneNet, ResNet, load_imagenet_weights
-from interhand.model.decode import decode_joints_img, hard_argmax_3d, heatmap_geometry
+from interhand.model.decode import decode_joints_img, hard_argmax_3d
 from interhand.model.heads import PoseNet
 from interhand.model.internet import InterNet, InterNetOutput, build_internet, prepare_for_device
 from interhand.model.losses import (
@@ -36,6 +36,5 @@ __all__ = [
     "hand_type_loss",
     "internet_losses",
     "hard_argmax_3d",
-    "heatmap_geometry",
     "decode_joints_img",
 ]

@@ -9,16 +9,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from interhand.geometry.heatmap import HeatmapGeometry, root_bins_to_rel_mm, voxel_to_image
+from interhand.geometry.heatmap import heatmap_geometry, root_bins_to_rel_mm, voxel_to_image
 
-__all__ = ["hard_argmax_3d", "heatmap_geometry", "decode_joints_img"]
-
-
-def heatmap_geometry(config) -> HeatmapGeometry:
-    """The target encoding a ModelConfig implies (depth and root bins both equal heatmap_size)."""
-    return HeatmapGeometry(input_size=config.input_size, heatmap_size=config.heatmap_size,
-                           depth_range_mm=config.bbox_3d_size, root_bins=config.heatmap_size,
-                           root_range_mm=config.bbox_3d_size_root)
+__all__ = ["hard_argmax_3d", "decode_joints_img"]
 
 
 def hard_argmax_3d(heatmap: torch.Tensor) -> torch.Tensor:

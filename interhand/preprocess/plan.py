@@ -8,7 +8,7 @@ import hashlib
 
 import numpy as np
 
-from interhand.config import PreprocessConfig, parse_size
+from interhand.config import PreprocessConfig
 from interhand.preprocess.ingest import DIGEST_BYTES, Ingest
 from interhand.shard_format import ANN_BYTES, FORMAT_VERSION, shard_name
 
@@ -29,7 +29,7 @@ def _order(ingest_result: Ingest, config: PreprocessConfig) -> np.ndarray:
 def _cuts(order: np.ndarray, image_bytes: np.ndarray, config: PreprocessConfig) -> list[np.ndarray]:
     if config.shard_samples:
         return [order[start:start + config.shard_samples] for start in range(0, len(order), config.shard_samples)]
-    limit, shards, start, total = parse_size(config.shard_size), [], 0, 0
+    limit, shards, start, total = config.shard_size_bytes, [], 0, 0
     for position, sample in enumerate(order):
         total += int(image_bytes[sample]) + _RECORD_OVERHEAD
         if total >= limit:

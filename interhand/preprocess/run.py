@@ -29,7 +29,7 @@ import numpy as np
 import pyarrow as pa
 
 from interhand import __version__
-from interhand.config import PreprocessConfig, parse_part
+from interhand.config import PreprocessConfig
 from interhand.manifests.schema import ERRORS_SCHEMA, MANIFEST_SCHEMA
 from interhand.manifests.write import FRAGMENT_SUFFIX, concat_tables, write_errors, write_manifest
 from interhand.preprocess import shard_writer
@@ -191,7 +191,7 @@ def _ingest_and_plan(reading, config: PreprocessConfig, spill_paths: list[Path],
 @_one_line_failures
 def run(config: PreprocessConfig, command_line: list[str] | None = None) -> RunSummary | None:
     """Run this job's part; returns the summary when the split is complete (single job), else None."""
-    part_index, part_count = parse_part(config.part)
+    part_index, part_count = config.part_index, config.part_count
     if config.jpeg == "baseline" and not shard_writer.REENCODING:
         raise SourceError("--jpeg baseline re-encodes with the C extension interhand/preprocess/_jpeg_baseline.c, "
                           "which is not built here (needs cc and libjpeg-dev; `make venv`): build it or pass "
@@ -206,7 +206,7 @@ def run(config: PreprocessConfig, command_line: list[str] | None = None) -> RunS
 
 def _run_locked(config: PreprocessConfig, reading, out_dir: Path, command_line: list[str] | None
                 ) -> RunSummary | None:
-    part_index, part_count = parse_part(config.part)
+    part_index, part_count = config.part_index, config.part_count
     work = out_dir / ".work"
     pool, counter = _writer_pool(config)
     spill_paths = [_part_path(work, part_index, part_count, f".spill{share}") for share in range(config.workers)]
@@ -335,7 +335,7 @@ def finalize(config: PreprocessConfig, command_line: list[str] | None = None) ->
 
 
 def _finalize_locked(config: PreprocessConfig, command_line: list[str] | None) -> RunSummary:
-    _, part_count = parse_part(config.part)
+    part_count = config.part_count
     out_dir = shard_dir(config)
     work = out_dir / ".work"
     parts = _load_parts(work, part_count)

@@ -15,6 +15,7 @@ import yaml
 
 from interhand.config import config_from_dict
 from interhand.model.original_checkpoint import CheckpointWriteFailed
+from interhand.progress import show_warnings
 
 JOBS = ("interhand.train.run", "interhand.eval.run")
 
@@ -23,6 +24,7 @@ def main(argv: list[str]) -> int:
     if len(argv) != 2 or argv[0] not in JOBS:
         print(f"usage: python -m interhand.runtime.worker {{{','.join(JOBS)}}} CONFIG.yaml", file=sys.stderr)
         return 2
+    show_warnings()
     job = importlib.import_module(argv[0])
     config = config_from_dict(job.CONFIG_TYPE, yaml.safe_load(Path(argv[1]).read_text()))
     try:

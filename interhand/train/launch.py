@@ -7,18 +7,19 @@ the workers read the resolved config the run folder keeps (RUN/config.yaml).
 from __future__ import annotations
 
 from interhand.config import TrainConfig
-from interhand.runtime.launch import Rendezvous, processes_for, start_workers
+from interhand.runtime.launch import processes_for, start_workers
 from interhand.train.run import run, train_shard_dir, write_resolved_config
 
 __all__ = ["launch"]
 
 
-def launch(config: TrainConfig, rendezvous: Rendezvous = Rendezvous()) -> int:
-    """Check the request, save the resolved config, and train. Returns the exit status."""
-    environment, processes = processes_for(config.gpu, config.cpu_processes)
-    train_shard_dir(config)  # fail here, before starting processes, if there are no shards
+def launch(config: TrainConfig) -> int:
+    """Check the request (GPUs, shards), save the resolved config, and train on the processes `config.launch`
+    asks for. Returns the exit status."""
+    processes_for(config.launch)  # fail here, before writing anything, if a listed GPU is not there
+    train_shard_dir(config)  # and if there are no shards
     config_path = write_resolved_config(config)
-    if not config.gpu and processes == 1 and rendezvous.nnodes == 1:
+    if config.launch.in_process:
         run(config)  # one CPU process: no torchrun, no process group
         return 0
-    return start_workers("interhand.train.run", config, environment, processes, rendezvous, config_path)
+    return start_workers("interhand.train.run", config, config_path)

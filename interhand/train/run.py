@@ -6,15 +6,16 @@ per GPU, or N CPU processes with gloo). Output folder as the original's: log/, m
 
 from __future__ import annotations
 
-import sys
+import logging
 from pathlib import Path
 
 import torch
 import yaml
 
 from interhand.config import TrainConfig, config_to_dict
+from interhand.geometry.heatmap import heatmap_geometry
 from interhand.loaders.build import build_loader
-from interhand.model import build_internet, heatmap_geometry, prepare_for_device
+from interhand.model import build_internet, prepare_for_device
 from interhand.runtime.ddp import DistContext, cleanup_distributed, setup_distributed
 from interhand.shard_format.dataset_json import read_dataset_json
 from interhand.train.checkpoint import resume_from_newest, save_snapshot, snapshot_path
@@ -26,6 +27,9 @@ __all__ = ["run", "run_folders", "train_shard_dir", "write_resolved_config", "CO
 CONFIG_TYPE = TrainConfig  # what a torchrun worker (interhand.runtime.worker) reads
 
 RUN_FOLDERS = ("log", "model_dump", "result", "vis")
+# Lines for the person who started the run (a snapshot passed over on --continue): the CLI and the torchrun
+# workers show them on stderr.
+_logger = logging.getLogger(__name__)
 
 
 def run_folders(config: TrainConfig) -> dict[str, Path]:
@@ -61,7 +65,7 @@ def _snapshot_writer(model, optimizer, config: TrainConfig, folders: dict[str, P
 
 def run(config: TrainConfig) -> dict:
     """Train; returns the last epoch's summary (rank 0's view)."""
-    context = setup_distributed(use_gpu=bool(config.gpu))
+    context = setup_distributed(use_gpu=bool(config.launch.gpu))
     try:
         return _train(config, context)
     finally:
@@ -89,7 +93,7 @@ def _train(config: TrainConfig, context: DistContext) -> dict:
         for line in skipped:
             log.info(line)
             if context.is_main:
-                print(line, file=sys.stderr)
+                _logger.warning(line)
         if resume is None:
             log.info("--continue: no snapshot in model_dump/, starting from scratch")
         else:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
 
 from interhand.cli import main
-from interhand.config import EvalConfig, ModelConfig
+from interhand.config import EVAL_LOADER, EvalConfig, ModelConfig
 from interhand.eval.baselines import fit_mean_pose
 from interhand.eval.run import run
 from interhand.geometry.heatmap import block_root_index
@@ -17,7 +19,8 @@ from interhand.model import InterNet, save_checkpoint
 
 
 def _config(shards_root, output, **changes) -> EvalConfig:
-    return EvalConfig(**{"shards": str(shards_root), "output": str(output), "workers": 0, "vis": 0, **changes})
+    return EvalConfig(**{"shards": str(shards_root), "output": str(output),
+                          "loader": replace(EVAL_LOADER, workers=0), "vis": 0, **changes})
 
 
 def _independent_mean_pose_mpjpe(train_dir, eval_dir) -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -12,13 +13,14 @@ import yaml
 from click.testing import CliRunner
 
 from interhand.cli import main
-from interhand.config import EvalConfig, ModelConfig
+from interhand.config import EVAL_LOADER, EvalConfig, LaunchConfig, ModelConfig
 from interhand.eval.run import run, run_name
 from interhand.model import InterNet, save_checkpoint
 
 
 def _config(shards_root, output, **changes) -> EvalConfig:
-    return EvalConfig(**{"shards": str(shards_root), "output": str(output), "workers": 0, "vis": 2, **changes})
+    return EvalConfig(**{"shards": str(shards_root), "output": str(output),
+                          "loader": replace(EVAL_LOADER, workers=0), "vis": 2, **changes})
 
 
 def test_the_oracle_scores_the_quantization_floor_a_few_millimetres(synth_ih26m_shards, tmp_path):
@@ -96,7 +98,7 @@ def test_rootnet_depth_on_shards_without_rootnet_outputs_is_one_clear_error(synt
     shutil.copytree(synth_ih26m_root, data, ignore=shutil.ignore_patterns("rootnet_output"))
     make_shards(tmp_path / "shards", data, split="test")
     result = CliRunner().invoke(main, ["eval", "--oracle", "--shards", str(tmp_path / "shards"), "--split", "test",
-                                       "--output", str(tmp_path / "out"), "--workers", "0", "--vis", "0"])
+                                       "--output", str(tmp_path / "out"), "--loader-threads", "0", "--vis", "0"])
     assert result.exit_code == 1 and "no RootNet output" in result.output and "--root-source gt" in result.output
 
 
@@ -105,7 +107,8 @@ def test_two_cpu_processes_score_every_sample_once_and_agree_with_one(synth_ih26
     root = synth_ih26m_shards.parent.parent
     one = run(_config(root, tmp_path, oracle=True, run_name="one", vis=0))
     result = CliRunner().invoke(main, ["eval", "--oracle", "--shards", str(root), "--output", str(tmp_path),
-                                       "--cpu-processes", "2", "--run-name", "two", "--workers", "0", "--vis", "0"])
+                                       "--cpu-processes", "2", "--run-name", "two", "--loader-threads", "0",
+                                       "--vis", "0"])
     assert result.exit_code == 0, result.output
     assert result.output.count("MPJPE for all hand sequences") == 1  # rank 0's report, shown once by the CLI
     two = json.loads((tmp_path / "result" / "two" / "metrics.json").read_text())
@@ -119,11 +122,12 @@ def test_eval_on_several_cpu_processes_leaves_no_temporary_config_behind(synth_i
     seen = []
 
     def fake_torchrun(command, env):  # the workers would read the config file given last
-        seen.append((command[-1], yaml.safe_load(open(command[-1]).read())["cpu_processes"]))
+        seen.append((command[-1], yaml.safe_load(open(command[-1]).read())["launch"]["cpu_processes"]))
         return 0
 
     monkeypatch.setattr(runtime_launch.subprocess, "call", fake_torchrun)
-    config = _config(synth_ih26m_shards.parent.parent, tmp_path, oracle=True, split="val", root="gt", cpu_processes=2)
+    config = _config(synth_ih26m_shards.parent.parent, tmp_path, oracle=True, split="val", root="gt",
+                     launch=LaunchConfig(cpu_processes=2))
     assert eval_launch.launch(config) == (0, tmp_path / "result" / run_name(config, None))
     (path, processes), = seen
     assert processes == 2 and not Path(path).exists() and not Path(path).parent.exists()

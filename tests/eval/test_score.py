@@ -4,6 +4,7 @@ and eval's own predictions.parquet re-scored to exactly its metrics."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ import torch
 from click.testing import CliRunner
 
 from interhand.cli import main
-from interhand.config import EvalConfig, ModelConfig
+from interhand.config import EVAL_LOADER, EvalConfig, ModelConfig
 from interhand.eval.predictions import PredictionFile, read_predictions, write_predictions
 from interhand.eval.run import run as eval_run
 from interhand.eval.score import ScoreConfig, run
@@ -153,7 +154,8 @@ def tiny_checkpoint(tmp_path_factory):
                          ids=["network-rootnet", "mean-pose-gt"])
 def test_scoring_an_evals_predictions_file_reproduces_its_metrics_exactly(shards_root, tiny_checkpoint, tmp_path,
                                                                           changes):
-    config = EvalConfig(shards=str(shards_root), output=str(tmp_path), workers=0, vis=0, run_name="run",
+    config = EvalConfig(shards=str(shards_root), output=str(tmp_path), loader=replace(EVAL_LOADER, workers=0), vis=0,
+                        run_name="run",
                         checkpoint=str(tiny_checkpoint), **{"split": "val", **changes})
     evaluated = eval_run(config)
     path = tmp_path / "result" / "run" / "predictions.parquet"
@@ -168,7 +170,8 @@ def test_scoring_an_evals_predictions_file_reproduces_its_metrics_exactly(shards
 
 def test_an_stb_evals_predictions_rescore_to_the_same_epe(synth_stb_shards, tmp_path):
     root = synth_stb_shards.parent.parent
-    evaluated = eval_run(EvalConfig(shards=str(root), output=str(tmp_path), workers=0, vis=0, run_name="stb",
+    evaluated = eval_run(EvalConfig(shards=str(root), output=str(tmp_path),
+                                    loader=replace(EVAL_LOADER, workers=0), vis=0, run_name="stb",
                                     dataset="stb", split="test", oracle=True, root="gt"))
     code, output = _score([tmp_path / "result" / "stb" / "predictions.parquet"], root, tmp_path / "score")
     assert code == 0, output

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from interhand.config import ModelConfig
-from interhand.geometry.heatmap import depth_bins_to_rel_mm, heatmap_to_patch_xy
-from interhand.model.decode import decode_joints_img, heatmap_geometry
+from interhand.geometry.heatmap import depth_bins_to_rel_mm, heatmap_geometry, heatmap_to_patch_xy
+from interhand.model.decode import decode_joints_img
 
 
 def test_voxels_scale_to_patch_pixels_by_four():

@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import zlib
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ import pytest
 from click.testing import CliRunner
 
 from interhand.cli import main
-from interhand.config import EvalConfig, LoaderConfig
+from interhand.config import EVAL_LOADER, EvalConfig, LoaderConfig
 from interhand.eval.run import eval_shard_dir
 from interhand.loaders.build import build_loader
 from interhand.manifests.read import read_errors, read_manifest
@@ -187,7 +188,8 @@ def test_an_incomplete_run_is_read_only_when_accepted(val_copy):
     loader = build_loader(val_copy, LoaderConfig(backend="reference", augment=False, accept_incomplete=True))
     assert len(loader) > 0
     assert CliRunner().invoke(main, ["verify", str(val_copy), "--accept-incomplete"]).output.count("did not") == 0
-    eval_shard_dir(EvalConfig(shards=str(val_copy.parents[2]), split="val", root="gt", accept_incomplete=True))
+    eval_shard_dir(EvalConfig(shards=str(val_copy.parents[2]), split="val", root="gt",
+                              loader=replace(EVAL_LOADER, accept_incomplete=True)))
 
 
 def test_eval_refuses_shards_of_another_dataset_and_an_empty_split(val_copy, stb_test_shards):

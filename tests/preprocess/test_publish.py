@@ -16,7 +16,7 @@ import yaml
 from click.testing import CliRunner
 
 from interhand.cli import main
-from interhand.config import PreprocessConfig, parse_size
+from interhand.config import PreprocessConfig
 from interhand.manifests.schema import MANIFEST_SCHEMA
 from interhand.preprocess.publish import CITATIONS, LICENSES, MIN_SHARDS_FOR_READERS, folder_files, shard_count_warning
 from interhand.preprocess.verify import verify_shard_dir
@@ -99,7 +99,7 @@ def test_the_default_shard_size_gives_a_real_split_enough_shards(real_test_shard
     sizes: every InterHand2.6M split cut at the default --shard-size has at least MIN_SHARDS_FOR_READERS shards."""
     dataset = read_dataset_json(real_test_shards)
     bytes_per_sample = sum(shard.bytes for shard in dataset.shards) / dataset.counts.samples
-    limit = parse_size(PreprocessConfig.__dataclass_fields__["shard_size"].default)
+    limit = PreprocessConfig().shard_size_bytes
     for split, samples in REAL_SPLIT_SAMPLES.items():
         assert samples * bytes_per_sample / limit >= MIN_SHARDS_FOR_READERS, (split, bytes_per_sample)
     assert samples * bytes_per_sample / limit < 10 * MIN_SHARDS_FOR_READERS  # and shards of tens of MB, not tiny

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import shutil
 import tarfile
+from dataclasses import replace
 from pathlib import Path
 
 import pyarrow.parquet as pq
 from click.testing import CliRunner
 
 from interhand.cli import main
-from interhand.config import PreprocessConfig
+from interhand.config import PreprocessConfig, config_to_dict
 from interhand.preprocess.run import run
 from interhand.preprocess.verify import verify_shard_dir
 
@@ -127,12 +128,16 @@ def test_human_subset_shards_hold_exactly_the_listed_ids(tmp_path, synth_ih26m_r
     assert out.parts[-3:] == ("interhand26m", "human_annot", "train")
 
 
-def test_config_rejects_bad_sizes_and_parts_naming_the_field():
+def test_config_parses_sizes_and_parts_once_and_rejects_bad_ones_naming_the_field():
     import pytest
 
     from interhand.config import PreprocessConfig, parse_size
 
     assert parse_size("1GB") == 10**9 and parse_size("64MiB") == 64 * 2**20
+    config = PreprocessConfig(shard_size="64MiB", part="2/5")
+    assert (config.shard_size_bytes, config.part_index, config.part_count) == (64 * 2**20, 2, 5)
+    assert "_part" not in config_to_dict(config) and config_to_dict(config)["part"] == "2/5"  # the file face: text
+    assert replace(config, part="0/1").part_count == 1
     for field, value in (("shard_size", "lots"), ("part", "2/2"), ("split", "training"), ("workers", 0)):
         with pytest.raises(ValueError, match=field):
             PreprocessConfig(**{field: value})

@@ -11,7 +11,7 @@ import torch
 from click.testing import CliRunner
 
 from interhand.cli import main
-from interhand.config import LoaderConfig, ModelConfig, TrainConfig
+from interhand.config import LoaderConfig, ModelConfig, TrainConfig, config_to_dict
 from interhand.loaders.reference import shard_list
 from interhand.runtime.gpus import check_gpus_exist, parse_gpus
 from interhand.train.checkpoint import latest_snapshot, save_snapshot
@@ -49,12 +49,14 @@ def test_listing_gpus_the_machine_lacks_is_an_error_naming_them():
 
 
 def test_torchrun_is_standalone_on_one_node_and_rendezvous_on_several():
-    from interhand.runtime.launch import Rendezvous, torchrun_command
+    from interhand.config import LaunchConfig
+    from interhand.runtime.launch import torchrun_command
 
-    single = torchrun_command(4, "interhand.runtime.worker", "c.yaml", Rendezvous(), "interhand.train.run")
+    single = torchrun_command(4, "interhand.runtime.worker", "c.yaml", LaunchConfig(), "interhand.train.run")
     assert "--standalone" in single and "--nproc_per_node=4" in single
     assert single[-4:] == ["-m", "interhand.runtime.worker", "interhand.train.run", "c.yaml"]
-    several = torchrun_command(8, "interhand.runtime.worker", "c.yaml", Rendezvous(2, 1, "host0", 29400))
+    several = torchrun_command(8, "interhand.runtime.worker", "c.yaml",
+                               LaunchConfig(nnodes=2, node_rank=1, master_addr="host0", master_port=29400))
     assert {"--nnodes=2", "--node_rank=1", "--master_addr=host0", "--master_port=29400"} <= set(several)
 
 
@@ -62,6 +64,10 @@ def test_lr_follows_the_original_step_schedule():
     config = TrainConfig()
     assert [config.lr_at(epoch) for epoch in (0, 14, 15, 16, 17, 19)] == pytest.approx([1e-4, 1e-4, 1e-5, 1e-5, 1e-6, 1e-6])
     assert TrainConfig(dataset="rhd").total_epochs == 50 and TrainConfig(dataset="stb").lr_decay_epochs == (45, 47)
+    assert TrainConfig(lr_dec_epochs="3, 5").lr_decay_epochs == (3, 5)
+    assert config_to_dict(TrainConfig(lr_dec_epochs="3,5"))["lr_dec_epochs"] == "3,5"  # the file face keeps the text
+    with pytest.raises(ValueError, match="lr_dec_epochs='3,x'"):
+        TrainConfig(lr_dec_epochs="3,x")
 
 
 def _step_losses(run_dir: Path) -> dict[int, dict]:
@@ -179,7 +185,7 @@ def test_two_process_cpu_ddp_training_lowers_the_loss_well_below_its_start(synth
 
 
 def test_continue_passes_over_an_empty_and_a_truncated_newest_snapshot_naming_them(synth_ih26m_shards, tmp_path,
-                                                                                  capsys):
+                                                                                  caplog):
     shards, output = synth_ih26m_shards / "train", tmp_path / "run"
     run(_config(shards, output, epochs=1, steps_per_epoch=1))
     model_dump = output / "model_dump"
@@ -187,7 +193,7 @@ def test_continue_passes_over_an_empty_and_a_truncated_newest_snapshot_naming_th
     (model_dump / "snapshot_1_iter1.pth.tar").write_bytes(b"")  # killed while the disk was full
     (model_dump / "snapshot_1_iter2.pth.tar").write_bytes(good[:len(good) // 2])  # a copy cut short
     run(_config(shards, output, steps_per_epoch=1, continue_train=True))
-    said = capsys.readouterr().err
+    said = " ".join(record.getMessage() for record in caplog.records if record.levelname == "WARNING")
     assert "snapshot_1_iter2.pth.tar: unreadable checkpoint" in said and "truncated or corrupt" in said
     assert "snapshot_1_iter1.pth.tar: unreadable checkpoint (empty" in said and "falling back" in said
     assert "resumed from" in (output / "log" / "train_logs.txt").read_text()
