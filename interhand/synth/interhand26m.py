@@ -121,7 +121,7 @@ def _render_and_annotate(config, root, split, files, frame: SynthFrame, camera: 
     joints_img = camera_to_pixel(joints_cam, view.focal, view.princpt)
     drawn = drawn_hands(frame.hand_type)
     hands = [frame.joints_world_mm[_HAND_BLOCKS[side]] for side in drawn]
-    image, _ = render_hands(look.backgrounds[camera.name], hands, [look.appearance] * len(hands), view,
+    image, _ = render_hands(look.backgrounds[camera.name], hands, list(drawn), [look.appearance] * len(hands), view,
                             look.light_dir)
     if camera.gray:
         image = to_gray_rgb(image)

@@ -2,7 +2,10 @@
 
 Each bone is a capsule between two joints whose radius tapers from one end to the other. Capsules are
 rasterised in pixel space with a per-pixel depth (the capsule's front surface), so that one hand really
-occludes the other, and shaded with a Lambert term from an approximate surface normal. Pixel (u, v)
+occludes the other, and shaded with a Lambert term from an approximate surface normal. Skin is two-toned
+as on real hands: the palm side (where the surface normal meets the palm's normal) is lighter and pinker
+than the back, so that which hand is in a picture (right or left, a mirror image of each other) can be
+told from the picture, as on real frames, and not only from the pose. Pixel (u, v)
 is the centre of column u, row v, the convention of the annotations (integer coordinates at pixel
 centres, as OpenCV and the original loader use).
 """
@@ -17,7 +20,7 @@ from PIL import Image
 from interhand.geometry.camera import camera_to_pixel, world_to_camera
 from interhand.skeleton import IH26M_WRIST_IN_HAND
 
-__all__ = ["CameraView", "HandAppearance", "hand_capsules", "render_hands", "make_background", "SKIN_TONES"]
+__all__ = ["CameraView", "HandAppearance", "hand_capsules", "render_hands", "palm_normal", "make_background", "SKIN_TONES"]
 
 SKIN_TONES = np.array([[226, 178, 146], [205, 146, 112], [176, 120, 88], [132, 86, 60], [238, 200, 170]],
                       dtype=np.float64)
@@ -35,10 +38,35 @@ class CameraView:
     height: int
 
 
+# The palm side's tone is the skin tone mixed half and half with this one; the back is a little darker.
+_PALM_TINT_RGB = np.array([255.0, 205.0, 195.0])
+_BACK_FACTOR = 0.86
+
+
 @dataclass(frozen=True)
 class HandAppearance:
     skin_rgb: np.ndarray  # (3,) float, 0..255
     sleeve_rgb: np.ndarray  # (3,) float, 0..255
+
+    @property
+    def palm_rgb(self) -> np.ndarray:
+        return 0.5 * np.asarray(self.skin_rgb, dtype=np.float64) + 0.5 * _PALM_TINT_RGB
+
+    @property
+    def back_rgb(self) -> np.ndarray:
+        return _BACK_FACTOR * np.asarray(self.skin_rgb, dtype=np.float64)
+
+
+def palm_normal(joints_mm: np.ndarray, side: str) -> np.ndarray:
+    """(3,) unit normal pointing out of the palm of one hand (21 joints, IH26M per-hand order, any frame).
+
+    The palm is the plane of the wrist and the index and little finger bases; the fingers flex towards the
+    palm side. The left hand is the right hand mirrored, which flips the cross product's sign.
+    """
+    wrist = joints_mm[IH26M_WRIST_IN_HAND]
+    normal = np.cross(joints_mm[7] - wrist, joints_mm[19] - wrist)
+    normal = normal if side == "left" else -normal
+    return normal / (np.linalg.norm(normal) + 1e-9)
 
 
 # Capsules of one hand in the IH26M per-hand order: (joint a, joint b, radius at a, radius at b), mm.
@@ -81,13 +109,15 @@ def hand_capsules(joints_mm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
     return np.array(ends), np.array(radii), sleeve
 
 
-def render_hands(background: np.ndarray, hands_world_mm: list[np.ndarray], appearances: list[HandAppearance],
-                 camera: CameraView, light_dir: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def render_hands(background: np.ndarray, hands_world_mm: list[np.ndarray], sides: list[str],
+                 appearances: list[HandAppearance], camera: CameraView,
+                 light_dir: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Draw hands over a background.
 
     Args:
         background: (H, W, 3) uint8.
         hands_world_mm: one (21, 3) world-mm array per drawn hand, IH26M per-hand order.
+        sides: "right" or "left", one per hand (which side of each capsule is the palm's).
         appearances: one per hand.
         camera: the view.
         light_dir: (3,) unit vector in camera coordinates pointing from the scene towards the light.
@@ -100,19 +130,23 @@ def render_hands(background: np.ndarray, hands_world_mm: list[np.ndarray], appea
     depth_buffer = np.full((height, width), np.inf, dtype=np.float32)
     mask = np.zeros((height, width), dtype=bool)
     focal = np.asarray(camera.focal, dtype=np.float64)
-    for joints_world, appearance in zip(hands_world_mm, appearances):
-        ends, radii, sleeve = hand_capsules(np.asarray(joints_world, dtype=np.float64))
+    for joints_world, side, appearance in zip(hands_world_mm, sides, appearances, strict=True):
+        joints_world = np.asarray(joints_world, dtype=np.float64)
+        ends, radii, sleeve = hand_capsules(joints_world)
         ends_cam = world_to_camera(ends.reshape(-1, 3), camera.camrot, camera.campos)
         ends_px = camera_to_pixel(ends_cam, camera.focal, camera.princpt).reshape(-1, 2, 2)
         ends_cam = ends_cam.reshape(-1, 2, 3)
+        palm_cam = np.asarray(camera.camrot, dtype=np.float64) @ palm_normal(joints_world, side)
+        skin = (appearance.back_rgb, appearance.palm_rgb, palm_cam)
+        sleeve_tone = (appearance.sleeve_rgb, appearance.sleeve_rgb, palm_cam)
         for capsule in range(len(ends)):
-            colour = appearance.sleeve_rgb if sleeve[capsule] else appearance.skin_rgb
             _draw_capsule(image, depth_buffer, mask, ends_px[capsule], ends_cam[capsule, :, 2], radii[capsule],
-                          focal.mean(), colour, light_dir)
+                          focal.mean(), sleeve_tone if sleeve[capsule] else skin, light_dir)
     return np.clip(image, 0, 255).astype(np.uint8), mask
 
 
-def _draw_capsule(image, depth_buffer, mask, ends_px, ends_depth_mm, radii_mm, focal_px, colour, light_dir) -> None:
+def _draw_capsule(image, depth_buffer, mask, ends_px, ends_depth_mm, radii_mm, focal_px, tones, light_dir) -> None:
+    """Draw one capsule; `tones` = (back RGB, palm RGB, the palm's normal in the camera frame)."""
     if np.any(ends_depth_mm < 50.0):  # behind or too close to the camera
         return
     radii_px = focal_px * radii_mm / ends_depth_mm
@@ -146,8 +180,12 @@ def _draw_capsule(image, depth_buffer, mask, ends_px, ends_depth_mm, radii_mm, f
     diffuse = np.clip((offset_x / radius_px) * light_dir[0] + (offset_y / radius_px) * light_dir[1]
                       - height_frac * light_dir[2], 0.0, 1.0)
     shade = (0.32 + 0.78 * diffuse + 0.25 * diffuse ** 16)[visible]
+    back_rgb, palm_rgb, palm_cam = tones
+    facing_palm = (offset_x / radius_px) * palm_cam[0] + (offset_y / radius_px) * palm_cam[1] - height_frac * palm_cam[2]
+    palm_weight = np.clip(0.5 + 3.0 * facing_palm, 0.0, 1.0)[visible, None]
+    colour = palm_weight * palm_rgb[None, :] + (1.0 - palm_weight) * back_rgb[None, :]
     region_depth[visible] = depth[visible]
-    image[y0:y1, x0:x1][visible] = shade[:, None] * colour[None, :].astype(np.float32)
+    image[y0:y1, x0:x1][visible] = shade[:, None] * colour.astype(np.float32)
     mask[y0:y1, x0:x1] |= visible
 
 

@@ -73,7 +73,7 @@ def _write(config: SynthConfig, root: Path, spec: _Dataset, splits: dict[str, st
             skin = SKIN_TONES[rng.integers(len(SKIN_TONES))]
             appearance = HandAppearance(skin_rgb=skin, sleeve_rgb=rng.uniform(20, 230, size=3))
             light = np.array([-0.3, -0.6, -0.75]) + rng.normal(0, 0.2, size=3)
-            image, _ = render_hands(background, list(hands.values()), [appearance] * len(hands), view,
+            image, _ = render_hands(background, list(hands.values()), list(hands), [appearance] * len(hands), view,
                                     light / np.linalg.norm(light))
             file_name = f"SK_color_{index}.png" if spec is _STB else f"{index:05d}.png"
             image_path = data / "images" / seq_name / file_name if spec is _STB else data / split / "color" / file_name

@@ -86,8 +86,10 @@ def test_every_valid_joint_projects_inside_its_image_and_onto_a_drawn_hand(synth
                                            *_size(data, capture, cam)), cam.startswith("41"))
                for cam in cameras[capture]["campos"]]
         look = capture_look(SYNTH_IH26M.seed, split_index, int(capture), rig)
-        hands = [world[BLOCKS[side]] for side in drawn_hands(annotation["hand_type"])]
-        expected, mask = render_hands(look.backgrounds[name], hands, [look.appearance] * len(hands), view, look.light_dir)
+        drawn = drawn_hands(annotation["hand_type"])
+        hands = [world[BLOCKS[side]] for side in drawn]
+        expected, mask = render_hands(look.backgrounds[name], hands, list(drawn), [look.appearance] * len(hands), view,
+                                       look.light_dir)
         if name.startswith("41"):
             expected = to_gray_rgb(expected)
         on_disk = np.asarray(Image.open(synth_ih26m_root / "images" / split / image["file_name"]).convert("RGB"))
