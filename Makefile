@@ -80,6 +80,9 @@ demo: $(STAMP)
 	$(IH) preview-batch $(DEMO)/shards/interhand26m/all/train --batch-size 8 --out $(DEMO)/batches.png
 	rm -rf $(DEMO)/run && $(IH) train --config configs/demo_train.yaml --shards $(DEMO)/shards --run-dir $(DEMO)/run
 	$(IH) plot-log $(DEMO)/run
+	$(IH) eval --shards $(DEMO)/shards --run-dir $(DEMO)/run --split train --root-source gt --vis 0
+	$(IH) eval --shards $(DEMO)/shards --run-dir $(DEMO)/run --split train --root-source gt --baseline mean-pose --vis 0
+	$(IH) compare $(DEMO)/run --split train
 	$(IH) eval --shards $(DEMO)/shards --run-dir $(DEMO)/run --split val --root-source rootnet --batch-size 16
 	$(IH) eval --shards $(DEMO)/shards --run-dir $(DEMO)/run --split val --root-source rootnet --oracle --test-epoch 11 --vis 0
 	$(IH) eval --shards $(DEMO)/shards --run-dir $(DEMO)/run --split val --root-source rootnet --baseline mean-pose --vis 0
