@@ -138,15 +138,16 @@ def render_hands(background: np.ndarray, hands_world_mm: list[np.ndarray], sides
         ends_cam = ends_cam.reshape(-1, 2, 3)
         palm_cam = np.asarray(camera.camrot, dtype=np.float64) @ palm_normal(joints_world, side)
         skin = (appearance.back_rgb, appearance.palm_rgb, palm_cam)
-        sleeve_tone = (appearance.sleeve_rgb, appearance.sleeve_rgb, palm_cam)
+        cloth = (np.asarray(appearance.sleeve_rgb, dtype=np.float64), None, None)  # one tone all round
         for capsule in range(len(ends)):
             _draw_capsule(image, depth_buffer, mask, ends_px[capsule], ends_cam[capsule, :, 2], radii[capsule],
-                          focal.mean(), sleeve_tone if sleeve[capsule] else skin, light_dir)
+                          focal.mean(), cloth if sleeve[capsule] else skin, light_dir)
     return np.clip(image, 0, 255).astype(np.uint8), mask
 
 
 def _draw_capsule(image, depth_buffer, mask, ends_px, ends_depth_mm, radii_mm, focal_px, tones, light_dir) -> None:
-    """Draw one capsule; `tones` = (back RGB, palm RGB, the palm's normal in the camera frame)."""
+    """Draw one capsule; `tones` = (back RGB, palm RGB, the palm's normal in the camera frame), or (RGB, None,
+    None) for a capsule of one colour."""
     if np.any(ends_depth_mm < 50.0):  # behind or too close to the camera
         return
     radii_px = focal_px * radii_mm / ends_depth_mm
@@ -181,9 +182,12 @@ def _draw_capsule(image, depth_buffer, mask, ends_px, ends_depth_mm, radii_mm, f
                       - height_frac * light_dir[2], 0.0, 1.0)
     shade = (0.32 + 0.78 * diffuse + 0.25 * diffuse ** 16)[visible]
     back_rgb, palm_rgb, palm_cam = tones
-    facing_palm = (offset_x / radius_px) * palm_cam[0] + (offset_y / radius_px) * palm_cam[1] - height_frac * palm_cam[2]
-    palm_weight = np.clip(0.5 + 3.0 * facing_palm, 0.0, 1.0)[visible, None]
-    colour = palm_weight * palm_rgb[None, :] + (1.0 - palm_weight) * back_rgb[None, :]
+    colour = back_rgb[None, :]
+    if palm_rgb is not None:
+        facing_palm = ((offset_x / radius_px) * palm_cam[0] + (offset_y / radius_px) * palm_cam[1]
+                       - height_frac * palm_cam[2])
+        palm_weight = np.clip(0.5 + 3.0 * facing_palm, 0.0, 1.0)[visible, None]
+        colour = palm_weight * palm_rgb[None, :] + (1.0 - palm_weight) * colour
     region_depth[visible] = depth[visible]
     image[y0:y1, x0:x1][visible] = shade[:, None] * colour.astype(np.float32)
     mask[y0:y1, x0:x1] |= visible
