@@ -11,8 +11,9 @@ from interhand.loaders.dali_loader import DaliLoader
 from interhand.loaders.dali_pipeline import DaliPipelineSpec, cuda_device_count
 from interhand.loaders.protocol import ShardLoader
 from interhand.loaders.reference import ReferenceDataset, ReferenceLoader, check_indexes, shard_list
+from interhand.manifests.read import read_manifest
 
-__all__ = ["ShardLoader", "build_loader", "resolve_backend"]
+__all__ = ["ShardLoader", "build_loader", "check_box_source", "resolve_backend"]
 
 
 def resolve_backend(config: LoaderConfig) -> tuple[str, str]:
@@ -27,6 +28,20 @@ def resolve_backend(config: LoaderConfig) -> tuple[str, str]:
     return backend, device
 
 
+def check_box_source(shard_dir: Path, box: str) -> None:
+    """Refuse, in one line naming the split and a sample, crop boxes the split does not have: `box='rootnet'`
+    needs a RootNet output for every sample (the shards hold one only where the RootNet files were joined,
+    val/test; elsewhere the box is all zeros and the crop would be undefined)."""
+    if box != "rootnet":
+        return
+    table = read_manifest(shard_dir, columns=["key", "rootnet_valid"])
+    missing = [index for index, valid in enumerate(table.column("rootnet_valid").to_pylist()) if not valid]
+    if missing:
+        raise ValueError(f"{shard_dir}: {len(missing)} of {table.num_rows} samples have no RootNet box (first: "
+                         f"{table.column('key')[missing[0]]}); use the GT box (--loader-box gt) or make the shards "
+                         "with the RootNet files present")
+
+
 def build_loader(shard_dir: Path, config: LoaderConfig, rank: int = 0, world_size: int = 1,
                  with_keys: bool = False, gpu_index: int | None = None,
                  geometry: HeatmapGeometry = ORIGINAL_GEOMETRY) -> ShardLoader:
@@ -39,6 +54,7 @@ def build_loader(shard_dir: Path, config: LoaderConfig, rank: int = 0, world_siz
     and the target encoding (the model's: `interhand.geometry.heatmap.heatmap_geometry(model_config)`).
     """
     shards = shard_list(Path(shard_dir), config.accept_incomplete)
+    check_box_source(Path(shard_dir), config.box)
     backend, device = resolve_backend(config)
     if backend == "reference":
         return ReferenceLoader(ReferenceDataset(shards, config, rank, world_size, geometry))

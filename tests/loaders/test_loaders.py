@@ -93,6 +93,15 @@ def test_rootnet_box_is_used_when_asked(synth_ih26m_shards):
 
 
 @pytest.mark.parametrize("backend", ["reference", "dali"])
+def test_rootnet_box_on_a_split_without_rootnet_outputs_is_one_clear_error(synth_ih26m_shards, backend):
+    # The train split has no RootNet outputs: its boxes are zeros, and cropping them used to end in
+    # "cannot convert float NaN to integer" deep in the decoder.
+    config = LoaderConfig(backend=backend, device="cpu", batch_size=4, workers=1, augment=False, box="rootnet")
+    with pytest.raises(ValueError, match=r"train: \d+ of \d+ samples have no RootNet box \(first: .+\); use the GT box"):
+        build_loader(synth_ih26m_shards / "train", config)
+
+
+@pytest.mark.parametrize("backend", ["reference", "dali"])
 def test_two_ranks_see_disjoint_samples_that_cover_the_split(synth_ih26m_shards, backend):
     split_dir = synth_ih26m_shards / "val"
     total = shard_list(split_dir).total

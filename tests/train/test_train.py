@@ -149,6 +149,13 @@ def test_training_without_shards_is_one_clear_error(tmp_path):
     assert result.exit_code == 2 and "nowhere does not exist" in result.output and "Traceback" not in result.output
 
 
+def test_training_on_rootnet_boxes_the_train_split_lacks_is_one_clear_error(synth_ih26m_shards, tmp_path):
+    result = CliRunner().invoke(main, ["train", "--loader-box", "rootnet", "--shards", str(synth_ih26m_shards.parent.parent),
+                                       "--run-dir", str(tmp_path / "o"), "--model-resnet-type", "18"])
+    assert result.exit_code == 1 and "have no RootNet box" in result.output and "--loader-box gt" in result.output
+    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
+
+
 def test_asking_for_a_gpu_on_a_machine_without_one_is_one_clear_error(synth_ih26m_shards, tmp_path):
     if torch.cuda.device_count():
         pytest.skip("this machine has a GPU")
