@@ -84,7 +84,7 @@ demo: $(STAMP)
 	$(IH) eval --shards $(DEMO)/shards --run-dir $(DEMO)/run --split train --root-source gt --baseline mean-pose --vis 0
 	$(IH) compare $(DEMO)/run --split train
 	$(IH) eval --shards $(DEMO)/shards --run-dir $(DEMO)/run --split val --root-source rootnet --batch-size 16
-	$(IH) eval --shards $(DEMO)/shards --run-dir $(DEMO)/run --split val --root-source rootnet --oracle --test-epoch 11 --vis 0
+	$(IH) eval --shards $(DEMO)/shards --run-dir $(DEMO)/run --split val --root-source rootnet --oracle --test-epoch 29 --vis 0
 	$(IH) eval --shards $(DEMO)/shards --run-dir $(DEMO)/run --split val --root-source rootnet --baseline mean-pose --vis 0
 	$(IH) eval --shards $(DEMO)/shards --run-dir $(DEMO)/run --split val --root-source rootnet --baseline untrained --vis 0
 	$(IH) compare $(DEMO)/run --split val
