@@ -16,6 +16,7 @@ Writes OUT/learning_curve.png (val MPJPE against training steps, with the baseli
 table, the machine, and as its last line one JSON object with every figure.
 
     .venv/bin/python bench/bench_learn.py [--frames 960] [--captures 8] [--cameras 2] [--epochs 16] [--points 4]
+                                          [--augment {original,none}]
                                           [--out output/bench_learn]
 """
 
@@ -46,11 +47,12 @@ from interhand.train.run import run as train  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _recipe(path: Path, shards: Path, output: Path, epochs: int, points: int) -> TrainConfig:
+def _recipe(path: Path, shards: Path, output: Path, epochs: int, points: int, augment: str) -> TrainConfig:
     config = config_from_dict(TrainConfig, yaml.safe_load(path.read_text()))
     decay = f"{round(epochs * 0.8)},{round(epochs * 0.9)}"
     return replace(config, shards=str(shards), output=str(output), epochs=epochs, lr_dec_epochs=decay,
-                   snapshot_epochs=max(epochs // points, 1))
+                   snapshot_epochs=max(epochs // points, 1),
+                   loader=replace(config.loader, augment=config.loader.augment and augment == "original"))
 
 
 def _plot(curve: list[tuple[int, float]], baselines: dict[str, float], path: Path, title: str) -> None:
@@ -83,6 +85,9 @@ def main() -> None:
     parser.add_argument("--cameras", type=int, default=2, help="cameras per capture")
     parser.add_argument("--epochs", type=int, default=16)
     parser.add_argument("--points", type=int, default=4, help="val evaluations along the run")
+    parser.add_argument("--augment", choices=("original", "none"), default="original",
+                        help="the original augmentation (the benchmark's goal is stated with it), or none (faster "
+                             "at first, no better by 1,920 steps: README, \"Does it learn?\")")
     parser.add_argument("--out", type=Path, default=REPO / "output" / "bench_learn")
     args = parser.parse_args()
 
@@ -95,7 +100,7 @@ def main() -> None:
                                      progress=False), [])
     counts = {split: read_manifest(shards / "interhand26m" / "all" / split, columns=["key"]).num_rows
               for split in ("train", "val")}
-    config = _recipe(args.config, shards, run_dir, args.epochs, args.points)
+    config = _recipe(args.config, shards, run_dir, args.epochs, args.points, args.augment)
 
     start = time.perf_counter()
     train(config)
