@@ -29,7 +29,7 @@ from interhand.eval.scoring import match_rows, protocol_mask, read_rows, score_f
 from interhand.geometry.heatmap import ORIGINAL_GEOMETRY, heatmap_geometry, rel_root_depth_to_bins
 from interhand.loaders.batch import images_to_float
 from interhand.loaders.build import build_loader
-from interhand.manifests.read import read_manifest
+from interhand.manifests.query import samples_without_rootnet
 from interhand.model import InterNet, load_checkpoint
 from interhand.model.snapshots import latest_snapshot, snapshot_path
 from interhand.preprocess.verify import check_recorded_files
@@ -60,10 +60,9 @@ def eval_shard_dir(config: EvalConfig) -> Path:
     if problems:
         raise ValueError(f"{shard_dir}: {problems[0]}; the ground truth cannot be trusted (`interhand verify`)")
     if config.root == "rootnet":
-        column = read_manifest(shard_dir, columns=["rootnet_valid"]).column(0).to_numpy()
-        missing = int((column == 0).sum())
+        missing, total, _ = samples_without_rootnet(shard_dir)
         if missing:
-            raise ValueError(f"{shard_dir}: {missing} of {len(column)} samples have no RootNet output; "
+            raise ValueError(f"{shard_dir}: {missing} of {total} samples have no RootNet output; "
                              "use --root-source gt, or make the shards with the RootNet files present")
     return shard_dir
 

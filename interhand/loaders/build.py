@@ -11,7 +11,7 @@ from interhand.loaders.dali_loader import DaliLoader
 from interhand.loaders.dali_pipeline import DaliPipelineSpec, cuda_device_count
 from interhand.loaders.protocol import ShardLoader
 from interhand.loaders.reference import ReferenceDataset, ReferenceLoader, check_indexes, shard_list
-from interhand.manifests.read import read_manifest
+from interhand.manifests.query import samples_without_rootnet
 
 __all__ = ["ShardLoader", "build_loader", "check_box_source", "resolve_backend"]
 
@@ -34,12 +34,10 @@ def check_box_source(shard_dir: Path, box: str) -> None:
     val/test; elsewhere the box is all zeros and the crop would be undefined)."""
     if box != "rootnet":
         return
-    table = read_manifest(shard_dir, columns=["key", "rootnet_valid"])
-    missing = [index for index, valid in enumerate(table.column("rootnet_valid").to_pylist()) if not valid]
+    missing, total, first = samples_without_rootnet(shard_dir)
     if missing:
-        raise ValueError(f"{shard_dir}: {len(missing)} of {table.num_rows} samples have no RootNet box (first: "
-                         f"{table.column('key')[missing[0]]}); use the GT box (--loader-box gt) or make the shards "
-                         "with the RootNet files present")
+        raise ValueError(f"{shard_dir}: {missing} of {total} samples have no RootNet box (first: {first}); use the "
+                         "GT box (--loader-box gt) or make the shards with the RootNet files present")
 
 
 def build_loader(shard_dir: Path, config: LoaderConfig, rank: int = 0, world_size: int = 1,

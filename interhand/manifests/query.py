@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from interhand.manifests.read import read_manifest
 
-__all__ = ["select_samples", "shard_urls"]
+__all__ = ["select_samples", "shard_urls", "samples_without_rootnet"]
 
 
 def select_samples(shard_dir: Path, hand_type: Optional[str] = None, capture: Optional[int] = None,
@@ -32,3 +33,11 @@ def shard_urls(shard_dir: Path, table: Optional[pa.Table] = None) -> list[str]:
     table = read_manifest(shard_dir, columns=["shard", "shard_index"]) if table is None else table
     names = sorted(set(zip(table["shard_index"].to_pylist(), table["shard"].to_pylist())))
     return [str(Path(shard_dir) / name) for _, name in names]
+
+
+def samples_without_rootnet(shard_dir: Path) -> tuple[int, int, Optional[str]]:
+    """(samples with no RootNet output joined, all samples, the first such sample's key or None): RootNet's
+    box and depth are zeros there (`rootnet_valid` 0; train splits have none)."""
+    table = read_manifest(shard_dir, columns=["key", "rootnet_valid"])
+    missing = np.flatnonzero(table.column("rootnet_valid").to_numpy() == 0)
+    return len(missing), table.num_rows, (table.column("key")[int(missing[0])].as_py() if len(missing) else None)
