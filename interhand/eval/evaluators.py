@@ -1,7 +1,8 @@
 """Evaluators: reset() / update(predictions, ground_truth) / compute() → the original's metrics.
 
 `InterHandEvaluator` reproduces data/InterHand2.6M/dataset.py `evaluate` (MPJPE single / interacting /
-all, MRRPE, handedness accuracy); `SingleHandEvaluator` the STB/RHD `evaluate` (EPE over the ground-truth
+all, MRRPE, handedness accuracy) and adds one figure of ours, the hand confusion of interacting frames
+(`interhand.eval.metrics.hand_confusion`); `SingleHandEvaluator` the STB/RHD `evaluate` (EPE over the ground-truth
 hand's 21 joints, handedness over every sample). Both also return a per-sample table for the prediction
 files and the plots. Ground truth comes from the shards' manifest, aligned to the predictions by key.
 """
@@ -15,6 +16,7 @@ import numpy as np
 from interhand.eval.metrics import (
     decode_joints,
     decode_rel_root,
+    hand_confusion,
     handedness_correct,
     joint_errors,
     mean_over_joints,
@@ -130,6 +132,10 @@ class InterHandEvaluator(_Evaluator):
         valid = np.asarray(t.hand_type_valid) > 0
         metrics["handedness_accuracy"] = _rounded(float(correct[valid].mean())) if valid.any() else None
         metrics["counts"]["handedness_samples"] = int(valid.sum())
+        confused = hand_confusion(pred_img, t.joints_cam_mm, t.joint_valid, t.hand_type, t.focal, t.princpt)
+        counted = np.isfinite(confused)
+        metrics["hand_confusion"] = _rounded(float(confused[counted].mean())) if counted.any() else None
+        metrics["counts"]["hand_confusion_joints"] = int(counted.sum())
         return metrics, _per_sample(p, t, pred_img, pred_cam, errors, rel_root_mm, correct)
 
 

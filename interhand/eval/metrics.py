@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from interhand.geometry.camera import pixel_to_camera
+from interhand.geometry.camera import camera_to_pixel, pixel_to_camera
 from interhand.geometry.heatmap import (
     ORIGINAL_GEOMETRY,
     HeatmapGeometry,
@@ -19,7 +19,7 @@ from interhand.geometry.heatmap import (
 )
 
 __all__ = ["decode_joints", "decode_rel_root", "to_camera", "root_align", "joint_errors", "per_joint_mpjpe",
-           "mean_over_joints", "mrrpe_errors", "handedness_correct"]
+           "mean_over_joints", "mrrpe_errors", "handedness_correct", "hand_confusion"]
 
 
 def decode_joints(joints_voxel: np.ndarray, patch_to_img: np.ndarray,
@@ -107,3 +107,24 @@ def handedness_correct(probabilities: np.ndarray, hand_type: np.ndarray) -> np.n
     right_strict, left_strict = right & (np.asarray(probabilities)[:, 1] < 0.5), left & (np.asarray(probabilities)[:, 0] < 0.5)
     hand_type = np.asarray(hand_type)
     return np.where(hand_type == "right", right_strict, np.where(hand_type == "left", left_strict, right & left))
+
+
+def hand_confusion(pred_img_px: np.ndarray, gt_cam_mm: np.ndarray, joint_valid: np.ndarray, hand_type: np.ndarray,
+                   focal: np.ndarray, princpt: np.ndarray) -> np.ndarray:
+    """(N, 42) float: whether each predicted joint of an interacting frame was given to the wrong hand.
+
+    Not one of the original's metrics; it says why interacting frames fail. A predicted joint counts as
+    confused (1) when it lies nearer, in the image plane, to the *other* hand's ground-truth joint of the same
+    name than to its own, and as not confused (0) otherwise; NaN where it is not counted (a single-hand frame,
+    or that joint not valid on both hands). A model that cannot tell the hands apart scores about 0.5, the
+    ground truth 0. IH26M joint order (right 0-20, left 21-41); `pred_img_px` is (N, 42, >=2) u, v px.
+    """
+    gt_px = camera_to_pixel(np.asarray(gt_cam_mm, np.float64), np.asarray(focal, np.float64),
+                            np.asarray(princpt, np.float64))
+    other = np.roll(np.arange(gt_px.shape[1]), gt_px.shape[1] // 2)  # joint j of one hand ↔ joint j of the other
+    pred = np.asarray(pred_img_px, np.float64)[..., :2]
+    own_distance = np.linalg.norm(pred - gt_px, axis=-1)
+    other_distance = np.linalg.norm(pred - gt_px[:, other], axis=-1)
+    valid = np.asarray(joint_valid) > 0
+    counted = (np.asarray(hand_type) == "interacting")[:, None] & valid & valid[:, other]
+    return np.where(counted, (other_distance < own_distance).astype(np.float64), np.nan)

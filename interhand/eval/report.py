@@ -22,6 +22,10 @@ def format_report(metrics: dict, images_per_s: float, samples: int) -> str:
         lines.append("per joint: " + ", ".join(f"{name}: {_mm(value)}" for name, value in table.items()))
     else:
         lines.append(f"MRRPE: {_mm(metrics['mrrpe'])} mm ({metrics['counts']['mrrpe_samples']} interacting samples)")
+        if metrics.get("hand_confusion") is not None:
+            lines.append(f"Hand confusion (not the original's): {metrics['hand_confusion']:.3f} of "
+                         f"{metrics['counts']['hand_confusion_joints']} joints of interacting frames lie nearer the "
+                         "other hand's joint of the same name (0: hands told apart; about 0.5: not at all)")
         for group, title in (("all", "all hand sequences"), ("single", "single hand sequences"),
                              ("interacting", "interacting hand sequences")):
             table = metrics["mpjpe_per_joint"][group]
@@ -31,6 +35,10 @@ def format_report(metrics: dict, images_per_s: float, samples: int) -> str:
             if metrics["missing_joints"][group]:
                 lines.append(f"  joints without a valid sample (left out of the mean): {metrics['missing_joints'][group]}")
     return "\n".join(lines) + "\n"
+
+
+def _fraction(value) -> str:
+    return "–" if value is None else f"{value:.3f}"
 
 
 def _source_kind(metrics: dict) -> str:
@@ -45,7 +53,8 @@ def _source_kind(metrics: dict) -> str:
 
 
 def format_comparison(results: dict[str, dict]) -> str:
-    """A side-by-side table of several metrics.json (oracle, mean pose, untrained, trained) and a last line
+    """A side-by-side table of several metrics.json (oracle, mean pose, untrained, trained; "confused": the hand
+    confusion of interacting frames, "–" where not scored) and a last line
     saying whether each trained model beat the mean-pose baseline on MPJPE (all sequences).
 
     Args:
@@ -54,13 +63,14 @@ def format_comparison(results: dict[str, dict]) -> str:
     order = {"oracle": 0, "mean pose": 1, "untrained": 2, "trained": 3}
     rows = sorted(results.items(), key=lambda item: (order[_source_kind(item[1])], item[0]))
     width = max([len("run"), *map(len, results)])
-    lines = [f"{'run':<{width}} {'kind':<10} {'MPJPE all':>10} {'single':>8} {'interact.':>9} {'MRRPE':>8} {'handed.':>8}"]
+    lines = [f"{'run':<{width}} {'kind':<10} {'MPJPE all':>10} {'single':>8} {'interact.':>9} {'MRRPE':>8} {'handed.':>8} "
+             f"{'confused':>8}"]
     for name, metrics in rows:
         mpjpe = metrics.get("mpjpe", {})
         hand = metrics.get("handedness_accuracy")
         lines.append(f"{name:<{width}} {_source_kind(metrics):<10} {_mm(mpjpe.get('all')):>10} {_mm(mpjpe.get('single')):>8} "
                      f"{_mm(mpjpe.get('interacting')):>9} {_mm(metrics.get('mrrpe')):>8} "
-                     f"{'missing' if hand is None else f'{hand:.3f}':>8}")
+                     f"{'missing' if hand is None else f'{hand:.3f}':>8} {_fraction(metrics.get('hand_confusion')):>8}")
     baselines = [m["mpjpe"]["all"] for m in results.values() if _source_kind(m) == "mean pose" and m["mpjpe"]["all"]]
     trained = [(name, m["mpjpe"]["all"]) for name, m in rows if _source_kind(m) == "trained" and m["mpjpe"]["all"]]
     if not baselines or not trained:

@@ -13,7 +13,7 @@ from interhand.vis import mpl_figure, mpl_style
 __all__ = ["score_table_rows", "format_score_table", "score_table_csv", "plot_score_comparison"]
 
 _COLUMNS = ("predictions", "protocol", "scored", "protocol samples", "missing", "MPJPE all (mm)", "single (mm)",
-            "interacting (mm)", "MRRPE (mm)", "handedness", "root depth")
+            "interacting (mm)", "MRRPE (mm)", "handedness", "hand confusion", "root depth")
 # (label, metric getter) of the bars: the millimetre figures of metrics.json.
 _BARS = (("MPJPE all", lambda m: m["mpjpe"].get("all")), ("MPJPE single", lambda m: m["mpjpe"].get("single")),
          ("MPJPE interacting", lambda m: m["mpjpe"].get("interacting")), ("MRRPE", lambda m: m.get("mrrpe")))
@@ -39,7 +39,7 @@ def score_table_rows(results: dict[str, dict[str, dict]]) -> list[list[str]]:
                          str(counts["missing_predictions"]), _value(metrics["mpjpe"].get("all")),
                          _value(metrics["mpjpe"].get("single")), _value(metrics["mpjpe"].get("interacting")),
                          _value(metrics.get("mrrpe")), _value(metrics.get("handedness_accuracy"), 4),
-                         metrics["root_source"]])
+                         _value(metrics.get("hand_confusion"), 3), metrics["root_source"]])
     return rows
 
 
@@ -50,7 +50,8 @@ def format_score_table(results: dict[str, dict[str, dict]]) -> str:
     any_metrics = next(iter(next(iter(results.values())).values()))
     lines += ["", f"{any_metrics['dataset']} {any_metrics['annot_subset']}/{any_metrics['split']}. MPJPE: each hand "
               "aligned on its own wrist, the mean of the per-joint means (the original's); MRRPE: interacting frames "
-              "with both wrists valid; handedness: accuracy on hand_type_valid frames. A sample without a prediction "
+              "with both wrists valid; handedness: accuracy on hand_type_valid frames; hand confusion (not the original's): the share of "
+              "interacting frames' joints predicted nearer the other hand's joint of the same name. A sample without a prediction "
               "is left out of every figure and counted under missing."]
     return "\n".join(lines) + "\n"
 

@@ -22,10 +22,13 @@ def world_to_camera(joints_world_mm: np.ndarray, camrot: np.ndarray, campos_mm: 
 
 
 def camera_to_pixel(joints_cam_mm: np.ndarray, focal: np.ndarray, princpt: np.ndarray) -> np.ndarray:
-    """(N, 3) camera mm → (N, 2) image px (u, v)."""
+    """(..., N, 3) camera mm → (..., N, 2) image px (u, v) (the original's cam2pixel).
+
+    `focal` and `princpt` are (..., 2): one camera per leading index (a batch), or (2,) for all points.
+    """
     joints_cam_mm = np.asarray(joints_cam_mm)
-    depth = joints_cam_mm[:, 2:3] + _DEPTH_EPSILON
-    return joints_cam_mm[:, :2] / depth * np.asarray(focal).reshape(1, 2) + np.asarray(princpt).reshape(1, 2)
+    depth = joints_cam_mm[..., 2:3] + _DEPTH_EPSILON
+    return joints_cam_mm[..., :2] / depth * np.asarray(focal)[..., None, :] + np.asarray(princpt)[..., None, :]
 
 
 def pixel_to_camera(joints_img: np.ndarray, focal: np.ndarray, princpt: np.ndarray) -> np.ndarray:

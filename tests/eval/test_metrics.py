@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from interhand.eval.evaluators import GroundTruth, InterHandEvaluator, Predictions, SingleHandEvaluator
-from interhand.eval.metrics import decode_joints, handedness_correct, mean_over_joints, per_joint_mpjpe, to_camera
+from interhand.eval.metrics import (
+    decode_joints,
+    hand_confusion,
+    handedness_correct,
+    mean_over_joints,
+    per_joint_mpjpe,
+    to_camera,
+)
 from interhand.skeleton import IH26M_JOINT_NAMES, STB_RHD_JOINT_NAMES
 
 IDENTITY = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
@@ -147,3 +154,34 @@ def test_stb_rhd_epe_uses_the_ground_truth_hand_only_and_pools_left_and_right():
     assert metrics["epe_per_joint"]["wrist"] == 0.0
     assert metrics["epe_per_joint"]["thumb4"] == pytest.approx(expected, abs=1e-3)
     assert metrics["epe"] == pytest.approx(expected / 21, abs=1e-3)
+
+
+def test_hand_confusion_counts_interacting_joints_nearer_the_other_hands_joint_of_the_same_name():
+    gt_cam = np.zeros((2, 42, 3))
+    gt_cam[..., 2] = 1000.0  # at 1 m with f = 1000 px and the principal point at 0, u = x mm
+    gt_cam[:, 21:, 0] = 100.0  # every left joint 100 px right of its right twin
+    pred = np.zeros((2, 42, 2))
+    pred[:, 1, 0], pred[:, 2, 0], pred[:, 3, 0] = 100.0, 60.0, 40.0  # right joints 1, 2 at or nearer the left twin
+    pred[:, 21:, 0] = 100.0
+    pred[:, 22, 0] = 0.0  # left joint 1 on the right's
+    valid = np.ones((2, 42))
+    valid[0, 25] = 0  # left joint 4 not valid: right joint 4 is not counted either
+    confused = hand_confusion(pred, gt_cam, valid, np.array(["interacting", "right"]), np.stack([FOCAL] * 2),
+                              np.stack([PRINCPT] * 2))
+    assert np.isnan(confused[1]).all()  # single-hand frames are not counted
+    assert np.flatnonzero(confused[0] == 1).tolist() == [1, 2, 22]  # joint 3 is nearer its own
+    assert np.isnan(confused[0, [4, 25]]).all() and np.isfinite(confused[0]).sum() == 40
+
+
+def test_the_evaluator_reports_hand_confusion_as_the_share_of_counted_joints():
+    swapped = _sample("interacting")
+    voxel = swapped[0][0].copy()
+    voxel[:21, :2], voxel[21:, :2] = swapped[0][0][21:, :2], swapped[0][0][:21, :2]  # each hand at the other's place
+    metrics, _ = _evaluate([_sample("interacting"), ((voxel,) + swapped[0][1:], swapped[1]), _sample("right")])
+    # both wrists sit at pixel (0, 0): a tie, never confused; the other 40 joints of the swapped frame are
+    assert metrics["hand_confusion"] == pytest.approx(40 / 84, abs=1e-4)  # rounded to 4 places, as every figure
+    assert metrics["counts"]["hand_confusion_joints"] == 84
+    perfect, _ = _evaluate([_sample("interacting"), _sample("left")])
+    assert perfect["hand_confusion"] == 0.0
+    single_only, _ = _evaluate([_sample("right")])
+    assert single_only["hand_confusion"] is None and single_only["counts"]["hand_confusion_joints"] == 0

@@ -22,8 +22,8 @@ from interhand.eval.score import ScoreConfig, run
 from interhand.eval.scoring import read_rows
 from interhand.model import InterNet, save_checkpoint
 
-METRIC_FIELDS = ("mpjpe", "mpjpe_per_joint", "missing_joints", "counts", "mrrpe", "handedness_accuracy", "root_source",
-                 "checkpoint", "dataset", "annot_subset", "split", "protocol")
+METRIC_FIELDS = ("mpjpe", "mpjpe_per_joint", "missing_joints", "counts", "mrrpe", "handedness_accuracy", "hand_confusion",
+                 "root_source", "checkpoint", "dataset", "annot_subset", "split", "protocol")
 
 
 @pytest.fixture(scope="module")
