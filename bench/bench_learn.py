@@ -5,7 +5,9 @@ A synthetic InterHand2.6M (train and val: other captures, other poses) is writte
 gain 64, Adam 1e-3 ÷10 at 80 % and 90 % of the run, the original augmentation) trains on the train split and
 every snapshot (`--points` of them, evenly spaced) is scored on val with ground-truth root depth, beside the
 oracle (the floor of the model's heatmap encoding), the mean-pose baseline (the train split's mean root-relative pose) and
-the untrained network. Goal: the last point ≤ 0.5× the mean-pose baseline.
+the untrained network. Goal: the last point ≤ 0.5× the mean-pose baseline. Each point also gives the handedness
+accuracy and the hand confusion of interacting frames (0.5: right and left not told apart; README, "Where the
+error is").
 
 The data's defaults are what held-out learning needs (README, "Does it learn?"): many distinct poses
 (960 frames along sequences that blend pairs of library poses, seen by 2 cameras) and many looks (8 captures per
@@ -16,7 +18,7 @@ Writes OUT/learning_curve.png (val MPJPE against training steps, with the baseli
 table, the machine, and as its last line one JSON object with every figure.
 
     .venv/bin/python bench/bench_learn.py [--frames 960] [--captures 8] [--cameras 2] [--epochs 16] [--points 4]
-                                          [--augment {original,none}]
+                                          [--augment {original,none}] [--reuse-data]
                                           [--out output/bench_learn]
 """
 
@@ -55,6 +57,10 @@ def _recipe(path: Path, shards: Path, output: Path, epochs: int, points: int, au
                    loader=replace(config.loader, augment=config.loader.augment and augment == "original"))
 
 
+def _fraction(value) -> str:
+    return "–" if value is None else f"{value:.3f}"
+
+
 def _plot(curve: list[tuple[int, float]], baselines: dict[str, float], path: Path, title: str) -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -89,15 +95,26 @@ def main() -> None:
                         help="the original augmentation (the benchmark's goal is stated with it), or none (faster "
                              "at first, no better by 1,920 steps: README, \"Does it learn?\")")
     parser.add_argument("--out", type=Path, default=REPO / "output" / "bench_learn")
+    parser.add_argument("--reuse-data", action="store_true",
+                        help="keep OUT's synthetic data and shards when an earlier run made them with the same "
+                             "--frames, --captures and --cameras (recipe experiments skip minutes of rendering)")
     args = parser.parse_args()
 
-    if args.out.exists():
-        shutil.rmtree(args.out)
     data, shards, run_dir = args.out / "data" / "InterHand2.6M", args.out / "shards", args.out / "run"
-    synthesize(SynthConfig(frames=args.frames, captures=args.captures, cameras=args.cameras, seed=0), data, show_progress=False)
-    for split in ("train", "val"):
-        make_shards(PreprocessConfig(root=str(data), split=split, out=str(shards), shard_samples=256, workers=2,
-                                     progress=False), [])
+    options = {"frames": args.frames, "captures": args.captures, "cameras": args.cameras, "seed": 0}
+    stamp = args.out / "data_options.json"
+    reuse = args.reuse_data and stamp.exists() and json.loads(stamp.read_text()) == options
+    if reuse:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        print(f"reusing the data and shards in {args.out} (made with {options})")
+    else:
+        if args.out.exists():
+            shutil.rmtree(args.out)
+        synthesize(SynthConfig(**options), data, show_progress=False)
+        for split in ("train", "val"):
+            make_shards(PreprocessConfig(root=str(data), split=split, out=str(shards), shard_samples=256, workers=2,
+                                         progress=False), [])
+        stamp.write_text(json.dumps(options))
     counts = {split: read_manifest(shards / "interhand26m" / "all" / split, columns=["key"]).num_rows
               for split in ("train", "val")}
     config = _recipe(args.config, shards, run_dir, args.epochs, args.points, args.augment)
@@ -113,7 +130,8 @@ def main() -> None:
                                    **changes))
 
     snapshots = sorted((int(p.name.split("_")[1].split(".")[0]), p) for p in (run_dir / "model_dump").glob("snapshot_*.pth.tar"))
-    curve = [((epoch + 1) * steps_per_epoch, score(checkpoint=str(path))["mpjpe"]["all"]) for epoch, path in snapshots]
+    scored = [((epoch + 1) * steps_per_epoch, score(checkpoint=str(path))) for epoch, path in snapshots]
+    curve = [(step, metrics["mpjpe"]["all"]) for step, metrics in scored]
     last_checkpoint = str(snapshots[-1][1])
     baselines = {"mean pose": score(baseline="mean-pose")["mpjpe"]["all"],
                  "untrained": score(checkpoint=last_checkpoint, baseline="untrained")["mpjpe"]["all"],
@@ -132,17 +150,19 @@ def main() -> None:
 
     print(f"recipe: {recipe}")
     print(f"data: {data_text}; training took {train_seconds:.0f} s")
-    print(f"{'step':>8} {'val MPJPE, mm':>14}")
-    for step, value in curve:
-        print(f"{step:>8} {value:>14.2f}")
+    print(f"{'step':>8} {'val MPJPE, mm':>14} {'handedness':>10} {'hand confusion':>14}")
+    for step, metrics in scored:
+        print(f"{step:>8} {metrics['mpjpe']['all']:>14.2f} {_fraction(metrics['handedness_accuracy']):>10} "
+              f"{_fraction(metrics['hand_confusion']):>14}")
     for name, value in baselines.items():
         print(f"{name:>8}: {value:.2f} mm")
     print(f"last point / mean pose = {ratio:.2f} (goal ≤ 0.5: {'met' if ratio <= 0.5 else 'not met'})")
     print(f"learning curve: {png}")
     print(f"machine: {machine_description()}")
+    points = [{"step": step, "val_mpjpe_mm": metrics["mpjpe"]["all"], "handedness": metrics["handedness_accuracy"],
+               "hand_confusion": metrics["hand_confusion"]} for step, metrics in scored]
     print(json.dumps({"benchmark": "learn", "recipe": recipe, "train_images": counts["train"], "val_images": counts["val"],
-                      "train_seconds": round(train_seconds, 1), "curve": [{"step": s, "val_mpjpe_mm": v} for s, v in curve],
-                      "baselines_mm": baselines, "final_over_mean_pose": round(ratio, 3), "goal_met": ratio <= 0.5}))
+                      "train_seconds": round(train_seconds, 1), "curve": points, "baselines_mm": baselines, "final_over_mean_pose": round(ratio, 3), "goal_met": ratio <= 0.5}))
 
 
 if __name__ == "__main__":
