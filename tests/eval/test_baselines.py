@@ -101,12 +101,14 @@ def test_the_comparison_puts_baselines_first_and_says_whether_the_model_beat_the
         return {"checkpoint": source, "mpjpe": {"all": mpjpe, "single": mpjpe, "interacting": None}, "mrrpe": None,
                 "handedness_accuracy": 1.0}
 
-    table = format_comparison({"run": metrics("output/model_dump/snapshot_3.pth.tar", 30.0),
+    table = format_comparison({"run": {**metrics("output/model_dump/snapshot_3.pth.tar", 30.0), "hand_confusion": 0.45},
                                "mean": metrics("mean-pose baseline of shards/x/train", 60.0),
                                "fresh": metrics("untrained (seed 0) of the architecture of x", 90.0),
                                "floor": metrics("oracle", 3.0)})
     lines = table.splitlines()
     assert [line.split()[0] for line in lines[1:5]] == ["floor", "mean", "fresh", "run"]
+    assert lines[0].split()[-1] == "confused" and lines[4].split()[-1] == "0.450"
+    assert lines[1].split()[-1] == "–"  # a metrics.json written before hand confusion was scored
     assert lines[-1] == "run: 30.00 mm = 0.50x the mean pose's 60.00 mm, beat the mean-pose baseline"
     worse = format_comparison({"run": metrics("snapshot_3.pth.tar", 70.0), "mean": metrics("mean-pose baseline of x", 60.0)})
     assert worse.splitlines()[-1].endswith("did NOT beat the mean-pose baseline")

@@ -28,6 +28,7 @@ def test_the_oracle_scores_the_quantization_floor_a_few_millimetres(synth_ih26m_
     for group in ("single", "interacting", "all"):
         assert 1.0 < metrics["mpjpe"][group] < 10.0, (group, metrics["mpjpe"])
     assert metrics["mrrpe"] < 10.0 and metrics["handedness_accuracy"] == 1.0
+    assert metrics["hand_confusion"] < 0.05 and metrics["counts"]["hand_confusion_joints"] > 0  # hands told apart
     result = tmp_path / "result" / "interhand26m_all_val_gt_oracle"
     predictions = pq.read_table(result / "predictions.parquet")
     assert predictions.num_rows == metrics["counts"]["samples"] == 48
@@ -35,6 +36,7 @@ def test_the_oracle_scores_the_quantization_floor_a_few_millimetres(synth_ih26m_
     assert predictions.schema.metadata[b"split"] == b"val" and predictions.schema.metadata[b"root_source"] == b"gt"
     assert pq.read_table(result / "per_sample.parquet").num_rows == 48
     assert "MPJPE for all hand sequences" in (result / "report.txt").read_text()
+    assert "Hand confusion (not the original's)" in (result / "report.txt").read_text()
     vis = tmp_path / "vis" / "interhand26m_all_val_gt_oracle"
     assert {p.name for p in vis.iterdir()} == {"per_joint_error.png", "error_by_hand_type.png", "worst.png", "random.png"}
 
