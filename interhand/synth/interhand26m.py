@@ -28,7 +28,7 @@ from interhand.synth.scene import (
     make_rig,
 )
 
-__all__ = ["write_interhand26m", "SPLITS", "ID_BASE"]
+__all__ = ["write_interhand26m", "annotation_bbox", "SPLITS", "ID_BASE"]
 
 SPLITS = ("train", "val", "test")
 # Annotation/image ids: unique across the whole dataset, split by split.
@@ -132,16 +132,23 @@ def _render_and_annotate(config, root, split, files, frame: SynthFrame, camera: 
     # samples of tests/data/interhand26m_real.
     valid = frame.valid_3d & (joints_cam[:, 2] > 0) & inside_image(joints_img, view.width, view.height)
     drawn_joints = np.concatenate([np.arange(NUM_JOINTS)[_HAND_BLOCKS[side]] for side in drawn])
-    box_joints = np.flatnonzero(valid) if valid.any() else drawn_joints
     files.images.append({"id": image_id, "file_name": file_name, "width": view.width, "height": view.height,
                          "capture": frame.capture, "subject": frame.subject, "seq_name": frame.seq_name,
                          "camera": camera.name, "frame_idx": frame.frame_idx})
-    bbox = tight_bbox(joints_img[box_joints])
+    bbox = annotation_bbox(joints_img, valid, drawn_joints)
     files.annotations.append({"id": image_id, "image_id": image_id, "bbox": bbox,
                               "joint_valid": [[int(v)] for v in valid], "hand_type": frame.hand_type,
                               "hand_type_valid": int(frame.hand_type != "interacting" or valid.sum() > 30)})
     if split in ("val", "test"):
         files.rootnet.append(_rootnet_record(image_id, bbox, joints_cam, frame, rng))
+
+
+def annotation_bbox(joints_img: np.ndarray, valid: np.ndarray, drawn_joints: np.ndarray) -> list[float]:
+    """The annotation's box: the valid joints' tight box, or the drawn hands' where the valid joints span no area
+    (none, or a single one at the image border), which the original's datalist would drop and `interhand
+    shards` rejects."""
+    bbox = tight_bbox(joints_img[np.flatnonzero(valid)]) if valid.any() else [0.0, 0.0, 0.0, 0.0]
+    return bbox if bbox[2] > 0 and bbox[3] > 0 else tight_bbox(joints_img[drawn_joints])
 
 
 def _rootnet_record(image_id: int, bbox: list[float], joints_cam: np.ndarray, frame: SynthFrame,

@@ -16,7 +16,7 @@ from interhand.geometry.bbox import process_bbox
 from interhand.geometry.camera import camera_to_pixel, world_to_camera
 from interhand.skeleton import IH26M_JOINT_NAMES
 from interhand.synth.common import to_gray_rgb
-from interhand.synth.interhand26m import SPLITS
+from interhand.synth.interhand26m import SPLITS, annotation_bbox
 from interhand.synth.render import CameraView, render_hands
 from interhand.synth.run import run as synth_run
 from interhand.synth.scene import SynthCamera, capture_look, drawn_hands
@@ -218,3 +218,11 @@ def test_synth_refuses_a_non_empty_folder_without_overwrite(tmp_path):
     with pytest.raises(FileExistsError, match="--overwrite"):
         synth_run(SYNTH_IH26M, tmp_path, show_progress=False)
     assert (tmp_path / "keep.txt").exists()
+
+
+def test_a_box_of_one_valid_joint_falls_back_to_the_drawn_hands_so_that_shards_keep_the_frame():
+    joints_img = np.array([[100.0, 50.0], [120.0, 90.0], [140.0, 70.0]])
+    drawn = np.arange(3)
+    x, y, w, h = annotation_bbox(joints_img, np.array([True, False, False]), drawn)
+    assert w > 0 and h > 0 and x < 100.0 and x + w > 140.0  # the drawn joints' box, not a point
+    assert annotation_bbox(joints_img, np.array([True, True, False]), drawn) == pytest.approx([98.0, 46.0, 24.0, 48.0])
