@@ -78,8 +78,9 @@ def _one_line_failures(function):
                                   f"are kept)") from error
             raise WriteFailed(f"{error.strerror or error}: {error.filename or where}") from error
         except BrokenProcessPool as error:
-            raise WriteFailed(f"a worker process of this job died (killed, or out of memory?) while writing {where}; "
-                              f"re-run to resume") from error
+            raise WriteFailed(f"a worker process of this job died (killed, or out of memory? From a Python script: "
+                              f"the workers re-import it, so it needs an `if __name__ == \"__main__\":` guard) while "
+                              f"writing {where}; re-run to resume") from error
     return wrapped
 
 

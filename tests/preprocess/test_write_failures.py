@@ -145,3 +145,20 @@ def test_the_cli_reports_a_full_disk_in_one_line(tmp_path, real_ih26m_root, monk
                                        str(tmp_path / "out"), "--no-progress"])
     assert result.exit_code == 1 and "Traceback" not in result.output and len(result.output.splitlines()) == 1
     assert result.output.startswith("Error: the disk is full")
+
+
+def test_a_script_without_a_main_guard_is_told_what_killed_its_workers(tmp_path, real_ih26m_root):
+    """The writer processes start from the forkserver, which re-imports the calling script: without the guard
+    the script runs again in them and they die. The one line says so, instead of only "killed, or out of memory"."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "unguarded.py"
+    script.write_text("from interhand.config import PreprocessConfig\n"
+                      "from interhand.preprocess.run import run\n"
+                      f"run(PreprocessConfig(root={str(real_ih26m_root)!r}, split='test', out={str(tmp_path / 'out')!r}, "
+                      "workers=2, progress=False))\n")
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300,
+                            cwd=Path(__file__).resolve().parents[2])
+    assert result.returncode != 0
+    assert 'needs an `if __name__ == "__main__":` guard' in result.stderr.splitlines()[-1], result.stderr[-2000:]
