@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import machine_description  # noqa: E402
 from interhand.config import EvalConfig, PreprocessConfig, SynthConfig, TrainConfig, config_from_dict  # noqa: E402
+from interhand.eval.report import format_value  # noqa: E402
 from interhand.eval.run import run as evaluate  # noqa: E402
 from interhand.manifests.read import read_manifest  # noqa: E402
 from interhand.preprocess.run import run as make_shards  # noqa: E402
@@ -55,10 +56,6 @@ def _recipe(path: Path, shards: Path, output: Path, epochs: int, points: int, au
     return replace(config, shards=str(shards), output=str(output), epochs=epochs, lr_dec_epochs=decay,
                    snapshot_epochs=max(epochs // points, 1),
                    loader=replace(config.loader, augment=config.loader.augment and augment == "original"))
-
-
-def _fraction(value) -> str:
-    return "–" if value is None else f"{value:.3f}"
 
 
 def _plot(curve: list[tuple[int, float]], baselines: dict[str, float], path: Path, title: str) -> None:
@@ -152,8 +149,8 @@ def main() -> None:
     print(f"data: {data_text}; training took {train_seconds:.0f} s")
     print(f"{'step':>8} {'val MPJPE, mm':>14} {'handedness':>10} {'hand confusion':>14}")
     for step, metrics in scored:
-        print(f"{step:>8} {metrics['mpjpe']['all']:>14.2f} {_fraction(metrics['handedness_accuracy']):>10} "
-              f"{_fraction(metrics['hand_confusion']):>14}")
+        print(f"{step:>8} {metrics['mpjpe']['all']:>14.2f} {format_value(metrics['handedness_accuracy'], 3):>10} "
+              f"{format_value(metrics['hand_confusion'], 3):>14}")
     for name, value in baselines.items():
         print(f"{name:>8}: {value:.2f} mm")
     print(f"last point / mean pose = {ratio:.2f} (goal ≤ 0.5: {'met' if ratio <= 0.5 else 'not met'})")
@@ -162,7 +159,8 @@ def main() -> None:
     points = [{"step": step, "val_mpjpe_mm": metrics["mpjpe"]["all"], "handedness": metrics["handedness_accuracy"],
                "hand_confusion": metrics["hand_confusion"]} for step, metrics in scored]
     print(json.dumps({"benchmark": "learn", "recipe": recipe, "train_images": counts["train"], "val_images": counts["val"],
-                      "train_seconds": round(train_seconds, 1), "curve": points, "baselines_mm": baselines, "final_over_mean_pose": round(ratio, 3), "goal_met": ratio <= 0.5}))
+                      "train_seconds": round(train_seconds, 1), "curve": points, "baselines_mm": baselines,
+                      "final_over_mean_pose": round(ratio, 3), "goal_met": ratio <= 0.5}))
 
 
 if __name__ == "__main__":

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-__all__ = ["format_report", "format_comparison"]
+__all__ = ["format_report", "format_comparison", "format_value"]
+
+
+def format_value(value, digits: int = 2) -> str:
+    """A figure of metrics.json for a table: "–" where it was not scored (None)."""
+    return "–" if value is None else f"{value:.{digits}f}"
 
 
 def _mm(value) -> str:
@@ -37,10 +42,6 @@ def format_report(metrics: dict, images_per_s: float, samples: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _fraction(value) -> str:
-    return "–" if value is None else f"{value:.3f}"
-
-
 def _source_kind(metrics: dict) -> str:
     source = str(metrics.get("checkpoint", ""))
     if source.startswith("oracle"):
@@ -70,7 +71,7 @@ def format_comparison(results: dict[str, dict]) -> str:
         hand = metrics.get("handedness_accuracy")
         lines.append(f"{name:<{width}} {_source_kind(metrics):<10} {_mm(mpjpe.get('all')):>10} {_mm(mpjpe.get('single')):>8} "
                      f"{_mm(mpjpe.get('interacting')):>9} {_mm(metrics.get('mrrpe')):>8} "
-                     f"{'missing' if hand is None else f'{hand:.3f}':>8} {_fraction(metrics.get('hand_confusion')):>8}")
+                     f"{'missing' if hand is None else f'{hand:.3f}':>8} {format_value(metrics.get('hand_confusion'), 3):>8}")
     baselines = [m["mpjpe"]["all"] for m in results.values() if _source_kind(m) == "mean pose" and m["mpjpe"]["all"]]
     trained = [(name, m["mpjpe"]["all"]) for name, m in rows if _source_kind(m) == "trained" and m["mpjpe"]["all"]]
     if not baselines or not trained:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from interhand.eval.report import format_value as _value
 from interhand.vis import mpl_figure, mpl_style
 
 __all__ = ["score_table_rows", "format_score_table", "score_table_csv", "plot_score_comparison"]
@@ -17,10 +18,6 @@ _COLUMNS = ("predictions", "protocol", "scored", "protocol samples", "missing", 
 # (label, metric getter) of the bars: the millimetre figures of metrics.json.
 _BARS = (("MPJPE all", lambda m: m["mpjpe"].get("all")), ("MPJPE single", lambda m: m["mpjpe"].get("single")),
          ("MPJPE interacting", lambda m: m["mpjpe"].get("interacting")), ("MRRPE", lambda m: m.get("mrrpe")))
-
-
-def _value(value, digits: int = 2) -> str:
-    return "–" if value is None else f"{value:.{digits}f}"
 
 
 def score_table_rows(results: dict[str, dict[str, dict]]) -> list[list[str]]:
@@ -50,9 +47,9 @@ def format_score_table(results: dict[str, dict[str, dict]]) -> str:
     any_metrics = next(iter(next(iter(results.values())).values()))
     lines += ["", f"{any_metrics['dataset']} {any_metrics['annot_subset']}/{any_metrics['split']}. MPJPE: each hand "
               "aligned on its own wrist, the mean of the per-joint means (the original's); MRRPE: interacting frames "
-              "with both wrists valid; handedness: accuracy on hand_type_valid frames; hand confusion (not the original's): the share of "
-              "interacting frames' joints predicted nearer the other hand's joint of the same name. A sample without a prediction "
-              "is left out of every figure and counted under missing."]
+              "with both wrists valid; handedness: accuracy on hand_type_valid frames; hand confusion (not the "
+              "original's): the share of interacting frames' joints predicted nearer the other hand's joint of the "
+              "same name. A sample without a prediction is left out of every figure and counted under missing."]
     return "\n".join(lines) + "\n"
 
 

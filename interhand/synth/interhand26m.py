@@ -147,8 +147,11 @@ def annotation_bbox(joints_img: np.ndarray, valid: np.ndarray, drawn_joints: np.
     """The annotation's box: the valid joints' tight box, or the drawn hands' where the valid joints span no area
     (none, or a single one at the image border), which the original's datalist would drop and `interhand
     shards` rejects."""
-    bbox = tight_bbox(joints_img[np.flatnonzero(valid)]) if valid.any() else [0.0, 0.0, 0.0, 0.0]
-    return bbox if bbox[2] > 0 and bbox[3] > 0 else tight_bbox(joints_img[drawn_joints])
+    if valid.any():
+        bbox = tight_bbox(joints_img[np.flatnonzero(valid)])
+        if bbox[2] > 0 and bbox[3] > 0:
+            return bbox
+    return tight_bbox(joints_img[drawn_joints])
 
 
 def _rootnet_record(image_id: int, bbox: list[float], joints_cam: np.ndarray, frame: SynthFrame,
