@@ -11,7 +11,7 @@ import pytest
 from interhand.config import SynthConfig
 from interhand.synth.run import run as synth_run
 
-from helpers import REAL_SAMPLES, SYNTH_IH26M, SYNTH_RHD, SYNTH_STB, make_shards
+from helpers import REAL_SAMPLES, SYNTH_IH26M, SYNTH_IH26M_7, SYNTH_RHD, SYNTH_STB, make_shards
 
 
 def _make(tmp_path_factory, config: SynthConfig, name: str) -> Path:
@@ -69,6 +69,14 @@ def _shards(tmp_path_factory, root: Path, dataset: str, splits: tuple[str, ...],
 def synth_ih26m_shards(tmp_path_factory, synth_ih26m_root) -> Path:
     """Shards of the synthetic InterHand2.6M (train, val, test), 10 samples a shard: `<this>/<split>/`."""
     return _shards(tmp_path_factory, synth_ih26m_root, "interhand26m", ("train", "val", "test"), 10)
+
+
+@pytest.fixture(scope="session")
+def synth_ih26m_7_shards(tmp_path_factory) -> Path:
+    """Train and val splits of 7 samples each, 3 a shard: a size no rank count from 2 to 5 divides (uneven
+    DDP shares). `<this>/<split>/`, as synth_ih26m_shards."""
+    root = _make(tmp_path_factory, SYNTH_IH26M_7, "InterHand2.6M")
+    return _shards(tmp_path_factory, root, "interhand26m", ("train", "val"), 3)
 
 
 @pytest.fixture(scope="session")

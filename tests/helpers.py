@@ -9,6 +9,8 @@ REAL_SAMPLES = Path(__file__).parent / "data" / "interhand26m_real"
 SYNTH_SEED = 0
 # Small but complete: two captures, a ring of four cameras (one gray), every hand type in each capture.
 SYNTH_IH26M = SynthConfig(dataset="interhand26m", seed=SYNTH_SEED, frames=12, captures=2, cameras=4)
+# One capture, one camera, 7 frames: 7 samples a split.
+SYNTH_IH26M_7 = SynthConfig(dataset="interhand26m", seed=SYNTH_SEED, frames=7, captures=1, cameras=1)
 SYNTH_STB = SynthConfig(dataset="stb", seed=SYNTH_SEED, frames=6)
 SYNTH_RHD = SynthConfig(dataset="rhd", seed=SYNTH_SEED, frames=8)
 

@@ -34,7 +34,7 @@ from interhand.model import InterNet, load_checkpoint
 from interhand.model.snapshots import latest_snapshot, snapshot_path
 from interhand.preprocess.verify import check_recorded_files
 from interhand.progress import progress
-from interhand.runtime.ddp import DistContext, cleanup_distributed, setup_distributed
+from interhand.runtime.ddp import DistContext, distributed
 from interhand.shard_format import FORMAT_VERSION
 from interhand.shard_format.dataset_json import read_dataset_json
 from interhand.skeleton import NUM_JOINTS
@@ -144,11 +144,8 @@ def _gather(predictions: Predictions, context: DistContext) -> Predictions:
 
 def run(config: EvalConfig) -> dict | None:
     """Score; returns metrics.json's content on rank 0 (None on the others)."""
-    context = setup_distributed(use_gpu=bool(config.launch.gpu))
-    try:
+    with distributed(use_gpu=bool(config.launch.gpu)) as context:
         return _evaluate(config, context)
-    finally:
-        cleanup_distributed()
 
 
 def _evaluate(config: EvalConfig, context: DistContext) -> dict | None:

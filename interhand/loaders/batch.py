@@ -62,15 +62,20 @@ def make_batch(images_nhwc: torch.Tensor, targets: Targets, hand_type_valid: np.
 
 
 def images_to_float(image: torch.Tensor, colour: torch.Tensor | None = None,
-                    device: torch.device | str | None = None) -> torch.Tensor:
+                    device: torch.device | str | None = None,
+                    memory_format: torch.memory_format = torch.contiguous_format) -> torch.Tensor:
     """(B, 3, S, S) uint8 → float32 in [0, 1] on `device`, with the per-channel colour augmentation.
 
     The original multiplies the float patch by the colour factors, clips to [0, 255] and divides by 255
-    (ToTensor, no mean/std): one fused multiply and clamp on the whole batch here.
+    (ToTensor, no mean/std): one fused multiply and clamp on the whole batch here. The result is laid out in
+    `memory_format` (the model's) by the same copy that converts it: the loaders' patches are HWC
+    (channels_last strides), and an NCHW network fed channels_last input makes weight gradients whose strides
+    are not DDP's bucket views ("Grad strides do not match bucket view strides": a copy per step).
     """
     if device is not None:
         image = image.to(device, non_blocking=True)
+    image = image.to(torch.float32, memory_format=memory_format)
     if colour is None:
-        return image.float().div_(255.0)
+        return image.div_(255.0)
     factors = colour.to(image.device, dtype=torch.float32).reshape(-1, 3, 1, 1) / 255.0
-    return image.float().mul_(factors).clamp_(0.0, 1.0)
+    return image.mul_(factors).clamp_(0.0, 1.0)

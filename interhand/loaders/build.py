@@ -42,12 +42,14 @@ def check_box_source(shard_dir: Path, box: str) -> None:
 
 def build_loader(shard_dir: Path, config: LoaderConfig, rank: int = 0, world_size: int = 1,
                  with_keys: bool = False, gpu_index: int | None = None,
-                 geometry: HeatmapGeometry = ORIGINAL_GEOMETRY) -> ShardLoader:
+                 geometry: HeatmapGeometry = ORIGINAL_GEOMETRY, equal_shares: bool = False) -> ShardLoader:
     """A loader over the shards in `shard_dir` (one `interhand shards` output folder).
 
     Each rank reads its own contiguous share (DALI's shard_id/num_shards semantics, in both loaders; DALI's
     reader moves each rank on to the next share every epoch, the reference loader keeps it).
-    Without augmentation the order is the shards' order and every sample is seen exactly once.
+    Without augmentation the order is the shards' order. `equal_shares` (training under DDP): every rank takes
+    the same number of samples and batches an epoch, leaving out at most world_size − 1 samples
+    (`interhand.loaders.shares`); without it (evaluation) every sample is seen exactly once.
     `gpu_index` defaults to torchrun's LOCAL_RANK (one process per GPU). `geometry` gives the patch size
     and the target encoding (the model's: `interhand.geometry.heatmap.heatmap_geometry(model_config)`).
     """
@@ -55,7 +57,7 @@ def build_loader(shard_dir: Path, config: LoaderConfig, rank: int = 0, world_siz
     check_box_source(Path(shard_dir), config.box)
     backend, device = resolve_backend(config)
     if backend == "reference":
-        return ReferenceLoader(ReferenceDataset(shards, config, rank, world_size, geometry))
+        return ReferenceLoader(ReferenceDataset(shards, config, rank, world_size, geometry, equal_shares=equal_shares))
     check_indexes(shards)
     spec = DaliPipelineSpec(shards.paths, shards.index_paths,
                             batch_size=config.batch_size, num_threads=max(config.workers, 1), device=device,
@@ -63,4 +65,5 @@ def build_loader(shard_dir: Path, config: LoaderConfig, rank: int = 0, world_siz
                             initial_fill=config.shuffle_buffer, seed=config.seed + rank, box=config.box,
                             roi_decode=config.roi_decode, geometry=geometry, with_keys=with_keys,
                             gpu_index=int(os.environ.get("LOCAL_RANK", 0)) if gpu_index is None else gpu_index)
-    return DaliLoader(spec, augment_seed=config.seed if config.augment else None)
+    return DaliLoader(spec, augment_seed=config.seed if config.augment else None, equal_shares=equal_shares,
+                      share_seed=config.seed)

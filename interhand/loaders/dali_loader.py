@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Callable, Iterator, Optional
+from typing import Callable, Iterable, Iterator, Optional
 
 import numpy as np
+import torch
 
 from interhand.loaders.augment import PARAM_COLOUR, counter_params
 from interhand.loaders.batch import Batch, make_batch, targets_from_records
 from interhand.loaders.dali_pipeline import READER_NAME, DaliPipelineSpec, build_pipeline
-from interhand.loaders.reference import rank_range
+from interhand.loaders.shares import equal_share, left_out_row, rank_range
 from interhand.shard_format import decode_ann_records
 
 __all__ = ["DaliLoader", "CounterParamsSource"]
@@ -63,7 +64,14 @@ def _keys(info: np.ndarray) -> list[str]:
 
 
 class DaliLoader:
-    """DALI's `ShardLoader`: one epoch of Batches per `iter()`; partial last batch, padding dropped (PARTIAL).
+    """DALI's `ShardLoader`: `len(self)` batches per `iter()`, never an empty one (the reader's padding is dropped).
+
+    DALI's reader streams from one epoch into the next and moves the rank to the next share every epoch
+    (`stick_to_shard` off), padding every share to the batches of the largest (`pad_last_batch`): so the loader
+    is one endless stream of the reader's epochs, regrouped into batches of `batch_size`. With `equal_shares`
+    (training) every reader epoch gives the equal share of `interhand.loaders.shares` (a larger share leaves
+    row `left_out_row(share_seed, epoch, share, rows)` of its stream out), in the same batches on every rank;
+    without (evaluation), each share whole, and `len(self)` counts the first epoch's share.
 
     `augment_seed` draws the augmentation with `CounterParamsSource`; `params_source` (tests) is any batch
     callable instead; neither: no augmentation.
@@ -72,49 +80,138 @@ class DaliLoader:
     backend = "dali"
 
     def __init__(self, spec: DaliPipelineSpec, params_source: Optional[Callable[[], list]] = None,
-                 augment_seed: Optional[int] = None):
+                 augment_seed: Optional[int] = None, equal_shares: bool = False, share_seed: int = 0):
         self.spec, self.device = spec, spec.device
+        self.equal_shares, self.share_seed = equal_shares, share_seed
         self.counter = None if augment_seed is None else CounterParamsSource(augment_seed, spec.batch_size,
                                                                              spec.shard_id, spec.num_shards)
         self.pipeline = build_pipeline(spec, self.counter or params_source)
         self.pipeline.build()
         self.size = self.pipeline.reader_meta(READER_NAME)["epoch_size"]  # unpadded: epoch_size() pads the shards
+        if equal_shares:
+            equal_share(self.size, spec.num_shards)  # one line now when a rank would get no sample
         if self.counter is not None:
             self.counter.total = self.size
-        self.iterator = None  # made at the first batch: it runs the pipeline (prefetch) at once
+        self.first_epoch = 0
+        self.stream = None  # made at the first batch: the iterator runs the pipeline (prefetch) at once
+        self.reader_epoch, self.left_in_reader_epoch = -1, 0  # where the stream is (-1: not started)
 
     def __len__(self) -> int:
-        start, end = rank_range(self.size, self.spec.shard_id, self.spec.num_shards)
+        """Batches of an epoch: the equal share's (training), or the rank's share in the reader's next epoch."""
+        if self.equal_shares:
+            return math.ceil(equal_share(self.size, self.spec.num_shards) / self.spec.batch_size)
+        if self.left_in_reader_epoch:
+            return self.left_in_reader_epoch
+        return self._share_batches(self.reader_epoch + 1)
+
+    def _share(self, reader_epoch: int) -> tuple[int, int, int]:
+        """(share, start, end) the reader reads in its epoch `reader_epoch` (0: the first)."""
+        share = (self.spec.shard_id + reader_epoch) % self.spec.num_shards
+        return (share, *rank_range(self.size, share, self.spec.num_shards))
+
+    def _share_batches(self, reader_epoch: int) -> int:
+        _, start, end = self._share(reader_epoch)
         return math.ceil((end - start) / self.spec.batch_size)
 
     def set_epoch(self, epoch: int) -> None:
-        """Before the first batch: the epoch of the augmentation's counter. DALI's reader then streams on,
-        its next epoch the next one (the pipeline draws the first batches of an epoch before the trainer
-        reaches it), so a later call changes nothing; the reader's shuffle is its own, seeded by the spec."""
-        if self.counter is not None and self.iterator is None:
-            self.counter.first_epoch = epoch
+        """Before the first batch: the epoch of the augmentation's counter and of the left-out row. DALI's reader
+        then streams on, its next epoch the next one (the pipeline draws the first batches of an epoch before
+        the trainer reaches it), so a later call changes nothing; the reader's shuffle is its own, seeded by
+        the spec."""
+        if self.stream is None:
+            self.first_epoch = epoch
+            if self.counter is not None:
+                self.counter.first_epoch = epoch
 
     def __iter__(self) -> Iterator[Batch]:
         return self.iter_from(0)
 
     def iter_from(self, batch: int) -> Iterator[Batch]:
         """The epoch's batches from batch `batch` on: the earlier ones are read and dropped (DALI's reader has
-        no random access)."""
-        return itertools.islice(self._batches(), batch, None)
+        no random access). With equal shares an epoch is the stream's next `len(self)` batches (a consumer that
+        stops early leaves the rest to the next epoch, the same on every rank); without, the rest of the
+        reader's epoch."""
+        if self.stream is None:
+            self.stream = self._stream()
+        return itertools.islice(self.stream, batch, len(self))
 
-    def _batches(self) -> Iterator[Batch]:
-        if self.iterator is None:
-            from nvidia.dali.plugin.pytorch import DALIGenericIterator, LastBatchPolicy
+    def _stream(self) -> Iterator[Batch]:
+        from nvidia.dali.plugin.pytorch import DALIGenericIterator, LastBatchPolicy
 
-            names = ["image", "ann", "params"] + (["info"] if self.spec.with_keys else [])
-            # reader_name makes the iterator follow the reader's epoch and drop the padding of the last batch.
-            self.iterator = DALIGenericIterator([self.pipeline], names, reader_name=READER_NAME,
-                                                last_batch_policy=LastBatchPolicy.PARTIAL, auto_reset=True)
-        for outputs in self.iterator:
-            data = outputs[0]
-            fields = decode_ann_records(data["ann"].cpu().numpy(), "DALI batch")
-            params = data["params"].cpu().numpy()
-            targets, patch_to_flipped_img = targets_from_records(fields, params, self.spec.box, self.spec.geometry)
-            keys = _keys(data["info"].cpu().numpy()) if self.spec.with_keys else [""] * len(params)
-            yield make_batch(data["image"], targets, fields["hand_type_valid"], patch_to_flipped_img,
-                             params[:, PARAM_COLOUR], keys, params)
+        names = ["image", "ann", "params"] + (["info"] if self.spec.with_keys else [])
+        # reader_name makes the iterator follow the reader's epoch and drop the padding of the last batch.
+        iterator = DALIGenericIterator([self.pipeline], names, reader_name=READER_NAME,
+                                       last_batch_policy=LastBatchPolicy.PARTIAL, auto_reset=True)
+        equal = equal_share(self.size, self.spec.num_shards) if self.equal_shares else None
+        for reader_epoch in itertools.count():
+            share, start, end = self._share(reader_epoch)
+            self.reader_epoch = reader_epoch
+            self.left_in_reader_epoch = len(self) if equal is not None else self._share_batches(reader_epoch)
+            chunks = (outputs[0] for outputs in iterator)  # one reader epoch: this share's rows in order
+            if equal is not None and end - start > equal:
+                row = left_out_row(self.share_seed, self.first_epoch + reader_epoch, share, end - start)
+                chunks = _without_row(chunks, row)
+            for data in _regrouped(chunks, self.spec.batch_size):
+                self.left_in_reader_epoch -= 1
+                yield self._batch(data)
+
+    def _batch(self, data: dict) -> Batch:
+        fields = decode_ann_records(data["ann"].cpu().numpy(), "DALI batch")
+        params = data["params"].cpu().numpy()
+        targets, patch_to_flipped_img = targets_from_records(fields, params, self.spec.box, self.spec.geometry)
+        keys = _keys(data["info"].cpu().numpy()) if self.spec.with_keys else [""] * len(params)
+        return make_batch(data["image"], targets, fields["hand_type_valid"], patch_to_flipped_img,
+                          params[:, PARAM_COLOUR], keys, params)
+
+
+def _rows(data: dict) -> int:
+    return len(next(iter(data.values())))
+
+
+def _concat(chunks: list[dict]) -> dict:
+    """One chunk of the rows of `chunks`, in order; the source-info strings are zero-padded to the widest."""
+    if len(chunks) == 1:
+        return chunks[0]
+    merged = {}
+    for name in chunks[0]:
+        parts = [chunk[name] for chunk in chunks]
+        width = max(part.shape[-1] for part in parts) if parts[0].dim() == 2 else None
+        if width is not None:
+            parts = [torch.nn.functional.pad(part, (0, width - part.shape[-1])) for part in parts]
+        merged[name] = torch.cat(parts)
+    return merged
+
+
+def _without_row(chunks: Iterable[dict], row: int) -> Iterator[dict]:
+    """The chunks of a stream of rows with row `row` (counted over the whole stream) left out."""
+    seen = 0
+    for chunk in chunks:
+        count = _rows(chunk)
+        if seen <= row < seen + count:
+            index = row - seen
+            chunk = {name: torch.cat([value[:index], value[index + 1:]]) for name, value in chunk.items()}
+        seen += count
+        yield chunk
+
+
+def _regrouped(chunks: Iterable[dict], batch_size: int) -> Iterator[dict]:
+    """The rows of `chunks` in batches of `batch_size`, the last one partial, none empty; a chunk that already is
+    a whole batch passes through uncopied."""
+    pending: list[dict] = []
+    rows = 0
+    for chunk in chunks:
+        count = _rows(chunk)
+        if not count:
+            continue
+        if not pending and count == batch_size:
+            yield chunk
+            continue
+        pending.append(chunk)
+        rows += count
+        while rows >= batch_size:
+            merged = _concat(pending)
+            yield {name: value[:batch_size] for name, value in merged.items()}
+            rows -= batch_size
+            pending = [{name: value[batch_size:] for name, value in merged.items()}] if rows else []
+    if rows:
+        yield _concat(pending)

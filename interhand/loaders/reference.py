@@ -40,10 +40,11 @@ from interhand.loaders.augment import (
 )
 from interhand.loaders.batch import Batch, make_batch, targets_from_records
 from interhand.loaders.decode import decode_and_warp
+from interhand.loaders.shares import equal_share, left_out_row, rank_range
 from interhand.shard_format import ANN_DTYPE, ANN_FLOATS, ANN_MEMBER, IMAGE_MEMBERS, decode_ann_records, read_dali_index
 from interhand.shard_format.dataset_json import read_dataset_json
 
-__all__ = ["ShardList", "shard_list", "check_indexes", "rank_range", "ShardReader", "ReferenceDataset",
+__all__ = ["ShardList", "shard_list", "check_indexes", "ShardReader", "ReferenceDataset",
            "ReferenceLoader"]
 
 
@@ -58,11 +59,6 @@ class ShardList:
     @property
     def total(self) -> int:
         return sum(self.counts)
-
-
-def rank_range(total: int, rank: int, world_size: int) -> tuple[int, int]:
-    """[start, end) of a rank's contiguous share, as DALI's reader splits with shard_id/num_shards."""
-    return total * rank // world_size, total * (rank + 1) // world_size
 
 
 def _check_index_bounds(index_path: str, entries: list, tar_bytes: int) -> None:
@@ -149,30 +145,39 @@ class ReferenceDataset:
     """One rank's share of a split, and how a batch of it is made (read, decode, warp, targets).
 
     `config` gives the augmentation, seed, box, shuffle buffer and region decoding; `params_for` (tests) fixes
-    each sample's parameter array instead of drawing it.
+    each sample's parameter array instead of drawing it. `equal_shares` (training) takes the equal share of
+    `interhand.loaders.shares` every epoch; without it (evaluation) the rank's whole share, every sample once.
     """
 
     def __init__(self, shards: ShardList, config: LoaderConfig, rank: int = 0, world_size: int = 1,
                  geometry: HeatmapGeometry = ORIGINAL_GEOMETRY,
-                 params_for: Optional[Callable[[int], np.ndarray]] = None):
+                 params_for: Optional[Callable[[int], np.ndarray]] = None, equal_shares: bool = False):
         self.shards, self.config, self.rank, self.world_size = shards, config, rank, world_size
-        self.geometry, self.params_for = geometry, params_for
+        self.geometry, self.params_for, self.equal_shares = geometry, params_for, equal_shares
         self.epoch = 0
+        if equal_shares:
+            equal_share(shards.total, world_size)  # one line now when a rank would get no sample
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
     def __len__(self) -> int:
+        """Samples of an epoch: the equal share (training) or the rank's whole share."""
+        if self.equal_shares:
+            return equal_share(self.shards.total, self.world_size)
         start, end = rank_range(self.shards.total, self.rank, self.world_size)
         return end - start
 
     def index_batches(self, batch_size: int) -> list[np.ndarray]:
-        """This epoch's batches of global sample indices: in shard order, or shuffled through the buffer."""
+        """This epoch's batches of global sample indices: in shard order, or shuffled through the buffer; with
+        equal shares, one row of a larger share's stream left out (`interhand.loaders.shares`)."""
         start, end = rank_range(self.shards.total, self.rank, self.world_size)
         order = np.arange(start, end, dtype=np.int64)
         if self.config.augment and self.config.shuffle_buffer > 1:
             order = _buffer_shuffle(order, self.config.shuffle_buffer,
                                     np.random.default_rng([self.config.seed, self.epoch, self.rank]))
+        if len(order) > len(self):
+            order = np.delete(order, left_out_row(self.config.seed, self.epoch, self.rank, len(order)))
         return [order[first:first + batch_size] for first in range(0, len(order), batch_size)]
 
     def _params(self, indices: np.ndarray) -> np.ndarray:
@@ -226,7 +231,8 @@ def _buffer_shuffle(order: np.ndarray, buffer_size: int, rng: np.random.Generato
 
 class ReferenceLoader:
     """Batches of a ReferenceDataset (a `ShardLoader`), made by a pool of `config.workers` threads (0: in the
-    caller's thread); the last batch may be smaller (eval: every sample exactly once, in shard order).
+    caller's thread); the last batch may be smaller, never empty (eval: every sample exactly once, in shard order;
+    training: the equal share, the same batches on every rank).
 
     Threads, not processes: libjpeg-turbo and OpenCV release the GIL while they work, and batches need no
     pickling or shared-memory copy to reach the trainer (measured 1.3× the throughput of DataLoader worker

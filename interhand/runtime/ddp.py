@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 from dataclasses import dataclass
+from typing import Iterator
 
 import torch
 import torch.distributed as dist
 
-__all__ = ["DistContext", "setup_distributed", "cleanup_distributed", "all_reduce_mean"]
+__all__ = ["DistContext", "distributed", "setup_distributed", "cleanup_distributed", "all_reduce_mean", "gather_from_ranks", "wait_for_ranks",
+           "weights_digest"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,19 @@ def setup_distributed(use_gpu: bool) -> DistContext:
     return DistContext(rank, world_size, local_rank, device)
 
 
+@contextlib.contextmanager
+def distributed(use_gpu: bool) -> Iterator[DistContext]:
+    """`setup_distributed` for the time of a job; the group is destroyed after it only when this call joined it
+    (a caller that runs several jobs in one group, e.g. a test, keeps its group)."""
+    joined = not dist.is_initialized()
+    context = setup_distributed(use_gpu)
+    try:
+        yield context
+    finally:
+        if joined:
+            cleanup_distributed()
+
+
 def cleanup_distributed() -> None:
     if dist.is_initialized():
         dist.destroy_process_group()
@@ -56,3 +73,29 @@ def all_reduce_mean(values: dict[str, float], context: DistContext) -> dict[str,
                           device=context.device if context.device.type == "cuda" else "cpu")
     dist.all_reduce(tensor)
     return {key: float(value) / context.world_size for key, value in zip(keys, tensor.tolist())}
+
+
+def gather_from_ranks(value, context: DistContext) -> list:
+    """Every rank's `value` (any picklable object), in rank order, on every rank; [value] on a single process."""
+    if not context.distributed:
+        return [value]
+    values = [None] * context.world_size
+    dist.all_gather_object(values, value)
+    return values
+
+
+def weights_digest(model: torch.nn.Module) -> str:
+    """SHA-256 (first 16 hex digits) of the model's parameters, bit for bit: DDP keeps the ranks' parameters
+    identical, so their digests must agree. Buffers are left out: BatchNorm's running statistics follow each
+    rank's last batch until DDP broadcasts rank 0's at the next forward (snapshots hold rank 0's)."""
+    digest = hashlib.sha256()
+    for name, tensor in model.named_parameters():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().reshape(-1).contiguous().view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def wait_for_ranks(context: DistContext) -> None:
+    """Return when every rank got here (e.g. rank 0 has written the last snapshot); nothing on a single process."""
+    if context.distributed:
+        dist.barrier()

@@ -32,6 +32,7 @@ class LoopSettings:
     start_iteration: int = 0  # > 0 when resuming mid-epoch
     snapshot_every: int = 0
     global_step: int = 0  # iterations done before this epoch
+    channels_last: bool = False  # the model's memory format (ModelConfig.channels_last): the batch is made in it
 
 
 def batch_targets(batch: Batch, device: torch.device) -> dict[str, torch.Tensor]:
@@ -60,7 +61,9 @@ def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, images:
 def train_one_epoch(model: torch.nn.Module, loader: ShardLoader, optimizer: torch.optim.Optimizer, log: RunLog,
                     context: DistContext, settings: LoopSettings,
                     on_snapshot: Optional[Callable[[int], None]] = None) -> dict[str, float]:
-    """Train one epoch; returns the epoch's mean loss terms (averaged over ranks) and throughput."""
+    """Train one epoch; returns the epoch's mean loss terms (averaged over ranks), throughput, and this rank's
+    iterations and batch sizes ({rows: batches}). Raises when the loader gives another number of batches than
+    `settings.steps_per_epoch`: every rank must run the same steps, or DDP's all-reduce waits forever."""
     model.train()
     for group in optimizer.param_groups:
         group["lr"] = settings.lr
@@ -70,11 +73,13 @@ def train_one_epoch(model: torch.nn.Module, loader: ShardLoader, optimizer: torc
                                  enabled=context.is_main, desc=f"epoch {settings.epoch}", unit="it")
     totals: dict[str, float] = {}
     images_seen, data_seconds, step_seconds, count = 0, 0.0, 0.0, 0
+    batch_sizes: dict[int, int] = {}
     window = {"images": 0, "data": 0.0, "step": 0.0}
     epoch_start = last_end = time.perf_counter()
     for iteration, batch in enumerate(batches, start=settings.start_iteration):
         fetched = time.perf_counter()
-        images = images_to_float(batch.image, batch.colour, context.device)
+        images = images_to_float(batch.image, batch.colour, context.device,
+                                 torch.channels_last if settings.channels_last else torch.contiguous_format)
         try:
             losses = train_step(model, optimizer, images, lambda output: internet_losses(
                 output, batch_targets(batch, context.device), settings.sigma, settings.heatmap_loss))
@@ -85,6 +90,7 @@ def train_one_epoch(model: torch.nn.Module, loader: ShardLoader, optimizer: torc
         for name, value in terms.items():
             totals[name] = totals.get(name, 0.0) + value
         count += 1
+        batch_sizes[len(batch.keys)] = batch_sizes.get(len(batch.keys), 0) + 1
         batch_images = len(batch.keys) * context.world_size
         images_seen += batch_images
         data_seconds += fetched - last_end
@@ -108,8 +114,12 @@ def train_one_epoch(model: torch.nn.Module, loader: ShardLoader, optimizer: torc
         if settings.snapshot_every and (iteration + 1) % settings.snapshot_every == 0 and on_snapshot and not last:
             on_snapshot(iteration + 1)
     progress.close()
+    expected = settings.steps_per_epoch - settings.start_iteration
+    if count != expected:  # the other ranks would wait for this one in their next all-reduce: stop them all
+        raise RuntimeError(f"rank {context.rank}: the loader gave {count} batches in epoch {settings.epoch}, where every "
+                           f"rank runs {expected}; a loader that breaks the equal-share rule (interhand.loaders.shares)")
     means = all_reduce_mean({name: value / max(count, 1) for name, value in totals.items()}, context)
     elapsed = time.perf_counter() - epoch_start
-    return {**means, "loss_total": sum(means.values()), "iterations": count,
+    return {**means, "loss_total": sum(means.values()), "iterations": count, "batch_sizes": batch_sizes,
             "images_per_s": images_seen / max(elapsed, 1e-9), "data_wait": data_seconds / max(step_seconds, 1e-9),
             "seconds": elapsed}

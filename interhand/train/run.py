@@ -16,7 +16,7 @@ from interhand.config import TrainConfig, config_to_dict
 from interhand.geometry.heatmap import heatmap_geometry
 from interhand.loaders.build import build_loader
 from interhand.model import build_internet, prepare_for_device
-from interhand.runtime.ddp import DistContext, cleanup_distributed, setup_distributed
+from interhand.runtime.ddp import DistContext, distributed, gather_from_ranks, wait_for_ranks, weights_digest
 from interhand.shard_format.dataset_json import read_dataset_json
 from interhand.train.checkpoint import resume_from_newest, save_snapshot, snapshot_path
 from interhand.train.log import RunLog
@@ -65,11 +65,8 @@ def _snapshot_writer(model, optimizer, config: TrainConfig, folders: dict[str, P
 
 def run(config: TrainConfig) -> dict:
     """Train; returns the last epoch's summary (rank 0's view)."""
-    context = setup_distributed(use_gpu=bool(config.launch.gpu))
-    try:
+    with distributed(use_gpu=bool(config.launch.gpu)) as context:
         return _train(config, context)
-    finally:
-        cleanup_distributed()
 
 
 def _train(config: TrainConfig, context: DistContext) -> dict:
@@ -100,8 +97,10 @@ def _train(config: TrainConfig, context: DistContext) -> dict:
             start_epoch, start_iteration = resume.epoch, resume.iteration
             log.info(f"resumed from {resume.path} at epoch {start_epoch}, iteration {start_iteration}")
     geometry = heatmap_geometry(config.model)
-    loader = build_loader(shard_dir, config.loader, context.rank, context.world_size, geometry=geometry)
+    loader = build_loader(shard_dir, config.loader, context.rank, context.world_size, geometry=geometry,
+                          equal_shares=True)
     steps = len(loader) if not config.steps_per_epoch else min(len(loader), config.steps_per_epoch)
+    _check_same_steps(steps, context)
     if resume is not None:  # the steps after the snapshot are redone: their first log lines go
         log.rewind(start_epoch, start_epoch * steps + start_iteration)
     write = _snapshot_writer(model, optimizer, config, folders, context)
@@ -116,11 +115,34 @@ def _train(config: TrainConfig, context: DistContext) -> dict:
         settings = LoopSettings(epoch=epoch, lr=config.lr_at(epoch), sigma=config.model.sigma,
                                 heatmap_loss=config.model.loss, log_every=config.log_every, steps_per_epoch=steps,
                                 start_iteration=start_iteration if epoch == start_epoch else 0,
-                                snapshot_every=config.snapshot_every, global_step=epoch * steps)
+                                snapshot_every=config.snapshot_every, global_step=epoch * steps,
+                                channels_last=config.model.channels_last)
         summary = train_one_epoch(module, loader, optimizer, log, context, settings,
                                   on_snapshot=lambda iteration, epoch=epoch: write(epoch, iteration))
+        ranks = _rank_report(summary.pop("batch_sizes"), summary["iterations"], model, context)
         if (epoch + 1) % config.snapshot_epochs == 0 or epoch + 1 == config.total_epochs:
             write(epoch, None)
-        log.record("epoch", epoch=epoch, lr=settings.lr, **summary)
+        log.record("epoch", epoch=epoch, lr=settings.lr, **summary, ranks=ranks)
         log.info(f"epoch {epoch}: " + ", ".join(f"{key} {value:.4g}" for key, value in summary.items()))
+    wait_for_ranks(context)  # the run ends on every rank once rank 0 has written its last snapshot
     return summary
+
+
+def _check_same_steps(steps: int, context: DistContext) -> None:
+    """Every rank must run the same steps an epoch (the equal shares of interhand.loaders.shares): one error on
+    every rank instead of a hang at the first all-reduce of a rank with a step more."""
+    counts = gather_from_ranks(steps, context)
+    if len(set(counts)) > 1:
+        raise RuntimeError(f"the ranks' loaders give different steps per epoch ({counts}, by rank); DDP would hang")
+
+
+def _rank_report(batch_sizes: dict[int, int], iterations: int, model, context: DistContext) -> list[dict]:
+    """Each rank's epoch, for the log: its iterations, its batches by rows, and a digest of its weights (all equal
+    under DDP; a difference is said in the log and on stderr)."""
+    mine = {"rank": context.rank, "iterations": iterations,
+            "batch_sizes": {str(rows): count for rows, count in sorted(batch_sizes.items())},
+            "weights": weights_digest(model)}
+    ranks = gather_from_ranks(mine, context)
+    if context.is_main and len({rank["weights"] for rank in ranks}) > 1:
+        _logger.warning(f"the ranks' weights differ after this epoch: {[rank['weights'] for rank in ranks]}")
+    return ranks

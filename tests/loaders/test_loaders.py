@@ -14,7 +14,8 @@ from interhand.loaders.build import build_loader, resolve_backend
 from interhand.loaders.dali_loader import DaliLoader
 from interhand.loaders.dali_pipeline import DaliPipelineSpec, build_pipeline
 from interhand.loaders.protocol import ShardLoader
-from interhand.loaders.reference import ReferenceDataset, ReferenceLoader, rank_range, shard_list
+from interhand.loaders.reference import ReferenceDataset, ReferenceLoader, shard_list
+from interhand.loaders.shares import rank_range
 
 # Measured on the synthetic shards: the reference loader warps with OpenCV, DALI with its own warp; both
 # round to nearest and pad with black, and they agree to within 1 grey level (mean 0.001: a few pixels
