@@ -144,8 +144,14 @@ def hand_type_loss(hand_type: torch.Tensor, target: torch.Tensor, hand_type_vali
         Scalar float.
     """
     with torch.autocast(device_type=hand_type.device.type, enabled=False):
-        per_sample = F.binary_cross_entropy(hand_type.float(), target.float(), reduction="none").mean(dim=1)
-        return (per_sample * hand_type_valid.float().reshape(-1)).mean()
+        probabilities = hand_type.float()
+        # binary_cross_entropy refuses a NaN probability (an error on the CPU, a device-side assert that ends the
+        # process on a GPU); training reads its loss back only every --log-every steps, so after a non-finite
+        # step the weights are NaN. BCE of the finite probabilities, plus 0 × their sum: the same value and
+        # gradient for finite inputs, NaN (reported by the read-back, naming the step) otherwise.
+        finite = torch.where(torch.isfinite(probabilities), probabilities, 0.5)
+        per_sample = F.binary_cross_entropy(finite, target.float(), reduction="none").mean(dim=1)
+        return (per_sample * hand_type_valid.float().reshape(-1)).mean() + 0.0 * probabilities.sum()
 
 
 def internet_losses(output: Mapping[str, torch.Tensor], targets: Mapping[str, torch.Tensor], sigma: float,
