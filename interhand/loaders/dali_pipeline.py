@@ -76,7 +76,8 @@ class DaliPipelineSpec:
 # at i + ½ (pixel corners at integers), in the patch and in the image alike. A map M in the original's frame is
 # M_corner(p) = M(p − ½) + ½ in DALI's. The geometry below is a handful of per-sample *vector* operators (2-vectors,
 # 2×3 matrices, 4×2 corner sets): every DALI operator costs a scheduling pass over the batch, whatever its size,
-# so the graph is kept to few of them (written one operator per scalar, it cost 22–33 ms a batch of 256 on 2 cores).
+# so the graph is kept to few of them (written one operator per scalar, it cost 22–33 ms a batch of 256 on 2 cores;
+# bench/bench_dali_graph.py times the two).
 _SHIFT_XY = slice(PARAM_SHIFT_X, PARAM_SHIFT_X + 2)
 assert PARAM_SHIFT_Y == PARAM_SHIFT_X + 1, "the shift is read as one 2-vector"
 
@@ -160,7 +161,7 @@ _FROM_SPEC = object()
 
 
 def build_pipeline(spec: DaliPipelineSpec, params_source: Optional[Callable[[], list]] = None,
-                   device_id=_FROM_SPEC):
+                   device_id=_FROM_SPEC, crop_geometry: Callable = _crop_geometry):
     """The DALI pipeline for `spec`; outputs (patch HWC uint8, ann float, params float[, source info]).
 
     Args:
@@ -170,6 +171,8 @@ def build_pipeline(spec: DaliPipelineSpec, params_source: Optional[Callable[[], 
             augmentation.
         device_id: override of the CUDA device; None defines a GPU graph without a driver, which can be
             serialized but not run (the static check CPU-only machines can make).
+        crop_geometry: the graph's per-sample map and ROI (`_crop_geometry`'s signature); bench/bench_dali_graph.py
+            passes the scalar form it replaced, to time the two in the same pipeline.
     """
     from nvidia.dali import fn, pipeline_def, types
 
@@ -196,7 +199,7 @@ def build_pipeline(spec: DaliPipelineSpec, params_source: Optional[Callable[[], 
             params = fn.external_source(source=params_source, batch=True, dtype=types.FLOAT, ndim=1,
                                         name="AugmentParams")
         size = spec.geometry.input_size
-        matrix, start, extent = _crop_geometry(ann, params, spec.box, size, spec.roi_decode)
+        matrix, start, extent = crop_geometry(ann, params, spec.box, size, spec.roi_decode)
         if spec.roi_decode:
             # The original reads with OpenCV and ignores EXIF orientation (IMREAD_IGNORE_ORIENTATION).
             image = fn.decoders.image_slice(jpeg, start, extent, axis_names="WH", normalized_anchor=False,
