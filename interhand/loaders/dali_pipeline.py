@@ -179,7 +179,10 @@ def build_pipeline(spec: DaliPipelineSpec, params_source: Optional[Callable[[], 
     if device_id is _FROM_SPEC:
         device_id = spec.gpu_index if spec.device == "gpu" else None
     decode_device = "mixed" if spec.device == "gpu" else "cpu"
-    hardware = {"hw_decoder_load": spec.hw_decoder_load} if decode_device == "mixed" else {}
+    # jpeg_fancy_upsampling: nvJPEG's default chroma upsampling differs from libjpeg-turbo's "fancy" one, which
+    # the original (OpenCV), the reference loader and DALI's CPU decoder use; asked for, the GPU decodes as they do.
+    hardware = ({"hw_decoder_load": spec.hw_decoder_load, "jpeg_fancy_upsampling": True}
+                if decode_device == "mixed" else {})
 
     @pipeline_def(batch_size=spec.batch_size, num_threads=spec.num_threads, device_id=device_id, seed=spec.seed,
                   prefetch_queue_depth=2)

@@ -190,6 +190,18 @@ def test_gpu_graph_with_mixed_decode_builds_statically(synth_ih26m_shards):
     assert b"mixed" in pipeline.serialize() or "mixed" in str(pipeline.serialize())
 
 
+@pytest.mark.parametrize("roi_decode", [True, False])
+def test_mixed_decoders_upsample_chroma_as_the_cpu_ones(synth_ih26m_shards, roi_decode):
+    """nvJPEG's default chroma upsampling is not libjpeg-turbo's "fancy" one (the CPU twin's, the reference loader's,
+    OpenCV's): both GPU decoders (ROI and whole frame) ask for it; the CPU decoder, which has it, is not given it."""
+    shards = shard_list(synth_ih26m_shards / "val")
+    graphs = {device: build_pipeline(DaliPipelineSpec(shards.paths, shards.index_paths, batch_size=4, num_threads=1,
+                                                      device=device, roi_decode=roi_decode), None,
+                                     device_id=None).serialize() for device in ("gpu", "cpu")}
+    assert b"jpeg_fancy_upsampling" in graphs["gpu"]
+    assert b"jpeg_fancy_upsampling" not in graphs["cpu"]
+
+
 def _numpy_crop_geometry(boxes: np.ndarray, image_wh: np.ndarray, params: np.ndarray, size: int):
     """The graph's map and ROI in float64 from the reference geometry: `patch_affines`' img_to_patch, inverted and
     moved to DALI's pixel-corner frame, its patch corners' bounding box + 2 px, clipped to the image."""
