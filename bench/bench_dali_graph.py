@@ -1,12 +1,13 @@
 """Benchmark: the DALI graph's per-sample crop geometry, before (scalar operators) and after (vector operators).
 
 `interhand.loaders.dali_pipeline` computes each sample's 2×3 warp map (patch px → image px) and its decode ROI
-inside the graph, from the `.ann` record's box and the sample's augmentation parameters. Before (issue #33,
-item 2) that was written with one DALI operator per scalar (`a * b` on DataNodes is an arithmetic operator,
+inside the graph, from the `.ann` record's box and the sample's augmentation parameters. Before (up to commit
+2a9ed14) that was written with one DALI operator per scalar (`a * b` on DataNodes is an arithmetic operator,
 scheduled over the whole batch, whatever its size); after, with a few vector operators (`fn.transforms.*`,
 `fn.coord_transform`, `fn.reductions`, broadcasting arithmetic). The "before" code is kept below as the baseline,
-as it was but for its names (`_before_*`) and labels. On the CPU (`device_id=None`, the GPU pipeline's twin), batch 256, the same parameters (the
-training distribution, `draw_augment_params_array`) every batch, interleaved rounds of:
+as it was but for its names (`_before_*`) and labels. On the CPU (`device_id=None`, the GPU pipeline's twin),
+batch 256, the same parameters (the training distribution, `draw_augment_params_array`) every batch,
+interleaved rounds of:
   (0) the reader alone: the `.ann` record read and reshaped, the parameters fed (what (1) and (2) add to);
   (1) (0) + the geometry before; (2) (0) + the geometry after: maps and ROIs, no decode;
   (3) the whole pipeline (reader, ROI decode, warp) with the geometry before; (4) the same with it after.
