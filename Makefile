@@ -31,7 +31,7 @@ WORKERS_ARG = $(if $(WORKERS),--workers $(WORKERS))
 SHARD_SPLITS = $(if $(filter human_annot,$(SUBSET)),train test,train val test)
 
 .PHONY: venv test test-fast demo synth shards verify-shards train eval plot-log bench bench-synth bench-model \
-        bench-ingest bench-loader bench-step bench-learn bench-score bench-ann gpu-check-data gpu-check clean
+        bench-ingest bench-loader bench-step bench-learn bench-score bench-ann bench-dali-graph gpu-check-data gpu-check clean
 
 venv: $(STAMP)
 
@@ -89,7 +89,7 @@ demo: $(STAMP)
 	$(IH) eval --shards $(DEMO)/shards --run-dir $(DEMO)/run --split val --root-source rootnet --baseline untrained --vis 0
 	$(IH) compare $(DEMO)/run --split val
 
-bench: bench-synth bench-ingest bench-loader bench-model bench-step bench-learn bench-score bench-ann
+bench: bench-synth bench-ingest bench-loader bench-model bench-step bench-learn bench-score bench-ann bench-dali-graph
 
 bench-synth: $(STAMP)
 	$(BIN)/python bench/bench_synth.py
@@ -114,6 +114,9 @@ bench-score: $(STAMP)
 
 bench-ann: $(STAMP)
 	$(BIN)/python bench/bench_ann_member.py
+
+bench-dali-graph: $(STAMP)
+	$(BIN)/python bench/bench_dali_graph.py
 
 # The GPU path proven in one call: data made first on the CPUs (gpu-check-data), then gpu-check on one GPU.
 gpu-check-data: $(STAMP)

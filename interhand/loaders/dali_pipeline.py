@@ -72,72 +72,96 @@ class DaliPipelineSpec:
     hw_decoder_load: float = 0.9
 
 
-def _field(ann, name: str, index: int = 0):
+# Pixel conventions, why they matter here: the original (OpenCV) puts pixel i's centre at coordinate i; DALI puts it
+# at i + ½ (pixel corners at integers), in the patch and in the image alike. A map M in the original's frame is
+# M_corner(p) = M(p − ½) + ½ in DALI's. The geometry below is a handful of per-sample *vector* operators (2-vectors,
+# 2×3 matrices, 4×2 corner sets): every DALI operator costs a scheduling pass over the batch, whatever its size,
+# so the graph is kept to few of them (written one operator per scalar, it cost 22–33 ms a batch of 256 on 2 cores;
+# bench/bench_dali_graph.py times the two).
+_SHIFT_XY = slice(PARAM_SHIFT_X, PARAM_SHIFT_X + 2)
+assert PARAM_SHIFT_Y == PARAM_SHIFT_X + 1, "the shift is read as one 2-vector"
+
+
+def _ann_pair(ann, name: str, first: int = 0):
+    """A 2-vector of the `.ann` record: floats `first` and `first + 1` of the field `name` (one slice operator)."""
     offset, _ = ANN_LAYOUT[name]
-    return ann[offset + index]
+    return ann[offset + first:offset + first + 2]
+
+
+def _crop_window(ann, params, box: str):
+    """Each sample's source window, original-image px (pixel-centre frame): its centre (x, y) and size (w', h').
+
+    As `interhand.loaders.augment.patch_window`: the box's centre moved by (shift_x·w, shift_y·h), its size × scale.
+    """
+    name = "bbox" if box == "gt" else "rootnet_bbox"  # (x_min, y_min, width, height)
+    box_xy, box_wh = _ann_pair(ann, name, 0), _ann_pair(ann, name, 2)
+    centre_xy = box_xy + box_wh * (params[_SHIFT_XY] + 0.5)
+    return centre_xy, box_wh * params[PARAM_SCALE]
 
 
 def _patch_to_image_matrix(ann, params, box: str, size: int):
-    """Per-sample 2×3 map, patch px → unflipped image px, in DALI's pixel-corner convention.
+    """Per-sample 2×3 map, patch px → unflipped image px, in DALI's pixel-corner convention, flip folded in.
 
-    Closed form of the original's 3-point affine (interhand.geometry.affine.patch_affines), inverted:
-    image = c + R(rot)·diag(w'/S, h'/S)·(patch − S/2), then the flip u → W − 1 − u, then the shift of
-    both frames by half a pixel (DALI samples pixel centres at +0.5).
+    The closed form of the original's 3-point affine (interhand.geometry.affine.patch_affines), inverted: in the
+    original's frame image = c + D·R(rot)·diag(w'/S, h'/S)·(patch − S/2), with D = diag(−1, 1) when flipped, else I.
+    Why the flip is only D: the original mirrors the image (u → W − 1 − u) and the window's centre with it;
+    mirroring the warped points back takes the centre home, so W cancels and only the linear part keeps the sign.
+    In DALI's frame the patch centre S/2 sits at (S + 1)/2 and the image gains ½. Built as one chain of
+    `fn.transforms` (each applies its map after its input's), pivoting about that centre.
     """
-    import nvidia.dali.math as dmath
+    from nvidia.dali import fn, types
 
-    bbox_name = "bbox" if box == "gt" else "rootnet_bbox"
-    x_min, y_min, width, height = (_field(ann, bbox_name, i) for i in range(4))
-    image_width = _field(ann, "image_size_px", 0)
-    shift_x, shift_y, scale, rot_deg, flip = (params[column] for column in (PARAM_SHIFT_X, PARAM_SHIFT_Y, PARAM_SCALE,
-                                                                            PARAM_ROT_DEG, PARAM_FLIP))
-    centre_x = x_min + width * (shift_x + 0.5)
-    centre_y = y_min + height * (shift_y + 0.5)
-    sign = 1.0 - 2.0 * flip  # +1, or −1 when flipped
-    centre_x = centre_x * sign + flip * (image_width - 1.0)
-    radians = rot_deg * (np.pi / 180.0)
-    cos, sin = dmath.cos(radians), dmath.sin(radians)
-    step_x, step_y = width * scale / size, height * scale / size
-    a00, a01 = cos * step_x, -sin * step_y
-    a10, a11 = sin * step_x, cos * step_y
-    half = size / 2.0
-    t0 = centre_x - half * (a00 + a01)
-    t1 = centre_y - half * (a10 + a11)
-    # fold the flip (u_unflipped = W − 1 − u_flipped) into the first row
-    a00, a01, t0 = a00 * sign, a01 * sign, t0 * sign + flip * (image_width - 1.0)
-    # centre → corner convention: M_corner(p) = M(p − ½) + ½
-    t0 = t0 + 0.5 - 0.5 * (a00 + a01)
-    t1 = t1 + 0.5 - 0.5 * (a10 + a11)
-    return a00, a01, t0, a10, a11, t1
+    centre_xy, window_wh = _crop_window(ann, params, box)
+    pivot = (size + 1) / 2.0
+    # D/S in one vector: the flip's sign on x (the flip parameter is 0 or 1) and 1/S (patch px → window fractions);
+    # both are diagonal, so they commute with the window's scale and may come after the rotation.
+    mirror_per_side = 1.0 / size - params[PARAM_FLIP] * types.Constant(np.array([2.0 / size, 0.0], np.float32))
+    matrix = fn.transforms.scale(scale=window_wh, center=[pivot, pivot])
+    matrix = fn.transforms.rotation(matrix, angle=params[PARAM_ROT_DEG], center=[pivot, pivot])  # degrees
+    matrix = fn.transforms.scale(matrix, scale=mirror_per_side, center=[pivot, pivot])
+    # the pivot goes to the window's centre, + ½ into DALI's image frame
+    return fn.transforms.translation(matrix, offset=centre_xy + (0.5 - pivot))
 
 
 def _roi(matrix, ann, size: int):
-    """The image region the warp samples: the window's bounding box, 2 px of margin, clipped to the image."""
+    """The image region the warp samples, (x, y) start and (w, h) extent, px: the bounding box of the patch's
+    outer corners warped to the image, 2 px of margin (bilinear reads a neighbour; rounding), clipped to the image
+    and at least 1 px wide."""
     import nvidia.dali.math as dmath
+    from nvidia.dali import fn, types
 
-    a00, a01, t0, a10, a11, t1 = matrix
-    corners = [(0.0, 0.0), (size, 0.0), (0.0, size), (size, size)]
-    xs = [a00 * px + a01 * py + t0 for px, py in corners]
-    ys = [a10 * px + a11 * py + t1 for px, py in corners]
-    width, height = _field(ann, "image_size_px", 0), _field(ann, "image_size_px", 1)
+    corners = types.Constant(np.array([[0.0, 0.0], [size, 0.0], [0.0, size], [size, size]], np.float32))
+    image_corners = fn.coord_transform(corners, MT=matrix)  # (4, 2) per sample
+    image_wh = _ann_pair(ann, "image_size_px")
+    start = dmath.clamp(dmath.floor(fn.reductions.min(image_corners, axes=0)) - 2.0, 0.0, image_wh - 1.0)
+    # The end is clamped to [1, W], not [start + 1, W] as the clamped start would suggest, and that is the same:
+    # unclamped, end ≥ start + 4 (two margins, max ≥ min), so where start stays both lower bounds lie below end,
+    # where start is raised to 0 the bounds are equal, and where it is lowered to W − 1, end > W gives W. One
+    # operator fewer.
+    end = dmath.clamp(dmath.ceil(fn.reductions.max(image_corners, axes=0)) + 2.0, 1.0, image_wh)
+    return start, end - start
 
-    def bounds(values, limit):
-        low = dmath.min(dmath.min(values[0], values[1]), dmath.min(values[2], values[3]))
-        high = dmath.max(dmath.max(values[0], values[1]), dmath.max(values[2], values[3]))
-        start = dmath.clamp(dmath.floor(low) - 2.0, 0.0, limit - 1.0)
-        end = dmath.clamp(dmath.ceil(high) + 2.0, start + 1.0, limit)
-        return start, end - start
 
-    x0, roi_w = bounds(xs, width)
-    y0, roi_h = bounds(ys, height)
-    return x0, y0, roi_w, roi_h
+def _crop_geometry(ann, params, box: str, size: int, roi_decode: bool):
+    """(2×3 map patch px → decoded px, DALI's frame; ROI start (x, y); ROI extent (w, h)) per sample.
+
+    With `roi_decode` the decoder returns only the ROI, whose pixel (0, 0) is the image's `start`: the map's
+    output moves by −start. Without it the ROI is (None, None) and the map reads the whole frame.
+    """
+    from nvidia.dali import fn
+
+    matrix = _patch_to_image_matrix(ann, params, box, size)
+    if not roi_decode:
+        return matrix, None, None
+    start, extent = _roi(matrix, ann, size)
+    return fn.transforms.translation(matrix, offset=-start), start, extent
 
 
 _FROM_SPEC = object()
 
 
 def build_pipeline(spec: DaliPipelineSpec, params_source: Optional[Callable[[], list]] = None,
-                   device_id=_FROM_SPEC):
+                   device_id=_FROM_SPEC, crop_geometry: Callable = _crop_geometry):
     """The DALI pipeline for `spec`; outputs (patch HWC uint8, ann float, params float[, source info]).
 
     Args:
@@ -147,13 +171,18 @@ def build_pipeline(spec: DaliPipelineSpec, params_source: Optional[Callable[[], 
             augmentation.
         device_id: override of the CUDA device; None defines a GPU graph without a driver, which can be
             serialized but not run (the static check CPU-only machines can make).
+        crop_geometry: the graph's per-sample map and ROI (`_crop_geometry`'s signature); bench/bench_dali_graph.py
+            passes the scalar form it replaced, to time the two in the same pipeline.
     """
     from nvidia.dali import fn, pipeline_def, types
 
     if device_id is _FROM_SPEC:
         device_id = spec.gpu_index if spec.device == "gpu" else None
     decode_device = "mixed" if spec.device == "gpu" else "cpu"
-    hardware = {"hw_decoder_load": spec.hw_decoder_load} if decode_device == "mixed" else {}
+    # jpeg_fancy_upsampling: nvJPEG's default chroma upsampling differs from libjpeg-turbo's "fancy" one, which
+    # the original (OpenCV), the reference loader and DALI's CPU decoder use; asked for, the GPU decodes as they do.
+    hardware = ({"hw_decoder_load": spec.hw_decoder_load, "jpeg_fancy_upsampling": True}
+                if decode_device == "mixed" else {})
 
     @pipeline_def(batch_size=spec.batch_size, num_threads=spec.num_threads, device_id=device_id, seed=spec.seed,
                   prefetch_queue_depth=2)
@@ -172,22 +201,19 @@ def build_pipeline(spec: DaliPipelineSpec, params_source: Optional[Callable[[], 
         else:
             params = fn.external_source(source=params_source, batch=True, dtype=types.FLOAT, ndim=1,
                                         name="AugmentParams")
-        matrix = _patch_to_image_matrix(ann, params, spec.box, spec.geometry.input_size)
+        size = spec.geometry.input_size
+        matrix, start, extent = crop_geometry(ann, params, spec.box, size, spec.roi_decode)
         if spec.roi_decode:
-            x0, y0, roi_w, roi_h = _roi(matrix, ann, spec.geometry.input_size)
             # The original reads with OpenCV and ignores EXIF orientation (IMREAD_IGNORE_ORIENTATION).
-            image = fn.decoders.image_slice(jpeg, fn.stack(x0, y0), fn.stack(roi_w, roi_h), axis_names="WH",
-                                            normalized_anchor=False, normalized_shape=False, device=decode_device,
-                                            output_type=types.RGB, adjust_orientation=False, **hardware)
-            a00, a01, t0, a10, a11, t1 = matrix
-            matrix = (a00, a01, t0 - x0, a10, a11, t1 - y0)
+            image = fn.decoders.image_slice(jpeg, start, extent, axis_names="WH", normalized_anchor=False,
+                                            normalized_shape=False, device=decode_device, output_type=types.RGB,
+                                            adjust_orientation=False, **hardware)
         else:
             image = fn.decoders.image(jpeg, device=decode_device, output_type=types.RGB, adjust_orientation=False,
                                       **hardware)
-        matrix = fn.reshape(fn.stack(*matrix), shape=[2, 3])
         # matrix maps destination (patch) → source (image), pixel corners: inverse_map stays True.
         # fill_value=0: the original pads with black (OpenCV BORDER_CONSTANT); DALI would clamp otherwise.
-        patch = fn.warp_affine(image, matrix=matrix, size=[spec.geometry.input_size, spec.geometry.input_size], fill_value=0.0,
+        patch = fn.warp_affine(image, matrix=matrix, size=[size, size], fill_value=0.0,
                                interp_type=types.INTERP_LINEAR, inverse_map=True)
         outputs = [patch, ann, params]
         if spec.with_keys:  # DALIGenericIterator needs dense outputs: pad the strings to the batch's longest

@@ -191,6 +191,79 @@ def test_gpu_graph_with_mixed_decode_builds_statically(synth_ih26m_shards):
     assert b"mixed" in pipeline.serialize() or "mixed" in str(pipeline.serialize())
 
 
+@pytest.mark.parametrize("roi_decode", [True, False])
+def test_mixed_decoders_upsample_chroma_as_the_cpu_ones(synth_ih26m_shards, roi_decode):
+    """nvJPEG's default chroma upsampling is not libjpeg-turbo's "fancy" one (the CPU twin's, the reference loader's,
+    OpenCV's): both GPU decoders (ROI and whole frame) ask for it; the CPU decoder, which has it, is not given it."""
+    shards = shard_list(synth_ih26m_shards / "val")
+    graphs = {device: build_pipeline(DaliPipelineSpec(shards.paths, shards.index_paths, batch_size=4, num_threads=1,
+                                                      device=device, roi_decode=roi_decode), None,
+                                     device_id=None).serialize() for device in ("gpu", "cpu")}
+    assert b"jpeg_fancy_upsampling" in graphs["gpu"]
+    assert b"jpeg_fancy_upsampling" not in graphs["cpu"]
+
+
+def _numpy_crop_geometry(boxes: np.ndarray, image_wh: np.ndarray, params: np.ndarray, size: int):
+    """The graph's map and ROI in float64 from the reference geometry: `patch_affines`' img_to_patch, inverted and
+    moved to DALI's pixel-corner frame, its patch corners' bounding box + 2 px, clipped to the image."""
+    from interhand.loaders.augment import patch_affines
+
+    img_to_patch = patch_affines(boxes, image_wh[:, 0], params, size)[0]
+    square = np.concatenate([img_to_patch, np.tile([[[0.0, 0.0, 1.0]]], (len(boxes), 1, 1))], 1)
+    half_pixel = np.array([[1.0, 0.0, 0.5], [0.0, 1.0, 0.5], [0.0, 0.0, 1.0]])
+    patch_to_image = half_pixel @ np.linalg.inv(square) @ np.linalg.inv(half_pixel)
+    corners = np.array([[0.0, 0.0, 1.0], [size, 0.0, 1.0], [0.0, size, 1.0], [size, size, 1.0]])
+    image_corners = np.einsum("bij,kj->bki", patch_to_image[:, :2], corners)
+    low, high = image_corners.min(1), image_corners.max(1)
+    start = np.clip(np.floor(low) - 2.0, 0.0, image_wh - 1.0)
+    end = np.clip(np.ceil(high) + 2.0, start + 1.0, image_wh)
+    patch_to_image[:, :2, 2] -= start
+    return patch_to_image[:, :2], start, end - start, np.concatenate([low, high], 1)
+
+
+def test_dali_crop_geometry_matches_the_reference_geometry_in_float64():
+    """The map and ROI the graph computes, against `_numpy_crop_geometry`: the parity tests see the map only through
+    the pixels, and an ROI larger than needed not at all. Boxes, frames and the parameters (the hand-picked cases,
+    then draws with shifts and scales wide enough to leave the frame on every side) are made up per sample."""
+    from nvidia.dali import fn, pipeline_def, types
+
+    from interhand.loaders.dali_pipeline import _crop_geometry
+    from interhand.shard_format import ANN_FLOATS, ANN_LAYOUT
+
+    rng, size, count = np.random.default_rng(5), 256, 64
+    params = _params_table(count, seed=5)
+    params[len(FIXED):, 0:2] = rng.uniform(-1.5, 1.5, (count - len(FIXED), 2))  # shift, in box sizes
+    params[len(FIXED):, 2] = rng.uniform(0.3, 3.0, count - len(FIXED))  # scale
+    image_wh = np.where(rng.random((count, 1)) < 0.5, [512.0, 334.0], [334.0, 512.0])
+    boxes = np.concatenate([rng.uniform(0.0, 0.6, (count, 2)), rng.uniform(0.1, 0.5, (count, 2))], 1)
+    boxes *= np.tile(image_wh, 2)
+    records = np.zeros((count, ANN_FLOATS), np.float32)
+    for name, values in (("bbox", boxes), ("image_size_px", image_wh)):
+        offset, _ = ANN_LAYOUT[name]
+        records[:, offset:offset + values.shape[1]] = values
+    offset, _ = ANN_LAYOUT["bbox"]
+    boxes = records[:, offset:offset + 4].astype(np.float64)  # what the graph reads: float32
+
+    @pipeline_def(batch_size=count, num_threads=1, device_id=None)
+    def geometry():
+        ann = fn.external_source(source=lambda: list(records), batch=True, dtype=types.FLOAT, ndim=1)
+        batch_params = fn.external_source(source=lambda: list(params), batch=True, dtype=types.FLOAT, ndim=1)
+        return _crop_geometry(ann, batch_params, "gt", size, roi_decode=True)
+
+    pipe = geometry()
+    pipe.build()
+    matrix, start, extent = (np.stack([np.asarray(sample) for sample in output]) for output in pipe.run())
+    want_matrix, want_start, want_extent, extremes = _numpy_crop_geometry(boxes, image_wh, params.astype(np.float64),
+                                                                         size)
+    np.testing.assert_allclose(matrix, want_matrix, rtol=0, atol=1e-3)
+    # float32 against float64 may round a bound the other way only where a corner lies on a pixel edge: none here
+    assert np.abs(extremes - np.round(extremes)).min() > 1e-3
+    np.testing.assert_array_equal(start, want_start)
+    np.testing.assert_array_equal(extent, want_extent)
+    end = start + extent  # every clip was exercised: start raised to 0, lowered to W − 1, end lowered to W, raised to 1
+    assert (start == 0).any() and (start == image_wh - 1).any() and (end == image_wh).any() and (end == 1).any()
+
+
 def test_preview_batch_command_draws_augmented_batches(synth_ih26m_shards, tmp_path):
     from click.testing import CliRunner
     from PIL import Image
