@@ -164,7 +164,7 @@ def _evaluate(config: EvalConfig, context: DistContext) -> dict | None:
         predictions = _mean_pose_predictions(config, every_row, geometry)
     else:
         loader = build_loader(shard_dir, config.loader, context.rank, context.world_size, with_keys=True,
-                              geometry=geometry)
+                              geometry=geometry, on_gpu=context.device.type == "cuda")
         samples = read_dataset_json(shard_dir, config.loader.accept_incomplete).counts.samples
         with torch.no_grad(), progress(total=samples, desc=f"eval {config.split}", unit="img",
                                        enabled=context.is_main) as bar:

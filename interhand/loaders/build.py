@@ -16,10 +16,17 @@ from interhand.manifests.query import samples_without_rootnet
 __all__ = ["ShardLoader", "build_loader", "check_box_source", "resolve_backend"]
 
 
-def resolve_backend(config: LoaderConfig) -> tuple[str, str]:
-    """(backend, device) for this machine: DALI on a GPU, the reference loader on the CPU unless asked."""
+def resolve_backend(config: LoaderConfig, on_gpu: bool = False) -> tuple[str, str]:
+    """(backend, device) for a job that runs on a GPU (`on_gpu`) or on the CPU, on this machine.
+
+    `device="auto"` follows the job: DALI `mixed` decoding when the job's model is on a GPU that DALI sees, the CPU
+    otherwise (a CPU job on a GPU host does not decode on GPU 0; the reference loader always decodes on the CPU).
+    `backend="auto"`: DALI when it decodes on the GPU, the reference loader (the fast CPU path) otherwise."""
     gpus = cuda_device_count()
-    device = config.device if config.device != "auto" else ("gpu" if gpus else "cpu")
+    if config.device == "auto":
+        device = "gpu" if on_gpu and gpus and config.backend != "reference" else "cpu"
+    else:
+        device = config.device
     if device == "gpu" and not gpus:
         raise ValueError("device='gpu' but DALI sees no CUDA device on this machine; use --device cpu or auto")
     backend = config.backend if config.backend != "auto" else ("dali" if device == "gpu" else "reference")
@@ -42,7 +49,8 @@ def check_box_source(shard_dir: Path, box: str) -> None:
 
 def build_loader(shard_dir: Path, config: LoaderConfig, rank: int = 0, world_size: int = 1,
                  with_keys: bool = False, gpu_index: int | None = None,
-                 geometry: HeatmapGeometry = ORIGINAL_GEOMETRY, equal_shares: bool = False) -> ShardLoader:
+                 geometry: HeatmapGeometry = ORIGINAL_GEOMETRY, equal_shares: bool = False,
+                 on_gpu: bool = False) -> ShardLoader:
     """A loader over the shards in `shard_dir` (one `interhand shards` output folder).
 
     Each rank reads its own contiguous share (DALI's shard_id/num_shards semantics, in both loaders; DALI's
@@ -50,14 +58,17 @@ def build_loader(shard_dir: Path, config: LoaderConfig, rank: int = 0, world_siz
     Without augmentation the order is the shards' order. `equal_shares` (training under DDP): every rank takes
     the same number of samples and batches an epoch, leaving out at most world_size − 1 samples
     (`interhand.loaders.shares`); without it (evaluation) every sample is seen exactly once.
-    `gpu_index` defaults to torchrun's LOCAL_RANK (one process per GPU). `geometry` gives the patch size
+    `on_gpu`: the job's model is on a GPU (`resolve_backend`'s choice for "auto"; the reference loader then makes
+    its batches in pinned memory, so that their copy to the GPU does not wait). `gpu_index` defaults to torchrun's
+    LOCAL_RANK (one process per GPU). `geometry` gives the patch size
     and the target encoding (the model's: `interhand.geometry.heatmap.heatmap_geometry(model_config)`).
     """
     shards = shard_list(Path(shard_dir), config.accept_incomplete)
     check_box_source(Path(shard_dir), config.box)
-    backend, device = resolve_backend(config)
+    backend, device = resolve_backend(config, on_gpu)
     if backend == "reference":
-        return ReferenceLoader(ReferenceDataset(shards, config, rank, world_size, geometry, equal_shares=equal_shares))
+        return ReferenceLoader(ReferenceDataset(shards, config, rank, world_size, geometry, equal_shares=equal_shares,
+                                                pin_memory=on_gpu))
     check_indexes(shards)
     spec = DaliPipelineSpec(shards.paths, shards.index_paths,
                             batch_size=config.batch_size, num_threads=max(config.workers, 1), device=device,

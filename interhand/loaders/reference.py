@@ -147,13 +147,17 @@ class ReferenceDataset:
     `config` gives the augmentation, seed, box, shuffle buffer and region decoding; `params_for` (tests) fixes
     each sample's parameter array instead of drawing it. `equal_shares` (training) takes the equal share of
     `interhand.loaders.shares` every epoch; without it (evaluation) the rank's whole share, every sample once.
+    `pin_memory` (a job on a GPU): the patches are decoded straight into page-locked memory, whose copy to the
+    GPU runs asynchronously (`non_blocking=True`) instead of through a staging copy.
     """
 
     def __init__(self, shards: ShardList, config: LoaderConfig, rank: int = 0, world_size: int = 1,
                  geometry: HeatmapGeometry = ORIGINAL_GEOMETRY,
-                 params_for: Optional[Callable[[int], np.ndarray]] = None, equal_shares: bool = False):
+                 params_for: Optional[Callable[[int], np.ndarray]] = None, equal_shares: bool = False,
+                 pin_memory: bool = False):
         self.shards, self.config, self.rank, self.world_size = shards, config, rank, world_size
         self.geometry, self.params_for, self.equal_shares = geometry, params_for, equal_shares
+        self.pin_memory = pin_memory
         self.epoch = 0
         if equal_shares:
             equal_share(shards.total, world_size)  # one line now when a rank would get no sample
@@ -205,13 +209,14 @@ class ReferenceDataset:
         box = fields["bbox"] if self.config.box == "gt" else fields["rootnet_bbox"]
         size = self.geometry.input_size
         img_to_patch, _, _ = patch_affines(box, fields["image_size_px"][:, 0], params, size)
-        images = np.empty((len(samples), size, size, 3), dtype=np.uint8)
+        images_tensor = torch.empty((len(samples), size, size, 3), dtype=torch.uint8, pin_memory=self.pin_memory)
+        images = images_tensor.numpy()
         for row, (key, members) in enumerate(samples):
             name = next(name for name in IMAGE_MEMBERS if name in members)
             decode_and_warp(members[name], f"{key}.{name}", img_to_patch[row], size,
                             tuple(fields["image_size_px"][row]), self.config.roi_decode, out=images[row])
         targets, patch_to_flipped_img = targets_from_records(fields, params, self.config.box, self.geometry)
-        return make_batch(torch.from_numpy(images), targets, fields["hand_type_valid"], patch_to_flipped_img,
+        return make_batch(images_tensor, targets, fields["hand_type_valid"], patch_to_flipped_img,
                           params[:, PARAM_COLOUR],
                           [key for key, _ in samples], params)
 

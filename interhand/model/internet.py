@@ -110,15 +110,16 @@ def build_internet(config: ModelConfig) -> InterNet:
     return model
 
 
-def prepare_for_device(model: InterNet, device: str | torch.device = "cpu") -> nn.Module:
+def prepare_for_device(model: InterNet, device: str | torch.device = "cpu", compile_model: bool = True) -> nn.Module:
     """Move the model and apply the config's speed switches (channels_last, torch.compile).
 
-    Returns the module to call: `model` itself, or its compiled wrapper when `config.compile`
-    (parameters and state dict stay those of `model`).
+    Returns the module to call: `model` itself, or its compiled wrapper when `config.compile` and `compile_model`
+    (parameters and state dict stay those of `model`). Training under DDP passes compile_model=False and
+    compiles the DDP-wrapped module instead.
     """
     model = model.to(device)
     if model.config.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    if model.config.compile:
+    if model.config.compile and compile_model:
         return torch.compile(model)
     return model

@@ -1,6 +1,7 @@
 """Start a job (training, evaluation) on torchrun: one process per listed GPU, or N CPU processes with gloo.
 
-What to start is the job's `LaunchConfig` (`config.launch`). `--gpu 0-3` → CUDA_VISIBLE_DEVICES=0,1,2,3 and
+What to start is the job's `LaunchConfig` (`config.launch`). `--gpu 0-3` → CUDA_VISIBLE_DEVICES=0,1,2,3 (or the
+first four entries of an inherited CUDA_VISIBLE_DEVICES, e.g. a scheduler's) and
 `torchrun --nproc_per_node=4`; each process runs on its LOCAL_RANK's GPU with NCCL. Without --gpu, N processes
 use gloo (what the tests run). Several nodes: the same command on each node with `nnodes`, `node_rank`,
 `master_addr` and `master_port` (torchrun's own rendezvous). Every process runs
@@ -19,7 +20,7 @@ import torch
 import yaml
 
 from interhand.config import LaunchConfig, config_to_dict
-from interhand.runtime.gpus import check_gpus_exist, parse_gpus
+from interhand.runtime.gpus import check_gpus_exist, parse_gpus, visible_devices
 
 __all__ = ["torchrun_command", "gpu_environment", "processes_for", "start_workers"]
 
@@ -40,10 +41,12 @@ def torchrun_command(processes: int, module: str, config_path: str, launch: Laun
 
 
 def gpu_environment(gpu: str) -> tuple[dict, int]:
-    """The environment for torchrun with CUDA_VISIBLE_DEVICES set from `--gpu`, and the process count."""
+    """The environment for torchrun with CUDA_VISIBLE_DEVICES set from `--gpu` (indices into an inherited
+    CUDA_VISIBLE_DEVICES, e.g. a scheduler's), and the process count."""
     gpus = parse_gpus(gpu)
-    check_gpus_exist(gpus, torch.cuda.device_count())
-    return {**os.environ, "CUDA_VISIBLE_DEVICES": ",".join(str(index) for index in gpus)}, len(gpus)
+    inherited = os.environ.get("CUDA_VISIBLE_DEVICES")
+    check_gpus_exist(gpus, torch.cuda.device_count(), inherited)
+    return {**os.environ, "CUDA_VISIBLE_DEVICES": visible_devices(gpus, inherited)}, len(gpus)
 
 
 def processes_for(launch: LaunchConfig) -> tuple[dict, int]:

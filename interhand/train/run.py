@@ -78,10 +78,14 @@ def _train(config: TrainConfig, context: DistContext) -> dict:
     shard_dir = train_shard_dir(config)
     torch.manual_seed(config.seed)  # the same initial weights on every rank (DDP also broadcasts rank 0's)
     model = build_internet(config.model)
-    module = prepare_for_device(model, context.device)
+    module = prepare_for_device(model, context.device, compile_model=False)
     if context.distributed:
         module = torch.nn.parallel.DistributedDataParallel(
             module, device_ids=[context.local_rank] if context.device.type == "cuda" else None)
+    if config.model.compile:  # the DDP-wrapped module: DDP's bucketed all-reduce is then overlapped with backward
+        module = torch.compile(module)
+    if context.device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # one patch size: the fastest convolution algorithms, chosen once
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     start_epoch, start_iteration = 0, 0
     resume = None
@@ -98,7 +102,7 @@ def _train(config: TrainConfig, context: DistContext) -> dict:
             log.info(f"resumed from {resume.path} at epoch {start_epoch}, iteration {start_iteration}")
     geometry = heatmap_geometry(config.model)
     loader = build_loader(shard_dir, config.loader, context.rank, context.world_size, geometry=geometry,
-                          equal_shares=True)
+                          equal_shares=True, on_gpu=context.device.type == "cuda")
     steps = len(loader) if not config.steps_per_epoch else min(len(loader), config.steps_per_epoch)
     _check_same_steps(steps, context)
     if resume is not None:  # the steps after the snapshot are redone: their first log lines go
@@ -142,6 +146,8 @@ def _rank_report(batch_sizes: dict[int, int], iterations: int, model, context: D
     mine = {"rank": context.rank, "iterations": iterations,
             "batch_sizes": {str(rows): count for rows, count in sorted(batch_sizes.items())},
             "weights": weights_digest(model)}
+    if context.device.type == "cuda":  # this process's own peak (the caching allocator's), not the whole GPU's
+        mine["peak_gpu_memory_mib"] = round(torch.cuda.max_memory_reserved(context.device) / 2**20)
     ranks = gather_from_ranks(mine, context)
     if context.is_main and len({rank["weights"] for rank in ranks}) > 1:
         _logger.warning(f"the ranks' weights differ after this epoch: {[rank['weights'] for rank in ranks]}")

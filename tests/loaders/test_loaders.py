@@ -176,11 +176,24 @@ def test_reference_loader_names_the_shard_when_an_index_lies(synth_ih26m_shards,
         list(loader)
 
 
-def test_backend_resolution_on_a_machine_without_gpu():
-    assert resolve_backend(LoaderConfig()) == ("reference", "cpu")
-    assert resolve_backend(LoaderConfig(backend="dali")) == ("dali", "cpu")
-    with pytest.raises(ValueError, match="no CUDA device"):
-        resolve_backend(LoaderConfig(device="gpu"))
+@pytest.mark.parametrize("gpus", [0, 1])
+def test_backend_resolution_follows_the_job_and_the_machine(gpus, monkeypatch):
+    """The same answers on a GPU host as here: DALI's count of GPUs is set for the test."""
+    import interhand.loaders.build as build
+
+    monkeypatch.setattr(build, "cuda_device_count", lambda: gpus)
+    # A CPU job decodes on the CPU, whatever the machine has (no silent decoding on GPU 0).
+    assert resolve_backend(LoaderConfig(), on_gpu=False) == ("reference", "cpu")
+    assert resolve_backend(LoaderConfig(backend="dali"), on_gpu=False) == ("dali", "cpu")
+    # The reference loader decodes on the CPU: with device auto it is never refused for a GPU job.
+    assert resolve_backend(LoaderConfig(backend="reference"), on_gpu=True) == ("reference", "cpu")
+    # A GPU job decodes on the GPU when DALI sees one.
+    assert resolve_backend(LoaderConfig(), on_gpu=True) == (("dali", "gpu") if gpus else ("reference", "cpu"))
+    if gpus:
+        assert resolve_backend(LoaderConfig(device="gpu")) == ("dali", "gpu")
+    else:
+        with pytest.raises(ValueError, match="no CUDA device"):
+            resolve_backend(LoaderConfig(device="gpu"))
 
 
 def test_gpu_graph_with_mixed_decode_builds_statically(synth_ih26m_shards):

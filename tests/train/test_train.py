@@ -48,6 +48,16 @@ def test_listing_gpus_the_machine_lacks_is_an_error_naming_them():
         check_gpus_exist([0], 0)
 
 
+def test_gpu_indices_pick_from_an_inherited_cuda_visible_devices():
+    from interhand.runtime.gpus import visible_devices
+
+    assert visible_devices([0, 1], None) == "0,1"
+    assert visible_devices([1], "4,5") == "5"  # a scheduler gave this job GPUs 4 and 5: --gpu 1 is GPU 5
+    assert visible_devices([0, 1], "MIG-aaaa, MIG-bbbb") == "MIG-aaaa,MIG-bbbb"
+    with pytest.raises(ValueError, match=r"\[1\].*GPUs 0-0 \(CUDA_VISIBLE_DEVICES='GPU-1234'\)"):
+        visible_devices([0, 1], "GPU-1234")
+
+
 def test_torchrun_is_standalone_on_one_node_and_rendezvous_on_several():
     from interhand.config import LaunchConfig
     from interhand.runtime.launch import torchrun_command
@@ -156,9 +166,8 @@ def test_training_on_rootnet_boxes_the_train_split_lacks_is_one_clear_error(synt
     assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
 
 
-def test_asking_for_a_gpu_on_a_machine_without_one_is_one_clear_error(synth_ih26m_shards, tmp_path):
-    if torch.cuda.device_count():
-        pytest.skip("this machine has a GPU")
+def test_asking_for_a_gpu_on_a_machine_without_one_is_one_clear_error(synth_ih26m_shards, tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)  # as here, on a GPU host too
     result = CliRunner().invoke(main, ["train", "--gpu", "0-3", "--shards", str(synth_ih26m_shards.parent.parent),
                                        "--output", str(tmp_path / "o")])
     assert result.exit_code == 1 and "no GPU" in result.output
