@@ -4,7 +4,8 @@ On a GPU every read of a device value (`float(loss)`, `.item()`, `.tolist()`) wa
 the work queued before it, so the host cannot prepare the next batch while the GPU computes: the loop should
 read nothing per step. This counts those reads in `interhand.train.loop.train_one_epoch` itself, on the CPU (the
 count does not depend on the device): `aten._local_scalar_dense` (what float(), .item() and bool() of a tensor
-dispatch to) under a TorchDispatchMode, but not of Adam's step counters (on the CPU in a GPU run too), and every
+dispatch to) under a TorchDispatchMode, but not of Adam's step counters (on the CPU in a GPU run too), the ops
+whose output size depends on the data (nonzero, masked_select, unique: boolean indexing), and every
 `Tensor.tolist()` call. The loop runs a small InterNet on
 in-memory batches (no loader), for `--steps` steps at --log-every 1 and at `--log-every` (default 16); it also
 times the two, interleaved, median of `--rounds` (on a CPU the reads cost nothing: the times should agree).
@@ -43,6 +44,10 @@ from common import machine_description
 MODEL = ModelConfig(resnet_type=18, input_size=64, heatmap_size=16)
 
 
+_SIZE_FROM_DATA = {torch.ops.aten.nonzero.default, torch.ops.aten.masked_select.default,
+                   torch.ops.aten.unique_dim.default, torch.ops.aten._unique2.default}
+
+
 class _HostReads(TorchDispatchMode):
     """Counts the dispatched scalar reads (`Tensor.tolist` is counted by a patch in `_epoch`), except those of
     Adam's step counters: torch keeps them on the CPU in a GPU run too (not capturable), so reading them waits
@@ -53,7 +58,9 @@ class _HostReads(TorchDispatchMode):
         self.optimizer, self.count = optimizer, 0
 
     def __torch_dispatch__(self, function, types, args=(), kwargs=None):
-        if function is torch.ops.aten._local_scalar_dense.default:
+        if function in _SIZE_FROM_DATA:  # boolean indexing and friends: the output's size is read back
+            self.count += 1
+        elif function is torch.ops.aten._local_scalar_dense.default:
             counters = {state["step"].data_ptr() for state in self.optimizer.state.values() if "step" in state}
             self.count += args[0].data_ptr() not in counters
         return function(*args, **(kwargs or {}))

@@ -15,7 +15,7 @@ from interhand.geometry.heatmap import ORIGINAL_GEOMETRY, HeatmapGeometry
 from interhand.loaders.augment import Targets, augment_targets, params_flip, patch_affines
 from interhand.skeleton import in_ih26m_order
 
-__all__ = ["Batch", "targets_from_records", "make_batch", "images_to_float"]
+__all__ = ["Batch", "targets_from_records", "make_batch", "images_to_float", "to_device"]
 
 
 class Batch(NamedTuple):
@@ -61,6 +61,16 @@ def make_batch(images_nhwc: torch.Tensor, targets: Targets, hand_type_valid: np.
                  tensor(np.asarray(colour).reshape(-1, 3)), tuple(keys), None if params is None else tensor(params))
 
 
+def to_device(tensor: torch.Tensor, device: torch.device | str) -> torch.Tensor:
+    """`tensor` on `device`, without making the host wait for the GPU: a copy from pageable host memory waits for
+    the work queued before it, so a CPU tensor bound for a GPU goes through page-locked memory first (torch's
+    caching host allocator: a host-side copy) and its copy to the GPU is only queued."""
+    device = torch.device(device)
+    if device.type == "cuda" and tensor.device.type == "cpu" and not tensor.is_pinned():
+        tensor = tensor.pin_memory()
+    return tensor.to(device, non_blocking=True)
+
+
 def images_to_float(image: torch.Tensor, colour: torch.Tensor | None = None,
                     device: torch.device | str | None = None,
                     memory_format: torch.memory_format = torch.contiguous_format) -> torch.Tensor:
@@ -73,9 +83,9 @@ def images_to_float(image: torch.Tensor, colour: torch.Tensor | None = None,
     are not DDP's bucket views ("Grad strides do not match bucket view strides": a copy per step).
     """
     if device is not None:
-        image = image.to(device, non_blocking=True)
+        image = to_device(image, device)
     image = image.to(torch.float32, memory_format=memory_format)
     if colour is None:
         return image.div_(255.0)
-    factors = colour.to(image.device, dtype=torch.float32).reshape(-1, 3, 1, 1) / 255.0
+    factors = to_device(colour, image.device).float().reshape(-1, 3, 1, 1) / 255.0
     return image.mul_(factors).clamp_(0.0, 1.0)

@@ -10,7 +10,7 @@ from typing import Callable, Optional
 
 import torch
 
-from interhand.loaders.batch import Batch, images_to_float
+from interhand.loaders.batch import Batch, images_to_float, to_device
 from interhand.loaders.protocol import ShardLoader
 from interhand.model import internet_losses
 from interhand.progress import progress as progress_reporter
@@ -35,9 +35,9 @@ class LoopSettings:
 
 
 def batch_targets(batch: Batch, device: torch.device) -> dict[str, torch.Tensor]:
-    """The loss's target mapping on `device` (non-blocking copies)."""
+    """The loss's target mapping on `device` (copies the host does not wait for: `to_device`)."""
     names = ("joints_voxel", "joint_valid", "rel_root_depth_bins", "root_valid", "hand_type", "hand_type_valid")
-    return {name: getattr(batch, name).to(device, non_blocking=True) for name in names}
+    return {name: to_device(getattr(batch, name), device) for name in names}
 
 
 def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, images: torch.Tensor,
