@@ -90,9 +90,13 @@ class PoseNet(nn.Module):
         reset_head_parameters(self)
 
     def _heatmap(self, deconv: nn.Module, conv: nn.Module, features: torch.Tensor) -> torch.Tensor:
-        logits = conv(deconv(features))
-        if self.heatmap_gain != 1.0:
-            logits = logits * self.heatmap_gain
+        hidden = deconv(features)
+        if self.heatmap_gain == 1.0:
+            logits = conv(hidden)
+        else:  # G·(W x + b) = (G·W) x + G·b: the gain scales the 1×1 kernel (256 × 21·D values), not the output
+            # (B × 21·D × 64 × 64 values, the largest tensor of the step), in the forward and backward passes alike.
+            layer = conv[0]
+            logits = F.conv2d(hidden, layer.weight * self.heatmap_gain, layer.bias * self.heatmap_gain)
         batch, _, height, width = logits.shape
         # reshape, not view: under channels_last the conv output is not contiguous in NCHW order.
         return logits.reshape(batch, self.joints_per_hand, self.depth_bins, height, width)

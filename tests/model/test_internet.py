@@ -158,3 +158,19 @@ def test_heatmap_gain_scales_only_the_heatmap_and_travels_in_the_checkpoint(tmp_
         assert torch.allclose(loaded(images).joint_heatmap, outputs[16.0].joint_heatmap)
     with pytest.raises(ValueError, match="heatmap_gain=0"):
         ModelConfig(heatmap_gain=0)
+
+
+def test_the_gain_folded_into_the_kernel_gives_the_gradient_of_the_gain_on_the_output():
+    """The gain scales the 1×1 kernel, not the largest tensor of the step: the same value and gradient as the
+    output multiplied by it (exactly, for a power of two)."""
+    images = torch.rand(2, 3, 64, 64)
+    gradients = {}
+    for gain, factor in ((16.0, 1.0), (1.0, 16.0)):  # folded, and applied to the output
+        torch.manual_seed(0)
+        model = InterNet(ModelConfig(resnet_type=18, input_size=64, heatmap_size=16, heatmap_gain=gain))
+        heatmap = model(images).joint_heatmap * factor
+        (heatmap.square().mean()).backward()
+        gradients[gain] = (heatmap.detach(), model.pose_net.joint_conv_1[0].weight.grad,
+                           model.backbone_net.resnet.conv1.weight.grad)
+    for folded, on_output in zip(gradients[16.0], gradients[1.0]):
+        torch.testing.assert_close(folded, on_output, rtol=1e-6, atol=0)
