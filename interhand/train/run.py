@@ -15,6 +15,7 @@ import yaml
 from interhand.config import TrainConfig, config_to_dict
 from interhand.geometry.heatmap import heatmap_geometry
 from interhand.loaders.build import build_loader
+from interhand.loaders.shares import equal_share
 from interhand.model import build_internet, prepare_for_device
 from interhand.runtime.ddp import DistContext, distributed, gather_from_ranks, wait_for_ranks, weights_digest
 from interhand.shard_format.dataset_json import read_dataset_json
@@ -112,7 +113,8 @@ def _train(config: TrainConfig, context: DistContext) -> dict:
         log.info(f"training {config.dataset}/{config.annot_subset} from {shard_dir}: {context.world_size} process(es) "
                  f"on {context.device.type}, {loader.backend} loader, batch {config.loader.batch_size} per process "
                  f"(global {config.loader.batch_size * context.world_size}), lr {config.lr} (not scaled), "
-                 f"{steps} iterations per epoch, epochs {start_epoch}..{config.total_epochs - 1}")
+                 f"{steps} iterations per epoch, epochs {start_epoch}..{config.total_epochs - 1}; "
+                 f"{_shares_line(shard_dir, config, context.world_size)}")
     summary: dict = {}
     for epoch in range(start_epoch, config.total_epochs):
         loader.set_epoch(epoch)
@@ -130,6 +132,14 @@ def _train(config: TrainConfig, context: DistContext) -> dict:
         log.info(f"epoch {epoch}: " + ", ".join(f"{key} {value:.4g}" for key, value in summary.items()))
     wait_for_ranks(context)  # the run ends on every rank once rank 0 has written its last snapshot
     return summary
+
+
+def _shares_line(shard_dir: Path, config: TrainConfig, world_size: int) -> str:
+    """How the split is shared this run, in words (interhand.loaders.shares)."""
+    total = read_dataset_json(shard_dir, config.loader.accept_incomplete).counts.samples
+    share = equal_share(total, world_size)
+    return (f"{total} samples: {share} a process an epoch ({total - share * world_size} left out an epoch, a "
+            "different one each epoch)" if world_size > 1 else f"{total} samples")
 
 
 def _check_same_steps(steps: int, context: DistContext) -> None:
