@@ -5,7 +5,8 @@
       by bench/bench_loader.py, which reuses them) and its val split (`--jpeg baseline`) for the eval pass.
   run (the GPU machine; at most ~8 minutes on one H200, no internet), each step a subprocess with its own
       time limit and log under OUT/:
-      1. `pytest -m gpu`: the GPU tests;
+      1. `pytest -m gpu`: the GPU tests; their GPU-vs-CPU image differences go to OUT/gpu_parity.json and
+         the report's pytest_gpu.parity;
       2. the loader benchmark's DALI `mixed` rows: baseline and source shards, with and without ROI decoding
          (`hw_decoder_load` = DaliPipelineSpec's default, chosen for baseline data);
       3. a short training run: InterNet ResNet-50 at 256², bf16 autocast, channels_last, fed by DALI `mixed`:
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -106,12 +108,14 @@ class _MemoryWatch:
         self._thread.join()
 
 
-def _step(name: str, command: list[str], out: Path, limit: int) -> dict:
-    """Run one step; its output goes to OUT/<name>.log. Returns status, seconds and the output's tail."""
+def _step(name: str, command: list[str], out: Path, limit: int, env: dict[str, str] | None = None) -> dict:
+    """Run one step (`env`: variables added to this process's environment); its output goes to OUT/<name>.log.
+    Returns status, seconds and the output's tail."""
     started = time.perf_counter()
     log = out / f"{name}.log"
     try:
-        result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=limit)
+        result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=limit,
+                                env=None if env is None else {**os.environ, **env})
         output, code = result.stdout + result.stderr, result.returncode
     except subprocess.TimeoutExpired as expired:
         output = (expired.stdout or b"").decode(errors="replace") if isinstance(expired.stdout, bytes) \
@@ -170,9 +174,14 @@ def run(data: Path, out: Path, dry_run: bool) -> dict:
                     "prepared": json.loads((data / "prepared.json").read_text())}
     started = time.perf_counter()
 
+    # tests/test_gpu.py writes each GPU-vs-CPU parity case's image differences there: the figures its provisional
+    # tolerances are to be tightened with
+    parity = out / "gpu_parity.json"
     step = _step("pytest_gpu", [python, "-m", "pytest", "-m", "gpu", "-q", "-p", "no:cacheprovider",
-                                "--basetemp", str(out / "pytest"), "tests"], out, _LIMITS["pytest_gpu"])
-    report["pytest_gpu"] = {**_pick(step), "counts": _pytest_summary(step["output"])}
+                                "--basetemp", str(out / "pytest"), "tests"], out, _LIMITS["pytest_gpu"],
+                 env={"INTERHAND_GPU_PARITY_JSON": str(parity)})
+    report["pytest_gpu"] = {**_pick(step), "counts": _pytest_summary(step["output"]),
+                            "parity": json.loads(parity.read_text()) if parity.is_file() else {}}
 
     loader = [python, str(REPO / "bench" / "bench_loader.py"), "--keep", str(paths["loader"]), "--gpu-only",
               "--repeats", "1" if dry_run else "3", "--profile"]
@@ -259,7 +268,7 @@ def _table(report: dict) -> str:
              f"{'step':<14}{'ok':<6}{'seconds':>8}  figures"]
     counts = report["pytest_gpu"]["counts"]
     lines.append(f"{'pytest -m gpu':<14}{str(report['pytest_gpu']['ok']):<6}{report['pytest_gpu']['seconds']:>8}  "
-                 + ", ".join(f"{value} {key}" for key, value in counts.items()))
+                 + ", ".join(f"{value} {key}" for key, value in counts.items()) + _parity_summary(report))
     rows = {key[:-len("_images_per_s")]: value for key, value in figures.items()
             if key.startswith("dali_gpu") and key.endswith("_images_per_s")}
     lines.append(f"{'loader':<14}{str(report['loader']['ok']):<6}{report['loader']['seconds']:>8}  "
@@ -282,6 +291,16 @@ def _table(report: dict) -> str:
     lines.append("goals: " + ", ".join(f"{name} {'met' if met else 'not met' if met is not None else 'not measured'}"
                                        for name, met in report["goals_met"].items()))
     return "\n".join(lines)
+
+
+def _parity_summary(report: dict) -> str:
+    """'; GPU vs CPU twin, N cases: worst image mean |diff| m, max x' from the parity figures; '' without any."""
+    cases = report["pytest_gpu"].get("parity", {}).get("cases", {})
+    if not cases:
+        return ""
+    worst_mean = max(case["mean_abs"] for case in cases.values())
+    worst_max = max(case["max_abs"] for case in cases.values())
+    return f"; GPU vs CPU twin, {len(cases)} cases: worst image mean |diff| {worst_mean:.3g}, max {worst_max:.0f}"
 
 
 def main() -> None:

@@ -25,6 +25,7 @@ def test_gpu_check_dry_run_prepares_runs_every_step_and_reports(tmp_path):
     assert report == json.loads((out / "gpu_check.json").read_text())
     assert [report[step]["ok"] for step in ("pytest_gpu", "loader", "train", "eval")] == [True] * 4, report
     assert report["pytest_gpu"]["counts"].get("deselected", 0) > 0  # only the gpu-marked tests were selected
+    assert report["pytest_gpu"]["parity"] == {}  # the GPU tests skip on the CPU: no GPU-vs-CPU figures
     assert set(report["loader"]["figures"]["profile_us"]) == {"baseline", "source"}
     assert len(report["train"]["loss_curve"]) == 3 and report["train"]["images_per_s"] > 0
     assert report["eval"]["metrics"]["counts"]["samples"] == 16
