@@ -10,7 +10,8 @@
       driver, CUDA, torch and DALI versions and checks that torch and DALI both see a GPU (without, the check
       stops there: nothing would be proved). Then each step runs in its own process group with its own time
       limit (the group is killed on timeout: torchrun's workers too), its stdout and stderr kept in OUT/:
-      1. `pytest -m gpu`: ok only when the GPU tests PASSED (their count; skipped is a failure);
+      1. `pytest -m gpu`: ok only when the GPU tests PASSED (their count; skipped is a failure); their
+         GPU-vs-CPU image differences go to OUT/gpu_parity.json and the report's pytest_gpu.parity;
       2. the loader benchmark's DALI `mixed` rows: baseline and source shards, with and without ROI decoding
          (`hw_decoder_load` = DaliPipelineSpec's default, chosen for baseline data); no CPU profiling;
       3. a short training run: InterNet ResNet-50 at 256², bf16 autocast, channels_last, fed by DALI `mixed`,
@@ -120,17 +121,18 @@ def _kill_group(pgid: int) -> None:
         pass
 
 
-def _step(name: str, command: list[str], out: Path, limit: int) -> dict:
-    """Run one step in its own process group: stdout to OUT/<name>.out, stderr to OUT/<name>.err as it runs (a
-    step killed at its limit keeps what it printed); on timeout the whole group goes (torchrun's workers too), and
-    so does anything the step left behind. Returns status, seconds, both outputs and their tail."""
+def _step(name: str, command: list[str], out: Path, limit: int, env: dict[str, str] | None = None) -> dict:
+    """Run one step in its own process group (`env`: variables added to this process's environment): stdout to
+    OUT/<name>.out, stderr to OUT/<name>.err as it runs (a step killed at its limit keeps what it printed); on
+    timeout the whole group goes (torchrun's workers too), and so does anything the step left behind. Returns
+    status, seconds, both outputs and their tail."""
     started = time.perf_counter()
     out_path, err_path = out / f"{name}.out", out / f"{name}.err"
     with open(out_path, "w") as stdout, open(err_path, "w") as stderr:
         stdout.write(" ".join(command) + "\n")
         stdout.flush()
         process = subprocess.Popen(command, cwd=REPO, stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL,
-                                   start_new_session=True)
+                                   start_new_session=True, env=None if env is None else {**os.environ, **env})
         try:
             code = process.wait(timeout=limit)
         except subprocess.TimeoutExpired:
@@ -185,7 +187,7 @@ def _train_figures(run_dir: Path) -> dict:
     return figures
 
 
-def _pytest_step(step: dict, dry_run: bool) -> dict:
+def _pytest_step(step: dict, dry_run: bool, parity: Path) -> dict:
     """The GPU tests' step: ok only when they ran and passed. Skipped GPU tests prove nothing (torch or DALI blind
     to the GPU), so pytest's exit 0 is not enough."""
     counts = _pytest_summary(step["output"])
@@ -194,7 +196,8 @@ def _pytest_step(step: dict, dry_run: bool) -> dict:
     reason = None if ok else (f"{passed} GPU tests passed, {skipped} skipped, {failed} failed, {counts.get('error', 0)} "
                               f"errors (exit code {step['exit_code']}): the GPU path is not proved"
                               + (" (expected in a CPU dry run)" if dry_run else ""))
-    return {**_pick(step), "ok": ok, "counts": counts, "reason": reason}
+    return {**_pick(step), "ok": ok, "counts": counts, "reason": reason,
+            "parity": json.loads(parity.read_text()) if parity.is_file() else {}}
 
 
 def _write(report: dict, out: Path) -> None:
@@ -239,9 +242,13 @@ def run(data: Path, out: Path, dry_run: bool) -> dict:
         print(json.dumps(report))
         return report
 
+    # tests/test_gpu.py writes each GPU-vs-CPU parity case's image differences there: the figures its provisional
+    # tolerances are to be tightened with
+    parity = out / "gpu_parity.json"
     steps["pytest_gpu"] = _step("pytest_gpu", [python, "-m", "pytest", "-m", "gpu", "-q", "-p", "no:cacheprovider",
-                                               "--basetemp", str(out / "pytest"), "tests"], out, _limit("pytest_gpu", dry_run))
-    record("pytest_gpu", _pytest_step(steps["pytest_gpu"], dry_run))
+                                               "--basetemp", str(out / "pytest"), "tests"], out,
+                                _limit("pytest_gpu", dry_run), env={"INTERHAND_GPU_PARITY_JSON": str(parity)})
+    record("pytest_gpu", _pytest_step(steps["pytest_gpu"], dry_run, parity))
 
     loader = [python, str(REPO / "bench" / "bench_loader.py"), "--keep", str(paths["loader"]), "--gpu-only",
               "--repeats", "1" if dry_run else "3"]
@@ -340,7 +347,8 @@ def _table(report: dict) -> str:
                           f"torch and DALI ({found.get('dali_gpus')} GPU) see the GPU"))
     if "pytest_gpu" in report:
         counts = ", ".join(f"{value} {key}" for key, value in report["pytest_gpu"]["counts"].items())
-        lines.append(_row(report, "pytest_gpu", "pytest -m gpu", report["pytest_gpu"]["reason"] or counts))
+        lines.append(_row(report, "pytest_gpu", "pytest -m gpu", (report["pytest_gpu"]["reason"] or counts)
+                          + _parity_summary(report)))
     if "loader" in report:
         rows = {key[:-len("_images_per_s")]: value for key, value in report["loader"]["figures"].items()
                 if key.startswith("dali_gpu") and key.endswith("_images_per_s")}
@@ -367,6 +375,16 @@ def _table(report: dict) -> str:
         lines.append("goals: " + ", ".join(f"{name} {'met' if met else 'not met' if met is not None else 'not measured'}"
                                            for name, met in report["goals_met"].items()))
     return "\n".join(lines)
+
+
+def _parity_summary(report: dict) -> str:
+    """'; GPU vs CPU twin, N cases: worst image mean |diff| m, max x' from the parity figures; '' without any."""
+    cases = report["pytest_gpu"].get("parity", {}).get("cases", {})
+    if not cases:
+        return ""
+    worst_mean = max(case["mean_abs"] for case in cases.values())
+    worst_max = max(case["max_abs"] for case in cases.values())
+    return f"; GPU vs CPU twin, {len(cases)} cases: worst image mean |diff| {worst_mean:.3g}, max {worst_max:.0f}"
 
 
 def main() -> None:

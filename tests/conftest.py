@@ -58,10 +58,12 @@ def real_ih26m_root(tmp_path_factory) -> Path:
     return root
 
 
-def _shards(tmp_path_factory, root: Path, dataset: str, splits: tuple[str, ...], shard_samples: int) -> Path:
+def _shards(tmp_path_factory, root: Path, dataset: str, splits: tuple[str, ...], shard_samples: int,
+            **options) -> Path:
+    """`splits` of the dataset at `root` as shards (`options`: more PreprocessConfig fields); `<this>/<split>/`."""
     out = tmp_path_factory.mktemp("shards")
     for split in splits:
-        split_dir = make_shards(out, root, dataset=dataset, split=split, shard_samples=shard_samples)
+        split_dir = make_shards(out, root, dataset=dataset, split=split, shard_samples=shard_samples, **options)
     return split_dir.parent
 
 
@@ -69,6 +71,13 @@ def _shards(tmp_path_factory, root: Path, dataset: str, splits: tuple[str, ...],
 def synth_ih26m_shards(tmp_path_factory, synth_ih26m_root) -> Path:
     """Shards of the synthetic InterHand2.6M (train, val, test), 10 samples a shard: `<this>/<split>/`."""
     return _shards(tmp_path_factory, synth_ih26m_root, "interhand26m", ("train", "val", "test"), 10)
+
+
+@pytest.fixture(scope="session")
+def synth_ih26m_progressive_shards(tmp_path_factory, synth_ih26m_root) -> Path:
+    """The test split of synth_ih26m_shards written with `--jpeg source`: the rendered frames stored as they are,
+    progressive JPEGs (the default re-encodes them as baseline), 10 samples a shard. `<this>/test/`."""
+    return _shards(tmp_path_factory, synth_ih26m_root, "interhand26m", ("test",), 10, jpeg="source")
 
 
 @pytest.fixture(scope="session")
@@ -86,7 +95,8 @@ def synth_stb_shards(tmp_path_factory, synth_stb_root) -> Path:
 
 @pytest.fixture(scope="session")
 def synth_rhd_shards(tmp_path_factory, synth_rhd_root) -> Path:
-    return _shards(tmp_path_factory, synth_rhd_root, "rhd", ("train",), 4)
+    """RHD's train split (no RootNet outputs) and test split (with them), 4 samples a shard: `<this>/<split>/`."""
+    return _shards(tmp_path_factory, synth_rhd_root, "rhd", ("train", "test"), 4)
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,10 @@
 
 from pathlib import Path
 
+import numpy as np
+
 from interhand.config import PreprocessConfig, SynthConfig
+from interhand.loaders.augment import AugmentParams, draw_augment_params_array, params_to_array
 from interhand.preprocess.run import run, shard_dir
 
 REAL_SAMPLES = Path(__file__).parent / "data" / "interhand26m_real"
@@ -57,3 +60,68 @@ def parse_skeleton_txt(text: str) -> tuple[tuple[str, ...], tuple[int, ...]]:
     if sorted(rows) != list(range(len(rows))):
         raise ValueError(f"skeleton.txt: joint ids are not 0..{len(rows) - 1}")
     return tuple(rows[i][0] for i in range(len(rows))), tuple(rows[i][1] for i in range(len(rows)))
+
+
+# --- loader parity: two loaders on the same shards and the same augmentation parameters ---
+
+# Targets and masks come from the same `.ann` records and parameters through the same host code in every loader:
+# they agree to float32 rounding (the reference loader's geometry runs in float64).
+TARGET_TOLERANCE = 1e-4
+TARGET_FIELDS = ("joints_voxel", "joint_valid", "rel_root_depth_bins", "root_valid", "hand_type", "hand_type_valid",
+                 "patch_to_flipped_img")
+# Hand-picked parameters every parity test covers: flips, rotations past ±45°, a crop that leaves the frame, colour.
+FIXED_PARAMS = [AugmentParams(), AugmentParams(flip=True), AugmentParams(rot_deg=75.0),
+                AugmentParams(rot_deg=-90.0, flip=True), AugmentParams(scale=0.75, shift_x=0.15, shift_y=-0.15),
+                AugmentParams(colour=(0.8, 1.2, 1.05), rot_deg=20.0)]
+
+
+def params_table(count: int, seed: int) -> np.ndarray:
+    """(count, 8) float32 augmentation parameters, one row a sample: FIXED_PARAMS first, then random draws."""
+    table = draw_augment_params_array(np.random.default_rng(seed), count)
+    for index, params in enumerate(FIXED_PARAMS[:count]):
+        table[index] = params_to_array(params)
+    return table
+
+
+def table_params_source(table: np.ndarray, batch_size: int):
+    """A DALI external source (batch callable) handing out the rows of `table` in order, `batch_size` a call,
+    wrapping round: read unshuffled, sample i of the split gets row i in the first epoch."""
+    position = {"next": 0}
+
+    def next_batch() -> list[np.ndarray]:
+        rows = [table[(position["next"] + k) % len(table)] for k in range(batch_size)]
+        position["next"] += batch_size
+        return rows
+
+    return next_batch
+
+
+def fixed_params_dali_loader(shards, table: np.ndarray, batch_size: int, device: str, **spec_options):
+    """A DALI loader over `shards` (a `shard_list`) on `device` ("cpu" or "gpu"), unshuffled, with sample keys,
+    sample i augmented with row i of `table`; `spec_options` go to `DaliPipelineSpec` (box, roi_decode, ...)."""
+    from interhand.loaders.dali_loader import DaliLoader
+    from interhand.loaders.dali_pipeline import DaliPipelineSpec
+
+    spec = DaliPipelineSpec(shards.paths, shards.index_paths, batch_size=batch_size, num_threads=2, device=device,
+                            with_keys=True, **spec_options)
+    return DaliLoader(spec, table_params_source(table, batch_size))
+
+
+def compare_batches(left, right):
+    """Walk two loaders' batches in step and check that they hold the same samples (keys) with the same targets,
+    masks and parameters (to TARGET_TOLERANCE). Returns (samples seen, the absolute difference of every image value,
+    a flat float tensor on the CPU): the images' tolerances are the caller's, they depend on the decoders."""
+    import torch
+
+    seen, differences = 0, []
+    for left_batch, right_batch in zip(left, right, strict=True):
+        assert left_batch.keys == right_batch.keys
+        for name in TARGET_FIELDS:
+            torch.testing.assert_close(getattr(left_batch, name), getattr(right_batch, name), atol=TARGET_TOLERANCE,
+                                       rtol=0, msg=lambda message: f"{name}: {message}")
+        if left_batch.params is not None and right_batch.params is not None:
+            torch.testing.assert_close(left_batch.params, right_batch.params, atol=0, rtol=0)
+        difference = left_batch.image.cpu().int() - right_batch.image.cpu().int()
+        differences.append(difference.abs().float().flatten())
+        seen += len(left_batch.keys)
+    return seen, torch.cat(differences)

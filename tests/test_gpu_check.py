@@ -27,6 +27,7 @@ def test_gpu_check_dry_run_prepares_runs_every_step_and_fails_where_the_gpu_test
     assert result.returncode == 1 and report["ok"] is False
     assert not report["pytest_gpu"]["ok"] and "skipped" in report["pytest_gpu"]["reason"]
     assert report["pytest_gpu"]["counts"].get("deselected", 0) > 0  # only the gpu-marked tests were selected
+    assert report["pytest_gpu"]["parity"] == {}  # the GPU tests skip on the CPU: no GPU-vs-CPU figures
     assert [report[step]["ok"] for step in ("preflight", "loader", "train", "eval", "mean_pose")] == [True] * 5, report
     assert report["preflight"]["found"]["cuda_available"] is False and "torch" in report["preflight"]["found"]
     assert "profile_us" not in report["loader"]["figures"]  # no CPU profiling on the GPU machine
@@ -78,7 +79,7 @@ def test_the_report_is_written_after_every_step(tmp_path, monkeypatch):
     (data / "prepared.json").write_text(json.dumps({"frames": 4, "dry_run": True, "samples": {}}))
     calls = []
 
-    def fake_step(name, command, out, limit):
+    def fake_step(name, command, out, limit, env=None):
         calls.append(name)
         if len(calls) == 3:
             raise KeyboardInterrupt("cut short")

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from interhand.config import LoaderConfig
-from interhand.loaders.augment import AugmentParams, counter_params, draw_augment_params_array, params_to_array
+from interhand.loaders.augment import counter_params
 from interhand.loaders.build import build_loader, resolve_backend
 from interhand.loaders.dali_loader import DaliLoader
 from interhand.loaders.dali_pipeline import DaliPipelineSpec, build_pipeline
@@ -17,56 +17,26 @@ from interhand.loaders.protocol import ShardLoader
 from interhand.loaders.reference import ReferenceDataset, ReferenceLoader, shard_list
 from interhand.loaders.shares import rank_range
 
+from helpers import FIXED_PARAMS, compare_batches, fixed_params_dali_loader, params_table
+
 # Measured on the synthetic shards: the reference loader warps with OpenCV, DALI with its own warp; both
 # round to nearest and pad with black, and they agree to within 1 grey level (mean 0.001: a few pixels
-# where the two fixed-point interpolations round differently). Targets and masks agree to 1e-4.
+# where the two fixed-point interpolations round differently). Targets and masks agree to 1e-4 (helpers).
 IMAGE_MEAN_ABS_TOLERANCE = 0.01
 IMAGE_MAX_ABS_TOLERANCE = 1.0
-TARGET_TOLERANCE = 1e-4
-TARGET_FIELDS = ("joints_voxel", "joint_valid", "rel_root_depth_bins", "root_valid", "hand_type", "hand_type_valid",
-                 "patch_to_flipped_img")
-
-FIXED = [AugmentParams(), AugmentParams(flip=True), AugmentParams(rot_deg=75.0), AugmentParams(rot_deg=-90.0, flip=True),
-         AugmentParams(scale=0.75, shift_x=0.15, shift_y=-0.15), AugmentParams(colour=(0.8, 1.2, 1.05), rot_deg=20.0)]
-
-
-def _params_table(count: int, seed: int) -> np.ndarray:
-    """Hand-picked cases first (flips, rotations, crop exits, colour), then random draws."""
-    table = draw_augment_params_array(np.random.default_rng(seed), count)
-    for index, params in enumerate(FIXED[:count]):
-        table[index] = params_to_array(params)
-    return table
 
 
 def _both_loaders(split_dir, batch_size=4, seed=0):
     shards = shard_list(split_dir)
-    table = _params_table(shards.total, seed)
-    position = {"next": 0}
-
-    def dali_params():
-        rows = [table[(position["next"] + k) % len(table)] for k in range(batch_size)]
-        position["next"] += batch_size
-        return rows
-
-    spec = DaliPipelineSpec(shards.paths, shards.index_paths, batch_size=batch_size, num_threads=2, device="cpu",
-                            with_keys=True)
-    dali = DaliLoader(spec, dali_params)
+    table = params_table(shards.total, seed)
+    dali = fixed_params_dali_loader(shards, table, batch_size, "cpu")
     reference = ReferenceLoader(ReferenceDataset(shards, LoaderConfig(batch_size=batch_size, workers=0, augment=False),
                                                  params_for=lambda index: table[index]))
     return dali, reference
 
 
 def _assert_batches_agree(dali, reference):
-    seen = 0
-    differences = []
-    for dali_batch, reference_batch in zip(dali, reference, strict=True):
-        assert dali_batch.keys == reference_batch.keys
-        for name in TARGET_FIELDS:
-            torch.testing.assert_close(getattr(dali_batch, name), getattr(reference_batch, name), atol=TARGET_TOLERANCE,
-                                       rtol=0, msg=lambda m: f"{name}: {m}")
-        differences.append((dali_batch.image.int() - reference_batch.image.int()).abs().float().flatten())
-        seen += len(dali_batch.keys)
-    difference = torch.cat(differences)
+    seen, difference = compare_batches(dali, reference)
     assert difference.mean() < IMAGE_MEAN_ABS_TOLERANCE
     assert difference.max() <= IMAGE_MAX_ABS_TOLERANCE
     return seen
@@ -244,9 +214,9 @@ def test_dali_crop_geometry_matches_the_reference_geometry_in_float64():
     from interhand.shard_format import ANN_FLOATS, ANN_LAYOUT
 
     rng, size, count = np.random.default_rng(5), 256, 64
-    params = _params_table(count, seed=5)
-    params[len(FIXED):, 0:2] = rng.uniform(-1.5, 1.5, (count - len(FIXED), 2))  # shift, in box sizes
-    params[len(FIXED):, 2] = rng.uniform(0.3, 3.0, count - len(FIXED))  # scale
+    params = params_table(count, seed=5)
+    params[len(FIXED_PARAMS):, 0:2] = rng.uniform(-1.5, 1.5, (count - len(FIXED_PARAMS), 2))  # shift, in box sizes
+    params[len(FIXED_PARAMS):, 2] = rng.uniform(0.3, 3.0, count - len(FIXED_PARAMS))  # scale
     image_wh = np.where(rng.random((count, 1)) < 0.5, [512.0, 334.0], [334.0, 512.0])
     boxes = np.concatenate([rng.uniform(0.0, 0.6, (count, 2)), rng.uniform(0.1, 0.5, (count, 2))], 1)
     boxes *= np.tile(image_wh, 2)
