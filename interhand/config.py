@@ -376,7 +376,8 @@ class TrainConfig:
     keep_snapshots: int = field(default=0, metadata={
         "help": "keep only the newest N epoch snapshots (each ~250-400 MB with Adam's state); 0: keep all, as the "
                 "original"})
-    log_every: int = field(default=20, metadata={"help": "iterations between JSON log lines"})
+    log_every: int = field(default=20, metadata={
+        "help": "iterations between JSON log lines; the loss is read back from the device (a wait for the GPU) only then"})
     continue_train: bool = field(default=False, metadata={"help": "resume from the newest complete snapshot"})
     seed: int = field(default=0, metadata={"help": "seed of the initialisation, shuffling and augmentation"})
     model: ModelConfig = field(default_factory=ModelConfig, metadata={"help": "network (--model-*)"})
