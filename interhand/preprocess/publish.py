@@ -3,9 +3,10 @@ metadata, a wids shard index, and SHA256SUMS over every file, written in that or
 
 - `README.md`: the Hugging Face dataset card. YAML front matter with `license`, `configs` (one config per split,
   named `<dataset>-<subset>-<split>`, holding the split's tars, so that `datasets.load_dataset(SPLIT_DIR)` reads
-  them with the webdataset builder), a description and the citation. The Hub reads the card at the root of a
-  dataset repository, so the subset folder gets one too (`write_subset_card`), with the config of every finished
-  split below it: either folder can be published as is.
+  them with the webdataset builder), `dataset_info` (the members' typed features, the split's sample count and
+  the tars' size), a description and the citation. The Hub reads the card at the root of a dataset repository, so
+  the subset folder gets one too (`write_subset_card`), with the config of every finished split below it: either
+  folder can be published as is.
 - `croissant.json`: Croissant 1.0 JSON-LD (mlcommons.org/croissant): the files with their SHA-256, and a record
   set whose fields are generated from the manifest's Arrow schema (`MANIFEST_SCHEMA`).
 - `shardindex.json`: the wids (webdataset random access) shard index, `wids-shard-index-v1`, relative URLs.
@@ -29,12 +30,15 @@ import yaml
 
 from interhand.manifests.schema import MANIFEST_SCHEMA
 from interhand.shard_format import (
+    ANN_MEMBER,
     CARD_FILE,
     CHECKSUMS_FILE,
     CROISSANT_FILE,
     DATASET_FILE,
+    JSON_MEMBER,
     MANIFEST_FILE,
     PUBLISHED_FILES,
+    RECORD_FIELDS,
     RECORDED_FILES,
     WIDS_INDEX_FILE,
 )
@@ -125,21 +129,58 @@ def folder_files(dataset: DatasetJson) -> list[str]:
 # <version>/<hash of the card's configs and dataset_info>, never under the folder's path: with one `default` config
 # and the pattern `<split>-*.tar` in every card, every `train` folder had one cache entry, and a load returned the
 # rows of whichever `train` folder was loaded first. A config per split named by folder_name gives every folder of a
-# shards root its own entry.
-def _config(dataset: DatasetJson, folder: str) -> dict:
-    """The card's config for one split, whose tars are `<folder><split>-*.tar`."""
-    return {"config_name": folder_name(dataset),
-            "data_files": [{"split": dataset.split, "path": f"{folder}{dataset.split}-*.tar"}]}
+# shards root its own entry; the sample count and tar bytes in `dataset_info` (hashed too) give a folder rewritten
+# with another count or size a new one.
+_SCALAR_FEATURES = {"key": "string", "format_version": "int64"}  # the `.json` record's fields besides RECORD_FIELDS
 
 
-def _card(dataset_name: str, title: str, configs: list[dict], body: str) -> str:
-    """The card's text: YAML front matter (license, name, tags, `configs`), then the body, the license in words and
-    the citation."""
+def _feature(kind: str, shape: tuple[int, ...]) -> dict:
+    """A `datasets` feature in the card's YAML form: a value type, or fixed-length lists of it (42×3: 42 of 3)."""
+    if not shape:
+        return {"dtype": kind}
+    feature: object = kind
+    for length in reversed(shape):
+        feature = {"list": feature, "length": length}
+    return feature
+
+
+def _features(dataset: DatasetJson) -> list[dict]:
+    """The typed columns a sample has when `datasets`' webdataset builder reads it: the `.ann` record as bytes (the
+    builder has no decoder for it, and a float list cannot be made from bytes), each image member present in the
+    folder as an image (a sample without it gets None), and the `.json` record as a struct of the §4.2 fields
+    with their Arrow types and fixed shapes, in the record's (sorted) key order; then the builder's `__key__` and
+    `__url__`. Declared, they are not inferred from the first samples, so a folder of JPEG and PNG samples loads."""
+    fields = {**{name: (kind, ()) for name, kind in _SCALAR_FEATURES.items()},
+              **{name: (kind, shape) for name, kind, shape in RECORD_FIELDS}}
+    record = [{"name": name, **_feature(*fields[name])} for name in sorted(fields)]
+    return [{"name": ANN_MEMBER, "dtype": "binary"},
+            *[{"name": member, "dtype": "image"} for member in dataset.image_members],
+            {"name": JSON_MEMBER, "struct": record},
+            {"name": "__key__", "dtype": "string"}, {"name": "__url__", "dtype": "string"}]
+
+
+def _config(dataset: DatasetJson, folder: str) -> tuple[dict, dict]:
+    """(the card's config, its dataset_info) for one split, whose tars are `<folder><split>-*.tar`. `datasets`
+    checks the split's `num_examples` after converting it (NonMatchingSplitsSizesError when a tar is missing);
+    `num_bytes` is the size of that conversion, unknown before it: 0, as `datasets` leaves it unmeasured, because
+    without the key it ignores the whole `splits` entry."""
+    name = folder_name(dataset)
+    config = {"config_name": name, "data_files": [{"split": dataset.split, "path": f"{folder}{dataset.split}-*.tar"}]}
+    info = {"config_name": name, "features": _features(dataset),
+            "splits": [{"name": dataset.split, "num_bytes": 0, "num_examples": dataset.counts.samples}],
+            "download_size": sum(shard.bytes for shard in dataset.shards)}
+    return config, info
+
+
+def _card(dataset_name: str, title: str, configs: list[tuple[dict, dict]], body: str) -> str:
+    """The card's text: YAML front matter (license, name, tags, `configs`, `dataset_info`), then the body, the
+    license in words and the citation."""
     license_id, terms, link = LICENSES[dataset_name]
     front = {"license": license_id}
     if license_id == "other":
         front.update(license_name=f"{dataset_name}-terms", license_link=link)
-    front.update(pretty_name=title, tags=["webdataset", "hand-pose-estimation"], configs=configs)
+    front.update(pretty_name=title, tags=["webdataset", "hand-pose-estimation"],
+                 configs=[config for config, _ in configs], dataset_info=[info for _, info in configs])
     lines = ["---", yaml.safe_dump(front, sort_keys=False, allow_unicode=True, width=120).rstrip("\n"), "---", "",
              f"# {title}", "", body, "", "## License", "",
              f"{terms}{f', {link}' if link else ''}. These shards are a derived copy and carry the same terms.", ""]
