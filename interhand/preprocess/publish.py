@@ -1,10 +1,12 @@
 """What a finished split folder carries for other tools (SHARD_FORMAT.md §1.2): a dataset card, Croissant
 metadata, a wids shard index, and SHA256SUMS over every file, written in that order after dataset.json.
 
-- `README.md`: the Hugging Face dataset card. YAML front matter with `license`, `configs` (the split's tars, so
-  that `datasets.load_dataset(SPLIT_DIR)` reads them with the webdataset builder), a description and the
-  citation. The Hub reads the card at the root of a dataset repository, so the subset folder gets one too
-  (`write_subset_card`), listing every finished split below it: either folder can be published as is.
+- `README.md`: the Hugging Face dataset card. YAML front matter with `license`, `configs` (one config per split,
+  named `<dataset>-<subset>-<split>`, holding the split's tars, so that `datasets.load_dataset(SPLIT_DIR)` reads
+  them with the webdataset builder), `dataset_info` (the members' typed features, the split's sample count and
+  the tars' size), a description and the citation. The Hub reads the card at the root of a dataset repository, so
+  the subset folder gets one too (`write_subset_card`), with the config of every finished split below it: either
+  folder can be published as is.
 - `croissant.json`: Croissant 1.0 JSON-LD (mlcommons.org/croissant): the files with their SHA-256, and a record
   set whose fields are generated from the manifest's Arrow schema (`MANIFEST_SCHEMA`).
 - `shardindex.json`: the wids (webdataset random access) shard index, `wids-shard-index-v1`, relative URLs.
@@ -24,21 +26,25 @@ import re
 from pathlib import Path
 
 import pyarrow as pa
+import yaml
 
 from interhand.manifests.schema import MANIFEST_SCHEMA
 from interhand.shard_format import (
+    ANN_MEMBER,
     CARD_FILE,
     CHECKSUMS_FILE,
     CROISSANT_FILE,
     DATASET_FILE,
+    JSON_MEMBER,
     MANIFEST_FILE,
     PUBLISHED_FILES,
+    RECORD_FIELDS,
     RECORDED_FILES,
     WIDS_INDEX_FILE,
 )
 from interhand.shard_format.dataset_json import DatasetJson, load_dataset_json
 
-__all__ = ["LICENSES", "CITATIONS", "write_published_files", "write_subset_card", "write_checksums",
+__all__ = ["LICENSES", "CITATIONS", "folder_name", "write_published_files", "write_subset_card", "write_checksums",
            "read_checksums", "folder_files", "MIN_SHARDS_FOR_READERS", "shard_count_warning"]
 
 # Readers want at least one shard per DataLoader worker of every process: 8 GPUs x 8 workers (SHARD_FORMAT.md §2).
@@ -106,6 +112,12 @@ def _write_text(path: Path, text: str) -> None:
     os.replace(temporary, path)
 
 
+def folder_name(dataset: DatasetJson) -> str:
+    """`<dataset>-<subset>-<split>`: the name of a split folder, unique below a shards root, as the card's config,
+    the wids index and the Croissant metadata give it."""
+    return f"{dataset.dataset}-{dataset.subset}-{dataset.split}"
+
+
 def folder_files(dataset: DatasetJson) -> list[str]:
     """Every file a finished split folder holds besides SHA256SUMS, sorted: what SHA256SUMS lists."""
     shards = [name for shard in dataset.shards for name in (shard.name, shard.index)]
@@ -113,21 +125,65 @@ def folder_files(dataset: DatasetJson) -> list[str]:
 
 
 # --- the dataset card ----------------------------------------------------------------------------------------------
-def _yaml_text(value: str) -> str:
-    return json.dumps(value, ensure_ascii=False)  # a JSON string is a valid YAML flow scalar
+# `datasets` (5.2.0) caches a folder loaded through its card under <cache>/<the folder's base name>/<config name>/
+# <version>/<hash of the card's configs and dataset_info>, never under the folder's path: with one `default` config
+# and the pattern `<split>-*.tar` in every card, every `train` folder had one cache entry, and a load returned the
+# rows of whichever `train` folder was loaded first. A config per split named by folder_name gives every folder of a
+# shards root its own entry; the sample count and tar bytes in `dataset_info` (hashed too) give a folder rewritten
+# with another count or size a new one.
+_SCALAR_FEATURES = {"key": "string", "format_version": "int64"}  # the `.json` record's fields besides RECORD_FIELDS
 
 
-def _card(dataset_name: str, title: str, configs: list[tuple[str, str]], body: str) -> str:
+def _feature(kind: str, shape: tuple[int, ...]) -> dict:
+    """A `datasets` feature in the card's YAML form: a value type, or fixed-length lists of it (42×3: 42 of 3)."""
+    if not shape:
+        return {"dtype": kind}
+    feature: object = kind
+    for length in reversed(shape):
+        feature = {"list": feature, "length": length}
+    return feature
+
+
+def _features(dataset: DatasetJson) -> list[dict]:
+    """The typed columns a sample has when `datasets`' webdataset builder reads it: the `.ann` record as bytes (the
+    builder has no decoder for it, and a float list cannot be made from bytes), each image member present in the
+    folder as an image (a sample without it gets None), and the `.json` record as a struct of the §4.2 fields
+    with their Arrow types and fixed shapes, in the record's (sorted) key order; then the builder's `__key__` and
+    `__url__`. Declared, they are not inferred from the first samples, so a folder of JPEG and PNG samples loads."""
+    fields = {**{name: (kind, ()) for name, kind in _SCALAR_FEATURES.items()},
+              **{name: (kind, shape) for name, kind, shape in RECORD_FIELDS}}
+    record = [{"name": name, **_feature(*fields[name])} for name in sorted(fields)]
+    return [{"name": ANN_MEMBER, "dtype": "binary"},
+            *[{"name": member, "dtype": "image"} for member in dataset.image_members],
+            {"name": JSON_MEMBER, "struct": record},
+            {"name": "__key__", "dtype": "string"}, {"name": "__url__", "dtype": "string"}]
+
+
+def _config(dataset: DatasetJson, folder: str) -> tuple[dict, dict]:
+    """(the card's config, its dataset_info) for one split, whose tars are `<folder><split>-*.tar`. `datasets`
+    checks the split's `num_examples` after converting it (NonMatchingSplitsSizesError when a tar is missing);
+    `num_bytes` is the size of that conversion, unknown before it: 0, as `datasets` leaves it unmeasured, because
+    without the key it ignores the whole `splits` entry."""
+    name = folder_name(dataset)
+    config = {"config_name": name, "data_files": [{"split": dataset.split, "path": f"{folder}{dataset.split}-*.tar"}]}
+    info = {"config_name": name, "features": _features(dataset),
+            "splits": [{"name": dataset.split, "num_bytes": 0, "num_examples": dataset.counts.samples}],
+            "download_size": sum(shard.bytes for shard in dataset.shards)}
+    return config, info
+
+
+def _card(dataset_name: str, title: str, configs: list[tuple[dict, dict]], body: str) -> str:
+    """The card's text: YAML front matter (license, name, tags, `configs`, `dataset_info`), then the body, the
+    license in words and the citation."""
     license_id, terms, link = LICENSES[dataset_name]
-    lines = ["---", f"license: {license_id}"]
+    front = {"license": license_id}
     if license_id == "other":
-        lines += [f"license_name: {dataset_name}-terms", f"license_link: {_yaml_text(link)}"]
-    lines += ["pretty_name: " + _yaml_text(title), "tags:", "- webdataset", "- hand-pose-estimation",
-              "configs:", "- config_name: default", "  data_files:"]
-    for split, pattern in configs:
-        lines += [f"  - split: {split}", f"    path: {_yaml_text(pattern)}"]
-    lines += ["---", "", f"# {title}", "", body, "", "## License", "",
-              f"{terms}{f', {link}' if link else ''}. These shards are a derived copy and carry the same terms.", ""]
+        front.update(license_name=f"{dataset_name}-terms", license_link=link)
+    front.update(pretty_name=title, tags=["webdataset", "hand-pose-estimation"],
+                 configs=[config for config, _ in configs], dataset_info=[info for _, info in configs])
+    lines = ["---", yaml.safe_dump(front, sort_keys=False, allow_unicode=True, width=120).rstrip("\n"), "---", "",
+             f"# {title}", "", body, "", "## License", "",
+             f"{terms}{f', {link}' if link else ''}. These shards are a derived copy and carry the same terms.", ""]
     citation = CITATIONS[dataset_name]
     if citation:
         lines += ["## Citation", "", "```bibtex", citation, "```", ""]
@@ -149,11 +205,13 @@ def _split_body(dataset: DatasetJson) -> str:
 
 def _split_card(dataset: DatasetJson) -> str:
     title = f"{_NAMES[dataset.dataset]} {dataset.subset} {dataset.split} (webdataset shards)"
-    return _card(dataset.dataset, title, [(dataset.split, f"{dataset.split}-*.tar")], _split_body(dataset))
+    return _card(dataset.dataset, title, [_config(dataset, "")], _split_body(dataset))
 
 
 def write_subset_card(subset_dir: Path) -> None:
-    """README.md of the subset folder: every finished split below it (a folder whose SHA256SUMS exists)."""
+    """README.md of the subset folder: a config for every finished split below it (a folder whose SHA256SUMS exists),
+    named as the split's own card names it. One config per split, not one for all: a map-style load converts every
+    split of its config to Arrow, and a reader of `val` should not wait for `train`."""
     splits = []
     for path in sorted(Path(subset_dir).iterdir()):
         if (path / CHECKSUMS_FILE).is_file() and (path / DATASET_FILE).is_file():
@@ -168,9 +226,11 @@ def write_subset_card(subset_dir: Path) -> None:
     body = (f"{_NAMES[first.dataset]}, annotation subset `{first.subset}`: "
             + ", ".join(f"`{split.split}` {split.counts.samples} samples in {split.counts.shards} "
                         "shards" for split in splits)
-            + ". Each split folder holds its own card, `dataset.json`, manifests, Croissant metadata, wids index "
-              "and SHA256SUMS; the layout is in the project's SHARD_FORMAT.md.")
-    configs = [(split.split, f"{split.split}/{split.split}-*.tar") for split in splits]
+            + ". Each split is its own config (`" + "`, `".join(folder_name(split) for split in splits)
+            + f"`: `load_dataset(FOLDER, \"{folder_name(first)}\", split=\"{first.split}\")`), and each split "
+              "folder holds its own card, `dataset.json`, manifests, Croissant metadata, wids index and SHA256SUMS; "
+              "the layout is in the project's SHARD_FORMAT.md.")
+    configs = [_config(split, f"{split.split}/") for split in splits]
     _write_text(Path(subset_dir) / CARD_FILE, _card(first.dataset, title, configs, body))
 
 
@@ -179,7 +239,7 @@ def _wids_index(dataset: DatasetJson) -> str:
     shardlist = [{"url": shard.name, "nsamples": shard.samples, "filesize": shard.bytes}
                  for shard in dataset.shards]
     index = {"__kind__": "wids-shard-index-v1", "wids_version": 1,
-             "name": f"{dataset.dataset}-{dataset.subset}-{dataset.split}", "shardlist": shardlist}
+             "name": folder_name(dataset), "shardlist": shardlist}
     return json.dumps(index, indent=1) + "\n"
 
 
@@ -233,7 +293,7 @@ def _croissant(dataset: DatasetJson) -> str:
         fields.append(field)
     document = {
         "@context": _CROISSANT_CONTEXT, "@type": "sc:Dataset", "conformsTo": "http://mlcommons.org/croissant/1.0",
-        "name": f"{name}-{dataset.subset}-{dataset.split}",
+        "name": folder_name(dataset),
         "description": _split_body(dataset), "license": link or terms, "citeAs": CITATIONS[name] or terms,
         "url": "https://mks0601.github.io/InterHand2.6M/" if name == "interhand26m" else (link or "about:blank"),
         "version": f"{dataset.format_version}.0.0",

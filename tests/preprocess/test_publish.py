@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
@@ -20,7 +21,7 @@ from interhand.config import PreprocessConfig
 from interhand.manifests.schema import MANIFEST_SCHEMA
 from interhand.preprocess.publish import CITATIONS, LICENSES, MIN_SHARDS_FOR_READERS, folder_files, shard_count_warning
 from interhand.preprocess.verify import verify_shard_dir
-from interhand.shard_format import ANN_DTYPE, ANN_FLOATS, ANN_LAYOUT
+from interhand.shard_format import ANN_DTYPE, ANN_FLOATS, ANN_LAYOUT, RECORD_FIELDS
 from interhand.shard_format.dataset_json import read_dataset_json
 
 # The real InterHand2.6M v1.0 (5 fps) split sizes, in samples (SHARD_FORMAT.md §2).
@@ -124,12 +125,18 @@ def test_the_card_states_license_citation_and_configs(shards, dataset, request):
     shard_dir = request.getfixturevalue(shards)
     card = _card(shard_dir)
     split = shard_dir.name
+    name = f"{dataset}-all-{split}"
+    samples = read_dataset_json(shard_dir).counts.samples
     assert card["license"] == LICENSES[dataset][0]
-    assert card["configs"] == [{"config_name": "default", "data_files": [{"split": split, "path": f"{split}-*.tar"}]}]
+    assert card["configs"] == [{"config_name": name, "data_files": [{"split": split, "path": f"{split}-*.tar"}]}]
+    assert [(info["config_name"], info["splits"]) for info in card["dataset_info"]] == \
+        [(name, [{"name": split, "num_bytes": 0, "num_examples": samples}])]
     text = (shard_dir / "README.md").read_text()
     assert CITATIONS[dataset] in text and LICENSES[dataset][1] in text
     subset = _card(shard_dir.parent)
-    assert {"split": split, "path": f"{split}/{split}-*.tar"} in subset["configs"][0]["data_files"]
+    subset_files = [{"split": split, "path": f"{split}/{split}-*.tar"}]
+    assert {"config_name": name, "data_files": subset_files} in subset["configs"]
+    assert card["dataset_info"][0] in subset["dataset_info"]
 
 
 def test_every_dataset_has_license_terms_and_the_real_ones_a_citation():
@@ -163,15 +170,105 @@ def test_hf_datasets_loads_a_png_split_folder(streaming, stb_test_shards, hf_dat
 
 
 @pytest.mark.parametrize("streaming", [False, True])
-def test_hf_datasets_loads_the_subset_folder_with_every_split(streaming, synth_ih26m_root, tmp_path, hf_datasets):
+def test_hf_datasets_loads_each_split_of_the_subset_folder_by_its_config(streaming, synth_ih26m_root, tmp_path,
+                                                                         hf_datasets):
+    """One config per split, named as the split folder's card names it; without a name `datasets` lists them."""
     from helpers import make_shards
 
     folders = {split: make_shards(tmp_path / "shards", synth_ih26m_root, split=split, shard_samples=40)
                for split in ("train", "val")}
-    loaded = _load(hf_datasets, folders["val"].parent, streaming=streaming)
-    assert sorted(loaded) == ["train", "val"]
+    subset_dir = folders["val"].parent
+    with pytest.raises(ValueError, match="interhand26m-all-train', 'interhand26m-all-val'"):
+        _load(hf_datasets, subset_dir, streaming=streaming)
     for split, folder in folders.items():
+        loaded = _load(hf_datasets, subset_dir, name=f"interhand26m-all-{split}", streaming=streaming)
+        assert list(loaded) == [split]
         assert sorted(example["__key__"] for example in loaded[split]) == sorted(_keys(folder))
+
+
+def test_hf_datasets_gives_the_json_record_the_manifest_types_and_shapes(ih26m_val_shards, hf_datasets):
+    """The card's typed features: map-style, the `.json` record's columns have the manifest's Arrow types (fixed-size
+    lists: 42×3 joints come out (42, 3) float32 under with_format("numpy")), `ann` stays the exact bytes, the
+    image is decoded; streaming declares the same features."""
+    loaded = _load(hf_datasets, ih26m_val_shards, split="val")
+    record = loaded.data.schema.field("json").type
+    assert sorted(record.names) == sorted(["key", "format_version", *(name for name, _, _ in RECORD_FIELDS)])
+    for name in record.names:
+        if name != "format_version":  # the manifest keeps it in its schema's metadata
+            assert record.field(name).type == MANIFEST_SCHEMA.field(name).type, name
+    assert loaded.data.schema.field("ann").type == pa.binary()
+    first = loaded.with_format("numpy")[0]
+    assert first["json"]["joints_img"].shape == (42, 3) and first["json"]["joints_img"].dtype == np.float32
+    example = loaded[0]
+    assert len(example["ann"]) == ANN_FLOATS * ANN_DTYPE.itemsize and example["jpg"].size[0] > 0
+    assert _load(hf_datasets, ih26m_val_shards, split="val", streaming=True).features == loaded.features
+
+
+def test_hf_datasets_loads_a_folder_of_jpeg_and_png_samples(real_ih26m_root, tmp_path, hf_datasets):
+    """A COCO-keypoints input of JPEG and PNG images, the PNG one after the fifth sample: the card declares both
+    image members, so `datasets` does not infer the columns from the first five samples (which drops the PNG)."""
+    from PIL import Image
+
+    from helpers import make_shards
+
+    root = tmp_path / "coco"
+    (root / "images").mkdir(parents=True)
+    (root / "annotations").mkdir()
+    frame = next((real_ih26m_root / "images").rglob("*.jpg"))
+    names = [f"hand{index}.jpg" for index in range(6)] + ["hand6.png"]
+    for name in names[:-1]:
+        (root / "images" / name).write_bytes(frame.read_bytes())
+    with Image.open(frame) as image:
+        image.save(root / "images" / names[-1])
+        width, height = image.size
+    keypoints = [v for j in range(21) for v in (30.0 + j, 40.0 + j, 2)]
+    (root / "annotations" / "val.json").write_text(json.dumps({
+        "images": [{"id": index, "file_name": name, "width": width, "height": height}
+                   for index, name in enumerate(names, 1)],
+        "annotations": [{"id": index, "image_id": index, "bbox": [10, 20, 60, 80], "keypoints": keypoints,
+                         "hand_type": "right"} for index in range(1, len(names) + 1)]}))
+    folder = make_shards(tmp_path / "shards", root, dataset="coco", split="val")
+    for streaming in (False, True):
+        examples = list(_load(hf_datasets, folder, split="val", streaming=streaming))
+        assert [(example["jpg"] is None, example["png"] is None) for example in examples] == \
+            [(False, True)] * 6 + [(True, False)], streaming
+
+
+def _config_of(folder: Path, split: str) -> str:
+    """The name of the card's config that holds `split`: what a reader passes to load_dataset."""
+    return next(config["config_name"] for config in _card(folder)["configs"]
+                if any(files["split"] == split for files in config["data_files"]))
+
+
+def _rows(datasets, folder: Path, split: str, cache_dir: Path, streaming: bool) -> tuple[list[str], set[str]]:
+    """(keys, member columns) of `split` loaded through `folder`'s card, caching under `cache_dir`."""
+    loaded = datasets.load_dataset(str(folder), _config_of(folder, split), split=split, streaming=streaming,
+                                   cache_dir=str(cache_dir))
+    examples = list(loaded)
+    return [example["__key__"] for example in examples], {name for name in examples[0] if examples[0][name] is not None}
+
+
+def test_hf_datasets_keeps_folders_of_one_split_name_apart_in_one_cache(synth_ih26m_root, synth_stb_root, tmp_path,
+                                                                      hf_datasets):
+    """Three `train` folders (InterHand2.6M `all`, STB, InterHand2.6M `machine_annot`) and two subset folders named
+    `all`, loaded map-style and streaming through their cards into one cache: each returns its own rows and members,
+    whatever was loaded before it (`datasets` keys its cache by the folder's base name and the card, not the path)."""
+    from helpers import make_shards
+
+    out = tmp_path / "shards"
+    trains = [make_shards(out, synth_ih26m_root, split="train", shard_samples=16),
+              make_shards(out, synth_stb_root, dataset="stb", split="train", shard_samples=4),
+              make_shards(out, synth_ih26m_root, split="train", subset="machine_annot", shard_samples=16)]
+    folders = [(folder, folder) for folder in trains] + [(trains[0].parent, trains[0]), (trains[1].parent, trains[1])]
+    cache = tmp_path / "one-hf-cache"
+    for streaming in (False, True):
+        for folder, split_dir in folders:
+            found = _rows(hf_datasets, folder, "train", cache, streaming)
+            members = {"__key__", "__url__", "ann", "json", *read_dataset_json(split_dir).image_members}
+            expected = (_keys(split_dir), members)
+            assert found == expected, (f"{folder.relative_to(out)} (streaming={streaming}): {len(found[0])} rows from "
+                                       f"{found[0][0]} with {sorted(found[1])}, not {len(expected[0])} from "
+                                       f"{expected[0][0]} with {sorted(expected[1])}")
 
 
 # --- Croissant and wids ------------------------------------------------------------------------------------------
