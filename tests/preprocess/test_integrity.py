@@ -113,6 +113,22 @@ def _set_count(key: str, change):
     return lambda folder: _edit_dataset(folder, lambda dataset: dataset["counts"].update({key: change(dataset["counts"][key])}))
 
 
+def _move_a_sample_between_shards(folder: Path) -> None:
+    """dataset.json's per-shard counts changed so that their sum, and so `counts`, still hold."""
+    def change(dataset: dict) -> None:
+        dataset["shards"][0]["samples"] -= 1
+        dataset["shards"][1]["samples"] += 1
+    _edit_dataset(folder, change)
+
+
+def _symlinked_dataset_json(folder: Path) -> None:
+    """dataset.json replaced by a symlink to an identical copy outside the folder."""
+    outside = folder.parent / "outside-dataset.json"
+    shutil.copyfile(folder / "dataset.json", outside)
+    (folder / "dataset.json").unlink()
+    (folder / "dataset.json").symlink_to(outside)
+
+
 # (case, edit, what verify says). The folder-level cases (marked True) are refused by every reader at open.
 TAMPER_CASES = [
     ("manifest content column +100 mm", _joints_plus_100_mm, "manifest.parquet: ", False),
@@ -122,7 +138,12 @@ TAMPER_CASES = [
     ("manifest hand_type, digests resealed", lambda f: (_hand_type(f), _reseal(f)), "manifest hand_type ", False),
     ("manifest byte flipped, same size", lambda folder: _flip_byte(folder / "manifest.parquet"),
      "manifest.parquet: SHA-256 differs", False),
-    ("dataset.json samples count", _set_count("samples", lambda n: n + 1), "counts samples", False),
+    ("dataset.json samples count", _set_count("samples", lambda n: n + 1), "`counts` says tars: 2, samples: 49", True),
+    ("dataset.json lists 1 of its 2 shards", lambda folder: _edit_dataset(folder, lambda d: d["shards"].pop()),
+     "`shards` lists tars: 1, samples: 40; `counts` says tars: 2, samples: 48", True),
+    ("a sample moved between dataset.json's shards", _move_a_sample_between_shards, f"{_TAR} holds 39 samples",
+     False),
+    ("symlinked dataset.json", _symlinked_dataset_json, "dataset.json: a symlink or not a regular file", True),
     ("dataset.json input count", _set_count("input_annotations", lambda n: n + 5), "counts input_annotations", False),
     ("errors.parquet deleted", lambda folder: (folder / "errors.parquet").unlink(), "errors.parquet: listed in", True),
     ("errors.parquet forged", _forge_errors, "errors.parquet: ", False),
@@ -133,7 +154,7 @@ TAMPER_CASES = [
      "val-000099.tar: not a file of this folder", False),
     (".ann of another format version", _ann_of_another_version,
      f"format_version 1 found, this code reads {FORMAT_VERSION}", False),
-    ("absurd per-shard count", _set_shard("samples", 10**12), f"{_TAR} holds 1000000000000 samples", False),
+    ("absurd per-shard count", _set_shard("samples", 10**12), "`shards` lists tars: 2, samples: 1000000000008", True),
     ("absolute shard name", _set_shard("name", "/etc/hostname"), "is not a plain file name", True),
     ("shard name with ..", _set_shard("name", "../val-000000.tar"), "is not a plain file name", True),
     ("shard name with a separator", _set_shard("index", "sub/val-000000.idx"), "is not a plain file name", True),
@@ -197,7 +218,7 @@ def test_eval_refuses_shards_of_another_dataset_and_an_empty_split(val_copy, stb
     shutil.copytree(stb_test_shards, wrong)
     with pytest.raises(ValueError, match="shards of stb/all/test, but eval was asked for interhand26m/all/test"):
         eval_shard_dir(EvalConfig(shards=str(val_copy.parents[2]), split="test", root="gt"))
-    _edit_dataset(val_copy, lambda dataset: dataset["counts"].update(samples=0))
+    _edit_dataset(val_copy, lambda dataset: (dataset.update(shards=[]), dataset["counts"].update(samples=0, shards=0)))
     with pytest.raises(ValueError, match="the split has no samples"):
         eval_shard_dir(EvalConfig(shards=str(val_copy.parents[2]), split="val", root="gt"))
 
@@ -216,3 +237,26 @@ def test_both_loaders_refuse_an_index_with_offsets_outside_the_tar(val_copy, off
     loader = build_loader(val_copy, LoaderConfig(backend="reference", augment=False, workers=0))
     with pytest.raises(ValueError, match=f"val-000000.idx.*{said}"):  # when it first reads the tar
         next(iter(loader))
+
+
+def _eval(val_copy: Path, run_dir: Path, *options: str):
+    return CliRunner().invoke(main, ["eval", "--shards", str(val_copy.parents[2]), "--split", "val", "--oracle",
+                                     "--root-source", "gt", "--run-dir", str(run_dir), "--loader-threads", "0",
+                                     *options])
+
+
+def _error_lines(output: str) -> list[str]:
+    assert "Traceback" not in output, output
+    return [line for line in output.splitlines() if line.startswith("Error:")]
+
+
+@pytest.mark.parametrize("case, edit, said", [
+    ("dataset.json lists 1 of its 2 shards", lambda folder: _edit_dataset(folder, lambda d: d["shards"].pop()),
+     "`shards` lists tars: 1, samples: 40"),
+], ids=["fewer shards than counts"])
+def test_eval_refuses_in_one_line_and_scores_nothing(val_copy, tmp_path, case, edit, said):
+    edit(val_copy)
+    result = _eval(val_copy, tmp_path / "run")
+    errors = _error_lines(result.output)
+    assert result.exit_code == 1 and len(errors) == 1 and said in errors[0], result.output
+    assert not (tmp_path / "run" / "result").exists()
