@@ -9,7 +9,8 @@ type, `shards` that do not add up to `counts` (a shard dropped or added by hand:
 part of the split), an unfinished run (`complete` false) unless accepted, a shard or index name that is not a
 plain file name inside the folder, a listed file that is missing, a symlink, or of another size than recorded,
 or a missing SHA256SUMS or published file (the run stopped before its end; SHARD_FORMAT.md §1.2). Contents
-(SHA-256, CRC-32, offsets) are `interhand verify`'s job.
+(SHA-256, CRC-32, offsets) are `interhand verify`'s job, but for what the loaders check when they open the
+folder (`interhand.manifests.index_check`: the manifest's SHA-256 and the indexes against it).
 """
 
 from __future__ import annotations
