@@ -313,3 +313,12 @@ def test_eval_refuses_in_one_line_and_scores_nothing(val_copy, tmp_path, case, e
     errors = _error_lines(result.output)
     assert result.exit_code == 1 and len(errors) == 1 and said in errors[0], result.output
     assert not (tmp_path / "run" / "result").exists()
+
+
+@pytest.mark.parametrize("name", ["../x", "../../../x", "a/b", "..", "/tmp/x"])
+def test_eval_refuses_a_run_name_that_is_not_a_plain_name_and_writes_nothing(val_copy, tmp_path, name):
+    before = sorted(tmp_path.rglob("*"))
+    result = _eval(val_copy, tmp_path / "run", "--run-name", name)
+    errors = _error_lines(result.output)
+    assert result.exit_code == 2 and len(errors) == 1 and "must be a plain name" in errors[0], result.output
+    assert sorted(tmp_path.rglob("*")) == before
