@@ -15,7 +15,9 @@ The synthetic frames are progressive JPEGs, as the real InterHand2.6M ones. The 
 On a machine with a GPU, (5) the DALI pipeline with `mixed` decode on one GPU, baseline and source shards,
 with and without ROI decoding (`hw_decoder_load` as DaliPipelineSpec's default; `--gpu-only` skips (1)-(4)).
 `--profile` adds where one sample's time goes in the reference loader (one thread), per stage.
-Goals: (2) ≥ 5× (1) and ≥ 1.5× the fastest (4); on one H200, (5) baseline ≥ 8,000 images/s.
+(6) what both loaders check once when they open the split (`check_served_locations`: the manifest's SHA-256 and
+every index against the manifest), in CPU µs per sample of the split, against (2)'s CPU time per image.
+Goals: (2) ≥ 5× (1) and ≥ 1.5× the fastest (4); on one H200, (5) baseline ≥ 8,000 images/s; (6) < 2 % of (2).
 Each row also gives the CPU time per image (every thread and worker process of the loader, a whole epoch):
 on a machine shared with other jobs, the scheduler gives this benchmark a share of the cores that moves with
 their load, so images/s swing between rounds while CPU time per image does not.
@@ -214,6 +216,25 @@ def _rate(epoch, count_of, warmup_batches: int = 2) -> tuple[float, int, float]:
     return rate, images, (_cpu_seconds() - cpu_start) / (images + warmup_images) * 1e6
 
 
+def _open_check_cpu_us(split_dir: Path, repeats: int) -> dict[str, float]:
+    """CPU µs per sample of the split (median of `repeats`) of the checks a loader runs when it opens the folder: the
+    manifest's SHA-256, and every index compared with the one the manifest implies. Paid once per split and process,
+    whatever is then read; the folder's files are in the page cache, as after the first open."""
+    from interhand.manifests.index_check import check_indexes_match_manifest, check_manifest_sha256
+    from interhand.shard_format.dataset_json import read_dataset_json
+
+    dataset = read_dataset_json(split_dir)
+    timings = {}
+    for name, check in (("manifest_sha256", check_manifest_sha256), ("indexes", check_indexes_match_manifest)):
+        seconds = []
+        for _ in range(repeats):
+            started = time.process_time()
+            check(split_dir, dataset)
+            seconds.append(time.process_time() - started)
+        timings[name] = float(np.median(seconds)) / dataset.counts.samples * 1e6
+    return timings
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--frames", type=int, default=256, help="synthetic time frames (× cameras = images)")
@@ -281,6 +302,8 @@ def main() -> None:
     load = os.getloadavg()
 
     window_fraction = _window_fraction(records)
+    open_check = {} if args.gpu_only else _open_check_cpu_us(split_dir, max(args.repeats, 5))
+    open_share = sum(open_check.values()) / cpu_us["reference"] if open_check else 0.0
     profile = _stage_profile(split_dirs) if args.profile else {}
     print(f"machine: {machine_description()}; GPUs seen by DALI: {cuda_device_count()}")
     print(f"{len(records)} images (512×334 / 334×512 progressive JPEGs), batch {batch}, {workers} workers/threads "
@@ -315,6 +338,11 @@ def main() -> None:
               f"reference / decode-only (fastest) = {ratios['reference_over_decode_only']:.2f} (goal ≥ 1.5; "
               f"on source shards {ratios['reference_source_over_decode_only']:.2f}); by CPU time per image "
               f"{ratios['reference_over_decode_only_cpu']:.2f}")
+    if open_check:
+        print(f"(6) checks at open: {sum(open_check.values()):.1f} CPU µs per sample of the split (manifest SHA-256 "
+              f"{open_check['manifest_sha256']:.1f}, indexes against the manifest {open_check['indexes']:.1f}), "
+              f"{open_share:.2%} of (2)'s CPU time per image (goal < 2 %; a process that reads 1/N of the split "
+              "once pays N times this share)")
     if "dali_gpu_baseline" in results:
         print(f"DALI mixed, baseline shards: {results['dali_gpu_baseline'][0]:,.0f} images/s "
               f"(goal ≥ 8,000 on one H200)")
@@ -330,6 +358,8 @@ def main() -> None:
                       **{f"{name}_images_per_s": round(rate, 1) for name, (rate, _) in results.items()},
                       **{f"{name}_cpu_us_per_image": round(value, 1) for name, value in cpu_us.items()},
                       **{name: round(value, 3) for name, value in ratios.items()},
+                      **{f"open_check_{name}_cpu_us_per_sample": round(value, 2) for name, value in open_check.items()},
+                      **({"open_check_over_reference_cpu": round(open_share, 5)} if open_check else {}),
                       **({"profile_us": {kind: {stage: round(value, 1) for stage, value in stages.items()}
                                          for kind, stages in profile.items()}} if profile else {})}))
 

@@ -28,6 +28,14 @@ def _at_least(name: str, value: float, minimum: float) -> None:
         raise ValueError(f"{name}={value!r} must be at least {minimum}")
 
 
+def _plain_name(name: str, value: str) -> None:
+    """A name given on the command line that becomes a folder name (under the run folder) is a plain one: no path
+    separator, NUL, line break, `.` or `..`, so that nothing is written outside that folder."""
+    if value in (".", "..") or any(character in value for character in "/\\\0\n\r"):
+        raise ValueError(f"{name}={value!r} must be a plain name (no /, \\, NUL or line break; not . or ..): "
+                         "it names folders under the run folder")
+
+
 def _derive(config, name: str, value) -> None:
     """Keep a value parsed from a field's text on the frozen config (not a field: files and the CLI keep the text)."""
     object.__setattr__(config, name, value)
@@ -467,6 +475,7 @@ class EvalConfig:
         _choice("annot_subset", self.annot_subset, PREPROCESS_SUBSETS)
         _check_subset(self.dataset, self.annot_subset, self.split)
         _at_least("vis", self.vis, 0)
+        _plain_name("run_name", self.run_name)
         if self.loader.augment:
             raise ValueError("loader.augment=True: evaluation reads every sample once, unaugmented")
         if self.loader.box != self.root:  # the crop box comes with the root depth: both RootNet's or both the GT's

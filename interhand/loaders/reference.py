@@ -41,6 +41,7 @@ from interhand.loaders.augment import (
 from interhand.loaders.batch import Batch, make_batch, targets_from_records
 from interhand.loaders.decode import decode_and_warp
 from interhand.loaders.shares import equal_share, left_out_row, rank_range
+from interhand.manifests.index_check import check_served_locations
 from interhand.shard_format import ANN_DTYPE, ANN_FLOATS, ANN_MEMBER, IMAGE_MEMBERS, decode_ann_records, read_dali_index
 from interhand.shard_format.dataset_json import read_dataset_json
 
@@ -287,8 +288,11 @@ class ReferenceLoader:
 
 def shard_list(shard_dir: Path, accept_incomplete: bool = False) -> ShardList:
     """The split's tars and counts, from its dataset.json (checked by `read_dataset_json`: version, a complete
-    run unless accepted, plain names, no symlinks, each tar's size)."""
-    shards = read_dataset_json(Path(shard_dir), accept_incomplete).shards
+    run unless accepted, plain names, no symlinks, each tar's size; then `check_served_locations`: the manifest's
+    SHA-256 and every index against the manifest, so that no sample is served under another's key)."""
+    dataset = read_dataset_json(Path(shard_dir), accept_incomplete)
+    check_served_locations(Path(shard_dir), dataset)
+    shards = dataset.shards
     return ShardList(tuple(str(Path(shard_dir) / shard.name) for shard in shards),
                      tuple(shard.samples for shard in shards),
                      tuple(str(Path(shard_dir) / shard.index) for shard in shards))

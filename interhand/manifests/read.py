@@ -6,6 +6,7 @@ A folder is opened with `interhand.shard_format.dataset_json.read_dataset_json` 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterator
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -13,7 +14,7 @@ import pyarrow.parquet as pq
 
 from interhand.shard_format import ERRORS_FILE, MANIFEST_FILE, check_format_version, check_plain_file_name
 
-__all__ = ["read_manifest", "read_errors"]
+__all__ = ["read_manifest", "read_errors", "manifest_by_shard"]
 
 
 def _read(path: Path, columns: list[str] | None) -> pa.Table:
@@ -37,3 +38,22 @@ def read_manifest(shard_dir: Path, columns: list[str] | None = None) -> pa.Table
 
 def read_errors(shard_dir: Path) -> pa.Table:
     return _read(Path(shard_dir) / ERRORS_FILE, None)
+
+
+def manifest_by_shard(shard_dir: Path, counts: list[int], columns: list[str]) -> Iterator[pa.Table]:
+    """The manifest's `columns`, `counts[i]` rows at a time: the rows are stored shard by shard (SHARD_FORMAT.md §5),
+    so each shard's rows come in one slice while memory stays bounded by a shard's (a train manifest is GBs)."""
+    batches = pq.ParquetFile(Path(shard_dir) / MANIFEST_FILE).iter_batches(batch_size=4096, columns=columns)
+    pending: list[pa.RecordBatch] = []
+    buffered = 0
+    for count in counts:
+        while buffered < count:
+            batch = next(batches, None)
+            if batch is None:
+                break
+            pending.append(batch)
+            buffered += batch.num_rows
+        table = pa.Table.from_batches(pending, schema=pending[0].schema) if pending else pa.table({})
+        yield table.slice(0, count)
+        rest = table.slice(count)
+        pending, buffered = rest.to_batches(), rest.num_rows

@@ -25,14 +25,13 @@ import json
 import tarfile
 import zlib
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Optional
 
 import cv2
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from interhand.manifests.read import read_errors, read_manifest
+from interhand.manifests.read import manifest_by_shard, read_errors, read_manifest
 from interhand.manifests.schema import ARRAY_COLUMNS, MANIFEST_SCHEMA, MEMBER_COLUMNS, manifest_arrays
 from interhand.preprocess.publish import folder_files, read_checksums
 from interhand.preprocess.shard_writer import file_sha256
@@ -45,7 +44,6 @@ from interhand.shard_format import (
     CHECKSUMS_FILE,
     FORMAT_VERSION,
     JSON_MEMBER,
-    MANIFEST_FILE,
     RECORDED_FILES,
     dali_index_text,
     decode_ann,
@@ -191,26 +189,6 @@ def _check_counts(dataset: DatasetJson, manifest: list[dict], errors: int) -> li
     return problems
 
 
-def _manifest_by_shard(shard_dir: Path, counts: list[int]) -> Iterator[pa.Table]:
-    """The manifest's key, hand_type and array columns, `counts[i]` rows at a time: the rows are stored shard by
-    shard, so each shard's rows come in one slice while memory stays bounded by a shard's."""
-    columns = ["key", "hand_type", *ARRAY_COLUMNS]
-    batches = pq.ParquetFile(shard_dir / MANIFEST_FILE).iter_batches(batch_size=4096, columns=columns)
-    pending: list[pa.RecordBatch] = []
-    buffered = 0
-    for count in counts:
-        while buffered < count:
-            batch = next(batches, None)
-            if batch is None:
-                break
-            pending.append(batch)
-            buffered += batch.num_rows
-        table = pa.Table.from_batches(pending, schema=pending[0].schema) if pending else pa.table({})
-        yield table.slice(0, count)
-        rest = table.slice(count)
-        pending, buffered = rest.to_batches(), rest.num_rows
-
-
 def _check_content(name: str, rows: pa.Table, anns: dict[str, bytes]) -> list[str]:
     """The manifest's content columns (the loaders' and eval's view) recomputed from the shard's `.ann` records:
     an edit of either that the digests miss (dataset.json resealed) shows up here."""
@@ -285,7 +263,8 @@ def verify_shard_dir(shard_dir: Path, accept_incomplete: bool = False, bar=None,
     by_shard: dict[str, list[dict]] = {}
     for row in manifest:
         by_shard.setdefault(row["shard"], []).append(row)
-    contents = _manifest_by_shard(shard_dir, [len(by_shard.get(shard.name, [])) for shard in dataset.shards])
+    contents = manifest_by_shard(shard_dir, [len(by_shard.get(shard.name, [])) for shard in dataset.shards],
+                                 ["key", "hand_type", *ARRAY_COLUMNS])
     for shard in dataset.shards:
         path, rows = shard_dir / shard.name, sorted(by_shard.pop(shard.name, []), key=lambda r: r["position"])
         if file_sha256(path) != shard.sha256:

@@ -4,10 +4,13 @@
 `read_dataset_json` is where every reader (both loaders, train, eval, score, verify) opens a shard folder, so it
 refuses, with one line naming the file, a folder that is not exactly what its dataset.json says as far as that
 can be seen without reading the data: a missing dataset.json (never written, or removed because the folder is
-being rewritten), a key missing or of another type, an unfinished run (`complete` false) unless accepted, a shard
-or index name that is not a plain file name inside the folder, a listed file that is missing, a symlink, or of
-another size than recorded, or a missing SHA256SUMS or published file (the run stopped before its end;
-SHARD_FORMAT.md §1.2). Contents (SHA-256, CRC-32, offsets) are `interhand verify`'s job.
+being rewritten), a dataset.json that is a symlink (as every file of the folder), a key missing or of another
+type, `shards` that do not add up to `counts` (a shard dropped or added by hand: a reader would silently serve
+part of the split), an unfinished run (`complete` false) unless accepted, a shard or index name that is not a
+plain file name inside the folder, a listed file that is missing, a symlink, or of another size than recorded,
+or a missing SHA256SUMS or published file (the run stopped before its end; SHARD_FORMAT.md §1.2). Contents
+(SHA-256, CRC-32, offsets) are `interhand verify`'s job, but for what the loaders check when they open the
+folder (`interhand.manifests.index_check`: the manifest's SHA-256 and the indexes against it).
 """
 
 from __future__ import annotations
@@ -212,11 +215,23 @@ def _check_file(shard_dir: Path, name: str, recorded_bytes: int | None) -> None:
                          "truncated or being rewritten (refused; `interhand verify` says more)")
 
 
+def _check_shards_add_up(record: DatasetJson, path: Path) -> None:
+    """The listed shards are as many, and hold as many samples, as `counts` says: a dataset.json whose `shards` lost
+    (or gained) an entry would have every reader serve, and eval score, part of the split as if it were all of it."""
+    listed = sum(shard.samples for shard in record.shards)
+    if len(record.shards) != record.counts.shards or listed != record.counts.samples:
+        raise _damaged(path, f"`shards` lists tars: {len(record.shards)}, samples: {listed}; `counts` says tars: "
+                             f"{record.counts.shards}, samples: {record.counts.samples} (refused)")
+
+
 def read_dataset_json(shard_dir: Path, accept_incomplete: bool = False) -> DatasetJson:
     """dataset.json of a finished shard directory, after the checks above (FormatVersionError, ValueError,
     IncompleteShardsError or FileNotFoundError, each one line naming the file)."""
     path = Path(shard_dir) / DATASET_FILE
+    if path.is_symlink():  # refused before it is read, as every other file of the folder
+        _check_file(shard_dir, DATASET_FILE, None)
     record = load_dataset_json(path)
+    _check_shards_add_up(record, path)
     if not record.complete and not accept_incomplete:
         raise IncompleteShardsError(
             f"{path}: the run that wrote it did not complete (error fraction {record.error_fraction!r} > "

@@ -113,16 +113,65 @@ def _set_count(key: str, change):
     return lambda folder: _edit_dataset(folder, lambda dataset: dataset["counts"].update({key: change(dataset["counts"][key])}))
 
 
+def _move_a_sample_between_shards(folder: Path) -> None:
+    """dataset.json's per-shard counts changed so that their sum, and so `counts`, still hold."""
+    def change(dataset: dict) -> None:
+        dataset["shards"][0]["samples"] -= 1
+        dataset["shards"][1]["samples"] += 1
+    _edit_dataset(folder, change)
+
+
+def _symlinked_dataset_json(folder: Path) -> None:
+    """dataset.json replaced by a symlink to an identical copy outside the folder."""
+    outside = folder.parent / "outside-dataset.json"
+    shutil.copyfile(folder / "dataset.json", outside)
+    (folder / "dataset.json").unlink()
+    (folder / "dataset.json").symlink_to(outside)
+
+
+def _swap_index_entries(member: str):
+    """The first two samples of val-000000.idx exchange their `member` entry's offset and size: both stay inside
+    the tar and every count holds; tar, manifest and dataset.json untouched."""
+    def edit(folder: Path) -> None:
+        index = folder / "val-000000.idx"
+        lines = index.read_text().splitlines()
+        first, second = lines[1].split(), lines[2].split()
+        at = first.index(member) + 1
+        first[at:at + 2], second[at:at + 2] = second[at:at + 2], first[at:at + 2]
+        index.write_text("\n".join([lines[0], " ".join(first), " ".join(second), *lines[3:]]) + "\n")
+    return edit
+
+
+def _set_index_offset(offset: str):
+    """The first sample's first entry (its `.ann`) in val-000000.idx gets `offset`."""
+    def edit(folder: Path) -> None:
+        index = folder / "val-000000.idx"
+        lines = index.read_text().splitlines()
+        fields = lines[1].split()
+        fields[1] = offset
+        index.write_text("\n".join([lines[0], " ".join(fields), *lines[2:]]) + "\n")
+    return edit
+
+
 # (case, edit, what verify says). The folder-level cases (marked True) are refused by every reader at open.
 TAMPER_CASES = [
-    ("manifest content column +100 mm", _joints_plus_100_mm, "manifest.parquet: ", False),
-    ("manifest hand_type", _hand_type, "manifest.parquet: ", False),
+    ("manifest content column +100 mm", _joints_plus_100_mm, "manifest.parquet: ", True),
+    ("manifest hand_type", _hand_type, "manifest.parquet: ", True),
     ("manifest content column +100 mm, digests resealed", lambda f: (_joints_plus_100_mm(f), _reseal(f)),
      "manifest column joints_cam_mm of ih26m-val-", False),
     ("manifest hand_type, digests resealed", lambda f: (_hand_type(f), _reseal(f)), "manifest hand_type ", False),
     ("manifest byte flipped, same size", lambda folder: _flip_byte(folder / "manifest.parquet"),
-     "manifest.parquet: SHA-256 differs", False),
-    ("dataset.json samples count", _set_count("samples", lambda n: n + 1), "counts samples", False),
+     "manifest.parquet: SHA-256 differs", True),
+    ("dataset.json samples count", _set_count("samples", lambda n: n + 1), "`counts` says tars: 2, samples: 49", True),
+    ("dataset.json lists 1 of its 2 shards", lambda folder: _edit_dataset(folder, lambda d: d["shards"].pop()),
+     "`shards` lists tars: 1, samples: 40; `counts` says tars: 2, samples: 48", True),
+    ("a sample moved between dataset.json's shards", _move_a_sample_between_shards, f"{_TAR} holds 39 samples",
+     False),
+    ("symlinked dataset.json", _symlinked_dataset_json, "dataset.json: a symlink or not a regular file", True),
+    ("two samples' .ann entries swapped in the index", _swap_index_entries("ann"),
+     "val-000000.idx: DALI index not matching the manifest", False),
+    ("two samples' image entries swapped in the index", _swap_index_entries("jpg"),
+     "val-000000.idx: DALI index not matching the manifest", False),
     ("dataset.json input count", _set_count("input_annotations", lambda n: n + 5), "counts input_annotations", False),
     ("errors.parquet deleted", lambda folder: (folder / "errors.parquet").unlink(), "errors.parquet: listed in", True),
     ("errors.parquet forged", _forge_errors, "errors.parquet: ", False),
@@ -133,7 +182,7 @@ TAMPER_CASES = [
      "val-000099.tar: not a file of this folder", False),
     (".ann of another format version", _ann_of_another_version,
      f"format_version 1 found, this code reads {FORMAT_VERSION}", False),
-    ("absurd per-shard count", _set_shard("samples", 10**12), f"{_TAR} holds 1000000000000 samples", False),
+    ("absurd per-shard count", _set_shard("samples", 10**12), "`shards` lists tars: 2, samples: 1000000000008", True),
     ("absolute shard name", _set_shard("name", "/etc/hostname"), "is not a plain file name", True),
     ("shard name with ..", _set_shard("name", "../val-000000.tar"), "is not a plain file name", True),
     ("shard name with a separator", _set_shard("index", "sub/val-000000.idx"), "is not a plain file name", True),
@@ -197,22 +246,79 @@ def test_eval_refuses_shards_of_another_dataset_and_an_empty_split(val_copy, stb
     shutil.copytree(stb_test_shards, wrong)
     with pytest.raises(ValueError, match="shards of stb/all/test, but eval was asked for interhand26m/all/test"):
         eval_shard_dir(EvalConfig(shards=str(val_copy.parents[2]), split="test", root="gt"))
-    _edit_dataset(val_copy, lambda dataset: dataset["counts"].update(samples=0))
+    _edit_dataset(val_copy, lambda dataset: (dataset.update(shards=[]), dataset["counts"].update(samples=0, shards=0)))
     with pytest.raises(ValueError, match="the split has no samples"):
         eval_shard_dir(EvalConfig(shards=str(val_copy.parents[2]), split="val", root="gt"))
 
 
-@pytest.mark.parametrize("offset, said", [("-512", "at offset -512 .* lies outside"),
-                                          (str(10**12), f"at offset {10**12} .* lies outside"),
-                                          ("12x", "offsets and sizes must be integers")])
-def test_both_loaders_refuse_an_index_with_offsets_outside_the_tar(val_copy, offset, said):
-    index = val_copy / "val-000000.idx"
-    lines = index.read_text().splitlines()
-    fields = lines[1].split()
-    fields[1] = offset
-    index.write_text("\n".join([lines[0], " ".join(fields), *lines[2:]]) + "\n")
-    with pytest.raises(ValueError, match=f"val-000000.idx.*{said}"):  # DALI would read it itself: checked first
+def _first_key(folder: Path) -> str:
+    return read_manifest(folder, columns=["key"])["key"][0].as_py()
+
+
+# Edits of val-000000.idx alone (tar, manifest and dataset.json untouched), and what both loaders say when they open
+# the folder: the index, its line and the sample.
+INDEX_EDITS = [
+    ("two samples' .ann entries swapped", _swap_index_entries("ann"), "has `ann "),
+    ("two samples' image entries swapped", _swap_index_entries("jpg"), "has `jpg "),
+    ("offset before the tar", _set_index_offset("-512"), "has `ann -512 "),
+    ("offset past the tar", _set_index_offset(str(10**12)), f"has `ann {10**12} "),
+    ("offset not an integer", _set_index_offset("12x"), "has `ann 12x "),
+]
+
+
+@pytest.mark.parametrize("case, edit, said", INDEX_EDITS, ids=[case[0] for case in INDEX_EDITS])
+def test_both_loaders_refuse_an_index_that_is_not_the_manifests_naming_the_sample(val_copy, case, edit, said):
+    edit(val_copy)
+    expected = f"val-000000.idx: sample {_first_key(val_copy)} \\(line 2\\) {said}.* where the manifest has"
+    for backend in ("reference", "dali"):  # at open: nothing is served, DALI never reads the index
+        with pytest.raises(ValueError, match=expected) as raised:
+            build_loader(val_copy, LoaderConfig(backend=backend, device="cpu", augment=False, workers=0))
+        assert "\n" not in str(raised.value)
+
+
+@pytest.mark.parametrize("offset", ["-512", str(10**12)])
+def test_an_index_forged_with_its_manifest_still_never_reads_outside_the_tar(val_copy, offset):
+    """Index, manifest and dataset.json's digests rewritten together (what `verify` cannot see either): the offsets
+    agree, and each loader still refuses to read outside the tar."""
+    _set_index_offset(offset)(val_copy)
+    _edit_manifest(val_copy, "ann_offset", lambda _: int(offset))
+    _reseal(val_copy)
+    said = f"val-000000.idx: sample {_first_key(val_copy)}.ann at offset {offset} .* lies outside"
+    with pytest.raises(ValueError, match=said):  # DALI would read it itself: checked first
         build_loader(val_copy, LoaderConfig(backend="dali", device="cpu", augment=False))
     loader = build_loader(val_copy, LoaderConfig(backend="reference", augment=False, workers=0))
-    with pytest.raises(ValueError, match=f"val-000000.idx.*{said}"):  # when it first reads the tar
+    with pytest.raises(ValueError, match=said):  # when it first reads the tar
         next(iter(loader))
+
+
+def _eval(val_copy: Path, run_dir: Path, *options: str):
+    return CliRunner().invoke(main, ["eval", "--shards", str(val_copy.parents[2]), "--split", "val", "--oracle",
+                                     "--root-source", "gt", "--run-dir", str(run_dir), "--loader-threads", "0",
+                                     *options])
+
+
+def _error_lines(output: str) -> list[str]:
+    assert "Traceback" not in output, output
+    return [line for line in output.splitlines() if line.startswith("Error:")]
+
+
+@pytest.mark.parametrize("case, edit, said", [
+    ("two samples' .ann entries swapped in the index", _swap_index_entries("ann"), "val-000000.idx: sample "),
+    ("dataset.json lists 1 of its 2 shards", lambda folder: _edit_dataset(folder, lambda d: d["shards"].pop()),
+     "`shards` lists tars: 1, samples: 40"),
+], ids=["swapped index entries", "fewer shards than counts"])
+def test_eval_refuses_in_one_line_and_scores_nothing(val_copy, tmp_path, case, edit, said):
+    edit(val_copy)
+    result = _eval(val_copy, tmp_path / "run")
+    errors = _error_lines(result.output)
+    assert result.exit_code == 1 and len(errors) == 1 and said in errors[0], result.output
+    assert not (tmp_path / "run" / "result").exists()
+
+
+@pytest.mark.parametrize("name", ["../x", "../../../x", "a/b", "..", "/tmp/x"])
+def test_eval_refuses_a_run_name_that_is_not_a_plain_name_and_writes_nothing(val_copy, tmp_path, name):
+    before = sorted(tmp_path.rglob("*"))
+    result = _eval(val_copy, tmp_path / "run", "--run-name", name)
+    errors = _error_lines(result.output)
+    assert result.exit_code == 2 and len(errors) == 1 and "must be a plain name" in errors[0], result.output
+    assert sorted(tmp_path.rglob("*")) == before
