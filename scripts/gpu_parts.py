@@ -228,6 +228,7 @@ def pack(wheels: list[Path], build: Path, how: str, python_version: str, preset:
     tar_files(sorted(stored_dir.glob("*.whl"), key=lambda path: [w.name for w in wheels].index(path.name)), tar_path)
     compress_xz(tar_path, archive, preset, jobs)
     tar_path.unlink()
+    shutil.rmtree(stored_dir)
     return archive, {name: members for name, members in left_out.items() if members}
 
 
@@ -255,12 +256,13 @@ def make_parts(wheels: list[Path], pins: tuple, out: Path, how: str, python_vers
     timings["pack_s"], start = round(time.perf_counter() - start, 1), time.perf_counter()
     parts = split(archive, out, max_part)
     timings["split_s"] = round(time.perf_counter() - start, 1)
+    archive_entry = {"name": archive.name, "size": archive.stat().st_size, "sha256": sha256_of(archive)}
+    archive.unlink()  # the parts are its copy
     wheel_bytes = sum(wheel.stat().st_size for wheel in wheels)
     manifest = {
         "python_version": python_version, "pack": how, "xz_preset": preset if how == "xz" else None,
         "max_part_bytes": max_part,
-        "archive": {"name": archive.name, "size": archive.stat().st_size, "sha256": sha256_of(archive)},
-        "parts": parts,
+        "archive": archive_entry, "parts": parts,
         "wheels": [{"file": wheel.name, "name": name, "version": version, "size": wheel.stat().st_size}
                    for wheel, (name, version) in zip(wheels, pins)],
         "left_out": left_out, "wheel_bytes": wheel_bytes,
