@@ -19,6 +19,8 @@ NODE_RANK ?= 0
 MASTER_ADDR ?= 127.0.0.1
 TRAIN_ARGS ?=
 GPU_CHECK_DATA ?= $(OUT)/gpu_check_data
+GPU_PARTS ?= gpu_parts
+GPU_PYTHON ?= 3.12
 EVAL_ARGS ?=
 DEMO    := $(OUT)/demo
 
@@ -31,7 +33,7 @@ WORKERS_ARG = $(if $(WORKERS),--workers $(WORKERS))
 SHARD_SPLITS = $(if $(filter human_annot,$(SUBSET)),train test,train val test)
 
 .PHONY: venv test test-fast demo synth shards verify-shards train eval plot-log bench bench-synth bench-model \
-        bench-ingest bench-loader bench-step bench-learn bench-score bench-ann bench-dali-graph gpu-check-data gpu-check clean
+        bench-ingest bench-loader bench-step bench-learn bench-score bench-ann bench-dali-graph gpu-check-data gpu-check gpu-parts clean
 
 venv: $(STAMP)
 
@@ -124,6 +126,11 @@ gpu-check-data: $(STAMP)
 
 gpu-check: $(STAMP)
 	$(BIN)/python bench/gpu_check.py run --data $(GPU_CHECK_DATA) --out $(OUT)/gpu_check
+
+# DALI and its wheels for the GPU machine (Python 3.12, no DALI, no network), xz-packed and split into parts of at
+# most 60 MiB that travel one per command (README: "Carrying DALI to the GPU machine"); stdlib and pip only.
+gpu-parts:
+	$(PYTHON) scripts/gpu_parts.py prepare --out $(GPU_PARTS) --python-version $(GPU_PYTHON) --max-part-mb 60
 
 clean:
 	rm -rf $(DEMO) .pytest_cache
