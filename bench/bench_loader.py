@@ -46,6 +46,7 @@ from interhand.loaders.build import build_loader
 from interhand.loaders.dali_pipeline import cuda_device_count
 from interhand.loaders.decode import decode_image
 from interhand.preprocess.run import run as shards_run
+from interhand.preprocess.shard_writer import REENCODING
 from interhand.synth.run import run as synth_run
 
 from common import machine_description
@@ -252,13 +253,16 @@ def main() -> None:
     data, split_dirs = folder / "InterHand2.6M", {}
     if not (data / "annotations").exists():
         synth_run(SynthConfig(frames=args.frames, cameras=args.cameras, captures=4, layout="v1.0"), data, overwrite=True)
-    for jpeg in ("baseline", "source"):
+    # Without the re-encoding C extension (a machine with no compiler or libjpeg headers) baseline shards cannot be
+    # written: --gpu-only then measures the source shards alone; the CPU rows need both.
+    kinds = ("baseline", "source") if REENCODING or not args.gpu_only else ("source",)
+    for jpeg in kinds:
         shards = folder / f"shards_{jpeg}"
         split_dirs[jpeg] = shards / "interhand26m" / "all" / "train"
         if not (split_dirs[jpeg] / "dataset.json").exists():
             shards_run(PreprocessConfig(root=str(data), split="train", out=str(shards), shard_samples=256,
                                         workers=args.workers, progress=False, jpeg=jpeg))
-    split_dir = split_dirs["baseline"]
+    split_dir = split_dirs[kinds[0]]
     records = _file_records(split_dir)
     for record in records:
         record["path"] = str(data / "images" / "train" / record["file_name"])
@@ -287,7 +291,7 @@ def main() -> None:
         "decode_only_opencv_threads": (lambda: _threaded_decode(records, batch, workers), len),
     }
     if cuda_device_count():
-        for jpeg in ("baseline", "source"):
+        for jpeg in kinds:
             for roi in (True, False):
                 loader = build("dali", jpeg, args.gpu_batch_size, device="gpu", workers=args.gpu_workers,
                                roi_decode=roi)

@@ -88,10 +88,14 @@ def _limit(name: str, dry_run: bool) -> int:
 
 
 def _paths(data: Path) -> dict[str, Path]:
+    """The prepared folders: the baseline shards, or the source ones where the re-encoding extension was missing."""
     loader = data / "loader"
-    return {"loader": loader, "root": loader / "InterHand2.6M", "shards": loader / "shards_baseline",
-            "train": loader / "shards_baseline" / "interhand26m" / "all" / "train",
-            "val": loader / "shards_baseline" / "interhand26m" / "all" / "val"}
+    shards = loader / "shards_baseline"
+    if not (shards / "interhand26m" / "all" / "train" / "dataset.json").is_file() and \
+            (loader / "shards_source" / "interhand26m" / "all" / "train" / "dataset.json").is_file():
+        shards = loader / "shards_source"
+    return {"loader": loader, "root": loader / "InterHand2.6M", "shards": shards,
+            "train": shards / "interhand26m" / "all" / "train", "val": shards / "interhand26m" / "all" / "val"}
 
 
 def prepare(data: Path, frames: int, workers: int, dry_run: bool) -> dict:
@@ -105,12 +109,15 @@ def prepare(data: Path, frames: int, workers: int, dry_run: bool) -> dict:
                str(frames), "--cameras", "4" if dry_run else "8", "--workers", str(workers), "--gpu-only",
                "--repeats", "1"]
     subprocess.run(command, check=True, cwd=REPO, capture_output=True, text=True)
+    paths = _paths(data)
+    jpeg = "baseline" if paths["shards"].name == "shards_baseline" else "source"
     if not (paths["val"] / "dataset.json").is_file():
         shards_run(PreprocessConfig(root=str(paths["root"]), split="val", out=str(paths["shards"]), shard_samples=256,
-                                    workers=workers, progress=False))
+                                    workers=workers, progress=False, jpeg=jpeg))
     counts = {split: json.loads((paths[split] / "dataset.json").read_text())["counts"]["samples"]
               for split in ("train", "val")}
-    (data / "prepared.json").write_text(json.dumps({"frames": frames, "dry_run": dry_run, "samples": counts}) + "\n")
+    (data / "prepared.json").write_text(json.dumps({"frames": frames, "dry_run": dry_run, "samples": counts,
+                                                    "jpeg": jpeg}) + "\n")
     return counts
 
 

@@ -4,6 +4,7 @@ script, its data preparation and its report work the first time a GPU machine ru
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,18 +12,23 @@ from pathlib import Path
 import pytest
 
 SCRIPT = Path(__file__).resolve().parents[1] / "bench" / "gpu_check.py"
+DEVICE_SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "gpu_check_device.sh"
 
 
 @pytest.mark.slow
 def test_gpu_check_dry_run_prepares_runs_every_step_and_fails_where_the_gpu_tests_are_skipped(tmp_path):
-    data, out = tmp_path / "data", tmp_path / "out"
-    subprocess.run([sys.executable, str(SCRIPT), "prepare", "--data", str(data), "--dry-run"], check=True,
-                   capture_output=True, text=True)
-    assert json.loads((data / "prepared.json").read_text())["samples"] == {"train": 16, "val": 16}
-    result = subprocess.run([sys.executable, str(SCRIPT), "run", "--data", str(data), "--out", str(out), "--dry-run"],
+    """Through the script the GPU machine runs (scripts/gpu_check_device.sh: extensions, data, check), with this
+    machine's DALI instead of the carried parts (tests/test_gpu_parts.py installs those)."""
+    data, work, out = tmp_path / "data", tmp_path / "work", tmp_path / "out"
+    environment = {**os.environ, "PYTHON": sys.executable, "DATA": str(data), "WORK": str(work)}
+    result = subprocess.run(["bash", str(DEVICE_SCRIPT), str(out), "--dry-run", "--skip-parts"], env=environment,
                             capture_output=True, text=True)
+    assert json.loads((data / "prepared.json").read_text())["samples"] == {"train": 16, "val": 16}
     report = json.loads(result.stdout.strip().splitlines()[-1])
+    out = work / "check"
     assert report == json.loads((out / "gpu_check.json").read_text())
+    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == ["gpu_check.json", "gpu_check.txt",
+                                                                           "train_loss.png"]  # what comes back
     # The GPU tests were skipped (no GPU here): that proves nothing, so the check fails, saying why.
     assert result.returncode == 1 and report["ok"] is False
     assert not report["pytest_gpu"]["ok"] and "skipped" in report["pytest_gpu"]["reason"]

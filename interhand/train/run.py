@@ -155,10 +155,10 @@ def _rank_report(batch_sizes: dict[int, int], iterations: int, model, context: D
     under DDP; a difference is said in the log and on stderr)."""
     mine = {"rank": context.rank, "iterations": iterations,
             "batch_sizes": {str(rows): count for rows, count in sorted(batch_sizes.items())},
-            "weights": weights_digest(model)}
+            "weights": weights_digest(model) if context.distributed else None}  # one process: nothing to compare
     if context.device.type == "cuda":  # this process's own peak (the caching allocator's), not the whole GPU's
         mine["peak_gpu_memory_mib"] = round(torch.cuda.max_memory_reserved(context.device) / 2**20)
     ranks = gather_from_ranks(mine, context)
-    if context.is_main and len({rank["weights"] for rank in ranks}) > 1:
+    if context.distributed and context.is_main and len({rank["weights"] for rank in ranks}) > 1:
         _logger.warning(f"the ranks' weights differ after this epoch: {[rank['weights'] for rank in ranks]}")
     return ranks
