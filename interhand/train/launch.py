@@ -7,6 +7,7 @@ the workers read the resolved config the run folder keeps (RUN/config.yaml).
 from __future__ import annotations
 
 from interhand.config import TrainConfig
+from interhand.runtime.folder_lock import run_folder_lock
 from interhand.runtime.launch import processes_for, start_workers
 from interhand.train.run import run, train_shard_dir, write_resolved_config
 
@@ -14,12 +15,13 @@ __all__ = ["launch"]
 
 
 def launch(config: TrainConfig) -> int:
-    """Check the request (GPUs, shards), save the resolved config, and train on the processes `config.launch`
-    asks for. Returns the exit status."""
+    """Check the request (GPUs, shards, a run folder no other training job holds), save the resolved config, and
+    train on the processes `config.launch` asks for, holding the run folder's lock. Returns the exit status."""
     processes_for(config.launch)  # fail here, before writing anything, if a listed GPU is not there
     train_shard_dir(config)  # and if there are no shards
-    config_path = write_resolved_config(config)
-    if config.launch.in_process:
-        run(config)  # one CPU process: no torchrun, no process group
-        return 0
-    return start_workers("interhand.train.run", config, config_path)
+    with run_folder_lock(config.output, "train"):  # and if another training job writes this run folder
+        config_path = write_resolved_config(config)
+        if config.launch.in_process:
+            run(config)  # one CPU process: no torchrun, no process group
+            return 0
+        return start_workers("interhand.train.run", config, config_path)

@@ -254,3 +254,17 @@ def test_steps_redone_after_continue_are_logged_once(synth_ih26m_shards, tmp_pat
     run(_config(shards, tmp_path / "killed", continue_train=True, **one_epoch))
     kinds = [(entry["kind"], entry.get("global_step", entry.get("epoch"))) for entry in read_log(tmp_path / "killed")]
     assert kinds == [("step", 1), ("step", 2), ("step", 3), ("step", 4), ("epoch", 0)]
+
+
+def test_a_second_training_job_on_a_run_folder_in_use_is_one_line_and_writes_nothing(synth_ih26m_shards, tmp_path):
+    """`train --continue` beside a running `train` on the same --run-dir used to run to rc 0, both writing the same
+    snapshots and log lines: the first job's lock refuses the second before it writes anything."""
+    from interhand.runtime.folder_lock import run_folder_lock
+
+    run_dir = tmp_path / "run"
+    with run_folder_lock(run_dir, "train"):  # a training job is running there
+        result = CliRunner().invoke(main, ["train", "--continue", "--shards", str(synth_ih26m_shards.parent.parent),
+                                           "--run-dir", str(run_dir), "--model-resnet-type", "18"])
+    assert result.exit_code == 1 and "in use by another `interhand train`" in result.output, result.output
+    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
+    assert sorted(path.name for path in run_dir.iterdir()) == [".lock"]  # no config.yaml, log or snapshot
