@@ -29,13 +29,13 @@ from interhand.eval.scoring import match_rows, protocol_mask, read_rows, score_f
 from interhand.geometry.heatmap import ORIGINAL_GEOMETRY, heatmap_geometry, rel_root_depth_to_bins
 from interhand.loaders.batch import images_to_float
 from interhand.loaders.build import build_loader
+from interhand.manifests.index_check import recorded_file_problems
 from interhand.manifests.query import samples_without_rootnet
 from interhand.model import InterNet, load_checkpoint
 from interhand.model.snapshots import latest_snapshot, snapshot_path
-from interhand.preprocess.verify import check_recorded_files
 from interhand.progress import progress
 from interhand.runtime.ddp import DistContext, distributed
-from interhand.shard_format import FORMAT_VERSION
+from interhand.shard_format import FORMAT_VERSION, MANIFEST_FILE
 from interhand.shard_format.dataset_json import read_dataset_json
 from interhand.skeleton import NUM_JOINTS
 
@@ -56,7 +56,7 @@ def eval_shard_dir(config: EvalConfig) -> Path:
                          f"for {config.dataset}/{config.annot_subset}/{config.split} (refused: it would be mislabelled)")
     if not dataset.counts.samples:
         raise ValueError(f"{shard_dir}: the split has no samples (every annotation was rejected: see errors.parquet)")
-    problems = check_recorded_files(shard_dir, dataset, ("manifest.parquet",))
+    problems = recorded_file_problems(shard_dir, dataset, (MANIFEST_FILE,))
     if problems:
         raise ValueError(f"{shard_dir}: {problems[0]}; the ground truth cannot be trusted (`interhand verify`)")
     if config.root == "rootnet":

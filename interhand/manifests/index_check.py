@@ -26,7 +26,7 @@ from interhand.manifests.schema import MEMBER_COLUMNS
 from interhand.shard_format import JSON_MEMBER, MANIFEST_FILE
 from interhand.shard_format.dataset_json import DatasetJson, ShardRecord
 
-__all__ = ["check_manifest_sha256", "check_indexes_match_manifest", "check_served_locations", "index_text"]
+__all__ = ["recorded_file_problems", "check_manifest_sha256", "check_indexes_match_manifest", "check_served_locations", "index_text"]
 
 # The manifest columns an index line is made of (one line per sample: `ext offset size key.ext` per member).
 _LOCATION_COLUMNS = ["key", "shard", "image_member",
@@ -34,15 +34,23 @@ _LOCATION_COLUMNS = ["key", "shard", "image_member",
 _REFUSED = "edited or damaged index: it would serve another sample's data under this key; `interhand verify` the folder"
 
 
+def recorded_file_problems(shard_dir: Path, dataset: DatasetJson, names: tuple[str, ...]) -> list[str]:
+    """Problems with the SHA-256 of the files dataset.json's `files` records (manifest.parquet, errors.parquet): the
+    one comparison `verify`, eval and the loaders make."""
+    problems = []
+    for name in names:
+        with open(Path(shard_dir) / name, "rb") as handle:
+            if hashlib.file_digest(handle, "sha256").hexdigest() != dataset.files[name].sha256:
+                problems.append(f"{name}: SHA-256 differs from dataset.json (edited, replaced or corrupt)")
+    return problems
+
+
 def check_manifest_sha256(shard_dir: Path, dataset: DatasetJson) -> None:
     """manifest.parquet is the file dataset.json records (its SHA-256), so that what is checked against it can be
     trusted as far as dataset.json can; else one ValueError line naming the file."""
-    path = Path(shard_dir) / MANIFEST_FILE
-    with open(path, "rb") as handle:
-        digest = hashlib.file_digest(handle, "sha256").hexdigest()
-    if digest != dataset.files[MANIFEST_FILE].sha256:
-        raise ValueError(f"{path}: SHA-256 differs from dataset.json (edited, replaced or corrupt; refused, "
-                         "`interhand verify` the folder)")
+    if recorded_file_problems(shard_dir, dataset, (MANIFEST_FILE,)):
+        raise ValueError(f"{Path(shard_dir) / MANIFEST_FILE}: SHA-256 differs from dataset.json (edited, replaced or "
+                         "corrupt; refused, `interhand verify` the folder)")
 
 
 def _member_field(rows: pa.Table, column: str) -> pa.ChunkedArray:

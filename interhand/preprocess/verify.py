@@ -31,6 +31,7 @@ import cv2
 import numpy as np
 import pyarrow as pa
 
+from interhand.manifests.index_check import recorded_file_problems
 from interhand.manifests.read import manifest_by_shard, read_errors, read_manifest
 from interhand.manifests.schema import ARRAY_COLUMNS, MANIFEST_SCHEMA, MEMBER_COLUMNS, manifest_arrays
 from interhand.preprocess.publish import folder_files, read_checksums
@@ -58,11 +59,7 @@ _ROW_COLUMNS = [name for name in MANIFEST_SCHEMA.names if name not in ARRAY_COLU
 
 def check_recorded_files(shard_dir: Path, dataset: DatasetJson, names: tuple[str, ...] = RECORDED_FILES) -> list[str]:
     """Problems with the SHA-256 of the files dataset.json's `files` records (manifest.parquet, errors.parquet)."""
-    problems = []
-    for name in names:
-        if file_sha256(Path(shard_dir) / name) != dataset.files[name].sha256:
-            problems.append(f"{name}: SHA-256 differs from dataset.json (edited, replaced or corrupt)")
-    return problems
+    return recorded_file_problems(shard_dir, dataset, names)
 
 
 def _expected_members(rows: list[dict]) -> dict[str, tuple[int, int, int]]:
