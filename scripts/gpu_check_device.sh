@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU check on the borrowed GPU machine, as the third of three back-to-back commands (README, "Carrying DALI to
+# The GPU check on the borrowed GPU machine, as the third of three back-to-back commands (docs/gpu_check.md, "Carrying DALI to
 # the GPU machine"): parts 1 and 2 are in the stash; this receives part 3, installs DALI, builds the C extensions
 # where a compiler and the libjpeg headers exist, makes the data on the machine's cores and runs the check with the
 # machine's own python3 and torch. One command, under 10 minutes: install ~0.5 min, data ~1-2 min, check 5 min at
