@@ -7,7 +7,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = sorted([*ROOT.glob("interhand/**/*.py"), *ROOT.glob("interhand/**/*.c"), *ROOT.glob("tests/**/*.py"),
-                  *ROOT.glob("bench/*.py"), *ROOT.glob("scripts/*"), *ROOT.glob("*.md"), *ROOT.glob("configs/*"),
+                  *ROOT.glob("bench/*.py"), *ROOT.glob("scripts/*"), *ROOT.glob("*.md"), *ROOT.glob("docs/**/*.md"),
+                  *ROOT.glob("configs/*"),
                   ROOT / "Makefile", ROOT / "setup.py"])
 # Documents that live outside the repository: citing them leaves a clone with a dangling reference.
 OUTSIDE = re.compile(r"interhand_format\.md|STYLE\.md|stack_notes\.md|\bissue \d+\b")

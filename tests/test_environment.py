@@ -15,7 +15,7 @@ def test_pillow_simd_is_the_live_pil_unless_the_build_fell_back():
     if marker.read_text().strip() == "pillow":
         pytest.skip("pillow-simd could not be built on this machine; the set-up fell back to Pillow")
     # pillow-simd versions carry a .postN suffix; a later install of a package that depends on `pillow`
-    # silently puts Pillow back (README, set-up), which this catches.
+    # silently puts Pillow back (docs/setup.md), which this catches.
     assert ".post" in PIL.__version__, f"Pillow {PIL.__version__} is live instead of pillow-simd"
 
 

@@ -1,4 +1,4 @@
-"""The README's "Scoring your own model" examples run as written, and their four files score alike."""
+"""docs/scoring.md's "Scoring your own model" examples run as written, and their four files score alike."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from click.testing import CliRunner
 from interhand.cli import main
 from interhand.eval.scoring import read_rows
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+SCORING = Path(__file__).resolve().parents[2] / "docs/scoring.md"
 
 
 def _examples() -> list[str]:
-    section = README.read_text().split("## Scoring your own model", 1)[1].split("\n## ", 1)[0]
+    section = SCORING.read_text().split("# Scoring your own model", 1)[1].split("\n## ", 1)[0]
     return re.findall(r"```python\n(.*?)```", section, flags=re.S)
 
 

@@ -1,5 +1,5 @@
 """The over-fit check: trained on 16 frames without augmentation, InterNet must memorise them, far below the
-mean-pose baseline scored on the same frames (`configs/overfit.yaml`; README, "Does it learn?")."""
+mean-pose baseline scored on the same frames (`configs/overfit.yaml`; docs/experiments/2026-12-01-overfit.md)."""
 
 from __future__ import annotations
 
@@ -36,6 +36,6 @@ def test_internet_memorises_16_frames_far_below_the_mean_pose_baseline(tmp_path)
 
     trained_metrics, baseline = json.loads(scores["trained"]), json.loads(scores["mean_pose"])
     assert trained_metrics["counts"]["samples"] == 16
-    # The honest bound for 100 CPU steps at 16³ (a depth bin is 25 mm; README): under half the mean pose's error.
+    # The honest bound for 100 CPU steps at 16³ (a depth bin is 25 mm; docs/experiments/2026-12-01-overfit.md): under half the mean pose's error.
     assert trained_metrics["mpjpe"]["all"] < 0.5 * baseline["mpjpe"]["all"], (trained_metrics["mpjpe"], baseline["mpjpe"])
     assert trained_metrics["handedness_accuracy"] == 1.0
