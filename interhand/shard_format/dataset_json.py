@@ -21,18 +21,15 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from interhand.shard_format import (
-    ANN_BYTES,
-    ANN_DTYPE,
-    ANN_LAYOUT,
+from interhand.shard_format.ann_codec import ANN_BYTES, ANN_DTYPE, ANN_LAYOUT
+from interhand.shard_format.names import (
     CHECKSUMS_FILE,
     DATASET_FILE,
-    FORMAT_VERSION,
     PUBLISHED_FILES,
     RECORDED_FILES,
-    check_format_version,
     check_plain_file_name,
 )
+from interhand.shard_format.version import FORMAT_VERSION, check_format_version
 
 __all__ = ["Counts", "ShardRecord", "FileRecord", "DatasetJson", "IncompleteShardsError",
            "write_dataset_json", "load_dataset_json", "read_dataset_json"]
