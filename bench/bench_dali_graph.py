@@ -49,7 +49,7 @@ from interhand.loaders.augment import (
 from interhand.loaders.dali_pipeline import DaliPipelineSpec, _crop_geometry, build_pipeline
 from interhand.loaders.reference import ShardList, shard_list
 from interhand.preprocess.run import run as shards_run
-from interhand.shard_format import ANN_FLOATS, ANN_LAYOUT, ANN_MEMBER
+from interhand.shard_format import ANN_FLOATS, ANN_LAYOUT, ANN_MEMBER, DATASET_FILE, split_dir
 from interhand.synth.run import run as synth_run
 
 from common import machine_description
@@ -254,14 +254,14 @@ def agreement(shards: ShardList, params: list[np.ndarray], threads: int) -> dict
 def make_split(folder: Path, frames: int, workers: int) -> Path:
     """A synthetic InterHand2.6M train split as baseline-JPEG shards under `folder` (reused when there)."""
     data, shards = folder / "InterHand2.6M", folder / "shards"
-    split_dir = shards / "interhand26m" / "all" / "train"
+    train_dir = split_dir(shards, "interhand26m", "all", "train")
     if not (data / "annotations").exists():
         synth_run(SynthConfig(frames=frames, cameras=8, captures=4, layout="v1.0"), data, overwrite=True,
                   show_progress=False)
-    if not (split_dir / "dataset.json").exists():
+    if not (train_dir / DATASET_FILE).exists():
         shards_run(PreprocessConfig(root=str(data), split="train", out=str(shards), shard_samples=256,
                                     workers=workers, progress=False))
-    return split_dir
+    return train_dir
 
 
 def main() -> None:

@@ -41,6 +41,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from interhand import shard_format
 from interhand.config import LoaderConfig, PreprocessConfig, SynthConfig
 from interhand.loaders.build import build_loader
 from interhand.loaders.dali_pipeline import cuda_device_count
@@ -258,8 +259,8 @@ def main() -> None:
     kinds = ("baseline", "source") if REENCODING or not args.gpu_only else ("source",)
     for jpeg in kinds:
         shards = folder / f"shards_{jpeg}"
-        split_dirs[jpeg] = shards / "interhand26m" / "all" / "train"
-        if not (split_dirs[jpeg] / "dataset.json").exists():
+        split_dirs[jpeg] = shard_format.split_dir(shards, "interhand26m", "all", "train")
+        if not (split_dirs[jpeg] / shard_format.DATASET_FILE).exists():
             shards_run(PreprocessConfig(root=str(data), split="train", out=str(shards), shard_samples=256,
                                         workers=args.workers, progress=False, jpeg=jpeg))
     split_dir = split_dirs[kinds[0]]

@@ -49,8 +49,10 @@ from interhand.shard_format import (
     PUBLISHED_FILES,
     RECORDED_FILES,
     index_name,
+    split_dir,
 )
 from interhand.shard_format.dataset_json import Counts, DatasetJson, FileRecord, ShardRecord, write_dataset_json
+from interhand.shard_format.names import INDEX_SUFFIX, SHARD_SUFFIX
 
 __all__ = ["run", "finalize", "shard_dir", "TooManyErrors", "WriteFailed", "RunSummary"]
 
@@ -99,7 +101,7 @@ class RunSummary:
 
 
 def shard_dir(config: PreprocessConfig) -> Path:
-    return check_root(Path(config.out), "output folder") / config.dataset / config.subset / config.split
+    return split_dir(check_root(Path(config.out), "output folder"), config.dataset, config.subset, config.split)
 
 
 def _part_path(work: Path, index: int, count: int, suffix: str) -> Path:
@@ -321,7 +323,7 @@ def _check_shards(out_dir: Path, work: Path, plan: list[dict]) -> list[ShardReco
 def _remove_stale(out_dir: Path, shards: list[ShardRecord]) -> None:
     keep = {shard.name for shard in shards} | {shard.index for shard in shards}
     for path in out_dir.iterdir():
-        if path.is_file() and path.suffix in (".tar", ".idx", ".tmp") and path.name not in keep:
+        if path.is_file() and path.suffix in (SHARD_SUFFIX, INDEX_SUFFIX, ".tmp") and path.name not in keep:
             path.unlink()
 
 

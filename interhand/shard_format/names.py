@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 __all__ = ["KEY_PREFIX", "MAX_ANNOTATION_ID", "KEY_PATTERN", "IMAGE_MEMBERS", "JSON_MEMBER", "ANN_MEMBER", "sample_key",
-           "shard_name", "index_name", "split_dir", "DATASET_FILE", "MANIFEST_FILE", "ERRORS_FILE", "RECORDED_FILES",
+           "SHARD_SUFFIX", "INDEX_SUFFIX", "shard_name", "index_name", "split_dir", "DATASET_FILE", "MANIFEST_FILE", "ERRORS_FILE", "RECORDED_FILES",
            "CARD_FILE", "CROISSANT_FILE", "WIDS_INDEX_FILE", "PUBLISHED_FILES", "CHECKSUMS_FILE",
            "check_plain_file_name"]
 
@@ -34,13 +34,16 @@ def sample_key(dataset: str, split: str, annotation_id: int) -> str:
     return f"{KEY_PREFIX[dataset]}-{split}-{int(annotation_id):09d}"
 
 
+SHARD_SUFFIX, INDEX_SUFFIX = ".tar", ".idx"  # a shard and its DALI index
+
+
 def shard_name(split: str, index: int) -> str:
-    return f"{split}-{index:06d}.tar"
+    return f"{split}-{index:06d}{SHARD_SUFFIX}"
 
 
 def index_name(shard: str) -> str:
     """The DALI index beside a shard: `val-000000.tar` → `val-000000.idx`."""
-    return shard.removesuffix(".tar") + ".idx"
+    return shard.removesuffix(SHARD_SUFFIX) + INDEX_SUFFIX
 
 
 def split_dir(shards: str | Path, dataset: str, annot_subset: str, split: str) -> Path:
