@@ -30,7 +30,7 @@ import numpy as np
 from interhand.config import PreprocessConfig, SynthConfig
 from interhand.preprocess.run import run as shards_run
 from interhand.preprocess.run import shard_dir
-from interhand.preprocess.shard_writer import TarWriter
+from interhand.preprocess.tar_writer import TarWriter
 from interhand.shard_format import ANN_DTYPE, ANN_FLOATS, DATASET_FILE, dali_index_text, index_name
 from interhand.synth.run import run as synth_run
 

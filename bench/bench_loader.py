@@ -46,8 +46,8 @@ from interhand.config import LoaderConfig, PreprocessConfig, SynthConfig
 from interhand.loaders.build import build_loader
 from interhand.loaders.dali_pipeline import cuda_device_count
 from interhand.loaders.decode import decode_image
+from interhand.preprocess.images import REENCODING
 from interhand.preprocess.run import run as shards_run
-from interhand.preprocess.shard_writer import REENCODING
 from interhand.synth.run import run as synth_run
 
 from common import machine_description
