@@ -47,7 +47,7 @@ from interhand.loaders.augment import (
     draw_augment_params_array,
 )
 from interhand.loaders.dali_pipeline import DaliPipelineSpec, _crop_geometry, build_pipeline
-from interhand.loaders.reference import ShardList, shard_list
+from interhand.loaders.shard_list import ShardList, shard_list
 from interhand.preprocess.run import run as shards_run
 from interhand.shard_format import ANN_FLOATS, ANN_LAYOUT, ANN_MEMBER, DATASET_FILE, split_dir
 from interhand.synth.run import run as synth_run

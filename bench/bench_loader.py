@@ -99,7 +99,7 @@ def _file_records(shard_dir: Path) -> list[dict]:
     """Per-image records as the original builds them in __init__ (not timed): path, box, joints."""
     import webdataset as wds
 
-    from interhand.loaders.reference import shard_list
+    from interhand.loaders.shard_list import shard_list
     from interhand.shard_format import decode_ann
 
     records = []
@@ -152,7 +152,8 @@ def _stage_profile(split_dirs: dict[str, Path], samples: int = 256) -> dict[str,
     from interhand.loaders.augment import counter_params, patch_affines, warp_patch
     from interhand.loaders.batch import targets_from_records
     from interhand.loaders.decode import _decode_region, decode_image, source_window
-    from interhand.loaders.reference import ShardReader, shard_list
+    from interhand.loaders.reference import ShardReader
+    from interhand.loaders.shard_list import shard_list
     from interhand.shard_format import ANN_DTYPE, decode_ann_records
 
     cv2.setNumThreads(1)

@@ -14,7 +14,8 @@ from interhand.loaders.build import build_loader, resolve_backend
 from interhand.loaders.dali_loader import DaliLoader
 from interhand.loaders.dali_pipeline import DaliPipelineSpec, build_pipeline
 from interhand.loaders.protocol import ShardLoader
-from interhand.loaders.reference import ReferenceDataset, ReferenceLoader, shard_list
+from interhand.loaders.reference import ReferenceDataset, ReferenceLoader
+from interhand.loaders.shard_list import shard_list
 from interhand.loaders.shares import rank_range
 
 from helpers import FIXED_PARAMS, compare_batches, fixed_params_dali_loader, params_table
