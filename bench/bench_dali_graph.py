@@ -67,7 +67,7 @@ def _before_field(ann, name: str, index: int = 0):
 def _before_patch_to_image_matrix(ann, params, box: str, size: int):
     """BEFORE. Per-sample 2×3 map, patch px → unflipped image px, in DALI's pixel-corner convention.
 
-    Closed form of the original's 3-point affine (interhand.geometry.affine.patch_affines), inverted:
+    Closed form of the original's 3-point affine (interhand.geometry.affine.window_to_patch_affines), inverted:
     image = c + R(rot)·diag(w'/S, h'/S)·(patch − S/2), then the flip u → W − 1 − u, then the shift of
     both frames by half a pixel (DALI samples pixel centres at +0.5).
     """

@@ -130,12 +130,12 @@ def _threaded_decode(records: list[dict], batch: int, workers: int):
 
 def _window_fraction(records: list[dict], seed: int = 0) -> float:
     """Mean share of the frame's pixels under the augmented patches' source windows (what region decoding reads)."""
-    from interhand.loaders.augment import counter_params, patch_affines
+    from interhand.loaders.augment import augmented_patch_affines, counter_params
     from interhand.loaders.decode import source_window
 
     boxes = np.array([record["bbox"] for record in records])
     sizes = np.array([record["image_size"] for record in records], dtype=np.float64)
-    affines = patch_affines(boxes, sizes[:, 0], counter_params(seed, 0, np.arange(len(records))))[0]
+    affines = augmented_patch_affines(boxes, sizes[:, 0], counter_params(seed, 0, np.arange(len(records))))[0]
     shares = []
     for affine, (width, height) in zip(affines, sizes):
         x0, y0, x1, y1 = source_window(affine, 256)
@@ -149,7 +149,7 @@ def _stage_profile(split_dirs: dict[str, Path], samples: int = 256) -> dict[str,
     16, per sample), decode (the region decoder on the patch's source window, RGBX), warp (OpenCV warpAffine
     of the RGBX window and the pack to RGB into the batch row, as `decode_and_warp`), and, for comparison, the
     three-channel warp of the same window as RGB and a whole-frame decode (OpenCV) of the same bytes."""
-    from interhand.loaders.augment import counter_params, patch_affines, warp_patch
+    from interhand.loaders.augment import augmented_patch_affines, counter_params, warp_patch
     from interhand.loaders.batch import targets_from_records
     from interhand.loaders.decode import _decode_region, decode_image, source_window
     from interhand.loaders.reference import ShardReader
@@ -171,7 +171,7 @@ def _stage_profile(split_dirs: dict[str, Path], samples: int = 256) -> dict[str,
             started = time.perf_counter()
             fields = decode_ann_records(np.stack([np.frombuffer(m["ann"], ANN_DTYPE) for m in members]), "profile")
             params = counter_params(0, 0, indices)
-            affines = patch_affines(fields["bbox"], fields["image_size_px"][:, 0], params, 256)[0]
+            affines = augmented_patch_affines(fields["bbox"], fields["image_size_px"][:, 0], params, 256)[0]
             targets_from_records(fields, params)
             times["records"].append((time.perf_counter() - started) / 16)
             for row, sample in enumerate(members):

@@ -32,9 +32,9 @@ from interhand.loaders.augment import (
     IDENTITY,
     PARAM_COLOUR,
     PARAMS_LENGTH,
+    augmented_patch_affines,
     counter_params,
     params_to_array,
-    patch_affines,
 )
 from interhand.loaders.batch import Batch, make_batch, targets_from_records
 from interhand.loaders.decode import decode_and_warp
@@ -166,7 +166,7 @@ class ReferenceDataset:
         params = self._params(indices)
         box = fields["bbox"] if self.config.box == "gt" else fields["rootnet_bbox"]
         size = self.geometry.input_size
-        img_to_patch, _, _ = patch_affines(box, fields["image_size_px"][:, 0], params, size)
+        img_to_patch, _, _ = augmented_patch_affines(box, fields["image_size_px"][:, 0], params, size)
         images_tensor = torch.empty((len(samples), size, size, 3), dtype=torch.uint8, pin_memory=self.pin_memory)
         images = images_tensor.numpy()
         for row, (key, members) in enumerate(samples):

@@ -16,6 +16,7 @@ from interhand.shard_format.json_numbers import array_texts
 from interhand.shard_format.names import ANN_MEMBER, IMAGE_MEMBERS, JSON_MEMBER, KEY_PATTERN
 from interhand.shard_format.sample import Sample, SampleInfo
 from interhand.shard_format.version import FORMAT_VERSION, check_format_version
+from interhand.skeleton import right_hand_joints
 
 __all__ = ["IMAGE_ENCODINGS", "RECORD_FIELDS", "RECORD_FROM_ANN", "valid_joint_counts", "ann_values", "record_values",
            "encode_json_records", "encode_sample", "decode_sample"]
@@ -76,9 +77,8 @@ def _ann_field(records: np.ndarray, name: str) -> np.ndarray:
 def valid_joint_counts(records: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(num_valid_right, num_valid_left) per `.ann` record: its root-masked `joint_valid` per hand."""
     valid = _ann_field(records, "joint_valid") > 0
-    first, second = valid[:, :21].sum(axis=1), valid[:, 21:].sum(axis=1)
-    right_second = _ann_field(records, "root_joint_index")[:, 0] == 21  # STB/RHD: right is 21..41
-    return np.where(right_second, second, first), np.where(right_second, first, second)
+    right = right_hand_joints(_ann_field(records, "root_joint_index"))  # IH26M: 0..20; STB/RHD: 21..41
+    return (valid & right).sum(axis=1), (valid & ~right).sum(axis=1)
 
 
 def ann_values(records: np.ndarray) -> dict[str, list | np.ndarray]:
