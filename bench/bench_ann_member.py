@@ -30,8 +30,8 @@ import numpy as np
 from interhand.config import PreprocessConfig, SynthConfig
 from interhand.preprocess.run import run as shards_run
 from interhand.preprocess.run import shard_dir
-from interhand.preprocess.shard_writer import TarWriter
-from interhand.shard_format import ANN_DTYPE, ANN_FLOATS, dali_index_text, index_name
+from interhand.preprocess.tar_writer import TarWriter
+from interhand.shard_format import ANN_DTYPE, ANN_FLOATS, DATASET_FILE, dali_index_text, index_name
 from interhand.synth.run import run as synth_run
 
 from common import machine_description
@@ -123,7 +123,7 @@ def main() -> None:
                                   shard_samples=64)
         shards_run(config, ["bench"])
         ann_dir = shard_dir(config)
-        samples = json.loads((ann_dir / "dataset.json").read_text())["counts"]["samples"]
+        samples = json.loads((ann_dir / DATASET_FILE).read_text())["counts"]["samples"]
         tars = {"ann": sorted(ann_dir.glob("*.tar"))}
         tars["npy-decoder"] = tars["npy-slice"] = copy_with_npy(ann_dir, tmp / "npy")
         variants = ("ann", "npy-decoder", "npy-slice")

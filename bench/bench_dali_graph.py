@@ -47,9 +47,9 @@ from interhand.loaders.augment import (
     draw_augment_params_array,
 )
 from interhand.loaders.dali_pipeline import DaliPipelineSpec, _crop_geometry, build_pipeline
-from interhand.loaders.reference import ShardList, shard_list
+from interhand.loaders.shard_list import ShardList, shard_list
 from interhand.preprocess.run import run as shards_run
-from interhand.shard_format import ANN_FLOATS, ANN_LAYOUT, ANN_MEMBER
+from interhand.shard_format import ANN_FLOATS, ANN_LAYOUT, ANN_MEMBER, DATASET_FILE, split_dir
 from interhand.synth.run import run as synth_run
 
 from common import machine_description
@@ -67,7 +67,7 @@ def _before_field(ann, name: str, index: int = 0):
 def _before_patch_to_image_matrix(ann, params, box: str, size: int):
     """BEFORE. Per-sample 2×3 map, patch px → unflipped image px, in DALI's pixel-corner convention.
 
-    Closed form of the original's 3-point affine (interhand.geometry.affine.patch_affines), inverted:
+    Closed form of the original's 3-point affine (interhand.geometry.affine.window_to_patch_affines), inverted:
     image = c + R(rot)·diag(w'/S, h'/S)·(patch − S/2), then the flip u → W − 1 − u, then the shift of
     both frames by half a pixel (DALI samples pixel centres at +0.5).
     """
@@ -254,14 +254,14 @@ def agreement(shards: ShardList, params: list[np.ndarray], threads: int) -> dict
 def make_split(folder: Path, frames: int, workers: int) -> Path:
     """A synthetic InterHand2.6M train split as baseline-JPEG shards under `folder` (reused when there)."""
     data, shards = folder / "InterHand2.6M", folder / "shards"
-    split_dir = shards / "interhand26m" / "all" / "train"
+    train_dir = split_dir(shards, "interhand26m", "all", "train")
     if not (data / "annotations").exists():
         synth_run(SynthConfig(frames=frames, cameras=8, captures=4, layout="v1.0"), data, overwrite=True,
                   show_progress=False)
-    if not (split_dir / "dataset.json").exists():
+    if not (train_dir / DATASET_FILE).exists():
         shards_run(PreprocessConfig(root=str(data), split="train", out=str(shards), shard_samples=256,
                                     workers=workers, progress=False))
-    return split_dir
+    return train_dir
 
 
 def main() -> None:

@@ -239,7 +239,7 @@ def _races(work: Path, root: Path, config, images: list[Path], cold: bool, repea
 def _reencoding_cost(images: list[Path], count: int = 400) -> dict:
     """One core: median µs to re-encode one source JPEG as baseline (the C extension: read its coefficients,
     write them with optimized Huffman tables), and the change of the stored bytes against the sources'."""
-    from interhand.preprocess.shard_writer import to_baseline
+    from interhand.preprocess.images import to_baseline
 
     if to_baseline is None:
         return {"skipped": "the re-encoding extension is not built"}

@@ -45,6 +45,7 @@ from interhand.eval.report import format_value  # noqa: E402
 from interhand.eval.run import run as evaluate  # noqa: E402
 from interhand.manifests.read import read_manifest  # noqa: E402
 from interhand.preprocess.run import run as make_shards  # noqa: E402
+from interhand.shard_format import split_dir  # noqa: E402
 from interhand.synth.run import run as synthesize  # noqa: E402
 from interhand.train.log import read_log  # noqa: E402
 from interhand.train.run import run as train  # noqa: E402
@@ -136,7 +137,7 @@ def main() -> None:
             make_shards(PreprocessConfig(root=str(data), split=split, out=str(shards), shard_samples=256, workers=2,
                                          progress=False), [])
         stamp.write_text(json.dumps(options))
-    counts = {split: read_manifest(shards / "interhand26m" / "all" / split, columns=["key"]).num_rows
+    counts = {split: read_manifest(split_dir(shards, "interhand26m", "all", split), columns=["key"]).num_rows
               for split in ("train", "val")}
     config = _recipe(args.config, shards, run_dir, args.epochs, args.points, args.augment)
 

@@ -41,12 +41,13 @@ import numpy as np
 import torch
 from PIL import Image
 
+from interhand import shard_format
 from interhand.config import LoaderConfig, PreprocessConfig, SynthConfig
 from interhand.loaders.build import build_loader
 from interhand.loaders.dali_pipeline import cuda_device_count
 from interhand.loaders.decode import decode_image
+from interhand.preprocess.images import REENCODING
 from interhand.preprocess.run import run as shards_run
-from interhand.preprocess.shard_writer import REENCODING
 from interhand.synth.run import run as synth_run
 
 from common import machine_description
@@ -98,7 +99,7 @@ def _file_records(shard_dir: Path) -> list[dict]:
     """Per-image records as the original builds them in __init__ (not timed): path, box, joints."""
     import webdataset as wds
 
-    from interhand.loaders.reference import shard_list
+    from interhand.loaders.shard_list import shard_list
     from interhand.shard_format import decode_ann
 
     records = []
@@ -129,12 +130,12 @@ def _threaded_decode(records: list[dict], batch: int, workers: int):
 
 def _window_fraction(records: list[dict], seed: int = 0) -> float:
     """Mean share of the frame's pixels under the augmented patches' source windows (what region decoding reads)."""
-    from interhand.loaders.augment import counter_params, patch_affines
+    from interhand.loaders.augment import augmented_patch_affines, counter_params
     from interhand.loaders.decode import source_window
 
     boxes = np.array([record["bbox"] for record in records])
     sizes = np.array([record["image_size"] for record in records], dtype=np.float64)
-    affines = patch_affines(boxes, sizes[:, 0], counter_params(seed, 0, np.arange(len(records))))[0]
+    affines = augmented_patch_affines(boxes, sizes[:, 0], counter_params(seed, 0, np.arange(len(records))))[0]
     shares = []
     for affine, (width, height) in zip(affines, sizes):
         x0, y0, x1, y1 = source_window(affine, 256)
@@ -148,10 +149,11 @@ def _stage_profile(split_dirs: dict[str, Path], samples: int = 256) -> dict[str,
     16, per sample), decode (the region decoder on the patch's source window, RGBX), warp (OpenCV warpAffine
     of the RGBX window and the pack to RGB into the batch row, as `decode_and_warp`), and, for comparison, the
     three-channel warp of the same window as RGB and a whole-frame decode (OpenCV) of the same bytes."""
-    from interhand.loaders.augment import counter_params, patch_affines, warp_patch
+    from interhand.loaders.augment import augmented_patch_affines, counter_params, warp_patch
     from interhand.loaders.batch import targets_from_records
     from interhand.loaders.decode import _decode_region, decode_image, source_window
-    from interhand.loaders.reference import ShardReader, shard_list
+    from interhand.loaders.reference import ShardReader
+    from interhand.loaders.shard_list import shard_list
     from interhand.shard_format import ANN_DTYPE, decode_ann_records
 
     cv2.setNumThreads(1)
@@ -169,7 +171,7 @@ def _stage_profile(split_dirs: dict[str, Path], samples: int = 256) -> dict[str,
             started = time.perf_counter()
             fields = decode_ann_records(np.stack([np.frombuffer(m["ann"], ANN_DTYPE) for m in members]), "profile")
             params = counter_params(0, 0, indices)
-            affines = patch_affines(fields["bbox"], fields["image_size_px"][:, 0], params, 256)[0]
+            affines = augmented_patch_affines(fields["bbox"], fields["image_size_px"][:, 0], params, 256)[0]
             targets_from_records(fields, params)
             times["records"].append((time.perf_counter() - started) / 16)
             for row, sample in enumerate(members):
@@ -258,8 +260,8 @@ def main() -> None:
     kinds = ("baseline", "source") if REENCODING or not args.gpu_only else ("source",)
     for jpeg in kinds:
         shards = folder / f"shards_{jpeg}"
-        split_dirs[jpeg] = shards / "interhand26m" / "all" / "train"
-        if not (split_dirs[jpeg] / "dataset.json").exists():
+        split_dirs[jpeg] = shard_format.split_dir(shards, "interhand26m", "all", "train")
+        if not (split_dirs[jpeg] / shard_format.DATASET_FILE).exists():
             shards_run(PreprocessConfig(root=str(data), split="train", out=str(shards), shard_samples=256,
                                         workers=args.workers, progress=False, jpeg=jpeg))
     split_dir = split_dirs[kinds[0]]

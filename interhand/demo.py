@@ -18,7 +18,7 @@ from interhand.loaders.augment import IDENTITY, patch_affine, warp_patch
 from interhand.model.decode import decode_joints_img, heatmap_geometry
 from interhand.model.original_checkpoint import load_checkpoint
 from interhand.skeleton import IH26M_JOINT_NAMES, IH26M_PARENTS, JOINTS_PER_HAND
-from interhand.vis import LEFT, RIGHT, draw_hands, hand_blocks, mpl_figure, mpl_style
+from interhand.vis import LEFT_RGB, RIGHT_RGB, draw_hands, hand_blocks, mpl_figure, mpl_style
 
 __all__ = ["run", "draw_joints_2d", "plot_joints_3d", "HAND_PRESENT_THRESHOLD"]
 
@@ -42,7 +42,7 @@ def plot_joints_3d(joints: np.ndarray, joint_valid: np.ndarray, path: Path, titl
         axes = figure.add_subplot(projection="3d")
         valid = np.asarray(joint_valid) > 0
         for hand, block in hand_blocks(True).items():
-            color = np.array(RIGHT if hand == "right" else LEFT) / 255.0
+            color = np.array(RIGHT_RGB if hand == "right" else LEFT_RGB) / 255.0
             for joint in range(block.start, block.stop):
                 parent = IH26M_PARENTS[joint]
                 if parent >= 0 and valid[joint] and valid[parent]:

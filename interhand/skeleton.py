@@ -7,12 +7,21 @@ STB and RHD use another order: left hand first, wrist first, then each finger ti
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 __all__ = [
     "JOINTS_PER_HAND",
     "NUM_JOINTS",
     "FINGERS",
+    "JointOrder",
+    "IH26M",
+    "STB_RHD",
+    "joint_order",
+    "hand_block_of",
+    "right_hand_joints",
+    "block_root_index",
     "RIGHT",
     "LEFT",
     "IH26M_JOINT_NAMES",
@@ -32,12 +41,33 @@ __all__ = [
 JOINTS_PER_HAND = 21
 NUM_JOINTS = 2 * JOINTS_PER_HAND
 FINGERS = ("thumb", "index", "middle", "ring", "pinky")
-
-# InterHand2.6M: right hand block first.
-RIGHT = slice(0, JOINTS_PER_HAND)
-LEFT = slice(JOINTS_PER_HAND, NUM_JOINTS)
+HANDS = ("right", "left")
 IH26M_WRIST_IN_HAND = JOINTS_PER_HAND - 1  # the wrist closes each IH26M hand block
-IH26M_ROOT = {"right": RIGHT.start + IH26M_WRIST_IN_HAND, "left": LEFT.start + IH26M_WRIST_IN_HAND}  # 20, 41
+
+
+def hand_block_of(joint_index: int) -> slice:
+    """The 21-joint block that a joint (a hand's wrist) lies in: each hand is the block that holds its wrist."""
+    start = JOINTS_PER_HAND * (int(joint_index) // JOINTS_PER_HAND)
+    return slice(start, start + JOINTS_PER_HAND)
+
+
+@dataclass(frozen=True)
+class JointOrder:
+    """One 42-joint order: joint names, parents (-1 at a wrist) and each hand's wrist; its hand blocks follow."""
+
+    names: tuple[str, ...]
+    parents: tuple[int, ...]
+    roots: dict[str, int]  # hand -> its wrist's index
+
+    @property
+    def blocks(self) -> dict[str, slice]:
+        """hand -> the slice of its 21 joints, right first."""
+        return {hand: hand_block_of(self.roots[hand]) for hand in HANDS}
+
+    @property
+    def root_joint_index(self) -> tuple[int, int]:
+        """[right wrist, left wrist], as a sample's `root_joint_index` holds them."""
+        return self.roots["right"], self.roots["left"]
 
 
 def _ih26m_hand(prefix: str, offset: int) -> tuple[list[str], list[int]]:
@@ -63,17 +93,42 @@ def _stb_rhd_hand(prefix: str, offset: int) -> tuple[list[str], list[int]]:
     return names, parents
 
 
-_right_names, _right_parents = _ih26m_hand("r", 0)
-_left_names, _left_parents = _ih26m_hand("l", JOINTS_PER_HAND)
-IH26M_JOINT_NAMES: tuple[str, ...] = tuple(_right_names + _left_names)
-IH26M_PARENTS: tuple[int, ...] = tuple(_right_parents + _left_parents)
+def _joint_order(first: tuple[list[str], list[int]], second: tuple[list[str], list[int]],
+                 roots: dict[str, int]) -> JointOrder:
+    return JointOrder(tuple(first[0] + second[0]), tuple(first[1] + second[1]), roots)
 
-# STB / RHD (parsed COCO releases of the original repository): left hand 0..20, right 21..41.
-_stb_left_names, _stb_left_parents = _stb_rhd_hand("l", 0)
-_stb_right_names, _stb_right_parents = _stb_rhd_hand("r", JOINTS_PER_HAND)
-STB_RHD_JOINT_NAMES: tuple[str, ...] = tuple(_stb_left_names + _stb_right_names)
-STB_RHD_PARENTS: tuple[int, ...] = tuple(_stb_left_parents + _stb_right_parents)
-STB_RHD_ROOT = {"left": 0, "right": 21}
+
+# InterHand2.6M: right hand block first, each hand's wrist last (20, 41).
+IH26M = _joint_order(_ih26m_hand("r", 0), _ih26m_hand("l", JOINTS_PER_HAND),
+                     {"right": IH26M_WRIST_IN_HAND, "left": JOINTS_PER_HAND + IH26M_WRIST_IN_HAND})
+# STB / RHD (parsed COCO releases of the original repository): left hand 0..20, right 21..41, wrist first.
+STB_RHD = _joint_order(_stb_rhd_hand("l", 0), _stb_rhd_hand("r", JOINTS_PER_HAND),
+                       {"left": 0, "right": JOINTS_PER_HAND})
+
+
+def joint_order(ih26m_order: bool) -> JointOrder:
+    """IH26M, or STB_RHD (see `in_ih26m_order`)."""
+    return IH26M if ih26m_order else STB_RHD
+
+
+def right_hand_joints(root_joint_index: np.ndarray) -> np.ndarray:
+    """bool (..., 42): which joints are the right hand's, from (..., 2) [right wrist, left wrist] indices: the
+    21-joint block that holds the right wrist (`hand_block_of`); the other block is the left hand's. Works for both
+    joint orders."""
+    right_block = np.asarray(root_joint_index).astype(np.int64)[..., :1] // JOINTS_PER_HAND
+    return np.arange(NUM_JOINTS) // JOINTS_PER_HAND == right_block
+
+
+def block_root_index(root_joint_index: np.ndarray) -> np.ndarray:
+    """(..., 42) index of each joint's own wrist, from (..., 2) [right wrist, left wrist] indices (both orders)."""
+    roots = np.asarray(root_joint_index).astype(np.int64)
+    return np.where(right_hand_joints(roots), roots[..., :1], roots[..., 1:2])
+
+
+# The module constants other code uses, from the two orders.
+RIGHT, LEFT = IH26M.blocks["right"], IH26M.blocks["left"]
+IH26M_JOINT_NAMES, IH26M_PARENTS, IH26M_ROOT = IH26M.names, IH26M.parents, IH26M.roots  # IH26M_ROOT: 20, 41
+STB_RHD_JOINT_NAMES, STB_RHD_PARENTS, STB_RHD_ROOT = STB_RHD.names, STB_RHD.parents, STB_RHD.roots
 
 # The hand-type label as the original encodes it: [right, left] (the original's `data/InterHand2.6M/dataset.py`).
 HAND_TYPE_VECTORS = {"right": (1.0, 0.0), "left": (0.0, 1.0), "interacting": (1.0, 1.0)}
@@ -90,7 +145,7 @@ def in_ih26m_order(root_joint_index: np.ndarray) -> np.ndarray:
     """bool (...,): whether (..., 2) [right wrist, left wrist] indices are InterHand2.6M's (20, 41), the
     only order whose samples supervise the relative root depth (STB/RHD are single-hand)."""
     roots = np.asarray(root_joint_index)
-    return (roots[..., 0] == IH26M_ROOT["right"]) & (roots[..., 1] == IH26M_ROOT["left"])
+    return (roots[..., 0] == IH26M.roots["right"]) & (roots[..., 1] == IH26M.roots["left"])
 
 
 def skeleton_txt(names: tuple[str, ...], parents: tuple[int, ...]) -> str:

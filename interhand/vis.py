@@ -15,13 +15,13 @@ from typing import Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from interhand.skeleton import IH26M_PARENTS, IH26M_ROOT, JOINTS_PER_HAND, STB_RHD_PARENTS, STB_RHD_ROOT
+from interhand.skeleton import joint_order
 
-__all__ = ["RIGHT", "LEFT", "GROUND_TRUTH", "PREDICTION", "BOX", "TEXT", "font", "hand_blocks", "parents_for",
+__all__ = ["RIGHT_RGB", "LEFT_RGB", "GROUND_TRUTH", "PREDICTION", "BOX", "TEXT", "font", "hand_blocks", "parents_for",
            "draw_skeleton", "draw_hands", "masked_hands", "caption_tile", "titled_sheet", "mpl_style",
            "mpl_figure", "save_sheet"]
 
-RIGHT, LEFT = (255, 140, 30), (40, 150, 255)
+RIGHT_RGB, LEFT_RGB = (255, 140, 30), (40, 150, 255)  # each hand's colour
 GROUND_TRUTH, PREDICTION = (60, 220, 60), (255, 60, 60)
 BOX, TEXT, MUTED, BACKGROUND = (255, 230, 0), (235, 235, 235), (170, 170, 170), (22, 22, 22)
 TILE = 256
@@ -34,14 +34,12 @@ def font(size: int = _CAPTION_SIZE) -> ImageFont.ImageFont:
 
 
 def parents_for(ih26m_order: bool) -> tuple[int, ...]:
-    return IH26M_PARENTS if ih26m_order else STB_RHD_PARENTS
+    return joint_order(ih26m_order).parents
 
 
 def hand_blocks(ih26m_order: bool) -> dict[str, slice]:
     """Which 21 joints are each hand's: InterHand2.6M right first; STB/RHD left first (wrist first)."""
-    roots = IH26M_ROOT if ih26m_order else STB_RHD_ROOT
-    starts = {hand: JOINTS_PER_HAND * (roots[hand] // JOINTS_PER_HAND) for hand in ("right", "left")}
-    return {hand: slice(start, start + JOINTS_PER_HAND) for hand, start in starts.items()}
+    return joint_order(ih26m_order).blocks
 
 
 def draw_skeleton(draw: ImageDraw.ImageDraw, joints_px: np.ndarray, valid: np.ndarray, parents: Sequence[int],
@@ -64,13 +62,14 @@ def draw_hands(draw: ImageDraw.ImageDraw, joints_px: np.ndarray, valid: np.ndarr
     """Both hands of a 42-joint skeleton, the right one orange and the left one blue."""
     parents = parents_for(ih26m_order)
     for hand, block in hand_blocks(ih26m_order).items():
-        draw_skeleton(draw, joints_px, valid, parents, RIGHT if hand == "right" else LEFT, width, radius, block)
+        draw_skeleton(draw, joints_px, valid, parents, RIGHT_RGB if hand == "right" else LEFT_RGB, width, radius,
+                      block)
 
 
 def masked_hands(hand_type: str, valid: np.ndarray, ih26m_order: bool) -> list[str]:
     """Caption lines for hands that the hand type says are there but that have no valid joint."""
     present = ("right", "left") if hand_type == "interacting" else (hand_type,) if hand_type in ("right", "left") else ()
-    roots = IH26M_ROOT if ih26m_order else STB_RHD_ROOT
+    roots = joint_order(ih26m_order).roots
     lines = []
     for hand, block in hand_blocks(ih26m_order).items():
         if hand in present and not np.any(valid[block]):

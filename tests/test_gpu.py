@@ -27,7 +27,7 @@ import torch
 from interhand.config import LoaderConfig, ModelConfig
 from interhand.geometry.heatmap import heatmap_geometry
 from interhand.loaders.build import build_loader, check_box_source
-from interhand.loaders.reference import shard_list
+from interhand.loaders.shard_list import shard_list
 from interhand.model import build_internet, prepare_for_device
 from interhand.runtime.ddp import DistContext, weights_digest
 from interhand.shard_format import IMAGE_MEMBERS

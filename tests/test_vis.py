@@ -16,7 +16,7 @@ from interhand.loaders.build import build_loader
 from interhand.loaders.preview import augment_caption, write_batch_sheet
 from interhand.skeleton import IH26M_JOINT_NAMES
 from interhand.synth.contact_sheet import write_contact_sheet
-from interhand.vis import GROUND_TRUTH, LEFT, PREDICTION, RIGHT, masked_hands
+from interhand.vis import GROUND_TRUTH, LEFT_RGB, PREDICTION, RIGHT_RGB, masked_hands
 
 
 def _pixels(path) -> np.ndarray:
@@ -35,7 +35,7 @@ def test_contact_sheet_is_titled_and_tells_the_hands_apart(synth_ih26m_root, tmp
     path = write_contact_sheet(synth_ih26m_root, "train", count=8, columns=4, seed=0, out_path=tmp_path / "sheet.png")
     image = _pixels(path)
     assert image.shape[1] >= 1024 and image.std() > 20 and _header_has_text(image)
-    assert _has_colour(image, RIGHT) and _has_colour(image, LEFT)
+    assert _has_colour(image, RIGHT_RGB) and _has_colour(image, LEFT_RGB)
 
 
 def test_batch_preview_names_samples_and_shows_the_augmentation(synth_ih26m_shards, tmp_path):
@@ -45,7 +45,8 @@ def test_batch_preview_names_samples_and_shows_the_augmentation(synth_ih26m_shar
     path = write_batch_sheet(batches, tmp_path / "batches.png", columns=4, shard_dir=synth_ih26m_shards / "train",
                              title="train")
     image = _pixels(path)
-    assert image.std() > 20 and _header_has_text(image) and (_has_colour(image, RIGHT) or _has_colour(image, LEFT))
+    assert image.std() > 20 and _header_has_text(image) and (_has_colour(image, RIGHT_RGB)
+                                                              or _has_colour(image, LEFT_RGB))
     assert augment_caption(np.array([0, 0, 1.0, 0, 0, 1, 1, 1])) == "no augmentation"
     assert augment_caption(np.array([0, 0, 1.1, -12.4, 1, 1, 1, 1])) == "flip · rot -12° · scale 1.10"
 

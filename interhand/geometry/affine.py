@@ -1,6 +1,6 @@
 """2×3 affine maps between original-image pixels and the network's input patch (the original's `gen_trans_from_patch_cv`, `common/utils/preprocessing.py`).
 
-`patch_affines` builds the patch's own maps from a plain source window (centre, size, rotation, flip) in
+`window_to_patch_affines` builds the patch's own maps from a plain source window (centre, size, rotation, flip) in
 closed form, vectorised; how augmentation chooses that window is `interhand.loaders.augment`'s business.
 `apply_affine` maps points through them (batched).
 
@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["patch_affines", "apply_affine"]
+__all__ = ["window_to_patch_affines", "apply_affine"]
 
 
-def patch_affines(centre_xy: np.ndarray, window_wh: np.ndarray, rot_deg: np.ndarray, flip: np.ndarray,
-                  image_width: np.ndarray, input_size: int = 256) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def window_to_patch_affines(centre_xy: np.ndarray, window_wh: np.ndarray, rot_deg: np.ndarray, flip: np.ndarray,
+                            image_width: np.ndarray, input_size: int = 256
+                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The maps between a batch of source windows and the S×S patch (the original's 3-point construction).
 
     The window, centred at `centre_xy` in the unflipped image, of size `window_wh`, rotated by `rot_deg`

@@ -15,7 +15,7 @@ import numpy as np
 
 from interhand.config import ModelConfig
 from interhand.geometry.affine import apply_affine
-from interhand.skeleton import JOINTS_PER_HAND, NUM_JOINTS
+from interhand.skeleton import block_root_index  # re-exported: eval imports it from here
 
 __all__ = ["HeatmapGeometry", "heatmap_geometry", "ORIGINAL_GEOMETRY", "joints_to_heatmap_space",
            "rel_root_depth_to_bins", "heatmap_to_patch_xy", "depth_bins_to_rel_mm", "root_bins_to_rel_mm",
@@ -46,19 +46,6 @@ def heatmap_geometry(config: ModelConfig) -> HeatmapGeometry:
 
 
 ORIGINAL_GEOMETRY = heatmap_geometry(ModelConfig())  # 256-px patch, 64³ heatmap, ±200 mm
-
-
-def block_root_index(root_joint_index: np.ndarray) -> np.ndarray:
-    """(..., 42) index of each joint's own wrist, from (..., 2) wrist indices of the two hands.
-
-    Works for both joint orders: the wrist that lies in 0..20 is the root of the first block.
-    """
-    roots = np.asarray(root_joint_index).astype(np.int64)
-    right_first = roots[..., 0] < JOINTS_PER_HAND
-    first = np.where(right_first, roots[..., 0], roots[..., 1])
-    second = np.where(right_first, roots[..., 1], roots[..., 0])
-    in_first_block = np.arange(NUM_JOINTS) < JOINTS_PER_HAND
-    return np.where(in_first_block, first[..., None], second[..., None])
 
 
 def joints_to_heatmap_space(joints_patch: np.ndarray, joint_valid: np.ndarray, root_joint_index: np.ndarray,

@@ -27,7 +27,7 @@ from interhand.skeleton import HAND_TYPE_VECTORS, NUM_JOINTS, in_ih26m_order
 __all__ = ["AugmentParams", "IDENTITY", "PARAMS_LENGTH", "PARAM_SHIFT_X", "PARAM_SHIFT_Y", "PARAM_SCALE",
            "PARAM_ROT_DEG", "PARAM_FLIP", "PARAM_COLOUR", "params_flip", "params_to_array", "params_from_array",
            "draw_augment_params", "draw_augment_params_array", "params_from_uniforms", "counter_params", "patch_window",
-           "patch_affine", "patch_affines", "augment_targets",
+           "patch_affine", "augmented_patch_affines", "augment_targets",
            "warp_patch", "apply_colour", "augment_sample", "AugmentedSample", "Targets", "hand_type_vector"]
 
 # The original's get_aug_config.
@@ -132,7 +132,8 @@ def patch_window(bbox_xywh: np.ndarray, params: np.ndarray) -> tuple[np.ndarray,
         params: (B, 8) parameter arrays (`params_to_array`).
 
     Returns:
-        centre_xy (B, 2) and window_wh (B, 2), unflipped original-image px (`interhand.geometry.affine.patch_affines`).
+        centre_xy (B, 2) and window_wh (B, 2), unflipped original-image px
+        (`interhand.geometry.affine.window_to_patch_affines`).
     """
     box = np.asarray(bbox_xywh, dtype=np.float64).reshape(-1, 4)
     values = np.asarray(params, dtype=np.float64).reshape(-1, PARAMS_LENGTH)
@@ -141,21 +142,22 @@ def patch_window(bbox_xywh: np.ndarray, params: np.ndarray) -> tuple[np.ndarray,
     return centre_xy, box[:, 2:4] * values[:, PARAM_SCALE, None]
 
 
-def patch_affines(bbox_xywh: np.ndarray, image_width: np.ndarray, params: np.ndarray,
-                  input_size: int = 256) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def augmented_patch_affines(bbox_xywh: np.ndarray, image_width: np.ndarray, params: np.ndarray,
+                            input_size: int = 256) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The patch's affine maps for a batch of boxes and augmentations: `patch_window`, then the geometry's
-    `patch_affines` (img_to_patch, flipped_img_to_patch, patch_to_flipped_img, each (B, 2, 3))."""
+    `window_to_patch_affines` (img_to_patch, flipped_img_to_patch, patch_to_flipped_img, each (B, 2, 3))."""
     values = np.asarray(params, dtype=np.float64).reshape(-1, PARAMS_LENGTH)
     centre_xy, window_wh = patch_window(bbox_xywh, values)
-    return affine.patch_affines(centre_xy, window_wh, values[:, PARAM_ROT_DEG], params_flip(values), image_width,
-                                input_size)
+    return affine.window_to_patch_affines(centre_xy, window_wh, values[:, PARAM_ROT_DEG], params_flip(values),
+                                          image_width, input_size)
 
 
 def patch_affine(bbox_xywh: np.ndarray, image_width: float, params: AugmentParams,
                  input_size: int = 256) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """`patch_affines` for one sample: (img_to_patch, flipped_img_to_patch, patch_to_flipped_img), each (2, 3)."""
-    affines = patch_affines(np.asarray(bbox_xywh)[None], np.array([image_width]), params_to_array(params)[None],
-                            input_size)
+    """`augmented_patch_affines` for one sample: (img_to_patch, flipped_img_to_patch, patch_to_flipped_img), each
+    (2, 3)."""
+    affines = augmented_patch_affines(np.asarray(bbox_xywh)[None], np.array([image_width]),
+                                      params_to_array(params)[None], input_size)
     return tuple(matrix[0] for matrix in affines)
 
 

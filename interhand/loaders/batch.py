@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from interhand.geometry.heatmap import ORIGINAL_GEOMETRY, HeatmapGeometry
-from interhand.loaders.augment import Targets, augment_targets, params_flip, patch_affines
+from interhand.loaders.augment import Targets, augment_targets, augmented_patch_affines, params_flip
 from interhand.skeleton import in_ih26m_order
 
 __all__ = ["Batch", "targets_from_records", "make_batch", "images_to_float", "to_device"]
@@ -40,7 +40,7 @@ def targets_from_records(fields: dict[str, np.ndarray], params: np.ndarray, box:
     parameters."""
     bbox = fields["bbox"] if box == "gt" else fields["rootnet_bbox"]
     width = fields["image_size_px"][:, 0]
-    _, flipped_img_to_patch, patch_to_flipped_img = patch_affines(bbox, width, params, geometry.input_size)
+    _, flipped_img_to_patch, patch_to_flipped_img = augmented_patch_affines(bbox, width, params, geometry.input_size)
     roots = fields["root_joint_index"].astype(np.int64)
     supervised = in_ih26m_order(roots)  # STB/RHD leave the relative root depth 0
     targets = augment_targets(fields["joints_img"], fields["joint_valid"], fields["hand_type_onehot"], roots, width,

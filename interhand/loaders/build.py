@@ -10,7 +10,8 @@ from interhand.geometry.heatmap import ORIGINAL_GEOMETRY, HeatmapGeometry
 from interhand.loaders.dali_loader import DaliLoader
 from interhand.loaders.dali_pipeline import DaliPipelineSpec, cuda_device_count
 from interhand.loaders.protocol import ShardLoader
-from interhand.loaders.reference import ReferenceDataset, ReferenceLoader, check_indexes, shard_list
+from interhand.loaders.reference import ReferenceDataset, ReferenceLoader
+from interhand.loaders.shard_list import check_indexes, shard_list
 from interhand.manifests.query import samples_without_rootnet
 
 __all__ = ["ShardLoader", "build_loader", "check_box_source", "resolve_backend"]

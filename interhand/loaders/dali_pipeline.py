@@ -3,7 +3,7 @@
 Reading (`fn.readers.webdataset` over the shards and their index files) and processing are separate
 functions. The packed `.ann` record is read as a float tensor (no Python per sample); the affine map
 of each sample is computed inside the graph from the record's box and the sample's augmentation
-parameters, with the same closed form as `interhand.geometry.affine.patch_affines` (the parity tests
+parameters, with the same closed form as `interhand.geometry.affine.window_to_patch_affines` (the parity tests
 hold the two together). With `device="gpu"` the JPEG is decoded by nvJPEG (`mixed`), only the region
 the crop needs (ROI decoding), and the warp runs on the GPU (the colour factors are applied to the
 batch while it is normalised, `interhand.loaders.batch.images_to_float`); with `device="cpu"`
@@ -102,7 +102,7 @@ def _crop_window(ann, params, box: str):
 def _patch_to_image_matrix(ann, params, box: str, size: int):
     """Per-sample 2×3 map, patch px → unflipped image px, in DALI's pixel-corner convention, flip folded in.
 
-    The closed form of the original's 3-point affine (interhand.geometry.affine.patch_affines), inverted: in the
+    The closed form of the original's 3-point affine (geometry.affine.window_to_patch_affines), inverted: in the
     original's frame image = c + D·R(rot)·diag(w'/S, h'/S)·(patch − S/2), with D = diag(−1, 1) when flipped, else I.
     Why the flip is only D: the original mirrors the image (u → W − 1 − u) and the window's centre with it;
     mirroring the warped points back takes the centre home, so W cancels and only the linear part keeps the sign.

@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw
 from interhand.loaders.augment import params_from_array
 from interhand.loaders.batch import Batch, images_to_float
 from interhand.manifests.read import read_manifest
-from interhand.vis import LEFT, RIGHT, caption_tile, draw_hands, masked_hands, save_sheet, titled_sheet
+from interhand.vis import LEFT_RGB, RIGHT_RGB, caption_tile, draw_hands, masked_hands, save_sheet, titled_sheet
 
 __all__ = ["write_batch_sheet", "augment_caption"]
 
@@ -71,5 +71,5 @@ def write_batch_sheet(batches: list[Batch], out_path: Path, columns: int = 8, sh
     batch_count = f"{len(batches)} batch{'es' if len(batches) > 1 else ''}"
     heading = [f"{title or 'loader batches'}: {samples} samples in {batch_count}, patches as the network sees them, "
                "joints drawn from the targets"]
-    sheet = titled_sheet(tiles, columns, heading, [(RIGHT, "right hand"), (LEFT, "left hand")])
+    sheet = titled_sheet(tiles, columns, heading, [(RIGHT_RGB, "right hand"), (LEFT_RGB, "left hand")])
     return save_sheet(sheet, out_path)

@@ -20,8 +20,6 @@ import os
 import threading
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable, Iterator, Optional, Sequence
 
 import cv2
@@ -34,58 +32,17 @@ from interhand.loaders.augment import (
     IDENTITY,
     PARAM_COLOUR,
     PARAMS_LENGTH,
+    augmented_patch_affines,
     counter_params,
     params_to_array,
-    patch_affines,
 )
 from interhand.loaders.batch import Batch, make_batch, targets_from_records
 from interhand.loaders.decode import decode_and_warp
+from interhand.loaders.shard_list import ShardList, read_checked_index
 from interhand.loaders.shares import equal_share, left_out_row, rank_range
-from interhand.manifests.index_check import check_served_locations
-from interhand.shard_format import ANN_DTYPE, ANN_FLOATS, ANN_MEMBER, IMAGE_MEMBERS, decode_ann_records, read_dali_index
-from interhand.shard_format.dataset_json import read_dataset_json
+from interhand.shard_format import ANN_DTYPE, ANN_FLOATS, ANN_MEMBER, IMAGE_MEMBERS, decode_ann_records
 
-__all__ = ["ShardList", "shard_list", "check_indexes", "ShardReader", "ReferenceDataset",
-           "ReferenceLoader"]
-
-
-@dataclass(frozen=True)
-class ShardList:
-    """The tars of one split in order, with their sample counts (from dataset.json)."""
-
-    paths: tuple[str, ...]
-    counts: tuple[int, ...]
-    index_paths: tuple[str, ...] = ()  # DALI index files (wds2idx format), beside the tars
-
-    @property
-    def total(self) -> int:
-        return sum(self.counts)
-
-
-def _check_index_bounds(index_path: str, entries: list, tar_bytes: int) -> None:
-    """Every member an index locates lies inside its tar (a damaged or edited `.idx`: one line naming it)."""
-    for key, members in entries:
-        for name, (offset, size) in members.items():
-            if offset < 0 or size < 0 or offset + size > tar_bytes:
-                raise ValueError(f"{index_path}: sample {key}.{name} at offset {offset} size {size} lies outside its "
-                                 f"{tar_bytes}-byte tar (damaged index; `interhand verify` the folder)")
-
-
-def _checked_index(shards: ShardList, tar: int, tar_bytes: int) -> list:
-    """The tar's index entries, checked against dataset.json's sample count and the tar's size."""
-    entries = read_dali_index(shards.index_paths[tar])
-    if len(entries) != shards.counts[tar]:
-        raise ValueError(f"{shards.index_paths[tar]}: {len(entries)} samples, but dataset.json says {shards.counts[tar]}")
-    _check_index_bounds(shards.index_paths[tar], entries, tar_bytes)
-    return entries
-
-
-def check_indexes(shards: ShardList) -> None:
-    """Every index of the split, checked as the reference loader checks each when it first reads its tar: for
-    DALI, which reads the indexes itself and would fail on a bad one with its own error. One pass over the
-    index files (the reference loader's own parse)."""
-    for tar, path in enumerate(shards.paths):
-        _checked_index(shards, tar, os.stat(path).st_size)
+__all__ = ["ShardReader", "ReferenceDataset", "ReferenceLoader"]
 
 
 class ShardReader:
@@ -109,7 +66,7 @@ class ShardReader:
             if tar not in self._entries:
                 handle = os.open(self.shards.paths[tar], os.O_RDONLY)
                 try:
-                    entries = _checked_index(self.shards, tar, os.fstat(handle).st_size)
+                    entries = read_checked_index(self.shards, tar, os.fstat(handle).st_size)
                 except ValueError:
                     os.close(handle)
                     raise
@@ -209,7 +166,7 @@ class ReferenceDataset:
         params = self._params(indices)
         box = fields["bbox"] if self.config.box == "gt" else fields["rootnet_bbox"]
         size = self.geometry.input_size
-        img_to_patch, _, _ = patch_affines(box, fields["image_size_px"][:, 0], params, size)
+        img_to_patch, _, _ = augmented_patch_affines(box, fields["image_size_px"][:, 0], params, size)
         images_tensor = torch.empty((len(samples), size, size, 3), dtype=torch.uint8, pin_memory=self.pin_memory)
         images = images_tensor.numpy()
         for row, (key, members) in enumerate(samples):
@@ -284,15 +241,3 @@ class ReferenceLoader:
                         future.cancel()
         finally:
             reader.close()
-
-
-def shard_list(shard_dir: Path, accept_incomplete: bool = False) -> ShardList:
-    """The split's tars and counts, from its dataset.json (checked by `read_dataset_json`: version, a complete
-    run unless accepted, plain names, no symlinks, each tar's size; then `check_served_locations`: the manifest's
-    SHA-256 and every index against the manifest, so that no sample is served under another's key)."""
-    dataset = read_dataset_json(Path(shard_dir), accept_incomplete)
-    check_served_locations(Path(shard_dir), dataset)
-    shards = dataset.shards
-    return ShardList(tuple(str(Path(shard_dir) / shard.name) for shard in shards),
-                     tuple(shard.samples for shard in shards),
-                     tuple(str(Path(shard_dir) / shard.index) for shard in shards))

@@ -15,7 +15,6 @@ at open, nothing per sample served (README.md, Integrity, gives the measured fig
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import pyarrow as pa
@@ -24,7 +23,7 @@ import pyarrow.compute as pc
 from interhand.manifests.read import manifest_by_shard
 from interhand.manifests.schema import MEMBER_COLUMNS
 from interhand.shard_format import JSON_MEMBER, MANIFEST_FILE
-from interhand.shard_format.dataset_json import DatasetJson, ShardRecord
+from interhand.shard_format.dataset_json import DatasetJson, ShardRecord, file_sha256
 
 __all__ = ["recorded_file_problems", "check_manifest_sha256", "check_indexes_match_manifest", "check_served_locations", "index_text"]
 
@@ -39,9 +38,8 @@ def recorded_file_problems(shard_dir: Path, dataset: DatasetJson, names: tuple[s
     one comparison `verify`, eval and the loaders make."""
     problems = []
     for name in names:
-        with open(Path(shard_dir) / name, "rb") as handle:
-            if hashlib.file_digest(handle, "sha256").hexdigest() != dataset.files[name].sha256:
-                problems.append(f"{name}: SHA-256 differs from dataset.json (edited, replaced or corrupt)")
+        if file_sha256(Path(shard_dir) / name) != dataset.files[name].sha256:
+            problems.append(f"{name}: SHA-256 differs from dataset.json (edited, replaced or corrupt)")
     return problems
 
 

@@ -6,6 +6,8 @@ ingest        stream the records once: spill them to disk, keep per-sample numbe
 spill         the spill files' format: per sample its .ann record + pickled SampleInfo
 plan          order, shard cuts, per-shard plan hashes
 shard_writer  one shard: tar (*.tar.tmp → rename), DALI index, manifest/errors fragments
+tar_writer    the byte-identical ustar writer the shards are written with
+images        each image's checks and what is stored for it (--jpeg baseline re-encoding)
 run           `interhand shards`: parts, workers, resume, finalize (dataset.json last)
 verify        `interhand verify`: every shard against dataset.json and the manifest
 """

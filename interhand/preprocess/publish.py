@@ -42,7 +42,7 @@ from interhand.shard_format import (
     RECORDED_FILES,
     WIDS_INDEX_FILE,
 )
-from interhand.shard_format.dataset_json import DatasetJson, load_dataset_json
+from interhand.shard_format.dataset_json import DatasetJson, file_sha256, load_dataset_json
 
 __all__ = ["LICENSES", "CITATIONS", "folder_name", "write_published_files", "write_subset_card", "write_checksums",
            "read_checksums", "folder_files", "MIN_SHARDS_FOR_READERS", "shard_count_warning"]
@@ -313,8 +313,6 @@ def _croissant(dataset: DatasetJson) -> str:
 def write_checksums(out_dir: Path, dataset: DatasetJson) -> None:
     """SHA256SUMS over folder_files(dataset), written last. The shards' and parquet files' digests are those
     dataset.json records (computed when they were written); the rest are hashed here."""
-    from interhand.preprocess.shard_writer import file_sha256
-
     known = {shard.name: shard.sha256 for shard in dataset.shards}
     known.update({name: dataset.files[name].sha256 for name in RECORDED_FILES})
     lines = [f"{known.get(name) or file_sha256(out_dir / name)}  {name}\n" for name in folder_files(dataset)]

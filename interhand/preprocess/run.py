@@ -32,11 +32,11 @@ from interhand import __version__
 from interhand.config import PreprocessConfig
 from interhand.manifests.schema import ERRORS_SCHEMA, MANIFEST_SCHEMA
 from interhand.manifests.write import FRAGMENT_SUFFIX, concat_tables, write_errors, write_manifest
-from interhand.preprocess import shard_writer
+from interhand.preprocess import images
 from interhand.preprocess.ingest import ingest, ingest_parallel, share_progress, spill_records
 from interhand.preprocess.plan import plan_shards
 from interhand.preprocess.publish import write_published_files
-from interhand.preprocess.shard_writer import ShardJob, ShardResult, file_sha256, partial_paths, write_shard
+from interhand.preprocess.shard_writer import ShardJob, ShardResult, partial_paths, write_shard
 from interhand.preprocess.sources import SourceError, check_root, open_source
 from interhand.progress import progress
 from interhand.shard_format import (
@@ -49,8 +49,17 @@ from interhand.shard_format import (
     PUBLISHED_FILES,
     RECORDED_FILES,
     index_name,
+    split_dir,
 )
-from interhand.shard_format.dataset_json import Counts, DatasetJson, FileRecord, ShardRecord, write_dataset_json
+from interhand.shard_format.dataset_json import (
+    Counts,
+    DatasetJson,
+    FileRecord,
+    ShardRecord,
+    file_sha256,
+    write_dataset_json,
+)
+from interhand.shard_format.names import INDEX_SUFFIX, SHARD_SUFFIX
 
 __all__ = ["run", "finalize", "shard_dir", "TooManyErrors", "WriteFailed", "RunSummary"]
 
@@ -99,7 +108,7 @@ class RunSummary:
 
 
 def shard_dir(config: PreprocessConfig) -> Path:
-    return check_root(Path(config.out), "output folder") / config.dataset / config.subset / config.split
+    return split_dir(check_root(Path(config.out), "output folder"), config.dataset, config.subset, config.split)
 
 
 def _part_path(work: Path, index: int, count: int, suffix: str) -> Path:
@@ -193,7 +202,7 @@ def _ingest_and_plan(reading, config: PreprocessConfig, spill_paths: list[Path],
 def run(config: PreprocessConfig, command_line: list[str] | None = None) -> RunSummary | None:
     """Run this job's part; returns the summary when the split is complete (single job), else None."""
     part_index, part_count = config.part_index, config.part_count
-    if config.jpeg == "baseline" and not shard_writer.REENCODING:
+    if config.jpeg == "baseline" and not images.REENCODING:
         raise SourceError("--jpeg baseline re-encodes with the C extension interhand/preprocess/_jpeg_baseline.c, "
                           "which is not built here (needs cc and libjpeg-dev; `make venv`): build it or pass "
                           "--jpeg source")
@@ -321,7 +330,7 @@ def _check_shards(out_dir: Path, work: Path, plan: list[dict]) -> list[ShardReco
 def _remove_stale(out_dir: Path, shards: list[ShardRecord]) -> None:
     keep = {shard.name for shard in shards} | {shard.index for shard in shards}
     for path in out_dir.iterdir():
-        if path.is_file() and path.suffix in (".tar", ".idx", ".tmp") and path.name not in keep:
+        if path.is_file() and path.suffix in (SHARD_SUFFIX, INDEX_SUFFIX, ".tmp") and path.name not in keep:
             path.unlink()
 
 

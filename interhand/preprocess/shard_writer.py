@@ -1,5 +1,6 @@
 """Write one shard: a webdataset tar (as *.tar.tmp, renamed when complete), its DALI index, and its
-manifest/errors fragments. Fixed mtime, owner and member order make reruns byte-identical.
+manifest/errors fragments. The tar writer (`tar_writer`, fixed mtime and owner) and the sorted member order make
+reruns byte-identical; `images` checks each image and says what is stored for it.
 
 Per batch of samples: the images are read with the next ones announced to the kernel (shuffled order
 means random reads; a cold disk serves several at once), the `.json` members are encoded together from
@@ -9,49 +10,36 @@ the spilled `.ann` records, and each sample's three members go to the tar in one
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
-import struct
-import tarfile
 import zlib
 from collections import deque
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Union
+from typing import Iterator
 
 import numpy as np
-from PIL import Image
 
 from interhand.manifests.schema import manifest_table
 from interhand.manifests.write import FRAGMENT_SUFFIX, write_errors, write_manifest
+from interhand.preprocess.images import StoredImage, check_image, store_image
 from interhand.preprocess.spill import read_spilled
+from interhand.preprocess.tar_writer import TarWriter
 from interhand.shard_format import (
     ANN_DTYPE,
     ANN_FLOATS,
     ANN_MEMBER,
     JSON_MEMBER,
-    Sample,
     SampleInfo,
     dali_index_text,
     encode_json_records,
     index_name,
 )
+from interhand.shard_format.dataset_json import file_sha256  # re-exported: `interhand verify` imports it from here
 
-try:
-    from interhand.preprocess._jpeg_baseline import to_baseline
-except ImportError:  # no compiler or libjpeg headers at install time: only --jpeg source
-    to_baseline = None
+__all__ = ["ShardJob", "ShardResult", "partial_paths", "write_shard", "shard_is_done", "file_sha256"]
 
-__all__ = ["REENCODING", "ShardJob", "ShardResult", "TarWriter", "ustar_header", "check_image", "partial_paths", "write_shard",
-           "shard_is_done", "file_sha256", "StoredImage", "store_image"]
-
-REENCODING = to_baseline is not None  # --jpeg baseline is possible (the C extension is built)
-# Fixed header fields: the same input gives the same bytes, which is what makes resume checkable.
-_MTIME = 0
-_MODE = 0o444
-_RECORD_SIZE = tarfile.RECORDSIZE
 _BATCH = 64       # samples read, checked and encoded together
 _READ_AHEAD = 64  # image files announced to the kernel ahead of the one being read
 
@@ -82,163 +70,6 @@ class ShardResult:
     bytes: int
     sha256: str
     resumed: bool
-
-
-class TarWriter:
-    """A minimal ustar writer that knows each member's data offset (for the manifest and DALI index)."""
-
-    def __init__(self, handle) -> None:
-        self._handle = handle
-        self.offset = 0
-        self.sha256 = hashlib.sha256()
-
-    def _write(self, data: bytes) -> None:
-        self._handle.write(data)
-        self.sha256.update(data)
-        self.offset += len(data)
-
-    def add(self, name: str, data: bytes) -> int:
-        """Append one regular file; returns the offset of its data."""
-        return self.add_files([(name, data)])[0]
-
-    def add_files(self, files: list[tuple[str, bytes]]) -> list[int]:
-        """Append regular files (name, data) in one write; returns the offsets of their data."""
-        parts, offsets, offset = [], [], self.offset
-        for name, data in files:
-            padding = -len(data) % tarfile.BLOCKSIZE
-            parts += (ustar_header(name, len(data)), data, _PADDING[:padding])
-            offsets.append(offset + tarfile.BLOCKSIZE)
-            offset += tarfile.BLOCKSIZE + len(data) + padding
-        self._write(b"".join(parts))
-        return offsets
-
-    def close(self) -> None:
-        self._write(b"\0" * (2 * tarfile.BLOCKSIZE))
-        padding = -self.offset % _RECORD_SIZE
-        if padding:
-            self._write(b"\0" * padding)
-
-
-def ustar_header(name: str, size: int) -> bytes:
-    """The 512-byte ustar header tarfile would write for a regular file with our fixed fields (mtime 0,
-    uid/gid 0, mode 0444, no owner names); built directly because tarfile.TarInfo.tobuf is slow."""
-    encoded = name.encode("utf-8")
-    if len(encoded) > 100:
-        raise ValueError(f"member name {name!r} is longer than the 100 bytes of a ustar header")
-    size_field = b"%011o\0" % size
-    checksum = _TEMPLATE_SUM + sum(encoded) + sum(size_field)  # the checksum field holds 8 spaces while summing
-    header = bytearray(_HEADER_TEMPLATE)
-    header[0:len(encoded)] = encoded
-    header[124:136] = size_field
-    header[148:155] = b"%06o\0" % checksum
-    return bytes(header)
-
-
-def _header_template() -> bytes:
-    header = bytearray(tarfile.BLOCKSIZE)
-    header[100:108] = b"%07o\0" % _MODE
-    header[108:116] = header[116:124] = b"0000000\0"  # uid, gid
-    header[136:148] = b"%011o\0" % _MTIME
-    header[148:156] = b" " * 8
-    header[156:157] = tarfile.REGTYPE
-    header[257:265] = tarfile.POSIX_MAGIC
-    return bytes(header)
-
-
-_HEADER_TEMPLATE = _header_template()
-_TEMPLATE_SUM = sum(_HEADER_TEMPLATE)
-_PADDING = bytes(tarfile.BLOCKSIZE)
-# JPEG start-of-frame markers (baseline, progressive, lossless, arithmetic); they carry the image size.
-_SOF_MARKERS = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
-
-
-def _jpeg_size(data: bytes) -> tuple[int, int] | None:
-    """(width, height) from the first start-of-frame segment, without decoding; None if not found."""
-    position = 2
-    while position + 9 < len(data):
-        if data[position] != 0xFF:
-            return None
-        marker = data[position + 1]
-        if marker == 0xFF:  # fill byte
-            position += 1
-            continue
-        if marker in _SOF_MARKERS:
-            height, width = struct.unpack(">HH", data[position + 5:position + 9])
-            return width, height
-        if 0xD0 <= marker <= 0xD9 or marker == 0x01:  # markers without a length
-            position += 2
-            continue
-        position += 2 + struct.unpack(">H", data[position + 2:position + 4])[0]
-    return None
-
-
-def _image_size(data: bytes, member: str) -> tuple[int, int] | None:
-    if member == "jpg":
-        return _jpeg_size(data)
-    return struct.unpack(">II", data[16:24]) if data[12:16] == b"IHDR" else None
-
-
-def check_image(data: bytes, sample: Union[Sample, SampleInfo], full_decode: bool) -> str:
-    """'' if the bytes are a complete image of the annotated size, else the reason (for errors.parquet)."""
-    if not data:
-        return f"empty image file {sample.image_path}"
-    if sample.image_member == "jpg":
-        if not data.startswith(b"\xff\xd8"):
-            return f"not a JPEG (no start-of-image marker): {sample.image_path}"
-        if not data.rstrip(b"\0").endswith(b"\xff\xd9"):
-            return f"truncated JPEG (no end-of-image marker): {sample.image_path}"
-    elif not data.startswith(b"\x89PNG\r\n\x1a\n") or b"IEND" not in data[-12:]:
-        return f"truncated or invalid PNG: {sample.image_path}"
-    size = _image_size(data, sample.image_member)
-    if size is None:
-        return f"undecodable image (no size in its header): {sample.image_path}"
-    if size != (sample.width, sample.height):
-        return (f"image is {size[0]}x{size[1]} px but the annotation says {sample.width}x{sample.height}: "
-                f"{sample.image_path}")
-    if full_decode:
-        try:
-            with Image.open(io.BytesIO(data)) as image:
-                image.load()
-        except (OSError, SyntaxError, ValueError) as error:
-            return f"undecodable image ({error}): {sample.image_path}"
-    return ""
-
-
-@dataclass(frozen=True)
-class StoredImage:
-    """The image member of one sample and where it came from (the manifest's image columns)."""
-
-    data: bytes
-    encoding: str        # baseline: the source re-encoded losslessly; source: the source's bytes
-    reason: str          # why the source bytes were kept ('' when re-encoded)
-    source_size: int
-    source_sha256: str
-
-
-def store_image(source: bytes, member: str, jpeg: str) -> StoredImage:
-    """What the shard stores for an image file under `--jpeg` (baseline or source). A progressive JPEG is
-    re-encoded as baseline (same DCT coefficients, optimized Huffman tables: identical decoded pixels); PNGs,
-    sequential JPEGs and what the re-encoder refuses (arithmetic coding, CMYK, corrupt data) are kept."""
-    source_sha256 = hashlib.sha256(source).hexdigest()
-    if member != "jpg" or jpeg == "source":
-        return StoredImage(source, "source", "--jpeg source" if member == "jpg" else member, len(source), source_sha256)
-    if to_baseline is None:
-        raise RuntimeError("--jpeg baseline needs the C extension interhand/preprocess/_jpeg_baseline.c")
-    try:
-        encoded, reason = to_baseline(source)
-    except ValueError as error:  # libjpeg cannot read it; check_image let it through, so it is kept as it is
-        encoded, reason = None, str(error)
-    if encoded is None:
-        return StoredImage(source, "source", reason, len(source), source_sha256)
-    return StoredImage(encoded, "baseline", "", len(source), source_sha256)
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _done_path(job: ShardJob) -> Path:

@@ -35,7 +35,6 @@ from interhand.manifests.index_check import recorded_file_problems
 from interhand.manifests.read import manifest_by_shard, read_errors, read_manifest
 from interhand.manifests.schema import ARRAY_COLUMNS, MANIFEST_SCHEMA, MEMBER_COLUMNS, manifest_arrays
 from interhand.preprocess.publish import folder_files, read_checksums
-from interhand.preprocess.shard_writer import file_sha256
 from interhand.shard_format import (
     ANN_BYTES,
     ANN_DTYPE,
@@ -49,7 +48,7 @@ from interhand.shard_format import (
     dali_index_text,
     decode_ann,
 )
-from interhand.shard_format.dataset_json import DatasetJson, read_dataset_json
+from interhand.shard_format.dataset_json import DatasetJson, file_sha256, read_dataset_json
 from interhand.skeleton import HAND_TYPE_VECTORS
 
 __all__ = ["verify_shard_dir", "check_recorded_files", "check_checksums"]

@@ -15,27 +15,25 @@ folder (`interhand.manifests.index_check`: the manifest's SHA-256 and the indexe
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from interhand.shard_format import (
-    ANN_BYTES,
-    ANN_DTYPE,
-    ANN_LAYOUT,
+from interhand.shard_format.ann_codec import ANN_BYTES, ANN_DTYPE, ANN_LAYOUT
+from interhand.shard_format.names import (
     CHECKSUMS_FILE,
     DATASET_FILE,
-    FORMAT_VERSION,
     PUBLISHED_FILES,
     RECORDED_FILES,
-    check_format_version,
     check_plain_file_name,
 )
+from interhand.shard_format.version import FORMAT_VERSION, check_format_version
 
 __all__ = ["Counts", "ShardRecord", "FileRecord", "DatasetJson", "IncompleteShardsError",
-           "write_dataset_json", "load_dataset_json", "read_dataset_json"]
+           "write_dataset_json", "load_dataset_json", "read_dataset_json", "file_sha256"]
 
 class IncompleteShardsError(ValueError):
     """dataset.json says the run did not complete (it failed --max-errors); refused unless accepted."""
@@ -66,6 +64,15 @@ class FileRecord:
 
     bytes: int
     sha256: str
+
+
+def file_sha256(path: Path) -> str:
+    """The hex SHA-256 of a file's bytes, as dataset.json (shards, `files`) and SHA256SUMS record it."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _ann_section() -> dict:

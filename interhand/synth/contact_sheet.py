@@ -14,8 +14,8 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from interhand.geometry.camera import camera_to_pixel, world_to_camera
-from interhand.skeleton import JOINTS_PER_HAND, NUM_JOINTS
-from interhand.vis import BOX, LEFT, RIGHT, caption_tile, draw_hands, masked_hands, save_sheet, titled_sheet
+from interhand.skeleton import NUM_JOINTS, STB_RHD
+from interhand.vis import BOX, LEFT_RGB, RIGHT_RGB, caption_tile, draw_hands, masked_hands, save_sheet, titled_sheet
 
 __all__ = ["AnnotatedFrame", "read_annotated_frames", "write_contact_sheet"]
 
@@ -70,8 +70,7 @@ def _stb_rhd_frames(root: Path, split: str) -> list[AnnotatedFrame]:
     frames = []
     for annotation in content["annotations"]:
         image = images[annotation["image_id"]]
-        # STB/RHD order: the left hand's block first
-        block = slice(0, JOINTS_PER_HAND) if annotation["hand_type"] == "left" else slice(JOINTS_PER_HAND, NUM_JOINTS)
+        block = STB_RHD.blocks["left" if annotation["hand_type"] == "left" else "right"]
         joints_img, valid = np.zeros((NUM_JOINTS, 2)), np.zeros(NUM_JOINTS, dtype=bool)
         joints_img[block] = annotation["joint_img"]
         valid[block] = np.array(annotation["joint_valid"]).ravel() > 0
@@ -110,6 +109,6 @@ def write_contact_sheet(root: Path, split: str, count: int, columns: int, seed: 
     picks = np.sort(np.random.default_rng(seed).choice(len(frames), size=min(count, len(frames)), replace=False))
     title = [f"{Path(root).name} {split}: {len(picks)} of {len(frames)} annotations (picked with seed {seed}), "
              "joints projected from the annotation files"]
-    legend = [(RIGHT, "right hand"), (LEFT, "left hand"), (BOX, "bbox (annotation)")]
+    legend = [(RIGHT_RGB, "right hand"), (LEFT_RGB, "left hand"), (BOX, "bbox (annotation)")]
     sheet = titled_sheet([_draw_tile(frames[index]) for index in picks], columns, title, legend)
     return save_sheet(sheet, out_path)

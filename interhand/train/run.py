@@ -18,6 +18,7 @@ from interhand.loaders.build import build_loader
 from interhand.loaders.shares import equal_share
 from interhand.model import build_internet, prepare_for_device
 from interhand.runtime.ddp import DistContext, distributed, gather_from_ranks, wait_for_ranks, weights_digest
+from interhand.shard_format import split_dir
 from interhand.shard_format.dataset_json import read_dataset_json
 from interhand.train.checkpoint import resume_from_newest, save_snapshot, snapshot_path
 from interhand.train.log import RunLog
@@ -39,7 +40,7 @@ def run_folders(config: TrainConfig) -> dict[str, Path]:
 
 def train_shard_dir(config: TrainConfig) -> Path:
     """SHARDS/<dataset>/<annot_subset>/train, checked: a clear error when no finished shards are there."""
-    shard_dir = Path(config.shards) / config.dataset / config.annot_subset / "train"
+    shard_dir = split_dir(config.shards, config.dataset, config.annot_subset, "train")
     read_dataset_json(shard_dir, config.loader.accept_incomplete)  # one line naming the file when not usable
     return shard_dir
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from interhand.geometry.affine import apply_affine, patch_affines
+from interhand.geometry.affine import apply_affine, window_to_patch_affines
 from interhand.geometry.bbox import process_bbox
 
 
@@ -31,9 +31,9 @@ def test_apply_affine_maps_points_by_the_linear_part_plus_the_offset():
     np.testing.assert_allclose(apply_affine([[1.0, 1.0], [0.0, 2.0]], matrix), [[3.0, 2.0], [1.0, 5.0]])
 
 
-def test_patch_affines_map_a_window_onto_the_patch_and_back():
+def test_window_to_patch_affines_map_a_window_onto_the_patch_and_back():
     # a 100×50 window centred at (150, 75), no rotation: its corners go to the patch's corners
-    img_to_patch, flipped_img_to_patch, patch_to_flipped_img = patch_affines(
+    img_to_patch, flipped_img_to_patch, patch_to_flipped_img = window_to_patch_affines(
         np.array([[150.0, 75.0]]), np.array([[100.0, 50.0]]), np.array([0.0]), np.array([False]), 640.0, 256)
     np.testing.assert_allclose(apply_affine([[100.0, 50.0], [200.0, 100.0]], flipped_img_to_patch[0]),
                                [[0.0, 0.0], [256.0, 256.0]])
@@ -41,10 +41,10 @@ def test_patch_affines_map_a_window_onto_the_patch_and_back():
     np.testing.assert_allclose(apply_affine([[128.0, 128.0]], patch_to_flipped_img[0]), [[150.0, 75.0]])
 
 
-def test_patch_affines_fold_the_flip_and_rotate_about_the_centre():
+def test_window_to_patch_affines_fold_the_flip_and_rotate_about_the_centre():
     centre, window = np.array([[150.0, 75.0]]), np.array([[100.0, 100.0]])
-    img_to_patch, flipped_img_to_patch, patch_to_flipped_img = patch_affines(centre, window, np.array([90.0]),
-                                                                             np.array([True]), 640.0, 256)
+    img_to_patch, flipped_img_to_patch, patch_to_flipped_img = window_to_patch_affines(
+        centre, window, np.array([90.0]), np.array([True]), 640.0, 256)
     mirrored_centre = [640.0 - 1.0 - 150.0, 75.0]
     np.testing.assert_allclose(apply_affine([mirrored_centre], flipped_img_to_patch[0]), [[128.0, 128.0]])
     np.testing.assert_allclose(apply_affine([[150.0, 75.0]], img_to_patch[0]), [[128.0, 128.0]])

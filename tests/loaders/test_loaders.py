@@ -14,7 +14,8 @@ from interhand.loaders.build import build_loader, resolve_backend
 from interhand.loaders.dali_loader import DaliLoader
 from interhand.loaders.dali_pipeline import DaliPipelineSpec, build_pipeline
 from interhand.loaders.protocol import ShardLoader
-from interhand.loaders.reference import ReferenceDataset, ReferenceLoader, shard_list
+from interhand.loaders.reference import ReferenceDataset, ReferenceLoader
+from interhand.loaders.shard_list import shard_list
 from interhand.loaders.shares import rank_range
 
 from helpers import FIXED_PARAMS, compare_batches, fixed_params_dali_loader, params_table
@@ -186,11 +187,11 @@ def test_mixed_decoders_upsample_chroma_as_the_cpu_ones(synth_ih26m_shards, roi_
 
 
 def _numpy_crop_geometry(boxes: np.ndarray, image_wh: np.ndarray, params: np.ndarray, size: int):
-    """The graph's map and ROI in float64 from the reference geometry: `patch_affines`' img_to_patch, inverted and
-    moved to DALI's pixel-corner frame, its patch corners' bounding box + 2 px, clipped to the image."""
-    from interhand.loaders.augment import patch_affines
+    """The graph's map and ROI in float64 from the reference geometry: `augmented_patch_affines`' img_to_patch, inverted
+    and moved to DALI's pixel-corner frame, its patch corners' bounding box + 2 px, clipped to the image."""
+    from interhand.loaders.augment import augmented_patch_affines
 
-    img_to_patch = patch_affines(boxes, image_wh[:, 0], params, size)[0]
+    img_to_patch = augmented_patch_affines(boxes, image_wh[:, 0], params, size)[0]
     square = np.concatenate([img_to_patch, np.tile([[[0.0, 0.0, 1.0]]], (len(boxes), 1, 1))], 1)
     half_pixel = np.array([[1.0, 0.0, 0.5], [0.0, 1.0, 0.5], [0.0, 0.0, 1.0]])
     patch_to_image = half_pixel @ np.linalg.inv(square) @ np.linalg.inv(half_pixel)

@@ -19,16 +19,16 @@ from PIL import Image
 
 from interhand.cli import main
 from interhand.config import PreprocessConfig
-from interhand.preprocess import shard_writer
+from interhand.preprocess import images
+from interhand.preprocess.images import store_image
 from interhand.preprocess.run import run
-from interhand.preprocess.shard_writer import store_image
 from interhand.preprocess.sources import SourceError
 from interhand.preprocess.verify import verify_shard_dir
 from interhand.shard_format import FORMAT_VERSION, FormatVersionError, check_format_version
 
 from helpers import REAL_SAMPLES, make_shards
 
-needs_extension = pytest.mark.skipif(not shard_writer.REENCODING, reason="the re-encoding extension is not built")
+needs_extension = pytest.mark.skipif(not images.REENCODING, reason="the re-encoding extension is not built")
 
 
 def _jpeg(image: np.ndarray, **options) -> bytes:
@@ -85,7 +85,7 @@ def test_progressive_frames_become_baseline_with_identical_pixels(name):
         assert again.info.get("exif") == original.info.get("exif")  # APPn markers are copied
     # Optimized Huffman tables: the real frames grow 1-4 %, the noisier synthetic ones up to 7 %.
     assert len(stored.data) <= len(source) * (1.04 if name.endswith(".jpg") else 1.08)
-    assert shard_writer.to_baseline(stored.data) == (None, "already sequential")
+    assert images.to_baseline(stored.data) == (None, "already sequential")
 
 
 @needs_extension
@@ -165,7 +165,7 @@ def test_source_shards_store_the_files_untouched(real_ih26m_root, tmp_path):
 
 
 def test_without_the_extension_baseline_fails_with_one_line(real_ih26m_root, tmp_path, monkeypatch):
-    monkeypatch.setattr(shard_writer, "REENCODING", False)
+    monkeypatch.setattr(images, "REENCODING", False)
     with pytest.raises(SourceError, match=r"--jpeg baseline .* not built here .* pass --jpeg source"):
         make_shards(tmp_path, real_ih26m_root, split="test")
     result = CliRunner().invoke(main, ["shards", "--root", str(real_ih26m_root), "--split", "test", "--out",
@@ -175,7 +175,7 @@ def test_without_the_extension_baseline_fails_with_one_line(real_ih26m_root, tmp
 
 
 def test_the_re_encoding_extension_is_built_here():
-    assert shard_writer.REENCODING, "pip install did not build interhand/preprocess/_jpeg_baseline.c"
+    assert images.REENCODING, "pip install did not build interhand/preprocess/_jpeg_baseline.c"
 
 
 @needs_extension

@@ -25,9 +25,9 @@ from interhand.eval.run import eval_shard_dir
 from interhand.loaders.build import build_loader
 from interhand.manifests.read import read_errors, read_manifest
 from interhand.manifests.write import write_errors, write_manifest
-from interhand.preprocess.shard_writer import file_sha256
 from interhand.preprocess.verify import verify_shard_dir
 from interhand.shard_format import ANN_FLOATS, FORMAT_VERSION, RECORDED_FILES
+from interhand.shard_format.dataset_json import file_sha256
 
 _TAR = "val-000000.tar"
 

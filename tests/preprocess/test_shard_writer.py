@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from interhand.preprocess.shard_writer import TarWriter, check_image, ustar_header
+from interhand.preprocess.images import check_image
+from interhand.preprocess.tar_writer import TarWriter, ustar_header
 from interhand.shard_format import (
     ANN_LAYOUT,
     FORMAT_VERSION,

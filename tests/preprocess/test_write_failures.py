@@ -32,11 +32,11 @@ def _non_utf8_out(tmp_path, real_root, monkeypatch) -> dict:
 
 def _disk_full(tmp_path, real_root, monkeypatch) -> dict:
     """ENOSPC from the tar writes, as a real full disk raises it (no file name: write(2) has none)."""
-    from interhand.preprocess import shard_writer
+    from interhand.preprocess import tar_writer
 
     def full(self, data):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-    monkeypatch.setattr(shard_writer.TarWriter, "_write", full)
+    monkeypatch.setattr(tar_writer.TarWriter, "_write", full)
     return {}
 
 

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from interhand.cli import main
 from interhand.config import LoaderConfig, ModelConfig, TrainConfig, config_to_dict
-from interhand.loaders.reference import shard_list
+from interhand.loaders.shard_list import shard_list
 from interhand.runtime.gpus import check_gpus_exist, parse_gpus
 from interhand.train.checkpoint import latest_snapshot, save_snapshot
 from interhand.train.log import read_log
