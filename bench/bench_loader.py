@@ -260,7 +260,7 @@ def main() -> None:
         shards = folder / f"shards_{jpeg}"
         split_dirs[jpeg] = shards / "interhand26m" / "all" / "train"
         if not (split_dirs[jpeg] / "dataset.json").exists():
-            shards_run(PreprocessConfig(root=str(data), split="train", out=str(shards), shard_samples=256,
+            shards_run(PreprocessConfig(data=str(data), split="train", shards=str(shards), shard_samples=256,
                                         workers=args.workers, progress=False, jpeg=jpeg))
     split_dir = split_dirs[kinds[0]]
     records = _file_records(split_dir)
