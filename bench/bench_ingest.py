@@ -105,7 +105,7 @@ import sys, time
 from interhand.config import PreprocessConfig
 from interhand.preprocess.sources import open_source
 start = time.perf_counter()
-reading = open_source(PreprocessConfig(root=sys.argv[1], split='train'))
+reading = open_source(PreprocessConfig(data=sys.argv[1], split='train'))
 count = sum(1 for record in reading.records())
 """
 

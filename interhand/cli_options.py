@@ -87,7 +87,8 @@ def _options(config_class: type, prefix: str, exclude: tuple[str, ...], defaults
             options += _options(annotation, f"{prefix}{spec.name}_", exclude, getattr(defaults, spec.name),
                                 inner_flag_prefix)
             continue
-        spelled = ["--" + (flag_prefix + name).replace("_", "-") for name in (spec.name, *spec.metadata.get("aliases", ()))]
+        names = (spec.name, *spec.metadata.get("aliases", ()))
+        spelled = ["--" + (flag_prefix + name).replace("_", "-") for name in names]
         options.append((prefix + spec.name, spelled[0], annotation, getattr(defaults, spec.name),
                         spec.metadata.get("help", ""), tuple(spelled[1:])))
     return options

@@ -12,7 +12,8 @@ from typing import Literal
 
 __all__ = ["SynthConfig", "SYNTH_DATASETS", "SYNTH_LAYOUTS", "LoaderConfig", "LaunchConfig", "TrainConfig",
            "EvalConfig", "EVAL_LOADER", "config_to_dict", "config_from_dict", "field_aliases", "current_field_names",
-           "PreprocessConfig", "parse_size", "parse_part", "ModelConfig", "RESNET_TYPES", "HEATMAP_LOSSES", "BACKBONE_INITS", "ARCHITECTURE_FIELDS"]
+           "PreprocessConfig", "parse_size", "parse_part", "ModelConfig", "RESNET_TYPES", "HEATMAP_LOSSES",
+           "BACKBONE_INITS", "ARCHITECTURE_FIELDS"]
 
 SYNTH_DATASETS = ("interhand26m", "stb", "rhd")
 SYNTH_LAYOUTS = ("v1.0", "v0.0", "both")
@@ -185,10 +186,11 @@ class PreprocessConfig:
         default="interhand26m", metadata={"help": "source format to read"})
     data: str = field(default="data/InterHand2.6M", metadata={"aliases": ("root",),
         "help": "dataset folder (InterHand2.6M: holds images/ and annotations/; STB/RHD: holds data/)"})
-    annot_subset: Literal["all", "human_annot", "machine_annot"] = field(default="all", metadata={"aliases": ("subset",),
-        "help": "InterHand2.6M annotation subset: H+M, H or M (v1.0 selects H by --aid-list)"})
+    annot_subset: Literal["all", "human_annot", "machine_annot"] = field(default="all", metadata={
+        "aliases": ("subset",), "help": "InterHand2.6M annotation subset: H+M, H or M (v1.0 selects H by --aid-list)"})
     split: Literal["train", "val", "test"] = field(default="train", metadata={"help": "split to convert"})
-    shards: str = field(default="shards", metadata={"aliases": ("out",), "help": "shards root; writes SHARDS/<dataset>/<annot-subset>/<split>/"})
+    shards: str = field(default="shards", metadata={
+        "aliases": ("out",), "help": "shards root; writes SHARDS/<dataset>/<annot-subset>/<split>/"})
     layout: Literal["auto", "v1.0", "v0.0"] = field(default="auto", metadata={
         "help": "InterHand2.6M annotation layout; auto prefers v1.0 per-split folders"})
     aid_list: str = field(default="", metadata={
@@ -317,7 +319,8 @@ class LoaderConfig:
     device: Literal["auto", "cpu", "gpu"] = field(default="auto", metadata={
         "help": "where DALI decodes and warps: gpu = nvJPEG 'mixed' decode; auto picks gpu when CUDA is present"})
     batch_size: int = field(default=16, metadata={"help": "samples per batch on each rank (the original: 16 train, 32 test)"})
-    threads: int = field(default=2, metadata={"aliases": ("workers",), "help": "loader threads: the CPU loader's decode/warp pool (0: in the training thread) or DALI's CPU threads"})
+    threads: int = field(default=2, metadata={"aliases": ("workers",), "help": (
+        "loader threads: the CPU loader's decode/warp pool (0: in the training thread) or DALI's CPU threads")})
     augment: bool = field(default=True, metadata={"help": "apply the original's training augmentation"})
     shuffle_buffer: int = field(default=512, metadata={"help": "samples in the shuffle buffer (DALI initial_fill)"})
     seed: int = field(default=0, metadata={"help": "seed of the shuffle and the augmentation parameters"})

@@ -279,7 +279,8 @@ def test_shards_and_eval_read_a_config_file_and_the_command_line_wins(synth_ih26
     assert (written["config"]["split"], written["config"]["shard_samples"]) == ("val", 5)  # file, then command line
 
     eval_file = tmp_path / "eval.yaml"
-    eval_file.write_text(yaml.safe_dump({"shards": str(synth_ih26m_shards.parent.parent), "run_dir": str(tmp_path / "run"),
+    eval_file.write_text(yaml.safe_dump({"shards": str(synth_ih26m_shards.parent.parent),
+                                         "run_dir": str(tmp_path / "run"),
                                          "split": "train", "root_source": "gt", "oracle": True, "vis": 0,
                                          "loader": {"threads": 0}}))
     result = runner.invoke(main, ["eval", "--config", str(eval_file), "--split", "test"])

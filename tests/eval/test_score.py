@@ -150,7 +150,8 @@ def tiny_checkpoint(tmp_path_factory):
     return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny.pth.tar", model, epoch=3)
 
 
-@pytest.mark.parametrize("changes", [{"root_source": "rootnet"}, {"root_source": "gt", "baseline": "mean-pose", "split": "test"}],
+@pytest.mark.parametrize("changes", [{"root_source": "rootnet"},
+                                     {"root_source": "gt", "baseline": "mean-pose", "split": "test"}],
                          ids=["network-rootnet", "mean-pose-gt"])
 def test_scoring_an_evals_predictions_file_reproduces_its_metrics_exactly(shards_root, tiny_checkpoint, tmp_path,
                                                                           changes):

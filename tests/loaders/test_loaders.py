@@ -115,7 +115,7 @@ def test_reference_loader_with_workers_gives_each_sample_once(synth_ih26m_shards
 
 def test_reference_batches_do_not_depend_on_the_number_of_threads(synth_ih26m_shards):
     config = LoaderConfig(backend="reference", device="cpu", batch_size=5, augment=True, shuffle_buffer=16, seed=4)
-    runs = [list(build_loader(synth_ih26m_shards / "train", replace(config, workers=workers))) for workers in (0, 1, 3)]
+    runs = [list(build_loader(synth_ih26m_shards / "train", replace(config, threads=workers))) for workers in (0, 1, 3)]
     assert sum(len(batch.keys) for batch in runs[0]) == shard_list(synth_ih26m_shards / "train").total
     for batches in runs[1:]:
         for expected, got in zip(runs[0], batches, strict=True):

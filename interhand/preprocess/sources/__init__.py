@@ -10,8 +10,8 @@ from interhand.preprocess.sources.interhand26m import open_interhand26m
 from interhand.preprocess.sources.rhd import open_rhd
 from interhand.preprocess.sources.stb import open_stb
 
-__all__ = ["SOURCES", "open_source", "DATASET_SUBFOLDERS", "missing_subfolder", "check_root", "Record", "RejectSample", "Rejection", "SourceError",
-           "SourceReading"]
+__all__ = ["SOURCES", "open_source", "DATASET_SUBFOLDERS", "missing_subfolder", "check_root", "Record", "RejectSample",
+           "Rejection", "SourceError", "SourceReading"]
 
 SOURCES = {"interhand26m": open_interhand26m, "stb": open_stb, "rhd": open_rhd, "coco": open_coco}
 
