@@ -119,7 +119,7 @@ def main() -> None:
         tmp = Path(tmp)
         synth_run(SynthConfig(dataset="interhand26m", seed=0, frames=args.frames, captures=2, cameras=4),
                   tmp / "data", show_progress=False)
-        config = PreprocessConfig(root=str(tmp / "data"), out=str(tmp / "shards"), split="val", progress=False,
+        config = PreprocessConfig(data=str(tmp / "data"), shards=str(tmp / "shards"), split="val", progress=False,
                                   shard_samples=64)
         shards_run(config, ["bench"])
         ann_dir = shard_dir(config)

@@ -259,7 +259,7 @@ def make_split(folder: Path, frames: int, workers: int) -> Path:
         synth_run(SynthConfig(frames=frames, cameras=8, captures=4, layout="v1.0"), data, overwrite=True,
                   show_progress=False)
     if not (train_dir / DATASET_FILE).exists():
-        shards_run(PreprocessConfig(root=str(data), split="train", out=str(shards), shard_samples=256,
+        shards_run(PreprocessConfig(data=str(data), split="train", shards=str(shards), shard_samples=256,
                                     workers=workers, progress=False))
     return train_dir
 

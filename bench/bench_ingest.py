@@ -105,7 +105,7 @@ import sys, time
 from interhand.config import PreprocessConfig
 from interhand.preprocess.sources import open_source
 start = time.perf_counter()
-reading = open_source(PreprocessConfig(root=sys.argv[1], split='train'))
+reading = open_source(PreprocessConfig(data=sys.argv[1], split='train'))
 count = sum(1 for record in reading.records())
 """
 
@@ -265,7 +265,7 @@ def _bench_writing(work: Path, frames: int, copies: int, workers: int, repeats: 
     _replicate_train(root, copies)
     images = sorted((root / "images" / "train").rglob("*.jpg"))
     # 64 MB shards: ~2,000 samples each, enough shards to keep every worker busy (the default is 1 GB).
-    config = PreprocessConfig(root=str(root), split="train", out=str(work / "shards"), workers=workers,
+    config = PreprocessConfig(data=str(root), split="train", shards=str(work / "shards"), workers=workers,
                               shard_size="64MB", progress=False)
     return {"images": len(images), "image_mib": sum(path.stat().st_size for path in images) / 2**20,
             "workers": workers, "shard_size": config.shard_size, "reencoding": _reencoding_cost(images),

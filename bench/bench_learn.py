@@ -56,7 +56,7 @@ REPO = Path(__file__).resolve().parents[1]
 def _recipe(path: Path, shards: Path, output: Path, epochs: int, points: int, augment: str) -> TrainConfig:
     config = config_from_dict(TrainConfig, yaml.safe_load(path.read_text()))
     decay = f"{round(epochs * 0.8)},{round(epochs * 0.9)}"
-    return replace(config, shards=str(shards), output=str(output), epochs=epochs, lr_dec_epochs=decay,
+    return replace(config, shards=str(shards), run_dir=str(output), epochs=epochs, lr_dec_epochs=decay,
                    snapshot_epochs=max(epochs // points, 1),
                    loader=replace(config.loader, augment=config.loader.augment and augment == "original"))
 
@@ -134,7 +134,7 @@ def main() -> None:
             shutil.rmtree(args.out)
         synthesize(SynthConfig(**options), data, show_progress=False)
         for split in ("train", "val"):
-            make_shards(PreprocessConfig(root=str(data), split=split, out=str(shards), shard_samples=256, workers=2,
+            make_shards(PreprocessConfig(data=str(data), split=split, shards=str(shards), shard_samples=256, workers=2,
                                          progress=False), [])
         stamp.write_text(json.dumps(options))
     counts = {split: read_manifest(split_dir(shards, "interhand26m", "all", split), columns=["key"]).num_rows
@@ -147,8 +147,8 @@ def main() -> None:
     steps_per_epoch = max(entry["iterations"] for entry in read_log(run_dir) if entry["kind"] == "epoch")
 
     def score(**changes) -> dict:
-        return evaluate(EvalConfig(shards=str(shards), output=str(run_dir), split="val", root="gt",
-                                   loader=replace(EvalConfig().loader, workers=2), vis=0,
+        return evaluate(EvalConfig(shards=str(shards), run_dir=str(run_dir), split="val", root_source="gt",
+                                   loader=replace(EvalConfig().loader, threads=2), vis=0,
                                    **changes))
 
     snapshots = sorted((int(p.name.split("_")[1].split(".")[0]), p) for p in (run_dir / "model_dump").glob("snapshot_*.pth.tar"))

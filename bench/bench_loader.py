@@ -262,7 +262,7 @@ def main() -> None:
         shards = folder / f"shards_{jpeg}"
         split_dirs[jpeg] = shard_format.split_dir(shards, "interhand26m", "all", "train")
         if not (split_dirs[jpeg] / shard_format.DATASET_FILE).exists():
-            shards_run(PreprocessConfig(root=str(data), split="train", out=str(shards), shard_samples=256,
+            shards_run(PreprocessConfig(data=str(data), split="train", shards=str(shards), shard_samples=256,
                                         workers=args.workers, progress=False, jpeg=jpeg))
     split_dir = split_dirs[kinds[0]]
     records = _file_records(split_dir)
@@ -283,11 +283,11 @@ def main() -> None:
 
     contenders = {} if args.gpu_only else {  # name → (a fresh epoch's iterable, images in an item)
         "original_style": (lambda: file_loader("original"), lambda b: len(b[0])),
-        "reference": (build("reference", device="cpu", workers=workers).__iter__, images),
-        "reference_source": (build("reference", "source", device="cpu", workers=workers).__iter__, images),
-        "reference_whole_frames": (build("reference", device="cpu", workers=workers, roi_decode=False).__iter__,
+        "reference": (build("reference", device="cpu", threads=workers).__iter__, images),
+        "reference_source": (build("reference", "source", device="cpu", threads=workers).__iter__, images),
+        "reference_whole_frames": (build("reference", device="cpu", threads=workers, roi_decode=False).__iter__,
                                    images),
-        "dali_cpu": (build("dali", device="cpu", workers=workers).__iter__, images),
+        "dali_cpu": (build("dali", device="cpu", threads=workers).__iter__, images),
         "decode_only_pillow": (lambda: file_loader("decode_pillow"), len),
         "decode_only_opencv": (lambda: file_loader("decode_opencv"), len),
         "decode_only_opencv_threads": (lambda: _threaded_decode(records, batch, workers), len),
@@ -295,7 +295,7 @@ def main() -> None:
     if cuda_device_count():
         for jpeg in kinds:
             for roi in (True, False):
-                loader = build("dali", jpeg, args.gpu_batch_size, device="gpu", workers=args.gpu_workers,
+                loader = build("dali", jpeg, args.gpu_batch_size, device="gpu", threads=args.gpu_workers,
                                roi_decode=roi)
                 contenders[f"dali_gpu_{jpeg}{'' if roi else '_whole_frames'}"] = (loader.__iter__, images)
     # Rounds interleave the contenders, so a slow spell of the machine hits them alike; the median is reported.

@@ -112,8 +112,8 @@ def prepare(data: Path, frames: int, workers: int, dry_run: bool) -> dict:
     paths = _paths(data)
     jpeg = "baseline" if paths["shards"].name == "shards_baseline" else "source"
     if not (paths["val"] / "dataset.json").is_file():
-        shards_run(PreprocessConfig(root=str(paths["root"]), split="val", out=str(paths["shards"]), shard_samples=256,
-                                    workers=workers, progress=False, jpeg=jpeg))
+        shards_run(PreprocessConfig(data=str(paths["root"]), split="val", shards=str(paths["shards"]),
+                                    shard_samples=256, workers=workers, progress=False, jpeg=jpeg))
     counts = {split: json.loads((paths[split] / "dataset.json").read_text())["counts"]["samples"]
               for split in ("train", "val")}
     (data / "prepared.json").write_text(json.dumps({"frames": frames, "dry_run": dry_run, "samples": counts,

@@ -1,19 +1,19 @@
 """The `interhand` command. Each command builds its config and calls one `run` function.
 
-Options are generated from the config dataclasses, so `--help` shows each field's own help text and
-defaults, and a bad value is a `click.BadParameter` naming the value and the allowed choices.
+Options are generated from the config dataclasses (`interhand.cli_options`); this module holds the command
+line's vocabulary (FLAGS: which option name each field gets, which other spellings it accepts) and the commands.
 Heavy modules (torch, DALI) are imported inside the commands so that `--help` stays instant.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import typing
 from pathlib import Path
 
 import click
 
-from interhand import __version__
+from interhand import __version__, cli_options
+from interhand.cli_options import EXISTING_DIR, EXISTING_FILE, Flag, build_config, config_file_option, option
 from interhand.config import (
     EVAL_ROOTS,
     EVAL_SPLITS,
@@ -24,55 +24,11 @@ from interhand.config import (
     PreprocessConfig,
     SynthConfig,
     TrainConfig,
-    config_from_dict,
 )
 from interhand.eval.score import ScoreConfig, parse_protocols
 from interhand.progress import show_warnings
 
 __all__ = ["main"]
-
-
-class _Option(click.Option):
-    """An option that also accepts other spellings (our old names, the original repository's) without
-    showing them in `--help` or in error messages: one documented name per concept."""
-
-    def __init__(self, *args, aliases: tuple[str, ...] = (), **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.aliases = set(aliases)
-
-    def _shown(self, method, *args):
-        opts, secondary = self.opts, self.secondary_opts
-        self.opts = [opt for opt in opts if opt not in self.aliases]
-        self.secondary_opts = [opt for opt in secondary if opt not in self.aliases]
-        try:
-            return method(*args)
-        finally:
-            self.opts, self.secondary_opts = opts, secondary
-
-    def get_help_record(self, ctx):
-        return self._shown(super().get_help_record, ctx)
-
-    def get_error_hint(self, ctx) -> str:
-        return self._shown(super().get_error_hint, ctx)
-
-
-def option(*decls: str, aliases: tuple[str, ...] = (), **kwargs):
-    """`click.option` whose `aliases` are accepted but hidden (flag aliases: '--old/--no-old')."""
-    hidden = tuple(name for alias in aliases for name in alias.split("/"))
-    return click.option(*decls, *aliases, cls=_Option, aliases=hidden, **kwargs)
-
-
-@dataclasses.dataclass(frozen=True)
-class Flag:
-    """How one config field appears on the command line: its option name, hidden spellings, click type."""
-
-    name: str
-    aliases: tuple[str, ...] = ()
-    type: object = None
-
-
-EXISTING_DIR = click.Path(exists=True, file_okay=False)
-EXISTING_FILE = click.Path(exists=True, dir_okay=False)
 
 
 class _RootSource(click.Choice):
@@ -86,12 +42,13 @@ class _RootSource(click.Choice):
 
 
 # Per config, flattened field -> its option when that is not `--field-name` (nested: `--<config>-<field>`);
-# the aliases are our old spellings and the original repository's (--annot_subset, --test_epoch, --test_set).
-_RUN_DIR = Flag("--run-dir", ("--output",))
+# the aliases are our old spellings and the original repository's (--annot_subset, --test_epoch, --test_set). A
+# field's former names (`root` for `data`, ...) are the config's own `aliases` (interhand.config.field_aliases):
+# config files accept them too, and cli_options adds them here as hidden options.
 _SUBSET = Flag("--annot-subset", ("--annot_subset", "--subset"))
 # LoaderConfig's options: on preview-batch as they are, nested in train and eval as `loader_<field>`.
 _LOADER_FLAGS = {"batch_size": Flag("--batch-size", ("--loader-batch-size",)),
-                 "workers": Flag("--loader-threads", ("--loader-workers", "--workers")),
+                 "threads": Flag("--loader-threads", ("--loader-workers", "--workers")),
                  "backend": Flag("--loader-backend", ("--backend",)), "device": Flag("--loader-device", ("--device",)),
                  "augment": Flag("--loader-augment", ("--augment",)), "box": Flag("--loader-box", ("--box",)),
                  # verify and score say --accept-incomplete too, and so does the error that refuses such a folder
@@ -99,12 +56,12 @@ _LOADER_FLAGS = {"batch_size": Flag("--batch-size", ("--loader-batch-size",)),
 _NESTED_LOADER_FLAGS = {f"loader_{name}": flag for name, flag in _LOADER_FLAGS.items()}
 FLAGS = {
     # --data is checked once the config is built: its default may be replaced by a --config file
-    PreprocessConfig: {"root": Flag("--data", ("--root",), click.Path(file_okay=False)), "out": Flag("--shards", ("--out",)),
-                       "subset": _SUBSET, "aid_list": Flag("--aid-list", type=EXISTING_FILE)},
-    TrainConfig: {"output": _RUN_DIR, "annot_subset": _SUBSET, **_NESTED_LOADER_FLAGS,
+    PreprocessConfig: {"data": Flag("--data", type=click.Path(file_okay=False)), "annot_subset": _SUBSET,
+                       "aid_list": Flag("--aid-list", type=EXISTING_FILE)},
+    TrainConfig: {"annot_subset": _SUBSET, **_NESTED_LOADER_FLAGS,
                   "model_pretrained": Flag("--model-pretrained", type=EXISTING_FILE)},
-    EvalConfig: {"output": _RUN_DIR, "annot_subset": _SUBSET, **_NESTED_LOADER_FLAGS,
-                 "root": Flag("--root-source", ("--root",), _RootSource(EVAL_ROOTS)),
+    EvalConfig: {"annot_subset": _SUBSET, **_NESTED_LOADER_FLAGS,
+                 "root_source": Flag("--root-source", type=_RootSource(EVAL_ROOTS)),
                  "test_epoch": Flag("--test-epoch", ("--test_epoch",)),
                  "split": Flag("--split", ("--test_set",)), "checkpoint": Flag("--checkpoint", type=EXISTING_FILE)},
     LoaderConfig: _LOADER_FLAGS,
@@ -113,103 +70,9 @@ FLAGS = {
 EVAL_EXCLUDED = ("loader_augment", "loader_box", "loader_shuffle_buffer", "loader_seed")
 
 
-def _click_type(annotation: object) -> object:
-    if typing.get_origin(annotation) is typing.Literal:
-        return click.Choice([str(choice) for choice in typing.get_args(annotation)])
-    return annotation if annotation in (int, float, str, bool) else str
-
-
-def _options(config_class: type, prefix: str, exclude: tuple[str, ...], defaults=None, flag_prefix: str = "") -> list:
-    """(parameter name, option name, type, default, help) per field. A nested config's fields are parameters
-    `<field>_<subfield>` with options `--<field>-<subfield>`, or `--<subfield>` when the field's metadata says
-    `flat` (TrainConfig.launch: --gpu). Defaults are those of `defaults` (an instance; a config's own defaults
-    when None), so a nested config shows its field's default (eval's loader: batch 32)."""
-    hints = typing.get_type_hints(config_class)
-    defaults = config_class() if defaults is None else defaults
-    options = []
-    for spec in dataclasses.fields(config_class):
-        if spec.name in exclude or prefix + spec.name in exclude:
-            continue
-        annotation = hints[spec.name]
-        if dataclasses.is_dataclass(annotation):
-            inner_flag_prefix = flag_prefix if spec.metadata.get("flat") else f"{flag_prefix}{spec.name}-"
-            options += _options(annotation, f"{prefix}{spec.name}_", exclude, getattr(defaults, spec.name),
-                                inner_flag_prefix)
-            continue
-        options.append((prefix + spec.name, "--" + (flag_prefix + spec.name).replace("_", "-"), annotation,
-                        getattr(defaults, spec.name), spec.metadata.get("help", "")))
-    return options
-
-
 def config_options(config_class: type, exclude: tuple[str, ...] = (), flags: dict | None = None):
-    """Decorator: one option per dataclass field (help and default from the field).
-
-    The option's name comes from FLAGS (the vocabulary), else `--field-name`; fields that are configs
-    themselves become `--<field>-<subfield>` options (e.g. `--model-resnet-type`), or keep the subfield's own
-    name when flat (`--gpu`, of `launch`). Empty-string defaults are not shown (the help says what empty means).
-    """
-    flags = FLAGS.get(config_class, {}) if flags is None else flags
-
-    def decorate(command):
-        for name, option_name, annotation, default, help_text in reversed(_options(config_class, "", exclude)):
-            flag = flags.get(name) or Flag(option_name)
-            decl, aliases = flag.name, flag.aliases
-            if annotation is bool and "/" not in decl:
-                decl = f"{decl}/--no-{decl[2:]}"
-                aliases = tuple(f"{alias}/--no-{alias[2:]}" for alias in aliases)
-            command = option(decl, name, aliases=aliases, type=flag.type or _click_type(annotation),
-                             default=None if default == "" else default,  # None: not given, the field's default
-                             show_default=default != "", help=help_text)(command)
-        return command
-
-    return decorate
-
-
-def _nest(config_class: type, values: dict, prefix: str = "") -> dict:
-    """Flat option values (`model_resnet_type`) → nested dicts ({"model": {"resnet_type": ...}})."""
-    hints = typing.get_type_hints(config_class)
-    nested = {}
-    for spec in dataclasses.fields(config_class):
-        if dataclasses.is_dataclass(hints[spec.name]):
-            inner = _nest(hints[spec.name], values, f"{prefix}{spec.name}_")
-            if inner:
-                nested[spec.name] = inner
-        elif values.get(prefix + spec.name) is not None:
-            nested[spec.name] = values[prefix + spec.name]
-    return nested
-
-
-def _merge(base: dict, override: dict) -> dict:
-    merged = dict(base)
-    for key, value in override.items():
-        merged[key] = _merge(merged.get(key) or {}, value) if isinstance(value, dict) else value
-    return merged
-
-
-def build_config(config_class: type, values: dict, config_file: Path | None = None, also_given: tuple[str, ...] = ()):
-    """Construct a config from option values, turning its ValueError into a click error naming the field.
-
-    With `config_file` (YAML or JSON, nested like the dataclasses), the file gives the values and only
-    the options typed on the command line (and `also_given`) override it (timm's idea: file defaults, flags win).
-    """
-    context = click.get_current_context(silent=True)
-    if config_file is not None and context is not None:
-        given = {name: value for name, value in values.items() if name in also_given
-                 or context.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE}
-    else:
-        given = values
-    try:
-        nested = _nest(config_class, given)
-        if config_file is not None:
-            import yaml
-
-            loaded = yaml.safe_load(Path(config_file).read_text()) or {}
-            if not isinstance(loaded, dict):
-                raise ValueError(f"{config_file}: expected a mapping of config fields")
-            nested = _merge(loaded, nested)
-        return config_from_dict(config_class, nested)
-    except ValueError as error:
-        raise click.BadParameter(str(error)) from error
+    """`cli_options.config_options` in this command line's vocabulary: FLAGS, unless `flags` is given."""
+    return cli_options.config_options(config_class, exclude, FLAGS.get(config_class, {}) if flags is None else flags)
 
 
 def check_shards_root(shards: Path, dataset: str, annot_subset: str, split: str) -> None:
@@ -280,14 +143,6 @@ def contact_sheet(data_dir: Path, split: str, count: int, columns: int, seed: in
     click.echo(f"wrote {path}")
 
 
-def config_file_option(config_class: type):
-    """`--config FILE`: a YAML/JSON file of the job's config fields (nested like the dataclass), as a run's saved
-    config.yaml or dataset.json's `config` holds them; options typed on the command line win."""
-    return click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                        help=f"YAML/JSON file of {config_class.__name__} fields, named and nested as in a run's "
-                             "config.yaml; command-line options win")
-
-
 # --- preprocess commands ---
 
 @main.command()
@@ -308,15 +163,15 @@ def shards(finalize: bool, config_file: Path | None, **values) -> None:
     from interhand.preprocess.publish import shard_count_warning
     from interhand.preprocess.run import TooManyErrors, WriteFailed, run
     from interhand.preprocess.run import finalize as finalize_parts
-    from interhand.preprocess.sources import SourceError
+    from interhand.preprocess.sources import SourceError, missing_subfolder
 
     config = build_config(PreprocessConfig, values, config_file)
-    if not Path(config.root).is_dir():
-        raise click.BadParameter(f"{config.root} does not exist or is not a folder: --data is the dataset folder",
+    if not Path(config.data).is_dir():
+        raise click.BadParameter(f"{config.data} does not exist or is not a folder: --data is the dataset folder",
                                  param_hint="'--data'")
-    expected = {"interhand26m": "annotations", "stb": "data", "rhd": "data"}.get(config.dataset)
-    if expected and not (Path(config.root) / expected).is_dir():
-        raise click.BadParameter(f"{config.root} has no {expected}/ folder: --data is the {config.dataset} dataset "
+    expected = missing_subfolder(config.dataset, Path(config.data))
+    if expected:
+        raise click.BadParameter(f"{config.data} has no {expected}/ folder: --data is the {config.dataset} dataset "
                                  f"folder that holds {expected}/ (as `interhand synth` writes it)", param_hint="'--data'")
     try:
         summary = finalize_parts(config, sys.argv) if finalize else run(config, sys.argv)
@@ -336,34 +191,23 @@ def shards(finalize: bool, config_file: Path | None, **values) -> None:
               help="also re-read every source image: size and SHA-256 as recorded, and a re-encoded image's "
                    "decoded pixels identical to the source's (slow: decodes both)")
 @click.option("--source-root", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="with --check-sources: the dataset folder, if not where dataset.json's config.root says")
+              help="with --check-sources: the dataset folder, if not where dataset.json's config.data says")
 def verify(shard_dir: Path, accept_incomplete: bool, check_sources: bool, source_root: Path | None) -> None:
     """Re-read every shard under SHARDS and check it against dataset.json and manifest.parquet
     (member presence, offsets, sizes, CRC-32 and SHA-256 recorded at write time, DALI indexes, the
     manifest's and errors' SHA-256, the counts, unlisted files). SHARDS is one split folder, or any
     folder above (a shards root): every split found below it is checked. Prints each dataset.json's
     SHA-256, to pin it. With --check-sources, also the source images behind the stored ones."""
-    from interhand.preprocess.shard_writer import file_sha256
-    from interhand.preprocess.verify import verify_shard_dir
-    from interhand.progress import progress
-    from interhand.shard_format.dataset_json import read_dataset_json
+    from interhand.preprocess.verify import split_folders, verdict, verify_split_folder
 
-    folders = [shard_dir] if (shard_dir / "dataset.json").is_file() else \
-        sorted(path.parent for path in shard_dir.rglob("dataset.json") if ".work" not in path.parts)
+    folders = split_folders(shard_dir)
     if not folders:
         raise click.ClickException(f"no dataset.json in or below {shard_dir}: not a shard folder")
     problems = []
     for folder in folders:
-        try:
-            dataset = read_dataset_json(folder, accept_incomplete)
-            root = (source_root or Path(dataset.config["root"])) if check_sources else None
-            with progress(total=dataset.counts.samples, desc=f"verify {folder.name}", unit="sample") as bar:
-                found = verify_shard_dir(folder, accept_incomplete, bar, root)
-        except (FileNotFoundError, ValueError) as error:
-            found = [str(error)]
+        found = verify_split_folder(folder, accept_incomplete, check_sources, source_root)
         problems += [f"{folder}: {problem}" for problem in found]
-        verdict = f"all shards verify (dataset.json SHA-256 {file_sha256(folder / 'dataset.json')})"
-        click.echo(f"{folder}: {verdict if not found else f'{len(found)} problem(s)'}")
+        click.echo(f"{folder}: {verdict(folder, found)}")
     for problem in problems:
         click.echo(problem, err=True)
     if problems:

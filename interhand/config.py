@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 __all__ = ["SynthConfig", "SYNTH_DATASETS", "SYNTH_LAYOUTS", "LoaderConfig", "LaunchConfig", "TrainConfig",
-           "EvalConfig", "EVAL_LOADER", "config_to_dict", "config_from_dict", "PreprocessConfig", "parse_size",
-           "parse_part", "ModelConfig", "RESNET_TYPES", "HEATMAP_LOSSES", "BACKBONE_INITS", "ARCHITECTURE_FIELDS"]
+           "EvalConfig", "EVAL_LOADER", "config_to_dict", "config_from_dict", "field_aliases", "current_field_names",
+           "PreprocessConfig", "parse_size", "parse_part", "ModelConfig", "RESNET_TYPES", "HEATMAP_LOSSES",
+           "BACKBONE_INITS", "ARCHITECTURE_FIELDS"]
 
 SYNTH_DATASETS = ("interhand26m", "stb", "rhd")
 SYNTH_LAYOUTS = ("v1.0", "v0.0", "both")
@@ -77,17 +78,44 @@ def config_to_dict(config) -> dict:
     return dataclasses.asdict(config)
 
 
+def field_aliases(config_class: type) -> dict[str, str]:
+    """Old name → field name, from each field's `aliases` metadata: the one table of a config's former names.
+
+    A config file (or a saved config.yaml, or dataset.json's `config`) may still use them, and the CLI accepts
+    each as a hidden option (`--root` for `data`)."""
+    return {alias: spec.name for spec in dataclasses.fields(config_class) for alias in spec.metadata.get("aliases", ())}
+
+
+def current_field_names(config_class: type, values: dict) -> dict:
+    """`values` (nested like the dataclass) with each old field name replaced by the field's name, order kept;
+    ValueError when a field is given under both names."""
+    aliases = field_aliases(config_class)
+    hints = typing.get_type_hints(config_class)
+    renamed = {}
+    for key, value in values.items():
+        name = aliases.get(key, key)
+        if name != key and name in values:
+            raise ValueError(f"{config_class.__name__}: both {key!r} and its new name {name!r} given; keep {name!r}")
+        if dataclasses.is_dataclass(hints.get(name)) and isinstance(value, dict):
+            value = current_field_names(hints[name], value)
+        renamed[name] = value
+    return renamed
+
+
 def config_from_dict(config_class: type, values: dict, defaults=None):
     """Inverse of `config_to_dict`; unknown keys raise ValueError naming them and the known ones.
 
-    Fields not in `values` keep their defaults: those of `defaults` (an instance) when given, and a nested
-    config's are its field's default (EvalConfig's `loader` has eval's batch size, not LoaderConfig's)."""
+    Old field names (`field_aliases`) are read as the fields they became. Fields not in `values` keep their
+    defaults: those of `defaults` (an instance) when given, and a nested config's are its field's default
+    (EvalConfig's `loader` has eval's batch size, not LoaderConfig's)."""
+    values = current_field_names(config_class, values)
     known = {spec.name: spec for spec in dataclasses.fields(config_class)}
     hints = typing.get_type_hints(config_class)
     unknown = sorted(set(values) - set(known))
     if unknown:
         nested = [f"{outer}: {{{name}: ...}}" for name in unknown for outer in known if dataclasses.is_dataclass(
-            hints[outer]) and name in {spec.name for spec in dataclasses.fields(hints[outer])}]
+            hints[outer]) and name in {spec.name for spec in dataclasses.fields(hints[outer])} | set(
+            field_aliases(hints[outer]))]
         raise ValueError(f"{config_class.__name__}: unknown fields {unknown}; known: {sorted(known)}"
                          + (f"; nested fields are written {', '.join(nested)}" if nested else ""))
     kwargs = {}
@@ -156,12 +184,13 @@ class PreprocessConfig:
 
     dataset: Literal["interhand26m", "stb", "rhd", "coco"] = field(
         default="interhand26m", metadata={"help": "source format to read"})
-    root: str = field(default="data/InterHand2.6M", metadata={
+    data: str = field(default="data/InterHand2.6M", metadata={"aliases": ("root",),
         "help": "dataset folder (InterHand2.6M: holds images/ and annotations/; STB/RHD: holds data/)"})
-    subset: Literal["all", "human_annot", "machine_annot"] = field(default="all", metadata={
-        "help": "InterHand2.6M annotation subset: H+M, H or M (v1.0 selects H by --aid-list)"})
+    annot_subset: Literal["all", "human_annot", "machine_annot"] = field(default="all", metadata={
+        "aliases": ("subset",), "help": "InterHand2.6M annotation subset: H+M, H or M (v1.0 selects H by --aid-list)"})
     split: Literal["train", "val", "test"] = field(default="train", metadata={"help": "split to convert"})
-    out: str = field(default="shards", metadata={"help": "shards root; writes SHARDS/<dataset>/<annot-subset>/<split>/"})
+    shards: str = field(default="shards", metadata={
+        "aliases": ("out",), "help": "shards root; writes SHARDS/<dataset>/<annot-subset>/<split>/"})
     layout: Literal["auto", "v1.0", "v0.0"] = field(default="auto", metadata={
         "help": "InterHand2.6M annotation layout; auto prefers v1.0 per-split folders"})
     aid_list: str = field(default="", metadata={
@@ -186,10 +215,10 @@ class PreprocessConfig:
     def __post_init__(self) -> None:
         _choice("dataset", self.dataset, PREPROCESS_DATASETS)
         _choice("jpeg", self.jpeg, PREPROCESS_JPEG)
-        _choice("subset", self.subset, PREPROCESS_SUBSETS)
+        _choice("annot_subset", self.annot_subset, PREPROCESS_SUBSETS)
         _choice("split", self.split, PREPROCESS_SPLITS)
         _choice("layout", self.layout, PREPROCESS_LAYOUTS)
-        _check_subset(self.dataset, self.subset, self.split)
+        _check_subset(self.dataset, self.annot_subset, self.split)
         _at_least("workers", self.workers, 1)
         _at_least("shard_samples", self.shard_samples, 0)
         _derive(self, "_shard_size_bytes", parse_size(self.shard_size))
@@ -290,7 +319,8 @@ class LoaderConfig:
     device: Literal["auto", "cpu", "gpu"] = field(default="auto", metadata={
         "help": "where DALI decodes and warps: gpu = nvJPEG 'mixed' decode; auto picks gpu when CUDA is present"})
     batch_size: int = field(default=16, metadata={"help": "samples per batch on each rank (the original: 16 train, 32 test)"})
-    workers: int = field(default=2, metadata={"help": "loader threads: the CPU loader's decode/warp pool (0: in the training thread) or DALI's CPU threads"})
+    threads: int = field(default=2, metadata={"aliases": ("workers",), "help": (
+        "loader threads: the CPU loader's decode/warp pool (0: in the training thread) or DALI's CPU threads")})
     augment: bool = field(default=True, metadata={"help": "apply the original's training augmentation"})
     shuffle_buffer: int = field(default=512, metadata={"help": "samples in the shuffle buffer (DALI initial_fill)"})
     seed: int = field(default=0, metadata={"help": "seed of the shuffle and the augmentation parameters"})
@@ -307,7 +337,7 @@ class LoaderConfig:
         _choice("device", self.device, LOADER_DEVICES)
         _choice("box", self.box, LOADER_BOXES)
         _at_least("batch_size", self.batch_size, 1)
-        _at_least("workers", self.workers, 0)
+        _at_least("threads", self.threads, 0)
         _at_least("shuffle_buffer", self.shuffle_buffer, 1)
 
 
@@ -365,7 +395,8 @@ class TrainConfig:
     shards: str = field(default="shards", metadata={"help": "shards root: reads SHARDS/<dataset>/<annot-subset>/train"})
     annot_subset: Literal["all", "human_annot", "machine_annot"] = field(default="all", metadata={
         "help": "InterHand2.6M annotation subset the shards were made from: H+M, H or M"})
-    output: str = field(default="output", metadata={"help": "run folder: log/, model_dump/, result/, vis/"})
+    run_dir: str = field(default="output", metadata={"aliases": ("output",),
+                                                     "help": "run folder: log/, model_dump/, result/, vis/"})
     launch: LaunchConfig = field(default_factory=LaunchConfig, metadata={
         "help": "processes: --gpu, --cpu-processes, --nnodes, --node-rank, --master-addr, --master-port", "flat": True})
     epochs: int = field(default=0, metadata={"help": "epochs; 0: the dataset's original schedule (20 or 50)"})
@@ -449,9 +480,10 @@ class EvalConfig:
         "help": "annotation subset of the shards"})
     split: Literal["train", "val", "test"] = field(default="val", metadata={
         "help": "split to score (STB/RHD: test); train diagnoses over-fitting (it has no RootNet output: --root-source gt)"})
-    root: Literal["rootnet", "gt"] = field(default="rootnet", metadata={
+    root_source: Literal["rootnet", "gt"] = field(default="rootnet", metadata={"aliases": ("root",),
         "help": "absolute root depth (and box) from RootNet's outputs, the original's default, or the ground truth"})
-    output: str = field(default="output", metadata={"help": "run folder: writes result/<run>/ and vis/<run>/"})
+    run_dir: str = field(default="output", metadata={"aliases": ("output",),
+                                                     "help": "run folder: writes result/<run>/ and vis/<run>/"})
     run_name: str = field(default="", metadata={"help": "name of the result folders; default from split, root, checkpoint"})
     launch: LaunchConfig = field(default_factory=LaunchConfig, metadata={
         "help": "processes: --gpu, --cpu-processes, --nnodes, --node-rank, --master-addr, --master-port", "flat": True})
@@ -463,7 +495,7 @@ class EvalConfig:
     seed: int = field(default=0, metadata={"help": "seed of the untrained baseline's initialisation"})
     loader: LoaderConfig = field(default_factory=lambda: EVAL_LOADER, metadata={
         "help": "data loading (--loader-*): eval's defaults are batch 32 (the original's test batch) and no "
-                "augmentation; the crop box follows `root`"})
+                "augmentation; the crop box follows `root_source`"})
 
     def __post_init__(self) -> None:
         _choice("dataset", self.dataset, TRAIN_DATASETS)
@@ -471,13 +503,13 @@ class EvalConfig:
         _choice("baseline", self.baseline, EVAL_BASELINES)
         if self.oracle and self.baseline != "none":
             raise ValueError(f"oracle=True and baseline={self.baseline!r}: choose one")
-        _choice("root", self.root, EVAL_ROOTS)
+        _choice("root_source", self.root_source, EVAL_ROOTS)
         _choice("annot_subset", self.annot_subset, PREPROCESS_SUBSETS)
         _check_subset(self.dataset, self.annot_subset, self.split)
         _at_least("vis", self.vis, 0)
         _plain_name("run_name", self.run_name)
         if self.loader.augment:
             raise ValueError("loader.augment=True: evaluation reads every sample once, unaugmented")
-        if self.loader.box != self.root:  # the crop box comes with the root depth: both RootNet's or both the GT's
-            object.__setattr__(self, "loader", dataclasses.replace(self.loader, box=self.root))
+        if self.loader.box != self.root_source:  # the crop box comes with the root depth: both RootNet's or both GT's
+            object.__setattr__(self, "loader", dataclasses.replace(self.loader, box=self.root_source))
 

@@ -20,7 +20,7 @@ SYNTH_RHD = SynthConfig(dataset="rhd", seed=SYNTH_SEED, frames=8)
 
 def make_shards(out: Path, root: Path, **options) -> Path:
     """Run `interhand shards` in-process and return the shard directory."""
-    config = PreprocessConfig(root=str(root), out=str(out), progress=False, **options)
+    config = PreprocessConfig(data=str(root), shards=str(out), progress=False, **options)
     run(config, ["test"])
     return shard_dir(config)
 

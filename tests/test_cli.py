@@ -170,13 +170,27 @@ def test_the_launch_config_keeps_its_own_option_names_and_nests_in_a_config_file
 
 def test_old_spellings_still_work():
     params = _parse("shards", ["--root", ".", "--subset", "human_annot", "--out", "x"])
-    assert (params["root"], params["subset"], params["out"]) == (".", "human_annot", "x")
+    assert (params["data"], params["annot_subset"], params["shards"]) == (".", "human_annot", "x")
     params = _parse("eval", ["--root", "gt", "--output", "run", "--workers", "3", "--backend", "reference",
                              "--loader-accept-incomplete"])
-    assert (params["root"], params["output"], params["loader_workers"], params["loader_backend"],
+    assert (params["root_source"], params["run_dir"], params["loader_threads"], params["loader_backend"],
             params["loader_accept_incomplete"]) == ("gt", "run", 3, "reference", True)
-    params = _parse("train", ["--loader-batch-size", "4", "--loader-workers", "0"])
-    assert (params["loader_batch_size"], params["loader_workers"]) == (4, 0)
+    params = _parse("train", ["--loader-batch-size", "4", "--loader-workers", "0", "--output", "run"])
+    assert (params["loader_batch_size"], params["loader_threads"], params["run_dir"]) == (4, 0, "run")
+    params = _parse("preview-batch", [".", "--out", "x.png", "--workers", "1", "--loader-workers", "2"])
+    assert params["threads"] == 2
+
+
+def test_a_fields_former_name_is_a_hidden_option_of_every_command_that_has_the_field():
+    """The CLI's hidden old spellings of renamed fields come from the config's own aliases (one table)."""
+    from interhand.config import EvalConfig, LoaderConfig, PreprocessConfig, TrainConfig, field_aliases
+
+    for command, config_class, prefix in (("shards", PreprocessConfig, ""), ("train", TrainConfig, ""),
+                                          ("eval", EvalConfig, ""), ("train", LoaderConfig, "loader-"),
+                                          ("preview-batch", LoaderConfig, "")):
+        shown, hidden, _ = _names(main.commands[command])
+        for alias in field_aliases(config_class):
+            assert f"--{prefix}{alias}".replace("_", "-") in hidden, (command, alias)
 
 
 def test_eval_and_train_share_the_loader_options_with_evals_own_defaults():
@@ -193,8 +207,8 @@ def test_eval_and_train_share_the_loader_options_with_evals_own_defaults():
     with main.commands["eval"].make_context("eval", ["--root-source", "gt", "--loader-threads", "0"]) as context:
         config = build_config(EvalConfig, dict(context.params))
     loader = config.loader
-    assert (loader.batch_size, loader.workers, loader.augment, loader.box) == (32, 0, False, "gt")
-    from_file = config_from_dict(EvalConfig, {"loader": {"workers": 1}})
+    assert (loader.batch_size, loader.threads, loader.augment, loader.box) == (32, 0, False, "gt")
+    from_file = config_from_dict(EvalConfig, {"loader": {"threads": 1}})
     assert (from_file.loader.batch_size, from_file.loader.augment, from_file.loader.box) == (32, False, "rootnet")
     with pytest.raises(ValueError, match="loader.augment=True"):
         config_from_dict(EvalConfig, {"loader": {"augment": True}})
@@ -257,7 +271,7 @@ def test_shards_and_eval_read_a_config_file_and_the_command_line_wins(synth_ih26
 
     runner = CliRunner()
     shards_file = tmp_path / "shards.yaml"
-    shards_file.write_text(yaml.safe_dump({"root": str(synth_ih26m_root), "out": str(tmp_path / "shards"),
+    shards_file.write_text(yaml.safe_dump({"data": str(synth_ih26m_root), "shards": str(tmp_path / "shards"),
                                            "split": "val", "shard_samples": 7}))
     result = runner.invoke(main, ["shards", "--config", str(shards_file), "--shard-samples", "5"])
     assert result.exit_code == 0, result.output
@@ -265,9 +279,10 @@ def test_shards_and_eval_read_a_config_file_and_the_command_line_wins(synth_ih26
     assert (written["config"]["split"], written["config"]["shard_samples"]) == ("val", 5)  # file, then command line
 
     eval_file = tmp_path / "eval.yaml"
-    eval_file.write_text(yaml.safe_dump({"shards": str(synth_ih26m_shards.parent.parent), "output": str(tmp_path / "run"),
-                                         "split": "train", "root": "gt", "oracle": True, "vis": 0,
-                                         "loader": {"workers": 0}}))
+    eval_file.write_text(yaml.safe_dump({"shards": str(synth_ih26m_shards.parent.parent),
+                                         "run_dir": str(tmp_path / "run"),
+                                         "split": "train", "root_source": "gt", "oracle": True, "vis": 0,
+                                         "loader": {"threads": 0}}))
     result = runner.invoke(main, ["eval", "--config", str(eval_file), "--split", "test"])
     assert result.exit_code == 0, result.output
     assert "interhand26m all test" in result.output and "oracle" in result.output

@@ -225,7 +225,7 @@ def test_one_training_epoch_under_a_one_process_nccl_group_on_dali_gpu_batches(s
     from torch.nn.parallel import DistributedDataParallel
 
     model_config = ModelConfig(resnet_type=18, input_size=64, heatmap_size=16, amp=True, channels_last=True)
-    loader_config = LoaderConfig(backend="dali", device="gpu", batch_size=8, workers=2, shuffle_buffer=16)
+    loader_config = LoaderConfig(backend="dali", device="gpu", batch_size=8, threads=2, shuffle_buffer=16)
     # val, not train: the synthetic train split's interacting samples carry no left-hand annotation, so nothing there
     # supervises the relative root depth and that loss term would be 0 throughout; val has 4 that do.
     split_dir = synth_ih26m_shards / "val"

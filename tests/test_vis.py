@@ -39,7 +39,7 @@ def test_contact_sheet_is_titled_and_tells_the_hands_apart(synth_ih26m_root, tmp
 
 
 def test_batch_preview_names_samples_and_shows_the_augmentation(synth_ih26m_shards, tmp_path):
-    loader = build_loader(synth_ih26m_shards / "train", LoaderConfig(batch_size=4, workers=0), with_keys=True)
+    loader = build_loader(synth_ih26m_shards / "train", LoaderConfig(batch_size=4, threads=0), with_keys=True)
     batches = list(islice(iter(loader), 2))
     assert batches[0].params is not None and batches[0].params.shape == (4, 8)
     path = write_batch_sheet(batches, tmp_path / "batches.png", columns=4, shard_dir=synth_ih26m_shards / "train",

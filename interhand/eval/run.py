@@ -59,7 +59,7 @@ def eval_shard_dir(config: EvalConfig) -> Path:
     problems = recorded_file_problems(shard_dir, dataset, (MANIFEST_FILE,))
     if problems:
         raise ValueError(f"{shard_dir}: {problems[0]}; the ground truth cannot be trusted (`interhand verify`)")
-    if config.root == "rootnet":
+    if config.root_source == "rootnet":
         missing, total, _ = samples_without_rootnet(shard_dir)
         if missing:
             raise ValueError(f"{shard_dir}: {missing} of {total} samples have no RootNet output; "
@@ -78,7 +78,7 @@ def resolve_checkpoint(config: EvalConfig) -> Path | None:
         if not path.is_file():
             raise FileNotFoundError(f"checkpoint {path} not found")
         return path
-    model_dump = Path(config.output) / "model_dump"
+    model_dump = Path(config.run_dir) / "model_dump"
     if config.test_epoch >= 0:
         path = snapshot_path(model_dump, config.test_epoch)
         if not path.is_file():
@@ -102,12 +102,12 @@ def run_name(config: EvalConfig, checkpoint: Path | None) -> str:
         source = f"untrained_{source}"
     if config.oracle:
         source = "_".join(filter(None, ("oracle", source)))
-    return f"{config.dataset}_{config.annot_subset}_{config.split}_{config.root}_{source}"
+    return f"{config.dataset}_{config.annot_subset}_{config.split}_{config.root_source}_{source}"
 
 
 def result_dir(config: EvalConfig) -> Path:
     """OUTPUT/result/<run>/: where the evaluation writes metrics.json and report.txt."""
-    return Path(config.output) / "result" / run_name(config, resolve_checkpoint(config))
+    return Path(config.run_dir) / "result" / run_name(config, resolve_checkpoint(config))
 
 
 def _collect(model, loader, geometry, device, oracle: bool, bar, world_size: int = 1) -> Predictions:
@@ -176,7 +176,7 @@ def _evaluate(config: EvalConfig, context: DistContext) -> dict | None:
     images_per_s = len(predictions.keys) / max(time.perf_counter() - start, 1e-9)
     joints_img_rel, rel_root_mm = decode_predictions(predictions, geometry)  # decoded once, scored from the file
     name = run_name(config, checkpoint)
-    results, vis_dir = Path(config.output) / "result" / name, Path(config.output) / "vis" / name
+    results, vis_dir = Path(config.run_dir) / "result" / name, Path(config.run_dir) / "vis" / name
     results.mkdir(parents=True, exist_ok=True)
     vis_dir.mkdir(parents=True, exist_ok=True)
     # The metrics are the score of the predictions file as written (float32), so that `interhand score` on
@@ -186,7 +186,7 @@ def _evaluate(config: EvalConfig, context: DistContext) -> dict | None:
     write_predictions(predictions_file.path, predictions_file)
     metrics, per_sample, rows = score_file(predictions_file, every_row,
                                            match_rows(predictions_file, every_row, str(shard_dir / "manifest.parquet")),
-                                           protocol_mask("all", every_row, None), config.dataset, config.root)
+                                           protocol_mask("all", every_row, None), config.dataset, config.root_source)
     metrics.update({"dataset": config.dataset, "annot_subset": config.annot_subset, "split": config.split,
                     "protocol": "all", "checkpoint": _source_label(config, checkpoint), "shards": str(shard_dir),
                     "shard_format_version": FORMAT_VERSION, "package_version": __version__})
@@ -228,7 +228,7 @@ def _prediction_file(config: EvalConfig, predictions: Predictions, joints_img_re
     arrays = {"joints_img_px": joints_img_rel[..., :2], "joints_rel_depth_mm": joints_img_rel[..., 2],
               "rel_root_depth_mm": rel_root_mm, "hand_type_prob": predictions.hand_type}
     metadata = {"dataset": config.dataset, "annot_subset": config.annot_subset, "split": config.split, "name": name,
-                "source": _source_label(config, checkpoint), "root_source": config.root}
+                "source": _source_label(config, checkpoint), "root_source": config.root_source}
     return PredictionFile(str(path), metadata, list(predictions.keys), None,
                           {key: np.asarray(value, np.float32).astype(np.float64) for key, value in arrays.items()},
                           "image_relative")

@@ -16,7 +16,15 @@ from pathlib import Path
 import numpy as np
 
 from interhand import __version__
-from interhand.config import EVAL_LOADER, EVAL_SPLITS, PREPROCESS_SUBSETS, TRAIN_DATASETS, EvalConfig
+from interhand.config import (
+    EVAL_LOADER,
+    EVAL_SPLITS,
+    PREPROCESS_SUBSETS,
+    TRAIN_DATASETS,
+    EvalConfig,
+    PreprocessConfig,
+    current_field_names,
+)
 from interhand.eval.plots import figure_title, write_figures
 from interhand.eval.predictions import PredictionFile, PredictionFileError, read_predictions
 from interhand.eval.report import format_report
@@ -111,7 +119,8 @@ def _human_ids(config: ScoreConfig, shard_dir: Path, dataset: DatasetJson, split
     if config.aid_list:
         path = Path(config.aid_list)
     else:
-        data = Path(config.data) if config.data else Path(str(dataset.config.get("root", "")))
+        recorded = current_field_names(PreprocessConfig, dataset.config)  # dataset.json's before #32 say `root`
+        data = Path(config.data) if config.data else Path(str(recorded.get("data", "")))
         path = data / f"aid_human_annot_{split}.txt"
         if not path.is_file():
             raise ValueError(f"--protocol human_annot needs the H-subset id list: {path} does not exist; pass "
@@ -170,7 +179,7 @@ def score_target(config: ScoreConfig, target: ScoreTarget) -> dict[str, dict[str
     files, dataset, annot_subset, split = target.files, target.dataset, target.annot_subset, target.split
     roots = {_root_source(config, predictions) for predictions in files if predictions.form == "image_relative"}
     eval_config = EvalConfig(dataset=dataset, shards=config.shards, annot_subset=annot_subset, split=split,
-                             root="rootnet" if "rootnet" in roots else "gt", output=config.out_dir,
+                             root_source="rootnet" if "rootnet" in roots else "gt", run_dir=config.out_dir,
                              loader=replace(EVAL_LOADER, accept_incomplete=config.accept_incomplete))
     shard_dir = eval_shard_dir(eval_config)
     rows = read_rows(shard_dir)

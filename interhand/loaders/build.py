@@ -72,7 +72,7 @@ def build_loader(shard_dir: Path, config: LoaderConfig, rank: int = 0, world_siz
                                                 pin_memory=on_gpu))
     check_indexes(shards)
     spec = DaliPipelineSpec(shards.paths, shards.index_paths,
-                            batch_size=config.batch_size, num_threads=max(config.workers, 1), device=device,
+                            batch_size=config.batch_size, num_threads=max(config.threads, 1), device=device,
                             shard_id=rank, num_shards=world_size, shuffle=config.augment,
                             initial_fill=config.shuffle_buffer, seed=config.seed + rank, box=config.box,
                             roi_decode=config.roi_decode, geometry=geometry, with_keys=with_keys,

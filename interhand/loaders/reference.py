@@ -193,7 +193,7 @@ def _buffer_shuffle(order: np.ndarray, buffer_size: int, rng: np.random.Generato
 
 
 class ReferenceLoader:
-    """Batches of a ReferenceDataset (a `ShardLoader`), made by a pool of `config.workers` threads (0: in the
+    """Batches of a ReferenceDataset (a `ShardLoader`), made by a pool of `config.threads` threads (0: in the
     caller's thread); the last batch may be smaller, never empty (eval: every sample exactly once, in shard order;
     training: the equal share, the same batches on every rank).
 
@@ -206,7 +206,7 @@ class ReferenceLoader:
 
     def __init__(self, dataset: ReferenceDataset, prefetch: int = 2):
         self.dataset, self.prefetch = dataset, prefetch
-        self.batch_size, self.workers = dataset.config.batch_size, dataset.config.workers
+        self.batch_size, self.workers = dataset.config.batch_size, dataset.config.threads
 
     def __len__(self) -> int:
         return math.ceil(len(self.dataset) / self.batch_size)

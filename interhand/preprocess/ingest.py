@@ -257,7 +257,7 @@ def ingest_parallel(config: PreprocessConfig, spill_paths: list[Optional[Path]],
         if merged.rejections:
             progress.set_postfix(rejected=len(merged.rejections), refresh=False)
     if taken != [len(ends) for _, ends in shares]:
-        raise SourceError(f"the ingest processes read different numbers of records from {config.root}: did the "
+        raise SourceError(f"the ingest processes read different numbers of records from {config.data}: did the "
                           f"annotation files change during the run? Re-run once they are complete")
     return merged
 

@@ -44,7 +44,7 @@ def plan_shards(ingest_result: Ingest, config: PreprocessConfig) -> list[tuple[s
     """[(shard name, sample indices in shard order, plan hash)] in shard order, for the whole split."""
     order = _order(ingest_result, config)
     cuts = _cuts(order, np.frombuffer(ingest_result.image_bytes, dtype=np.int64), config)
-    settings = (f"{FORMAT_VERSION} {config.dataset} {config.subset} {config.split} {config.full_decode} "
+    settings = (f"{FORMAT_VERSION} {config.dataset} {config.annot_subset} {config.split} {config.full_decode} "
                 f"{config.jpeg}").encode()
     plan = []
     for index, members in enumerate(cuts):

@@ -29,7 +29,7 @@ import numpy as np
 import pyarrow as pa
 
 from interhand import __version__
-from interhand.config import PreprocessConfig
+from interhand.config import PreprocessConfig, current_field_names
 from interhand.manifests.schema import ERRORS_SCHEMA, MANIFEST_SCHEMA
 from interhand.manifests.write import FRAGMENT_SUFFIX, concat_tables, write_errors, write_manifest
 from interhand.preprocess import images
@@ -108,7 +108,7 @@ class RunSummary:
 
 
 def shard_dir(config: PreprocessConfig) -> Path:
-    return split_dir(check_root(Path(config.out), "output folder"), config.dataset, config.subset, config.split)
+    return split_dir(check_root(Path(config.shards), "output folder"), config.dataset, config.annot_subset, config.split)
 
 
 def _part_path(work: Path, index: int, count: int, suffix: str) -> Path:
@@ -225,7 +225,7 @@ def _run_locked(config: PreprocessConfig, reading, out_dir: Path, command_line: 
         ingested, plan = _ingest_and_plan(reading, config, spill_paths, (part_index, part_count), pool, counter)
         used = tuple(str(path) for path in ingested.spill_paths)
         jobs = [ShardJob(index, name, str(out_dir), str(work), used, spill_records(ingested, samples),
-                         plan_hash, config.subset, config.full_decode, config.jpeg, str(config.root))
+                         plan_hash, config.annot_subset, config.full_decode, config.jpeg, str(config.data))
                 for index, (name, samples, plan_hash) in enumerate(plan) if index % part_count == part_index]
         _invalidate(out_dir)
         results = _write_jobs(jobs, config, pool)
@@ -367,14 +367,16 @@ def _finalize_locked(config: PreprocessConfig, command_line: list[str] | None) -
     error_fraction = errors.num_rows / inputs if inputs else 0.0
     image_members = sorted(set(manifest["image_member"].to_pylist())) if manifest.num_rows else []
     dataset = DatasetJson(
-        dataset=config.dataset, subset=config.subset, split=config.split, layout=parts[0]["layout"],
+        dataset=config.dataset, subset=config.annot_subset, split=config.split, layout=parts[0]["layout"],
         key_prefix=KEY_PREFIX[config.dataset],
         counts=Counts(input_annotations=inputs, samples=manifest.num_rows, errors=errors.num_rows, shards=len(shards)),
         shards=tuple(shards), sources=tuple(parts[0]["sources"]), image_members=tuple(image_members),
         image_encodings={encoding: manifest["image_encoding"].to_pylist().count(encoding)
                          for encoding in IMAGE_ENCODINGS},
         joint_names=tuple(parts[0]["joint_names"]), skeleton_parents=tuple(parts[0]["parents"]),
-        config=parts[0]["config"], command_line=tuple(command_line or parts[0]["command_line"]),
+        # a part recorded by an older version names the fields as they were (root, subset, out): record today's
+        config=current_field_names(PreprocessConfig, parts[0]["config"]),
+        command_line=tuple(command_line or parts[0]["command_line"]),
         package={"name": "interhand", "version": __version__}, parts=part_count,
         complete=error_fraction <= config.max_errors, error_fraction=error_fraction, max_errors=config.max_errors,
         files={name: FileRecord((out_dir / name).stat().st_size, file_sha256(out_dir / name))

@@ -31,10 +31,12 @@ import cv2
 import numpy as np
 import pyarrow as pa
 
+from interhand.config import PreprocessConfig, current_field_names
 from interhand.manifests.index_check import recorded_file_problems
 from interhand.manifests.read import manifest_by_shard, read_errors, read_manifest
 from interhand.manifests.schema import ARRAY_COLUMNS, MANIFEST_SCHEMA, MEMBER_COLUMNS, manifest_arrays
 from interhand.preprocess.publish import folder_files, read_checksums
+from interhand.progress import progress
 from interhand.shard_format import (
     ANN_BYTES,
     ANN_DTYPE,
@@ -42,6 +44,7 @@ from interhand.shard_format import (
     ANN_LAYOUT,
     ANN_MEMBER,
     CHECKSUMS_FILE,
+    DATASET_FILE,
     FORMAT_VERSION,
     JSON_MEMBER,
     RECORDED_FILES,
@@ -51,7 +54,8 @@ from interhand.shard_format import (
 from interhand.shard_format.dataset_json import DatasetJson, file_sha256, read_dataset_json
 from interhand.skeleton import HAND_TYPE_VECTORS
 
-__all__ = ["verify_shard_dir", "check_recorded_files", "check_checksums"]
+__all__ = ["verify_shard_dir", "check_recorded_files", "check_checksums", "split_folders", "verify_split_folder",
+           "verdict", "recorded_data_folder"]
 
 _ROW_COLUMNS = [name for name in MANIFEST_SCHEMA.names if name not in ARRAY_COLUMNS]
 
@@ -277,3 +281,39 @@ def verify_shard_dir(shard_dir: Path, accept_incomplete: bool = False, bar=None,
             bar.update(len(rows))
     problems += [f"manifest rows point at unknown shard {name}" for name in sorted(by_shard)]
     return problems
+
+
+def split_folders(path: Path) -> list[Path]:
+    """The split folders `interhand verify PATH` checks: PATH itself when it holds dataset.json, else every folder
+    below it that does (PATH is a shards root), sorted; none inside a run's resume state (`.work/`)."""
+    path = Path(path)
+    if (path / DATASET_FILE).is_file():
+        return [path]
+    return sorted(found.parent for found in path.rglob(DATASET_FILE) if ".work" not in found.parts)
+
+
+def recorded_data_folder(dataset: DatasetJson) -> Path:
+    """The dataset folder the shards were made from, as dataset.json's `config` records it (its `data`; `root` in
+    folders written before the config fields were renamed)."""
+    return Path(current_field_names(PreprocessConfig, dataset.config)["data"])
+
+
+def verify_split_folder(folder: Path, accept_incomplete: bool = False, check_sources: bool = False,
+                        source_root: Optional[Path] = None) -> list[str]:
+    """`verify_shard_dir` with a progress bar over the folder's samples; a folder that cannot be opened at all is
+    one problem. With `check_sources`, the source images are re-read from `source_root`, else from the dataset
+    folder dataset.json records."""
+    try:
+        dataset = read_dataset_json(folder, accept_incomplete)
+        root = (source_root or recorded_data_folder(dataset)) if check_sources else None
+        with progress(total=dataset.counts.samples, desc=f"verify {folder.name}", unit="sample") as bar:
+            return verify_shard_dir(folder, accept_incomplete, bar, root)
+    except (FileNotFoundError, ValueError) as error:
+        return [str(error)]
+
+
+def verdict(folder: Path, problems: list[str]) -> str:
+    """A folder's one line: it verifies (with dataset.json's SHA-256, to pin it), or how many problems it has."""
+    if problems:
+        return f"{len(problems)} problem(s)"
+    return f"all shards verify (dataset.json SHA-256 {file_sha256(folder / DATASET_FILE)})"

@@ -19,7 +19,7 @@ def launch(config: TrainConfig) -> int:
     train on the processes `config.launch` asks for, holding the run folder's lock. Returns the exit status."""
     processes_for(config.launch)  # fail here, before writing anything, if a listed GPU is not there
     train_shard_dir(config)  # and if there are no shards
-    with run_folder_lock(config.output, "train"):  # and if another training job writes this run folder
+    with run_folder_lock(config.run_dir, "train"):  # and if another training job writes this run folder
         config_path = write_resolved_config(config)
         if config.launch.in_process:
             run(config)  # one CPU process: no torchrun, no process group

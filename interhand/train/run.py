@@ -35,7 +35,7 @@ _logger = logging.getLogger(__name__)
 
 
 def run_folders(config: TrainConfig) -> dict[str, Path]:
-    return {name: Path(config.output) / name for name in RUN_FOLDERS}
+    return {name: Path(config.run_dir) / name for name in RUN_FOLDERS}
 
 
 def train_shard_dir(config: TrainConfig) -> Path:
@@ -46,7 +46,7 @@ def train_shard_dir(config: TrainConfig) -> Path:
 
 
 def write_resolved_config(config: TrainConfig) -> Path:
-    path = Path(config.output) / "config.yaml"
+    path = Path(config.run_dir) / "config.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False))
     return path

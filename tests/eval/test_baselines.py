@@ -19,8 +19,8 @@ from interhand.model import InterNet, save_checkpoint
 
 
 def _config(shards_root, output, **changes) -> EvalConfig:
-    return EvalConfig(**{"shards": str(shards_root), "output": str(output),
-                          "loader": replace(EVAL_LOADER, workers=0), "vis": 0, **changes})
+    return EvalConfig(**{"shards": str(shards_root), "run_dir": str(output),
+                          "loader": replace(EVAL_LOADER, threads=0), "vis": 0, **changes})
 
 
 def _independent_mean_pose_mpjpe(train_dir, eval_dir) -> float:
@@ -50,7 +50,7 @@ def _independent_mean_pose_mpjpe(train_dir, eval_dir) -> float:
 
 def test_the_mean_pose_baseline_scores_the_distance_to_the_training_mean_pose(synth_ih26m_shards, tmp_path):
     # With ground-truth depth, projection and back-projection cancel: MPJPE is the mean pose's own error.
-    metrics = run(_config(synth_ih26m_shards.parent.parent, tmp_path, baseline="mean-pose", split="val", root="gt"))
+    metrics = run(_config(synth_ih26m_shards.parent.parent, tmp_path, baseline="mean-pose", split="val", root_source="gt"))
     expected = _independent_mean_pose_mpjpe(synth_ih26m_shards / "train", synth_ih26m_shards / "val")
     assert metrics["mpjpe"]["all"] == pytest.approx(expected, rel=1e-3)  # the manifest stores float32
     assert 20.0 < metrics["mpjpe"]["all"] < 150.0
@@ -73,8 +73,8 @@ def test_the_untrained_baseline_initialises_the_checkpoint_architecture_afresh(s
         model.pose_net.joint_conv_1[0].bias.fill_(3.0)  # a "trained" network unlike any fresh one
     checkpoint = save_checkpoint(tmp_path / "trained.pth.tar", model, epoch=1)
     shards = synth_ih26m_shards.parent.parent
-    trained = run(_config(shards, tmp_path, checkpoint=str(checkpoint), split="test", root="gt", run_name="a"))
-    fresh = [run(_config(shards, tmp_path, checkpoint=str(checkpoint), split="test", root="gt", baseline="untrained",
+    trained = run(_config(shards, tmp_path, checkpoint=str(checkpoint), split="test", root_source="gt", run_name="a"))
+    fresh = [run(_config(shards, tmp_path, checkpoint=str(checkpoint), split="test", root_source="gt", baseline="untrained",
                          run_name=name)) for name in ("b", "c")]
     assert fresh[0]["mpjpe"] == fresh[1]["mpjpe"] and fresh[0]["mpjpe"] != trained["mpjpe"]
     assert fresh[0]["checkpoint"].startswith("untrained (seed 0) of the architecture of")
@@ -121,8 +121,8 @@ def test_the_oracle_at_a_checkpoints_heatmap_size_is_its_coarser_floor(synth_ih2
     checkpoint = save_checkpoint(tmp_path / "small.pth.tar",
                                  InterNet(ModelConfig(resnet_type=18, input_size=64, heatmap_size=16)), epoch=0)
     shards = synth_ih26m_shards.parent.parent
-    fine = run(_config(shards, tmp_path, oracle=True, split="val", root="gt"))
-    coarse = run(_config(shards, tmp_path, oracle=True, checkpoint=str(checkpoint), split="val", root="gt"))
+    fine = run(_config(shards, tmp_path, oracle=True, split="val", root_source="gt"))
+    coarse = run(_config(shards, tmp_path, oracle=True, checkpoint=str(checkpoint), split="val", root_source="gt"))
     assert coarse["checkpoint"] == f"oracle at the heatmap size of {checkpoint}"
     assert 2 * fine["mpjpe"]["all"] < coarse["mpjpe"]["all"] < 30.0
     assert (tmp_path / "result" / "interhand26m_all_val_gt_oracle_small").is_dir()

@@ -19,12 +19,12 @@ from interhand.model import InterNet, save_checkpoint
 
 
 def _config(shards_root, output, **changes) -> EvalConfig:
-    return EvalConfig(**{"shards": str(shards_root), "output": str(output),
-                          "loader": replace(EVAL_LOADER, workers=0), "vis": 2, **changes})
+    return EvalConfig(**{"shards": str(shards_root), "run_dir": str(output),
+                          "loader": replace(EVAL_LOADER, threads=0), "vis": 2, **changes})
 
 
 def test_the_oracle_scores_the_quantization_floor_a_few_millimetres(synth_ih26m_shards, tmp_path):
-    metrics = run(_config(synth_ih26m_shards.parent.parent, tmp_path, oracle=True, split="val", root="gt"))
+    metrics = run(_config(synth_ih26m_shards.parent.parent, tmp_path, oracle=True, split="val", root_source="gt"))
     for group in ("single", "interacting", "all"):
         assert 1.0 < metrics["mpjpe"][group] < 10.0, (group, metrics["mpjpe"])
     assert metrics["mrrpe"] < 10.0 and metrics["handedness_accuracy"] == 1.0
@@ -42,14 +42,14 @@ def test_the_oracle_scores_the_quantization_floor_a_few_millimetres(synth_ih26m_
 
 
 def test_the_oracle_on_the_real_samples_is_a_few_millimetres_and_its_overlays_are_drawn(real_test_shards, tmp_path):
-    metrics = run(_config(real_test_shards.parents[2], tmp_path, oracle=True, split="test", root="gt", vis=4))
+    metrics = run(_config(real_test_shards.parents[2], tmp_path, oracle=True, split="test", root_source="gt", vis=4))
     assert metrics["counts"]["samples"] == 4 and metrics["counts"]["mrrpe_samples"] == 2
     assert 1.0 < metrics["mpjpe"]["all"] < 5.0 and metrics["mrrpe"] < 5.0 and metrics["handedness_accuracy"] == 1.0
     assert (tmp_path / "vis" / "interhand26m_all_test_gt_oracle" / "worst.png").stat().st_size > 50_000
 
 
 def test_rootnet_depth_leaves_the_root_aligned_oracle_error_small(synth_ih26m_shards, tmp_path):
-    gt = run(_config(synth_ih26m_shards.parent.parent, tmp_path / "gt", oracle=True, split="test", root="gt", vis=0))
+    gt = run(_config(synth_ih26m_shards.parent.parent, tmp_path / "gt", oracle=True, split="test", root_source="gt", vis=0))
     rootnet = run(_config(synth_ih26m_shards.parent.parent, tmp_path / "rn", oracle=True, split="test", vis=0))
     # RootNet's ~30 mm depth error only rescales x, y around the wrist: a fraction of a millimetre here.
     assert abs(rootnet["mpjpe"]["all"] - gt["mpjpe"]["all"]) < 1.0
@@ -128,7 +128,7 @@ def test_eval_on_several_cpu_processes_leaves_no_temporary_config_behind(synth_i
         return 0
 
     monkeypatch.setattr(runtime_launch.subprocess, "call", fake_torchrun)
-    config = _config(synth_ih26m_shards.parent.parent, tmp_path, oracle=True, split="val", root="gt",
+    config = _config(synth_ih26m_shards.parent.parent, tmp_path, oracle=True, split="val", root_source="gt",
                      launch=LaunchConfig(cpu_processes=2))
     assert eval_launch.launch(config) == (0, tmp_path / "result" / run_name(config, None))
     (path, processes), = seen

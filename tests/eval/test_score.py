@@ -150,11 +150,12 @@ def tiny_checkpoint(tmp_path_factory):
     return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny.pth.tar", model, epoch=3)
 
 
-@pytest.mark.parametrize("changes", [{"root": "rootnet"}, {"root": "gt", "baseline": "mean-pose", "split": "test"}],
+@pytest.mark.parametrize("changes", [{"root_source": "rootnet"},
+                                     {"root_source": "gt", "baseline": "mean-pose", "split": "test"}],
                          ids=["network-rootnet", "mean-pose-gt"])
 def test_scoring_an_evals_predictions_file_reproduces_its_metrics_exactly(shards_root, tiny_checkpoint, tmp_path,
                                                                           changes):
-    config = EvalConfig(shards=str(shards_root), output=str(tmp_path), loader=replace(EVAL_LOADER, workers=0), vis=0,
+    config = EvalConfig(shards=str(shards_root), run_dir=str(tmp_path), loader=replace(EVAL_LOADER, threads=0), vis=0,
                         run_name="run",
                         checkpoint=str(tiny_checkpoint), **{"split": "val", **changes})
     evaluated = eval_run(config)
@@ -170,9 +171,9 @@ def test_scoring_an_evals_predictions_file_reproduces_its_metrics_exactly(shards
 
 def test_an_stb_evals_predictions_rescore_to_the_same_epe(synth_stb_shards, tmp_path):
     root = synth_stb_shards.parent.parent
-    evaluated = eval_run(EvalConfig(shards=str(root), output=str(tmp_path),
-                                    loader=replace(EVAL_LOADER, workers=0), vis=0, run_name="stb",
-                                    dataset="stb", split="test", oracle=True, root="gt"))
+    evaluated = eval_run(EvalConfig(shards=str(root), run_dir=str(tmp_path),
+                                    loader=replace(EVAL_LOADER, threads=0), vis=0, run_name="stb",
+                                    dataset="stb", split="test", oracle=True, root_source="gt"))
     code, output = _score([tmp_path / "result" / "stb" / "predictions.parquet"], root, tmp_path / "score")
     assert code == 0, output
     scored = json.loads((tmp_path / "score" / "stb" / "all" / "metrics.json").read_text())
@@ -354,7 +355,7 @@ def test_the_score_benchmark_runs_and_ends_with_one_json_line():
 def test_on_h_shards_every_sample_is_in_the_h_protocol_and_the_file_names_the_subset(synth_ih26m_root, tmp_path):
     from helpers import make_shards
 
-    split_dir = make_shards(tmp_path / "shards", synth_ih26m_root, subset="human_annot", split="test")
+    split_dir = make_shards(tmp_path / "shards", synth_ih26m_root, annot_subset="human_annot", split="test")
     rows = read_rows(split_dir)
     arrays, form = _forms(rows, _noisy_camera(rows))["camera"]
     path = write_predictions(tmp_path / "p.parquet", _file(rows, arrays, form, split="test", annot_subset="human_annot"))

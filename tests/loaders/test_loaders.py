@@ -31,7 +31,7 @@ def _both_loaders(split_dir, batch_size=4, seed=0):
     shards = shard_list(split_dir)
     table = params_table(shards.total, seed)
     dali = fixed_params_dali_loader(shards, table, batch_size, "cpu")
-    reference = ReferenceLoader(ReferenceDataset(shards, LoaderConfig(batch_size=batch_size, workers=0, augment=False),
+    reference = ReferenceLoader(ReferenceDataset(shards, LoaderConfig(batch_size=batch_size, threads=0, augment=False),
                                                  params_for=lambda index: table[index]))
     return dali, reference
 
@@ -57,7 +57,7 @@ def test_dali_cpu_and_reference_batches_agree_on_stb_and_rhd_pngs(synth_stb_shar
 
 def test_rootnet_box_is_used_when_asked(synth_ih26m_shards):
     shards = shard_list(synth_ih26m_shards / "test")
-    config = LoaderConfig(batch_size=4, workers=0, augment=False)
+    config = LoaderConfig(batch_size=4, threads=0, augment=False)
     gt = next(iter(ReferenceLoader(ReferenceDataset(shards, replace(config, box="gt")))))
     rootnet = next(iter(ReferenceLoader(ReferenceDataset(shards, replace(config, box="rootnet")))))
     # RootNet's boxes are the GT boxes through process_bbox, which the GT path applies too: same patches.
@@ -68,7 +68,7 @@ def test_rootnet_box_is_used_when_asked(synth_ih26m_shards):
 def test_rootnet_box_on_a_split_without_rootnet_outputs_is_one_clear_error(synth_ih26m_shards, backend):
     # The train split has no RootNet outputs: its boxes are zeros, and cropping them used to end in
     # "cannot convert float NaN to integer" deep in the decoder.
-    config = LoaderConfig(backend=backend, device="cpu", batch_size=4, workers=1, augment=False, box="rootnet")
+    config = LoaderConfig(backend=backend, device="cpu", batch_size=4, threads=1, augment=False, box="rootnet")
     with pytest.raises(ValueError, match=r"train: \d+ of \d+ samples have no RootNet box \(first: .+\); use the GT box"):
         build_loader(synth_ih26m_shards / "train", config)
 
@@ -77,7 +77,7 @@ def test_rootnet_box_on_a_split_without_rootnet_outputs_is_one_clear_error(synth
 def test_two_ranks_see_disjoint_samples_that_cover_the_split(synth_ih26m_shards, backend):
     split_dir = synth_ih26m_shards / "val"
     total = shard_list(split_dir).total
-    config = LoaderConfig(backend=backend, device="cpu", batch_size=4, workers=2, augment=False)
+    config = LoaderConfig(backend=backend, device="cpu", batch_size=4, threads=2, augment=False)
     keys = []
     for rank in range(2):
         loader = build_loader(split_dir, config, rank=rank, world_size=2, with_keys=True)
@@ -98,7 +98,7 @@ def test_colour_is_applied_on_the_batch_as_the_original_does_in_float():
 
 
 def test_training_loaders_shuffle_and_redraw_each_epoch(synth_ih26m_shards):
-    config = LoaderConfig(backend="reference", device="cpu", batch_size=8, workers=0, augment=True, shuffle_buffer=16)
+    config = LoaderConfig(backend="reference", device="cpu", batch_size=8, threads=0, augment=True, shuffle_buffer=16)
     loader = build_loader(synth_ih26m_shards / "train", config)
     loader.set_epoch(0)
     first = next(iter(loader))
@@ -109,14 +109,14 @@ def test_training_loaders_shuffle_and_redraw_each_epoch(synth_ih26m_shards):
 
 
 def test_reference_loader_with_workers_gives_each_sample_once(synth_ih26m_shards):
-    config = LoaderConfig(backend="reference", device="cpu", batch_size=5, workers=2, augment=False)
+    config = LoaderConfig(backend="reference", device="cpu", batch_size=5, threads=2, augment=False)
     keys = [key for batch in build_loader(synth_ih26m_shards / "val", config) for key in batch.keys]
     assert len(keys) == len(set(keys)) == shard_list(synth_ih26m_shards / "val").total
 
 
 def test_reference_batches_do_not_depend_on_the_number_of_threads(synth_ih26m_shards):
     config = LoaderConfig(backend="reference", device="cpu", batch_size=5, augment=True, shuffle_buffer=16, seed=4)
-    runs = [list(build_loader(synth_ih26m_shards / "train", replace(config, workers=workers))) for workers in (0, 1, 3)]
+    runs = [list(build_loader(synth_ih26m_shards / "train", replace(config, threads=workers))) for workers in (0, 1, 3)]
     assert sum(len(batch.keys) for batch in runs[0]) == shard_list(synth_ih26m_shards / "train").total
     for batches in runs[1:]:
         for expected, got in zip(runs[0], batches, strict=True):
@@ -127,7 +127,7 @@ def test_reference_batches_do_not_depend_on_the_number_of_threads(synth_ih26m_sh
 
 def test_reference_loader_survives_a_consumer_that_stops_early(synth_ih26m_shards):
     loader = build_loader(synth_ih26m_shards / "val", LoaderConfig(backend="reference", device="cpu", batch_size=2,
-                                                                   workers=2))
+                                                                   threads=2))
     for _ in loader:
         break  # as a trainer with steps_per_epoch does: the pool must stop and the next epoch start clean
     assert sum(len(batch.keys) for batch in loader) == shard_list(synth_ih26m_shards / "val").total == len(
@@ -143,7 +143,7 @@ def test_reference_loader_names_the_shard_when_an_index_lies(synth_ih26m_shards,
     lines = index.read_text().splitlines()
     index.write_text("\n".join([f"v1.2 {int(lines[0].split()[1]) - 1}"] + lines[1:-1]) + "\n")
     with pytest.raises(ValueError, match=f"{index.name}: header 'v1.2 .*', the manifest lists"):  # at open
-        build_loader(copy, LoaderConfig(backend="reference", device="cpu", batch_size=4, workers=2))
+        build_loader(copy, LoaderConfig(backend="reference", device="cpu", batch_size=4, threads=2))
 
 
 @pytest.mark.parametrize("gpus", [0, 1])
@@ -280,7 +280,7 @@ def test_both_backends_are_shard_loaders(synth_ih26m_shards, backend):
 def test_dali_draws_the_reference_loaders_augmentation_epoch_after_epoch(synth_ih26m_shards):
     """Unshuffled, a sample's position is its index: both loaders give it the same counter draw, every epoch."""
     shards = shard_list(synth_ih26m_shards / "val")
-    config = LoaderConfig(batch_size=4, workers=0, augment=True, shuffle_buffer=1, seed=7)
+    config = LoaderConfig(batch_size=4, threads=0, augment=True, shuffle_buffer=1, seed=7)
     reference = ReferenceLoader(ReferenceDataset(shards, config))
     spec = DaliPipelineSpec(shards.paths, shards.index_paths, batch_size=4, num_threads=2, device="cpu", with_keys=True)
     dali = DaliLoader(spec, augment_seed=7)
@@ -300,7 +300,7 @@ def test_dali_ranks_key_the_augmentation_on_the_share_their_reader_moves_to(synt
     a share of 9 gets a whole batch of padding."""
     split_dir = synth_ih26m_shards / "val"
     shards = shard_list(split_dir)
-    config = LoaderConfig(batch_size=4, workers=0, augment=False)
+    config = LoaderConfig(batch_size=4, threads=0, augment=False)
     index_of = {key: index for index, key in enumerate(k for b in ReferenceLoader(ReferenceDataset(shards, config))
                                                         for k in b.keys)}
     assert shards.total == 48

@@ -20,7 +20,7 @@ CASES = [(2, 3), (2, 4), (3, 2), (3, 3), (5, 1), (5, 2)]
 
 
 def _loaders(split_dir, ranks: int, batch_size: int, backend: str, equal_shares: bool, augment: bool = True):
-    config = LoaderConfig(backend=backend, device="cpu", batch_size=batch_size, workers=1, augment=augment,
+    config = LoaderConfig(backend=backend, device="cpu", batch_size=batch_size, threads=1, augment=augment,
                           shuffle_buffer=4, seed=3)
     return [build_loader(split_dir, config, rank, ranks, with_keys=True, geometry=GEOMETRY,
                          equal_shares=equal_shares) for rank in range(ranks)]

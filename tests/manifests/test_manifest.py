@@ -23,7 +23,7 @@ from interhand.shard_format.dataset_json import read_dataset_json
 
 @pytest.fixture(scope="module")
 def real_shards(tmp_path_factory, real_ih26m_root) -> Path:
-    config = PreprocessConfig(root=str(real_ih26m_root), split="test", out=str(tmp_path_factory.mktemp("m")),
+    config = PreprocessConfig(data=str(real_ih26m_root), split="test", shards=str(tmp_path_factory.mktemp("m")),
                               progress=False)
     run(config)
     return shard_dir(config)

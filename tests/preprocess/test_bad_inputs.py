@@ -286,7 +286,7 @@ def test_each_bad_input_is_an_error_row_for_exactly_the_samples_it_affects(
         dataset, root = sources[base][0], tmp_path / "root"
         shutil.copytree(sources[base][1], root, symlinks=True)
     affected = edit(root)
-    config = PreprocessConfig(dataset=dataset, root=str(root), split="test", out=str(tmp_path / "out"),
+    config = PreprocessConfig(dataset=dataset, data=str(root), split="test", shards=str(tmp_path / "out"),
                               progress=False, max_errors=1.0, **layout)
     summary = run(config)
     errors = pq.read_table(shard_dir(config) / "errors.parquet").to_pylist()

@@ -47,7 +47,7 @@ def faulty_root(tmp_path, real_ih26m_root) -> Path:
 
 
 def test_each_fault_is_one_error_row_with_a_reason_and_counts_add_up(tmp_path, faulty_root):
-    config = PreprocessConfig(root=str(faulty_root), split="test", out=str(tmp_path / "out"), progress=False,
+    config = PreprocessConfig(data=str(faulty_root), split="test", shards=str(tmp_path / "out"), progress=False,
                               max_errors=1.0)
     summary = run(config)
     out = shard_dir(config)
@@ -64,7 +64,7 @@ def test_each_fault_is_one_error_row_with_a_reason_and_counts_add_up(tmp_path, f
 
 
 def test_too_many_errors_fails_after_writing_everything(tmp_path, faulty_root):
-    config = PreprocessConfig(root=str(faulty_root), split="test", out=str(tmp_path / "out"), progress=False)
+    config = PreprocessConfig(data=str(faulty_root), split="test", shards=str(tmp_path / "out"), progress=False)
     with pytest.raises(TooManyErrors, match="max-errors"):
         run(config)
     assert (shard_dir(config) / "errors.parquet").is_file()
@@ -76,7 +76,7 @@ def test_a_bbox_that_overflows_float32_once_processed_is_an_error_row_not_an_abo
     data = json.loads(_data_path(root).read_text())
     data["annotations"][1]["bbox"] = [-3.0e38, 20.0, 3.4e38, 100.0]  # finite in float32, ×1.25 is not
     _data_path(root).write_text(json.dumps(data))
-    config = PreprocessConfig(root=str(root), split="test", out=str(tmp_path / "out"), progress=False,
+    config = PreprocessConfig(data=str(root), split="test", shards=str(tmp_path / "out"), progress=False,
                               max_errors=1.0)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no numpy overflow warning either
@@ -89,7 +89,7 @@ def test_a_bbox_that_overflows_float32_once_processed_is_an_error_row_not_an_abo
 def test_empty_and_unreadable_annotation_files_are_one_clear_error(tmp_path, real_ih26m_root):
     root = tmp_path / "InterHand2.6M"
     shutil.copytree(real_ih26m_root, root)
-    config = PreprocessConfig(root=str(root), split="test", out=str(tmp_path / "out"), progress=False)
+    config = PreprocessConfig(data=str(root), split="test", shards=str(tmp_path / "out"), progress=False)
     _data_path(root).write_text("")
     with pytest.raises(SourceError, match="InterHand2.6M_test_data.json.*empty file"):
         run(config)
@@ -117,7 +117,7 @@ def test_parallel_ingest_gives_the_samples_rejections_and_spill_of_the_serial_on
     from interhand.preprocess.sources import open_source
     from interhand.preprocess.spill import read_spilled
 
-    config = PreprocessConfig(root=str(faulty_root), split="test", progress=False)
+    config = PreprocessConfig(data=str(faulty_root), split="test", progress=False)
     serial = ingest(open_source(config), tmp_path / "serial.spill")
     with ProcessPoolExecutor(2) as pool:  # chunks of 2 records: the shares interleave, faults fall in both
         parallel = ingest_parallel(config, [tmp_path / "a.spill", tmp_path / "b.spill"], pool, chunk_size=2)

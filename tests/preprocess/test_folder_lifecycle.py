@@ -29,7 +29,7 @@ from helpers import run_unfinished
 
 
 def _config(root: Path, out: Path, **changes) -> PreprocessConfig:
-    return PreprocessConfig(root=str(root), split="test", out=str(out), progress=False, **changes)
+    return PreprocessConfig(data=str(root), split="test", shards=str(out), progress=False, **changes)
 
 
 @pytest.fixture

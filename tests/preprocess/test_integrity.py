@@ -229,7 +229,7 @@ def test_every_reader_refuses_a_folder_that_is_not_what_dataset_json_says(val_co
             build_loader(val_copy, LoaderConfig(backend=backend, device="cpu", augment=False))
         assert "\n" not in str(raised.value)
     with pytest.raises((ValueError, FileNotFoundError), match=said):
-        eval_shard_dir(EvalConfig(shards=str(val_copy.parents[2]), split="val", root="gt"))
+        eval_shard_dir(EvalConfig(shards=str(val_copy.parents[2]), split="val", root_source="gt"))
 
 
 def test_an_incomplete_run_is_read_only_when_accepted(val_copy):
@@ -237,7 +237,7 @@ def test_an_incomplete_run_is_read_only_when_accepted(val_copy):
     loader = build_loader(val_copy, LoaderConfig(backend="reference", augment=False, accept_incomplete=True))
     assert len(loader) > 0
     assert CliRunner().invoke(main, ["verify", str(val_copy), "--accept-incomplete"]).output.count("did not") == 0
-    eval_shard_dir(EvalConfig(shards=str(val_copy.parents[2]), split="val", root="gt",
+    eval_shard_dir(EvalConfig(shards=str(val_copy.parents[2]), split="val", root_source="gt",
                               loader=replace(EVAL_LOADER, accept_incomplete=True)))
 
 
@@ -245,10 +245,10 @@ def test_eval_refuses_shards_of_another_dataset_and_an_empty_split(val_copy, stb
     wrong = val_copy.parents[2] / "interhand26m" / "all" / "test"
     shutil.copytree(stb_test_shards, wrong)
     with pytest.raises(ValueError, match="shards of stb/all/test, but eval was asked for interhand26m/all/test"):
-        eval_shard_dir(EvalConfig(shards=str(val_copy.parents[2]), split="test", root="gt"))
+        eval_shard_dir(EvalConfig(shards=str(val_copy.parents[2]), split="test", root_source="gt"))
     _edit_dataset(val_copy, lambda dataset: (dataset.update(shards=[]), dataset["counts"].update(samples=0, shards=0)))
     with pytest.raises(ValueError, match="the split has no samples"):
-        eval_shard_dir(EvalConfig(shards=str(val_copy.parents[2]), split="val", root="gt"))
+        eval_shard_dir(EvalConfig(shards=str(val_copy.parents[2]), split="val", root_source="gt"))
 
 
 def _first_key(folder: Path) -> str:
@@ -272,7 +272,7 @@ def test_both_loaders_refuse_an_index_that_is_not_the_manifests_naming_the_sampl
     expected = f"val-000000.idx: sample {_first_key(val_copy)} \\(line 2\\) {said}.* where the manifest has"
     for backend in ("reference", "dali"):  # at open: nothing is served, DALI never reads the index
         with pytest.raises(ValueError, match=expected) as raised:
-            build_loader(val_copy, LoaderConfig(backend=backend, device="cpu", augment=False, workers=0))
+            build_loader(val_copy, LoaderConfig(backend=backend, device="cpu", augment=False, threads=0))
         assert "\n" not in str(raised.value)
 
 
@@ -286,7 +286,7 @@ def test_an_index_forged_with_its_manifest_still_never_reads_outside_the_tar(val
     said = f"val-000000.idx: sample {_first_key(val_copy)}.ann at offset {offset} .* lies outside"
     with pytest.raises(ValueError, match=said):  # DALI would read it itself: checked first
         build_loader(val_copy, LoaderConfig(backend="dali", device="cpu", augment=False))
-    loader = build_loader(val_copy, LoaderConfig(backend="reference", augment=False, workers=0))
+    loader = build_loader(val_copy, LoaderConfig(backend="reference", augment=False, threads=0))
     with pytest.raises(ValueError, match=said):  # when it first reads the tar
         next(iter(loader))
 

@@ -258,7 +258,7 @@ def test_hf_datasets_keeps_folders_of_one_split_name_apart_in_one_cache(synth_ih
     out = tmp_path / "shards"
     trains = [make_shards(out, synth_ih26m_root, split="train", shard_samples=16),
               make_shards(out, synth_stb_root, dataset="stb", split="train", shard_samples=4),
-              make_shards(out, synth_ih26m_root, split="train", subset="machine_annot", shard_samples=16)]
+              make_shards(out, synth_ih26m_root, split="train", annot_subset="machine_annot", shard_samples=16)]
     folders = [(folder, folder) for folder in trains] + [(trains[0].parent, trains[0]), (trains[1].parent, trains[1])]
     cache = tmp_path / "one-hf-cache"
     for streaming in (False, True):

@@ -59,7 +59,7 @@ def test_reruns_are_byte_identical_and_resume_keeps_verified_shards(tmp_path, sy
     assert not (rerun / ".work").exists()  # only an unfinished run keeps its resume state
     assert _folder_bytes(make_shards(tmp_path / "a", synth_ih26m_root, split="train", shard_samples=16)) == finished
     # Simulate a kill before the end: one shard never renamed (only its .tmp exists), another one corrupted.
-    config = PreprocessConfig(root=str(synth_ih26m_root), out=str(tmp_path / "a"), split="train", shard_samples=16,
+    config = PreprocessConfig(data=str(synth_ih26m_root), shards=str(tmp_path / "a"), split="train", shard_samples=16,
                               progress=False)
     run_unfinished(config, monkeypatch)
     (rerun / "train-000001.tar").rename(rerun / "train-000001.tar.tmp")
@@ -75,10 +75,20 @@ def test_parts_then_finalize_equal_a_single_job_shard_for_shard(tmp_path, synth_
         make_shards(tmp_path, synth_ih26m_root, split="train", shard_samples=16, part=part)
     out = tmp_path / "interhand26m" / "all" / "train"
     assert not (out / "manifest.parquet").exists() and (out / ".work").is_dir()
+    # part 0 as a version before the config fields' renaming recorded it: root, subset, out
+    part = out / ".work" / "part-0-of-2.json"
+    record = json.loads(part.read_text())
+    renamed = {"data": "root", "annot_subset": "subset", "shards": "out"}
+    record["config"] = {renamed.get(name, name): value for name, value in record["config"].items()}
+    part.write_text(json.dumps(record, indent=1))
     result = CliRunner().invoke(main, ["shards", "--root", str(synth_ih26m_root), "--split", "train", "--out",
                                        str(tmp_path), "--shard-samples", "16", "--part", "0/2", "--finalize"])
     assert result.exit_code == 0, result.output
     assert not (out / ".work").exists() and verify_shard_dir(out) == []
+    recorded = json.loads((out / "dataset.json").read_text())["config"]
+    expected = config_to_dict(PreprocessConfig(data=str(synth_ih26m_root), shards=str(tmp_path), split="train",
+                                               shard_samples=16, part="0/2", progress=False))
+    assert recorded == expected and list(recorded) == list(expected)  # today's names, in the fields' order
     assert _tar_bytes(out) == _tar_bytes(ih26m_train_shards)
     assert pq.read_table(out / "manifest.parquet").equals(pq.read_table(ih26m_train_shards / "manifest.parquet"))
 
@@ -122,7 +132,7 @@ def test_png_datasets_and_eval_joins_reach_the_manifest(tmp_path, synth_rhd_root
 
 
 def test_human_subset_shards_hold_exactly_the_listed_ids(tmp_path, synth_ih26m_root):
-    out = make_shards(tmp_path, synth_ih26m_root, split="train", subset="human_annot")
+    out = make_shards(tmp_path, synth_ih26m_root, split="train", annot_subset="human_annot")
     ids = {int(line) for line in (synth_ih26m_root / "aid_human_annot_train.txt").read_text().split()}
     assert set(pq.read_table(out / "manifest.parquet")["annotation_id"].to_pylist()) == ids
     assert out.parts[-3:] == ("interhand26m", "human_annot", "train")

@@ -14,7 +14,7 @@ from interhand.shard_format import Sample
 
 
 def _records(root: Path, **options) -> list:
-    return list(open_source(PreprocessConfig(root=str(root), progress=False, **options)).records())
+    return list(open_source(PreprocessConfig(data=str(root), progress=False, **options)).records())
 
 
 def _original_projection(world, camrot, campos, focal, princpt):
@@ -62,15 +62,15 @@ def test_synthetic_splits_join_rootnet_for_eval_and_mano_when_present(synth_ih26
 
 def test_human_subset_of_v1_selects_exactly_the_aid_list(synth_ih26m_root):
     ids = {int(line) for line in (synth_ih26m_root / "aid_human_annot_train.txt").read_text().split()}
-    human = _records(synth_ih26m_root, split="train", subset="human_annot")
-    machine = _records(synth_ih26m_root, split="train", subset="machine_annot")
+    human = _records(synth_ih26m_root, split="train", annot_subset="human_annot")
+    machine = _records(synth_ih26m_root, split="train", annot_subset="machine_annot")
     everything = _records(synth_ih26m_root, split="train")
     assert {s.annotation_id for s in human} == ids
     assert len(human) + len(machine) == len(everything)
 
 
 def test_v0_layout_reads_bare_joint_lists_like_v1(synth_ih26m_root):
-    v0 = {s.annotation_id: s for s in _records(synth_ih26m_root, split="val", layout="v0.0", subset="machine_annot")}
+    v0 = {s.annotation_id: s for s in _records(synth_ih26m_root, split="val", layout="v0.0", annot_subset="machine_annot")}
     v1 = {s.annotation_id: s for s in _records(synth_ih26m_root, split="val")}
     assert v0 and set(v0) <= set(v1)
     some = next(iter(v0))
@@ -91,9 +91,9 @@ def test_stb_and_rhd_place_the_single_hand_in_their_own_joint_order(synth_stb_ro
 
 def test_a_missing_split_is_one_error_naming_what_was_looked_for(synth_ih26m_root, synth_stb_root):
     with pytest.raises(SourceError, match="InterHand2.6M_val_data.json"):
-        open_source(PreprocessConfig(root=str(synth_ih26m_root / "annotations"), split="val"))
+        open_source(PreprocessConfig(data=str(synth_ih26m_root / "annotations"), split="val"))
     with pytest.raises(SourceError, match="STB has no val split"):
-        open_source(PreprocessConfig(dataset="stb", root=str(synth_stb_root), split="val"))
+        open_source(PreprocessConfig(dataset="stb", data=str(synth_stb_root), split="val"))
 
 
 def test_generic_coco_keypoints_follow_the_documented_minimal_schema(tmp_path, real_ih26m_root):

@@ -23,11 +23,11 @@ from helpers import run_unfinished
 def _non_utf8_root(tmp_path, real_root, monkeypatch) -> dict:
     root = Path(os.fsdecode(bytes(tmp_path) + b"/InterHand\xff"))
     shutil.copytree(real_root, root)
-    return {"root": str(root)}
+    return {"data": str(root)}
 
 
 def _non_utf8_out(tmp_path, real_root, monkeypatch) -> dict:
-    return {"out": os.fsdecode(bytes(tmp_path) + b"/out\xff")}
+    return {"shards": os.fsdecode(bytes(tmp_path) + b"/out\xff")}
 
 
 def _disk_full(tmp_path, real_root, monkeypatch) -> dict:
@@ -64,7 +64,7 @@ def _worker_killed(tmp_path, real_root, monkeypatch) -> dict:
 
 def _corrupt_fragment(tmp_path, real_root, monkeypatch) -> dict:
     """An unfinished run whose .work manifest fragment was then damaged; the re-run keeps the shard, finalize reads it."""
-    config = PreprocessConfig(root=str(real_root), split="test", out=str(tmp_path / "out"), progress=False)
+    config = PreprocessConfig(data=str(real_root), split="test", shards=str(tmp_path / "out"), progress=False)
     run_unfinished(config, monkeypatch)
     (fragment,) = (shard_dir(config) / ".work" / "shards").glob("*.manifest.arrow")
     fragment.write_bytes(fragment.read_bytes()[:100])
@@ -72,7 +72,7 @@ def _corrupt_fragment(tmp_path, real_root, monkeypatch) -> dict:
 
 
 def _corrupt_done_record(tmp_path, real_root, monkeypatch) -> dict:
-    config = PreprocessConfig(root=str(real_root), split="test", out=str(tmp_path / "out"), progress=False)
+    config = PreprocessConfig(data=str(real_root), split="test", shards=str(tmp_path / "out"), progress=False)
     run_unfinished(config, monkeypatch)
     (done,) = (shard_dir(config) / ".work" / "shards").glob("*.done.json")
     done.write_text('{"plan_hash": "')  # cut by a crash: the re-run rewrites the shard
@@ -85,7 +85,7 @@ def _rootnet_id_not_integer(tmp_path, real_root, monkeypatch) -> dict:
     folder.mkdir()
     (folder / "rootnet_interhand2.6m_output_test.json").write_text(
         json.dumps([{"annot_id": 1.5, "bbox": [0, 0, 10, 10], "abs_depth": [900.0, 900.0]}]))
-    return {"root": str(folder.parent)}
+    return {"data": str(folder.parent)}
 
 
 def _camera_listed_twice(tmp_path, real_root, monkeypatch) -> dict:
@@ -96,7 +96,7 @@ def _camera_listed_twice(tmp_path, real_root, monkeypatch) -> dict:
     cameras = json.loads(path.read_text())
     pairs = [next(iter(cameras.items())), *cameras.items()]
     path.write_text("{" + ",".join(f"{json.dumps(key)}:{json.dumps(value)}" for key, value in pairs) + "}")
-    return {"root": str(root)}
+    return {"data": str(root)}
 
 
 ONE_LINE_FAILURES = [
@@ -119,7 +119,7 @@ def test_each_failure_outside_the_values_is_one_line_naming_where(case, set_up, 
                                                                    monkeypatch):
     from interhand.preprocess.run import WriteFailed
 
-    options = dict(root=str(real_ih26m_root), split="test", out=str(tmp_path / "out"), progress=False)
+    options = dict(data=str(real_ih26m_root), split="test", shards=str(tmp_path / "out"), progress=False)
     changes = set_up(tmp_path, real_ih26m_root, monkeypatch)
     expect_success = changes.pop("expect_success", False)
     config = PreprocessConfig(**{**options, **changes})
@@ -129,7 +129,7 @@ def test_each_failure_outside_the_values_is_one_line_naming_where(case, set_up, 
     with pytest.raises((SourceError, WriteFailed)) as raised:
         run(config)
     assert re.search(message, str(raised.value)) and "\n" not in str(raised.value), str(raised.value)
-    out = Path(config.out)
+    out = Path(config.shards)
     left = [path.name for path in out.rglob("*") if path.name.endswith(".tmp") or ".spill" in path.name] \
         if out.is_dir() else []
     assert not left  # no partial tar, index or spill file survives the failure
@@ -156,7 +156,7 @@ def test_a_script_without_a_main_guard_is_told_what_killed_its_workers(tmp_path,
     script = tmp_path / "unguarded.py"
     script.write_text("from interhand.config import PreprocessConfig\n"
                       "from interhand.preprocess.run import run\n"
-                      f"run(PreprocessConfig(root={str(real_ih26m_root)!r}, split='test', out={str(tmp_path / 'out')!r}, "
+                      f"run(PreprocessConfig(data={str(real_ih26m_root)!r}, split='test', shards={str(tmp_path / 'out')!r}, "
                       "workers=2, progress=False))\n")
     result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300,
                             cwd=Path(__file__).resolve().parents[2])

@@ -18,8 +18,8 @@ def test_the_worker_refuses_an_unknown_job_with_its_usage(tmp_path, capsys):
 
 
 def test_the_worker_runs_an_evaluation_from_its_config_file(synth_ih26m_shards, tmp_path):
-    config = EvalConfig(shards=str(synth_ih26m_shards.parent.parent), output=str(tmp_path), oracle=True, split="val",
-                        root="gt", loader=replace(EVAL_LOADER, workers=0), vis=0, run_name="worker")
+    config = EvalConfig(shards=str(synth_ih26m_shards.parent.parent), run_dir=str(tmp_path), oracle=True, split="val",
+                        root_source="gt", loader=replace(EVAL_LOADER, threads=0), vis=0, run_name="worker")
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False))
     assert main(["interhand.eval.run", str(path)]) == 0

@@ -29,16 +29,16 @@ TIMEOUT_S = 420
 def _jobs(shards_root: Path, out: Path, ranks: int) -> tuple[list[dict], dict[Path, int]]:
     jobs, runs = [], {}
     for backend in ("reference", "dali"):
-        loader = {"backend": backend, "device": "cpu", "workers": 1}
+        loader = {"backend": backend, "device": "cpu", "threads": 1}
         for batch_size in (TOTAL // ranks, TOTAL // ranks + 1):  # ⌊N/P⌋, and more than the smallest share
             run_dir = out / f"{backend}_batch{batch_size}"
             runs[run_dir] = batch_size
             jobs.append({"job": "train", "config": {
-                "shards": str(shards_root), "output": str(run_dir), "epochs": 2, "log_every": 1, "model": TINY_MODEL,
+                "shards": str(shards_root), "run_dir": str(run_dir), "epochs": 2, "log_every": 1, "model": TINY_MODEL,
                 "loader": {**loader, "batch_size": batch_size, "shuffle_buffer": 4}}})
         jobs.append({"job": "eval", "config": {
-            "checkpoint": str(run_dir / "model_dump" / "snapshot_1.pth.tar"), "split": "val", "root": "gt",
-            "shards": str(shards_root), "output": str(run_dir), "vis": 0,
+            "checkpoint": str(run_dir / "model_dump" / "snapshot_1.pth.tar"), "split": "val", "root_source": "gt",
+            "shards": str(shards_root), "run_dir": str(run_dir), "vis": 0,
             "loader": {**loader, "batch_size": 2, "augment": False, "box": "gt"}}})
     return jobs, runs
 

@@ -24,8 +24,8 @@ TINY_MODEL = ModelConfig(resnet_type=18, input_size=64, heatmap_size=16)
 
 def _config(split_shards: Path, output: Path, **changes) -> TrainConfig:
     """A tiny run on SHARDS/<dataset>/<subset>/train (`split_shards`)."""
-    base = TrainConfig(shards=str(split_shards.parent.parent.parent), output=str(output), epochs=2, steps_per_epoch=3, log_every=1,
-                       model=TINY_MODEL, loader=LoaderConfig(batch_size=4, workers=0, shuffle_buffer=8))
+    base = TrainConfig(shards=str(split_shards.parent.parent.parent), run_dir=str(output), epochs=2, steps_per_epoch=3, log_every=1,
+                       model=TINY_MODEL, loader=LoaderConfig(batch_size=4, threads=0, shuffle_buffer=8))
     return replace(base, **changes)
 
 
@@ -131,7 +131,7 @@ def test_resolved_config_is_saved_and_a_config_file_is_overridden_by_flags(synth
     config_file = tmp_path / "run.yaml"
     config_file.write_text(json.dumps({"epochs": 1, "steps_per_epoch": 1, "lr": 0.5,
                                        "model": {"resnet_type": 18, "input_size": 64, "heatmap_size": 16},
-                                       "loader": {"batch_size": 2, "workers": 0}}))
+                                       "loader": {"batch_size": 2, "threads": 0}}))
     output = tmp_path / "run"
     result = CliRunner().invoke(main, ["train", "--config", str(config_file), "--lr", "0.001", "--output", str(output),
                                        "--shards", str(synth_ih26m_shards.parent.parent)])

@@ -64,10 +64,10 @@ def test_a_loss_that_is_not_finite_stops_training_before_the_next_snapshot(synth
         return {**terms, "hand_type": terms["hand_type"] * float("nan")} if calls["count"] >= 2 else terms
 
     monkeypatch.setattr(loop, "internet_losses", nan_from_the_second_step)
-    config = TrainConfig(shards=str(synth_ih26m_shards.parent.parent), output=str(tmp_path / "run"), epochs=1,
+    config = TrainConfig(shards=str(synth_ih26m_shards.parent.parent), run_dir=str(tmp_path / "run"), epochs=1,
                          steps_per_epoch=4, snapshot_every=3, log_every=10,
                          model=ModelConfig(resnet_type=18, input_size=64, heatmap_size=16),
-                         loader=LoaderConfig(batch_size=2, workers=0))
+                         loader=LoaderConfig(batch_size=2, threads=0))
     with pytest.raises(FloatingPointError, match="epoch 0 iteration 1: loss is nan"):
         run(config)
     assert calls["count"] == 3  # read back before the snapshot of iteration 3

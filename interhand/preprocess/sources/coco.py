@@ -89,7 +89,7 @@ def _build(split: str, image_folder: Path):
 
 
 def open_coco(config) -> SourceReading:
-    root = check_root(Path(config.root), "root")
+    root = check_root(Path(config.data), "root")
     data_path = root / "annotations" / f"{config.split}.json"
     if not data_path.is_file() and (root / "annotations").is_dir():
         present = sorted(p.stem for p in (root / "annotations").glob("*.json"))

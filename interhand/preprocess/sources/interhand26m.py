@@ -241,20 +241,20 @@ class _Joiner:
 
 def open_interhand26m(config) -> SourceReading:
     """Open the split named by `config` (a PreprocessConfig); raises SourceError for structural problems."""
-    root = check_root(Path(config.root), "root")
-    layout, folder = resolve_layout(root, config.split, config.subset, config.layout)
+    root = check_root(Path(config.data), "root")
+    layout, folder = resolve_layout(root, config.split, config.annot_subset, config.layout)
     prefix = folder / f"InterHand2.6M_{config.split}"
     data_path = require_file(Path(f"{prefix}_data.json"), "data file")
     camera_path = require_file(Path(f"{prefix}_camera.json"), "camera file")
     joint_path = require_file(Path(f"{prefix}_joint_3d.json"), "joint_3d file")
     files = [data_path, camera_path, joint_path]
     aid_filter = None
-    if layout == "v1.0" and config.subset != "all":
+    if layout == "v1.0" and config.annot_subset != "all":
         aid_path = Path(config.aid_list) if config.aid_list else root / f"aid_human_annot_{config.split}.txt"
         files.append(aid_path)
-        aid_filter = (read_aid_list(aid_path), config.subset == "human_annot")
+        aid_filter = (read_aid_list(aid_path), config.annot_subset == "human_annot")
     mano_path = Path(f"{prefix}_MANO_NeuralAnnot.json")
-    rootnet_path = _rootnet_path(root, config.split, config.subset, layout)
+    rootnet_path = _rootnet_path(root, config.split, config.annot_subset, layout)
     files += [path for path in (mano_path, rootnet_path) if path is not None and path.is_file()]
 
     def records(share=None) -> Iterator[Record]:

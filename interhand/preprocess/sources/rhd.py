@@ -16,9 +16,9 @@ _FOLDERS = {"train": "training", "test": "evaluation"}
 def open_rhd(config) -> SourceReading:
     if config.split not in _FOLDERS:
         raise SourceError(f"RHD has no {config.split} split; it has {', '.join(_FOLDERS)}")
-    data = check_root(Path(config.root), "root") / "data"
+    data = check_root(Path(config.data), "root") / "data"
     folder = _FOLDERS[config.split]
     data_path = require_file(data / f"RHD_{folder}.json", "RHD annotation file")
-    rootnet = Path(config.root) / "rootnet_output" / "rootnet_rhd_output.json" if config.split == "test" else None
+    rootnet = Path(config.data) / "rootnet_output" / "rootnet_rhd_output.json" if config.split == "test" else None
     images = data / folder / "color"
     return open_single_hand("rhd", config.split, data_path, lambda image: images / image["file_name"], rootnet, images)

@@ -15,10 +15,10 @@ _SPLITS = ("train", "test")
 def open_stb(config) -> SourceReading:
     if config.split not in _SPLITS:
         raise SourceError(f"STB has no {config.split} split; it has {', '.join(_SPLITS)}")
-    data = check_root(Path(config.root), "root") / "data"
+    data = check_root(Path(config.data), "root") / "data"
     data_path = require_file(data / f"STB_{config.split}.json", "STB annotation file")
     # The original reads RootNet output only in test mode.
-    rootnet = Path(config.root) / "rootnet_output" / "rootnet_stb_output.json" if config.split == "test" else None
+    rootnet = Path(config.data) / "rootnet_output" / "rootnet_stb_output.json" if config.split == "test" else None
     return open_single_hand("stb", config.split, data_path,
                             lambda image: data / "images" / image["seq_name"] / image["file_name"], rootnet,
                             data / "images")
