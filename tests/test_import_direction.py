@@ -44,3 +44,10 @@ def test_nothing_imports_the_cli():
     importers = [p for p in PACKAGE.rglob("*.py") if p.relative_to(PACKAGE).as_posix() not in ("cli.py", "__main__.py")
                  and "cli" in _imported_entries(p)]
     assert not importers
+
+
+def test_eval_does_not_import_preprocess():
+    """Scoring reads shards, never the dataset readers: what both need lives below them (manifests)."""
+    importers = [p.relative_to(PACKAGE).as_posix() for p in (PACKAGE / "eval").rglob("*.py")
+                 if "preprocess" in _imported_entries(p)]
+    assert not importers

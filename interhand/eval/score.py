@@ -30,8 +30,7 @@ from interhand.eval.scoring import (
     score_file,
     write_per_sample,
 )
-from interhand.preprocess.sources import SourceError
-from interhand.preprocess.sources.interhand26m import read_aid_list
+from interhand.manifests.aid_list import parse_aid_list
 from interhand.shard_format import FORMAT_VERSION
 from interhand.shard_format.dataset_json import DatasetJson, read_dataset_json
 
@@ -116,10 +115,9 @@ def _human_ids(config: ScoreConfig, shard_dir: Path, dataset: DatasetJson, split
         if not path.is_file():
             raise ValueError(f"--protocol human_annot needs the H-subset id list: {path} does not exist; pass "
                              "--aid-list FILE (annotation ids, one per line) or --data DATASET_FOLDER")
-    try:
-        return read_aid_list(path)
-    except SourceError as error:
-        raise ValueError(str(error)) from None
+    if not path.is_file():
+        raise ValueError(f"annotation id list not found: {path}")
+    return parse_aid_list(path)
 
 
 def _labels(files: list[PredictionFile]) -> list[str]:
