@@ -21,12 +21,13 @@ import torch.distributed as dist
 from interhand import __version__
 from interhand.config import EvalConfig
 from interhand.eval.baselines import fit_mean_pose, mean_pose_image_predictions
-from interhand.eval.evaluators import Predictions, decode_predictions
+from interhand.eval.evaluators import DecodedPredictions
+from interhand.eval.metrics import decode_joints, decode_rel_root
 from interhand.eval.plots import figure_title, write_figures
 from interhand.eval.predictions import PredictionFile, write_predictions
 from interhand.eval.report import format_report
 from interhand.eval.scoring import match_rows, protocol_mask, read_rows, score_file, write_per_sample
-from interhand.geometry.heatmap import ORIGINAL_GEOMETRY, heatmap_geometry, rel_root_depth_to_bins
+from interhand.geometry.heatmap import ORIGINAL_GEOMETRY, heatmap_geometry
 from interhand.loaders.batch import images_to_float
 from interhand.loaders.build import build_loader
 from interhand.manifests.index_check import recorded_file_problems
@@ -110,36 +111,37 @@ def result_dir(config: EvalConfig) -> Path:
     return Path(config.output) / "result" / run_name(config, resolve_checkpoint(config))
 
 
-def _collect(model, loader, geometry, device, oracle: bool, bar, world_size: int = 1) -> Predictions:
-    keys, voxels, root_bins, hands, patch_to_img = [], [], [], [], []
+def _collect(model, loader, geometry, device, oracle: bool, bar, world_size: int = 1) -> DecodedPredictions:
+    """Predict every sample of this rank's share; each batch's output is decoded (voxels → image) right away."""
+    keys, joints_img_rel, rel_root_mm, hands = [], [], [], []
     for batch in loader:
         bar.update(len(batch.keys) * world_size)  # rank 0's count stands for all ranks
         if oracle:  # a perfect heatmap's hard argmax is the nearest voxel of the target
-            voxel = batch.joints_voxel.round().clamp(0, geometry.heatmap_size - 1)
-            voxels.append(voxel.numpy())
-            root_bins.append(batch.rel_root_depth_bins[:, 0].numpy())
+            voxel = batch.joints_voxel.round().clamp(0, geometry.heatmap_size - 1).numpy()
+            root_bins = batch.rel_root_depth_bins[:, 0].numpy()
             hands.append(batch.hand_type.numpy())
         else:
             output = model.predict(images_to_float(batch.image, batch.colour, device))
-            voxels.append(output["joints_voxel"].float().cpu().numpy())
-            root_bins.append(output["rel_root_depth_bins"][:, 0].float().cpu().numpy())
+            voxel = output["joints_voxel"].float().cpu().numpy()
+            root_bins = output["rel_root_depth_bins"][:, 0].float().cpu().numpy()
             hands.append(output["hand_type"].float().cpu().numpy())
         keys.extend(batch.keys)
-        patch_to_img.append(batch.patch_to_flipped_img.numpy())  # evaluation never flips: the image frame
+        # evaluation never flips: the patch's frame maps to the image's
+        joints_img_rel.append(decode_joints(voxel, batch.patch_to_flipped_img.numpy(), geometry))
+        rel_root_mm.append(decode_rel_root(root_bins, geometry))
     if not keys:
-        return Predictions([], np.zeros((0, NUM_JOINTS, 3)), np.zeros(0), np.zeros((0, 2)), np.zeros((0, 2, 3)))
-    return Predictions(keys, np.concatenate(voxels), np.concatenate(root_bins), np.concatenate(hands),
-                       np.concatenate(patch_to_img))
+        return DecodedPredictions([], np.zeros((0, NUM_JOINTS, 3)), np.zeros(0), np.zeros((0, 2)))
+    return DecodedPredictions(keys, np.concatenate(joints_img_rel), np.concatenate(rel_root_mm), np.concatenate(hands))
 
 
-def _gather(predictions: Predictions, context: DistContext) -> Predictions:
+def _gather(predictions: DecodedPredictions, context: DistContext) -> DecodedPredictions:
     if not context.distributed:
         return predictions
     parts = [None] * context.world_size
     dist.all_gather_object(parts, predictions)
-    return Predictions(sum((p.keys for p in parts), []),
-                       *(np.concatenate([getattr(p, name) for p in parts])
-                         for name in ("joints_voxel", "rel_root_depth_bins", "hand_type", "patch_to_img")))
+    return DecodedPredictions(sum((p.keys for p in parts), []),
+                              *(np.concatenate([getattr(p, name) for p in parts])
+                                for name in ("joints_img_rel", "rel_root_depth_mm", "hand_type_prob")))
 
 
 def run(config: EvalConfig) -> dict | None:
@@ -161,7 +163,7 @@ def _evaluate(config: EvalConfig, context: DistContext) -> dict | None:
         if not context.is_main:
             return None
         every_row = read_rows(shard_dir)
-        predictions = _mean_pose_predictions(config, every_row, geometry)
+        predictions = _mean_pose_predictions(config, every_row)
     else:
         loader = build_loader(shard_dir, config.loader, context.rank, context.world_size, with_keys=True,
                               geometry=geometry, on_gpu=context.device.type == "cuda")
@@ -174,15 +176,13 @@ def _evaluate(config: EvalConfig, context: DistContext) -> dict | None:
             return None
         every_row = read_rows(shard_dir)
     images_per_s = len(predictions.keys) / max(time.perf_counter() - start, 1e-9)
-    joints_img_rel, rel_root_mm = decode_predictions(predictions, geometry)  # decoded once, scored from the file
     name = run_name(config, checkpoint)
     results, vis_dir = Path(config.output) / "result" / name, Path(config.output) / "vis" / name
     results.mkdir(parents=True, exist_ok=True)
     vis_dir.mkdir(parents=True, exist_ok=True)
     # The metrics are the score of the predictions file as written (float32), so that `interhand score` on
     # it reproduces them exactly.
-    predictions_file = _prediction_file(config, predictions, joints_img_rel, rel_root_mm, name, checkpoint,
-                                        results / "predictions.parquet")
+    predictions_file = _prediction_file(config, predictions, name, checkpoint, results / "predictions.parquet")
     write_predictions(predictions_file.path, predictions_file)
     metrics, per_sample, rows = score_file(predictions_file, every_row,
                                            match_rows(predictions_file, every_row, str(shard_dir / "manifest.parquet")),
@@ -209,24 +209,21 @@ def _source_label(config: EvalConfig, checkpoint: Path | None) -> str:
     return str(checkpoint)
 
 
-def _mean_pose_predictions(config: EvalConfig, rows: dict, geometry) -> Predictions:
+def _mean_pose_predictions(config: EvalConfig, rows: dict) -> DecodedPredictions:
     train_dir = Path(config.shards) / config.dataset / config.annot_subset / "train"
     read_dataset_json(train_dir)  # a clear FileNotFoundError when the train split has no finished shards
     joints_img_rel, rel_root_mm, hand_type_prob = mean_pose_image_predictions(
         fit_mean_pose(train_dir), np.array(rows["joints_cam_mm"]), np.array(rows["root_joint_index"]),
         np.array(rows["hand_type"]), np.array(rows["focal"]), np.array(rows["princpt"]))
-    count = len(rows["key"])
-    rel_root_bins, _ = rel_root_depth_to_bins(rel_root_mm, np.ones(count), geometry)
-    return Predictions(list(rows["key"]), np.zeros((count, NUM_JOINTS, 3)), rel_root_bins, hand_type_prob,
-                       np.zeros((count, 2, 3)), joints_img_rel)
+    return DecodedPredictions(list(rows["key"]), joints_img_rel, rel_root_mm, hand_type_prob)
 
 
-def _prediction_file(config: EvalConfig, predictions: Predictions, joints_img_rel: np.ndarray, rel_root_mm: np.ndarray,
-                     name: str, checkpoint: Path | None, path: Path) -> PredictionFile:
-    """The eval's decoded predictions (`decode_predictions`) in the image_relative file form (eval/predictions.py),
-    rounded to the file's float32."""
-    arrays = {"joints_img_px": joints_img_rel[..., :2], "joints_rel_depth_mm": joints_img_rel[..., 2],
-              "rel_root_depth_mm": rel_root_mm, "hand_type_prob": predictions.hand_type}
+def _prediction_file(config: EvalConfig, predictions: DecodedPredictions, name: str, checkpoint: Path | None,
+                     path: Path) -> PredictionFile:
+    """The eval's decoded predictions in the image_relative file form (eval/predictions.py), rounded to the file's
+    float32."""
+    arrays = {"joints_img_px": predictions.joints_img_rel[..., :2], "joints_rel_depth_mm": predictions.joints_img_rel[..., 2],
+              "rel_root_depth_mm": predictions.rel_root_depth_mm, "hand_type_prob": predictions.hand_type_prob}
     metadata = {"dataset": config.dataset, "annot_subset": config.annot_subset, "split": config.split, "name": name,
                 "source": _source_label(config, checkpoint), "root_source": config.root}
     return PredictionFile(str(path), metadata, list(predictions.keys), None,
