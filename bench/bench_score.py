@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import machine_description  # noqa: E402
 from interhand.eval.evaluators import DecodedPredictions, GroundTruth, InterHandEvaluator  # noqa: E402
 from interhand.eval.predictions import PredictionFile, read_predictions, write_predictions  # noqa: E402
-from interhand.eval.scoring import match_rows, protocol_mask, score_file  # noqa: E402
+from interhand.eval.score_file import match_rows, protocol_mask, score_file  # noqa: E402
 from interhand.skeleton import IH26M_JOINT_NAMES, IH26M_ROOT, JOINTS_PER_HAND, NUM_JOINTS  # noqa: E402
 
 RIGHT_ROOT, LEFT_ROOT = IH26M_ROOT["right"], IH26M_ROOT["left"]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "interhand"
 ORDER = ["config", "progress", "skeleton", "vis", "shard_format", "geometry", "model", "manifests", "preprocess",
-         "loaders", "runtime", "train", "eval", "synth", "demo", "cli"]
+         "loaders", "runtime", "train", "eval", "synth", "predict", "cli"]
 
 
 def _entry(module_path: Path) -> str | None:

@@ -4,7 +4,7 @@ Reads only the shards, their manifest and the checkpoint. Each rank predicts its
 augmentation, the shards' order, every sample exactly once); rank 0 gathers, joins the ground truth from
 the manifest by key, and writes OUTPUT/result/<run>/{predictions.parquet, per_sample.parquet, metrics.json,
 report.txt} and OUTPUT/vis/<run>/ figures. The same checkpoint and shards give the same metrics.json. The metrics
-are those of predictions.parquet (the image_relative form of eval/predictions.py) scored by eval/scoring.py,
+are those of predictions.parquet (the image_relative form of eval/predictions.py) scored by eval/score_file.py,
 the code behind `interhand score`.
 """
 
@@ -26,7 +26,7 @@ from interhand.eval.metrics import decode_joints, decode_rel_root
 from interhand.eval.plots import figure_title, write_figures
 from interhand.eval.predictions import PredictionFile, write_predictions
 from interhand.eval.report import format_report
-from interhand.eval.scoring import match_rows, protocol_mask, read_rows, score_file, write_per_sample
+from interhand.eval.score_file import match_rows, protocol_mask, read_rows, score_file, write_per_sample
 from interhand.geometry.heatmap import ORIGINAL_GEOMETRY, heatmap_geometry
 from interhand.loaders.batch import images_to_float
 from interhand.loaders.build import build_loader

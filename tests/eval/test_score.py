@@ -15,11 +15,11 @@ import torch
 from click.testing import CliRunner
 
 from interhand.cli import main
-from interhand.config import EVAL_LOADER, EvalConfig, ModelConfig
+from interhand.config import EVAL_LOADER, EvalConfig, ModelConfig, ScoreConfig
 from interhand.eval.predictions import PredictionFile, read_predictions, write_predictions
 from interhand.eval.run import run as eval_run
-from interhand.eval.score import ScoreConfig, run
-from interhand.eval.scoring import read_rows
+from interhand.eval.score_file import read_rows
+from interhand.eval.score_job import run
 from interhand.model import InterNet, save_checkpoint
 
 METRIC_FIELDS = ("mpjpe", "mpjpe_per_joint", "missing_joints", "counts", "mrrpe", "handedness_accuracy", "hand_confusion",

@@ -25,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from interhand.config import PROTOCOLS
 from interhand.eval.evaluators import DecodedPredictions, GroundTruth, InterHandEvaluator, SingleHandEvaluator
 from interhand.eval.predictions import PredictionFile, PredictionFileError
 from interhand.geometry.camera import camera_to_pixel
@@ -32,14 +33,12 @@ from interhand.geometry.heatmap import block_root_index
 from interhand.manifests.read import read_manifest
 from interhand.skeleton import IH26M_JOINT_NAMES, STB_RHD_JOINT_NAMES
 
-__all__ = ["ROW_COLUMNS", "PROTOCOLS", "SCORE_ROOT_SOURCES", "read_rows", "match_rows", "protocol_mask",
+__all__ = ["ROW_COLUMNS", "read_rows", "match_rows", "protocol_mask",
            "score_file", "write_per_sample", "take_rows"]
 
 ROW_COLUMNS = ["key", "annotation_id", "joints_cam_mm", "joints_img", "joint_valid", "hand_type", "hand_type_valid",
                "focal", "princpt", "abs_depth_gt_mm", "rootnet_abs_depth_mm", "root_joint_index", "shard",
                "image_offset", "image_size", "capture", "camera", "frame_idx"]
-PROTOCOLS = ("all", "human_annot", "interacting")
-SCORE_ROOT_SOURCES = ("rootnet", "gt")  # for the image_relative form; the others carry their own depth
 _SHOWN = 5  # ids named in an error or a report
 
 
