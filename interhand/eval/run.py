@@ -27,45 +27,21 @@ from interhand.eval.plots import figure_title, write_figures
 from interhand.eval.predictions import PredictionFile, write_predictions
 from interhand.eval.report import format_report
 from interhand.eval.score_file import match_rows, protocol_mask, read_rows, score_file, write_per_sample
+from interhand.eval.split_folder import SplitFolder, open_split
 from interhand.geometry.heatmap import ORIGINAL_GEOMETRY, heatmap_geometry
 from interhand.loaders.batch import images_to_float
 from interhand.loaders.build import build_loader
-from interhand.manifests.index_check import recorded_file_problems
-from interhand.manifests.query import samples_without_rootnet
 from interhand.model import InterNet, load_checkpoint
 from interhand.model.snapshots import latest_snapshot, snapshot_path
 from interhand.progress import progress
 from interhand.runtime.ddp import DistContext, distributed
-from interhand.shard_format import FORMAT_VERSION, MANIFEST_FILE
+from interhand.shard_format import FORMAT_VERSION
 from interhand.shard_format.dataset_json import read_dataset_json
 from interhand.skeleton import NUM_JOINTS
 
-__all__ = ["run", "resolve_checkpoint", "eval_shard_dir", "run_name", "result_dir", "CONFIG_TYPE"]
+__all__ = ["run", "resolve_checkpoint", "run_name", "result_dir", "CONFIG_TYPE"]
 
 CONFIG_TYPE = EvalConfig  # what a torchrun worker (interhand.runtime.worker) reads
-
-
-def eval_shard_dir(config: EvalConfig) -> Path:
-    """The split's shard folder, checked: finished shards (`read_dataset_json`) of the dataset, subset and split
-    asked for, with samples, whose manifest (the ground truth) has the SHA-256 dataset.json records, and
-    RootNet outputs when --root-source rootnet."""
-    shard_dir = Path(config.shards) / config.dataset / config.annot_subset / config.split
-    dataset = read_dataset_json(shard_dir, config.loader.accept_incomplete)
-    found = (dataset.dataset, dataset.subset, dataset.split)
-    if found != (config.dataset, config.annot_subset, config.split):
-        raise ValueError(f"{shard_dir / 'dataset.json'}: shards of {'/'.join(map(str, found))}, but eval was asked "
-                         f"for {config.dataset}/{config.annot_subset}/{config.split} (refused: it would be mislabelled)")
-    if not dataset.counts.samples:
-        raise ValueError(f"{shard_dir}: the split has no samples (every annotation was rejected: see errors.parquet)")
-    problems = recorded_file_problems(shard_dir, dataset, (MANIFEST_FILE,))
-    if problems:
-        raise ValueError(f"{shard_dir}: {problems[0]}; the ground truth cannot be trusted (`interhand verify`)")
-    if config.root == "rootnet":
-        missing, total, _ = samples_without_rootnet(shard_dir)
-        if missing:
-            raise ValueError(f"{shard_dir}: {missing} of {total} samples have no RootNet output; "
-                             "use --root-source gt, or make the shards with the RootNet files present")
-    return shard_dir
 
 
 def resolve_checkpoint(config: EvalConfig) -> Path | None:
@@ -144,14 +120,15 @@ def _gather(predictions: DecodedPredictions, context: DistContext) -> DecodedPre
                                 for name in ("joints_img_rel", "rel_root_depth_mm", "hand_type_prob")))
 
 
-def run(config: EvalConfig) -> dict | None:
-    """Score; returns metrics.json's content on rank 0 (None on the others)."""
+def run(config: EvalConfig, split: SplitFolder | None = None) -> dict | None:
+    """Score; returns metrics.json's content on rank 0 (None on the others). `split`: the folder `open_split`
+    checked already in this process (else it is opened here)."""
     with distributed(use_gpu=bool(config.launch.gpu)) as context:
-        return _evaluate(config, context)
+        return _evaluate(config, context, split or open_split(config))
 
 
-def _evaluate(config: EvalConfig, context: DistContext) -> dict | None:
-    shard_dir = eval_shard_dir(config)
+def _evaluate(config: EvalConfig, context: DistContext, split: SplitFolder) -> dict | None:
+    shard_dir = split.path
     checkpoint = resolve_checkpoint(config)
     model = None if checkpoint is None else load_checkpoint(checkpoint, map_location=context.device)
     if model is not None and config.baseline == "untrained":
@@ -167,7 +144,7 @@ def _evaluate(config: EvalConfig, context: DistContext) -> dict | None:
     else:
         loader = build_loader(shard_dir, config.loader, context.rank, context.world_size, with_keys=True,
                               geometry=geometry, on_gpu=context.device.type == "cuda")
-        samples = read_dataset_json(shard_dir, config.loader.accept_incomplete).counts.samples
+        samples = split.dataset.counts.samples
         with torch.no_grad(), progress(total=samples, desc=f"eval {config.split}", unit="img",
                                        enabled=context.is_main) as bar:
             predictions = _gather(_collect(model, loader, geometry, context.device, config.oracle, bar,

@@ -28,9 +28,10 @@ from interhand.eval.score_file import (
     write_per_sample,
 )
 from interhand.eval.score_tables import format_score_table, plot_score_comparison, score_table_csv
+from interhand.eval.split_folder import SplitFolder, open_split
 from interhand.manifests.aid_list import parse_aid_list
 from interhand.shard_format import FORMAT_VERSION
-from interhand.shard_format.dataset_json import DatasetJson, read_dataset_json
+from interhand.shard_format.dataset_json import DatasetJson
 
 __all__ = ["ScoreTarget", "run", "read_prediction_files", "score_target", "parse_protocols"]
 
@@ -122,17 +123,15 @@ def run(config: ScoreConfig, paths: list[Path]) -> dict[str, dict[str, dict]]:
 
 def score_target(config: ScoreConfig, target: ScoreTarget) -> dict[str, dict[str, dict]]:
     """`run` on files already read (`read_prediction_files`)."""
-    # Imported here: this module stays free of torch, so that the CLI can build its options from ScoreConfig.
-    from interhand.eval.run import eval_shard_dir
-
     files, dataset, annot_subset, split = target.files, target.dataset, target.annot_subset, target.split
     roots = {_root_source(config, predictions) for predictions in files if predictions.form == "image_relative"}
     eval_config = EvalConfig(dataset=dataset, shards=config.shards, annot_subset=annot_subset, split=split,
                              root="rootnet" if "rootnet" in roots else "gt", output=config.out_dir,
                              loader=replace(EVAL_LOADER, accept_incomplete=config.accept_incomplete))
-    shard_dir = eval_shard_dir(eval_config)
+    split_folder = open_split(eval_config)
+    shard_dir = split_folder.path
     rows = read_rows(shard_dir)
-    human, masks = _protocol_masks(config, shard_dir, rows, split)
+    human, masks = _protocol_masks(config, split_folder, rows, split)
     results: dict[str, dict[str, dict]] = {}
     for label, predictions in zip(_labels(files), files):
         row_index = match_rows(predictions, rows, str(shard_dir / "manifest.parquet"))
@@ -157,10 +156,11 @@ def score_target(config: ScoreConfig, target: ScoreTarget) -> dict[str, dict[str
     return results
 
 
-def _protocol_masks(config: ScoreConfig, shard_dir: Path, rows: dict, split: str) -> tuple[set | None, dict]:
+def _protocol_masks(config: ScoreConfig, split_folder: SplitFolder, rows: dict, split: str
+                    ) -> tuple[set | None, dict]:
     """(the H-subset ids or None, {protocol: (rows,) bool}); a protocol that selects no sample is an error."""
-    record = read_dataset_json(shard_dir, config.accept_incomplete)
-    human = _human_ids(config, shard_dir, record, split) if "human_annot" in config.protocols else None
+    shard_dir = split_folder.path
+    human = _human_ids(config, shard_dir, split_folder.dataset, split) if "human_annot" in config.protocols else None
     masks = {protocol: np.ones(len(rows["key"]), dtype=bool) if protocol == "human_annot" and human is None
              else protocol_mask(protocol, rows, human) for protocol in config.protocols}
     for protocol, mask in masks.items():
