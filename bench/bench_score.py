@@ -26,10 +26,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import machine_description  # noqa: E402
-from interhand.eval.evaluators import GroundTruth, InterHandEvaluator, Predictions  # noqa: E402
+from interhand.eval.evaluators import DecodedPredictions, GroundTruth, InterHandEvaluator  # noqa: E402
 from interhand.eval.predictions import PredictionFile, read_predictions, write_predictions  # noqa: E402
-from interhand.eval.scoring import match_rows, protocol_mask, score_file  # noqa: E402
-from interhand.geometry.heatmap import rel_root_depth_to_bins  # noqa: E402
+from interhand.eval.score_file import match_rows, protocol_mask, score_file  # noqa: E402
 from interhand.skeleton import IH26M_JOINT_NAMES, IH26M_ROOT, JOINTS_PER_HAND, NUM_JOINTS  # noqa: E402
 
 RIGHT_ROOT, LEFT_ROOT = IH26M_ROOT["right"], IH26M_ROOT["left"]
@@ -84,9 +83,8 @@ def _baseline(rows: dict, image: dict) -> float:
                         rows["root_joint_index"].astype(np.int64))
     joints_img_rel = np.concatenate([image["joints_img_px"], image["joints_rel_depth_mm"][..., None]], -1)
     evaluator = InterHandEvaluator(IH26M_JOINT_NAMES)
-    evaluator.update(Predictions(list(rows["key"]), np.zeros((count, 42, 3), np.float32),
-                                 rel_root_depth_to_bins(image["rel_root_depth_mm"], np.ones(count))[0],
-                                 np.zeros((count, 2)), np.zeros((count, 2, 3), np.float32), joints_img_rel), truth)
+    evaluator.update(DecodedPredictions(list(rows["key"]), joints_img_rel, image["rel_root_depth_mm"],
+                                        np.zeros((count, 2))), truth)
     evaluator.compute()
     return time.perf_counter() - start
 

@@ -22,10 +22,11 @@ from interhand.config import (
     EvalConfig,
     LoaderConfig,
     PreprocessConfig,
+    ScoreConfig,
     SynthConfig,
     TrainConfig,
 )
-from interhand.eval.score import ScoreConfig, parse_protocols
+from interhand.eval.score_job import parse_protocols
 from interhand.progress import show_warnings
 
 __all__ = ["main"]
@@ -245,7 +246,7 @@ def predict(checkpoint: Path, image_path: Path, bbox: tuple, out_dir: Path, devi
     """
     import json
 
-    from interhand.demo import run
+    from interhand.predict import run
 
     try:
         result = run(checkpoint, image_path, bbox, out_dir, device=device)
@@ -380,15 +381,9 @@ def eval_command(config_file: Path | None, **values) -> None:
 def compare_command(run_dir: Path, split: str | None) -> None:
     """Print RUN_DIR/result/*/metrics.json side by side (MPJPE all / single / interacting, MRRPE, handedness),
     baselines first, and a last line saying whether each trained model beat the mean-pose baseline."""
-    import json
+    from interhand.eval.report import format_comparison, run_evaluations
 
-    from interhand.eval.report import format_comparison
-
-    results = {}
-    for path in sorted((run_dir / "result").glob("*/metrics.json")):
-        metrics = json.loads(path.read_text())
-        if not split or metrics.get("split") == split:
-            results[path.parent.name] = metrics
+    results = run_evaluations(run_dir, split)
     if not results:
         raise click.ClickException(f"no evaluation{' of split ' + split if split else ''} in {run_dir / 'result'}")
     click.echo(format_comparison(results), nl=False)
@@ -399,7 +394,7 @@ def compare_command(run_dir: Path, split: str | None) -> None:
 _SCORE_FLAGS = {"dataset": Flag("--dataset", type=click.Choice(TRAIN_DATASETS)),
                 "annot_subset": Flag(_SUBSET.name, _SUBSET.aliases, click.Choice(PREPROCESS_SUBSETS)),
                 "split": Flag("--split", ("--test_set",), click.Choice(EVAL_SPLITS)),
-                "root": Flag("--root-source", ("--root",), _RootSource(EVAL_ROOTS)),
+                "root_source": Flag("--root-source", type=_RootSource(EVAL_ROOTS)),
                 "aid_list": Flag("--aid-list", type=EXISTING_FILE), "data": Flag("--data", type=EXISTING_DIR),
                 "out_dir": Flag("--out-dir", ("--out",))}
 
@@ -420,8 +415,8 @@ def score_command(predictions: tuple[Path, ...], protocols: tuple[str, ...], **v
     Samples without a prediction are counted and reported; duplicate or unknown ids, and a file for another
     dataset or split, are refused.
     """
-    from interhand.eval.score import read_prediction_files, score_target
-    from interhand.eval.score_table import format_score_table
+    from interhand.eval.score_job import read_prediction_files, score_target
+    from interhand.eval.score_tables import format_score_table
 
     config = build_config(ScoreConfig, {**values, "protocols": parse_protocols(protocols)})
     try:

@@ -13,7 +13,7 @@ from typing import Literal
 __all__ = ["SynthConfig", "SYNTH_DATASETS", "SYNTH_LAYOUTS", "LoaderConfig", "LaunchConfig", "TrainConfig",
            "EvalConfig", "EVAL_LOADER", "config_to_dict", "config_from_dict", "field_aliases", "current_field_names",
            "PreprocessConfig", "parse_size", "parse_part", "ModelConfig", "RESNET_TYPES", "HEATMAP_LOSSES",
-           "BACKBONE_INITS", "ARCHITECTURE_FIELDS"]
+           "BACKBONE_INITS", "ARCHITECTURE_FIELDS", "ScoreConfig", "PROTOCOLS", "SCORE_ROOT_SOURCES"]
 
 SYNTH_DATASETS = ("interhand26m", "stb", "rhd")
 SYNTH_LAYOUTS = ("v1.0", "v0.0", "both")
@@ -513,3 +513,46 @@ class EvalConfig:
         if self.loader.box != self.root_source:  # the crop box comes with the root depth: both RootNet's or both GT's
             object.__setattr__(self, "loader", dataclasses.replace(self.loader, box=self.root_source))
 
+
+# --- `interhand score` (interhand/eval/score_job.py) ---
+
+PROTOCOLS = ("all", "human_annot", "interacting")
+SCORE_ROOT_SOURCES = ("rootnet", "gt")  # for the image_relative form; the others carry their own depth
+
+
+@dataclass(frozen=True)
+class ScoreConfig:
+    """A scoring job: prediction files scored on one split's shards, under one or more protocols."""
+
+    dataset: str = field(default="", metadata={"help": "dataset of the shards (default: the one the files name)"})
+    shards: str = field(default="shards", metadata={"help": "shards root: reads SHARDS/<dataset>/<annot-subset>/<split>"})
+    annot_subset: str = field(default="", metadata={
+        "help": "annotation subset of the shards (default: the one the first file names, else all)"})
+    split: str = field(default="", metadata={"help": "split to score (default: the one the files name)"})
+    root_source: str = field(default="", metadata={"aliases": ("root",),
+        "help": "absolute wrist depth for the image_relative form: rootnet or gt (default: the one the file records, "
+                "else rootnet); the other forms carry their own"})
+    protocols: tuple = field(default=("all",), metadata={"help": "protocols to score: all, human_annot, interacting"})
+    aid_list: str = field(default="", metadata={
+        "help": "H-subset annotation ids, one per line, for --protocol human_annot (default: "
+                "aid_human_annot_<split>.txt in --data)"})
+    data: str = field(default="", metadata={
+        "help": "dataset folder holding aid_human_annot_<split>.txt (default: the folder the shards were made from)"})
+    out_dir: str = field(default="score", metadata={"help": "output folder: <name>/<protocol>/ and comparison.*"})
+    vis: int = field(default=8, metadata={"help": "overlays of the N worst and N random samples per file and protocol"})
+    accept_incomplete: bool = field(default=False, metadata={
+        "help": "score shards whose run failed --max-errors (dataset.json complete: false) instead of refusing them"})
+
+    def __post_init__(self) -> None:
+        for name, value, allowed in (("dataset", self.dataset, TRAIN_DATASETS), ("split", self.split, EVAL_SPLITS),
+                                     ("annot_subset", self.annot_subset, PREPROCESS_SUBSETS),
+                                     ("root_source", self.root_source, SCORE_ROOT_SOURCES)):
+            if value and value not in allowed:
+                raise ValueError(f"{name}={value!r} is not one of {', '.join(allowed)}")
+        if not self.protocols or set(self.protocols) - set(PROTOCOLS):
+            raise ValueError(f"protocols={list(self.protocols)!r}: each one of {', '.join(PROTOCOLS)}")
+        if self.dataset and self.dataset != "interhand26m" and set(self.protocols) != {"all"}:
+            raise ValueError(f"protocols={list(self.protocols)!r}: human_annot and interacting are InterHand2.6M's "
+                             f"protocols; {self.dataset} has only 'all'")
+        if self.vis < 0:
+            raise ValueError(f"vis={self.vis!r} must be at least 0")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "interhand"
 ORDER = ["config", "progress", "skeleton", "vis", "shard_format", "geometry", "model", "manifests", "preprocess",
-         "loaders", "runtime", "train", "eval", "synth", "demo", "cli_options", "cli"]
+         "loaders", "runtime", "train", "eval", "synth", "predict", "cli_options", "cli"]
 
 
 def _entry(module_path: Path) -> str | None:
@@ -43,4 +43,11 @@ def test_nothing_imports_the_cli():
     """Only the package's entry point (`python -m interhand`, as the console script) calls it."""
     importers = [p for p in PACKAGE.rglob("*.py") if p.relative_to(PACKAGE).as_posix() not in ("cli.py", "__main__.py")
                  and "cli" in _imported_entries(p)]
+    assert not importers
+
+
+def test_eval_does_not_import_preprocess():
+    """Scoring reads shards, never the dataset readers: what both need lives below them (manifests)."""
+    importers = [p.relative_to(PACKAGE).as_posix() for p in (PACKAGE / "eval").rglob("*.py")
+                 if "preprocess" in _imported_entries(p)]
     assert not importers

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from interhand.eval.metrics import root_align
+from interhand.geometry.camera import camera_to_pixel
 from interhand.geometry.heatmap import block_root_index
 from interhand.manifests.read import read_manifest
 
@@ -84,7 +85,8 @@ def mean_pose_image_predictions(mean_pose: MeanPose, joints_cam_mm: np.ndarray, 
     anchor = np.where((own_root == roots[:, :1])[..., None], right_wrist[:, None, :], left_wrist[:, None, :])
     predicted = anchor + mean_pose.rel_joints_cam_mm[None]
     depth = np.maximum(predicted[..., 2:3], 1.0)  # absent hands hold placeholder coordinates; they are never scored
-    uv = predicted[..., :2] / depth * np.asarray(focal, np.float64)[:, None, :] + np.asarray(princpt, np.float64)[:, None, :]
+    uv = camera_to_pixel(np.concatenate([predicted[..., :2], depth], axis=-1), np.asarray(focal, np.float64),
+                         np.asarray(princpt, np.float64), depth_epsilon=0.0)
     z_rel = predicted[..., 2] - np.take_along_axis(predicted[..., 2], own_root, axis=1)
     joints_img_rel = np.concatenate([uv, z_rel[..., None]], axis=-1)
     rel_root = np.full(len(joints), mean_pose.root_offset_mm[2])

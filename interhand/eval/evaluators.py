@@ -14,8 +14,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from interhand.eval.metrics import (
-    decode_joints,
-    decode_rel_root,
     hand_confusion,
     handedness_correct,
     joint_errors,
@@ -25,34 +23,21 @@ from interhand.eval.metrics import (
     root_align,
     to_camera,
 )
-from interhand.geometry.heatmap import ORIGINAL_GEOMETRY, HeatmapGeometry
 from interhand.skeleton import JOINTS_PER_HAND
 
-__all__ = ["Predictions", "GroundTruth", "decode_predictions", "InterHandEvaluator", "SingleHandEvaluator"]
+__all__ = ["DecodedPredictions", "GroundTruth", "InterHandEvaluator", "SingleHandEvaluator"]
 
 
 @dataclass
-class Predictions:
-    """Network outputs for N samples, in the loader's patch frame."""
+class DecodedPredictions:
+    """Predictions for N samples, decoded (the image_relative form of eval/predictions.py): what the evaluators take.
+    A network's output is decoded once, right after the forward pass (eval/run.py); the other forms of a prediction
+    file are converted to this one (eval/score_file.py)."""
 
     keys: list[str]
-    joints_voxel: np.ndarray  # (N, 42, 3) voxels (x, y, z), hard argmax
-    rel_root_depth_bins: np.ndarray  # (N,) left-minus-right wrist depth, root bins
-    hand_type: np.ndarray  # (N, 2) probabilities [right, left]
-    patch_to_img: np.ndarray  # (N, 2, 3) patch px → original-image px (the batches' patch_to_flipped_img: no flip)
-    # Already decoded (u, v px, z mm rel. to own wrist), for predictors without heatmaps (eval/baselines.py);
-    # when set, joints_voxel and patch_to_img are not used.
-    joints_img_rel: np.ndarray | None = None
-
-
-def decode_predictions(predictions: Predictions, geometry: HeatmapGeometry = ORIGINAL_GEOMETRY
-                       ) -> tuple[np.ndarray, np.ndarray]:
-    """The decoding step alone (no ground truth): (N, 42, 3) u, v original-image px and z mm relative to each
-    joint's own wrist, and (N,) the left-minus-right wrist depth, mm. What eval writes to its predictions file
-    and what the evaluators score."""
-    joints_img_rel = predictions.joints_img_rel if predictions.joints_img_rel is not None else \
-        decode_joints(predictions.joints_voxel, predictions.patch_to_img, geometry)
-    return joints_img_rel, decode_rel_root(predictions.rel_root_depth_bins, geometry)
+    joints_img_rel: np.ndarray  # (N, 42, 3) u, v original-image px, z mm relative to the joint's own wrist
+    rel_root_depth_mm: np.ndarray  # (N,) left-minus-right wrist depth, mm
+    hand_type_prob: np.ndarray  # (N, 2) probabilities [right, left]
 
 
 @dataclass
@@ -70,35 +55,35 @@ class GroundTruth:
 
 
 class _Evaluator:
-    def __init__(self, joint_names: tuple[str, ...], geometry: HeatmapGeometry = ORIGINAL_GEOMETRY):
-        self.joint_names, self.geometry = joint_names, geometry
+    def __init__(self, joint_names: tuple[str, ...]):
+        self.joint_names = joint_names
         self.reset()
 
     def reset(self) -> None:
-        self._predictions: list[Predictions] = []
+        self._predictions: list[DecodedPredictions] = []
         self._truths: list[GroundTruth] = []
 
-    def update(self, predictions: Predictions, truth: GroundTruth) -> None:
+    def update(self, predictions: DecodedPredictions, truth: GroundTruth) -> None:
+        if not isinstance(predictions, DecodedPredictions):
+            raise TypeError(f"the evaluators take DecodedPredictions, not {type(predictions).__name__}")
         if len(predictions.keys) != len(truth.hand_type):
             raise ValueError(f"{len(predictions.keys)} predictions but {len(truth.hand_type)} ground-truth rows")
         self._predictions.append(predictions)
         self._truths.append(truth)
 
-    def _stacked(self) -> tuple[Predictions, GroundTruth]:
+    def _stacked(self) -> tuple[DecodedPredictions, GroundTruth]:
         if not self._predictions:
             raise ValueError("no samples to evaluate")
-        p = Predictions(sum((x.keys for x in self._predictions), []),
-                        *(np.concatenate([getattr(x, f) for x in self._predictions])
-                          for f in ("joints_voxel", "rel_root_depth_bins", "hand_type", "patch_to_img")))
-        if all(x.joints_img_rel is not None for x in self._predictions):
-            p.joints_img_rel = np.concatenate([x.joints_img_rel for x in self._predictions])
+        p = DecodedPredictions(sum((x.keys for x in self._predictions), []),
+                               *(np.concatenate([getattr(x, f) for x in self._predictions])
+                                 for f in ("joints_img_rel", "rel_root_depth_mm", "hand_type_prob")))
         t = GroundTruth(*(np.concatenate([getattr(x, f) for x in self._truths]) for f in GroundTruth.__dataclass_fields__))
         return p, t
 
-    def _decoded(self, p: Predictions, t: GroundTruth):
-        """Decoded joints (image px, mm) and relative root depth (mm), predicted camera joints before alignment,
-        per-joint errors of the aligned sets."""
-        pred_img, rel_root_mm = decode_predictions(p, self.geometry)
+    def _decoded(self, p: DecodedPredictions, t: GroundTruth):
+        """Joints (image px, mm) and relative root depth (mm), predicted camera joints before alignment, per-joint
+        errors of the aligned sets."""
+        pred_img, rel_root_mm = p.joints_img_rel, p.rel_root_depth_mm
         pred_cam = to_camera(pred_img, t.abs_depth_mm, t.root_joint_index, t.focal, t.princpt)
         errors = joint_errors(root_align(pred_cam, t.root_joint_index), root_align(t.joints_cam_mm, t.root_joint_index))
         return pred_img, rel_root_mm, pred_cam, errors
@@ -128,7 +113,7 @@ class InterHandEvaluator(_Evaluator):
         counted = np.isfinite(mrrpe)
         metrics["mrrpe"] = _rounded(float(mrrpe[counted].mean())) if counted.any() else None
         metrics["counts"]["mrrpe_samples"] = int(counted.sum())
-        correct = handedness_correct(p.hand_type, t.hand_type)
+        correct = handedness_correct(p.hand_type_prob, t.hand_type)
         valid = np.asarray(t.hand_type_valid) > 0
         metrics["handedness_accuracy"] = _rounded(float(correct[valid].mean())) if valid.any() else None
         metrics["counts"]["handedness_samples"] = int(valid.sum())
@@ -155,7 +140,7 @@ class SingleHandEvaluator(_Evaluator):
         names = tuple(name[2:] for name in self.joint_names[:JOINTS_PER_HAND])  # the hand's joints, side-free
         table, missing = self._table(names, means, counts)
         epe = _rounded(mean_over_joints(means))
-        correct = handedness_correct(p.hand_type, t.hand_type)
+        correct = handedness_correct(p.hand_type_prob, t.hand_type)
         metrics = {"epe": epe, "mpjpe": {"single": epe, "interacting": None, "all": epe}, "epe_per_joint": table,
                    "missing_joints": {"single": missing}, "mrrpe": None,
                    "handedness_accuracy": _rounded(float(correct.mean())),
@@ -168,11 +153,11 @@ def _rounded(value: float) -> float | None:
     return None if not np.isfinite(value) else round(float(value), 4)
 
 
-def _per_sample(p: Predictions, t: GroundTruth, pred_img, pred_cam, errors, rel_root_mm, correct) -> dict:
+def _per_sample(p: DecodedPredictions, t: GroundTruth, pred_img, pred_cam, errors, rel_root_mm, correct) -> dict:
     valid = np.asarray(t.joint_valid) > 0
     with np.errstate(invalid="ignore", divide="ignore"):
         sample_error = np.where(valid.any(1), (errors * valid).sum(1) / np.maximum(valid.sum(1), 1), np.nan)
     return {"key": list(p.keys), "joints_cam_mm": pred_cam.astype(np.float32),
-            "joints_img_px": pred_img[..., :2].astype(np.float32), "hand_type_prob": p.hand_type.astype(np.float32),
+            "joints_img_px": pred_img[..., :2].astype(np.float32), "hand_type_prob": p.hand_type_prob.astype(np.float32),
             "rel_root_depth_mm": rel_root_mm.astype(np.float32), "mean_error_mm": sample_error.astype(np.float32),
             "handedness_correct": correct, "hand_type": np.asarray(t.hand_type)}

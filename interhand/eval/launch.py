@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from interhand.config import EvalConfig
-from interhand.eval.run import eval_shard_dir, result_dir, run
+from interhand.eval.run import result_dir, run
+from interhand.eval.split_folder import open_split
 from interhand.runtime.launch import start_workers
 
 __all__ = ["launch"]
@@ -16,9 +17,9 @@ def launch(config: EvalConfig) -> tuple[int, Path]:
     """Check the request (shards, checkpoint, GPUs) and score on the processes `config.launch` asks for. Returns
     the exit status and the result folder (its report.txt is what the CLI shows: rank 0 wrote it, whichever
     process that was)."""
-    eval_shard_dir(config)
+    split = open_split(config)
     results = result_dir(config)  # resolves the checkpoint: fails here, before starting processes
     if config.launch.in_process:
-        run(config)
+        run(config, split)
         return 0, results
     return start_workers("interhand.eval.run", config), results

@@ -127,8 +127,8 @@ def write_figures(metrics: dict, per_sample: dict, rows: dict, shard_dir: Path, 
                   overlays: int, dataset: str) -> None:
     """Eval's figures of one scored set (per-joint error, error by hand type, and `overlays` worst and as many
     random samples drawn on their frames, read from the shards); also what `interhand score` draws for each file
-    and protocol. `metrics`, `per_sample` and `rows` are `interhand.eval.scoring.score_file`'s."""
-    # Imported here: the CLI imports this module through eval/score.py and stays free of OpenCV until a job runs.
+    and protocol. `metrics`, `per_sample` and `rows` are `interhand.eval.score_file.score_file`'s."""
+    # Imported here: the CLI imports this module through eval/score_job.py and stays free of OpenCV until a job runs.
     from interhand.loaders.decode import decode_image
 
     per_joint = metrics.get("mpjpe_per_joint") or {"single": metrics["epe_per_joint"]}

@@ -15,7 +15,7 @@ manifest's `root_joint_index` says):
   wrist depth. The absolute wrist depths come from RootNet or the ground truth (`--root-source`).
 
 Optional in every form: `hand_type_prob` (N, 2), [p_right, p_left]. This module reads, writes and checks the
-files; `interhand.eval.scoring` turns them into the evaluator's inputs.
+files; `interhand.eval.score_file` turns them into the evaluator's inputs.
 """
 
 from __future__ import annotations

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-__all__ = ["format_report", "format_comparison", "format_value"]
+import json
+from pathlib import Path
+
+__all__ = ["format_report", "format_comparison", "format_value", "run_evaluations"]
 
 
 def format_value(value, digits: int = 2) -> str:
@@ -82,3 +85,13 @@ def format_comparison(results: dict[str, dict]) -> str:
                     for name, value in trained]
         lines.append("; ".join(verdicts))
     return "\n".join(lines) + "\n"
+
+
+def run_evaluations(run_dir: Path, split: str | None = None) -> dict[str, dict]:
+    """A run's evaluations: RUN_DIR/result/<name>/metrics.json by name, sorted (only `split`'s when given)."""
+    results = {}
+    for path in sorted((Path(run_dir) / "result").glob("*/metrics.json")):
+        metrics = json.loads(path.read_text())
+        if not split or metrics.get("split") == split:
+            results[path.parent.name] = metrics
+    return results

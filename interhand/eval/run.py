@@ -4,7 +4,7 @@ Reads only the shards, their manifest and the checkpoint. Each rank predicts its
 augmentation, the shards' order, every sample exactly once); rank 0 gathers, joins the ground truth from
 the manifest by key, and writes OUTPUT/result/<run>/{predictions.parquet, per_sample.parquet, metrics.json,
 report.txt} and OUTPUT/vis/<run>/ figures. The same checkpoint and shards give the same metrics.json. The metrics
-are those of predictions.parquet (the image_relative form of eval/predictions.py) scored by eval/scoring.py,
+are those of predictions.parquet (the image_relative form of eval/predictions.py) scored by eval/score_file.py,
 the code behind `interhand score`.
 """
 
@@ -21,50 +21,27 @@ import torch.distributed as dist
 from interhand import __version__
 from interhand.config import EvalConfig
 from interhand.eval.baselines import fit_mean_pose, mean_pose_image_predictions
-from interhand.eval.evaluators import Predictions, decode_predictions
+from interhand.eval.evaluators import DecodedPredictions
+from interhand.eval.metrics import decode_joints, decode_rel_root
 from interhand.eval.plots import figure_title, write_figures
 from interhand.eval.predictions import PredictionFile, write_predictions
 from interhand.eval.report import format_report
-from interhand.eval.scoring import match_rows, protocol_mask, read_rows, score_file, write_per_sample
-from interhand.geometry.heatmap import ORIGINAL_GEOMETRY, heatmap_geometry, rel_root_depth_to_bins
+from interhand.eval.score_file import match_rows, protocol_mask, read_rows, score_file, write_per_sample
+from interhand.eval.split_folder import SplitFolder, open_split
+from interhand.geometry.heatmap import ORIGINAL_GEOMETRY, heatmap_geometry
 from interhand.loaders.batch import images_to_float
 from interhand.loaders.build import build_loader
-from interhand.manifests.index_check import recorded_file_problems
-from interhand.manifests.query import samples_without_rootnet
 from interhand.model import InterNet, load_checkpoint
 from interhand.model.snapshots import latest_snapshot, snapshot_path
 from interhand.progress import progress
 from interhand.runtime.ddp import DistContext, distributed
-from interhand.shard_format import FORMAT_VERSION, MANIFEST_FILE
+from interhand.shard_format import FORMAT_VERSION
 from interhand.shard_format.dataset_json import read_dataset_json
 from interhand.skeleton import NUM_JOINTS
 
-__all__ = ["run", "resolve_checkpoint", "eval_shard_dir", "run_name", "result_dir", "CONFIG_TYPE"]
+__all__ = ["run", "resolve_checkpoint", "run_name", "result_dir", "CONFIG_TYPE"]
 
 CONFIG_TYPE = EvalConfig  # what a torchrun worker (interhand.runtime.worker) reads
-
-
-def eval_shard_dir(config: EvalConfig) -> Path:
-    """The split's shard folder, checked: finished shards (`read_dataset_json`) of the dataset, subset and split
-    asked for, with samples, whose manifest (the ground truth) has the SHA-256 dataset.json records, and
-    RootNet outputs when --root-source rootnet."""
-    shard_dir = Path(config.shards) / config.dataset / config.annot_subset / config.split
-    dataset = read_dataset_json(shard_dir, config.loader.accept_incomplete)
-    found = (dataset.dataset, dataset.subset, dataset.split)
-    if found != (config.dataset, config.annot_subset, config.split):
-        raise ValueError(f"{shard_dir / 'dataset.json'}: shards of {'/'.join(map(str, found))}, but eval was asked "
-                         f"for {config.dataset}/{config.annot_subset}/{config.split} (refused: it would be mislabelled)")
-    if not dataset.counts.samples:
-        raise ValueError(f"{shard_dir}: the split has no samples (every annotation was rejected: see errors.parquet)")
-    problems = recorded_file_problems(shard_dir, dataset, (MANIFEST_FILE,))
-    if problems:
-        raise ValueError(f"{shard_dir}: {problems[0]}; the ground truth cannot be trusted (`interhand verify`)")
-    if config.root_source == "rootnet":
-        missing, total, _ = samples_without_rootnet(shard_dir)
-        if missing:
-            raise ValueError(f"{shard_dir}: {missing} of {total} samples have no RootNet output; "
-                             "use --root-source gt, or make the shards with the RootNet files present")
-    return shard_dir
 
 
 def resolve_checkpoint(config: EvalConfig) -> Path | None:
@@ -110,46 +87,48 @@ def result_dir(config: EvalConfig) -> Path:
     return Path(config.run_dir) / "result" / run_name(config, resolve_checkpoint(config))
 
 
-def _collect(model, loader, geometry, device, oracle: bool, bar, world_size: int = 1) -> Predictions:
-    keys, voxels, root_bins, hands, patch_to_img = [], [], [], [], []
+def _collect(model, loader, geometry, device, oracle: bool, bar, world_size: int = 1) -> DecodedPredictions:
+    """Predict every sample of this rank's share; each batch's output is decoded (voxels → image) right away."""
+    keys, joints_img_rel, rel_root_mm, hands = [], [], [], []
     for batch in loader:
         bar.update(len(batch.keys) * world_size)  # rank 0's count stands for all ranks
         if oracle:  # a perfect heatmap's hard argmax is the nearest voxel of the target
-            voxel = batch.joints_voxel.round().clamp(0, geometry.heatmap_size - 1)
-            voxels.append(voxel.numpy())
-            root_bins.append(batch.rel_root_depth_bins[:, 0].numpy())
+            voxel = batch.joints_voxel.round().clamp(0, geometry.heatmap_size - 1).numpy()
+            root_bins = batch.rel_root_depth_bins[:, 0].numpy()
             hands.append(batch.hand_type.numpy())
         else:
             output = model.predict(images_to_float(batch.image, batch.colour, device))
-            voxels.append(output["joints_voxel"].float().cpu().numpy())
-            root_bins.append(output["rel_root_depth_bins"][:, 0].float().cpu().numpy())
+            voxel = output["joints_voxel"].float().cpu().numpy()
+            root_bins = output["rel_root_depth_bins"][:, 0].float().cpu().numpy()
             hands.append(output["hand_type"].float().cpu().numpy())
         keys.extend(batch.keys)
-        patch_to_img.append(batch.patch_to_flipped_img.numpy())  # evaluation never flips: the image frame
+        # evaluation never flips: the patch's frame maps to the image's
+        joints_img_rel.append(decode_joints(voxel, batch.patch_to_flipped_img.numpy(), geometry))
+        rel_root_mm.append(decode_rel_root(root_bins, geometry))
     if not keys:
-        return Predictions([], np.zeros((0, NUM_JOINTS, 3)), np.zeros(0), np.zeros((0, 2)), np.zeros((0, 2, 3)))
-    return Predictions(keys, np.concatenate(voxels), np.concatenate(root_bins), np.concatenate(hands),
-                       np.concatenate(patch_to_img))
+        return DecodedPredictions([], np.zeros((0, NUM_JOINTS, 3)), np.zeros(0), np.zeros((0, 2)))
+    return DecodedPredictions(keys, np.concatenate(joints_img_rel), np.concatenate(rel_root_mm), np.concatenate(hands))
 
 
-def _gather(predictions: Predictions, context: DistContext) -> Predictions:
+def _gather(predictions: DecodedPredictions, context: DistContext) -> DecodedPredictions:
     if not context.distributed:
         return predictions
     parts = [None] * context.world_size
     dist.all_gather_object(parts, predictions)
-    return Predictions(sum((p.keys for p in parts), []),
-                       *(np.concatenate([getattr(p, name) for p in parts])
-                         for name in ("joints_voxel", "rel_root_depth_bins", "hand_type", "patch_to_img")))
+    return DecodedPredictions(sum((p.keys for p in parts), []),
+                              *(np.concatenate([getattr(p, name) for p in parts])
+                                for name in ("joints_img_rel", "rel_root_depth_mm", "hand_type_prob")))
 
 
-def run(config: EvalConfig) -> dict | None:
-    """Score; returns metrics.json's content on rank 0 (None on the others)."""
+def run(config: EvalConfig, split: SplitFolder | None = None) -> dict | None:
+    """Score; returns metrics.json's content on rank 0 (None on the others). `split`: the folder `open_split`
+    checked already in this process (else it is opened here)."""
     with distributed(use_gpu=bool(config.launch.gpu)) as context:
-        return _evaluate(config, context)
+        return _evaluate(config, context, split or open_split(config))
 
 
-def _evaluate(config: EvalConfig, context: DistContext) -> dict | None:
-    shard_dir = eval_shard_dir(config)
+def _evaluate(config: EvalConfig, context: DistContext, split: SplitFolder) -> dict | None:
+    shard_dir = split.path
     checkpoint = resolve_checkpoint(config)
     model = None if checkpoint is None else load_checkpoint(checkpoint, map_location=context.device)
     if model is not None and config.baseline == "untrained":
@@ -161,11 +140,11 @@ def _evaluate(config: EvalConfig, context: DistContext) -> dict | None:
         if not context.is_main:
             return None
         every_row = read_rows(shard_dir)
-        predictions = _mean_pose_predictions(config, every_row, geometry)
+        predictions = _mean_pose_predictions(config, every_row)
     else:
         loader = build_loader(shard_dir, config.loader, context.rank, context.world_size, with_keys=True,
                               geometry=geometry, on_gpu=context.device.type == "cuda")
-        samples = read_dataset_json(shard_dir, config.loader.accept_incomplete).counts.samples
+        samples = split.dataset.counts.samples
         with torch.no_grad(), progress(total=samples, desc=f"eval {config.split}", unit="img",
                                        enabled=context.is_main) as bar:
             predictions = _gather(_collect(model, loader, geometry, context.device, config.oracle, bar,
@@ -174,15 +153,13 @@ def _evaluate(config: EvalConfig, context: DistContext) -> dict | None:
             return None
         every_row = read_rows(shard_dir)
     images_per_s = len(predictions.keys) / max(time.perf_counter() - start, 1e-9)
-    joints_img_rel, rel_root_mm = decode_predictions(predictions, geometry)  # decoded once, scored from the file
     name = run_name(config, checkpoint)
     results, vis_dir = Path(config.run_dir) / "result" / name, Path(config.run_dir) / "vis" / name
     results.mkdir(parents=True, exist_ok=True)
     vis_dir.mkdir(parents=True, exist_ok=True)
     # The metrics are the score of the predictions file as written (float32), so that `interhand score` on
     # it reproduces them exactly.
-    predictions_file = _prediction_file(config, predictions, joints_img_rel, rel_root_mm, name, checkpoint,
-                                        results / "predictions.parquet")
+    predictions_file = _prediction_file(config, predictions, name, checkpoint, results / "predictions.parquet")
     write_predictions(predictions_file.path, predictions_file)
     metrics, per_sample, rows = score_file(predictions_file, every_row,
                                            match_rows(predictions_file, every_row, str(shard_dir / "manifest.parquet")),
@@ -209,24 +186,21 @@ def _source_label(config: EvalConfig, checkpoint: Path | None) -> str:
     return str(checkpoint)
 
 
-def _mean_pose_predictions(config: EvalConfig, rows: dict, geometry) -> Predictions:
+def _mean_pose_predictions(config: EvalConfig, rows: dict) -> DecodedPredictions:
     train_dir = Path(config.shards) / config.dataset / config.annot_subset / "train"
     read_dataset_json(train_dir)  # a clear FileNotFoundError when the train split has no finished shards
     joints_img_rel, rel_root_mm, hand_type_prob = mean_pose_image_predictions(
         fit_mean_pose(train_dir), np.array(rows["joints_cam_mm"]), np.array(rows["root_joint_index"]),
         np.array(rows["hand_type"]), np.array(rows["focal"]), np.array(rows["princpt"]))
-    count = len(rows["key"])
-    rel_root_bins, _ = rel_root_depth_to_bins(rel_root_mm, np.ones(count), geometry)
-    return Predictions(list(rows["key"]), np.zeros((count, NUM_JOINTS, 3)), rel_root_bins, hand_type_prob,
-                       np.zeros((count, 2, 3)), joints_img_rel)
+    return DecodedPredictions(list(rows["key"]), joints_img_rel, rel_root_mm, hand_type_prob)
 
 
-def _prediction_file(config: EvalConfig, predictions: Predictions, joints_img_rel: np.ndarray, rel_root_mm: np.ndarray,
-                     name: str, checkpoint: Path | None, path: Path) -> PredictionFile:
-    """The eval's decoded predictions (`decode_predictions`) in the image_relative file form (eval/predictions.py),
-    rounded to the file's float32."""
-    arrays = {"joints_img_px": joints_img_rel[..., :2], "joints_rel_depth_mm": joints_img_rel[..., 2],
-              "rel_root_depth_mm": rel_root_mm, "hand_type_prob": predictions.hand_type}
+def _prediction_file(config: EvalConfig, predictions: DecodedPredictions, name: str, checkpoint: Path | None,
+                     path: Path) -> PredictionFile:
+    """The eval's decoded predictions in the image_relative file form (eval/predictions.py), rounded to the file's
+    float32."""
+    arrays = {"joints_img_px": predictions.joints_img_rel[..., :2], "joints_rel_depth_mm": predictions.joints_img_rel[..., 2],
+              "rel_root_depth_mm": predictions.rel_root_depth_mm, "hand_type_prob": predictions.hand_type_prob}
     metadata = {"dataset": config.dataset, "annot_subset": config.annot_subset, "split": config.split, "name": name,
                 "source": _source_label(config, checkpoint), "root_source": config.root_source}
     return PredictionFile(str(path), metadata, list(predictions.keys), None,

@@ -21,13 +21,16 @@ def world_to_camera(joints_world_mm: np.ndarray, camrot: np.ndarray, campos_mm: 
     return (np.asarray(joints_world_mm) - np.asarray(campos_mm).reshape(1, 3)) @ np.asarray(camrot).T
 
 
-def camera_to_pixel(joints_cam_mm: np.ndarray, focal: np.ndarray, princpt: np.ndarray) -> np.ndarray:
+def camera_to_pixel(joints_cam_mm: np.ndarray, focal: np.ndarray, princpt: np.ndarray,
+                    depth_epsilon: float = _DEPTH_EPSILON) -> np.ndarray:
     """(..., N, 3) camera mm → (..., N, 2) image px (u, v) (the original's cam2pixel).
 
     `focal` and `princpt` are (..., 2): one camera per leading index (a batch), or (2,) for all points.
+    `depth_epsilon`: added to Z before dividing; 0 for a plain pinhole (scoring a predicted camera pose, where the
+    original has no projection to agree with).
     """
     joints_cam_mm = np.asarray(joints_cam_mm)
-    depth = joints_cam_mm[..., 2:3] + _DEPTH_EPSILON
+    depth = joints_cam_mm[..., 2:3] + depth_epsilon
     return joints_cam_mm[..., :2] / depth * np.asarray(focal)[..., None, :] + np.asarray(princpt)[..., None, :]
 
 

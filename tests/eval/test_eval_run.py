@@ -133,3 +133,33 @@ def test_eval_on_several_cpu_processes_leaves_no_temporary_config_behind(synth_i
     assert eval_launch.launch(config) == (0, tmp_path / "result" / run_name(config, None))
     (path, processes), = seen
     assert processes == 2 and not Path(path).exists() and not Path(path).parent.exists()
+
+
+def test_each_prediction_is_decoded_once_right_after_the_forward_pass(synth_ih26m_shards, tmp_path, monkeypatch):
+    import interhand.eval.run as eval_run
+
+    decoded = []
+    for name in ("decode_joints", "decode_rel_root"):
+        def counting(values, *args, _decode=getattr(eval_run, name), _name=name):
+            decoded.append((_name, len(values)))
+            return _decode(values, *args)
+        monkeypatch.setattr(eval_run, name, counting)
+    metrics = run(_config(synth_ih26m_shards.parent.parent, tmp_path, oracle=True, split="val", root="gt", vis=0))
+    for name in ("decode_joints", "decode_rel_root"):
+        assert sum(count for called, count in decoded if called == name) == metrics["counts"]["samples"] == 48
+
+
+def test_one_in_process_evaluation_opens_and_checks_its_split_folder_once(synth_ih26m_shards, tmp_path, monkeypatch):
+    import interhand.eval.split_folder as split_folder
+    from interhand.eval.launch import launch
+
+    calls = []
+    for name in ("read_dataset_json", "recorded_file_problems", "samples_without_rootnet"):
+        def counting(*args, _check=getattr(split_folder, name), _name=name):
+            calls.append(_name)
+            return _check(*args)
+        monkeypatch.setattr(split_folder, name, counting)
+    status, _ = launch(_config(synth_ih26m_shards.parent.parent, tmp_path, oracle=True, split="test", root="rootnet",
+                               vis=0))
+    assert status == 0
+    assert sorted(calls) == ["read_dataset_json", "recorded_file_problems", "samples_without_rootnet"]

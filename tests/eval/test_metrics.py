@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from interhand.eval.evaluators import GroundTruth, InterHandEvaluator, Predictions, SingleHandEvaluator
+from interhand.eval.evaluators import DecodedPredictions, GroundTruth, InterHandEvaluator, SingleHandEvaluator
 from interhand.eval.metrics import (
     decode_joints,
+    decode_rel_root,
     hand_confusion,
     handedness_correct,
     mean_over_joints,
@@ -86,9 +87,10 @@ def _sample(hand_type: str, z_offset_bins: dict[int, float] | None = None, rel_r
 
 
 def _evaluate(samples, evaluator_class=InterHandEvaluator, names=IH26M_JOINT_NAMES, roots=(20, 41)):
-    predictions = Predictions([f"k{i}" for i in range(len(samples))], np.stack([s[0][0] for s in samples]),
-                              np.array([s[0][1] for s in samples]), np.array([s[0][2] for s in samples]),
-                              np.stack([IDENTITY] * len(samples)))
+    joints_img_rel = decode_joints(np.stack([s[0][0] for s in samples]), np.stack([IDENTITY] * len(samples)))
+    predictions = DecodedPredictions([f"k{i}" for i in range(len(samples))], joints_img_rel,
+                                     decode_rel_root(np.array([s[0][1] for s in samples])),
+                                     np.array([s[0][2] for s in samples]))
     truth = GroundTruth(np.stack([s[1][0] for s in samples]), np.stack([s[1][1] for s in samples]),
                         np.array([s[1][2] for s in samples]), np.array([s[1][3] for s in samples]),
                         np.stack([FOCAL] * len(samples)), np.stack([PRINCPT] * len(samples)),
@@ -185,3 +187,11 @@ def test_the_evaluator_reports_hand_confusion_as_the_share_of_counted_joints():
     assert perfect["hand_confusion"] == 0.0
     single_only, _ = _evaluate([_sample("right")])
     assert single_only["hand_confusion"] is None and single_only["counts"]["hand_confusion_joints"] == 0
+
+
+def test_the_evaluators_take_decoded_predictions_only():
+    """Nothing voxel-shaped reaches an evaluator: a network's output is decoded before (eval/run.py)."""
+    prediction, truth = _sample("right")
+    evaluator = InterHandEvaluator(IH26M_JOINT_NAMES)
+    with pytest.raises(TypeError, match="DecodedPredictions"):
+        evaluator.update({"joints_voxel": prediction[0][None]}, GroundTruth(*(np.zeros(1) for _ in range(8))))

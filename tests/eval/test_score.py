@@ -15,11 +15,11 @@ import torch
 from click.testing import CliRunner
 
 from interhand.cli import main
-from interhand.config import EVAL_LOADER, EvalConfig, ModelConfig
+from interhand.config import EVAL_LOADER, EvalConfig, ModelConfig, ScoreConfig
 from interhand.eval.predictions import PredictionFile, read_predictions, write_predictions
 from interhand.eval.run import run as eval_run
-from interhand.eval.score import ScoreConfig, run
-from interhand.eval.scoring import read_rows
+from interhand.eval.score_file import read_rows
+from interhand.eval.score_job import run
 from interhand.model import InterNet, save_checkpoint
 
 METRIC_FIELDS = ("mpjpe", "mpjpe_per_joint", "missing_joints", "counts", "mrrpe", "handedness_accuracy", "hand_confusion",
@@ -122,7 +122,7 @@ def test_image_relative_takes_the_wrist_depths_from_the_root_source(shards_root,
     arrays = {"joints_img_px": uv, "joints_rel_depth_mm": joints[..., 2] - np.take_along_axis(joints[..., 2], own, 1),
               "rel_root_depth_mm": joints[index, roots[:, 1], 2] - joints[index, roots[:, 0], 2]}
     path = write_predictions(tmp_path / "p.npz", _file(val_rows, arrays, "image_relative", by="annotation_id"))
-    gt = run(ScoreConfig(shards=str(shards_root), out_dir=str(tmp_path / "gt"), root="gt", vis=0), [path])["p"]["all"]
+    gt = run(ScoreConfig(shards=str(shards_root), out_dir=str(tmp_path / "gt"), root_source="gt", vis=0), [path])["p"]["all"]
     assert gt["mpjpe"]["all"] < 1e-3 and gt["mrrpe"] < 1e-3 and gt["root_source"] == "gt"
     assert gt["handedness_accuracy"] is None and "handedness_accuracy" in gt["not_scored"]
     rootnet = run(ScoreConfig(shards=str(shards_root), out_dir=str(tmp_path / "rn"), vis=0), [path])["p"]["all"]

@@ -9,7 +9,7 @@ import numpy as np
 from click.testing import CliRunner
 
 from interhand.cli import main
-from interhand.eval.scoring import read_rows
+from interhand.eval.score_file import read_rows
 
 SCORING = Path(__file__).resolve().parents[2] / "docs/scoring.md"
 

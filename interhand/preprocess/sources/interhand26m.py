@@ -18,6 +18,7 @@ import numpy as np
 
 from interhand.geometry.bbox import process_bbox_float32
 from interhand.geometry.camera import camera_to_pixel, world_to_camera
+from interhand.manifests.aid_list import parse_aid_list
 from interhand.preprocess.json_stream import JsonStream, JsonStructureError
 from interhand.preprocess.sources.coco_stream import join_records
 from interhand.preprocess.sources.common import (
@@ -61,14 +62,10 @@ def resolve_layout(root: Path, split: str, subset: str, layout: str) -> tuple[st
 def read_aid_list(path: Path) -> set[int]:
     """Annotation ids, one per line (the H-subset lists `aid_human_annot_<split>.txt`)."""
     require_file(path, "annotation id list")
-    ids = set()
-    for line_number, line in enumerate(path.read_text().splitlines(), start=1):
-        if line.strip():
-            try:
-                ids.add(int(line.strip()))
-            except ValueError:
-                raise SourceError(f"{path} line {line_number}: {line!r} is not an annotation id") from None
-    return ids
+    try:
+        return parse_aid_list(path)
+    except ValueError as error:
+        raise SourceError(str(error)) from None
 
 
 def _stream_frames(path: Path, decode) -> dict[tuple[str, str], object]:

@@ -2,7 +2,7 @@
 
 For each file and each protocol (all test frames; the H subset given by its annotation-id list; interacting
 frames only) it writes OUT/<name>/<protocol>/{metrics.json, report.txt, per_sample.parquet} and the figures
-`interhand eval` draws, computed by the same evaluator (eval/scoring.py); then OUT/comparison.{txt,csv} and one
+`interhand eval` draws, computed by the same evaluator (eval/score_file.py); then OUT/comparison.{txt,csv} and one
 OUT/comparison_<protocol>.png putting the files side by side.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -19,69 +19,29 @@ from interhand import __version__
 from interhand.config import (
     EVAL_LOADER,
     EVAL_SPLITS,
-    PREPROCESS_SUBSETS,
     TRAIN_DATASETS,
     EvalConfig,
     PreprocessConfig,
+    ScoreConfig,
     current_field_names,
 )
 from interhand.eval.plots import figure_title, write_figures
 from interhand.eval.predictions import PredictionFile, PredictionFileError, read_predictions
 from interhand.eval.report import format_report
-from interhand.eval.score_table import format_score_table, plot_score_comparison, score_table_csv
-from interhand.eval.scoring import (
-    PROTOCOLS,
-    SCORE_ROOT_SOURCES,
+from interhand.eval.score_file import (
     match_rows,
     protocol_mask,
     read_rows,
     score_file,
     write_per_sample,
 )
-from interhand.preprocess.sources import SourceError
-from interhand.preprocess.sources.interhand26m import read_aid_list
+from interhand.eval.score_tables import format_score_table, plot_score_comparison, score_table_csv
+from interhand.eval.split_folder import SplitFolder, open_split
+from interhand.manifests.aid_list import parse_aid_list
 from interhand.shard_format import FORMAT_VERSION
-from interhand.shard_format.dataset_json import DatasetJson, read_dataset_json
+from interhand.shard_format.dataset_json import DatasetJson
 
-__all__ = ["ScoreConfig", "ScoreTarget", "run", "read_prediction_files", "score_target", "parse_protocols"]
-
-
-@dataclass(frozen=True)
-class ScoreConfig:
-    """A scoring job: prediction files scored on one split's shards, under one or more protocols."""
-
-    dataset: str = field(default="", metadata={"help": "dataset of the shards (default: the one the files name)"})
-    shards: str = field(default="shards", metadata={"help": "shards root: reads SHARDS/<dataset>/<annot-subset>/<split>"})
-    annot_subset: str = field(default="", metadata={
-        "help": "annotation subset of the shards (default: the one the first file names, else all)"})
-    split: str = field(default="", metadata={"help": "split to score (default: the one the files name)"})
-    root: str = field(default="", metadata={
-        "help": "absolute wrist depth for the image_relative form: rootnet or gt (default: the one the file records, "
-                "else rootnet); the other forms carry their own"})
-    protocols: tuple = field(default=("all",), metadata={"help": "protocols to score: all, human_annot, interacting"})
-    aid_list: str = field(default="", metadata={
-        "help": "H-subset annotation ids, one per line, for --protocol human_annot (default: "
-                "aid_human_annot_<split>.txt in --data)"})
-    data: str = field(default="", metadata={
-        "help": "dataset folder holding aid_human_annot_<split>.txt (default: the folder the shards were made from)"})
-    out_dir: str = field(default="score", metadata={"help": "output folder: <name>/<protocol>/ and comparison.*"})
-    vis: int = field(default=8, metadata={"help": "overlays of the N worst and N random samples per file and protocol"})
-    accept_incomplete: bool = field(default=False, metadata={
-        "help": "score shards whose run failed --max-errors (dataset.json complete: false) instead of refusing them"})
-
-    def __post_init__(self) -> None:
-        for name, value, allowed in (("dataset", self.dataset, TRAIN_DATASETS), ("split", self.split, EVAL_SPLITS),
-                                     ("annot_subset", self.annot_subset, PREPROCESS_SUBSETS),
-                                     ("root", self.root, SCORE_ROOT_SOURCES)):
-            if value and value not in allowed:
-                raise ValueError(f"{name}={value!r} is not one of {', '.join(allowed)}")
-        if not self.protocols or set(self.protocols) - set(PROTOCOLS):
-            raise ValueError(f"protocols={list(self.protocols)!r}: each one of {', '.join(PROTOCOLS)}")
-        if self.dataset and self.dataset != "interhand26m" and set(self.protocols) != {"all"}:
-            raise ValueError(f"protocols={list(self.protocols)!r}: human_annot and interacting are InterHand2.6M's "
-                             f"protocols; {self.dataset} has only 'all'")
-        if self.vis < 0:
-            raise ValueError(f"vis={self.vis!r} must be at least 0")
+__all__ = ["ScoreTarget", "run", "read_prediction_files", "score_target", "parse_protocols"]
 
 
 def parse_protocols(values: tuple[str, ...] | list[str]) -> tuple[str, ...]:
@@ -106,7 +66,7 @@ def _resolved(config: ScoreConfig, files: list[PredictionFile]) -> tuple[str, st
 
 
 def _root_source(config: ScoreConfig, predictions: PredictionFile) -> str:
-    return config.root or predictions.metadata.get("root_source") or "rootnet"
+    return config.root_source or predictions.metadata.get("root_source") or "rootnet"
 
 
 def _human_ids(config: ScoreConfig, shard_dir: Path, dataset: DatasetJson, split: str) -> set[int] | None:
@@ -125,10 +85,9 @@ def _human_ids(config: ScoreConfig, shard_dir: Path, dataset: DatasetJson, split
         if not path.is_file():
             raise ValueError(f"--protocol human_annot needs the H-subset id list: {path} does not exist; pass "
                              "--aid-list FILE (annotation ids, one per line) or --data DATASET_FOLDER")
-    try:
-        return read_aid_list(path)
-    except SourceError as error:
-        raise ValueError(str(error)) from None
+    if not path.is_file():
+        raise ValueError(f"annotation id list not found: {path}")
+    return parse_aid_list(path)
 
 
 def _labels(files: list[PredictionFile]) -> list[str]:
@@ -173,17 +132,15 @@ def run(config: ScoreConfig, paths: list[Path]) -> dict[str, dict[str, dict]]:
 
 def score_target(config: ScoreConfig, target: ScoreTarget) -> dict[str, dict[str, dict]]:
     """`run` on files already read (`read_prediction_files`)."""
-    # Imported here: this module stays free of torch, so that the CLI can build its options from ScoreConfig.
-    from interhand.eval.run import eval_shard_dir
-
     files, dataset, annot_subset, split = target.files, target.dataset, target.annot_subset, target.split
     roots = {_root_source(config, predictions) for predictions in files if predictions.form == "image_relative"}
     eval_config = EvalConfig(dataset=dataset, shards=config.shards, annot_subset=annot_subset, split=split,
                              root_source="rootnet" if "rootnet" in roots else "gt", run_dir=config.out_dir,
                              loader=replace(EVAL_LOADER, accept_incomplete=config.accept_incomplete))
-    shard_dir = eval_shard_dir(eval_config)
+    split_folder = open_split(eval_config)
+    shard_dir = split_folder.path
     rows = read_rows(shard_dir)
-    human, masks = _protocol_masks(config, shard_dir, rows, split)
+    human, masks = _protocol_masks(config, split_folder, rows, split)
     results: dict[str, dict[str, dict]] = {}
     for label, predictions in zip(_labels(files), files):
         row_index = match_rows(predictions, rows, str(shard_dir / "manifest.parquet"))
@@ -208,10 +165,11 @@ def score_target(config: ScoreConfig, target: ScoreTarget) -> dict[str, dict[str
     return results
 
 
-def _protocol_masks(config: ScoreConfig, shard_dir: Path, rows: dict, split: str) -> tuple[set | None, dict]:
+def _protocol_masks(config: ScoreConfig, split_folder: SplitFolder, rows: dict, split: str
+                    ) -> tuple[set | None, dict]:
     """(the H-subset ids or None, {protocol: (rows,) bool}); a protocol that selects no sample is an error."""
-    record = read_dataset_json(shard_dir, config.accept_incomplete)
-    human = _human_ids(config, shard_dir, record, split) if "human_annot" in config.protocols else None
+    shard_dir = split_folder.path
+    human = _human_ids(config, shard_dir, split_folder.dataset, split) if "human_annot" in config.protocols else None
     masks = {protocol: np.ones(len(rows["key"]), dtype=bool) if protocol == "human_annot" and human is None
              else protocol_mask(protocol, rows, human) for protocol in config.protocols}
     for protocol, mask in masks.items():

@@ -25,20 +25,20 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from interhand.eval.evaluators import GroundTruth, InterHandEvaluator, Predictions, SingleHandEvaluator
+from interhand.config import PROTOCOLS
+from interhand.eval.evaluators import DecodedPredictions, GroundTruth, InterHandEvaluator, SingleHandEvaluator
 from interhand.eval.predictions import PredictionFile, PredictionFileError
-from interhand.geometry.heatmap import ORIGINAL_GEOMETRY, block_root_index, rel_root_depth_to_bins
+from interhand.geometry.camera import camera_to_pixel
+from interhand.geometry.heatmap import block_root_index
 from interhand.manifests.read import read_manifest
-from interhand.skeleton import IH26M_JOINT_NAMES, NUM_JOINTS, STB_RHD_JOINT_NAMES
+from interhand.skeleton import IH26M_JOINT_NAMES, STB_RHD_JOINT_NAMES
 
-__all__ = ["ROW_COLUMNS", "PROTOCOLS", "SCORE_ROOT_SOURCES", "read_rows", "match_rows", "protocol_mask",
+__all__ = ["ROW_COLUMNS", "read_rows", "match_rows", "protocol_mask",
            "score_file", "write_per_sample", "take_rows"]
 
 ROW_COLUMNS = ["key", "annotation_id", "joints_cam_mm", "joints_img", "joint_valid", "hand_type", "hand_type_valid",
                "focal", "princpt", "abs_depth_gt_mm", "rootnet_abs_depth_mm", "root_joint_index", "shard",
                "image_offset", "image_size", "capture", "camera", "frame_idx"]
-PROTOCOLS = ("all", "human_annot", "interacting")
-SCORE_ROOT_SOURCES = ("rootnet", "gt")  # for the image_relative form; the others carry their own depth
 _SHOWN = 5  # ids named in an error or a report
 
 
@@ -133,7 +133,7 @@ def _from_camera(path, keys, joints_cam_mm, truth: GroundTruth):
     bad = ~np.isfinite(joints_cam_mm).all(axis=-1) | (np.nan_to_num(joints_cam_mm[..., 2]) <= 0)
     _unusable(path, keys, bad, valid, "non-finite values or joints not in front of the camera (z <= 0)")
     joints = np.where(bad[..., None], np.array([0.0, 0.0, 1000.0]), joints_cam_mm)
-    uv_px = joints[..., :2] / joints[..., 2:3] * truth.focal[:, None, :] + truth.princpt[:, None, :]
+    uv_px = camera_to_pixel(joints, truth.focal, truth.princpt, depth_epsilon=0.0)
     return _from_image_depth(path, keys, uv_px, joints[..., 2], truth)
 
 
@@ -200,11 +200,10 @@ def score_file(predictions: PredictionFile, rows: dict, row_index: np.ndarray, i
                                                                                  truth)
     hand_prob = predictions.arrays.get("hand_type_prob")
     count = len(chosen)
-    evaluated = Predictions(keys, np.zeros((count, NUM_JOINTS, 3), np.float32), rel_root_depth_to_bins(
-        rel_root, np.ones(count), ORIGINAL_GEOMETRY)[0], np.zeros((count, 2)) if hand_prob is None else hand_prob[chosen],
-        np.zeros((count, 2, 3), np.float32), joints_img_rel)
+    evaluated = DecodedPredictions(keys, joints_img_rel, rel_root,
+                                   np.zeros((count, 2)) if hand_prob is None else hand_prob[chosen])
     names = IH26M_JOINT_NAMES if dataset == "interhand26m" else STB_RHD_JOINT_NAMES
-    evaluator = (InterHandEvaluator if dataset == "interhand26m" else SingleHandEvaluator)(names, ORIGINAL_GEOMETRY)
+    evaluator = (InterHandEvaluator if dataset == "interhand26m" else SingleHandEvaluator)(names)
     evaluator.update(evaluated, truth)
     metrics, per_sample = evaluator.compute()
     not_scored = {}

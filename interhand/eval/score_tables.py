@@ -24,7 +24,7 @@ def score_table_rows(results: dict[str, dict[str, dict]]) -> list[list[str]]:
     """One row per (protocol, file), protocols in the order asked, files in the order given.
 
     Args:
-        results: file name → protocol → metrics.json content (`interhand.eval.score.run`'s return value).
+        results: file name → protocol → metrics.json content (`interhand.eval.score_job.run`'s return value).
     """
     protocols = list(dict.fromkeys(protocol for by_protocol in results.values() for protocol in by_protocol))
     rows = []
