@@ -144,7 +144,7 @@ def test_each_prediction_is_decoded_once_right_after_the_forward_pass(synth_ih26
             decoded.append((_name, len(values)))
             return _decode(values, *args)
         monkeypatch.setattr(eval_run, name, counting)
-    metrics = run(_config(synth_ih26m_shards.parent.parent, tmp_path, oracle=True, split="val", root="gt", vis=0))
+    metrics = run(_config(synth_ih26m_shards.parent.parent, tmp_path, oracle=True, split="val", root_source="gt", vis=0))
     for name in ("decode_joints", "decode_rel_root"):
         assert sum(count for called, count in decoded if called == name) == metrics["counts"]["samples"] == 48
 
@@ -159,7 +159,7 @@ def test_one_in_process_evaluation_opens_and_checks_its_split_folder_once(synth_
             calls.append(_name)
             return _check(*args)
         monkeypatch.setattr(split_folder, name, counting)
-    status, _ = launch(_config(synth_ih26m_shards.parent.parent, tmp_path, oracle=True, split="test", root="rootnet",
+    status, _ = launch(_config(synth_ih26m_shards.parent.parent, tmp_path, oracle=True, split="test", root_source="rootnet",
                                vis=0))
     assert status == 0
     assert sorted(calls) == ["read_dataset_json", "recorded_file_problems", "samples_without_rootnet"]
