@@ -28,6 +28,7 @@ from interhand.config import (
 )
 from interhand.eval.score_job import parse_protocols
 from interhand.progress import show_warnings
+from interhand.shard_format.names import DATASET_FILE, split_dir
 
 __all__ = ["main"]
 
@@ -81,12 +82,12 @@ def check_shards_root(shards: Path, dataset: str, annot_subset: str, split: str)
     if not shards.is_dir():
         raise click.BadParameter(f"{shards} does not exist: --shards is the folder `interhand shards --shards` "
                                  "wrote to", param_hint="'--shards'")
-    if (shards / "dataset.json").is_file():
+    if (shards / DATASET_FILE).is_file():
         root = shards.parents[2] if len(shards.parents) > 2 else shards
         raise click.BadParameter(f"{shards} is one split's folder; --shards is the shards root above "
                                  f"<dataset>/<annot-subset>/<split>: use --shards {root}", param_hint="'--shards'")
-    if not (shards / dataset / annot_subset / split / "dataset.json").is_file():
-        found = sorted(str(path.parent.relative_to(shards)) for path in shards.glob("*/*/*/dataset.json"))
+    if not (split_dir(shards, dataset, annot_subset, split) / DATASET_FILE).is_file():
+        found = sorted(str(path.parent.relative_to(shards)) for path in shards.glob(f"*/*/*/{DATASET_FILE}"))
         raise click.BadParameter(
             f"{shards} has no finished shards for {dataset}/{annot_subset}/{split} (found: {', '.join(found) or 'none'}); "
             f"make them with `interhand shards --dataset {dataset} --annot-subset {annot_subset} --split {split} "

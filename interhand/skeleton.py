@@ -22,6 +22,7 @@ __all__ = [
     "hand_block_of",
     "right_hand_joints",
     "block_root_index",
+    "hand_block_columns",
     "RIGHT",
     "LEFT",
     "IH26M_JOINT_NAMES",
@@ -123,6 +124,12 @@ def block_root_index(root_joint_index: np.ndarray) -> np.ndarray:
     """(..., 42) index of each joint's own wrist, from (..., 2) [right wrist, left wrist] indices (both orders)."""
     roots = np.asarray(root_joint_index).astype(np.int64)
     return np.where(right_hand_joints(roots), roots[..., :1], roots[..., 1:2])
+
+
+def hand_block_columns(joint_index: np.ndarray) -> np.ndarray:
+    """(N, 21) joint indices of the 21-joint block that holds each of N joints (`hand_block_of`, vectorised)."""
+    block_start = np.asarray(joint_index).astype(np.int64) // JOINTS_PER_HAND * JOINTS_PER_HAND
+    return block_start[:, None] + np.arange(JOINTS_PER_HAND)[None, :]
 
 
 # The module constants other code uses, from the two orders.

@@ -23,7 +23,7 @@ from interhand.eval.metrics import (
     root_align,
     to_camera,
 )
-from interhand.skeleton import JOINTS_PER_HAND
+from interhand.skeleton import JOINTS_PER_HAND, hand_block_columns
 
 __all__ = ["DecodedPredictions", "GroundTruth", "InterHandEvaluator", "SingleHandEvaluator"]
 
@@ -132,8 +132,7 @@ class SingleHandEvaluator(_Evaluator):
         pred_img, rel_root_mm, pred_cam, errors = self._decoded(p, t)
         # The ground-truth hand's block: 0..20 or 21..41 depending on the order and the hand.
         own_root = np.where(t.hand_type == "right", t.root_joint_index[:, 0], t.root_joint_index[:, 1])
-        block_start = np.where(own_root < JOINTS_PER_HAND, 0, JOINTS_PER_HAND)
-        columns = block_start[:, None] + np.arange(JOINTS_PER_HAND)[None, :]
+        columns = hand_block_columns(own_root)
         hand_errors = np.take_along_axis(errors, columns, axis=1)
         hand_valid = np.take_along_axis(np.asarray(t.joint_valid), columns, axis=1)
         means, counts = per_joint_mpjpe(hand_errors, hand_valid, np.ones(len(hand_errors), dtype=bool))

@@ -27,16 +27,18 @@ from interhand.eval.plots import figure_title, write_figures
 from interhand.eval.predictions import PredictionFile, write_predictions
 from interhand.eval.report import format_report
 from interhand.eval.score_file import match_rows, protocol_mask, read_rows, score_file, write_per_sample
-from interhand.eval.split_folder import SplitFolder, open_split
+from interhand.eval.split_folder import open_split
 from interhand.geometry.heatmap import ORIGINAL_GEOMETRY, heatmap_geometry
 from interhand.loaders.batch import images_to_float
 from interhand.loaders.build import build_loader
+from interhand.manifests.split_folder import SplitFolder
 from interhand.model import InterNet, load_checkpoint
 from interhand.model.snapshots import latest_snapshot, snapshot_path
 from interhand.progress import progress
 from interhand.runtime.ddp import DistContext, distributed
 from interhand.shard_format import FORMAT_VERSION
 from interhand.shard_format.dataset_json import read_dataset_json
+from interhand.shard_format.names import MANIFEST_FILE, split_dir
 from interhand.skeleton import NUM_JOINTS
 
 __all__ = ["run", "resolve_checkpoint", "run_name", "result_dir", "CONFIG_TYPE"]
@@ -142,7 +144,7 @@ def _evaluate(config: EvalConfig, context: DistContext, split: SplitFolder) -> d
         every_row = read_rows(shard_dir)
         predictions = _mean_pose_predictions(config, every_row)
     else:
-        loader = build_loader(shard_dir, config.loader, context.rank, context.world_size, with_keys=True,
+        loader = build_loader(split, config.loader, context.rank, context.world_size, with_keys=True,
                               geometry=geometry, on_gpu=context.device.type == "cuda")
         samples = split.dataset.counts.samples
         with torch.no_grad(), progress(total=samples, desc=f"eval {config.split}", unit="img",
@@ -162,7 +164,7 @@ def _evaluate(config: EvalConfig, context: DistContext, split: SplitFolder) -> d
     predictions_file = _prediction_file(config, predictions, name, checkpoint, results / "predictions.parquet")
     write_predictions(predictions_file.path, predictions_file)
     metrics, per_sample, rows = score_file(predictions_file, every_row,
-                                           match_rows(predictions_file, every_row, str(shard_dir / "manifest.parquet")),
+                                           match_rows(predictions_file, every_row, str(shard_dir / MANIFEST_FILE)),
                                            protocol_mask("all", every_row, None), config.dataset, config.root_source)
     metrics.update({"dataset": config.dataset, "annot_subset": config.annot_subset, "split": config.split,
                     "protocol": "all", "checkpoint": _source_label(config, checkpoint), "shards": str(shard_dir),
@@ -178,7 +180,7 @@ def _evaluate(config: EvalConfig, context: DistContext, split: SplitFolder) -> d
 
 def _source_label(config: EvalConfig, checkpoint: Path | None) -> str:
     if config.baseline == "mean-pose":
-        return f"mean-pose baseline of {Path(config.shards) / config.dataset / config.annot_subset / 'train'}"
+        return f"mean-pose baseline of {split_dir(config.shards, config.dataset, config.annot_subset, 'train')}"
     if config.baseline == "untrained":
         return f"untrained (seed {config.seed}) of the architecture of {checkpoint}"
     if config.oracle:
@@ -187,7 +189,7 @@ def _source_label(config: EvalConfig, checkpoint: Path | None) -> str:
 
 
 def _mean_pose_predictions(config: EvalConfig, rows: dict) -> DecodedPredictions:
-    train_dir = Path(config.shards) / config.dataset / config.annot_subset / "train"
+    train_dir = split_dir(config.shards, config.dataset, config.annot_subset, "train")
     read_dataset_json(train_dir)  # a clear FileNotFoundError when the train split has no finished shards
     joints_img_rel, rel_root_mm, hand_type_prob = mean_pose_image_predictions(
         fit_mean_pose(train_dir), np.array(rows["joints_cam_mm"]), np.array(rows["root_joint_index"]),

@@ -36,10 +36,12 @@ from interhand.eval.score_file import (
     write_per_sample,
 )
 from interhand.eval.score_tables import format_score_table, plot_score_comparison, score_table_csv
-from interhand.eval.split_folder import SplitFolder, open_split
+from interhand.eval.split_folder import open_split
 from interhand.manifests.aid_list import parse_aid_list
+from interhand.manifests.split_folder import SplitFolder
 from interhand.shard_format import FORMAT_VERSION
 from interhand.shard_format.dataset_json import DatasetJson
+from interhand.shard_format.names import MANIFEST_FILE
 
 __all__ = ["ScoreTarget", "run", "read_prediction_files", "score_target", "parse_protocols"]
 
@@ -143,7 +145,7 @@ def score_target(config: ScoreConfig, target: ScoreTarget) -> dict[str, dict[str
     human, masks = _protocol_masks(config, split_folder, rows, split)
     results: dict[str, dict[str, dict]] = {}
     for label, predictions in zip(_labels(files), files):
-        row_index = match_rows(predictions, rows, str(shard_dir / "manifest.parquet"))
+        row_index = match_rows(predictions, rows, str(shard_dir / MANIFEST_FILE))
         results[label] = {}
         for protocol, mask in masks.items():
             folder = Path(config.out_dir) / label / protocol

@@ -12,7 +12,7 @@ from interhand.loaders.dali_pipeline import DaliPipelineSpec, cuda_device_count
 from interhand.loaders.protocol import ShardLoader
 from interhand.loaders.reference import ReferenceDataset, ReferenceLoader
 from interhand.loaders.shard_list import check_indexes, shard_list
-from interhand.manifests.query import samples_without_rootnet
+from interhand.manifests.split_folder import SplitFolder, open_split_folder
 
 __all__ = ["ShardLoader", "build_loader", "check_box_source", "resolve_backend"]
 
@@ -36,23 +36,25 @@ def resolve_backend(config: LoaderConfig, on_gpu: bool = False) -> tuple[str, st
     return backend, device
 
 
-def check_box_source(shard_dir: Path, box: str) -> None:
+def check_box_source(split: Path | SplitFolder, box: str) -> None:
     """Refuse, in one line naming the split and a sample, crop boxes the split does not have: `box='rootnet'`
     needs a RootNet output for every sample (the shards hold one only where the RootNet files were joined,
     val/test; elsewhere the box is all zeros and the crop would be undefined)."""
     if box != "rootnet":
         return
-    missing, total, first = samples_without_rootnet(shard_dir)
+    folder = open_split_folder(split)
+    missing, total, first = folder.rootnet_coverage
     if missing:
-        raise ValueError(f"{shard_dir}: {missing} of {total} samples have no RootNet box (first: {first}); use the "
+        raise ValueError(f"{folder.path}: {missing} of {total} samples have no RootNet box (first: {first}); use the "
                          "GT box (--loader-box gt) or make the shards with the RootNet files present")
 
 
-def build_loader(shard_dir: Path, config: LoaderConfig, rank: int = 0, world_size: int = 1,
+def build_loader(split: Path | SplitFolder, config: LoaderConfig, rank: int = 0, world_size: int = 1,
                  with_keys: bool = False, gpu_index: int | None = None,
                  geometry: HeatmapGeometry = ORIGINAL_GEOMETRY, equal_shares: bool = False,
                  on_gpu: bool = False) -> ShardLoader:
-    """A loader over the shards in `shard_dir` (one `interhand shards` output folder).
+    """A loader over the shards of `split`: one `interhand shards` output folder, as a path (opened and checked
+    here) or already opened (`interhand.manifests.split_folder.open_split_folder`, as eval does: one check).
 
     Each rank reads its own contiguous share (DALI's shard_id/num_shards semantics, in both loaders; DALI's
     reader moves each rank on to the next share every epoch, the reference loader keeps it).
@@ -64,8 +66,9 @@ def build_loader(shard_dir: Path, config: LoaderConfig, rank: int = 0, world_siz
     LOCAL_RANK (one process per GPU). `geometry` gives the patch size
     and the target encoding (the model's: `interhand.geometry.heatmap.heatmap_geometry(model_config)`).
     """
-    shards = shard_list(Path(shard_dir), config.accept_incomplete)
-    check_box_source(Path(shard_dir), config.box)
+    folder = open_split_folder(split, config.accept_incomplete)
+    shards = shard_list(folder)
+    check_box_source(folder, config.box)
     backend, device = resolve_backend(config, on_gpu)
     if backend == "reference":
         return ReferenceLoader(ReferenceDataset(shards, config, rank, world_size, geometry, equal_shares=equal_shares,

@@ -1,5 +1,5 @@
-"""A split's shards as both loaders serve them: `shard_list` opens the folder (dataset.json and the served
-locations checked), and each tar's DALI index is checked before it is read (`read_checked_index` for the
+"""A split's shards as both loaders serve them: `shard_list` lists an opened split folder
+(`interhand.manifests.split_folder`), and each tar's DALI index is checked before it is read (`read_checked_index` for the
 reference loader, tar by tar; `check_indexes`, all at once, for DALI, which reads the indexes itself)."""
 
 from __future__ import annotations
@@ -8,9 +8,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from interhand.manifests.index_check import check_served_locations
+from interhand.manifests.split_folder import SplitFolder, open_split_folder
 from interhand.shard_format import read_dali_index
-from interhand.shard_format.dataset_json import read_dataset_json
 
 __all__ = ["ShardList", "shard_list", "read_checked_index", "check_indexes"]
 
@@ -54,13 +53,11 @@ def check_indexes(shards: ShardList) -> None:
         read_checked_index(shards, tar, os.stat(path).st_size)
 
 
-def shard_list(shard_dir: Path, accept_incomplete: bool = False) -> ShardList:
-    """The split's tars and counts, from its dataset.json (checked by `read_dataset_json`: version, a complete
-    run unless accepted, plain names, no symlinks, each tar's size; then `check_served_locations`: the manifest's
-    SHA-256 and every index against the manifest, so that no sample is served under another's key)."""
-    dataset = read_dataset_json(Path(shard_dir), accept_incomplete)
-    check_served_locations(Path(shard_dir), dataset)
-    shards = dataset.shards
-    return ShardList(tuple(str(Path(shard_dir) / shard.name) for shard in shards),
+def shard_list(split: Path | SplitFolder, accept_incomplete: bool = False) -> ShardList:
+    """The split's tars and counts, from its dataset.json: a folder already opened (`open_split_folder`), or a
+    path, opened and checked here."""
+    folder = open_split_folder(split, accept_incomplete)
+    shards = folder.dataset.shards
+    return ShardList(tuple(str(folder.path / shard.name) for shard in shards),
                      tuple(shard.samples for shard in shards),
-                     tuple(str(Path(shard_dir) / shard.index) for shard in shards))
+                     tuple(str(folder.path / shard.index) for shard in shards))

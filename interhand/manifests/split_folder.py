@@ -1,0 +1,43 @@
+"""One split folder (SHARDS/<dataset>/<annot-subset>/<split>), opened and checked once and handed down: to the
+loaders (which serve its tars) and to eval and score (which score against its manifest).
+
+Opening reads dataset.json (`read_dataset_json`: version, a complete run unless accepted, plain names, no
+symlinks, each tar's size) and checks what a reader serves (`check_served_locations`: the manifest's SHA-256, then
+every DALI index against the manifest, so that no sample is served under another's key). Whether every sample
+has a RootNet output is scanned at most once, when first asked."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Optional
+
+from interhand.manifests.index_check import check_served_locations
+from interhand.manifests.query import samples_without_rootnet
+from interhand.shard_format.dataset_json import DatasetJson, read_dataset_json
+
+__all__ = ["SplitFolder", "open_split_folder"]
+
+
+@dataclass(frozen=True)
+class SplitFolder:
+    """A checked split folder and its dataset.json; build it with `open_split_folder`."""
+
+    path: Path
+    dataset: DatasetJson
+
+    @cached_property
+    def rootnet_coverage(self) -> tuple[int, int, Optional[str]]:
+        """(samples without a RootNet output, all samples, the first such key or None), scanned once."""
+        return samples_without_rootnet(self.path)
+
+
+def open_split_folder(path: Path | SplitFolder, accept_incomplete: bool = False) -> SplitFolder:
+    """The folder at `path`, checked (FileNotFoundError or ValueError, one line naming the file and the sample);
+    a `SplitFolder` already opened is handed back as it is."""
+    if isinstance(path, SplitFolder):
+        return path
+    dataset = read_dataset_json(Path(path), accept_incomplete)
+    check_served_locations(Path(path), dataset)
+    return SplitFolder(Path(path), dataset)
