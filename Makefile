@@ -44,7 +44,7 @@ $(STAMP): pyproject.toml setup.py interhand/loaders/_jpeg_region.c interhand/pre
 	$(BIN)/python -m pip install -q torch==2.13.0
 	$(BIN)/python -m pip install -q -e '.[test]'
 	@$(BIN)/python -c "import interhand.loaders.decode as d; d.REGION_DECODING or print('warning: the region JPEG decoder (interhand/loaders/_jpeg_region.c) was not built (needs cc and libjpeg-dev); the CPU loader decodes whole frames')" >&2
-	@$(BIN)/python -c "import interhand.preprocess.shard_writer as w; w.REENCODING or print('warning: the JPEG re-encoder (interhand/preprocess/_jpeg_baseline.c) was not built (needs cc and libjpeg-dev); interhand shards needs --jpeg source')" >&2
+	@$(BIN)/python -c "import interhand.preprocess.images as w; w.REENCODING or print('warning: the JPEG re-encoder (interhand/preprocess/_jpeg_baseline.c) was not built (needs cc and libjpeg-dev); interhand shards needs --jpeg source')" >&2
 	bash scripts/install-pillow-simd.sh $(BIN)/python
 	rm -f $(VENV)/.stamp-* && touch $@
 
@@ -128,7 +128,8 @@ gpu-check: $(STAMP)
 	$(BIN)/python bench/gpu_check.py run --data $(GPU_CHECK_DATA) --out $(OUT)/gpu_check
 
 # DALI and its wheels for the GPU machine (Python 3.12, no DALI, no network), xz-packed and split into parts of at
-# most 60 MiB that travel one per command (README: "Carrying DALI to the GPU machine"); stdlib and pip only.
+# most 60 MiB that travel one per command (docs/gpu_check.md, "Carrying DALI to the GPU machine"); stdlib and pip
+# only.
 gpu-parts:
 	$(PYTHON) scripts/gpu_parts.py prepare --out $(GPU_PARTS) --python-version $(GPU_PYTHON) --max-part-mb 60
 

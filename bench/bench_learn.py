@@ -6,11 +6,10 @@ gain 64, Adam 1e-3 ÷10 at 80 % and 90 % of the run, the original augmentation) 
 every snapshot (`--points` of them, evenly spaced) is scored on val with ground-truth root depth, beside the
 oracle (the floor of the model's heatmap encoding), the mean-pose baseline (the train split's mean root-relative pose) and
 the untrained network. Goal: the last point ≤ 0.5× the mean-pose baseline. Each point also gives single hands and
-interacting frames apart (the goal needs both: README, "Four times as long, and what the goal needs"), the
-handedness accuracy and the hand confusion of interacting frames (0.5: right and left not told apart; README,
-"Where the error is").
+interacting frames apart (the goal needs both: docs/experiments/2026-12-02-learn-7680.md), the handedness
+accuracy and the hand confusion of interacting frames (0.5: right and left not told apart; docs/evaluation.md).
 
-The data's defaults are what held-out learning needs (README, "Does it learn?"): many distinct poses
+The data's defaults are what held-out learning needs (docs/experiments/2026-12-01-learn-cpu.md): many distinct poses
 (960 frames along sequences that blend pairs of library poses, seen by 2 cameras) and many looks (8 captures per
 split, each with its own skin tone, light and backgrounds). 32 frames × 6 cameras of 2 captures gave 192
 images of 32 poses in 2 looks, which the recipe memorised without learning anything that carried over.
@@ -115,7 +114,7 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=4, help="val evaluations along the run")
     parser.add_argument("--augment", choices=("original", "none"), default="original",
                         help="the original augmentation (the benchmark's goal is stated with it), or none (faster "
-                             "at first, no better by 1,920 steps: README, \"Does it learn?\")")
+                             "at first, no better by 1,920 steps: docs/experiments/2026-12-02-recipe-changes.md)")
     parser.add_argument("--out", type=Path, default=REPO / "output" / "bench_learn")
     parser.add_argument("--reuse-data", action="store_true",
                         help="keep OUT's synthetic data and shards when an earlier run made them with the same "
@@ -175,8 +174,7 @@ def main() -> None:
     print(f"recipe: {recipe}")
     print(f"data: {data_text}; training took {train_seconds:.0f} s")
     # Single hands and interacting frames apart: a model that cannot tell right from left stays near the mean
-    # pose on interacting frames whatever it learns on single hands (README, "Four times as long, and what the goal
-    # needs").
+    # pose on interacting frames whatever it learns on single hands (docs/experiments/2026-12-02-learn-7680.md).
     print(f"{'':>10} {'val MPJPE, mm: all':>19} {'single':>7} {'interacting':>11} {'handedness':>10} "
           f"{'hand confusion':>14}")
     rows = [(f"step {point['step']}", point) for point in points] + list(baseline_figures.items())

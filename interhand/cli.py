@@ -408,7 +408,7 @@ _SCORE_FLAGS = {"dataset": Flag("--dataset", type=click.Choice(TRAIN_DATASETS)),
               help="protocol(s) to score: all frames, the H subset (its annotation-id list: --aid-list or --data), "
                    "interacting frames; repeat or comma-separate  [default: all]")
 def score_command(predictions: tuple[Path, ...], protocols: tuple[str, ...], **values) -> None:
-    """Score PREDICTIONS (one or more files: Parquet, JSON or NPZ, in a form README's "Scoring your own model"
+    """Score PREDICTIONS (one or more files: Parquet, JSON or NPZ, in a form docs/scoring.md
     describes) on SHARDS/<dataset>/<annot-subset>/<split> with the same metric code as `interhand eval`.
 
     Writes OUT_DIR/<name>/<protocol>/{metrics.json, report.txt, per_sample.parquet, figures} for each file and

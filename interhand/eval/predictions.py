@@ -1,4 +1,4 @@
-"""Prediction files: the forms `interhand score` reads and `interhand eval` writes (README, "Scoring your own model").
+"""Prediction files: the forms `interhand score` reads and `interhand eval` writes (docs/scoring.md).
 
 A prediction file holds, for N samples of one split, an id column (`key`, the shards' sample key, or
 `annotation_id`, the dataset's annotation id; or both, then they must agree), the joints in one of four forms,

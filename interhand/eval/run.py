@@ -2,8 +2,8 @@
 
 Reads only the shards, their manifest and the checkpoint. Each rank predicts its share of the split (no
 augmentation, the shards' order, every sample exactly once); rank 0 gathers, joins the ground truth from
-the manifest by key, and writes OUTPUT/result/<run>/{predictions.parquet, per_sample.parquet, metrics.json,
-report.txt} and OUTPUT/vis/<run>/ figures. The same checkpoint and shards give the same metrics.json. The metrics
+the manifest by key, and writes RUN_DIR/result/<run>/{predictions.parquet, per_sample.parquet, metrics.json,
+report.txt} and RUN_DIR/vis/<run>/ figures. The same checkpoint and shards give the same metrics.json. The metrics
 are those of predictions.parquet (the image_relative form of eval/predictions.py) scored by eval/score_file.py,
 the code behind `interhand score`.
 """
@@ -47,7 +47,7 @@ CONFIG_TYPE = EvalConfig  # what a torchrun worker (interhand.runtime.worker) re
 
 
 def resolve_checkpoint(config: EvalConfig) -> Path | None:
-    """The checkpoint to score: --checkpoint, else OUTPUT/model_dump/snapshot_<test_epoch>, else the newest
+    """The checkpoint to score: --checkpoint, else RUN_DIR/model_dump/snapshot_<test_epoch>, else the newest
     (for --baseline untrained: the one whose architecture is initialised afresh; for --oracle: the one whose
     heatmap size is scored). None for the plain oracle (64³) and the mean-pose baseline, which need no network."""
     if config.baseline == "mean-pose" or (config.oracle and not config.checkpoint and config.test_epoch < 0):
@@ -85,7 +85,7 @@ def run_name(config: EvalConfig, checkpoint: Path | None) -> str:
 
 
 def result_dir(config: EvalConfig) -> Path:
-    """OUTPUT/result/<run>/: where the evaluation writes metrics.json and report.txt."""
+    """RUN_DIR/result/<run>/: where the evaluation writes metrics.json and report.txt."""
     return Path(config.run_dir) / "result" / run_name(config, resolve_checkpoint(config))
 
 

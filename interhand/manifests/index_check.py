@@ -10,7 +10,7 @@ the manifest's rows imply (what the writer wrote and `verify` compares). A same-
 bytes is still `verify`'s to find (CRC-32, SHA-256).
 
 Cost: one SHA-256 of the manifest and one read of its location columns and of every index, per split and process
-at open, nothing per sample served (README.md, Integrity, gives the measured figure).
+at open, nothing per sample served (docs/shards.md, Integrity, gives the measured figure).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""`interhand shards`: one split of one dataset → OUT/<dataset>/<subset>/<split>/ (SHARD_FORMAT.md §1).
+"""`interhand shards`: one split of one dataset → SHARDS/<dataset>/<annot-subset>/<split>/ (SHARD_FORMAT.md §1).
 
 Phases: ingest (stream annotations → spill files + rejections; with N > 1 workers each worker process
 parses the annotations and builds, stats and spills its share of them), plan (order, shard cuts), write

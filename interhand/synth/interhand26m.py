@@ -1,7 +1,7 @@
 """InterHand2.6M writer: v1.0 and v0.0 annotation layouts, images, RootNet outputs, MANO, H-subset ids.
 
-Layout and schemas as the README's synthetic-datasets section lists them (v1.0 per-split folders, v0.0 subset folders with bare
-42×3 joint lists, RootNet json, NeuralAnnot MANO json, `aid_human_annot_<split>.txt`).
+Layout and schemas as docs/synth.md lists them (v1.0 per-split folders, v0.0 subset folders with bare 42×3 joint
+lists, RootNet json, NeuralAnnot MANO json, `aid_human_annot_<split>.txt`).
 """
 
 from __future__ import annotations
