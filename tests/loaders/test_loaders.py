@@ -10,10 +10,10 @@ import torch
 
 from interhand.config import LoaderConfig
 from interhand.loaders.augment import counter_params
+from interhand.loaders.batch import Batch
 from interhand.loaders.build import build_loader, resolve_backend
 from interhand.loaders.dali_loader import DaliLoader
 from interhand.loaders.dali_pipeline import DaliPipelineSpec, build_pipeline
-from interhand.loaders.protocol import ShardLoader
 from interhand.loaders.reference import ReferenceDataset, ReferenceLoader
 from interhand.loaders.shard_list import shard_list
 from interhand.loaders.shares import rank_range
@@ -272,9 +272,22 @@ def test_preview_batch_on_a_folder_without_shards_is_one_clear_error(tmp_path):
 
 
 @pytest.mark.parametrize("backend", ["reference", "dali"])
-def test_both_backends_are_shard_loaders(synth_ih26m_shards, backend):
-    loader = build_loader(synth_ih26m_shards / "val", LoaderConfig(backend=backend, device="cpu", batch_size=4))
-    assert isinstance(loader, ShardLoader) and loader.backend == backend and loader.device == "cpu"
+def test_both_backends_keep_the_shard_loader_contract(synth_ih26m_shards, backend):
+    """What train and eval rely on (`ShardLoader`): len() batches an epoch, every sample once in eval order,
+    `iter_from(k)` the same epoch's batches from k on, and the backend and device it says."""
+    split = synth_ih26m_shards / "val"
+    loader = build_loader(split, LoaderConfig(backend=backend, device="cpu", batch_size=5, augment=False, threads=0),
+                          with_keys=True)
+    assert (loader.backend, loader.device) == (backend, "cpu")
+    samples = shard_list(split).total
+    loader.set_epoch(0)
+    batches = list(loader)
+    assert len(batches) == len(loader) == -(-samples // 5)
+    assert [len(batch.keys) for batch in batches] == [5] * (samples // 5) + ([samples % 5] if samples % 5 else [])
+    keys = [key for batch in batches for key in batch.keys]
+    assert len(set(keys)) == samples and all(isinstance(batch, Batch) for batch in batches)
+    loader.set_epoch(0)
+    assert [batch.keys for batch in loader.iter_from(2)] == [batch.keys for batch in batches[2:]]
 
 
 def test_dali_draws_the_reference_loaders_augmentation_epoch_after_epoch(synth_ih26m_shards):

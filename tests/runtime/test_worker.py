@@ -8,6 +8,7 @@ from dataclasses import replace
 import yaml
 
 from interhand.config import EVAL_LOADER, EvalConfig, config_to_dict
+from interhand.eval.run import run
 from interhand.runtime.worker import main
 
 
@@ -24,4 +25,6 @@ def test_the_worker_runs_an_evaluation_from_its_config_file(synth_ih26m_shards, 
     path.write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False))
     assert main(["interhand.eval.run", str(path)]) == 0
     metrics = json.loads((tmp_path / "result" / "worker" / "metrics.json").read_text())
-    assert metrics["counts"]["samples"] > 0 and metrics["mpjpe"] is not None
+    direct = run(replace(config, run_name="direct"))  # the same job in this process, without the worker
+    assert metrics["counts"] == direct["counts"] and metrics["counts"]["samples"] == 48
+    assert metrics["mpjpe"] == direct["mpjpe"] and 0 < metrics["mpjpe"]["all"] < 10  # the oracle: the encoding's floor
