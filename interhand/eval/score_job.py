@@ -38,8 +38,8 @@ from interhand.eval.score_file import (
 from interhand.eval.score_tables import format_score_table, plot_score_comparison, score_table_csv
 from interhand.eval.split_folder import SplitFolder, open_split
 from interhand.manifests.aid_list import parse_aid_list
-from interhand.shard_format import FORMAT_VERSION
 from interhand.shard_format.dataset_json import DatasetJson
+from interhand.shard_format.version import FORMAT_VERSION
 
 __all__ = ["ScoreTarget", "run", "read_prediction_files", "score_target", "parse_protocols"]
 

@@ -9,8 +9,8 @@ from pathlib import Path
 from interhand.config import EvalConfig
 from interhand.manifests.index_check import recorded_file_problems
 from interhand.manifests.query import samples_without_rootnet
-from interhand.shard_format import MANIFEST_FILE
 from interhand.shard_format.dataset_json import DatasetJson, read_dataset_json
+from interhand.shard_format.names import MANIFEST_FILE
 
 __all__ = ["SplitFolder", "open_split"]
 

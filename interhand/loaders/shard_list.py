@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from interhand.manifests.index_check import check_served_locations
-from interhand.shard_format import read_dali_index
+from interhand.shard_format.dali_index import read_dali_index
 from interhand.shard_format.dataset_json import read_dataset_json
 
 __all__ = ["ShardList", "shard_list", "read_checked_index", "check_indexes"]
