@@ -31,7 +31,9 @@ from interhand.config import PreprocessConfig, SynthConfig
 from interhand.preprocess.run import run as shards_run
 from interhand.preprocess.run import shard_dir
 from interhand.preprocess.tar_writer import TarWriter
-from interhand.shard_format import ANN_DTYPE, ANN_FLOATS, DATASET_FILE, dali_index_text, index_name
+from interhand.shard_format.ann_codec import ANN_DTYPE, ANN_FLOATS
+from interhand.shard_format.dali_index import dali_index_text
+from interhand.shard_format.names import DATASET_FILE, index_name
 from interhand.synth.run import run as synth_run
 
 from common import machine_description

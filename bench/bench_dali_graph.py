@@ -49,7 +49,8 @@ from interhand.loaders.augment import (
 from interhand.loaders.dali_pipeline import DaliPipelineSpec, _crop_geometry, build_pipeline
 from interhand.loaders.shard_list import ShardList, shard_list
 from interhand.preprocess.run import run as shards_run
-from interhand.shard_format import ANN_FLOATS, ANN_LAYOUT, ANN_MEMBER, DATASET_FILE, split_dir
+from interhand.shard_format.ann_codec import ANN_FLOATS, ANN_LAYOUT
+from interhand.shard_format.names import ANN_MEMBER, DATASET_FILE, split_dir
 from interhand.synth.run import run as synth_run
 
 from common import machine_description

@@ -44,7 +44,7 @@ from interhand.eval.report import format_value  # noqa: E402
 from interhand.eval.run import run as evaluate  # noqa: E402
 from interhand.manifests.read import read_manifest  # noqa: E402
 from interhand.preprocess.run import run as make_shards  # noqa: E402
-from interhand.shard_format import split_dir  # noqa: E402
+from interhand.shard_format.names import split_dir  # noqa: E402
 from interhand.synth.run import run as synthesize  # noqa: E402
 from interhand.train.log import read_log  # noqa: E402
 from interhand.train.run import run as train  # noqa: E402

@@ -41,13 +41,13 @@ import numpy as np
 import torch
 from PIL import Image
 
-from interhand import shard_format
 from interhand.config import LoaderConfig, PreprocessConfig, SynthConfig
 from interhand.loaders.build import build_loader
 from interhand.loaders.dali_pipeline import cuda_device_count
 from interhand.loaders.decode import decode_image
 from interhand.preprocess.images import REENCODING
 from interhand.preprocess.run import run as shards_run
+from interhand.shard_format import names as shard_names
 from interhand.synth.run import run as synth_run
 
 from common import machine_description
@@ -100,7 +100,7 @@ def _file_records(shard_dir: Path) -> list[dict]:
     import webdataset as wds
 
     from interhand.loaders.shard_list import shard_list
-    from interhand.shard_format import decode_ann
+    from interhand.shard_format.ann_codec import decode_ann
 
     records = []
     for members in wds.WebDataset(list(shard_list(shard_dir).paths), shardshuffle=False, empty_check=False):
@@ -154,7 +154,7 @@ def _stage_profile(split_dirs: dict[str, Path], samples: int = 256) -> dict[str,
     from interhand.loaders.decode import _decode_region, decode_image, source_window
     from interhand.loaders.reference import ShardReader
     from interhand.loaders.shard_list import shard_list
-    from interhand.shard_format import ANN_DTYPE, decode_ann_records
+    from interhand.shard_format.ann_codec import ANN_DTYPE, decode_ann_records
 
     cv2.setNumThreads(1)
     profile = {}
@@ -260,8 +260,8 @@ def main() -> None:
     kinds = ("baseline", "source") if REENCODING or not args.gpu_only else ("source",)
     for jpeg in kinds:
         shards = folder / f"shards_{jpeg}"
-        split_dirs[jpeg] = shard_format.split_dir(shards, "interhand26m", "all", "train")
-        if not (split_dirs[jpeg] / shard_format.DATASET_FILE).exists():
+        split_dirs[jpeg] = shard_names.split_dir(shards, "interhand26m", "all", "train")
+        if not (split_dirs[jpeg] / shard_names.DATASET_FILE).exists():
             shards_run(PreprocessConfig(data=str(data), split="train", shards=str(shards), shard_samples=256,
                                         workers=args.workers, progress=False, jpeg=jpeg))
     split_dir = split_dirs[kinds[0]]

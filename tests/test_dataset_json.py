@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from interhand.shard_format import DATASET_FILE
 from interhand.shard_format.dataset_json import load_dataset_json, read_dataset_json
+from interhand.shard_format.names import DATASET_FILE
 
 
 def test_a_written_dataset_json_reads_back_to_its_own_bytes(real_test_shards, synth_stb_shards):

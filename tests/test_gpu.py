@@ -30,7 +30,7 @@ from interhand.loaders.build import build_loader, check_box_source
 from interhand.loaders.shard_list import shard_list
 from interhand.model import build_internet, prepare_for_device
 from interhand.runtime.ddp import DistContext, weights_digest
-from interhand.shard_format import IMAGE_MEMBERS
+from interhand.shard_format.names import IMAGE_MEMBERS
 from interhand.train.log import RunLog, read_log
 from interhand.train.loop import LOSS_NAMES, LoopSettings, train_one_epoch
 

@@ -7,18 +7,12 @@ import json
 import numpy as np
 import pytest
 
-from interhand.shard_format import (
-    ANN_BYTES,
-    FORMAT_VERSION,
-    FormatVersionError,
-    Sample,
-    decode_ann,
-    decode_sample,
-    encode_sample,
-    sample_key,
-    shard_name,
-)
+from interhand.shard_format.ann_codec import ANN_BYTES, decode_ann
 from interhand.shard_format.json_numbers import array_texts
+from interhand.shard_format.names import sample_key, shard_name
+from interhand.shard_format.records import decode_sample, encode_sample
+from interhand.shard_format.sample import Sample
+from interhand.shard_format.version import FORMAT_VERSION, FormatVersionError
 
 
 def _sample(**overrides) -> Sample:

@@ -19,17 +19,10 @@ import pytest
 
 from interhand.config import PreprocessConfig
 from interhand.manifests.schema import ARROW_TYPES, ERRORS_SCHEMA, MANIFEST_SCHEMA
-from interhand.shard_format import (
-    ANN_BYTES,
-    ANN_DTYPE,
-    ANN_LAYOUT,
-    FORMAT_VERSION,
-    IMAGE_ENCODINGS,
-    IMAGE_MEMBERS,
-    RECORD_FIELDS,
-    RECORDED_FILES,
-    decode_ann,
-)
+from interhand.shard_format.ann_codec import ANN_BYTES, ANN_DTYPE, ANN_LAYOUT, decode_ann
+from interhand.shard_format.names import IMAGE_MEMBERS, RECORDED_FILES
+from interhand.shard_format.records import IMAGE_ENCODINGS, RECORD_FIELDS
+from interhand.shard_format.version import FORMAT_VERSION
 from interhand.skeleton import HAND_TYPE_VECTORS
 
 from helpers import make_shards

@@ -17,8 +17,8 @@ import numpy as np
 
 from interhand.eval.metrics import root_align
 from interhand.geometry.camera import camera_to_pixel
-from interhand.geometry.heatmap import block_root_index
 from interhand.manifests.read import read_manifest
+from interhand.skeleton import block_root_index
 
 __all__ = ["MeanPose", "fit_mean_pose", "mean_pose_image_predictions"]
 

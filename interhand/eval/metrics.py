@@ -13,10 +13,10 @@ from interhand.geometry.camera import camera_to_pixel, pixel_to_camera
 from interhand.geometry.heatmap import (
     ORIGINAL_GEOMETRY,
     HeatmapGeometry,
-    block_root_index,
     root_bins_to_rel_mm,
     voxel_to_image,
 )
+from interhand.skeleton import block_root_index
 
 __all__ = ["decode_joints", "decode_rel_root", "to_camera", "root_align", "joint_errors", "per_joint_mpjpe",
            "mean_over_joints", "mrrpe_errors", "handedness_correct", "hand_confusion"]

@@ -36,9 +36,9 @@ from interhand.model import InterNet, load_checkpoint
 from interhand.model.snapshots import latest_snapshot, snapshot_path
 from interhand.progress import progress
 from interhand.runtime.ddp import DistContext, distributed
-from interhand.shard_format import FORMAT_VERSION
 from interhand.shard_format.dataset_json import read_dataset_json
 from interhand.shard_format.names import MANIFEST_FILE, split_dir
+from interhand.shard_format.version import FORMAT_VERSION
 from interhand.skeleton import NUM_JOINTS
 
 __all__ = ["run", "resolve_checkpoint", "run_name", "result_dir", "CONFIG_TYPE"]

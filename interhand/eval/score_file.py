@@ -29,9 +29,8 @@ from interhand.config import PROTOCOLS
 from interhand.eval.evaluators import DecodedPredictions, GroundTruth, InterHandEvaluator, SingleHandEvaluator
 from interhand.eval.predictions import PredictionFile, PredictionFileError
 from interhand.geometry.camera import camera_to_pixel
-from interhand.geometry.heatmap import block_root_index
 from interhand.manifests.read import read_manifest
-from interhand.skeleton import IH26M_JOINT_NAMES, STB_RHD_JOINT_NAMES
+from interhand.skeleton import IH26M_JOINT_NAMES, STB_RHD_JOINT_NAMES, block_root_index
 
 __all__ = ["ROW_COLUMNS", "read_rows", "match_rows", "protocol_mask",
            "score_file", "write_per_sample", "take_rows"]

@@ -39,9 +39,9 @@ from interhand.eval.score_tables import format_score_table, plot_score_compariso
 from interhand.eval.split_folder import open_split
 from interhand.manifests.aid_list import parse_aid_list
 from interhand.manifests.split_folder import SplitFolder
-from interhand.shard_format import FORMAT_VERSION
 from interhand.shard_format.dataset_json import DatasetJson
 from interhand.shard_format.names import MANIFEST_FILE
+from interhand.shard_format.version import FORMAT_VERSION
 
 __all__ = ["ScoreTarget", "run", "read_prediction_files", "score_target", "parse_protocols"]
 

@@ -15,11 +15,11 @@ import numpy as np
 
 from interhand.config import ModelConfig
 from interhand.geometry.affine import apply_affine
-from interhand.skeleton import block_root_index  # re-exported: eval imports it from here
+from interhand.skeleton import block_root_index
 
 __all__ = ["HeatmapGeometry", "heatmap_geometry", "ORIGINAL_GEOMETRY", "joints_to_heatmap_space",
            "rel_root_depth_to_bins", "heatmap_to_patch_xy", "depth_bins_to_rel_mm", "root_bins_to_rel_mm",
-           "block_root_index", "voxel_to_image"]
+           "voxel_to_image"]
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from interhand.loaders.augment import PARAM_COLOUR, counter_params
 from interhand.loaders.batch import Batch, make_batch, targets_from_records
 from interhand.loaders.dali_pipeline import READER_NAME, DaliPipelineSpec, build_pipeline
 from interhand.loaders.shares import equal_share, left_out_row, rank_range
-from interhand.shard_format import decode_ann_records
+from interhand.shard_format.ann_codec import decode_ann_records
 
 __all__ = ["DaliLoader", "CounterParamsSource"]
 

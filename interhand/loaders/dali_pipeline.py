@@ -28,7 +28,8 @@ from interhand.loaders.augment import (
     PARAMS_LENGTH,
     params_to_array,
 )
-from interhand.shard_format import ANN_FLOATS, ANN_LAYOUT, ANN_MEMBER, IMAGE_MEMBERS
+from interhand.shard_format.ann_codec import ANN_FLOATS, ANN_LAYOUT
+from interhand.shard_format.names import ANN_MEMBER, IMAGE_MEMBERS
 
 __all__ = ["DaliPipelineSpec", "build_pipeline", "READER_NAME", "cuda_device_count"]
 

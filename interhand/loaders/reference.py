@@ -40,7 +40,8 @@ from interhand.loaders.batch import Batch, make_batch, targets_from_records
 from interhand.loaders.decode import decode_and_warp
 from interhand.loaders.shard_list import ShardList, read_checked_index
 from interhand.loaders.shares import equal_share, left_out_row, rank_range
-from interhand.shard_format import ANN_DTYPE, ANN_FLOATS, ANN_MEMBER, IMAGE_MEMBERS, decode_ann_records
+from interhand.shard_format.ann_codec import ANN_DTYPE, ANN_FLOATS, decode_ann_records
+from interhand.shard_format.names import ANN_MEMBER, IMAGE_MEMBERS
 
 __all__ = ["ShardReader", "ReferenceDataset", "ReferenceLoader"]
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from interhand.manifests.split_folder import SplitFolder, open_split_folder
-from interhand.shard_format import read_dali_index
+from interhand.shard_format.dali_index import read_dali_index
 
 __all__ = ["ShardList", "shard_list", "read_checked_index", "check_indexes"]
 

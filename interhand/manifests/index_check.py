@@ -22,8 +22,8 @@ import pyarrow.compute as pc
 
 from interhand.manifests.read import manifest_by_shard
 from interhand.manifests.schema import MEMBER_COLUMNS
-from interhand.shard_format import JSON_MEMBER, MANIFEST_FILE
 from interhand.shard_format.dataset_json import DatasetJson, ShardRecord, file_sha256
+from interhand.shard_format.names import JSON_MEMBER, MANIFEST_FILE
 
 __all__ = ["recorded_file_problems", "check_manifest_sha256", "check_indexes_match_manifest", "check_served_locations", "index_text"]
 

@@ -12,7 +12,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from interhand.shard_format import ERRORS_FILE, MANIFEST_FILE, check_format_version, check_plain_file_name
+from interhand.shard_format.names import ERRORS_FILE, MANIFEST_FILE, check_plain_file_name
+from interhand.shard_format.version import check_format_version
 
 __all__ = ["read_manifest", "read_errors", "manifest_by_shard"]
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from interhand.shard_format import FORMAT_VERSION, RECORD_FIELDS, RECORD_FROM_ANN, SampleInfo, ann_values, record_values
+from interhand.shard_format.records import RECORD_FIELDS, RECORD_FROM_ANN, ann_values, record_values
+from interhand.shard_format.sample import SampleInfo
+from interhand.shard_format.version import FORMAT_VERSION
 
 __all__ = ["MANIFEST_SCHEMA", "ERRORS_SCHEMA", "MEMBER_COLUMNS", "ARRAY_COLUMNS", "ARROW_TYPES", "manifest_table",
            "manifest_arrays", "schema_metadata"]

@@ -11,7 +11,7 @@ from typing import Union
 
 from PIL import Image
 
-from interhand.shard_format import Sample, SampleInfo
+from interhand.shard_format.sample import Sample, SampleInfo
 
 try:
     from interhand.preprocess._jpeg_baseline import to_baseline

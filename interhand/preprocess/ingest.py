@@ -28,7 +28,7 @@ import numpy as np
 from interhand.config import PreprocessConfig
 from interhand.preprocess.sources import Record, Rejection, SourceError, SourceReading, open_source
 from interhand.preprocess.spill import spill_entries
-from interhand.shard_format import Sample
+from interhand.shard_format.sample import Sample
 
 __all__ = ["Ingest", "DIGEST_BYTES", "ingest", "ingest_parallel", "share_progress", "stat_images", "spill_records"]
 

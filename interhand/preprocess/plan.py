@@ -10,7 +10,9 @@ import numpy as np
 
 from interhand.config import PreprocessConfig
 from interhand.preprocess.ingest import DIGEST_BYTES, Ingest
-from interhand.shard_format import ANN_BYTES, FORMAT_VERSION, shard_name
+from interhand.shard_format.ann_codec import ANN_BYTES
+from interhand.shard_format.names import shard_name
+from interhand.shard_format.version import FORMAT_VERSION
 
 __all__ = ["plan_shards"]
 

@@ -29,7 +29,8 @@ import pyarrow as pa
 import yaml
 
 from interhand.manifests.schema import MANIFEST_SCHEMA
-from interhand.shard_format import (
+from interhand.shard_format.dataset_json import DatasetJson, file_sha256, load_dataset_json
+from interhand.shard_format.names import (
     ANN_MEMBER,
     CARD_FILE,
     CHECKSUMS_FILE,
@@ -38,11 +39,10 @@ from interhand.shard_format import (
     JSON_MEMBER,
     MANIFEST_FILE,
     PUBLISHED_FILES,
-    RECORD_FIELDS,
     RECORDED_FILES,
     WIDS_INDEX_FILE,
 )
-from interhand.shard_format.dataset_json import DatasetJson, file_sha256, load_dataset_json
+from interhand.shard_format.records import RECORD_FIELDS
 
 __all__ = ["LICENSES", "CITATIONS", "folder_name", "write_published_files", "write_subset_card", "write_checksums",
            "read_checksums", "folder_files", "MIN_SHARDS_FOR_READERS", "shard_count_warning"]

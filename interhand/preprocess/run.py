@@ -39,18 +39,6 @@ from interhand.preprocess.publish import write_published_files
 from interhand.preprocess.shard_writer import ShardJob, ShardResult, partial_paths, write_shard
 from interhand.preprocess.sources import SourceError, check_root, open_source
 from interhand.progress import progress
-from interhand.shard_format import (
-    CHECKSUMS_FILE,
-    DATASET_FILE,
-    ERRORS_FILE,
-    IMAGE_ENCODINGS,
-    KEY_PREFIX,
-    MANIFEST_FILE,
-    PUBLISHED_FILES,
-    RECORDED_FILES,
-    index_name,
-    split_dir,
-)
 from interhand.shard_format.dataset_json import (
     Counts,
     DatasetJson,
@@ -59,7 +47,20 @@ from interhand.shard_format.dataset_json import (
     file_sha256,
     write_dataset_json,
 )
-from interhand.shard_format.names import INDEX_SUFFIX, SHARD_SUFFIX
+from interhand.shard_format.names import (
+    CHECKSUMS_FILE,
+    DATASET_FILE,
+    ERRORS_FILE,
+    INDEX_SUFFIX,
+    KEY_PREFIX,
+    MANIFEST_FILE,
+    PUBLISHED_FILES,
+    RECORDED_FILES,
+    SHARD_SUFFIX,
+    index_name,
+    split_dir,
+)
+from interhand.shard_format.records import IMAGE_ENCODINGS
 
 __all__ = ["run", "finalize", "shard_dir", "TooManyErrors", "WriteFailed", "RunSummary"]
 

@@ -26,17 +26,12 @@ from interhand.manifests.write import FRAGMENT_SUFFIX, write_errors, write_manif
 from interhand.preprocess.images import StoredImage, check_image, store_image
 from interhand.preprocess.spill import read_spilled
 from interhand.preprocess.tar_writer import TarWriter
-from interhand.shard_format import (
-    ANN_DTYPE,
-    ANN_FLOATS,
-    ANN_MEMBER,
-    JSON_MEMBER,
-    SampleInfo,
-    dali_index_text,
-    encode_json_records,
-    index_name,
-)
+from interhand.shard_format.ann_codec import ANN_DTYPE, ANN_FLOATS
+from interhand.shard_format.dali_index import dali_index_text
 from interhand.shard_format.dataset_json import file_sha256  # re-exported: `interhand verify` imports it from here
+from interhand.shard_format.names import ANN_MEMBER, JSON_MEMBER, index_name
+from interhand.shard_format.records import encode_json_records
+from interhand.shard_format.sample import SampleInfo
 
 __all__ = ["ShardJob", "ShardResult", "partial_paths", "write_shard", "shard_is_done", "file_sha256"]
 

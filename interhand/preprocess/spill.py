@@ -10,7 +10,8 @@ import pickle
 
 import numpy as np
 
-from interhand.shard_format import ANN_BYTES, ANN_DTYPE, ANN_FLOATS, Sample, SampleInfo, encode_ann_records
+from interhand.shard_format.ann_codec import ANN_BYTES, ANN_DTYPE, ANN_FLOATS, encode_ann_records
+from interhand.shard_format.sample import Sample, SampleInfo
 
 __all__ = ["spill_entries", "read_spilled"]
 

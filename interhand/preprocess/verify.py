@@ -37,21 +37,11 @@ from interhand.manifests.read import manifest_by_shard, read_errors, read_manife
 from interhand.manifests.schema import ARRAY_COLUMNS, MANIFEST_SCHEMA, MEMBER_COLUMNS, manifest_arrays
 from interhand.preprocess.publish import folder_files, read_checksums
 from interhand.progress import progress
-from interhand.shard_format import (
-    ANN_BYTES,
-    ANN_DTYPE,
-    ANN_FLOATS,
-    ANN_LAYOUT,
-    ANN_MEMBER,
-    CHECKSUMS_FILE,
-    DATASET_FILE,
-    FORMAT_VERSION,
-    JSON_MEMBER,
-    RECORDED_FILES,
-    dali_index_text,
-    decode_ann,
-)
+from interhand.shard_format.ann_codec import ANN_BYTES, ANN_DTYPE, ANN_FLOATS, ANN_LAYOUT, decode_ann
+from interhand.shard_format.dali_index import dali_index_text
 from interhand.shard_format.dataset_json import DatasetJson, file_sha256, read_dataset_json
+from interhand.shard_format.names import ANN_MEMBER, CHECKSUMS_FILE, DATASET_FILE, JSON_MEMBER, RECORDED_FILES
+from interhand.shard_format.version import FORMAT_VERSION
 from interhand.skeleton import HAND_TYPE_VECTORS
 
 __all__ = ["verify_shard_dir", "check_recorded_files", "check_checksums", "split_folders", "verify_split_folder",

@@ -1,7 +1,7 @@
 """The one package behind SHARD_FORMAT.md: every byte layout and every name of a shard folder lives here.
 
 The shard writer, the verifier, the loaders and the tests call it and never pack or unpack bytes themselves.
-One module per concept:
+One module per concept; import a name from the module that holds it:
 
 - `version`       FORMAT_VERSION and the check every reader makes of it (§6)
 - `names`         the split folder's path (`split_dir`), sample keys, shard, index and member names, the folder's
@@ -12,63 +12,15 @@ One module per concept:
 - `dali_index`    the index beside each tar (§1); `json_numbers` prints the `.json` record's numbers
 - `dataset_json`  a split folder's record and the check every reader opens a folder with (§1)
 
-The names most callers need are re-exported here.
+Re-exported here are only the format's front door, what a first reader of a shard folder needs: the version and
+its check, the data model (`Sample`), where a split folder lies (`split_dir`) and one sample's round trip
+(`encode_sample` / `decode_sample`). The package's own modules and the rest of `interhand` import from the
+submodules.
 """
 
-from interhand.shard_format.ann_codec import (
-    ANN_BYTES,
-    ANN_DTYPE,
-    ANN_FIELDS,
-    ANN_FLOATS,
-    ANN_LAYOUT,
-    decode_ann,
-    decode_ann_records,
-    encode_ann_records,
-)
-from interhand.shard_format.dali_index import dali_index_text, read_dali_index
-from interhand.shard_format.names import (
-    ANN_MEMBER,
-    CARD_FILE,
-    CHECKSUMS_FILE,
-    CROISSANT_FILE,
-    DATASET_FILE,
-    ERRORS_FILE,
-    IMAGE_MEMBERS,
-    JSON_MEMBER,
-    KEY_PREFIX,
-    MANIFEST_FILE,
-    MAX_ANNOTATION_ID,
-    PUBLISHED_FILES,
-    RECORDED_FILES,
-    WIDS_INDEX_FILE,
-    check_plain_file_name,
-    index_name,
-    sample_key,
-    shard_name,
-    split_dir,
-)
-from interhand.shard_format.records import (
-    IMAGE_ENCODINGS,
-    RECORD_FIELDS,
-    RECORD_FROM_ANN,
-    ann_values,
-    decode_sample,
-    encode_json_records,
-    encode_sample,
-    record_values,
-)
-from interhand.shard_format.sample import HAND_TYPES, Sample, SampleInfo
-from interhand.shard_format.version import FORMAT_VERSION, FormatVersionError, check_format_version
+from interhand.shard_format.names import split_dir
+from interhand.shard_format.records import decode_sample, encode_sample
+from interhand.shard_format.sample import Sample
+from interhand.shard_format.version import FORMAT_VERSION, check_format_version
 
-__all__ = [  # the re-exports above, by module
-    "ANN_BYTES", "ANN_DTYPE", "ANN_FIELDS", "ANN_FLOATS", "ANN_LAYOUT", "decode_ann", "decode_ann_records",
-    "encode_ann_records",
-    "dali_index_text", "read_dali_index",
-    "ANN_MEMBER", "CARD_FILE", "CHECKSUMS_FILE", "CROISSANT_FILE", "DATASET_FILE", "ERRORS_FILE", "IMAGE_MEMBERS",
-    "JSON_MEMBER", "KEY_PREFIX", "MANIFEST_FILE", "MAX_ANNOTATION_ID", "PUBLISHED_FILES", "RECORDED_FILES",
-    "WIDS_INDEX_FILE", "check_plain_file_name", "index_name", "sample_key", "shard_name", "split_dir",
-    "IMAGE_ENCODINGS", "RECORD_FIELDS", "RECORD_FROM_ANN", "ann_values", "decode_sample", "encode_json_records",
-    "encode_sample", "record_values",
-    "HAND_TYPES", "Sample", "SampleInfo",
-    "FORMAT_VERSION", "FormatVersionError", "check_format_version",
-]
+__all__ = ["FORMAT_VERSION", "check_format_version", "Sample", "split_dir", "encode_sample", "decode_sample"]

@@ -17,7 +17,7 @@ from PIL import Image, ImageDraw
 
 from interhand.config import PreprocessConfig
 from interhand.preprocess.sources import Rejection, dataset_of, open_source
-from interhand.shard_format import Sample
+from interhand.shard_format.sample import Sample
 from interhand.skeleton import in_ih26m_order
 from interhand.vis import BOX, LEFT_RGB, RIGHT_RGB, caption_tile, draw_hands, masked_hands, save_sheet, titled_sheet
 

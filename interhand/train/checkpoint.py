@@ -21,7 +21,7 @@ from interhand.config import ARCHITECTURE_FIELDS, TrainConfig, config_to_dict
 from interhand.model import InterNet, save_checkpoint
 from interhand.model.original_checkpoint import CheckpointUnreadable, load_checkpoint_payload, load_network_state
 from interhand.model.snapshots import latest_snapshot, snapshot_path, snapshots_newest_first
-from interhand.shard_format import FORMAT_VERSION
+from interhand.shard_format.version import FORMAT_VERSION
 
 __all__ = ["snapshot_path", "snapshots_newest_first", "latest_snapshot", "save_snapshot", "load_snapshot",
            "resume_from_newest", "ResumePoint", "ARCHITECTURE_FIELDS"]

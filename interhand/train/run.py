@@ -18,8 +18,8 @@ from interhand.loaders.build import build_loader
 from interhand.loaders.shares import equal_share
 from interhand.model import build_internet, prepare_for_device
 from interhand.runtime.ddp import DistContext, distributed, gather_from_ranks, wait_for_ranks, weights_digest
-from interhand.shard_format import split_dir
 from interhand.shard_format.dataset_json import read_dataset_json
+from interhand.shard_format.names import split_dir
 from interhand.train.checkpoint import resume_from_newest, save_snapshot, snapshot_path
 from interhand.train.log import RunLog
 from interhand.train.loop import LoopSettings, train_one_epoch

@@ -13,9 +13,9 @@ from interhand.cli import main
 from interhand.config import EVAL_LOADER, EvalConfig, ModelConfig
 from interhand.eval.baselines import fit_mean_pose
 from interhand.eval.run import run
-from interhand.geometry.heatmap import block_root_index
 from interhand.manifests.read import read_manifest
 from interhand.model import InterNet, save_checkpoint
+from interhand.skeleton import block_root_index
 
 
 def _config(shards_root, output, **changes) -> EvalConfig:

@@ -4,7 +4,6 @@ import numpy as np
 
 from interhand.geometry.flip import flip_joints
 from interhand.geometry.heatmap import (
-    block_root_index,
     depth_bins_to_rel_mm,
     heatmap_to_patch_xy,
     joints_to_heatmap_space,
@@ -12,6 +11,7 @@ from interhand.geometry.heatmap import (
     root_bins_to_rel_mm,
     voxel_to_image,
 )
+from interhand.skeleton import block_root_index
 
 
 def test_depth_encoding_round_trips_and_marks_joints_beyond_200_mm_invalid():

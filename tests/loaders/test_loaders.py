@@ -211,7 +211,7 @@ def test_dali_crop_geometry_matches_the_reference_geometry_in_float64():
     from nvidia.dali import fn, pipeline_def, types
 
     from interhand.loaders.dali_pipeline import _crop_geometry
-    from interhand.shard_format import ANN_FLOATS, ANN_LAYOUT
+    from interhand.shard_format.ann_codec import ANN_FLOATS, ANN_LAYOUT
 
     rng, size, count = np.random.default_rng(5), 256, 64
     params = params_table(count, seed=5)

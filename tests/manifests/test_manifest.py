@@ -17,8 +17,8 @@ from interhand.manifests.query import select_samples, shard_urls
 from interhand.manifests.read import read_errors, read_manifest
 from interhand.manifests.schema import MANIFEST_SCHEMA
 from interhand.preprocess.run import run, shard_dir
-from interhand.shard_format import FORMAT_VERSION, FormatVersionError
 from interhand.shard_format.dataset_json import read_dataset_json
+from interhand.shard_format.version import FORMAT_VERSION, FormatVersionError
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +66,7 @@ def test_readers_reject_a_manifest_or_dataset_json_of_another_version(real_shard
 
 
 def test_manifest_arrays_equal_the_ann_records_in_the_shards(real_shards):
-    from interhand.shard_format import decode_ann
+    from interhand.shard_format.ann_codec import decode_ann
 
     for row in read_manifest(real_shards).to_pylist():
         with open(real_shards / row["shard"], "rb") as shard:

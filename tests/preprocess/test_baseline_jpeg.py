@@ -24,7 +24,7 @@ from interhand.preprocess.images import store_image
 from interhand.preprocess.run import run
 from interhand.preprocess.sources import SourceError
 from interhand.preprocess.verify import verify_shard_dir
-from interhand.shard_format import FORMAT_VERSION, FormatVersionError, check_format_version
+from interhand.shard_format.version import FORMAT_VERSION, FormatVersionError, check_format_version
 
 from helpers import REAL_SAMPLES, make_shards
 

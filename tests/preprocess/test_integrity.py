@@ -26,8 +26,10 @@ from interhand.loaders.build import build_loader
 from interhand.manifests.read import read_errors, read_manifest
 from interhand.manifests.write import write_errors, write_manifest
 from interhand.preprocess.verify import verify_shard_dir
-from interhand.shard_format import ANN_FLOATS, FORMAT_VERSION, RECORDED_FILES
+from interhand.shard_format.ann_codec import ANN_FLOATS
 from interhand.shard_format.dataset_json import file_sha256
+from interhand.shard_format.names import RECORDED_FILES
+from interhand.shard_format.version import FORMAT_VERSION
 
 _TAR = "val-000000.tar"
 

@@ -21,8 +21,9 @@ from interhand.config import PreprocessConfig
 from interhand.manifests.schema import MANIFEST_SCHEMA
 from interhand.preprocess.publish import CITATIONS, LICENSES, MIN_SHARDS_FOR_READERS, folder_files, shard_count_warning
 from interhand.preprocess.verify import verify_shard_dir
-from interhand.shard_format import ANN_DTYPE, ANN_FLOATS, ANN_LAYOUT, RECORD_FIELDS
+from interhand.shard_format.ann_codec import ANN_DTYPE, ANN_FLOATS, ANN_LAYOUT
 from interhand.shard_format.dataset_json import read_dataset_json
+from interhand.shard_format.records import RECORD_FIELDS
 
 # The real InterHand2.6M v1.0 (5 fps) split sizes, in samples (SHARD_FORMAT.md §2).
 REAL_SPLIT_SAMPLES = {"train": 1_361_062, "val": 380_125, "test": 849_160}

@@ -125,7 +125,7 @@ def test_hf_map_style_recipe_reads_the_card(shards, request, hf_datasets):
 
 def _hf_json_features(datasets) -> dict:
     """The types `datasets` must infer for the `.json` member from SHARD_FORMAT.md §4.2, with no Features given."""
-    from interhand.shard_format import RECORD_FIELDS
+    from interhand.shard_format.records import RECORD_FIELDS
 
     element = {"string": "string", "float32": "float64", **{f"int{n}": "int64" for n in (8, 16, 32, 64)}}
     features = {"key": datasets.Value("string"), "format_version": datasets.Value("int64")}

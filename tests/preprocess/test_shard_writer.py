@@ -14,15 +14,11 @@ from PIL import Image
 
 from interhand.preprocess.images import check_image
 from interhand.preprocess.tar_writer import TarWriter, ustar_header
-from interhand.shard_format import (
-    ANN_LAYOUT,
-    FORMAT_VERSION,
-    Sample,
-    dali_index_text,
-    encode_ann_records,
-    encode_json_records,
-    encode_sample,
-)
+from interhand.shard_format.ann_codec import ANN_LAYOUT, encode_ann_records
+from interhand.shard_format.dali_index import dali_index_text
+from interhand.shard_format.records import encode_json_records, encode_sample
+from interhand.shard_format.sample import Sample
+from interhand.shard_format.version import FORMAT_VERSION
 from interhand.skeleton import HAND_TYPE_VECTORS
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from interhand.config import PreprocessConfig
 from interhand.preprocess.sources import Rejection, SourceError, open_source
-from interhand.shard_format import Sample
+from interhand.shard_format.sample import Sample
 
 
 def _records(root: Path, **options) -> list:

@@ -7,7 +7,7 @@ import numpy as np
 import pyarrow.parquet as pq
 from PIL import Image
 
-from interhand.shard_format import sample_key
+from interhand.shard_format.names import sample_key
 from interhand.synth.contact_sheet import annotated_image, read_annotated_frames, write_contact_sheet
 from interhand.vis import LEFT_RGB, RIGHT_RGB
 

@@ -28,7 +28,7 @@ from interhand.preprocess.sources.common import (
     relative_file_name,
     require_file,
 )
-from interhand.shard_format import Sample
+from interhand.shard_format.sample import Sample
 from interhand.skeleton import IH26M_JOINT_NAMES, IH26M_PARENTS, IH26M_ROOT, LEFT, RIGHT
 
 __all__ = ["open_coco"]

@@ -17,7 +17,7 @@ from interhand.preprocess.sources.common import (
     flags_problem,
     integer,
 )
-from interhand.shard_format import MAX_ANNOTATION_ID, sample_key
+from interhand.shard_format.names import MAX_ANNOTATION_ID, sample_key
 
 __all__ = ["iter_coco_annotations"]
 

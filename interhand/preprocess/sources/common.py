@@ -12,7 +12,7 @@ from typing import Callable, Iterator, Optional, Union
 import numpy as np
 
 from interhand.preprocess.json_stream import JsonStream, JsonStructureError, iter_array_items
-from interhand.shard_format import HAND_TYPES, Sample
+from interhand.shard_format.sample import HAND_TYPES, Sample
 
 __all__ = ["Rejection", "RejectSample", "SourceError", "Record", "SourceReading", "ImageProblem", "finite_problem",
            "flags_problem", "integer", "text", "relative_file_name", "check_root", "load_json", "load_rootnet",

@@ -35,8 +35,9 @@ from interhand.preprocess.sources.common import (
     require_file,
     text,
 )
-from interhand.shard_format import HAND_TYPES as _HAND_TYPES
-from interhand.shard_format import Sample, sample_key
+from interhand.shard_format.names import sample_key
+from interhand.shard_format.sample import HAND_TYPES as _HAND_TYPES
+from interhand.shard_format.sample import Sample
 from interhand.skeleton import IH26M_JOINT_NAMES, IH26M_PARENTS, IH26M_ROOT, LEFT, RIGHT
 
 __all__ = ["open_interhand26m", "resolve_layout", "read_aid_list"]

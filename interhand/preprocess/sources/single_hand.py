@@ -23,7 +23,7 @@ from interhand.preprocess.sources.common import (
     load_rootnet,
     relative_file_name,
 )
-from interhand.shard_format import Sample
+from interhand.shard_format.sample import Sample
 from interhand.skeleton import STB_RHD_JOINT_NAMES, STB_RHD_PARENTS, STB_RHD_ROOT
 
 __all__ = ["open_single_hand"]
