@@ -249,7 +249,7 @@ def run(data: Path, out: Path, dry_run: bool) -> dict:
         print(json.dumps(report))
         return report
 
-    # tests/test_gpu.py writes each GPU-vs-CPU parity case's image differences there: the figures its provisional
+    # tests/loaders/test_gpu_parity.py writes each GPU-vs-CPU parity case's image differences there: the figures its provisional
     # tolerances are to be tightened with
     parity = out / "gpu_parity.json"
     steps["pytest_gpu"] = _step("pytest_gpu", [python, "-m", "pytest", "-m", "gpu", "-q", "-p", "no:cacheprovider",

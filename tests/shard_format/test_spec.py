@@ -27,7 +27,7 @@ from interhand.skeleton import HAND_TYPE_VECTORS
 
 from helpers import make_shards
 
-SPEC = (Path(__file__).resolve().parents[1] / "SHARD_FORMAT.md").read_text()
+SPEC = (Path(__file__).resolve().parents[2] / "SHARD_FORMAT.md").read_text()
 
 
 def _table(first_header: str) -> dict[str, dict[str, str]]:

@@ -1,4 +1,4 @@
-"""encode/decode round-trip bit for bit (tests/test_shard_format_spec.py checks SHARD_FORMAT.md's tables)."""
+"""encode/decode round-trip bit for bit (tests/shard_format/test_spec.py checks SHARD_FORMAT.md's tables)."""
 
 from __future__ import annotations
 
