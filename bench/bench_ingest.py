@@ -160,7 +160,8 @@ def _replicate_train(root: Path, copies: int) -> None:
     for copy in range(1, copies):
         moved = {capture: capture + copy * (max(captures) + 1) for capture in captures}
         for capture, new in moved.items():
-            shutil.copytree(root / "images" / "train" / f"Capture{capture}", root / "images" / "train" / f"Capture{new}")
+            shutil.copytree(root / "images" / "train" / f"Capture{capture}",
+                            root / "images" / "train" / f"Capture{new}")
             for kind in ("camera", "joint_3d", "MANO_NeuralAnnot"):
                 if kind in tables:
                     tables[kind][str(new)] = tables[kind][str(capture)]
@@ -313,7 +314,8 @@ def main() -> None:
     parser.add_argument("--images-frames", type=int, default=300, help="synthetic frames (x 2 captures x 8 cameras)")
     parser.add_argument("--copies", type=int, default=16, help="copies of the rendered train split (distinct files)")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=3, help="shard-writing races per cache case; the median is shown")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="shard-writing races per cache case; the median is shown")
     parser.add_argument("--only", choices=("ingest", "writing"), default=None, help="run one half only")
     parser.add_argument("--keep", type=Path, default=None, help="work folder to keep (default: a temp folder)")
     args = parser.parse_args()

@@ -4,9 +4,9 @@ A synthetic InterHand2.6M (train and val: other captures, other poses) is writte
 (`configs/learn_cpu.yaml` by default: ResNet-18, 64-px patches, 16³ heatmaps, He-normal backbone, heatmap
 gain 64, Adam 1e-3 ÷10 at 80 % and 90 % of the run, the original augmentation) trains on the train split and
 every snapshot (`--points` of them, evenly spaced) is scored on val with ground-truth root depth, beside the
-oracle (the floor of the model's heatmap encoding), the mean-pose baseline (the train split's mean root-relative pose) and
-the untrained network. Goal: the last point ≤ 0.5× the mean-pose baseline. Each point also gives single hands and
-interacting frames apart (the goal needs both: docs/experiments/2026-12-02-learn-7680.md), the handedness
+oracle (the floor of the model's heatmap encoding), the mean-pose baseline (the train split's mean root-relative
+pose) and the untrained network. Goal: the last point ≤ 0.5× the mean-pose baseline. Each point also gives single
+hands and interacting frames apart (the goal needs both: docs/experiments/2026-12-02-learn-7680.md), the handedness
 accuracy and the hand confusion of interacting frames (0.5: right and left not told apart; docs/evaluation.md).
 
 The data's defaults are what held-out learning needs (docs/experiments/2026-12-01-learn-cpu.md): many distinct poses
@@ -106,7 +106,8 @@ def _plot(points: list[dict], baselines: dict[str, float], path: Path, title: st
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", type=Path, default=REPO / "configs" / "learn_cpu.yaml")
-    parser.add_argument("--frames", type=int, default=960, help="synthetic time frames per split, each seen by every camera")
+    parser.add_argument("--frames", type=int, default=960,
+                        help="synthetic time frames per split, each seen by every camera")
     parser.add_argument("--captures", type=int, default=8,
                         help="captures per split, sharing the frames; each has its own look (skin, light, backgrounds)")
     parser.add_argument("--cameras", type=int, default=2, help="cameras per capture")
@@ -150,7 +151,8 @@ def main() -> None:
                                    loader=replace(EvalConfig().loader, threads=2), vis=0,
                                    **changes))
 
-    snapshots = sorted((int(p.name.split("_")[1].split(".")[0]), p) for p in (run_dir / "model_dump").glob("snapshot_*.pth.tar"))
+    snapshots = sorted((int(p.name.split("_")[1].split(".")[0]), p)
+                       for p in (run_dir / "model_dump").glob("snapshot_*.pth.tar"))
     scored = [((epoch + 1) * steps_per_epoch, score(checkpoint=str(path))) for epoch, path in snapshots]
     points = [{"step": step, **_figures(metrics)} for step, metrics in scored]
     last_checkpoint = str(snapshots[-1][1])
@@ -185,7 +187,8 @@ def main() -> None:
     print(f"last point / mean pose = {ratio:.2f} (goal ≤ 0.5: {'met' if ratio <= 0.5 else 'not met'})")
     print(f"learning curve: {png}")
     print(f"machine: {machine_description()}")
-    print(json.dumps({"benchmark": "learn", "recipe": recipe, "train_images": counts["train"], "val_images": counts["val"],
+    print(json.dumps({"benchmark": "learn", "recipe": recipe,
+                      "train_images": counts["train"], "val_images": counts["val"],
                       "train_seconds": round(train_seconds, 1), "curve": points, "baselines_mm": baselines,
                       "baselines_by_group_mm": by_group,
                       "final_over_mean_pose": round(ratio, 3), "goal_met": ratio <= 0.5}))

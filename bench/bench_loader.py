@@ -106,7 +106,8 @@ def _file_records(shard_dir: Path) -> list[dict]:
     for members in wds.WebDataset(list(shard_list(shard_dir).paths), shardshuffle=False, empty_check=False):
         ann = decode_ann(members["ann"])
         info = json.loads(members["json"])
-        records.append({"key": members["__key__"], "file_name": info["file_name"], "bbox": ann["bbox"].astype(np.float64),
+        records.append({"key": members["__key__"], "file_name": info["file_name"],
+                        "bbox": ann["bbox"].astype(np.float64),
                         "joints_img": ann["joints_img"].astype(np.float64), "joint_valid": ann["joint_valid"].copy(),
                         "image_size": ann["image_size_px"].astype(np.int64)})
     return records
@@ -254,7 +255,8 @@ def main() -> None:
     folder = args.keep or Path(tempfile.mkdtemp(prefix="bench_loader_"))
     data, split_dirs = folder / "InterHand2.6M", {}
     if not (data / "annotations").exists():
-        synth_run(SynthConfig(frames=args.frames, cameras=args.cameras, captures=4, layout="v1.0"), data, overwrite=True)
+        synth_run(SynthConfig(frames=args.frames, cameras=args.cameras, captures=4, layout="v1.0"), data,
+                  overwrite=True)
     # Without the re-encoding C extension (a machine with no compiler or libjpeg headers) baseline shards cannot be
     # written: --gpu-only then measures the source shards alone; the CPU rows need both.
     kinds = ("baseline", "source") if REENCODING or not args.gpu_only else ("source",)
@@ -339,7 +341,8 @@ def main() -> None:
                   "reference_source_over_decode_only": results["reference_source"][0] / decode_only,
                   "dali_cpu_over_original": results["dali_cpu"][0] / results["original_style"][0],
                   # the same by CPU time per image: decode-only's cheapest against the reference loader's
-                  "reference_over_decode_only_cpu": min(cpu_us[name] for name in decode_only_names) / cpu_us["reference"]}
+                  "reference_over_decode_only_cpu":
+                      min(cpu_us[name] for name in decode_only_names) / cpu_us["reference"]}
         print(f"reference / original-style = {ratios['reference_over_original']:.2f} (goal ≥ 5); "
               f"reference / decode-only (fastest) = {ratios['reference_over_decode_only']:.2f} (goal ≥ 1.5; "
               f"on source shards {ratios['reference_source_over_decode_only']:.2f}); by CPU time per image "
@@ -356,7 +359,8 @@ def main() -> None:
         print("per sample, one thread, median µs: " + "; ".join(
             f"{kind} shards: " + ", ".join(f"{stage} {value:.0f}" for stage, value in stages.items())
             for kind, stages in profile.items()))
-    print(json.dumps({"benchmark": "loader", "machine": machine_description(), "images": len(records), "repeats": args.repeats,
+    print(json.dumps({"benchmark": "loader", "machine": machine_description(), "images": len(records),
+                      "repeats": args.repeats,
                       "window_fraction": round(window_fraction, 3),
                       "batch_size": batch, "workers": workers, "gpu_batch_size": args.gpu_batch_size,
                       "gpu_workers": args.gpu_workers,

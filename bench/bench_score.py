@@ -123,7 +123,8 @@ def main() -> None:
     counts = {name: args.json_samples if name.endswith("json") else args.samples for name in times}
     rates = {name: counts[name] / statistics.median(values) for name, values in times.items()}
     baseline = rates["baseline: evaluator alone"]
-    print(f"{'variant':<28} {'samples':>8} {'file MB':>8} {'read s':>7} {'total s':>8} {'samples/s':>10} {'x baseline':>10}")
+    print(f"{'variant':<28} {'samples':>8} {'file MB':>8} {'read s':>7} {'total s':>8} {'samples/s':>10} "
+          f"{'x baseline':>10}")
     for name, values in times.items():
         read = f"{statistics.median(reads[name]):.2f}" if name in reads else "-"
         size = f"{sizes[name] / 1e6:.1f}" if name in sizes else "-"

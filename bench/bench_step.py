@@ -74,8 +74,10 @@ class _Batches:
     def __init__(self, count: int, batch_size: int):
         generator = torch.Generator().manual_seed(0)
         size, grid = MODEL.input_size, MODEL.heatmap_size
-        self.batches = [Batch(torch.randint(0, 256, (batch_size, 3, size, size), dtype=torch.uint8, generator=generator),
-                              torch.rand(batch_size, 42, 3, generator=generator) * (grid - 1), torch.ones(batch_size, 42),
+        self.batches = [Batch(torch.randint(0, 256, (batch_size, 3, size, size), dtype=torch.uint8,
+                                            generator=generator),
+                              torch.rand(batch_size, 42, 3, generator=generator) * (grid - 1),
+                              torch.ones(batch_size, 42),
                               torch.zeros(batch_size, 1), torch.ones(batch_size, 1),
                               torch.tensor([[1.0, 0.0]] * batch_size), torch.ones(batch_size, 1),
                               torch.zeros(batch_size, 2, 3), torch.ones(batch_size, 3), ("",) * batch_size)
@@ -97,7 +99,8 @@ class _Batches:
 def _settings(steps: int, log_every: int) -> LoopSettings:
     values = {"epoch": 0, "lr": 1e-4, "sigma": MODEL.sigma, "heatmap_loss": "lean", "log_every": log_every,
               "steps_per_epoch": steps}
-    return LoopSettings(**{name: value for name, value in values.items() if name in {f.name for f in fields(LoopSettings)}})
+    names = {f.name for f in fields(LoopSettings)}
+    return LoopSettings(**{name: value for name, value in values.items() if name in names})
 
 
 def _epoch(loader: _Batches, log_every: int, log_dir: Path) -> tuple[int, float]:

@@ -200,8 +200,9 @@ def _pytest_step(step: dict, dry_run: bool, parity: Path) -> dict:
     counts = _pytest_summary(step["output"])
     passed, skipped, failed = counts.get("passed", 0), counts.get("skipped", 0), counts.get("failed", 0)
     ok = step["ok"] and passed > 0 and not skipped and not failed
-    reason = None if ok else (f"{passed} GPU tests passed, {skipped} skipped, {failed} failed, {counts.get('error', 0)} "
-                              f"errors (exit code {step['exit_code']}): the GPU path is not proved"
+    reason = None if ok else (f"{passed} GPU tests passed, {skipped} skipped, {failed} failed, "
+                              f"{counts.get('error', 0)} errors (exit code {step['exit_code']}): "
+                              "the GPU path is not proved"
                               + (" (expected in a CPU dry run)" if dry_run else ""))
     return {**_pick(step), "ok": ok, "counts": counts, "reason": reason,
             "parity": json.loads(parity.read_text()) if parity.is_file() else {}}
@@ -217,8 +218,9 @@ def _preflight(out: Path, python: str, dry_run: bool) -> dict:
     step = _step("preflight", [python, "-c", _PREFLIGHT], out, _limit("preflight", dry_run))
     found = _last_json(step["output"]) if step["ok"] else {}
     sees_gpu = bool(found.get("cuda_available")) and found.get("dali_gpus", 0) > 0
-    reason = None if sees_gpu else (f"torch sees a GPU: {found.get('cuda_available')}, DALI sees {found.get('dali_gpus')} "
-                                    f"(DALI {found.get('dali')}); {step['tail']}" if found else f"{step['tail']}")
+    reason = None if sees_gpu else (f"torch sees a GPU: {found.get('cuda_available')}, "
+                                    f"DALI sees {found.get('dali_gpus')} (DALI {found.get('dali')}); {step['tail']}"
+                                    if found else f"{step['tail']}")
     return {**_pick(step), "ok": sees_gpu or (dry_run and step["ok"]), "found": found, "reason": reason}
 
 
@@ -249,8 +251,8 @@ def run(data: Path, out: Path, dry_run: bool) -> dict:
         print(json.dumps(report))
         return report
 
-    # tests/loaders/test_gpu_parity.py writes each GPU-vs-CPU parity case's image differences there: the figures its provisional
-    # tolerances are to be tightened with
+    # tests/loaders/test_gpu_parity.py writes each GPU-vs-CPU parity case's image differences there: the figures
+    # its provisional tolerances are to be tightened with
     parity = out / "gpu_parity.json"
     steps["pytest_gpu"] = _step("pytest_gpu", [python, "-m", "pytest", "-m", "gpu", "-q", "-p", "no:cacheprovider",
                                                "--basetemp", str(out / "pytest"), "tests"], out,
@@ -270,9 +272,9 @@ def run(data: Path, out: Path, dry_run: bool) -> dict:
     record("train", {**_pick(steps["train"]), "command": " ".join(train[1:]), **_train_figures(run_dir)})
 
     evaluate = interhand + ["eval", "--shards", str(paths["shards"]), "--run-dir", str(run_dir), "--split", "val",
-                            "--root-source", "gt"] + (["--gpu", "", "--loader-backend", "reference", "--batch-size", "8"]
-                                                      if dry_run else ["--gpu", "0", "--loader-backend", "dali",
-                                                                       "--batch-size", "128"])
+                            "--root-source", "gt"] + (
+        ["--gpu", "", "--loader-backend", "reference", "--batch-size", "8"] if dry_run
+        else ["--gpu", "0", "--loader-backend", "dali", "--batch-size", "128"])
     steps["eval"] = _step("eval", evaluate, out, _limit("eval", dry_run))
     metrics = sorted((run_dir / "result").rglob("metrics.json")) if steps["eval"]["ok"] else []
     record("eval", {**_pick(steps["eval"]), "metrics": json.loads(metrics[-1].read_text()) if metrics else {}})
@@ -282,7 +284,8 @@ def run(data: Path, out: Path, dry_run: bool) -> dict:
                              "reference"]
     steps["mean_pose"] = _step("mean_pose", mean_pose, out, _limit("mean_pose", dry_run))
     metrics = sorted((run_dir / "result").glob("*mean*/metrics.json")) if steps["mean_pose"]["ok"] else []
-    record("mean_pose", {**_pick(steps["mean_pose"]), "metrics": json.loads(metrics[-1].read_text()) if metrics else {}})
+    record("mean_pose", {**_pick(steps["mean_pose"]),
+                         "metrics": json.loads(metrics[-1].read_text()) if metrics else {}})
     report["learning"] = _learning(report, out / "train_loss.png")
     report["goals_met"] = _goals(report)
     report["ok"] = all(report[name]["ok"] for name in ("preflight", *steps))
@@ -346,7 +349,8 @@ def _table(report: dict) -> str:
     """The report so far as a readable table; steps not run yet are left out."""
     found = report.get("preflight", {}).get("found", {})
     lines = [f"GPU check{' (CPU dry run)' if report['dry_run'] else ''}: {found.get('gpu') or 'no GPU seen'}, driver "
-             f"{found.get('driver')}, CUDA {found.get('torch_cuda')}, torch {found.get('torch')}, DALI {found.get('dali')}"
+             f"{found.get('driver')}, CUDA {found.get('torch_cuda')}, torch {found.get('torch')}, "
+             f"DALI {found.get('dali')}"
              f"; {report['machine']}; {report.get('seconds', 0)} s",
              f"{'step':<14}{'ok':<6}{'seconds':>8}  figures"]
     if "preflight" in report:
@@ -364,8 +368,9 @@ def _table(report: dict) -> str:
     if "train" in report:
         train = report["train"]
         memory = train.get("peak_gpu_memory_mib")
-        lines.append(_row(report, "train", "train", f"{train.get('steps', 'n/a')} steps, {train.get('images_per_s', 'n/a')} "
-                          f"img/s, data wait {train.get('data_wait', 'n/a')}, peak GPU memory "
+        lines.append(_row(report, "train", "train", f"{train.get('steps', 'n/a')} steps, "
+                          f"{train.get('images_per_s', 'n/a')} img/s, data wait {train.get('data_wait', 'n/a')}, "
+                          "peak GPU memory "
                           f"{'n/a' if memory is None else f'{memory:,.0f} MiB'} (this process), loss "
                           f"{[point['loss_total'] for point in train.get('loss_curve', [])][:12]}"))
     if "eval" in report:
@@ -379,8 +384,9 @@ def _table(report: dict) -> str:
                           f"{learning['mean_pose_mpjpe_mm']} mm (ratio {learning['ratio_to_mean_pose']}); loss "
                           f"{learning['loss_first']} -> {learning['loss_last']} ({learning['loss_png']})"))
     if "goals_met" in report:
-        lines.append("goals: " + ", ".join(f"{name} {'met' if met else 'not met' if met is not None else 'not measured'}"
-                                           for name, met in report["goals_met"].items()))
+        lines.append("goals: " + ", ".join(
+            f"{name} {'met' if met else 'not met' if met is not None else 'not measured'}"
+            for name, met in report["goals_met"].items()))
     return "\n".join(lines)
 
 

@@ -89,7 +89,8 @@ def check_shards_root(shards: Path, dataset: str, annot_subset: str, split: str)
     if not (split_dir(shards, dataset, annot_subset, split) / DATASET_FILE).is_file():
         found = sorted(str(path.parent.relative_to(shards)) for path in shards.glob(f"*/*/*/{DATASET_FILE}"))
         raise click.BadParameter(
-            f"{shards} has no finished shards for {dataset}/{annot_subset}/{split} (found: {', '.join(found) or 'none'}); "
+            f"{shards} has no finished shards for {dataset}/{annot_subset}/{split} "
+            f"(found: {', '.join(found) or 'none'}); "
             f"make them with `interhand shards --dataset {dataset} --annot-subset {annot_subset} --split {split} "
             f"--shards {shards}`", param_hint="'--shards'")
 
@@ -174,7 +175,8 @@ def shards(finalize: bool, config_file: Path | None, **values) -> None:
     expected = missing_subfolder(config.dataset, Path(config.data))
     if expected:
         raise click.BadParameter(f"{config.data} has no {expected}/ folder: --data is the {config.dataset} dataset "
-                                 f"folder that holds {expected}/ (as `interhand synth` writes it)", param_hint="'--data'")
+                                 f"folder that holds {expected}/ (as `interhand synth` writes it)",
+                                 param_hint="'--data'")
     try:
         summary = finalize_parts(config, sys.argv) if finalize else run(config, sys.argv)
     except (SourceError, TooManyErrors, WriteFailed) as error:

@@ -251,17 +251,20 @@ BACKBONE_INITS = ("original", "kaiming")
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """InterNet's architecture and how it runs (the original's `main/model.py`, `main/config.py`). Stored in every checkpoint."""
+    """InterNet's architecture and how it runs (the original's `main/model.py`, `main/config.py`). Stored in every
+    checkpoint."""
 
-    resnet_type: int = field(default=50, metadata={"architecture": True, 
+    resnet_type: int = field(default=50, metadata={"architecture": True,
         "help": "ResNet depth of the backbone: 18, 34, 50, 101 or 152 (the heads follow its channel count)"})
-    input_size: int = field(default=256, metadata={"architecture": True, "help": "square input patch fed to the backbone, px"})
-    heatmap_size: int = field(default=64, metadata={"architecture": True, 
+    input_size: int = field(default=256, metadata={"architecture": True,
+        "help": "square input patch fed to the backbone, px"})
+    heatmap_size: int = field(default=64, metadata={"architecture": True,
         "help": "voxels per axis of the 3D heatmap (also the number of root-depth bins); input_size / 4"})
-    sigma: float = field(default=2.5, metadata={"architecture": True, "help": "std of the Gaussian heatmap target, voxels"})
-    bbox_3d_size: float = field(default=400.0, metadata={"architecture": True, 
+    sigma: float = field(default=2.5, metadata={"architecture": True,
+        "help": "std of the Gaussian heatmap target, voxels"})
+    bbox_3d_size: float = field(default=400.0, metadata={"architecture": True,
         "help": "depth range covered by the heatmap's z axis around each hand's root, mm"})
-    bbox_3d_size_root: float = field(default=400.0, metadata={"architecture": True, 
+    bbox_3d_size_root: float = field(default=400.0, metadata={"architecture": True,
         "help": "range of the left-vs-right root depth covered by the root-depth bins, mm"})
     channels_last: bool = field(default=False, metadata={"help": "run convolutions in channels_last memory format"})
     amp: bool = field(default=False, metadata={"help": "bf16 autocast for the network (losses stay float32)"})
@@ -270,7 +273,7 @@ class ModelConfig:
         "help": "heatmap loss: lean (separable, no dense target; same value and gradient) or dense (reference)"})
     pretrained: str = field(default="", metadata={
         "help": "local file of ImageNet ResNet weights in torchvision's key format; empty: original init only"})
-    heatmap_gain: float = field(default=1.0, metadata={"architecture": True, 
+    heatmap_gain: float = field(default=1.0, metadata={"architecture": True,
         "help": "fixed factor on the heatmap convolutions' output (1: the original); > 1 lets Adam reach the "
                 "target's peak of 255 that many times sooner (short CPU runs), with the same loss and decoding"})
     init: Literal["original", "kaiming"] = field(default="original", metadata={
@@ -318,7 +321,8 @@ class LoaderConfig:
         "help": "auto: DALI on a GPU, the reference loader (the fast CPU path) otherwise"})
     device: Literal["auto", "cpu", "gpu"] = field(default="auto", metadata={
         "help": "where DALI decodes and warps: gpu = nvJPEG 'mixed' decode; auto picks gpu when CUDA is present"})
-    batch_size: int = field(default=16, metadata={"help": "samples per batch on each rank (the original: 16 train, 32 test)"})
+    batch_size: int = field(default=16, metadata={
+        "help": "samples per batch on each rank (the original: 16 train, 32 test)"})
     threads: int = field(default=2, metadata={"aliases": ("workers",), "help": (
         "loader threads: the CPU loader's decode/warp pool (0: in the training thread) or DALI's CPU threads")})
     augment: bool = field(default=True, metadata={"help": "apply the original's training augmentation"})
@@ -416,7 +420,8 @@ class TrainConfig:
         "help": "keep only the newest N epoch snapshots (each ~250-400 MB with Adam's state); 0: keep all, as the "
                 "original"})
     log_every: int = field(default=20, metadata={
-        "help": "iterations between JSON log lines; the loss is read back from the device (a wait for the GPU) only then"})
+        "help": "iterations between JSON log lines; the loss is read back from the device (a wait for the GPU) "
+                "only then"})
     continue_train: bool = field(default=False, metadata={"help": "resume from the newest complete snapshot"})
     seed: int = field(default=0, metadata={"help": "seed of the initialisation, shuffling and augmentation"})
     model: ModelConfig = field(default_factory=ModelConfig, metadata={"help": "network (--model-*)"})
@@ -475,16 +480,19 @@ class EvalConfig:
                 "the quantization floor of the 64³ representation, or of the heatmap size of --checkpoint / "
                 "--test-epoch when one is given"})
     dataset: Literal["interhand26m", "stb", "rhd"] = field(default="interhand26m", metadata={"help": "dataset"})
-    shards: str = field(default="shards", metadata={"help": "shards root: reads SHARDS/<dataset>/<annot-subset>/<split>"})
+    shards: str = field(default="shards", metadata={
+        "help": "shards root: reads SHARDS/<dataset>/<annot-subset>/<split>"})
     annot_subset: Literal["all", "human_annot", "machine_annot"] = field(default="all", metadata={
         "help": "annotation subset of the shards"})
     split: Literal["train", "val", "test"] = field(default="val", metadata={
-        "help": "split to score (STB/RHD: test); train diagnoses over-fitting (it has no RootNet output: --root-source gt)"})
+        "help": "split to score (STB/RHD: test); train diagnoses over-fitting "
+                "(it has no RootNet output: --root-source gt)"})
     root_source: Literal["rootnet", "gt"] = field(default="rootnet", metadata={"aliases": ("root",),
         "help": "absolute root depth (and box) from RootNet's outputs, the original's default, or the ground truth"})
     run_dir: str = field(default="output", metadata={"aliases": ("output",),
                                                      "help": "run folder: writes result/<run>/ and vis/<run>/"})
-    run_name: str = field(default="", metadata={"help": "name of the result folders; default from split, root, checkpoint"})
+    run_name: str = field(default="", metadata={
+        "help": "name of the result folders; default from split, root, checkpoint"})
     launch: LaunchConfig = field(default_factory=LaunchConfig, metadata={
         "help": "processes: --gpu, --cpu-processes, --nnodes, --node-rank, --master-addr, --master-port", "flat": True})
     vis: int = field(default=8, metadata={"help": "overlays of the N worst and N random samples"})
@@ -525,7 +533,8 @@ class ScoreConfig:
     """A scoring job: prediction files scored on one split's shards, under one or more protocols."""
 
     dataset: str = field(default="", metadata={"help": "dataset of the shards (default: the one the files name)"})
-    shards: str = field(default="shards", metadata={"help": "shards root: reads SHARDS/<dataset>/<annot-subset>/<split>"})
+    shards: str = field(default="shards", metadata={
+        "help": "shards root: reads SHARDS/<dataset>/<annot-subset>/<split>"})
     annot_subset: str = field(default="", metadata={
         "help": "annotation subset of the shards (default: the one the first file names, else all)"})
     split: str = field(default="", metadata={"help": "split to score (default: the one the files name)"})

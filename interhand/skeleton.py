@@ -1,4 +1,5 @@
-"""Joint sets: names, parents, hand blocks and flip permutations (`annotations/skeleton.txt`; the original's `data/STB/dataset.py`, `data/RHD/dataset.py`).
+"""Joint sets: names, parents, hand blocks and flip permutations (`annotations/skeleton.txt`; the original's
+`data/STB/dataset.py`, `data/RHD/dataset.py`).
 
 InterHand2.6M order, per hand fingertip first: thumb4..thumb1, index4..1, middle4..1, ring4..1,
 pinky4..1, wrist; right hand 0..20 (wrist 20), left hand 21..41 (wrist 41).

@@ -43,7 +43,8 @@ def hand_blocks(ih26m_order: bool) -> dict[str, slice]:
 
 
 def draw_skeleton(draw: ImageDraw.ImageDraw, joints_px: np.ndarray, valid: np.ndarray, parents: Sequence[int],
-                  colour: tuple[int, int, int], width: int = 2, radius: float = 2.0, joints: slice = slice(None)) -> None:
+                  colour: tuple[int, int, int], width: int = 2, radius: float = 2.0,
+                  joints: slice = slice(None)) -> None:
     """Bones between valid joint pairs and a dot on each valid joint, of the joints in `joints`, in `colour`."""
     indices = range(len(parents))[joints]
     for joint in indices:
@@ -68,7 +69,8 @@ def draw_hands(draw: ImageDraw.ImageDraw, joints_px: np.ndarray, valid: np.ndarr
 
 def masked_hands(hand_type: str, valid: np.ndarray, ih26m_order: bool) -> list[str]:
     """Caption lines for hands that the hand type says are there but that have no valid joint."""
-    present = ("right", "left") if hand_type == "interacting" else (hand_type,) if hand_type in ("right", "left") else ()
+    present = (("right", "left") if hand_type == "interacting"
+               else (hand_type,) if hand_type in ("right", "left") else ())
     roots = joint_order(ih26m_order).roots
     lines = []
     for hand, block in hand_blocks(ih26m_order).items():

@@ -51,7 +51,8 @@ def real_ih26m_root(tmp_path_factory) -> Path:
         image["file_name"] = file_name
     (annotations / "InterHand2.6M_test_data.json").write_text(json.dumps(data))
     for kind in ("camera", "joint_3d"):
-        shutil.copyfile(REAL_SAMPLES / f"test_interhand2.6m_{kind}.json", annotations / f"InterHand2.6M_test_{kind}.json")
+        shutil.copyfile(REAL_SAMPLES / f"test_interhand2.6m_{kind}.json",
+                        annotations / f"InterHand2.6M_test_{kind}.json")
     from interhand.skeleton import IH26M_JOINT_NAMES, IH26M_PARENTS, skeleton_txt
 
     (root / "annotations" / "skeleton.txt").write_text(skeleton_txt(IH26M_JOINT_NAMES, IH26M_PARENTS))

@@ -57,7 +57,8 @@ def test_synth_and_contact_sheet_commands_run_end_to_end(tmp_path):
 
 
 def test_contact_sheet_on_a_missing_split_is_one_clear_error(tmp_path, synth_stb_root):
-    result = CliRunner().invoke(main, ["contact-sheet", str(synth_stb_root), "--split", "val", "--out", str(tmp_path / "s.png")])
+    result = CliRunner().invoke(main, ["contact-sheet", str(synth_stb_root), "--split", "val",
+                                       "--out", str(tmp_path / "s.png")])
     assert result.exit_code == 1
     assert "STB has no val split; it has train, test" in result.output and "Traceback" not in result.output
 

@@ -41,7 +41,8 @@ def test_gpu_check_dry_run_prepares_runs_every_step_and_fails_where_the_gpu_test
     assert report["train"]["steps"] == 3
     assert report["eval"]["metrics"]["counts"]["samples"] == 16
     # the learning run is scored against the trivial baseline, and its loss curve drawn
-    assert report["mean_pose"]["ok"] and report["mean_pose"]["metrics"]["checkpoint"].startswith("mean-pose baseline"), report["mean_pose"]
+    assert (report["mean_pose"]["ok"]
+            and report["mean_pose"]["metrics"]["checkpoint"].startswith("mean-pose baseline")), report["mean_pose"]
     learning = report["learning"]
     assert learning["ratio_to_mean_pose"] == round(learning["val_mpjpe_mm"] / learning["mean_pose_mpjpe_mm"], 3)
     assert (out / learning["loss_png"]).stat().st_size > 0

@@ -49,7 +49,8 @@ def make_wheel(folder: Path, payload: bytes) -> Path:
         "tinypkg/blob.bin": payload,
         FOREIGN: b"\x7fELF not really",
         "tinypkg-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\nName: tinypkg\nVersion: 1.0\n",
-        "tinypkg-1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        "tinypkg-1.0.dist-info/WHEEL": (b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
+                                        b"Tag: py3-none-any\n"),
     }
     record = "\n".join(_record_line(name, data) for name, data in files.items())
     files["tinypkg-1.0.dist-info/RECORD"] = (record + "\ntinypkg-1.0.dist-info/RECORD,,\n").encode()

@@ -1,4 +1,5 @@
-"""The layout of docs/code_layout.md: a module may import only from entries listed above it; cli.py imports everything."""
+"""The layout of docs/code_layout.md: a module may import only from entries listed above it; cli.py imports
+everything."""
 
 from __future__ import annotations
 

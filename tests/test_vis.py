@@ -74,7 +74,8 @@ def test_per_joint_figure_is_written_with_counts(tmp_path):
     per_joint = {group: {name: 3.0 + index % 5 for index, name in enumerate(IH26M_JOINT_NAMES)}
                  for group in ("single", "interacting", "all")}
     per_joint["interacting"]["l_wrist"] = None
-    path = plot_per_joint_errors(per_joint, "run\ncheckpoint", tmp_path / "per_joint.png", {"single": 22, "interacting": 24})
+    path = plot_per_joint_errors(per_joint, "run\ncheckpoint", tmp_path / "per_joint.png",
+                                 {"single": 22, "interacting": 24})
     image = _pixels(path)
     assert image.shape[1] >= 1000 and image.std() > 20
 

@@ -47,7 +47,8 @@ def fit_mean_pose(train_shard_dir: Path) -> MeanPose:
     counted = valid & np.take_along_axis(valid, own_root, axis=1)
     rel = root_align(joints, roots)
     counts = counted.sum(axis=0)
-    rel_mean = np.where(counts[:, None] > 0, (rel * counted[..., None]).sum(axis=0) / np.maximum(counts, 1)[:, None], 0.0)
+    rel_mean = np.where(counts[:, None] > 0,
+                        (rel * counted[..., None]).sum(axis=0) / np.maximum(counts, 1)[:, None], 0.0)
     hand_type = np.array(rows["hand_type"])
     rows_index = np.arange(len(hand_type))
     both = (hand_type == "interacting") & valid[rows_index, roots[:, 0]] & valid[rows_index, roots[:, 1]]

@@ -77,7 +77,8 @@ class _Evaluator:
         p = DecodedPredictions(sum((x.keys for x in self._predictions), []),
                                *(np.concatenate([getattr(x, f) for x in self._predictions])
                                  for f in ("joints_img_rel", "rel_root_depth_mm", "hand_type_prob")))
-        t = GroundTruth(*(np.concatenate([getattr(x, f) for x in self._truths]) for f in GroundTruth.__dataclass_fields__))
+        t = GroundTruth(*(np.concatenate([getattr(x, f) for x in self._truths])
+                          for f in GroundTruth.__dataclass_fields__))
         return p, t
 
     def _decoded(self, p: DecodedPredictions, t: GroundTruth):
@@ -89,12 +90,14 @@ class _Evaluator:
         return pred_img, rel_root_mm, pred_cam, errors
 
     def _table(self, names, means, counts) -> tuple[dict, list[str]]:
-        table = {name: (None if not np.isfinite(value) else round(float(value), 4)) for name, value in zip(names, means)}
+        table = {name: (None if not np.isfinite(value) else round(float(value), 4))
+                 for name, value in zip(names, means)}
         return table, [name for name, count in zip(names, counts) if count == 0]
 
 
 class InterHandEvaluator(_Evaluator):
-    """The InterHand2.6M metrics, exactly the original's counting and averaging (`Dataset.evaluate` in the original's `data/InterHand2.6M/dataset.py`)."""
+    """The InterHand2.6M metrics, exactly the original's counting and averaging (`Dataset.evaluate` in the original's
+    `data/InterHand2.6M/dataset.py`)."""
 
     def compute(self) -> tuple[dict, dict]:
         p, t = self._stacked()
@@ -105,7 +108,8 @@ class InterHandEvaluator(_Evaluator):
         for group, samples in groups.items():
             means, counts = per_joint_mpjpe(errors, t.joint_valid, samples)
             metrics["mpjpe"][group] = _rounded(mean_over_joints(means))
-            metrics["mpjpe_per_joint"][group], metrics["missing_joints"][group] = self._table(self.joint_names, means, counts)
+            (metrics["mpjpe_per_joint"][group],
+             metrics["missing_joints"][group]) = self._table(self.joint_names, means, counts)
             metrics["counts"][f"{group}_samples"] = int(samples.sum())
             metrics["counts"][f"{group}_joint_errors"] = int(counts.sum())
         mrrpe = mrrpe_errors(pred_img, rel_root_mm, t.abs_depth_mm[:, 0], t.focal, t.princpt, t.joints_cam_mm,
@@ -157,6 +161,7 @@ def _per_sample(p: DecodedPredictions, t: GroundTruth, pred_img, pred_cam, error
     with np.errstate(invalid="ignore", divide="ignore"):
         sample_error = np.where(valid.any(1), (errors * valid).sum(1) / np.maximum(valid.sum(1), 1), np.nan)
     return {"key": list(p.keys), "joints_cam_mm": pred_cam.astype(np.float32),
-            "joints_img_px": pred_img[..., :2].astype(np.float32), "hand_type_prob": p.hand_type_prob.astype(np.float32),
+            "joints_img_px": pred_img[..., :2].astype(np.float32),
+            "hand_type_prob": p.hand_type_prob.astype(np.float32),
             "rel_root_depth_mm": rel_root_mm.astype(np.float32), "mean_error_mm": sample_error.astype(np.float32),
             "handedness_correct": correct, "hand_type": np.asarray(t.hand_type)}

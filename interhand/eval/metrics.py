@@ -1,4 +1,5 @@
-"""The original's evaluation arithmetic, vectorised, pure numpy (`Dataset.evaluate` in the original's `data/InterHand2.6M/dataset.py`, `data/STB/dataset.py`, `data/RHD/dataset.py`).
+"""The original's evaluation arithmetic, vectorised, pure numpy (`Dataset.evaluate` in the original's
+`data/InterHand2.6M/dataset.py`, `data/STB/dataset.py`, `data/RHD/dataset.py`).
 
 Every function takes a leading sample axis N. Frames: `joints_img_rel` is (u px, v px, z mm relative to
 the joint's own wrist); camera coordinates are mm. A joint that no sample validates has no mean: it is
@@ -104,7 +105,8 @@ def mrrpe_errors(pred_img_rel: np.ndarray, rel_root_mm: np.ndarray, abs_depth_ri
 def handedness_correct(probabilities: np.ndarray, hand_type: np.ndarray) -> np.ndarray:
     """(N,) bool: right → p_r > 0.5 and p_l < 0.5; left the other way; interacting → both > 0.5."""
     right, left = np.asarray(probabilities)[:, 0] > 0.5, np.asarray(probabilities)[:, 1] > 0.5
-    right_strict, left_strict = right & (np.asarray(probabilities)[:, 1] < 0.5), left & (np.asarray(probabilities)[:, 0] < 0.5)
+    right_strict = right & (np.asarray(probabilities)[:, 1] < 0.5)
+    left_strict = left & (np.asarray(probabilities)[:, 0] < 0.5)
     hand_type = np.asarray(hand_type)
     return np.where(hand_type == "right", right_strict, np.where(hand_type == "left", left_strict, right & left))
 

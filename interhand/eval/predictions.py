@@ -38,8 +38,8 @@ PREDICTIONS_FORMAT_VERSION = 1
 SUFFIXES = (".parquet", ".json", ".npz")
 # Per-sample shape of each array field (after the sample axis).
 FIELD_SHAPES = {"joints_cam_mm": (NUM_JOINTS, 3), "joints_cam_rel_mm": (NUM_JOINTS, 3), "rel_root_cam_mm": (3,),
-                "joints_img_px": (NUM_JOINTS, 2), "joints_depth_mm": (NUM_JOINTS,), "joints_rel_depth_mm": (NUM_JOINTS,),
-                "rel_root_depth_mm": (), "hand_type_prob": (2,)}
+                "joints_img_px": (NUM_JOINTS, 2), "joints_depth_mm": (NUM_JOINTS,),
+                "joints_rel_depth_mm": (NUM_JOINTS,), "rel_root_depth_mm": (), "hand_type_prob": (2,)}
 # form -> (required fields, optional fields); hand_type_prob is optional in every form.
 FORMS = {"camera": (("joints_cam_mm",), ()),
          "camera_relative": (("joints_cam_rel_mm",), ("rel_root_cam_mm",)),
@@ -171,7 +171,8 @@ def _read_parquet(path: Path) -> tuple[dict, dict]:
         column = table.column(name).combine_chunks()
         if column.null_count:
             raise PredictionFileError(f"{path}: column {name} has {column.null_count} null values")
-        columns[name] = _leaf_values(path, name, column) if name in FIELD_SHAPES else column.to_numpy(zero_copy_only=False)
+        columns[name] = (_leaf_values(path, name, column) if name in FIELD_SHAPES
+                         else column.to_numpy(zero_copy_only=False))
     return columns, metadata
 
 
@@ -201,7 +202,8 @@ def _read_json(path: Path) -> tuple[dict, dict]:
     for index, entry in enumerate(entries):
         if not isinstance(entry, dict) or set(entry) != names:
             lacking = sorted(names - set(entry)) if isinstance(entry, dict) else "it is not an object"
-            raise PredictionFileError(f"{path}: predictions[{index}] lacks {lacking} (every entry holds the same fields)")
+            raise PredictionFileError(f"{path}: predictions[{index}] lacks {lacking} "
+                                      "(every entry holds the same fields)")
     columns = {name: [entry[name] for entry in entries] for name in names}
     metadata = {name: document[name] for name in METADATA if name in document}
     extra = sorted(set(document) - set(METADATA) - {"predictions", "format_version"})
@@ -245,7 +247,8 @@ def write_predictions(path: Path, predictions: PredictionFile) -> Path:
             np.savez_compressed(handle, **{name: np.asarray(value) for name, value in ids.items()}, **arrays,
                                 **{name: np.array(value) for name, value in metadata.items()})
     else:
-        raise PredictionFileError(f"{path}: unknown file type {path.suffix!r}; prediction files are {', '.join(SUFFIXES)}")
+        raise PredictionFileError(f"{path}: unknown file type {path.suffix!r}; "
+                                  f"prediction files are {', '.join(SUFFIXES)}")
     return path
 
 

@@ -41,7 +41,8 @@ def format_report(metrics: dict, images_per_s: float, samples: int) -> str:
                          f"({metrics['counts'][group + '_samples']} samples)")
             lines.append("  per joint: " + ", ".join(f"{name}: {_mm(value)}" for name, value in table.items()))
             if metrics["missing_joints"][group]:
-                lines.append(f"  joints without a valid sample (left out of the mean): {metrics['missing_joints'][group]}")
+                lines.append("  joints without a valid sample (left out of the mean): "
+                             f"{metrics['missing_joints'][group]}")
     return "\n".join(lines) + "\n"
 
 
@@ -67,14 +68,15 @@ def format_comparison(results: dict[str, dict]) -> str:
     order = {"oracle": 0, "mean pose": 1, "untrained": 2, "trained": 3}
     rows = sorted(results.items(), key=lambda item: (order[_source_kind(item[1])], item[0]))
     width = max([len("run"), *map(len, results)])
-    lines = [f"{'run':<{width}} {'kind':<10} {'MPJPE all':>10} {'single':>8} {'interact.':>9} {'MRRPE':>8} {'handed.':>8} "
-             f"{'confused':>8}"]
+    lines = [f"{'run':<{width}} {'kind':<10} {'MPJPE all':>10} {'single':>8} {'interact.':>9} {'MRRPE':>8} "
+             f"{'handed.':>8} {'confused':>8}"]
     for name, metrics in rows:
         mpjpe = metrics.get("mpjpe", {})
         hand = metrics.get("handedness_accuracy")
-        lines.append(f"{name:<{width}} {_source_kind(metrics):<10} {_mm(mpjpe.get('all')):>10} {_mm(mpjpe.get('single')):>8} "
-                     f"{_mm(mpjpe.get('interacting')):>9} {_mm(metrics.get('mrrpe')):>8} "
-                     f"{'missing' if hand is None else f'{hand:.3f}':>8} {format_value(metrics.get('hand_confusion'), 3):>8}")
+        lines.append(f"{name:<{width}} {_source_kind(metrics):<10} {_mm(mpjpe.get('all')):>10} "
+                     f"{_mm(mpjpe.get('single')):>8} {_mm(mpjpe.get('interacting')):>9} {_mm(metrics.get('mrrpe')):>8} "
+                     f"{'missing' if hand is None else f'{hand:.3f}':>8} "
+                     f"{format_value(metrics.get('hand_confusion'), 3):>8}")
     baselines = [m["mpjpe"]["all"] for m in results.values() if _source_kind(m) == "mean pose" and m["mpjpe"]["all"]]
     trained = [(name, m["mpjpe"]["all"]) for name, m in rows if _source_kind(m) == "trained" and m["mpjpe"]["all"]]
     if not baselines or not trained:

@@ -201,7 +201,8 @@ def _prediction_file(config: EvalConfig, predictions: DecodedPredictions, name: 
                      path: Path) -> PredictionFile:
     """The eval's decoded predictions in the image_relative file form (eval/predictions.py), rounded to the file's
     float32."""
-    arrays = {"joints_img_px": predictions.joints_img_rel[..., :2], "joints_rel_depth_mm": predictions.joints_img_rel[..., 2],
+    arrays = {"joints_img_px": predictions.joints_img_rel[..., :2],
+              "joints_rel_depth_mm": predictions.joints_img_rel[..., 2],
               "rel_root_depth_mm": predictions.rel_root_depth_mm, "hand_type_prob": predictions.hand_type_prob}
     metadata = {"dataset": config.dataset, "annot_subset": config.annot_subset, "split": config.split, "name": name,
                 "source": _source_label(config, checkpoint), "root_source": config.root_source}

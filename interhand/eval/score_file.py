@@ -79,7 +79,8 @@ def match_rows(predictions: PredictionFile, rows: dict, manifest: str) -> np.nda
     _, first, counts = np.unique(np.asarray(ids), return_index=True, return_counts=True)
     if (counts > 1).any():
         repeated = [ids[i] for i in sorted(first[counts > 1])]
-        raise PredictionFileError(f"{predictions.path}: ids predicted more than once: {_named(repeated, len(repeated))}")
+        raise PredictionFileError(f"{predictions.path}: ids predicted more than once: "
+                                  f"{_named(repeated, len(repeated))}")
     position = {value: index for index, value in enumerate(column.tolist())}
     found = np.array([position.get(value, -1) for value in ids], dtype=np.int64)
     if (found < 0).any():

@@ -77,7 +77,8 @@ def _human_ids(config: ScoreConfig, shard_dir: Path, dataset: DatasetJson, split
     if subset == "human_annot":
         return None
     if subset == "machine_annot":
-        raise ValueError(f"{shard_dir}: machine_annot shards hold no H-subset sample; score the all or human_annot shards")
+        raise ValueError(f"{shard_dir}: machine_annot shards hold no H-subset sample; "
+                         "score the all or human_annot shards")
     if config.aid_list:
         path = Path(config.aid_list)
     else:

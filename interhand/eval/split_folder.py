@@ -22,7 +22,8 @@ def open_split(config: EvalConfig) -> SplitFolder:
     found = (dataset.dataset, dataset.subset, dataset.split)
     if found != (config.dataset, config.annot_subset, config.split):
         raise ValueError(f"{folder.path / DATASET_FILE}: shards of {'/'.join(map(str, found))}, but eval was asked "
-                         f"for {config.dataset}/{config.annot_subset}/{config.split} (refused: it would be mislabelled)")
+                         f"for {config.dataset}/{config.annot_subset}/{config.split} "
+                         "(refused: it would be mislabelled)")
     if not dataset.counts.samples:
         raise ValueError(f"{folder.path}: the split has no samples (every annotation was rejected: see errors.parquet)")
     if config.root_source == "rootnet":

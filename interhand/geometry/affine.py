@@ -1,4 +1,5 @@
-"""2×3 affine maps between original-image pixels and the network's input patch (the original's `gen_trans_from_patch_cv`, `common/utils/preprocessing.py`).
+"""2×3 affine maps between original-image pixels and the network's input patch (the original's
+`gen_trans_from_patch_cv`, `common/utils/preprocessing.py`).
 
 `window_to_patch_affines` builds the patch's own maps from a plain source window (centre, size, rotation, flip) in
 closed form, vectorised; how augmentation chooses that window is `interhand.loaders.augment`'s business.

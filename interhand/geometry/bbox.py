@@ -1,4 +1,5 @@
-"""Bounding boxes in original-image pixels, [x_min, y_min, width, height] (the original's `process_bbox`, `common/utils/preprocessing.py`)."""
+"""Bounding boxes in original-image pixels, [x_min, y_min, width, height] (the original's `process_bbox`,
+`common/utils/preprocessing.py`)."""
 
 from __future__ import annotations
 

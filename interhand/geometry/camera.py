@@ -1,4 +1,5 @@
-"""Pinhole camera maths in the InterHand2.6M conventions (the camera files as the original's `data/InterHand2.6M/dataset.py` reads them; its `common/utils/transforms.py`).
+"""Pinhole camera maths in the InterHand2.6M conventions (the camera files as the original's
+`data/InterHand2.6M/dataset.py` reads them; its `common/utils/transforms.py`).
 
 World and camera coordinates are in millimetres; `camrot` is the world→camera rotation R and `campos`
 the camera centre in world coordinates, so X_cam = R · (X_world − campos). Camera axes: x right,

@@ -1,4 +1,5 @@
-"""The 2.5D target encoding in heatmap space, and its inverse (the original's `transform_input_to_output_space`, `common/utils/preprocessing.py`, and its `data/InterHand2.6M/dataset.py`).
+"""The 2.5D target encoding in heatmap space, and its inverse (the original's `transform_input_to_output_space`,
+`common/utils/preprocessing.py`, and its `data/InterHand2.6M/dataset.py`).
 
 Forward (the original's `transform_input_to_output_space`): x, y in input-patch px → heatmap px
 (×64/256); each hand's Z relative to its own wrist in mm → one of 64 depth bins over ±200 mm; the

@@ -1,4 +1,5 @@
-"""The original's augmentation and 2.5D targets, once, for every loader (the original's `common/utils/preprocessing.py` and `data/InterHand2.6M/dataset.py`).
+"""The original's augmentation and 2.5D targets, once, for every loader (the original's `common/utils/preprocessing.py`
+and `data/InterHand2.6M/dataset.py`).
 
 `draw_augment_params` is the only random code; everything after it is deterministic, so a parity
 test can feed the same `AugmentParams` to the DALI pipeline and to the reference loader.
@@ -199,7 +200,8 @@ def augment_targets(joints_img: np.ndarray, joint_valid: np.ndarray, hand_type: 
     depth = joints_patch[..., 2]
     rel_root_depth_mm = np.take_along_axis(depth, left_root, -1) - np.take_along_axis(depth, right_root, -1)
     both_hands = (hand[..., 0] * hand[..., 1] == 1)[..., None]
-    root_valid = np.where(both_hands, np.take_along_axis(valid, right_root, -1) * np.take_along_axis(valid, left_root, -1), 0.0)
+    root_valid = np.where(both_hands,
+                          np.take_along_axis(valid, right_root, -1) * np.take_along_axis(valid, left_root, -1), 0.0)
     supervised = np.asarray(root_depth_supervised, dtype=bool)[..., None]
     rel_root_depth_mm = np.where(supervised, rel_root_depth_mm, 0.0)
     root_valid = np.where(supervised, root_valid, 0.0)

@@ -1,6 +1,6 @@
 """A split's shards as both loaders serve them: `shard_list` lists an opened split folder
-(`interhand.manifests.split_folder`), and each tar's DALI index is checked before it is read (`read_checked_index` for the
-reference loader, tar by tar; `check_indexes`, all at once, for DALI, which reads the indexes itself)."""
+(`interhand.manifests.split_folder`), and each tar's DALI index is checked before it is read (`read_checked_index`
+for the reference loader, tar by tar; `check_indexes`, all at once, for DALI, which reads the indexes itself)."""
 
 from __future__ import annotations
 
@@ -40,7 +40,8 @@ def read_checked_index(shards: ShardList, tar: int, tar_bytes: int) -> list:
     """The tar's index entries, checked against dataset.json's sample count and the tar's size."""
     entries = read_dali_index(shards.index_paths[tar])
     if len(entries) != shards.counts[tar]:
-        raise ValueError(f"{shards.index_paths[tar]}: {len(entries)} samples, but dataset.json says {shards.counts[tar]}")
+        raise ValueError(f"{shards.index_paths[tar]}: {len(entries)} samples, "
+                         f"but dataset.json says {shards.counts[tar]}")
     _check_index_bounds(shards.index_paths[tar], entries, tar_bytes)
     return entries
 

@@ -25,7 +25,8 @@ from interhand.manifests.schema import MEMBER_COLUMNS
 from interhand.shard_format.dataset_json import DatasetJson, ShardRecord, file_sha256
 from interhand.shard_format.names import JSON_MEMBER, MANIFEST_FILE
 
-__all__ = ["recorded_file_problems", "check_manifest_sha256", "check_indexes_match_manifest", "check_served_locations", "index_text"]
+__all__ = ["recorded_file_problems", "check_manifest_sha256", "check_indexes_match_manifest", "check_served_locations",
+           "index_text"]
 
 # The manifest columns an index line is made of (one line per sample: `ext offset size key.ext` per member).
 _LOCATION_COLUMNS = ["key", "shard", "image_member",
@@ -84,7 +85,8 @@ def _first_difference(found: str, expected: str, rows: pa.Table) -> str:
             groups = [" ".join(fields[i:i + 4]) for i in range(0, max(len(fields), len(wanted_fields)), 4)]
             wanted_groups = [" ".join(wanted_fields[i:i + 4]) for i in range(0, len(wanted_fields), 4)]
             got, want = next(((a, b) for a, b in zip(groups, wanted_groups) if a != b), (line, wanted))
-            return f"sample {rows['key'][number].as_py()} (line {number + 2}) has `{got}` where the manifest has `{want}`"
+            return (f"sample {rows['key'][number].as_py()} (line {number + 2}) has `{got}` "
+                    f"where the manifest has `{want}`")
     if len(found_lines) != len(expected_lines):
         return f"{len(found_lines) - 1} sample lines, the manifest lists {rows.num_rows}"
     return "its text differs from the index the manifest implies (spaces or line ends)"

@@ -1,4 +1,5 @@
-"""From network outputs to coordinates: the hard argmax, and the demo's decoding (the original's `Dataset.evaluate` in `data/InterHand2.6M/dataset.py`, and `demo/demo.py`).
+"""From network outputs to coordinates: the hard argmax, and the demo's decoding (the original's `Dataset.evaluate` in
+`data/InterHand2.6M/dataset.py`, and `demo/demo.py`).
 
 The voxel → image px and bin → mm decoder itself is `interhand.geometry.heatmap.voxel_to_image` (one
 place, shared with the loaders' target encoding and with evaluation).

@@ -1,7 +1,8 @@
 """InterNet's heads: two per-hand 3D-heatmap branches, the root-depth head and the hand-type head.
 
 Attribute and `nn.Sequential` index layout equal the original PoseNet's, so that its checkpoint keys
-(`pose_net.joint_deconv_1.0.weight`, `pose_net.root_fc.2.bias`, …) load key by key (the original's `common/nets/module.py`).
+(`pose_net.joint_deconv_1.0.weight`, `pose_net.root_fc.2.bias`, …) load key by key (the original's
+`common/nets/module.py`).
 """
 
 from __future__ import annotations

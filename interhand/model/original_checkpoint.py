@@ -1,4 +1,5 @@
-"""Checkpoints: ours and the original repository's `snapshot_N.pth.tar` (written by the original's `Trainer.save_model`, `common/base.py`).
+"""Checkpoints: ours and the original repository's `snapshot_N.pth.tar` (written by the original's `Trainer.save_model`,
+`common/base.py`).
 
 The original file is `{'epoch', 'network', 'optimizer'}` with `network` a DataParallel state dict: keys
 carry a `module.` prefix, otherwise equal ours. Ours is `{'format', 'format_version', 'epoch',

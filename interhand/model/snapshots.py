@@ -34,6 +34,7 @@ def snapshots_newest_first(model_dump: Path) -> list[Path]:
 
 
 def latest_snapshot(model_dump: Path) -> Path | None:
-    """The newest snapshot by name (not checked for being loadable: interhand.train.checkpoint.resume_from_newest skips those)."""
+    """The newest snapshot by name (not checked for being loadable: interhand.train.checkpoint.resume_from_newest skips
+    those)."""
     snapshots = snapshots_newest_first(model_dump)
     return snapshots[0] if snapshots else None

@@ -109,7 +109,8 @@ class RunSummary:
 
 
 def shard_dir(config: PreprocessConfig) -> Path:
-    return split_dir(check_root(Path(config.shards), "output folder"), config.dataset, config.annot_subset, config.split)
+    return split_dir(check_root(Path(config.shards), "output folder"), config.dataset, config.annot_subset,
+                     config.split)
 
 
 def _part_path(work: Path, index: int, count: int, suffix: str) -> Path:

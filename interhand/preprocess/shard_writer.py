@@ -172,7 +172,8 @@ class _ShardContent:
                                  f"{column}_crc32": zlib.crc32(data)})
             for name, value in location.items():
                 self.locations.setdefault(name, []).append(value)
-            self.index_entries.append((key, [(ext, offset, len(data)) for (ext, data), offset in zip(members, offsets)]))
+            self.index_entries.append(
+                (key, [(ext, offset, len(data)) for (ext, data), offset in zip(members, offsets)]))
             self.infos.append(info)
         self.anns.append(anns)
 

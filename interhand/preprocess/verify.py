@@ -116,7 +116,8 @@ def _check_tar(path: Path, expected: dict[str, tuple[int, int, int]], anns: dict
                     anns[member.name.partition(".")[0]] = data
     except (tarfile.TarError, OSError, EOFError) as error:
         problems.append(f"{path.name}: unreadable tar ({error})")
-    problems += [f"{path.name}: member {name} listed in the manifest is missing" for name in sorted(set(expected) - seen)]
+    problems += [f"{path.name}: member {name} listed in the manifest is missing"
+                 for name in sorted(set(expected) - seen)]
     return problems
 
 

@@ -11,8 +11,8 @@ from typing import Iterator
 import torch
 import torch.distributed as dist
 
-__all__ = ["DistContext", "distributed", "setup_distributed", "cleanup_distributed", "all_reduce_mean", "gather_from_ranks", "wait_for_ranks",
-           "weights_digest"]
+__all__ = ["DistContext", "distributed", "setup_distributed", "cleanup_distributed", "all_reduce_mean",
+           "gather_from_ranks", "wait_for_ranks", "weights_digest"]
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@ import re
 from pathlib import Path
 
 __all__ = ["KEY_PREFIX", "MAX_ANNOTATION_ID", "KEY_PATTERN", "IMAGE_MEMBERS", "JSON_MEMBER", "ANN_MEMBER", "sample_key",
-           "SHARD_SUFFIX", "INDEX_SUFFIX", "shard_name", "index_name", "split_dir", "DATASET_FILE", "MANIFEST_FILE", "ERRORS_FILE", "RECORDED_FILES",
+           "SHARD_SUFFIX", "INDEX_SUFFIX", "shard_name", "index_name", "split_dir", "DATASET_FILE", "MANIFEST_FILE",
+           "ERRORS_FILE", "RECORDED_FILES",
            "CARD_FILE", "CROISSANT_FILE", "WIDS_INDEX_FILE", "PUBLISHED_FILES", "CHECKSUMS_FILE",
            "check_plain_file_name"]
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 __all__ = ["FORMAT_VERSION", "FormatVersionError", "check_format_version"]
 
-# Bump on any change of key scheme, member set, `.ann` layout, manifest schema or dataset.json keys (SHARD_FORMAT.md §6).
+# Bump on any change of key scheme, member set, `.ann` layout, manifest schema or dataset.json keys
+# (SHARD_FORMAT.md §6).
 # 2: the image member may be the source JPEG re-encoded losslessly as baseline, with the manifest's image columns
 # (image_encoding, image_sha256, source_*); dataset.json records `complete`, `error_fraction`, `max_errors` and
 # `files` (the folder-integrity section of names.py).

@@ -114,7 +114,8 @@ def axis_angle_from_rotation(rotation: np.ndarray) -> np.ndarray:
     angle = np.arccos(cos_angle)
     if angle < 1e-9:
         return np.zeros(3)
-    vector = np.array([rotation[2, 1] - rotation[1, 2], rotation[0, 2] - rotation[2, 0], rotation[1, 0] - rotation[0, 1]])
+    vector = np.array([rotation[2, 1] - rotation[1, 2], rotation[0, 2] - rotation[2, 0],
+                       rotation[1, 0] - rotation[0, 1]])
     if np.sin(angle) < 1e-6:  # angle ≈ π: take the axis from the symmetric part
         axis = np.sqrt(np.maximum((np.diag(rotation) + 1.0) / 2.0, 0.0))
         return axis * angle

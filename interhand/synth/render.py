@@ -20,7 +20,8 @@ from PIL import Image
 from interhand.geometry.camera import camera_to_pixel, world_to_camera
 from interhand.skeleton import IH26M_WRIST_IN_HAND
 
-__all__ = ["CameraView", "HandAppearance", "hand_capsules", "render_hands", "palm_normal", "make_background", "SKIN_TONES"]
+__all__ = ["CameraView", "HandAppearance", "hand_capsules", "render_hands", "palm_normal", "make_background",
+           "SKIN_TONES"]
 
 SKIN_TONES = np.array([[226, 178, 146], [205, 146, 112], [176, 120, 88], [132, 86, 60], [238, 200, 170]],
                       dtype=np.float64)

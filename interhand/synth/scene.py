@@ -66,7 +66,8 @@ def make_rig(rng: np.random.Generator, num_cameras: int, centre_mm: np.ndarray) 
         azimuth = azimuth0 + 2 * np.pi * index / num_cameras + rng.normal(0, 0.08)
         elevation = rng.uniform(-0.25, 0.45)
         radius = rng.uniform(1000, 1250)
-        direction = np.array([np.sin(azimuth) * np.cos(elevation), -np.sin(elevation), -np.cos(azimuth) * np.cos(elevation)])
+        direction = np.array([np.sin(azimuth) * np.cos(elevation), -np.sin(elevation),
+                              -np.cos(azimuth) * np.cos(elevation)])
         campos = centre_mm + radius * direction
         camrot = look_at_rotation(campos, centre_mm + rng.normal(0, 25, size=3))
         width, height = (334, 512) if index % 2 == 0 else (512, 334)

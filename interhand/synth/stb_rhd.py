@@ -1,4 +1,5 @@
-"""STB and RHD writers: the parsed COCO-style releases the original loaders read (`data/STB/dataset.py`, `data/RHD/dataset.py`).
+"""STB and RHD writers: the parsed COCO-style releases the original loaders read (`data/STB/dataset.py`,
+`data/RHD/dataset.py`).
 
 Single hands mapped into the 42-joint structure the other way round from InterHand2.6M: left hand
 0..20, right 21..41, wrist first (interhand.skeleton.STB_RHD_*). Each annotation is one hand; an RHD
@@ -67,7 +68,8 @@ def _write(config: SynthConfig, root: Path, spec: _Dataset, splits: dict[str, st
             background = backgrounds[seq_name] if spec is _STB else make_background(rng, spec.width, spec.height)
             focal = np.array([607.92, 607.88]) if spec is _STB else np.full(2, rng.uniform(270, 300))
             princpt = np.array([314.78, 236.42]) if spec is _STB else np.array([160.0, 160.0]) + rng.normal(0, 1.5, 2)
-            sides = ["left", "right"] if rng.random() < spec.two_hand_probability else [str(rng.choice(["left", "right"]))]
+            sides = (["left", "right"] if rng.random() < spec.two_hand_probability
+                     else [str(rng.choice(["left", "right"]))])
             hands = {side: _random_hand(rng, side, spec, focal) for side in sides}
             view = CameraView(np.eye(3), np.zeros(3), focal, princpt, spec.width, spec.height)
             skin = SKIN_TONES[rng.integers(len(SKIN_TONES))]

@@ -52,7 +52,8 @@ def load_snapshot(path: Path, model: InterNet, optimizer: torch.optim.Optimizer)
                  if name in stored and stored[name] != getattr(model.config, name)}
     if different:
         listed = ", ".join(f"{name}: snapshot {old!r} vs run {new!r}" for name, (old, new) in different.items())
-        raise ValueError(f"{path} was trained with another model config ({listed}); use a new --run-dir or the same config")
+        raise ValueError(f"{path} was trained with another model config ({listed}); "
+                         "use a new --run-dir or the same config")
     load_network_state(model, payload["network"])
     if "optimizer" in payload:
         optimizer.load_state_dict(payload["optimizer"])

@@ -75,7 +75,8 @@ def plot_log(run_dir: Path, out_path: Path | None = None) -> Path:
         raise ValueError(f"{run_dir}: the log has no step entries yet")
     x = [entry["global_step"] for entry in steps]
     terms = [key for key in steps[0] if key.startswith("loss_")]
-    starts = sorted({entry["global_step"] - entry["iteration"] for entry in steps if entry["epoch"] > steps[0]["epoch"]})
+    starts = sorted({entry["global_step"] - entry["iteration"]
+                     for entry in steps if entry["epoch"] > steps[0]["epoch"]})
     panels = [(term[5:].replace("_", " ") + " loss", [entry[term] for entry in steps], "log") for term in terms]
     panels += [("total loss (sum of the terms)", [sum(entry[term] for term in terms) for entry in steps], "log"),
                ("learning rate", [entry["lr"] for entry in steps], "log"),
@@ -85,8 +86,8 @@ def plot_log(run_dir: Path, out_path: Path | None = None) -> Path:
     with mpl_style():
         figure = mpl_figure((11, 2.6 * rows + 0.8))
         epochs = f"epochs {steps[0]['epoch']}-{steps[-1]['epoch']}" if len(starts) else f"epoch {steps[0]['epoch']}"
-        figure.suptitle(f"training run {Path(run_dir).resolve().name} ({run_dir}): {len(steps)} logged steps, {epochs}; "
-                        "dotted lines: epoch starts", x=0.01, ha="left")
+        figure.suptitle(f"training run {Path(run_dir).resolve().name} ({run_dir}): {len(steps)} logged steps, "
+                        f"{epochs}; dotted lines: epoch starts", x=0.01, ha="left")
         for index, (label, values, scale) in enumerate(panels):
             axes = figure.add_subplot(rows, columns, index + 1)
             axes.plot(x, values, color="black" if label == "learning rate" else f"C{index}", linewidth=1.2)

@@ -156,8 +156,9 @@ def train_one_epoch(model: torch.nn.Module, loader: ShardLoader, optimizer: torc
     progress.close()
     expected = settings.steps_per_epoch - settings.start_iteration
     if count != expected:  # the other ranks would wait for this one in their next all-reduce: stop them all
-        raise RuntimeError(f"rank {context.rank}: the loader gave {count} batches in epoch {settings.epoch}, where every "
-                           f"rank runs {expected}; a loader that breaks the equal-share rule (interhand.loaders.shares)")
+        raise RuntimeError(f"rank {context.rank}: the loader gave {count} batches in epoch {settings.epoch}, "
+                           f"where every rank runs {expected}; "
+                           "a loader that breaks the equal-share rule (interhand.loaders.shares)")
     totals = readback.read(settings.epoch)[1]
     means = all_reduce_mean({name: value / max(count, 1) for name, value in totals.items()}, context)
     elapsed = time.perf_counter() - epoch_start

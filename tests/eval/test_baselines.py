@@ -50,7 +50,8 @@ def _independent_mean_pose_mpjpe(train_dir, eval_dir) -> float:
 
 def test_the_mean_pose_baseline_scores_the_distance_to_the_training_mean_pose(synth_ih26m_shards, tmp_path):
     # With ground-truth depth, projection and back-projection cancel: MPJPE is the mean pose's own error.
-    metrics = run(_config(synth_ih26m_shards.parent.parent, tmp_path, baseline="mean-pose", split="val", root_source="gt"))
+    metrics = run(_config(synth_ih26m_shards.parent.parent, tmp_path, baseline="mean-pose", split="val",
+                          root_source="gt"))
     expected = _independent_mean_pose_mpjpe(synth_ih26m_shards / "train", synth_ih26m_shards / "val")
     assert metrics["mpjpe"]["all"] == pytest.approx(expected, rel=1e-3)  # the manifest stores float32
     assert 20.0 < metrics["mpjpe"]["all"] < 150.0
@@ -74,8 +75,8 @@ def test_the_untrained_baseline_initialises_the_checkpoint_architecture_afresh(s
     checkpoint = save_checkpoint(tmp_path / "trained.pth.tar", model, epoch=1)
     shards = synth_ih26m_shards.parent.parent
     trained = run(_config(shards, tmp_path, checkpoint=str(checkpoint), split="test", root_source="gt", run_name="a"))
-    fresh = [run(_config(shards, tmp_path, checkpoint=str(checkpoint), split="test", root_source="gt", baseline="untrained",
-                         run_name=name)) for name in ("b", "c")]
+    fresh = [run(_config(shards, tmp_path, checkpoint=str(checkpoint), split="test", root_source="gt",
+                         baseline="untrained", run_name=name)) for name in ("b", "c")]
     assert fresh[0]["mpjpe"] == fresh[1]["mpjpe"] and fresh[0]["mpjpe"] != trained["mpjpe"]
     assert fresh[0]["checkpoint"].startswith("untrained (seed 0) of the architecture of")
 
@@ -110,7 +111,8 @@ def test_the_comparison_puts_baselines_first_and_says_whether_the_model_beat_the
     assert lines[0].split()[-1] == "confused" and lines[4].split()[-1] == "0.450"
     assert lines[1].split()[-1] == "–"  # a metrics.json written before hand confusion was scored
     assert lines[-1] == "run: 30.00 mm = 0.50x the mean pose's 60.00 mm, beat the mean-pose baseline"
-    worse = format_comparison({"run": metrics("snapshot_3.pth.tar", 70.0), "mean": metrics("mean-pose baseline of x", 60.0)})
+    worse = format_comparison({"run": metrics("snapshot_3.pth.tar", 70.0),
+                               "mean": metrics("mean-pose baseline of x", 60.0)})
     assert worse.splitlines()[-1].endswith("did NOT beat the mean-pose baseline")
     (tmp_path / "result").mkdir()
     empty = CliRunner().invoke(main, ["compare", str(tmp_path)])

@@ -38,7 +38,8 @@ def test_the_oracle_scores_the_quantization_floor_a_few_millimetres(synth_ih26m_
     assert "MPJPE for all hand sequences" in (result / "report.txt").read_text()
     assert "Hand confusion (not the original's)" in (result / "report.txt").read_text()
     vis = tmp_path / "vis" / "interhand26m_all_val_gt_oracle"
-    assert {p.name for p in vis.iterdir()} == {"per_joint_error.png", "error_by_hand_type.png", "worst.png", "random.png"}
+    assert {p.name for p in vis.iterdir()} == {"per_joint_error.png", "error_by_hand_type.png", "worst.png",
+                                              "random.png"}
 
 
 def test_the_oracle_on_the_real_samples_is_a_few_millimetres_and_its_overlays_are_drawn(real_test_shards, tmp_path):
@@ -49,7 +50,8 @@ def test_the_oracle_on_the_real_samples_is_a_few_millimetres_and_its_overlays_ar
 
 
 def test_rootnet_depth_leaves_the_root_aligned_oracle_error_small(synth_ih26m_shards, tmp_path):
-    gt = run(_config(synth_ih26m_shards.parent.parent, tmp_path / "gt", oracle=True, split="test", root_source="gt", vis=0))
+    gt = run(_config(synth_ih26m_shards.parent.parent, tmp_path / "gt", oracle=True, split="test", root_source="gt",
+                     vis=0))
     rootnet = run(_config(synth_ih26m_shards.parent.parent, tmp_path / "rn", oracle=True, split="test", vis=0))
     # RootNet's ~30 mm depth error only rescales x, y around the wrist: a fraction of a millimetre here.
     assert abs(rootnet["mpjpe"]["all"] - gt["mpjpe"]["all"]) < 1.0
@@ -69,7 +71,8 @@ def test_the_same_checkpoint_and_shards_give_the_same_metrics_file(synth_ih26m_s
     assert first == second and json.loads(first)["mpjpe"]["all"] > 10.0  # an untrained network is far off
 
 
-def test_test_epoch_finds_the_snapshot_and_names_what_exists_when_missing(synth_ih26m_shards, tmp_path, tiny_checkpoint):
+def test_test_epoch_finds_the_snapshot_and_names_what_exists_when_missing(synth_ih26m_shards, tmp_path,
+                                                                          tiny_checkpoint):
     dump = tmp_path / "model_dump"
     dump.mkdir()
     (dump / "snapshot_3.pth.tar").write_bytes(tiny_checkpoint.read_bytes())
@@ -144,7 +147,8 @@ def test_each_prediction_is_decoded_once_right_after_the_forward_pass(synth_ih26
             decoded.append((_name, len(values)))
             return _decode(values, *args)
         monkeypatch.setattr(eval_run, name, counting)
-    metrics = run(_config(synth_ih26m_shards.parent.parent, tmp_path, oracle=True, split="val", root_source="gt", vis=0))
+    metrics = run(_config(synth_ih26m_shards.parent.parent, tmp_path, oracle=True, split="val", root_source="gt",
+                          vis=0))
     for name in ("decode_joints", "decode_rel_root"):
         assert sum(count for called, count in decoded if called == name) == metrics["counts"]["samples"] == 48
 
@@ -166,7 +170,7 @@ def test_one_in_process_evaluation_opens_and_checks_its_split_folder_once(synth_
                         calls.append(_name)
                     return _check(*args, **kwargs)
                 monkeypatch.setattr(module, name, counting)
-    status, _ = launch(_config(synth_ih26m_shards.parent.parent, tmp_path, oracle=True, split="test", root_source="rootnet",
-                               vis=0))
+    status, _ = launch(_config(synth_ih26m_shards.parent.parent, tmp_path, oracle=True, split="test",
+                               root_source="rootnet", vis=0))
     assert status == 0
     assert sorted(calls) == ["file_sha256", "read_dataset_json", "samples_without_rootnet"]

@@ -22,8 +22,8 @@ from interhand.eval.score_file import read_rows
 from interhand.eval.score_job import run
 from interhand.model import InterNet, save_checkpoint
 
-METRIC_FIELDS = ("mpjpe", "mpjpe_per_joint", "missing_joints", "counts", "mrrpe", "handedness_accuracy", "hand_confusion",
-                 "root_source", "checkpoint", "dataset", "annot_subset", "split", "protocol")
+METRIC_FIELDS = ("mpjpe", "mpjpe_per_joint", "missing_joints", "counts", "mrrpe", "handedness_accuracy",
+                 "hand_confusion", "root_source", "checkpoint", "dataset", "annot_subset", "split", "protocol")
 
 
 @pytest.fixture(scope="module")
@@ -122,11 +122,13 @@ def test_image_relative_takes_the_wrist_depths_from_the_root_source(shards_root,
     arrays = {"joints_img_px": uv, "joints_rel_depth_mm": joints[..., 2] - np.take_along_axis(joints[..., 2], own, 1),
               "rel_root_depth_mm": joints[index, roots[:, 1], 2] - joints[index, roots[:, 0], 2]}
     path = write_predictions(tmp_path / "p.npz", _file(val_rows, arrays, "image_relative", by="annotation_id"))
-    gt = run(ScoreConfig(shards=str(shards_root), out_dir=str(tmp_path / "gt"), root_source="gt", vis=0), [path])["p"]["all"]
+    gt = run(ScoreConfig(shards=str(shards_root), out_dir=str(tmp_path / "gt"), root_source="gt", vis=0),
+             [path])["p"]["all"]
     assert gt["mpjpe"]["all"] < 1e-3 and gt["mrrpe"] < 1e-3 and gt["root_source"] == "gt"
     assert gt["handedness_accuracy"] is None and "handedness_accuracy" in gt["not_scored"]
     rootnet = run(ScoreConfig(shards=str(shards_root), out_dir=str(tmp_path / "rn"), vis=0), [path])["p"]["all"]
-    assert rootnet["root_source"] == "rootnet" and 0.01 < rootnet["mpjpe"]["all"] < 2.0  # RootNet's depth error rescales x, y
+    # RootNet's depth error rescales x, y
+    assert rootnet["root_source"] == "rootnet" and 0.01 < rootnet["mpjpe"]["all"] < 2.0
 
 
 def test_a_relative_pose_without_a_relative_root_scores_mpjpe_and_says_mrrpe_is_not_scored(shards_root, val_rows,
@@ -243,7 +245,8 @@ def test_several_files_are_compared_side_by_side(shards_root, val_rows, tmp_path
     code, output = _score(paths, shards_root, tmp_path / "out")
     assert code == 0, output
     rows = (tmp_path / "out" / "comparison.csv").read_text().splitlines()
-    assert rows[0].startswith("predictions,protocol") and [row.split(",")[0] for row in rows[1:]] == ["noisy", "noisier"]
+    assert (rows[0].startswith("predictions,protocol")
+            and [row.split(",")[0] for row in rows[1:]] == ["noisy", "noisier"])
     mpjpe = [float(row.split(",")[5]) for row in rows[1:]]
     assert mpjpe[0] < mpjpe[1]
     assert (tmp_path / "out" / "comparison_all.png").stat().st_size > 10_000
@@ -358,7 +361,8 @@ def test_on_h_shards_every_sample_is_in_the_h_protocol_and_the_file_names_the_su
     split_dir = make_shards(tmp_path / "shards", synth_ih26m_root, annot_subset="human_annot", split="test")
     rows = read_rows(split_dir)
     arrays, form = _forms(rows, _noisy_camera(rows))["camera"]
-    path = write_predictions(tmp_path / "p.parquet", _file(rows, arrays, form, split="test", annot_subset="human_annot"))
+    path = write_predictions(tmp_path / "p.parquet",
+                             _file(rows, arrays, form, split="test", annot_subset="human_annot"))
     metrics = run(ScoreConfig(shards=str(tmp_path / "shards"), out_dir=str(tmp_path / "out"), vis=0,
                               protocols=("all", "human_annot")), [path])["p"]
     assert metrics["human_annot"]["counts"]["samples"] == metrics["all"]["counts"]["samples"] == len(rows["key"]) > 0

@@ -48,8 +48,9 @@ def test_the_readme_examples_write_files_that_score_alike(synth_ih26m_shards, tm
                                        "--split", "test", "--protocol", "all,human_annot", "--vis", "0"])
     assert result.exit_code == 0, result.output
     rows = [line.split(",") for line in (tmp_path / "score" / "comparison.csv").read_text().splitlines()[1:]]
+    names = ("mine", "mine.json", "mine_relative.npz", "mine_25d.npz")
     assert [(row[0], row[1]) for row in rows] == [(name, protocol) for protocol in ("all", "human_annot")
-                                                  for name in ("mine", "mine.json", "mine_relative.npz", "mine_25d.npz")]
+                                                  for name in names]
     mpjpe = {(row[0], row[1]): float(row[5]) for row in rows}
     assert all(row[4] == "0" for row in rows)  # no prediction missing
     # The same poses in three forms score the same; the 2.5D one with RootNet's wrist depths nearly so.

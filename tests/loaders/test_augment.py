@@ -229,7 +229,8 @@ def test_batched_targets_equal_per_sample_targets():
     single = [augment_sample(np.zeros((334, 512, 3), np.uint8), r, p).targets for r, p in zip(records, params)]
     flipped_img_to_patch = np.stack([patch_affine(r["bbox"], 512, p)[1] for r, p in zip(records, params)])
     hand = np.array([{"right": [1, 0], "left": [0, 1], "interacting": [1, 1]}[r["hand_type"]] for r in records], float)
-    batched = augment_targets(np.stack([r["joints_img"] for r in records]), np.stack([r["joint_valid"] for r in records]),
+    batched = augment_targets(np.stack([r["joints_img"] for r in records]),
+                              np.stack([r["joint_valid"] for r in records]),
                               hand, np.array([r["root_joint_index"] for r in records]), np.full(6, 512),
                               flipped_img_to_patch,
                               np.array([p.flip for p in params]), np.ones(6, bool))

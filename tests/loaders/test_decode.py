@@ -86,7 +86,8 @@ def test_the_four_channel_warp_gives_the_three_channel_warps_pixels(name):
     """decode_and_warp warps the RGBX window; its patch is the RGB window's warp bit for bit, written in place."""
     data, _, width, height = _encoded_and_decoded(name)
     cases = [(np.array([width * 0.3, height * 0.35, width * 0.25, height * 0.25]), params)
-             for params in (AugmentParams(), AugmentParams(flip=True, rot_deg=60.0), AugmentParams(scale=1.25, rot_deg=-90.0),
+             for params in (AugmentParams(), AugmentParams(flip=True, rot_deg=60.0),
+                            AugmentParams(scale=1.25, rot_deg=-90.0),
                             AugmentParams(shift_x=0.15, shift_y=-0.15, scale=0.75), AugmentParams(rot_deg=45.0))]
     cases.append((np.array([-60.0, -60.0, 200.0, 200.0]), AugmentParams(rot_deg=30.0)))  # spills over the corner
     for box, params in cases:

@@ -69,7 +69,8 @@ def test_rootnet_box_on_a_split_without_rootnet_outputs_is_one_clear_error(synth
     # The train split has no RootNet outputs: its boxes are zeros, and cropping them used to end in
     # "cannot convert float NaN to integer" deep in the decoder.
     config = LoaderConfig(backend=backend, device="cpu", batch_size=4, threads=1, augment=False, box="rootnet")
-    with pytest.raises(ValueError, match=r"train: \d+ of \d+ samples have no RootNet box \(first: .+\); use the GT box"):
+    with pytest.raises(ValueError,
+                       match=r"train: \d+ of \d+ samples have no RootNet box \(first: .+\); use the GT box"):
         build_loader(synth_ih26m_shards / "train", config)
 
 

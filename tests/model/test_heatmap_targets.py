@@ -1,4 +1,5 @@
-"""render_joint_heatmaps against the original's formula (`Model.render_gaussian_heatmap`, the original's `main/model.py`)."""
+"""render_joint_heatmaps against the original's formula (`Model.render_gaussian_heatmap`, the original's
+`main/model.py`)."""
 
 import torch
 

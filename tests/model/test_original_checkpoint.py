@@ -1,4 +1,5 @@
-"""Loading the original repository's snapshot_N.pth.tar and our own checkpoints (the original's `common/base.py`, `main/model.py`).
+"""Loading the original repository's snapshot_N.pth.tar and our own checkpoints (the original's `common/base.py`,
+`main/model.py`).
 
 The reference is an independent functional forward over the raw state dict, written from the original's
 architecture description: no module of ours is involved in computing it.
@@ -183,7 +184,8 @@ def test_resnet_depth_is_inferred_from_the_backbone_keys_of_a_snapshot():
     assert infer_resnet_type(InterNet(ModelConfig(resnet_type=18)).state_dict()) == 18
     for depth, blocks, convs in ((34, (3, 4, 6, 3), 2), (101, (3, 4, 23, 3), 3), (152, (3, 8, 36, 3), 3)):
         keys = {f"backbone_net.resnet.layer{stage}.{block}.conv{conv}.weight": None
-                for stage, count in enumerate(blocks, start=1) for block in range(count) for conv in range(1, convs + 1)}
+                for stage, count in enumerate(blocks, start=1) for block in range(count)
+                for conv in range(1, convs + 1)}
         assert infer_resnet_type(keys) == depth
     with pytest.raises(ValueError, match="matches no ResNet"):
         infer_resnet_type({"backbone_net.resnet.layer1.0.conv1.weight": None})

@@ -181,7 +181,8 @@ def test_the_re_encoding_extension_is_built_here():
 @needs_extension
 def test_a_re_run_with_the_other_jpeg_mode_rewrites_the_shards(real_ih26m_root, tmp_path):
     split_dir = make_shards(tmp_path, real_ih26m_root, split="test")
-    config = PreprocessConfig(data=str(real_ih26m_root), shards=str(tmp_path), split="test", progress=False, jpeg="source")
+    config = PreprocessConfig(data=str(real_ih26m_root), shards=str(tmp_path), split="test", progress=False,
+                              jpeg="source")
     summary = run(config, ["test"])
     assert summary.resumed_shards == 0  # the plan hash holds --jpeg: nothing written the other way is kept
     rows = pq.read_table(split_dir / "manifest.parquet").to_pylist()

@@ -112,7 +112,8 @@ def _set_shard(key: str, value):
 
 
 def _set_count(key: str, change):
-    return lambda folder: _edit_dataset(folder, lambda dataset: dataset["counts"].update({key: change(dataset["counts"][key])}))
+    return lambda folder: _edit_dataset(
+        folder, lambda dataset: dataset["counts"].update({key: change(dataset["counts"][key])}))
 
 
 def _move_a_sample_between_shards(folder: Path) -> None:

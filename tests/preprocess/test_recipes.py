@@ -1,4 +1,5 @@
-"""The reuse recipes of SHARD_FORMAT.md §7 (docs/shards.md links them) run as written, on synthetic and real-sample shards."""
+"""The reuse recipes of SHARD_FORMAT.md §7 (docs/shards.md links them) run as written, on synthetic and real-sample
+shards."""
 
 from __future__ import annotations
 
@@ -32,7 +33,8 @@ def _run(title: str, shard_dir: Path, document: str = "SHARD_FORMAT.md") -> dict
 def _run_fresh(title: str, shard_dir: Path, result: str) -> object:
     """Run a recipe in a new interpreter, as a user's script would (no threads of earlier tests to fork),
     and return the JSON value of the expression `result` evaluated after it."""
-    code = f"SHARD_DIR = {str(shard_dir)!r}\n{_recipe(title, 'SHARD_FORMAT.md')}\nimport json\nprint(json.dumps({result}))"
+    code = (f"SHARD_DIR = {str(shard_dir)!r}\n{_recipe(title, 'SHARD_FORMAT.md')}\n"
+            f"import json\nprint(json.dumps({result}))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])

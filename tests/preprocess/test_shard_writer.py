@@ -85,7 +85,8 @@ def _reference_ann(sample: Sample) -> bytes:
         "mano_valid": [float("right" in sample.mano), float("left" in sample.mano)],
         "mano_pose": [mano["right_pose"], mano["left_pose"]], "mano_shape": [mano["right_shape"], mano["left_shape"]],
         "mano_trans_m": [mano["right_trans"], mano["left_trans"]]}
-    return np.concatenate([np.ravel(np.asarray(values[name], np.float32)) for name in ANN_LAYOUT]).astype("<f4").tobytes()
+    flat = np.concatenate([np.ravel(np.asarray(values[name], np.float32)) for name in ANN_LAYOUT])
+    return flat.astype("<f4").tobytes()
 
 
 def _reference_json(sample: Sample, subset: str = "all") -> bytes:

@@ -70,7 +70,8 @@ def test_human_subset_of_v1_selects_exactly_the_aid_list(synth_ih26m_root):
 
 
 def test_v0_layout_reads_bare_joint_lists_like_v1(synth_ih26m_root):
-    v0 = {s.annotation_id: s for s in _records(synth_ih26m_root, split="val", layout="v0.0", annot_subset="machine_annot")}
+    v0 = {s.annotation_id: s
+          for s in _records(synth_ih26m_root, split="val", layout="v0.0", annot_subset="machine_annot")}
     v1 = {s.annotation_id: s for s in _records(synth_ih26m_root, split="val")}
     assert v0 and set(v0) <= set(v1)
     some = next(iter(v0))

@@ -63,7 +63,8 @@ def _worker_killed(tmp_path, real_root, monkeypatch) -> dict:
 
 
 def _corrupt_fragment(tmp_path, real_root, monkeypatch) -> dict:
-    """An unfinished run whose .work manifest fragment was then damaged; the re-run keeps the shard, finalize reads it."""
+    """An unfinished run whose .work manifest fragment was then damaged; the re-run keeps the shard, finalize
+    reads it."""
     config = PreprocessConfig(data=str(real_root), split="test", shards=str(tmp_path / "out"), progress=False)
     run_unfinished(config, monkeypatch)
     (fragment,) = (shard_dir(config) / ".work" / "shards").glob("*.manifest.arrow")
@@ -156,7 +157,8 @@ def test_a_script_without_a_main_guard_is_told_what_killed_its_workers(tmp_path,
     script = tmp_path / "unguarded.py"
     script.write_text("from interhand.config import PreprocessConfig\n"
                       "from interhand.preprocess.run import run\n"
-                      f"run(PreprocessConfig(data={str(real_ih26m_root)!r}, split='test', shards={str(tmp_path / 'out')!r}, "
+                      f"run(PreprocessConfig(data={str(real_ih26m_root)!r}, split='test', "
+                      f"shards={str(tmp_path / 'out')!r}, "
                       "workers=2, progress=False))\n")
     result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300,
                             cwd=Path(__file__).resolve().parents[2])

@@ -81,10 +81,11 @@ def test_every_valid_joint_projects_inside_its_image_and_onto_a_drawn_hand(synth
         valid = np.array(annotation["joint_valid"]).ravel() > 0
         assert np.all((joints_img[valid] >= 0) & (joints_img[valid] < [image["width"], image["height"]]))
         # Re-render the frame from the files alone (plus the seed): it must be the JPEG on disk.
-        rig = [SynthCamera(cam, CameraView(np.array(cameras[capture]["camrot"][cam]), np.array(cameras[capture]["campos"][cam]),
-                                           np.array(cameras[capture]["focal"][cam]), np.array(cameras[capture]["princpt"][cam]),
+        camera = cameras[capture]
+        rig = [SynthCamera(cam, CameraView(np.array(camera["camrot"][cam]), np.array(camera["campos"][cam]),
+                                           np.array(camera["focal"][cam]), np.array(camera["princpt"][cam]),
                                            *_size(data, capture, cam)), cam.startswith("41"))
-               for cam in cameras[capture]["campos"]]
+               for cam in camera["campos"]]
         look = capture_look(SYNTH_IH26M.seed, split_index, int(capture), rig)
         drawn = drawn_hands(annotation["hand_type"])
         hands = [world[BLOCKS[side]] for side in drawn]
@@ -114,8 +115,9 @@ def test_annotation_boxes_are_the_valid_joints_tight_box_enlarged_1_2(synth_ih26
         image = images[annotation["image_id"]]
         capture, name = str(image["capture"]), image["camera"]
         world = np.array(joints[capture][str(image["frame_idx"])]["world_coord"])
-        cam = world_to_camera(world, np.array(cameras[capture]["camrot"][name]), np.array(cameras[capture]["campos"][name]))
-        uv = camera_to_pixel(cam, np.array(cameras[capture]["focal"][name]), np.array(cameras[capture]["princpt"][name]))
+        camera = cameras[capture]
+        cam = world_to_camera(world, np.array(camera["camrot"][name]), np.array(camera["campos"][name]))
+        uv = camera_to_pixel(cam, np.array(camera["focal"][name]), np.array(camera["princpt"][name]))
         valid = np.array(annotation["joint_valid"]).ravel() > 0
         low, high = uv[valid].min(axis=0), uv[valid].max(axis=0)
         x, y, w, h = annotation["bbox"]
@@ -169,7 +171,8 @@ def test_v0_subsets_partition_all_and_match_the_human_id_list(synth_ih26m_root):
 def test_rootnet_outputs_cover_every_eval_annotation_with_processed_gt_boxes(synth_ih26m_root):
     for split, v0_name in (("val", "machine_annot_val"), ("test", "all_test")):
         data = _load(synth_ih26m_root, split, "data")
-        rootnet = json.loads((synth_ih26m_root / "rootnet_output" / f"rootnet_interhand2.6m_output_{split}.json").read_text())
+        rootnet = json.loads(
+            (synth_ih26m_root / "rootnet_output" / f"rootnet_interhand2.6m_output_{split}.json").read_text())
         assert (synth_ih26m_root / "rootnet_output" / f"rootnet_interhand2.6m_output_{v0_name}.json").exists()
         by_id = {record["annot_id"]: record for record in rootnet}
         assert set(by_id) == {a["id"] for a in data["annotations"]}
@@ -201,7 +204,8 @@ def test_skeleton_file_lists_the_42_joints_with_wrists_as_roots(synth_ih26m_root
 
 
 def _tree_digest(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def test_same_seed_gives_identical_bytes_and_another_seed_does_not(tmp_path, synth_ih26m_root):

@@ -52,8 +52,8 @@ def test_stb_files_are_where_the_original_loader_reads_them(synth_stb_root):
 def test_rhd_has_two_hand_images_with_one_annotation_per_hand(synth_rhd_root):
     data = synth_rhd_root / "data"
     for folder in ("training", "evaluation"):
-        coco = _check_annotations(data / f"RHD_{folder}.json", lambda image: data / folder / "color" / image["file_name"],
-                                  (320, 320))
+        coco = _check_annotations(data / f"RHD_{folder}.json",
+                                  lambda image: data / folder / "color" / image["file_name"], (320, 320))
         assert len(coco.imgs) == SYNTH_RHD.frames
     training = COCO(str(data / "RHD_training.json"))
     two_hands = [image_id for image_id, anns in training.imgToAnns.items() if len(anns) == 2]

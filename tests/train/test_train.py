@@ -24,8 +24,8 @@ TINY_MODEL = ModelConfig(resnet_type=18, input_size=64, heatmap_size=16)
 
 def _config(split_shards: Path, output: Path, **changes) -> TrainConfig:
     """A tiny run on SHARDS/<dataset>/<subset>/train (`split_shards`)."""
-    base = TrainConfig(shards=str(split_shards.parent.parent.parent), run_dir=str(output), epochs=2, steps_per_epoch=3, log_every=1,
-                       model=TINY_MODEL, loader=LoaderConfig(batch_size=4, threads=0, shuffle_buffer=8))
+    base = TrainConfig(shards=str(split_shards.parent.parent.parent), run_dir=str(output), epochs=2, steps_per_epoch=3,
+                       log_every=1, model=TINY_MODEL, loader=LoaderConfig(batch_size=4, threads=0, shuffle_buffer=8))
     return replace(base, **changes)
 
 
@@ -72,7 +72,8 @@ def test_torchrun_is_standalone_on_one_node_and_rendezvous_on_several():
 
 def test_lr_follows_the_original_step_schedule():
     config = TrainConfig()
-    assert [config.lr_at(epoch) for epoch in (0, 14, 15, 16, 17, 19)] == pytest.approx([1e-4, 1e-4, 1e-5, 1e-5, 1e-6, 1e-6])
+    assert ([config.lr_at(epoch) for epoch in (0, 14, 15, 16, 17, 19)]
+            == pytest.approx([1e-4, 1e-4, 1e-5, 1e-5, 1e-6, 1e-6]))
     assert TrainConfig(dataset="rhd").total_epochs == 50 and TrainConfig(dataset="stb").lr_decay_epochs == (45, 47)
     assert TrainConfig(lr_dec_epochs="3, 5").lr_decay_epochs == (3, 5)
     assert config_to_dict(TrainConfig(lr_dec_epochs="3,5"))["lr_dec_epochs"] == "3,5"  # the file face keeps the text
@@ -155,12 +156,14 @@ def test_snapshot_epochs_writes_every_nth_epoch_and_the_last(synth_ih26m_shards,
 
 
 def test_training_without_shards_is_one_clear_error(tmp_path):
-    result = CliRunner().invoke(main, ["train", "--shards", str(tmp_path / "nowhere"), "--run-dir", str(tmp_path / "o")])
+    result = CliRunner().invoke(main, ["train", "--shards", str(tmp_path / "nowhere"),
+                                       "--run-dir", str(tmp_path / "o")])
     assert result.exit_code == 2 and "nowhere does not exist" in result.output and "Traceback" not in result.output
 
 
 def test_training_on_rootnet_boxes_the_train_split_lacks_is_one_clear_error(synth_ih26m_shards, tmp_path):
-    result = CliRunner().invoke(main, ["train", "--loader-box", "rootnet", "--shards", str(synth_ih26m_shards.parent.parent),
+    result = CliRunner().invoke(main, ["train", "--loader-box", "rootnet",
+                                       "--shards", str(synth_ih26m_shards.parent.parent),
                                        "--run-dir", str(tmp_path / "o"), "--model-resnet-type", "18"])
     assert result.exit_code == 1 and "have no RootNet box" in result.output and "--loader-box gt" in result.output
     assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1

@@ -1,4 +1,5 @@
-"""Shared reader of the parsed single-hand COCO releases (STB, RHD; the original's `data/STB/dataset.py`, `data/RHD/dataset.py`).
+"""Shared reader of the parsed single-hand COCO releases (STB, RHD; the original's `data/STB/dataset.py`,
+`data/RHD/dataset.py`).
 
 Each annotation is one hand (21 joints) placed into the 42-joint two-hand structure in the STB/RHD order
 (left 0..20, right 21..41, wrist first). There is no world frame: world = camera coordinates

@@ -1,4 +1,5 @@
-"""STB reader: data/STB_<split>.json, images data/images/<seq_name>/<file_name> (the original's `data/STB/dataset.py`)."""
+"""STB reader: data/STB_<split>.json, images data/images/<seq_name>/<file_name>
+(the original's `data/STB/dataset.py`)."""
 
 from __future__ import annotations
 
