@@ -36,8 +36,8 @@ class DecodedPredictions:
 
     keys: list[str]
     joints_img_rel: np.ndarray  # (N, 42, 3) u, v original-image px, z mm relative to the joint's own wrist
-    rel_root_depth_mm: np.ndarray  # (N,) left-minus-right wrist depth, mm
-    hand_type_prob: np.ndarray  # (N, 2) probabilities [right, left]
+    rel_root_depth_mm: np.ndarray | None  # (N,) left-minus-right wrist depth, mm; None: not predicted (no MRRPE)
+    hand_type_prob: np.ndarray | None  # (N, 2) probabilities [right, left]; None: not predicted (no handedness)
 
 
 @dataclass
@@ -75,7 +75,7 @@ class _Evaluator:
         if not self._predictions:
             raise ValueError("no samples to evaluate")
         p = DecodedPredictions(sum((x.keys for x in self._predictions), []),
-                               *(np.concatenate([getattr(x, f) for x in self._predictions])
+                               *(_concatenated([getattr(x, f) for x in self._predictions], f)
                                  for f in ("joints_img_rel", "rel_root_depth_mm", "hand_type_prob")))
         t = GroundTruth(*(np.concatenate([getattr(x, f) for x in self._truths])
                           for f in GroundTruth.__dataclass_fields__))
@@ -112,13 +112,14 @@ class InterHandEvaluator(_Evaluator):
              metrics["missing_joints"][group]) = self._table(self.joint_names, means, counts)
             metrics["counts"][f"{group}_samples"] = int(samples.sum())
             metrics["counts"][f"{group}_joint_errors"] = int(counts.sum())
-        mrrpe = mrrpe_errors(pred_img, rel_root_mm, t.abs_depth_mm[:, 0], t.focal, t.princpt, t.joints_cam_mm,
+        mrrpe = np.full(len(single), np.nan) if rel_root_mm is None else mrrpe_errors(
+            pred_img, rel_root_mm, t.abs_depth_mm[:, 0], t.focal, t.princpt, t.joints_cam_mm,
                              t.joint_valid, t.hand_type, t.root_joint_index)
         counted = np.isfinite(mrrpe)
         metrics["mrrpe"] = _rounded(float(mrrpe[counted].mean())) if counted.any() else None
         metrics["counts"]["mrrpe_samples"] = int(counted.sum())
-        correct = handedness_correct(p.hand_type_prob, t.hand_type)
-        valid = np.asarray(t.hand_type_valid) > 0
+        correct = _handedness_correct(p, t)
+        valid = (np.asarray(t.hand_type_valid) > 0) & np.isfinite(correct)
         metrics["handedness_accuracy"] = _rounded(float(correct[valid].mean())) if valid.any() else None
         metrics["counts"]["handedness_samples"] = int(valid.sum())
         confused = hand_confusion(pred_img, t.joints_cam_mm, t.joint_valid, t.hand_type, t.focal, t.princpt)
@@ -143,13 +144,30 @@ class SingleHandEvaluator(_Evaluator):
         names = tuple(name[2:] for name in self.joint_names[:JOINTS_PER_HAND])  # the hand's joints, side-free
         table, missing = self._table(names, means, counts)
         epe = _rounded(mean_over_joints(means))
-        correct = handedness_correct(p.hand_type_prob, t.hand_type)
+        correct = _handedness_correct(p, t)
+        scored = np.isfinite(correct)
         metrics = {"epe": epe, "mpjpe": {"single": epe, "interacting": None, "all": epe}, "epe_per_joint": table,
                    "missing_joints": {"single": missing}, "mrrpe": None,
-                   "handedness_accuracy": _rounded(float(correct.mean())),
+                   "handedness_accuracy": _rounded(float(correct[scored].mean())) if scored.any() else None,
                    "counts": {"samples": len(correct), "joint_errors": int(counts.sum()),
-                              "handedness_samples": len(correct)}}
+                              "handedness_samples": int(scored.sum())}}
         return metrics, _per_sample(p, t, pred_img, pred_cam, errors, rel_root_mm, correct)
+
+
+def _concatenated(parts: list, name: str) -> np.ndarray | None:
+    """One field of several DecodedPredictions, stacked; None where none of them has it."""
+    if all(part is None for part in parts):
+        return None
+    if any(part is None for part in parts):
+        raise ValueError(f"{name}: given for some predictions and not for others")
+    return np.concatenate(parts)
+
+
+def _handedness_correct(p: DecodedPredictions, t: GroundTruth) -> np.ndarray:
+    """(N,) 1.0 right, 0.0 wrong, NaN where no hand type was predicted."""
+    if p.hand_type_prob is None:
+        return np.full(len(p.keys), np.nan)
+    return handedness_correct(p.hand_type_prob, t.hand_type)
 
 
 def _rounded(value: float) -> float | None:
@@ -162,6 +180,11 @@ def _per_sample(p: DecodedPredictions, t: GroundTruth, pred_img, pred_cam, error
         sample_error = np.where(valid.any(1), (errors * valid).sum(1) / np.maximum(valid.sum(1), 1), np.nan)
     return {"key": list(p.keys), "joints_cam_mm": pred_cam.astype(np.float32),
             "joints_img_px": pred_img[..., :2].astype(np.float32),
-            "hand_type_prob": p.hand_type_prob.astype(np.float32),
-            "rel_root_depth_mm": rel_root_mm.astype(np.float32), "mean_error_mm": sample_error.astype(np.float32),
+            "hand_type_prob": _or_nan(p.hand_type_prob, (len(p.keys), 2)),
+            "rel_root_depth_mm": _or_nan(rel_root_mm, (len(p.keys),)), "mean_error_mm": sample_error.astype(np.float32),
             "handedness_correct": correct, "hand_type": np.asarray(t.hand_type)}
+
+
+def _or_nan(values: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray:
+    """A per-sample column as float32; NaN throughout where the field was not predicted."""
+    return np.full(shape, np.nan, np.float32) if values is None else values.astype(np.float32)

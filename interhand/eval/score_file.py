@@ -196,24 +196,18 @@ def score_file(predictions: PredictionFile, rows: dict, row_index: np.ndarray, i
     joints_img_rel, abs_depth, rel_root_mm = _evaluator_inputs(predictions, chosen, truth, keys)
     if abs_depth is not None:
         truth.abs_depth_mm = abs_depth
-    rel_root = np.zeros(len(chosen)) if rel_root_mm is None else _checked_rel_root(predictions.path, keys, rel_root_mm,
-                                                                                 truth)
+    rel_root = None if rel_root_mm is None else _checked_rel_root(predictions.path, keys, rel_root_mm, truth)
     hand_prob = predictions.arrays.get("hand_type_prob")
-    count = len(chosen)
-    evaluated = DecodedPredictions(keys, joints_img_rel, rel_root,
-                                   np.zeros((count, 2)) if hand_prob is None else hand_prob[chosen])
+    evaluated = DecodedPredictions(keys, joints_img_rel, rel_root, None if hand_prob is None else hand_prob[chosen])
     names = IH26M_JOINT_NAMES if dataset == "interhand26m" else STB_RHD_JOINT_NAMES
     evaluator = (InterHandEvaluator if dataset == "interhand26m" else SingleHandEvaluator)(names)
     evaluator.update(evaluated, truth)
     metrics, per_sample = evaluator.compute()
     not_scored = {}
-    if rel_root_mm is None and metrics.get("mrrpe") is not None:
-        metrics["mrrpe"], metrics["counts"]["mrrpe_samples"] = None, 0
+    if rel_root is None and dataset == "interhand26m":  # STB and RHD have no MRRPE at all
         not_scored["mrrpe"] = f"the {predictions.form} file has no relative root"
     if hand_prob is None:
-        metrics["handedness_accuracy"], metrics["counts"]["handedness_samples"] = None, 0
         not_scored["handedness_accuracy"] = "the file has no hand_type_prob"
-        per_sample["handedness_correct"] = np.full(count, np.nan)
     metrics["not_scored"] = not_scored
     metrics["counts"].update({"protocol_samples": int(in_protocol.sum()), "missing_predictions": len(missing)})
     metrics["missing_prediction_keys"] = [str(key) for key in rows["key"][missing[:_SHOWN]]]
