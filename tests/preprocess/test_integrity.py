@@ -25,10 +25,11 @@ from interhand.eval.split_folder import open_split
 from interhand.loaders.build import build_loader
 from interhand.manifests.read import read_errors, read_manifest
 from interhand.manifests.write import write_errors, write_manifest
+from interhand.preprocess.publish import published_texts
 from interhand.preprocess.verify import verify_shard_dir
 from interhand.shard_format.ann_codec import ANN_FLOATS
-from interhand.shard_format.dataset_json import file_sha256
-from interhand.shard_format.names import RECORDED_FILES
+from interhand.shard_format.dataset_json import file_sha256, load_dataset_json
+from interhand.shard_format.names import PUBLISHED_FILES, RECORDED_FILES
 from interhand.shard_format.version import FORMAT_VERSION
 
 _TAR = "val-000000.tar"
@@ -52,6 +53,26 @@ def _reseal(folder: Path) -> None:
         for shard in dataset["shards"]:
             shard.update(bytes=(folder / shard["name"]).stat().st_size, sha256=file_sha256(folder / shard["name"]))
     _edit_dataset(folder, change)
+
+
+def _edit_published(name: str, change):
+    """`change` (text -> text) applied to one of the folder's published files, then SHA256SUMS recomputed over the
+    folder as `sha256sum` would: what passes `sha256sum -c` and every digest check."""
+    def edit(folder: Path) -> None:
+        path = folder / name
+        edited = change(path.read_text())
+        assert edited != path.read_text()
+        path.write_text(edited)
+        lines = (folder / "SHA256SUMS").read_text().splitlines()
+        (folder / "SHA256SUMS").write_text("".join(f"{file_sha256(folder / line[66:])}  {line[66:]}\n"
+                                                   for line in lines))
+    return edit
+
+
+def _wids_shard_1_at_shard_0(text: str) -> str:
+    index = json.loads(text)
+    index["shardlist"][1]["url"] = index["shardlist"][0]["url"]
+    return json.dumps(index, indent=1) + "\n"
 
 
 def _edit_manifest(folder: Path, column: str, change) -> None:
@@ -197,6 +218,15 @@ TAMPER_CASES = [
      "did not complete", True),
     ("dataset.json not JSON", lambda folder: (folder / "dataset.json").write_bytes(b"\xff{"), "not valid UTF-8 JSON",
      True),
+    # The published files are derived from dataset.json: regenerated and compared, whatever SHA256SUMS says.
+    ("croissant.json edited, SHA256SUMS recomputed",
+     _edit_published("croissant.json", lambda text: text.replace('"sc:Float"', '"sc:Text"', 1)),
+     "croissant.json: line ", False),
+    ("the card's license edited, SHA256SUMS recomputed",
+     _edit_published("README.md", lambda text: text.replace("license: cc-by-nc-4.0", "license: cc-by-4.0", 1)),
+     "README.md: line 2 differs from the text dataset.json implies", False),
+    ("shardindex.json points shard 1 at shard 0's tar, SHA256SUMS recomputed",
+     _edit_published("shardindex.json", _wids_shard_1_at_shard_0), "shardindex.json: line ", False),
 ]
 
 
@@ -233,6 +263,20 @@ def test_every_reader_refuses_a_folder_that_is_not_what_dataset_json_says(val_co
         assert "\n" not in str(raised.value)
     with pytest.raises((ValueError, FileNotFoundError), match=said):
         open_split(EvalConfig(shards=str(val_copy.parents[2]), split="val", root_source="gt"))
+
+
+_PUBLISHED_EDITS = [case for case in TAMPER_CASES if "SHA256SUMS recomputed" in case[0]]
+
+
+@pytest.mark.parametrize("case, edit, said, at_open", _PUBLISHED_EDITS, ids=[case[0] for case in _PUBLISHED_EDITS])
+def test_an_edited_published_file_is_one_problem_naming_it(val_copy, case, edit, said, at_open):
+    edit(val_copy)
+    problems = verify_shard_dir(val_copy)
+    assert len(problems) == 1 and problems[0].startswith(said.split(":")[0] + ": "), problems
+
+
+def test_verify_regenerates_every_published_file(val_copy):
+    assert set(published_texts(load_dataset_json(val_copy / "dataset.json"))) == set(PUBLISHED_FILES)
 
 
 def test_an_incomplete_run_is_read_only_when_accepted(val_copy):
