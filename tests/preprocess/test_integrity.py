@@ -21,6 +21,8 @@ from click.testing import CliRunner
 
 from interhand.cli import main
 from interhand.config import EVAL_LOADER, EvalConfig, LoaderConfig
+from interhand.eval.predictions import PredictionFile, write_predictions
+from interhand.eval.score_file import read_rows
 from interhand.eval.split_folder import open_split
 from interhand.loaders.build import build_loader
 from interhand.manifests.read import read_errors, read_manifest
@@ -145,6 +147,16 @@ def _move_a_sample_between_shards(folder: Path) -> None:
     _edit_dataset(folder, change)
 
 
+def _drop_last_shard_and_its_counts(folder: Path) -> None:
+    """dataset.json lists 1 of its 2 shards and `counts` is cut to match: only the manifest still holds them all."""
+    def change(dataset: dict) -> None:
+        dropped = dataset["shards"].pop()
+        dataset["counts"]["samples"] -= dropped["samples"]
+        dataset["counts"]["input_annotations"] -= dropped["samples"]
+        dataset["counts"]["shards"] -= 1
+    _edit_dataset(folder, change)
+
+
 def _symlinked_dataset_json(folder: Path) -> None:
     """dataset.json replaced by a symlink to an identical copy outside the folder."""
     outside = folder.parent / "outside-dataset.json"
@@ -189,6 +201,8 @@ TAMPER_CASES = [
     ("dataset.json samples count", _set_count("samples", lambda n: n + 1), "`counts` says tars: 2, samples: 49", True),
     ("dataset.json lists 1 of its 2 shards", lambda folder: _edit_dataset(folder, lambda d: d["shards"].pop()),
      "`shards` lists tars: 1, samples: 40; `counts` says tars: 2, samples: 48", True),
+    ("dataset.json lists 1 of its 2 shards, counts cut to match", _drop_last_shard_and_its_counts,
+     "counts samples = 40", True),
     ("a sample moved between dataset.json's shards", _move_a_sample_between_shards, f"{_TAR} holds 39 samples",
      False),
     ("symlinked dataset.json", _symlinked_dataset_json, "dataset.json: a symlink or not a regular file", True),
@@ -294,6 +308,8 @@ def test_eval_refuses_shards_of_another_dataset_and_an_empty_split(val_copy, stb
     with pytest.raises(ValueError, match="shards of stb/all/test, but eval was asked for interhand26m/all/test"):
         open_split(EvalConfig(shards=str(val_copy.parents[2]), split="test", root_source="gt"))
     _edit_dataset(val_copy, lambda dataset: (dataset.update(shards=[]), dataset["counts"].update(samples=0, shards=0)))
+    write_manifest(read_manifest(val_copy).slice(0, 0), val_copy / "manifest.parquet")  # as many rows as counts says
+    _reseal(val_copy)
     with pytest.raises(ValueError, match="the split has no samples"):
         open_split(EvalConfig(shards=str(val_copy.parents[2]), split="val", root_source="gt"))
 
@@ -349,17 +365,38 @@ def _error_lines(output: str) -> list[str]:
     return [line for line in output.splitlines() if line.startswith("Error:")]
 
 
-@pytest.mark.parametrize("case, edit, said", [
+_EVAL_REFUSALS = [
     ("two samples' .ann entries swapped in the index", _swap_index_entries("ann"), "val-000000.idx: sample "),
     ("dataset.json lists 1 of its 2 shards", lambda folder: _edit_dataset(folder, lambda d: d["shards"].pop()),
      "`shards` lists tars: 1, samples: 40"),
-], ids=["swapped index entries", "fewer shards than counts"])
+    ("dataset.json lists 1 of its 2 shards, counts cut to match", _drop_last_shard_and_its_counts,
+     "manifest.parquet: 48 rows, but dataset.json's counts samples = 40"),
+]
+_EVAL_REFUSAL_IDS = ["swapped index entries", "fewer shards than counts", "fewer shards, counts cut"]
+
+
+@pytest.mark.parametrize("case, edit, said", _EVAL_REFUSALS, ids=_EVAL_REFUSAL_IDS)
 def test_eval_refuses_in_one_line_and_scores_nothing(val_copy, tmp_path, case, edit, said):
     edit(val_copy)
     result = _eval(val_copy, tmp_path / "run")
     errors = _error_lines(result.output)
     assert result.exit_code == 1 and len(errors) == 1 and said in errors[0], result.output
     assert not (tmp_path / "run" / "result").exists()
+
+
+@pytest.mark.parametrize("case, edit, said", _EVAL_REFUSALS, ids=_EVAL_REFUSAL_IDS)
+def test_score_refuses_in_one_line_and_scores_nothing(val_copy, tmp_path, case, edit, said):
+    """A prediction file for every sample of the clean folder (the ground truth itself), scored after the edit."""
+    rows = read_rows(val_copy)
+    arrays = {"joints_cam_mm": rows["joints_cam_mm"], "hand_type_prob": np.ones((len(rows["key"]), 2))}
+    path = write_predictions(tmp_path / "p.parquet", PredictionFile(
+        "", {"dataset": "interhand26m", "split": "val"}, list(rows["key"]), None, arrays, "camera"))
+    edit(val_copy)
+    result = CliRunner().invoke(main, ["score", str(path), "--shards", str(val_copy.parents[2]), "--out-dir",
+                                       str(tmp_path / "score"), "--vis", "0"])
+    errors = _error_lines(result.output)
+    assert result.exit_code == 1 and len(errors) == 1 and said in errors[0], result.output
+    assert not (tmp_path / "score").exists()
 
 
 @pytest.mark.parametrize("name", ["../x", "../../../x", "a/b", "..", "/tmp/x"])
