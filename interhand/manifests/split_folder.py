@@ -2,9 +2,12 @@
 loaders (which serve its tars) and to eval and score (which score against its manifest).
 
 Opening reads dataset.json (`read_dataset_json`: version, a complete run unless accepted, plain names, no
-symlinks, each tar's size) and checks what a reader serves (`check_served_locations`: the manifest's SHA-256, then
-every DALI index against the manifest, so that no sample is served under another's key). Whether every sample
-has a RootNet output is scanned at most once, when first asked."""
+symlinks, each tar's size, the listed shards adding up to `counts`) and checks what a reader serves
+(`check_served_locations`: the manifest's SHA-256, then every DALI index against the manifest, so that no sample is
+served under another's key), then that the manifest holds `counts.samples` rows: a dataset.json whose `shards` and
+`counts` were both cut (a shard dropped by hand) would have the loaders serve, and eval or score report, part of the
+split as all of it. The row count comes from the Parquet footer, no data is read. Whether every sample has a
+RootNet output is scanned at most once, when first asked."""
 
 from __future__ import annotations
 
@@ -13,9 +16,13 @@ from functools import cached_property
 from pathlib import Path
 from typing import Optional
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 from interhand.manifests.index_check import check_served_locations
 from interhand.manifests.query import samples_without_rootnet
 from interhand.shard_format.dataset_json import DatasetJson, read_dataset_json
+from interhand.shard_format.names import MANIFEST_FILE
 
 __all__ = ["SplitFolder", "open_split_folder"]
 
@@ -40,4 +47,18 @@ def open_split_folder(path: Path | SplitFolder, accept_incomplete: bool = False)
         return path
     dataset = read_dataset_json(Path(path), accept_incomplete)
     check_served_locations(Path(path), dataset)
+    _check_manifest_rows(Path(path), dataset)
     return SplitFolder(Path(path), dataset)
+
+
+def _check_manifest_rows(path: Path, dataset: DatasetJson) -> None:
+    """The manifest (already checked against dataset.json's SHA-256) has as many rows as `counts.samples`."""
+    manifest = path / MANIFEST_FILE
+    try:
+        rows = pq.ParquetFile(manifest).metadata.num_rows
+    except (OSError, pa.ArrowException) as error:
+        raise ValueError(f"{manifest}: unreadable Parquet ({error}); `interhand verify` the folder") from None
+    if rows != dataset.counts.samples:
+        raise ValueError(f"{manifest}: {rows} rows, but dataset.json's counts samples = {dataset.counts.samples} "
+                         f"in {len(dataset.shards)} shard(s): a shard dropped from dataset.json? (refused, "
+                         "`interhand verify` the folder)")

@@ -45,7 +45,7 @@ from interhand.shard_format.names import (
 from interhand.shard_format.records import RECORD_FIELDS
 
 __all__ = ["LICENSES", "CITATIONS", "folder_name", "write_published_files", "write_subset_card", "write_checksums",
-           "read_checksums", "folder_files", "MIN_SHARDS_FOR_READERS", "shard_count_warning"]
+           "read_checksums", "folder_files", "published_texts", "MIN_SHARDS_FOR_READERS", "shard_count_warning"]
 
 # Readers want at least one shard per DataLoader worker of every process: 8 GPUs x 8 workers (SHARD_FORMAT.md §2).
 MIN_SHARDS_FOR_READERS = 64
@@ -329,6 +329,13 @@ def read_checksums(out_dir: Path) -> dict[str, str]:
             raise ValueError(f"{path}:{number}: not a `sha256sum` line (`<64 hex digits>  <name>`): {line[:80]!r}")
         checksums[match.group(2)] = match.group(1)
     return checksums
+
+
+def published_texts(dataset: DatasetJson) -> dict[str, str]:
+    """PUBLISHED_FILES name -> the text `write_published_files` writes for a split folder: a function of dataset.json
+    alone, so that `interhand verify` regenerates each and compares it with the file."""
+    return {CARD_FILE: _split_card(dataset), CROISSANT_FILE: _croissant(dataset),
+            WIDS_INDEX_FILE: _wids_index(dataset)}
 
 
 def write_published_files(out_dir: Path, dataset: DatasetJson) -> None:

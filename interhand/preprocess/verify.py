@@ -3,8 +3,9 @@
 Checks: what every reader checks when it opens the folder (`read_dataset_json`: format version, a complete
 run, plain file names, no symlinks, sizes); the SHA-256 of manifest.parquet and errors.parquet as recorded in
 dataset.json; the counts in dataset.json recomputed from the manifest and the errors (samples, errors, inputs,
-shards, per-shard samples, the error fraction); no file or folder in the folder that is not one of its files; SHA256SUMS
-listing exactly those with their SHA-256 (SHARD_FORMAT.md §1.2); every
+shards, per-shard samples, the error fraction); no file or folder in the folder that is not one of its files; the
+card, croissant.json and shardindex.json equal to the texts dataset.json implies (they are regenerated from it:
+`published_texts`); SHA256SUMS listing exactly those with their SHA-256 (SHARD_FORMAT.md §1.2); every
 shard's SHA-256 and size as recorded at write time; every manifest member present in its tar at the recorded
 offset with the recorded size and CRC-32; no member the manifest does not list; every `.ann` and `.json`
 record of this format version and with its own key; the manifest's content columns (arrays, hand_type) equal
@@ -31,11 +32,12 @@ import cv2
 import numpy as np
 import pyarrow as pa
 
+from interhand import __version__
 from interhand.config import PreprocessConfig, current_field_names
 from interhand.manifests.index_check import recorded_file_problems
 from interhand.manifests.read import manifest_by_shard, read_errors, read_manifest
 from interhand.manifests.schema import ARRAY_COLUMNS, MANIFEST_SCHEMA, MEMBER_COLUMNS, manifest_arrays
-from interhand.preprocess.publish import folder_files, read_checksums
+from interhand.preprocess.publish import folder_files, published_texts, read_checksums
 from interhand.progress import progress
 from interhand.shard_format.ann_codec import ANN_BYTES, ANN_DTYPE, ANN_FLOATS, ANN_LAYOUT, decode_ann
 from interhand.shard_format.dali_index import dali_index_text
@@ -44,8 +46,8 @@ from interhand.shard_format.names import ANN_MEMBER, CHECKSUMS_FILE, DATASET_FIL
 from interhand.shard_format.version import FORMAT_VERSION
 from interhand.skeleton import HAND_TYPE_VECTORS
 
-__all__ = ["verify_shard_dir", "check_recorded_files", "check_checksums", "split_folders", "verify_split_folder",
-           "verdict", "recorded_data_folder"]
+__all__ = ["verify_shard_dir", "check_recorded_files", "check_published_files", "check_checksums", "split_folders",
+           "verify_split_folder", "verdict", "recorded_data_folder"]
 
 _ROW_COLUMNS = [name for name in MANIFEST_SCHEMA.names if name not in ARRAY_COLUMNS]
 
@@ -208,6 +210,36 @@ def _unlisted_files(shard_dir: Path, dataset: DatasetJson) -> list[str]:
             "remove it)" for path in sorted(shard_dir.iterdir()) if path.name not in listed]
 
 
+def _first_differing_line(found: str, expected: str) -> int:
+    found_lines, expected_lines = found.splitlines(), expected.splitlines()
+    return next((number for number, (a, b) in enumerate(zip(found_lines, expected_lines), 1) if a != b),
+                min(len(found_lines), len(expected_lines)) + 1)
+
+
+def check_published_files(shard_dir: Path, dataset: DatasetJson) -> list[str]:
+    """The card, croissant.json and shardindex.json are, byte for byte, what `write_published_files` writes from this
+    dataset.json: all three are derived from it, so an edit of one (its license, a shard's URL) resealed in SHA256SUMS
+    shows up here, one line per file naming its first differing line."""
+    problems = []
+    written_by = dataset.package.get("version") if isinstance(dataset.package, dict) else None
+    hint = "" if written_by == __version__ else f", or written by interhand {written_by!r}, this is {__version__}"
+    for name, expected in published_texts(dataset).items():
+        try:
+            found = (Path(shard_dir) / name).read_bytes().decode("utf-8")
+        except UnicodeDecodeError:
+            found = None
+        except OSError as error:
+            problems.append(f"{name}: unreadable ({error.strerror})")
+            continue
+        if found is None:
+            problems.append(f"{name}: not UTF-8 text; it should be the text dataset.json implies (edited or corrupt; "
+                            "re-run `interhand shards` to rewrite it)")
+        elif found != expected:
+            problems.append(f"{name}: line {_first_differing_line(found, expected)} differs from the text dataset.json "
+                            f"implies (edited by hand{hint}; re-run `interhand shards` to rewrite it)")
+    return problems
+
+
 def check_checksums(shard_dir: Path, dataset: DatasetJson) -> list[str]:
     """SHA256SUMS lists exactly the folder's files (folder_files) with their SHA-256. Files whose digest dataset.json
     records (shards, parquet files; checked against the files elsewhere) are compared with that record, the others
@@ -250,6 +282,7 @@ def verify_shard_dir(shard_dir: Path, accept_incomplete: bool = False, bar=None,
     manifest = read_manifest(shard_dir, columns=_ROW_COLUMNS).to_pylist()  # the arrays come shard by shard
     problems += _check_counts(dataset, manifest, read_errors(shard_dir).num_rows)
     problems += _unlisted_files(shard_dir, dataset)
+    problems += check_published_files(shard_dir, dataset)
     problems += check_checksums(shard_dir, dataset)
     by_shard: dict[str, list[dict]] = {}
     for row in manifest:

@@ -96,6 +96,19 @@ def _duplicate_frame(kind: str, folder: str = "test"):
     return edit
 
 
+def _joint_3d_coordinate(value: float, axis: int = 0):
+    """The first joint_3d frame's joint 3 gets `value` as its `axis` world coordinate (every camera's annotation of
+    that frame is affected)."""
+    def edit(root: Path):
+        table = _load(_ih(root, "joint_3d"))
+        capture = next(iter(table))
+        frame = next(iter(table[capture]))
+        table[capture][frame]["world_coord"][3][axis] = value
+        _save(_ih(root, "joint_3d"), table)
+        return _frame_annotations(root, int(capture), int(frame))
+    return edit
+
+
 def _mano_nan(root: Path):
     table = _load(_ih(root, "MANO_NeuralAnnot"))
     capture = next(iter(table))
@@ -246,6 +259,12 @@ BAD_INPUTS = [
     ("hand_type_valid 0.5", "real", _edit_annotation("hand_type_valid", 0.5), "hand_type_valid 0.5 is not an integer"),
     ("hand_type_valid 3", "real", _edit_annotation("hand_type_valid", 3), "hand_type_valid must be 0 or 1"),
     ("NaN bbox", "real", _edit_annotation("bbox.1", float("nan")), "non-finite bbox_raw"),
+    ("joint at 1e30 mm", "real", _joint_3d_coordinate(1e30), "joints_world_mm beyond ±100000 mm at joint(s) "),
+    ("synthetic joint at 1e30 mm", "synth", _joint_3d_coordinate(1e30), "beyond ±100000 mm at joint(s) "),
+    ("STB joint at -1e30 mm", "stb", _single_hand("stb", _set("joint_cam.4.0", -1e30)),
+     "joints_world_mm beyond ±100000 mm at joint(s) "),
+    ("STB valid joint behind the camera", "stb", _single_hand("stb", _set("joint_cam.4.2", -20.0)),
+     "joints_cam_mm depth <= 0 (behind the camera) at valid joint(s) "),
     ("inf camera", "real", _camera_nan, "non-finite parameters in the camera file"),
     ("NaN RootNet depth", "synth", _rootnet_nan, "non-finite (NaN or inf) RootNet output"),
     ("RootNet annot_id listed twice", "synth", _rootnet_duplicate, "appears 2 times in"),

@@ -21,14 +21,17 @@ from click.testing import CliRunner
 
 from interhand.cli import main
 from interhand.config import EVAL_LOADER, EvalConfig, LoaderConfig
+from interhand.eval.predictions import PredictionFile, write_predictions
+from interhand.eval.score_file import read_rows
 from interhand.eval.split_folder import open_split
 from interhand.loaders.build import build_loader
 from interhand.manifests.read import read_errors, read_manifest
 from interhand.manifests.write import write_errors, write_manifest
+from interhand.preprocess.publish import published_texts
 from interhand.preprocess.verify import verify_shard_dir
 from interhand.shard_format.ann_codec import ANN_FLOATS
-from interhand.shard_format.dataset_json import file_sha256
-from interhand.shard_format.names import RECORDED_FILES
+from interhand.shard_format.dataset_json import file_sha256, load_dataset_json
+from interhand.shard_format.names import PUBLISHED_FILES, RECORDED_FILES
 from interhand.shard_format.version import FORMAT_VERSION
 
 _TAR = "val-000000.tar"
@@ -52,6 +55,26 @@ def _reseal(folder: Path) -> None:
         for shard in dataset["shards"]:
             shard.update(bytes=(folder / shard["name"]).stat().st_size, sha256=file_sha256(folder / shard["name"]))
     _edit_dataset(folder, change)
+
+
+def _edit_published(name: str, change):
+    """`change` (text -> text) applied to one of the folder's published files, then SHA256SUMS recomputed over the
+    folder as `sha256sum` would: what passes `sha256sum -c` and every digest check."""
+    def edit(folder: Path) -> None:
+        path = folder / name
+        edited = change(path.read_text())
+        assert edited != path.read_text()
+        path.write_text(edited)
+        lines = (folder / "SHA256SUMS").read_text().splitlines()
+        (folder / "SHA256SUMS").write_text("".join(f"{file_sha256(folder / line[66:])}  {line[66:]}\n"
+                                                   for line in lines))
+    return edit
+
+
+def _wids_shard_1_at_shard_0(text: str) -> str:
+    index = json.loads(text)
+    index["shardlist"][1]["url"] = index["shardlist"][0]["url"]
+    return json.dumps(index, indent=1) + "\n"
 
 
 def _edit_manifest(folder: Path, column: str, change) -> None:
@@ -124,6 +147,16 @@ def _move_a_sample_between_shards(folder: Path) -> None:
     _edit_dataset(folder, change)
 
 
+def _drop_last_shard_and_its_counts(folder: Path) -> None:
+    """dataset.json lists 1 of its 2 shards and `counts` is cut to match: only the manifest still holds them all."""
+    def change(dataset: dict) -> None:
+        dropped = dataset["shards"].pop()
+        dataset["counts"]["samples"] -= dropped["samples"]
+        dataset["counts"]["input_annotations"] -= dropped["samples"]
+        dataset["counts"]["shards"] -= 1
+    _edit_dataset(folder, change)
+
+
 def _symlinked_dataset_json(folder: Path) -> None:
     """dataset.json replaced by a symlink to an identical copy outside the folder."""
     outside = folder.parent / "outside-dataset.json"
@@ -168,6 +201,8 @@ TAMPER_CASES = [
     ("dataset.json samples count", _set_count("samples", lambda n: n + 1), "`counts` says tars: 2, samples: 49", True),
     ("dataset.json lists 1 of its 2 shards", lambda folder: _edit_dataset(folder, lambda d: d["shards"].pop()),
      "`shards` lists tars: 1, samples: 40; `counts` says tars: 2, samples: 48", True),
+    ("dataset.json lists 1 of its 2 shards, counts cut to match", _drop_last_shard_and_its_counts,
+     "counts samples = 40", True),
     ("a sample moved between dataset.json's shards", _move_a_sample_between_shards, f"{_TAR} holds 39 samples",
      False),
     ("symlinked dataset.json", _symlinked_dataset_json, "dataset.json: a symlink or not a regular file", True),
@@ -197,6 +232,15 @@ TAMPER_CASES = [
      "did not complete", True),
     ("dataset.json not JSON", lambda folder: (folder / "dataset.json").write_bytes(b"\xff{"), "not valid UTF-8 JSON",
      True),
+    # The published files are derived from dataset.json: regenerated and compared, whatever SHA256SUMS says.
+    ("croissant.json edited, SHA256SUMS recomputed",
+     _edit_published("croissant.json", lambda text: text.replace('"sc:Float"', '"sc:Text"', 1)),
+     "croissant.json: line ", False),
+    ("the card's license edited, SHA256SUMS recomputed",
+     _edit_published("README.md", lambda text: text.replace("license: cc-by-nc-4.0", "license: cc-by-4.0", 1)),
+     "README.md: line 2 differs from the text dataset.json implies", False),
+    ("shardindex.json points shard 1 at shard 0's tar, SHA256SUMS recomputed",
+     _edit_published("shardindex.json", _wids_shard_1_at_shard_0), "shardindex.json: line ", False),
 ]
 
 
@@ -235,6 +279,20 @@ def test_every_reader_refuses_a_folder_that_is_not_what_dataset_json_says(val_co
         open_split(EvalConfig(shards=str(val_copy.parents[2]), split="val", root_source="gt"))
 
 
+_PUBLISHED_EDITS = [case for case in TAMPER_CASES if "SHA256SUMS recomputed" in case[0]]
+
+
+@pytest.mark.parametrize("case, edit, said, at_open", _PUBLISHED_EDITS, ids=[case[0] for case in _PUBLISHED_EDITS])
+def test_an_edited_published_file_is_one_problem_naming_it(val_copy, case, edit, said, at_open):
+    edit(val_copy)
+    problems = verify_shard_dir(val_copy)
+    assert len(problems) == 1 and problems[0].startswith(said.split(":")[0] + ": "), problems
+
+
+def test_verify_regenerates_every_published_file(val_copy):
+    assert set(published_texts(load_dataset_json(val_copy / "dataset.json"))) == set(PUBLISHED_FILES)
+
+
 def test_an_incomplete_run_is_read_only_when_accepted(val_copy):
     _edit_dataset(val_copy, lambda dataset: dataset.update(complete=False))
     loader = build_loader(val_copy, LoaderConfig(backend="reference", augment=False, accept_incomplete=True))
@@ -250,6 +308,8 @@ def test_eval_refuses_shards_of_another_dataset_and_an_empty_split(val_copy, stb
     with pytest.raises(ValueError, match="shards of stb/all/test, but eval was asked for interhand26m/all/test"):
         open_split(EvalConfig(shards=str(val_copy.parents[2]), split="test", root_source="gt"))
     _edit_dataset(val_copy, lambda dataset: (dataset.update(shards=[]), dataset["counts"].update(samples=0, shards=0)))
+    write_manifest(read_manifest(val_copy).slice(0, 0), val_copy / "manifest.parquet")  # as many rows as counts says
+    _reseal(val_copy)
     with pytest.raises(ValueError, match="the split has no samples"):
         open_split(EvalConfig(shards=str(val_copy.parents[2]), split="val", root_source="gt"))
 
@@ -305,17 +365,38 @@ def _error_lines(output: str) -> list[str]:
     return [line for line in output.splitlines() if line.startswith("Error:")]
 
 
-@pytest.mark.parametrize("case, edit, said", [
+_EVAL_REFUSALS = [
     ("two samples' .ann entries swapped in the index", _swap_index_entries("ann"), "val-000000.idx: sample "),
     ("dataset.json lists 1 of its 2 shards", lambda folder: _edit_dataset(folder, lambda d: d["shards"].pop()),
      "`shards` lists tars: 1, samples: 40"),
-], ids=["swapped index entries", "fewer shards than counts"])
+    ("dataset.json lists 1 of its 2 shards, counts cut to match", _drop_last_shard_and_its_counts,
+     "manifest.parquet: 48 rows, but dataset.json's counts samples = 40"),
+]
+_EVAL_REFUSAL_IDS = ["swapped index entries", "fewer shards than counts", "fewer shards, counts cut"]
+
+
+@pytest.mark.parametrize("case, edit, said", _EVAL_REFUSALS, ids=_EVAL_REFUSAL_IDS)
 def test_eval_refuses_in_one_line_and_scores_nothing(val_copy, tmp_path, case, edit, said):
     edit(val_copy)
     result = _eval(val_copy, tmp_path / "run")
     errors = _error_lines(result.output)
     assert result.exit_code == 1 and len(errors) == 1 and said in errors[0], result.output
     assert not (tmp_path / "run" / "result").exists()
+
+
+@pytest.mark.parametrize("case, edit, said", _EVAL_REFUSALS, ids=_EVAL_REFUSAL_IDS)
+def test_score_refuses_in_one_line_and_scores_nothing(val_copy, tmp_path, case, edit, said):
+    """A prediction file for every sample of the clean folder (the ground truth itself), scored after the edit."""
+    rows = read_rows(val_copy)
+    arrays = {"joints_cam_mm": rows["joints_cam_mm"], "hand_type_prob": np.ones((len(rows["key"]), 2))}
+    path = write_predictions(tmp_path / "p.parquet", PredictionFile(
+        "", {"dataset": "interhand26m", "split": "val"}, list(rows["key"]), None, arrays, "camera"))
+    edit(val_copy)
+    result = CliRunner().invoke(main, ["score", str(path), "--shards", str(val_copy.parents[2]), "--out-dir",
+                                       str(tmp_path / "score"), "--vis", "0"])
+    errors = _error_lines(result.output)
+    assert result.exit_code == 1 and len(errors) == 1 and said in errors[0], result.output
+    assert not (tmp_path / "score").exists()
 
 
 @pytest.mark.parametrize("name", ["../x", "../../../x", "a/b", "..", "/tmp/x"])

@@ -15,8 +15,8 @@ from interhand.preprocess.json_stream import JsonStream, JsonStructureError, ite
 from interhand.shard_format.sample import HAND_TYPES, Sample
 
 __all__ = ["Rejection", "RejectSample", "SourceError", "Record", "SourceReading", "ImageProblem", "finite_problem",
-           "flags_problem", "integer", "text", "relative_file_name", "check_root", "load_json", "load_rootnet",
-           "require_file"]
+           "MAX_JOINT_MM", "joint_range_problem", "flags_problem", "integer", "text", "relative_file_name",
+           "check_root", "load_json", "load_rootnet", "require_file"]
 
 
 @dataclass(frozen=True)
@@ -172,17 +172,45 @@ def load_json(path: Path) -> object:
         raise SourceError(f"{path}: unreadable JSON ({error})") from error
 
 
+# The largest |coordinate| a joint may have in the world or camera frame, mm (SHARD_FORMAT.md §5): 100 m, far beyond
+# any capture rig, and far below where float32 arithmetic on it (a 1e30 mm joint is finite) stops meaning anything.
+MAX_JOINT_MM = 1e5
+
+
+def _joint_list(names: tuple[str, ...], where: np.ndarray) -> str:
+    return ", ".join(names[i] if i < len(names) else str(i) for i in np.flatnonzero(where)[:4])
+
+
+def joint_range_problem(sample: Sample, joint_names: tuple[str, ...]) -> str:
+    """'' when every world and camera joint coordinate is within ±MAX_JOINT_MM and every valid joint lies in front
+    of the camera (depth > 0; not asked of a sample without camera joints, all zeros: COCO input without
+    `joint_cam`), else what is not (for errors.parquet). For finite values (`finite_problem` checks those)."""
+    for name in ("joints_world_mm", "joints_cam_mm"):
+        joints = np.abs(getattr(sample, name))
+        if joints.max(initial=0.0) > MAX_JOINT_MM:
+            far = (joints > MAX_JOINT_MM).any(axis=1)
+            return (f"{name} beyond ±{MAX_JOINT_MM:g} mm at joint(s) {_joint_list(joint_names, far)}: "
+                    f"{getattr(sample, name)[np.argmax(far)].tolist()}")
+    depth = sample.joints_cam_mm[:, 2]
+    behind = (sample.joint_valid > 0) & (depth <= 0)
+    if behind.any() and sample.joints_cam_mm.any():
+        return (f"joints_cam_mm depth <= 0 (behind the camera) at valid joint(s) {_joint_list(joint_names, behind)}: "
+                f"{depth[np.argmax(behind)]:g} mm")
+    return ""
+
+
 _CHECKED = ("joints_world_mm", "joints_cam_mm", "joints_img", "bbox_raw", "bbox", "focal", "princpt", "campos_mm",
             "camrot")
 
 
 def finite_problem(sample: Sample, joint_names: tuple[str, ...]) -> str:
-    """'' when every coordinate and camera parameter is finite, else what is not (for errors.parquet)."""
+    """'' when every coordinate and camera parameter is finite and the joints in range (`joint_range_problem`), else
+    what is not (for errors.parquet)."""
     # Fast path: a sum is finite only if every term is (NaN and inf propagate; inf - inf is NaN, quietly).
     with np.errstate(invalid="ignore"):
         total = sum(float(np.sum(getattr(sample, name), dtype=np.float64)) for name in _CHECKED)
     if math.isfinite(total) and sample.hand_type in HAND_TYPES and sample.bbox_raw[2] > 0 and sample.bbox_raw[3] > 0:
-        return ""
+        return joint_range_problem(sample, joint_names)
     for name in ("joints_world_mm", "joints_cam_mm", "joints_img"):
         bad = ~np.isfinite(getattr(sample, name)).all(axis=1)
         if bad.any():
@@ -198,4 +226,4 @@ def finite_problem(sample: Sample, joint_names: tuple[str, ...]) -> str:
         return f"hand_type {sample.hand_type!r} is not one of {', '.join(HAND_TYPES)}"
     if sample.bbox_raw[2] <= 0 or sample.bbox_raw[3] <= 0:
         return f"bbox {np.asarray(sample.bbox_raw).tolist()} has no area"
-    return ""
+    return joint_range_problem(sample, joint_names)

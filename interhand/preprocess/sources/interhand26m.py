@@ -29,6 +29,7 @@ from interhand.preprocess.sources.common import (
     check_root,
     finite_problem,
     integer,
+    joint_range_problem,
     load_json,
     load_rootnet,
     relative_file_name,
@@ -233,7 +234,8 @@ class _Joiner:
         if math.isfinite(float(world.sum()) + float(img_uv.sum()) + float(bbox_raw.sum())) and \
                 np.isfinite(sample.bbox).all() and sample.hand_type in _HAND_TYPES and \
                 bbox_raw[2] > 0 and bbox_raw[3] > 0:
-            return sample
+            problem = joint_range_problem(sample, IH26M_JOINT_NAMES)  # finite is not enough: 1e30 mm is finite
+            return self.reject(annotation_id, problem) if problem else sample
         return self.reject(annotation_id, finite_problem(sample, IH26M_JOINT_NAMES))
 
 
