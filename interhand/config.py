@@ -163,6 +163,7 @@ class SynthConfig:
     def __post_init__(self) -> None:
         _check_fields(self)  # the field types first: the checks below compare values
         _at_least("frames", self.frames, 1)
+        _at_least("seed", self.seed, 0)  # numpy takes no negative seed
         _at_least("captures", self.captures, 1)
         _at_least("cameras", self.cameras, 1)
         if not 0.0 <= self.human_fraction <= 1.0:
@@ -322,6 +323,7 @@ class PreprocessConfig:
         _check_subset(self.dataset, self.annot_subset, self.split)
         _at_least("workers", self.workers, 1)
         _at_least("shard_samples", self.shard_samples, 0)
+        _at_least("shuffle_seed", self.shuffle_seed, 0)
         _derive(self, "_shard_size_bytes", parse_size(self.shard_size))
         _derive(self, "_part", parse_part(self.part))
         if not 0.0 <= self.max_errors <= 1.0:
@@ -441,6 +443,7 @@ class LoaderConfig:
         _at_least("batch_size", self.batch_size, 1)
         _at_least("threads", self.threads, 0)
         _at_least("shuffle_buffer", self.shuffle_buffer, 1)
+        _at_least("seed", self.seed, 0)
 
 
 # --- launch config ---
@@ -534,6 +537,7 @@ class TrainConfig:
         _at_least("keep_snapshots", self.keep_snapshots, 0)
         _at_least("snapshot_epochs", self.snapshot_epochs, 1)
         _at_least("log_every", self.log_every, 1)
+        _at_least("seed", self.seed, 0)
         if self.lr <= 0:
             raise ValueError(f"lr={self.lr!r} must be positive")
         if self.lr_dec_factor < 1:
@@ -609,6 +613,7 @@ class EvalConfig:
             raise ValueError(f"oracle=True and baseline={self.baseline!r}: choose one")
         _check_subset(self.dataset, self.annot_subset, self.split)
         _at_least("vis", self.vis, 0)
+        _at_least("seed", self.seed, 0)
         _plain_name("run_name", self.run_name)
         if self.loader.augment:
             raise ValueError("loader.augment=True: evaluation reads every sample once, unaugmented")
