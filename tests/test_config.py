@@ -238,3 +238,24 @@ def test_every_field_of_every_config_refuses_a_value_of_another_type_naming_itse
             config_from_dict(config_class, {spec.name: value})
         with pytest.raises(ValueError, match=f"^{spec.name}="):  # built in Python: the same check
             config_class(**{spec.name: value})
+
+
+def test_the_choice_tuples_other_modules_use_are_the_choices_the_fields_check():
+    import typing
+
+    from interhand import config
+
+    pairs = [(SynthConfig, "dataset", config.SYNTH_DATASETS), (SynthConfig, "layout", config.SYNTH_LAYOUTS),
+             (PreprocessConfig, "dataset", config.PREPROCESS_DATASETS),
+             (PreprocessConfig, "annot_subset", config.PREPROCESS_SUBSETS),
+             (PreprocessConfig, "split", config.PREPROCESS_SPLITS),
+             (PreprocessConfig, "layout", config.PREPROCESS_LAYOUTS),
+             (PreprocessConfig, "jpeg", config.PREPROCESS_JPEG), (ModelConfig, "loss", config.HEATMAP_LOSSES),
+             (ModelConfig, "init", config.BACKBONE_INITS), (LoaderConfig, "backend", config.LOADER_BACKENDS),
+             (LoaderConfig, "device", config.LOADER_DEVICES), (LoaderConfig, "box", config.LOADER_BOXES),
+             (TrainConfig, "dataset", config.TRAIN_DATASETS), (TrainConfig, "annot_subset", config.PREPROCESS_SUBSETS),
+             (EvalConfig, "dataset", config.TRAIN_DATASETS), (EvalConfig, "split", config.EVAL_SPLITS),
+             (EvalConfig, "root_source", config.EVAL_ROOTS), (EvalConfig, "baseline", config.EVAL_BASELINES),
+             (EvalConfig, "annot_subset", config.PREPROCESS_SUBSETS)]
+    for config_class, name, choices in pairs:
+        assert typing.get_args(typing.get_type_hints(config_class)[name]) == choices, (config_class.__name__, name)
