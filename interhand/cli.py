@@ -302,9 +302,7 @@ def train_config(values: dict, config_file: Path | None = None) -> TrainConfig:
         values = {**values, "loader_seed": values["seed"]}
     config = build_config(TrainConfig, values, config_file, also_given=("loader_seed",) if given_seed else ())
     if config_file is not None and not given_seed:
-        import yaml
-
-        loaded = yaml.safe_load(Path(config_file).read_text()) or {}
+        loaded = cli_options.read_config_file(config_file)  # build_config has read and checked it already
         if "seed" not in (loaded.get("loader") or {}):
             config = dataclasses.replace(config, loader=dataclasses.replace(config.loader, seed=config.seed))
     return config

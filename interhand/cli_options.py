@@ -9,14 +9,21 @@ spellings it also accepts) is the caller's `flags` table; a field's former names
 from __future__ import annotations
 
 import dataclasses
+import json
+import re
 import typing
 from pathlib import Path
 
 import click
+import yaml
 
-from interhand.config import config_from_dict, current_field_names
+from interhand.config import check_field_values, config_from_dict, current_field_names
 
-__all__ = ["Flag", "option", "config_options", "config_file_option", "build_config", "EXISTING_DIR", "EXISTING_FILE"]
+__all__ = ["Flag", "option", "config_options", "config_file_option", "build_config", "read_config_file",
+           "ConfigFileError", "CONFIG_FILE_LIMIT", "EXISTING_DIR", "EXISTING_FILE"]
+
+CONFIG_FILE_LIMIT = 2**20  # bytes of a --config file (docs/cli.md): the shipped ones are under 2 KB
+_CONFIG_DEPTH_LIMIT = 16  # nesting of a --config file; a config's is 2 (train: loader: {...})
 
 
 class _Option(click.Option):
@@ -135,6 +142,97 @@ def _nest(config_class: type, values: dict, prefix: str = "") -> dict:
     return nested
 
 
+class ConfigFileError(click.ClickException):
+    """A --config file that cannot be used: one line naming it, exit status 2 like a bad option (no usage text:
+    the fault is in the file)."""
+
+    exit_code = 2
+
+
+class _ConfigLoader(yaml.SafeLoader):
+    """YAML's safe loader (no tag builds a Python object: `!!python/...` is an error) that also refuses aliases
+    (`*name`: a few hundred bytes of nested aliases expand to gigabytes), a key given twice, nesting deeper than
+    _CONFIG_DEPTH_LIMIT, and reads `1e-4` as a float, as YAML 1.2 and JSON do (YAML 1.1 would read a string)."""
+
+    _depth = 0
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(None, None, f"alias *{event.anchor}: config files take no aliases; "
+                                              "write the value out", event.start_mark)
+        if self._depth >= _CONFIG_DEPTH_LIMIT:
+            raise yaml.composer.ComposerError(None, None, f"nested more than {_CONFIG_DEPTH_LIMIT} levels deep",
+                                              self.peek_event().start_mark)
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_mapping(self, node, deep=False):
+        mapping = super().construct_mapping(node, deep)
+        if len(mapping) < len(node.value):
+            seen = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node)
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(None, None, f"{key!r} given twice", key_node.start_mark)
+                seen.add(key)
+        return mapping
+
+
+_ConfigLoader.add_implicit_resolver("tag:yaml.org,2002:float",
+                                    re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+                                    list("-+0123456789"))
+
+
+def _unique_members(pairs: list) -> dict:
+    keys = [key for key, _ in pairs]
+    twice = sorted({key for key in keys if keys.count(key) > 1})
+    if twice:
+        raise ValueError(f"{twice[0]!r} given twice")
+    return dict(pairs)
+
+
+def read_config_file(path: Path) -> dict:
+    """A --config file's mapping (YAML, or JSON when named *.json), or ConfigFileError: one line naming the
+    file, and for a syntax error, a tag, an alias or a key given twice, its line and column. Files over
+    CONFIG_FILE_LIMIT bytes are refused before they are parsed."""
+    try:
+        with open(path, "rb") as stream:
+            data = stream.read(CONFIG_FILE_LIMIT + 1)
+    except OSError as error:
+        raise ConfigFileError(f"{path}: cannot read the config file ({error.strerror or error})") from None
+    if len(data) > CONFIG_FILE_LIMIT:
+        raise ConfigFileError(f"{path}: a config file is at most {CONFIG_FILE_LIMIT} bytes (1 MiB); "
+                                   "this one is larger")
+    try:
+        text = data.decode("utf-8")
+        if Path(path).suffix.lower() == ".json":
+            loaded = json.loads(text, object_pairs_hook=_unique_members)
+        else:
+            loaded = yaml.load(text, Loader=_ConfigLoader)  # _ConfigLoader is a SafeLoader
+    except UnicodeDecodeError as error:
+        raise ConfigFileError(f"{path}: not UTF-8 text (byte {error.start})") from None
+    except json.JSONDecodeError as error:
+        raise ConfigFileError(f"{path}, line {error.lineno}, column {error.colno}: {error.msg}") from None
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        said = "; ".join(part for part in (error.context, error.problem) if part)
+        raise ConfigFileError(f"{path}, line {mark.line + 1}, column {mark.column + 1}: {said}") from None
+    except yaml.YAMLError as error:  # ReaderError: a control character
+        raise ConfigFileError(f"{path}: {' '.join(str(error).split())}") from None
+    except (ValueError, RecursionError) as error:  # a key given twice (JSON), a 5000-digit integer, deep JSON
+        said = "nested too deeply" if isinstance(error, RecursionError) else " ".join(str(error).split())
+        raise ConfigFileError(f"{path}: {said}") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigFileError(f"{path}: expected a mapping of config fields, found a {type(loaded).__name__}")
+    return loaded
+
+
 def _merge(base: dict, override: dict) -> dict:
     merged = dict(base)
     for key, value in override.items():
@@ -145,8 +243,11 @@ def _merge(base: dict, override: dict) -> dict:
 def build_config(config_class: type, values: dict, config_file: Path | None = None, also_given: tuple[str, ...] = ()):
     """Construct a config from option values, turning its ValueError into a click error naming the field.
 
-    With `config_file` (YAML or JSON, nested like the dataclasses), the file gives the values and only
-    the options typed on the command line (and `also_given`) override it (timm's idea: file defaults, flags win).
+    With `config_file` (YAML or JSON, nested like the dataclasses; `read_config_file`), the file gives the values
+    and only the options typed on the command line (and `also_given`) override it (timm's idea: file defaults,
+    flags win). An error the file causes by itself (it cannot be read, a value has the wrong type, the values it
+    gives are refused without any option) is one line naming the file (ConfigFileError, exit 2); one an
+    option causes, a click.BadParameter (exit 2).
     """
     context = click.get_current_context(silent=True)
     if config_file is not None and context is not None:
@@ -154,18 +255,29 @@ def build_config(config_class: type, values: dict, config_file: Path | None = No
                  or context.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE}
     else:
         given = values
+    nested = _nest(config_class, given)
+    if config_file is not None:
+        try:
+            loaded = current_field_names(config_class, read_config_file(config_file))  # a file's old names too
+            check_field_values(config_class, loaded)  # before the merge, so that the error names the file
+        except ValueError as error:
+            raise ConfigFileError(f"{config_file}: {error}") from None
+        nested = _merge(loaded, nested)
     try:
-        nested = _nest(config_class, given)
-        if config_file is not None:
-            import yaml
-
-            loaded = yaml.safe_load(Path(config_file).read_text()) or {}
-            if not isinstance(loaded, dict):
-                raise ValueError(f"{config_file}: expected a mapping of config fields")
-            nested = _merge(current_field_names(config_class, loaded), nested)  # a file's old names too
         return config_from_dict(config_class, nested)
     except ValueError as error:
+        if config_file is not None and str(error) == _refusal(config_class, loaded):
+            raise ConfigFileError(f"{config_file}: {error}") from None
         raise click.BadParameter(str(error)) from error
+
+
+def _refusal(config_class: type, values: dict) -> str | None:
+    """What config_from_dict says of `values` alone (a config file's), None when it builds."""
+    try:
+        config_from_dict(config_class, values)
+    except ValueError as error:
+        return str(error)
+    return None
 
 
 def config_file_option(config_class: type):

@@ -1,11 +1,18 @@
 """Frozen configuration dataclasses, one per job. Each field's `help` is also its CLI help text.
 
-Validation raises ValueError naming the field and the allowed values.
+Validation raises ValueError naming the field and the allowed values. Every field's value is checked against the
+field's type when a config is built (`check_value`, the one place, derived from the annotations): booleans are
+booleans, integers integers, floats finite numbers, strings strings, a Literal one of its choices, a nested config
+a mapping of its fields.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import math
+import re
+import reprlib
 import typing
 from dataclasses import dataclass, field
 from typing import Literal
@@ -13,10 +20,102 @@ from typing import Literal
 __all__ = ["SynthConfig", "SYNTH_DATASETS", "SYNTH_LAYOUTS", "LoaderConfig", "LaunchConfig", "TrainConfig",
            "EvalConfig", "EVAL_LOADER", "config_to_dict", "config_from_dict", "field_aliases", "current_field_names",
            "PreprocessConfig", "parse_size", "parse_part", "ModelConfig", "RESNET_TYPES", "HEATMAP_LOSSES",
-           "BACKBONE_INITS", "ARCHITECTURE_FIELDS", "ScoreConfig", "PROTOCOLS", "SCORE_ROOT_SOURCES"]
+           "BACKBONE_INITS", "ARCHITECTURE_FIELDS", "ScoreConfig", "PROTOCOLS", "SCORE_ROOT_SOURCES", "check_value",
+           "check_field_values"]
 
 SYNTH_DATASETS = ("interhand26m", "stb", "rhd")
 SYNTH_LAYOUTS = ("v1.0", "v0.0", "both")
+
+
+# A value in an error message: bounded, however long or deeply nested (a shared-reference YAML structure's repr
+# grows exponentially).
+_SHOWN = reprlib.Repr()
+_SHOWN.maxstring = _SHOWN.maxother = 80
+_SHOWN.maxlevel = 3
+_INT_LIMIT = 2**63  # integers are 64-bit wherever they end up (numpy, torch, file headers)
+
+
+def _shown(value: object) -> str:
+    return _SHOWN.repr(value)
+
+
+def check_value(name: str, value: object, annotation: object) -> object:
+    """`value` as field `name` of type `annotation` holds it (an integer given for a float becomes that float, a
+    list for a tuple that tuple), or ValueError naming the field, the value and the type expected.
+
+    bool takes only True/False (YAML's unquoted true/false), not "false", 0 or 1; int takes integers, not bools,
+    floats or numeric strings, within ±2**63; float takes finite integers and floats; str takes strings without
+    NUL; a Literal one of its choices; a nested config an instance of it (config_from_dict builds it from a mapping).
+    """
+    origin = typing.get_origin(annotation)
+    if origin is Literal:
+        choices = typing.get_args(annotation)
+        if not any(type(value) is type(choice) and value == choice for choice in choices):
+            raise ValueError(f"{name}={_shown(value)} is not one of {', '.join(map(str, choices))}")
+        return value
+    if annotation is bool:
+        if not isinstance(value, bool):
+            raise ValueError(f"{name}={_shown(value)} is not a boolean: write true or false, unquoted")
+    elif annotation is int:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ValueError(f"{name}={_shown(value)} is not an integer")
+        if not -_INT_LIMIT <= value < _INT_LIMIT:
+            raise ValueError(f"{name}={_shown(value)} is not a 64-bit integer (|value| < 2**63)")
+    elif annotation is float:
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise ValueError(f"{name}={_shown(value)} is not a number")
+        if not math.isfinite(value):
+            raise ValueError(f"{name}={_shown(value)} is not a finite number")
+        return float(value)
+    elif annotation is str:
+        if not isinstance(value, str):
+            number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+            hint = f" (quote it: '{value}')" if number else ""
+            raise ValueError(f"{name}={_shown(value)} is not a string{hint}")
+        if "\0" in value:
+            raise ValueError(f"{name}={_shown(value)} holds a NUL character")
+    elif origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ValueError(f"{name}={_shown(value)} is not a list")
+        item_type = typing.get_args(annotation)[0]
+        return tuple(check_value(f"{name}[{index}]", item, item_type) for index, item in enumerate(value))
+    elif dataclasses.is_dataclass(annotation):
+        if not isinstance(value, annotation):
+            raise ValueError(f"{name}={_shown(value)} is not a mapping of {annotation.__name__} fields")
+    else:
+        raise TypeError(f"{name}: no check for fields of type {annotation!r}")  # a new annotation: teach check_value
+    return value
+
+
+@functools.cache
+def _field_types(config_class: type) -> dict[str, object]:
+    hints = typing.get_type_hints(config_class)
+    return {spec.name: hints[spec.name] for spec in dataclasses.fields(config_class)}
+
+
+def _check_fields(config) -> None:
+    """Every field of `config` through `check_value` (called first in each config's __post_init__)."""
+    for name, annotation in _field_types(type(config)).items():
+        value = getattr(config, name)
+        checked = check_value(name, value, annotation)
+        if checked is not value:
+            object.__setattr__(config, name, checked)
+
+
+def check_field_values(config_class: type, values: object, prefix: str = "") -> None:
+    """The values a mapping gives (nested like the dataclass, fields under today's names) through `check_value`,
+    before they are merged or built: ValueError names the field as `loader.augment`. Unknown keys are left to
+    `config_from_dict`, which lists them."""
+    if not isinstance(values, dict):
+        raise ValueError(f"{prefix.rstrip('.') or config_class.__name__}={_shown(values)} is not a mapping of "
+                         f"{config_class.__name__} fields")
+    types = _field_types(config_class)
+    for key, value in values.items():
+        annotation = types.get(key)
+        if dataclasses.is_dataclass(annotation):
+            check_field_values(annotation, value, f"{prefix}{key}.")
+        elif annotation is not None:
+            check_value(prefix + key, value, annotation)
 
 
 def _choice(name: str, value: object, allowed: tuple) -> None:
@@ -62,9 +161,9 @@ class SynthConfig:
     jpeg_quality: int = field(default=90, metadata={"help": "JPEG quality of the rendered frames"})
 
     def __post_init__(self) -> None:
-        _choice("dataset", self.dataset, SYNTH_DATASETS)
-        _choice("layout", self.layout, SYNTH_LAYOUTS)
+        _check_fields(self)  # the field types first: the checks below compare values
         _at_least("frames", self.frames, 1)
+        _at_least("seed", self.seed, 0)  # numpy takes no negative seed
         _at_least("captures", self.captures, 1)
         _at_least("cameras", self.cameras, 1)
         if not 0.0 <= self.human_fraction <= 1.0:
@@ -108,7 +207,10 @@ def config_from_dict(config_class: type, values: dict, defaults=None):
     Old field names (`field_aliases`) are read as the fields they became. Fields not in `values` keep their
     defaults: those of `defaults` (an instance) when given, and a nested config's are its field's default
     (EvalConfig's `loader` has eval's batch size, not LoaderConfig's)."""
+    if not isinstance(values, dict):
+        raise ValueError(f"{config_class.__name__}: {_shown(values)} is not a mapping of its fields")
     values = current_field_names(config_class, values)
+    check_field_values(config_class, values)
     known = {spec.name: spec for spec in dataclasses.fields(config_class)}
     hints = typing.get_type_hints(config_class)
     unknown = sorted(set(values) - set(known))
@@ -120,9 +222,13 @@ def config_from_dict(config_class: type, values: dict, defaults=None):
                          + (f"; nested fields are written {', '.join(nested)}" if nested else ""))
     kwargs = {}
     for name, value in values.items():
-        if dataclasses.is_dataclass(hints[name]) and isinstance(value, dict):
-            value = config_from_dict(hints[name], value, getattr(defaults, name) if defaults is not None
-                                     else _field_default(known[name]))
+        if dataclasses.is_dataclass(hints[name]):
+            try:
+                value = config_from_dict(hints[name], value, getattr(defaults, name) if defaults is not None
+                                         else _field_default(known[name]))
+            except ValueError as error:  # named as the file spells it: loader.batch_size=0 ...
+                said = str(error)
+                raise ValueError(f"{name}.{said}" if re.match(r"\w+=", said) else f"{name}: {said}") from None
         kwargs[name] = value
     return config_class(**kwargs) if defaults is None else dataclasses.replace(defaults, **kwargs)
 
@@ -150,7 +256,7 @@ def parse_size(text: str) -> int:
     unit = stripped[len(number):]
     try:
         size = int(float(number) * _SIZE_UNITS[unit])
-    except (KeyError, ValueError):
+    except (KeyError, ValueError, OverflowError):  # OverflowError: inf, 1e400
         raise ValueError(f"shard_size={text!r} is not a size like 1GB, 500MB or 64MiB") from None
     if size <= 0:
         raise ValueError(f"shard_size={text!r} must be positive")
@@ -213,14 +319,11 @@ class PreprocessConfig:
                 "extension); source: store every image file as it is"})
 
     def __post_init__(self) -> None:
-        _choice("dataset", self.dataset, PREPROCESS_DATASETS)
-        _choice("jpeg", self.jpeg, PREPROCESS_JPEG)
-        _choice("annot_subset", self.annot_subset, PREPROCESS_SUBSETS)
-        _choice("split", self.split, PREPROCESS_SPLITS)
-        _choice("layout", self.layout, PREPROCESS_LAYOUTS)
+        _check_fields(self)  # the field types first: the checks below compare values
         _check_subset(self.dataset, self.annot_subset, self.split)
         _at_least("workers", self.workers, 1)
         _at_least("shard_samples", self.shard_samples, 0)
+        _at_least("shuffle_seed", self.shuffle_seed, 0)
         _derive(self, "_shard_size_bytes", parse_size(self.shard_size))
         _derive(self, "_part", parse_part(self.part))
         if not 0.0 <= self.max_errors <= 1.0:
@@ -282,9 +385,8 @@ class ModelConfig:
                 "torchvision's; the choice for training from scratch)"})
 
     def __post_init__(self) -> None:
+        _check_fields(self)  # the field types first: the checks below compare values
         _choice("resnet_type", self.resnet_type, RESNET_TYPES)
-        _choice("loss", self.loss, HEATMAP_LOSSES)
-        _choice("init", self.init, BACKBONE_INITS)
         _at_least("input_size", self.input_size, 32)
         if self.input_size % 32:
             raise ValueError(f"input_size={self.input_size!r} must be a multiple of 32 (the backbone's stride)")
@@ -337,12 +439,11 @@ class LoaderConfig:
         "help": "read shards whose run failed --max-errors (dataset.json complete: false) instead of refusing them"})
 
     def __post_init__(self) -> None:
-        _choice("backend", self.backend, LOADER_BACKENDS)
-        _choice("device", self.device, LOADER_DEVICES)
-        _choice("box", self.box, LOADER_BOXES)
+        _check_fields(self)  # the field types first: the checks below compare values
         _at_least("batch_size", self.batch_size, 1)
         _at_least("threads", self.threads, 0)
         _at_least("shuffle_buffer", self.shuffle_buffer, 1)
+        _at_least("seed", self.seed, 0)
 
 
 # --- launch config ---
@@ -363,6 +464,7 @@ class LaunchConfig:
     master_port: int = field(default=29500, metadata={"help": "torchrun: rank 0's port (several nodes)"})
 
     def __post_init__(self) -> None:
+        _check_fields(self)  # the field types first: the checks below compare values
         _at_least("cpu_processes", self.cpu_processes, 1)
         _at_least("nnodes", self.nnodes, 1)
         if not 0 <= self.node_rank < self.nnodes:
@@ -428,14 +530,14 @@ class TrainConfig:
     loader: LoaderConfig = field(default_factory=LoaderConfig, metadata={"help": "data loading (--loader-*)"})
 
     def __post_init__(self) -> None:
-        _choice("dataset", self.dataset, TRAIN_DATASETS)
-        _choice("annot_subset", self.annot_subset, PREPROCESS_SUBSETS)
+        _check_fields(self)  # the field types first: the checks below compare values
         _at_least("epochs", self.epochs, 0)
         _at_least("steps_per_epoch", self.steps_per_epoch, 0)
         _at_least("snapshot_every", self.snapshot_every, 0)
         _at_least("keep_snapshots", self.keep_snapshots, 0)
         _at_least("snapshot_epochs", self.snapshot_epochs, 1)
         _at_least("log_every", self.log_every, 1)
+        _at_least("seed", self.seed, 0)
         if self.lr <= 0:
             raise ValueError(f"lr={self.lr!r} must be positive")
         if self.lr_dec_factor < 1:
@@ -506,15 +608,12 @@ class EvalConfig:
                 "augmentation; the crop box follows `root_source`"})
 
     def __post_init__(self) -> None:
-        _choice("dataset", self.dataset, TRAIN_DATASETS)
-        _choice("split", self.split, EVAL_SPLITS)
-        _choice("baseline", self.baseline, EVAL_BASELINES)
+        _check_fields(self)  # the field types first: the checks below compare values
         if self.oracle and self.baseline != "none":
             raise ValueError(f"oracle=True and baseline={self.baseline!r}: choose one")
-        _choice("root_source", self.root_source, EVAL_ROOTS)
-        _choice("annot_subset", self.annot_subset, PREPROCESS_SUBSETS)
         _check_subset(self.dataset, self.annot_subset, self.split)
         _at_least("vis", self.vis, 0)
+        _at_least("seed", self.seed, 0)
         _plain_name("run_name", self.run_name)
         if self.loader.augment:
             raise ValueError("loader.augment=True: evaluation reads every sample once, unaugmented")
@@ -541,7 +640,8 @@ class ScoreConfig:
     root_source: str = field(default="", metadata={"aliases": ("root",),
         "help": "absolute wrist depth for the image_relative form: rootnet or gt (default: the one the file records, "
                 "else rootnet); the other forms carry their own"})
-    protocols: tuple = field(default=("all",), metadata={"help": "protocols to score: all, human_annot, interacting"})
+    protocols: tuple[str, ...] = field(default=("all",), metadata={
+        "help": "protocols to score: all, human_annot, interacting"})
     aid_list: str = field(default="", metadata={
         "help": "H-subset annotation ids, one per line, for --protocol human_annot (default: "
                 "aid_human_annot_<split>.txt in --data)"})
@@ -553,6 +653,7 @@ class ScoreConfig:
         "help": "score shards whose run failed --max-errors (dataset.json complete: false) instead of refusing them"})
 
     def __post_init__(self) -> None:
+        _check_fields(self)  # the field types first: the checks below compare values
         for name, value, allowed in (("dataset", self.dataset, TRAIN_DATASETS), ("split", self.split, EVAL_SPLITS),
                                      ("annot_subset", self.annot_subset, PREPROCESS_SUBSETS),
                                      ("root_source", self.root_source, SCORE_ROOT_SOURCES)):
