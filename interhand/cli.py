@@ -255,7 +255,7 @@ def predict(checkpoint: Path, image_path: Path, bbox: tuple, out_dir: Path, devi
         result = run(checkpoint, image_path, bbox, out_dir, device=device)
     except ValueError as error:
         raise click.ClickException(str(error)) from error
-    click.echo(json.dumps(result))
+    click.echo(json.dumps(result, allow_nan=False))  # run() refuses non-finite output: the JSON stays valid
 
 
 # --- loader commands ---
