@@ -386,7 +386,10 @@ def compare_command(run_dir: Path, split: str | None) -> None:
     baselines first, and a last line saying whether each trained model beat the mean-pose baseline."""
     from interhand.eval.report import format_comparison, run_evaluations
 
-    results = run_evaluations(run_dir, split)
+    try:
+        results = run_evaluations(run_dir, split)
+    except ValueError as error:  # a metrics.json that is not one: the file named
+        raise click.ClickException(str(error)) from error
     if not results:
         raise click.ClickException(f"no evaluation{' of split ' + split if split else ''} in {run_dir / 'result'}")
     click.echo(format_comparison(results), nl=False)

@@ -81,17 +81,24 @@ def read_metadata(path: Path) -> dict:
 
 def split_sample_bound(paths: list[Path], shards: str | Path, dataset: str | None, annot_subset: str | None,
                        split: str | None) -> int:
-    """The most samples a prediction file of the split scored can hold: its dataset.json count (the split asked for,
-    else the first file's), MAX_SAMPLES where that cannot be read (the split's own checks then say why)."""
+    """The most samples a prediction file of the split scored may hold: twice its dataset.json count plus 1,000 (so
+    that a file repeating ids or holding others' still gets the error naming them), of the split asked for, else the
+    first file's; MAX_SAMPLES where that cannot be read (the split's own checks then say why)."""
     metadata = read_metadata(Path(paths[0])) if paths else {}
     named = (dataset or metadata.get("dataset"), annot_subset or metadata.get("annot_subset") or "all",
              split or metadata.get("split"))
     if not all(named):
         return MAX_SAMPLES
     try:
-        return min(MAX_SAMPLES, read_dataset_json(split_dir(shards, *named), accept_incomplete=True).counts.samples)
+        samples = read_dataset_json(split_dir(shards, *named), accept_incomplete=True).counts.samples
+        return min(MAX_SAMPLES, 2 * samples + 1000)
     except (OSError, ValueError):
         return MAX_SAMPLES
+
+
+def _too_many(where: str, found: str, max_samples: int) -> PredictionFileError:
+    return PredictionFileError(f"{where}: {found}; a file for this split holds at most {max_samples} samples "
+                               "(docs/scoring.md, Limits; refused before reading)")
 
 
 # --- NPZ: every member's .npy header before any member's data ---
@@ -142,8 +149,7 @@ def _check_npz_member(path: Path, name: str, shape: tuple, dtype: np.dtype, max_
                                       f"{_MAX_METADATA_BYTES} bytes)")
         return
     if not shape or shape[0] > max_samples:
-        raise PredictionFileError(f"{member}: declares {shape[0] if shape else 0} samples; the split holds at most "
-                                  f"{max_samples} (refused before reading)")
+        raise _too_many(member, f"declares {shape[0] if shape else 0} samples", max_samples)
     if name == "key":
         if shape != (shape[0],) or dtype.kind not in "US" or dtype.itemsize > 4 * MAX_KEY_CHARS:
             raise PredictionFileError(f"{member}: key is one string of at most {MAX_KEY_CHARS} characters a sample")
@@ -175,8 +181,7 @@ def _read_parquet(path: Path, max_samples: int) -> tuple[dict, dict, str]:
     handle = pq.ParquetFile(path)
     rows, schema = handle.metadata.num_rows, handle.schema_arrow
     if rows > max_samples:
-        raise PredictionFileError(f"{path}: {rows} rows; the split holds at most {max_samples} (refused before "
-                                  "reading)")
+        raise _too_many(str(path), f"{rows} rows", max_samples)
     form_of(str(path), set(schema.names))  # unknown columns, fields of no form: refused before reading
     for name in schema.names:
         _check_parquet_column(path, name, schema.field(name).type)
@@ -268,7 +273,7 @@ def _read_json(path: Path, max_samples: int) -> tuple[dict, dict, str]:
                                   "\"split\")")
     entries = document["predictions"]
     if len(entries) > max_samples:
-        raise PredictionFileError(f"{path}: {len(entries)} predictions; the split holds at most {max_samples}")
+        raise _too_many(str(path), f"{len(entries)} predictions", max_samples)
     names = set().union(*(entry.keys() for entry in entries if isinstance(entry, dict))) if entries else set()
     for index, entry in enumerate(entries):
         if not isinstance(entry, dict) or set(entry) != names:

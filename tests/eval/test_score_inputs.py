@@ -262,5 +262,5 @@ def test_a_bomb_is_refused_before_what_it_declares_is_allocated(case, shards_roo
 
 
 def test_without_the_split_the_global_cap_still_bounds_a_file(val_rows, tmp_path):
-    with pytest.raises(PredictionFileError, match="the split holds at most 1000"):
+    with pytest.raises(PredictionFileError, match="at most 1000"):
         read_predictions(_npz_bomb(val_rows, tmp_path), max_samples=1000)
