@@ -255,7 +255,7 @@ def predict(checkpoint: Path, image_path: Path, bbox: tuple, out_dir: Path, devi
         result = run(checkpoint, image_path, bbox, out_dir, device=device)
     except ValueError as error:
         raise click.ClickException(str(error)) from error
-    click.echo(json.dumps(result))
+    click.echo(json.dumps(result, allow_nan=False))  # run() refuses non-finite output: the JSON stays valid
 
 
 # --- loader commands ---
@@ -384,7 +384,10 @@ def compare_command(run_dir: Path, split: str | None) -> None:
     baselines first, and a last line saying whether each trained model beat the mean-pose baseline."""
     from interhand.eval.report import format_comparison, run_evaluations
 
-    results = run_evaluations(run_dir, split)
+    try:
+        results = run_evaluations(run_dir, split)
+    except ValueError as error:  # a metrics.json that is not one: the file named
+        raise click.ClickException(str(error)) from error
     if not results:
         raise click.ClickException(f"no evaluation{' of split ' + split if split else ''} in {run_dir / 'result'}")
     click.echo(format_comparison(results), nl=False)

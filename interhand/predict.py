@@ -6,6 +6,9 @@ shifted by the predicted root depth; without intrinsics and absolute depth this 
 
 from __future__ import annotations
 
+import struct
+import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -20,10 +23,57 @@ from interhand.model.original_checkpoint import load_checkpoint
 from interhand.skeleton import IH26M_JOINT_NAMES, IH26M_PARENTS, JOINTS_PER_HAND
 from interhand.vis import LEFT_RGB, RIGHT_RGB, draw_hands, hand_blocks, mpl_figure, mpl_style
 
-__all__ = ["run", "draw_joints_2d", "plot_joints_3d", "HAND_PRESENT_THRESHOLD"]
+__all__ = ["run", "draw_joints_2d", "plot_joints_3d", "HAND_PRESENT_THRESHOLD", "MAX_IMAGE_PIXELS",
+           "PredictInputError", "read_image", "checked_bbox"]
 
 # The demo calls a hand present when its sigmoid probability exceeds 0.5.
 HAND_PRESENT_THRESHOLD = 0.5
+# Checked from the image header before decoding (docs/model.md): 64 MP, 192 MB as RGB; more than any camera of the
+# datasets, below Pillow's own bomb warning (89 MP). A 140 KB PNG can declare 12000×12000 px: 432 MB decoded.
+MAX_IMAGE_PIXELS = 64_000_000
+# What Pillow raises on a truncated, corrupt or non-image file (decoders: OSError, SyntaxError, struct/zlib errors).
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error, Image.DecompressionBombError)
+
+
+class PredictInputError(ValueError):
+    """An image or box `interhand predict` cannot use: one line naming the file or the box."""
+
+
+def read_image(image_path: str | Path) -> Image.Image:
+    """The image as RGB, its size checked from the header before any pixel is decoded; every decode error one line."""
+    path = Path(image_path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # ours below is the stricter check
+            with Image.open(path) as image:
+                width, height = image.size
+                if width <= 0 or height <= 0:
+                    raise PredictInputError(f"{path}: the image is {width}×{height} px: no pixels")
+                if width * height > MAX_IMAGE_PIXELS:
+                    raise PredictInputError(f"{path}: the image declares {width}×{height} px = "
+                                            f"{width * height / 1e6:.0f} MP, over the {MAX_IMAGE_PIXELS / 1e6:.0f} MP "
+                                            "limit (refused before decoding)")
+                return image.convert("RGB")
+    except PredictInputError:
+        raise
+    except _DECODE_ERRORS as error:
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:160]
+        size = path.stat().st_size if path.is_file() else 0
+        raise PredictInputError(f"{path}: not a readable image ({size} bytes; {type(error).__name__}: {reason})") \
+            from None
+
+
+def checked_bbox(bbox_xywh, width: int, height: int) -> np.ndarray:
+    """The hand box as (4,) float64: finite, w and h > 0, overlapping the width×height image (else one line)."""
+    box = np.asarray(bbox_xywh, dtype=np.float64).reshape(-1)
+    shown = ",".join(f"{value:g}" for value in box)
+    if box.shape != (4,) or not np.isfinite(box).all() or box[2] <= 0 or box[3] <= 0:
+        raise PredictInputError(f"bbox {shown}: not x,y,w,h as four finite numbers with w and h > 0")
+    x, y, w, h = box
+    if x >= width or y >= height or x + w <= 0 or y + h <= 0:
+        raise PredictInputError(f"bbox {shown} lies outside the {width}×{height} px image (nothing of the image "
+                                "would be in the patch)")
+    return box
 
 
 def draw_joints_2d(image: Image.Image, joints_img_px: np.ndarray, joint_valid: np.ndarray,
@@ -83,10 +133,10 @@ def run(checkpoint: str | Path, image_path: str | Path, bbox_xywh, out_dir: str 
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    image = read_image(image_path)  # the inputs are checked before the network is loaded
+    box = process_bbox(checked_bbox(bbox_xywh, image.width, image.height), aspect_ratio=1.0)
     model = load_checkpoint(checkpoint, map_location=device)
     config = model.config
-    image = Image.open(image_path).convert("RGB")
-    box = process_bbox(bbox_xywh, aspect_ratio=1.0)
     img_to_patch, _, patch_to_img = patch_affine(box, image.width, IDENTITY, config.input_size)  # no flip
     # the loaders' warp: the original's cv2.warpAffine, bilinear, black outside the image
     output = _predict_patch(model, warp_patch(np.asarray(image), img_to_patch, config.input_size), device)
@@ -94,6 +144,9 @@ def run(checkpoint: str | Path, image_path: str | Path, bbox_xywh, out_dir: str 
     rel_root_bins = float(output["rel_root_depth_bins"][0, 0])
     hand_type = output["hand_type"][0].float().cpu().numpy()
     joints = decode_joints_img(joints_voxel, rel_root_bins, patch_to_img, config)
+    if not (np.isfinite(joints).all() and np.isfinite(hand_type).all() and np.isfinite(rel_root_bins)):
+        raise PredictInputError(f"{image_path}: the network's output for bbox {list(bbox_xywh)} is not finite "
+                                "(NaN or inf): nothing is printed")
     present = hand_type > HAND_PRESENT_THRESHOLD
     joint_valid = np.repeat(present, JOINTS_PER_HAND).astype(np.int64)
     path_2d, path_3d = out_dir / "result_2d.png", out_dir / "result_3d.png"

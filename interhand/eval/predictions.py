@@ -26,15 +26,18 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from interhand.skeleton import NUM_JOINTS
 
 __all__ = ["PredictionFile", "FORMS", "FIELD_SHAPES", "METADATA", "PredictionFileError", "read_predictions",
-           "write_predictions", "SUFFIXES"]
+           "write_predictions", "SUFFIXES", "MAX_SAMPLES", "MAX_KEY_CHARS", "form_of"]
 
 PREDICTIONS_FORMAT_VERSION = 1
+# Bounds checked before a file's arrays are read (docs/scoring.md, "Limits"): a split of InterHand2.6M holds at most
+# ~1.4 M samples (train, 30 fps); `interhand score` passes the split's own count instead where its shards can be read.
+MAX_SAMPLES = 2_000_000
+MAX_KEY_CHARS = 256
 SUFFIXES = (".parquet", ".json", ".npz")
 # Per-sample shape of each array field (after the sample axis).
 FIELD_SHAPES = {"joints_cam_mm": (NUM_JOINTS, 3), "joints_cam_rel_mm": (NUM_JOINTS, 3), "rel_root_cam_mm": (3,),
@@ -79,7 +82,7 @@ class PredictionFile:
         return self.metadata.get("name") or Path(self.path).stem
 
 
-def _form_of(path: str, names: set[str]) -> str:
+def form_of(path: str, names: set[str]) -> str:
     unknown = sorted(names - set(FIELD_SHAPES) - set(ID_FIELDS) - set(METADATA) - {"format_version"})
     if unknown:
         raise PredictionFileError(f"{path}: unknown fields {unknown}; a prediction file holds {list(ID_FIELDS)}, "
@@ -98,9 +101,11 @@ def _forms_text() -> str:
                      for form, (required, optional) in FORMS.items())
 
 
-def _checked(path: str, columns: dict, metadata: dict) -> PredictionFile:
-    """Columns (name -> array-like over samples) and metadata → a checked PredictionFile."""
-    form = _form_of(path, set(columns) | set(metadata))
+def _checked(path: str, columns: dict, metadata: dict, where: str = "row {}") -> PredictionFile:
+    """Columns (name -> array-like over samples) and metadata → a checked PredictionFile.
+
+    `where` names sample i in an error where the file has no keys ("row {}", "predictions[{}]")."""
+    form = form_of(path, set(columns) | set(metadata))
     missing = [name for name in _REQUIRED_METADATA if not metadata.get(name)]
     if missing:
         raise PredictionFileError(f"{path}: the file does not name its {' and '.join(missing)} (Parquet: schema "
@@ -108,116 +113,116 @@ def _checked(path: str, columns: dict, metadata: dict) -> PredictionFile:
                                   "against the shards")
     if not any(name in columns for name in ID_FIELDS):
         raise PredictionFileError(f"{path}: no id column: give `key` (the shards' sample key) or `annotation_id`")
-    keys = [str(key) for key in columns["key"]] if "key" in columns else None
+    keys = _keys(path, columns["key"], where) if "key" in columns else None
     annotation_ids = None
     if "annotation_id" in columns:
-        raw = np.asarray(columns["annotation_id"])
-        if raw.ndim != 1 or raw.dtype.kind not in "iu":
-            raise PredictionFileError(f"{path}: annotation_id must be one integer per sample, found {raw.dtype} "
-                                      f"of shape {raw.shape}")
-        annotation_ids = raw.astype(np.int64)
+        annotation_ids = _numbers(path, "annotation_id", columns["annotation_id"], (), where, integers=True)
+        annotation_ids = annotation_ids.astype(np.int64)
     count = len(keys) if keys is not None else len(annotation_ids)
     if count == 0:
         raise PredictionFileError(f"{path}: no predictions")
+    if annotation_ids is not None and len(annotation_ids) != count:
+        raise PredictionFileError(f"{path}: {count} keys but {len(annotation_ids)} annotation ids")
+
+    def sample(index: int) -> str:
+        return f"{where.format(index)} (key {keys[index]!r})" if keys is not None else where.format(index)
+
     arrays = {}
     for name in FIELD_SHAPES:
         if name in columns:
-            arrays[name] = _array(path, name, columns[name], count)
-    if annotation_ids is not None and len(annotation_ids) != count:
-        raise PredictionFileError(f"{path}: {count} keys but {len(annotation_ids)} annotation ids")
+            arrays[name] = _array(path, name, columns[name], count, sample)
+    if "hand_type_prob" in arrays:
+        probabilities = arrays["hand_type_prob"]
+        outside = ~(np.isfinite(probabilities) & (probabilities >= 0) & (probabilities <= 1)).all(axis=1)
+        if outside.any():
+            first = int(np.argmax(outside))
+            raise PredictionFileError(f"{path}: {sample(first)}: hand_type_prob {probabilities[first].tolist()} is not "
+                                      f"two probabilities in [0, 1] ({int(outside.sum())} samples so)")
     metadata = {name: str(metadata[name]) for name in METADATA if metadata.get(name) not in (None, "")}
     return PredictionFile(path, metadata, keys, annotation_ids, arrays, form)
 
 
-def _array(path: str, name: str, values, count: int) -> np.ndarray:
+def _keys(path: str, values, where: str) -> list[str]:
+    """The key column: strings (a number or a boolean is refused, not converted), each at most MAX_KEY_CHARS."""
+    keys = values.tolist() if isinstance(values, np.ndarray) else list(values)
+    for index, key in enumerate(keys):
+        if not isinstance(key, str) or not key or len(key) > MAX_KEY_CHARS:
+            shown = repr(key)[:40]
+            raise PredictionFileError(f"{path}: {where.format(index)}: key {shown} is not a sample key (a string of "
+                                      f"1 to {MAX_KEY_CHARS} characters)")
+    return keys
+
+
+def _array(path: str, name: str, values, count: int, sample) -> np.ndarray:
+    """A field's values → (count, *FIELD_SHAPES[name]) float64; a flat row of the same size (Parquet's 126 values) is
+    unflattened; any other shape (a transposed (N, 2, 42) too) is refused, never reshaped."""
     shape = FIELD_SHAPES[name]
-    try:
-        array = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise PredictionFileError(f"{path}: {name} is not a numeric array of per-sample shape {shape} "
-                                  "(rows of different lengths, or not numbers)") from None
-    if array.shape != (count, *shape):
-        if array.size == count * int(np.prod(shape, dtype=np.int64)) and array.ndim >= 1 and len(array) == count:
-            return array.reshape(count, *shape)  # e.g. joints flattened to 126 values a sample
-        raise PredictionFileError(f"{path}: {name} has shape {array.shape}, expected ({count}, "
-                                  f"{', '.join(map(str, shape))}) (one row per sample)")
-    return array
+    return _numbers(path, name, values, shape, sample, count=count).reshape(count, *shape)
 
 
-# --- reading ---
+def _numbers(path: str, name: str, values, shape: tuple, where, integers: bool = False,
+             count: int | None = None) -> np.ndarray:
+    """Values of one field (numpy, or JSON's nested lists) → float64 (int64 if `integers`), checked: per-sample shape
+    `shape` or flat, numbers only (a boolean, a string or null is refused, not converted).
 
-def read_predictions(path: Path) -> PredictionFile:
-    """Read and check one prediction file (.parquet, .json or .npz); PredictionFileError names what is wrong."""
+    `where`: a format string or a function naming sample i."""
+    name_sample = where.format if isinstance(where, str) else where
+    wanted = "integers" if integers else "numbers"
+    if isinstance(values, np.ndarray):
+        array = values
+        if array.dtype.kind not in ("iu" if integers else "iuf") or array.dtype.itemsize > 8:
+            raise PredictionFileError(f"{path}: {name} holds {array.dtype} values, not {wanted} (refused, not "
+                                      "converted)")
+    else:
+        try:
+            array = np.array(values, dtype=object)  # pointers only: JSON's values are already Python objects
+        except ValueError:
+            array = np.empty(0)  # rows of different lengths below the first level: the shape check names it
+    count = len(values) if count is None else count
+    flat = int(np.prod(shape, dtype=np.int64))
+    if array.shape not in ((count, *shape), (count, flat)):
+        raise PredictionFileError(f"{path}: {name} has shape {array.shape if array.size else 'ragged'}, expected "
+                                  f"({count}, {', '.join(map(str, shape))}) (one row per sample; refused, not "
+                                  "reshaped)")
+    if array.dtype == object:
+        array = _typed(path, name, array, integers, name_sample)
+    return array.astype(np.int64 if integers else np.float64)
+
+
+def _typed(path: str, name: str, objects: np.ndarray, integers: bool, name_sample) -> np.ndarray:
+    """An object array of JSON values → numbers, each an int or a float (bool, a subclass of int, is refused)."""
+    allowed = {int} if integers else {int, float}
+    flat = objects.ravel().tolist()
+    types = set(map(type, flat))
+    if types - allowed:
+        bad = next(i for i, value in enumerate(flat) if type(value) not in allowed)
+        raise PredictionFileError(f"{path}: {name_sample(int(np.unravel_index(bad, objects.shape)[0]))}: {name} "
+                                  f"holds {_shown(flat[bad])}, not {'an integer' if integers else 'a number'} "
+                                  "(refused, not converted)")
+    limit = 2**63 - 1 if integers else 1.7e308
+    too_large = [i for i, value in enumerate(flat) if type(value) is int and abs(value) > limit][:1] \
+        if int in types else []
+    if too_large:
+        raise PredictionFileError(f"{path}: {name_sample(int(np.unravel_index(too_large[0], objects.shape)[0]))}: "
+                                  f"{name} holds an integer too large for {'int64' if integers else 'float64'}")
+    return np.array(flat, dtype=np.int64 if integers else np.float64).reshape(objects.shape)
+
+
+def _shown(value) -> str:
+    text = json.dumps(value) if isinstance(value, (bool, type(None))) else repr(value)
+    return f"{type(value).__name__} {text[:40]}"
+
+
+# --- reading: the checks before any array is inflated live in prediction_readers.py ---
+
+def read_predictions(path: Path, max_samples: int | None = None) -> PredictionFile:
+    """Read and check one prediction file (.parquet, .json or .npz) of at most `max_samples` samples (default
+    MAX_SAMPLES); PredictionFileError names what is wrong, before any array of an oversized file is inflated."""
+    from interhand.eval.prediction_readers import read_columns  # it imports this module's names
+
     path = Path(path)
-    readers = {".parquet": _read_parquet, ".json": _read_json, ".npz": _read_npz}
-    if path.suffix.lower() not in readers:
-        raise PredictionFileError(f"{path}: unknown file type {path.suffix!r}; prediction files are "
-                                  f"{', '.join(SUFFIXES)}")
-    try:
-        columns, metadata = readers[path.suffix.lower()](path)
-    except PredictionFileError:
-        raise
-    except (OSError, ValueError, pa.ArrowException) as error:
-        raise PredictionFileError(f"{path}: cannot be read as {path.suffix[1:]}: {error}") from None
-    return _checked(str(path), columns, metadata)
-
-
-def _read_parquet(path: Path) -> tuple[dict, dict]:
-    table = pq.read_table(path)
-    metadata = {key.decode(): value.decode() for key, value in (table.schema.metadata or {}).items()
-                if key.decode() in METADATA}
-    columns = {}
-    for name in table.column_names:
-        column = table.column(name).combine_chunks()
-        if column.null_count:
-            raise PredictionFileError(f"{path}: column {name} has {column.null_count} null values")
-        columns[name] = (_leaf_values(path, name, column) if name in FIELD_SHAPES
-                         else column.to_numpy(zero_copy_only=False))
-    return columns, metadata
-
-
-def _leaf_values(path: Path, name: str, column: pa.Array) -> np.ndarray:
-    """A (nested) list column → (N, ...) numpy, checking that every row has the same length at each level."""
-    shape, values = [len(column)], column
-    while pa.types.is_list(values.type) or pa.types.is_large_list(values.type) or \
-            pa.types.is_fixed_size_list(values.type):
-        lengths = pc.list_value_length(values).to_numpy(zero_copy_only=False)
-        if len(lengths) and (lengths != lengths[0]).any():
-            raise PredictionFileError(f"{path}: column {name} has rows of different lengths "
-                                      f"({int(lengths.min())} to {int(lengths.max())} values)")
-        if values.null_count or (hasattr(values, "values") and values.flatten().null_count):
-            raise PredictionFileError(f"{path}: column {name} has null values")
-        shape.append(int(lengths[0]) if len(lengths) else 0)
-        values = values.flatten()
-    return values.to_numpy(zero_copy_only=False).reshape(shape)
-
-
-def _read_json(path: Path) -> tuple[dict, dict]:
-    document = json.loads(path.read_text())
-    if not isinstance(document, dict) or not isinstance(document.get("predictions"), list):
-        raise PredictionFileError(f"{path}: expected an object with a \"predictions\" list (and \"dataset\", "
-                                  "\"split\")")
-    entries = document["predictions"]
-    names = set().union(*(entry.keys() for entry in entries if isinstance(entry, dict))) if entries else set()
-    for index, entry in enumerate(entries):
-        if not isinstance(entry, dict) or set(entry) != names:
-            lacking = sorted(names - set(entry)) if isinstance(entry, dict) else "it is not an object"
-            raise PredictionFileError(f"{path}: predictions[{index}] lacks {lacking} "
-                                      "(every entry holds the same fields)")
-    columns = {name: [entry[name] for entry in entries] for name in names}
-    metadata = {name: document[name] for name in METADATA if name in document}
-    extra = sorted(set(document) - set(METADATA) - {"predictions", "format_version"})
-    if extra:
-        raise PredictionFileError(f"{path}: unknown top-level fields {extra}; allowed: {['predictions', *METADATA]}")
-    return columns, metadata
-
-
-def _read_npz(path: Path) -> tuple[dict, dict]:
-    with np.load(path, allow_pickle=False) as archive:
-        contents = {name: archive[name] for name in archive.files}
-    metadata = {name: str(contents.pop(name)) for name in METADATA if name in contents and contents[name].ndim == 0}
-    contents.pop("format_version", None)
-    return contents, metadata
+    columns, metadata, where = read_columns(path, MAX_SAMPLES if max_samples is None else max_samples)
+    return _checked(str(path), columns, metadata, where)
 
 
 # --- writing ---

@@ -89,11 +89,49 @@ def format_comparison(results: dict[str, dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+# metrics.json is a few KB; a bigger file is not one `interhand eval` or `score` wrote.
+MAX_METRICS_BYTES = 16 * 2**20
+_FIGURES = ("mrrpe", "handedness_accuracy", "hand_confusion")
+
+
 def run_evaluations(run_dir: Path, split: str | None = None) -> dict[str, dict]:
-    """A run's evaluations: RUN_DIR/result/<name>/metrics.json by name, sorted (only `split`'s when given)."""
+    """A run's evaluations: RUN_DIR/result/<name>/metrics.json by name, sorted (only `split`'s when given).
+
+    Raises:
+        ValueError: one line naming a metrics.json that is not JSON or lacks what the comparison shows.
+    """
     results = {}
     for path in sorted((Path(run_dir) / "result").glob("*/metrics.json")):
-        metrics = json.loads(path.read_text())
+        metrics = _read_metrics(path)
         if not split or metrics.get("split") == split:
             results[path.parent.name] = metrics
     return results
+
+
+def _read_metrics(path: Path) -> dict:
+    """One metrics.json, checked: an object with the figures the table prints (numbers or null)."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_METRICS_BYTES:
+            raise ValueError(f"{path}: {size} bytes, not a metrics.json (at most {MAX_METRICS_BYTES} bytes)")
+        metrics = json.loads(path.read_bytes().decode("utf-8"))
+    except (OSError, ValueError, RecursionError) as error:
+        reason = str(error) if str(error).startswith(str(path)) else f"{path}: not readable JSON ({error})"
+        raise ValueError(reason.splitlines()[0][:300]) from None
+    mpjpe = metrics.get("mpjpe") if isinstance(metrics, dict) else None
+    if not isinstance(mpjpe, dict) or "all" not in mpjpe or not isinstance(metrics.get("split"), str):
+        raise ValueError(f"{path}: not an evaluation's metrics.json (an object with `split` and `mpjpe`; found "
+                         f"{_kind(metrics)}); rerun `interhand eval` or remove the folder")
+    figures = {f"mpjpe.{group}": mpjpe.get(group) for group in ("all", "single", "interacting")}
+    figures.update({name: metrics.get(name) for name in _FIGURES})
+    wrong = [name for name, value in figures.items()
+             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)))]
+    if wrong:
+        raise ValueError(f"{path}: {', '.join(wrong)} not a number or null (refused: the table would show nonsense)")
+    return metrics
+
+
+def _kind(value) -> str:
+    if isinstance(value, dict):
+        return "an object with " + (", ".join(sorted(value)[:6]) or "no fields")
+    return f"a JSON {type(value).__name__}"

@@ -26,6 +26,7 @@ from interhand.config import (
     current_field_names,
 )
 from interhand.eval.plots import figure_title, write_figures
+from interhand.eval.prediction_readers import split_sample_bound
 from interhand.eval.predictions import PredictionFile, PredictionFileError, read_predictions
 from interhand.eval.report import format_report
 from interhand.eval.score_file import (
@@ -120,7 +121,8 @@ class ScoreTarget:
 
 def read_prediction_files(config: ScoreConfig, paths: list[Path]) -> ScoreTarget:
     """Read and check the files; the dataset, subset and split to score (asked for, else the files')."""
-    files = [read_predictions(Path(path)) for path in paths]
+    bound = split_sample_bound(paths, config.shards, config.dataset, config.annot_subset, config.split)
+    files = [read_predictions(Path(path), bound) for path in paths]  # no file inflates more than its split holds
     dataset, split = _resolved(config, files)
     if dataset != "interhand26m" and set(config.protocols) != {"all"}:
         raise ValueError(f"protocols {list(config.protocols)}: human_annot and interacting are InterHand2.6M's; "

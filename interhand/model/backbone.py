@@ -6,6 +6,9 @@ the original checkpoint's `backbone_net.resnet.*` keys load key by key (the orig
 
 from __future__ import annotations
 
+import pickle
+import re
+import zipfile
 from pathlib import Path
 
 import torch
@@ -13,7 +16,8 @@ from torch import nn
 
 from interhand.config import BACKBONE_INITS
 
-__all__ = ["BasicBlock", "Bottleneck", "ResNet", "BackboneNet", "RESNET_SPECS", "load_imagenet_weights"]
+__all__ = ["BasicBlock", "Bottleneck", "ResNet", "BackboneNet", "RESNET_SPECS", "load_imagenet_weights",
+           "read_imagenet_weights"]
 
 
 class BasicBlock(nn.Module):
@@ -148,17 +152,42 @@ class BackboneNet(nn.Module):
         return self.resnet(images)
 
 
+def read_imagenet_weights(path: str | Path) -> dict[str, torch.Tensor]:
+    """The tensors of an ImageNet weights file (`torch.load(weights_only=True)`: no code in it is ever run).
+
+    Raises:
+        ValueError: one line naming the file: code-bearing objects, not a torch file, truncated, not tensors.
+    """
+    path = Path(path)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        refused = re.search(r"(unsupported GLOBAL \S+|Unsupported global: GLOBAL \S+)", str(error), re.IGNORECASE)
+        if refused is None:  # e.g. "Unsupported operand 119": not a pickle at all
+            raise ValueError(f"{path}: ImageNet weights unreadable: not a torch file") from None
+        raise ValueError(f"{path}: ImageNet weights not loaded: the file holds code-bearing objects that "
+                         f"weights-only loading refuses ({refused.group(1)})") from None
+    except (EOFError, RuntimeError, OSError, zipfile.BadZipFile, ValueError, KeyError) as error:
+        raise ValueError(f"{path}: ImageNet weights unreadable ({path.stat().st_size if path.is_file() else 0} "
+                         f"bytes; {type(error).__name__}): truncated, or not a torch file") from None
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict) or not all(isinstance(value, torch.Tensor) for value in state.values()):
+        raise ValueError(f"{path}: ImageNet weights are a dict of tensors in torchvision's key format; found a "
+                         f"{type(state).__name__}{' holding other values' if isinstance(state, dict) else ''}")
+    return state
+
+
 def load_imagenet_weights(resnet: ResNet, path: str | Path) -> None:
     """Copy ImageNet weights in torchvision's key format (`conv1.weight`, `layer1.0.bn1.*`, …) into `resnet`.
 
     The fc layer is dropped, as in the original. The file is read with `weights_only=True`.
 
     Raises:
-        ValueError: listing missing, unexpected and wrongly shaped keys.
+        ValueError: one line naming the file (`read_imagenet_weights`), or listing missing, unexpected and wrongly
+            shaped keys.
     """
-    state = torch.load(Path(path), map_location="cpu", weights_only=True)
-    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
-        state = state["state_dict"]
+    state = read_imagenet_weights(path)
     state = {key: value for key, value in state.items() if not key.startswith("fc.")}
     own = resnet.state_dict()
     # Old torchvision files predate BatchNorm's num_batches_tracked buffer; keep ours for those.

@@ -7,6 +7,7 @@ the workers read the resolved config the run folder keeps (RUN/config.yaml).
 from __future__ import annotations
 
 from interhand.config import TrainConfig
+from interhand.model.backbone import read_imagenet_weights
 from interhand.runtime.folder_lock import run_folder_lock
 from interhand.runtime.launch import processes_for, start_workers
 from interhand.train.run import run, train_shard_dir, write_resolved_config
@@ -19,6 +20,8 @@ def launch(config: TrainConfig) -> int:
     train on the processes `config.launch` asks for, holding the run folder's lock. Returns the exit status."""
     processes_for(config.launch)  # fail here, before writing anything, if a listed GPU is not there
     train_shard_dir(config)  # and if there are no shards
+    if config.model.pretrained:  # and if the weights file is unreadable or code-bearing: one line, not one per worker
+        read_imagenet_weights(config.model.pretrained)
     with run_folder_lock(config.run_dir, "train"):  # and if another training job writes this run folder
         config_path = write_resolved_config(config)
         if config.launch.in_process:

@@ -1,6 +1,7 @@
 """InterNet's structure, outputs and run switches (the original's `main/model.py`, `common/nets/module.py`)."""
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 import torch
@@ -174,3 +175,35 @@ def test_the_gain_folded_into_the_kernel_gives_the_gradient_of_the_gain_on_the_o
                            model.backbone_net.resnet.conv1.weight.grad)
     for folded, on_output in zip(gradients[16.0], gradients[1.0]):
         torch.testing.assert_close(folded, on_output, rtol=1e-6, atol=0)
+
+
+class _CodeBearing:
+    """Unpickled with weights_only=False it would create its marker file: loading must refuse it, not run it."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return open, (str(self.marker), "w")
+
+
+@pytest.mark.parametrize("content", ["code-bearing", "not torch", "a list"])
+def test_a_bad_pretrained_file_is_one_line_from_train_before_any_worker_starts(content, synth_ih26m_shards, tmp_path):
+    from click.testing import CliRunner
+
+    from interhand.cli import main
+
+    path, marker = tmp_path / "weights.pth", tmp_path / "executed"
+    if content == "code-bearing":
+        torch.save({"conv1.weight": _CodeBearing(marker)}, path)
+    elif content == "not torch":
+        path.write_text("weights\n")
+    else:
+        torch.save([torch.zeros(1)], path)
+    result = CliRunner().invoke(main, ["train", "--shards", str(synth_ih26m_shards.parent.parent), "--run-dir",
+                                       str(tmp_path / "run"), "--model-pretrained", str(path), "--epochs", "1"])
+    output = result.output.strip()
+    assert result.exit_code == 1 and "Traceback" not in output and len(output.splitlines()) == 1, output
+    assert str(path) in output and not marker.exists() and not (tmp_path / "run").exists()
+    assert {"code-bearing": "code-bearing objects", "not torch": "unreadable",
+            "a list": "found a list"}[content] in output
