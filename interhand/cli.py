@@ -407,9 +407,11 @@ _SCORE_FLAGS = {"dataset": Flag("--dataset", type=click.Choice(TRAIN_DATASETS)),
 @click.argument("predictions", nargs=-1, required=True,
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @config_options(ScoreConfig, exclude=("protocols",), flags=_SCORE_FLAGS)
-@click.option("--protocol", "protocols", multiple=True, metavar="all|human_annot|interacting",
-              help="protocol(s) to score: all frames, the H subset (its annotation-id list: --aid-list or --data), "
-                   "interacting frames; repeat or comma-separate  [default: all]")
+@click.option("--protocol", "protocols", multiple=True, metavar="PROTOCOL[:SUBSET]",
+              help="protocol(s) to score, each a row of the table: internet (the original's), mmpose, interwild "
+                   "(docs/protocols.md), each on its own frames or on a subset: PROTOCOL:all|human_annot|interacting "
+                   "(the H subset needs its id list: --aid-list or --data); a bare subset is internet's; repeat or "
+                   "comma-separate  [default: all]")
 def score_command(predictions: tuple[Path, ...], protocols: tuple[str, ...], **values) -> None:
     """Score PREDICTIONS (one or more files: Parquet, JSON or NPZ, in a form docs/scoring.md
     describes) on SHARDS/<dataset>/<annot-subset>/<split> with the same metric code as `interhand eval`.

@@ -20,8 +20,8 @@ from typing import Literal
 __all__ = ["SynthConfig", "SYNTH_DATASETS", "SYNTH_LAYOUTS", "LoaderConfig", "LaunchConfig", "TrainConfig",
            "EvalConfig", "EVAL_LOADER", "config_to_dict", "config_from_dict", "field_aliases", "current_field_names",
            "PreprocessConfig", "parse_size", "parse_part", "ModelConfig", "RESNET_TYPES", "HEATMAP_LOSSES",
-           "BACKBONE_INITS", "ARCHITECTURE_FIELDS", "ScoreConfig", "PROTOCOLS", "SCORE_ROOT_SOURCES", "check_value",
-           "check_field_values"]
+           "BACKBONE_INITS", "ARCHITECTURE_FIELDS", "ScoreConfig", "PROTOCOLS", "SCORE_ROOT_SOURCES",
+           "SCORE_SUBSETS", "PROTOCOL_NAMES", "SINGLE_HAND_PROTOCOLS", "check_value", "check_field_values"]
 
 SYNTH_DATASETS = ("interhand26m", "stb", "rhd")
 SYNTH_LAYOUTS = ("v1.0", "v0.0", "both")
@@ -623,7 +623,12 @@ class EvalConfig:
 
 # --- `interhand score` (interhand/eval/score_job.py) ---
 
-PROTOCOLS = ("all", "human_annot", "interacting")
+SCORE_SUBSETS = ("all", "human_annot", "interacting")  # the frames scored; alone, the internet protocol's
+PROTOCOL_NAMES = ("internet", "mmpose", "interwild")  # defined in interhand/eval/protocols.py (docs/protocols.md)
+# Every protocol `interhand score --protocol` takes: a subset (internet's), a name, or NAME:SUBSET.
+PROTOCOLS = SCORE_SUBSETS + PROTOCOL_NAMES + tuple(f"{name}:{subset}" for name in PROTOCOL_NAMES
+                                                   for subset in SCORE_SUBSETS)
+SINGLE_HAND_PROTOCOLS = ("all", "internet", "internet:all")  # STB, RHD: the original's EPE over all samples
 SCORE_ROOT_SOURCES = ("rootnet", "gt")  # for the image_relative form; the others carry their own depth
 
 
@@ -641,7 +646,8 @@ class ScoreConfig:
         "help": "absolute wrist depth for the image_relative form: rootnet or gt (default: the one the file records, "
                 "else rootnet); the other forms carry their own"})
     protocols: tuple[str, ...] = field(default=("all",), metadata={
-        "help": "protocols to score: all, human_annot, interacting"})
+        "help": "protocols to score: all, human_annot, interacting (the internet protocol's frames), internet, "
+                "mmpose, interwild (each on its own frames) or PROTOCOL:SUBSET, e.g. mmpose:interacting"})
     aid_list: str = field(default="", metadata={
         "help": "H-subset annotation ids, one per line, for --protocol human_annot (default: "
                 "aid_human_annot_<split>.txt in --data)"})
@@ -661,8 +667,8 @@ class ScoreConfig:
                 raise ValueError(f"{name}={value!r} is not one of {', '.join(allowed)}")
         if not self.protocols or set(self.protocols) - set(PROTOCOLS):
             raise ValueError(f"protocols={list(self.protocols)!r}: each one of {', '.join(PROTOCOLS)}")
-        if self.dataset and self.dataset != "interhand26m" and set(self.protocols) != {"all"}:
-            raise ValueError(f"protocols={list(self.protocols)!r}: human_annot and interacting are InterHand2.6M's "
-                             f"protocols; {self.dataset} has only 'all'")
+        if self.dataset and self.dataset != "interhand26m" and set(self.protocols) - set(SINGLE_HAND_PROTOCOLS):
+            raise ValueError(f"protocols={list(self.protocols)!r}: only {', '.join(SINGLE_HAND_PROTOCOLS)} apply to "
+                             f"{self.dataset} (the others are InterHand2.6M's)")
         if self.vis < 0:
             raise ValueError(f"vis={self.vis!r} must be at least 0")

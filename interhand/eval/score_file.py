@@ -25,9 +25,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from interhand.config import PROTOCOLS
+from interhand.config import SCORE_SUBSETS
 from interhand.eval.evaluators import DecodedPredictions, GroundTruth, InterHandEvaluator, SingleHandEvaluator
 from interhand.eval.predictions import PredictionFile, PredictionFileError
+from interhand.eval.protocols import ProtocolSelection, parse_selection, protocol_metrics, protocol_truth
 from interhand.geometry.camera import camera_to_pixel
 from interhand.manifests.read import read_manifest
 from interhand.skeleton import IH26M_JOINT_NAMES, STB_RHD_JOINT_NAMES, block_root_index
@@ -37,7 +38,7 @@ __all__ = ["ROW_COLUMNS", "read_rows", "match_rows", "protocol_mask",
 
 ROW_COLUMNS = ["key", "annotation_id", "joints_cam_mm", "joints_img", "joint_valid", "hand_type", "hand_type_valid",
                "focal", "princpt", "abs_depth_gt_mm", "rootnet_abs_depth_mm", "root_joint_index", "shard",
-               "image_offset", "image_size", "capture", "camera", "frame_idx"]
+               "image_offset", "image_size", "capture", "camera", "frame_idx", "width", "height"]
 _SHOWN = 5  # ids named in an error or a report
 
 
@@ -95,7 +96,9 @@ def match_rows(predictions: PredictionFile, rows: dict, manifest: str) -> np.nda
 
 
 def protocol_mask(protocol: str, rows: dict, human_ids: set[int] | None) -> np.ndarray:
-    """(rows,) bool: the samples a protocol scores (human_ids: the H-subset annotation ids, for human_annot)."""
+    """(rows,) bool: the samples a protocol (its subset: `mmpose:interacting` → interacting) scores (human_ids: the
+    H-subset annotation ids, for human_annot)."""
+    protocol = parse_selection(protocol).subset
     if protocol == "all":
         return np.ones(len(rows["key"]), dtype=bool)
     if protocol == "interacting":
@@ -104,7 +107,7 @@ def protocol_mask(protocol: str, rows: dict, human_ids: set[int] | None) -> np.n
         if human_ids is None:
             raise ValueError("protocol human_annot needs the H-subset annotation ids")
         return np.isin(rows["annotation_id"], np.fromiter(human_ids, np.int64, len(human_ids)))
-    raise ValueError(f"protocol={protocol!r} is not one of {', '.join(PROTOCOLS)}")
+    raise ValueError(f"subset={protocol!r} is not one of {', '.join(SCORE_SUBSETS)}")
 
 
 def _unusable(path: str, keys, bad: np.ndarray, valid: np.ndarray, what: str) -> None:
@@ -169,12 +172,13 @@ def _ground_truth(rows: dict, root_source: str | None) -> GroundTruth:
 
 
 def score_file(predictions: PredictionFile, rows: dict, row_index: np.ndarray, in_protocol: np.ndarray,
-               dataset: str, root_source: str) -> tuple[dict, dict, dict]:
+               dataset: str, root_source: str, protocol: ProtocolSelection | None = None) -> tuple[dict, dict, dict]:
     """Score the predictions whose rows are in the protocol.
 
     Args:
         predictions: a checked file; rows: `read_rows` of the split; row_index: `match_rows`; in_protocol: (rows,)
-            bool from `protocol_mask`; root_source: rootnet or gt (used by the image_relative form only).
+            bool from `protocol_mask`; root_source: rootnet or gt (used by the image_relative form only);
+            protocol: the rules applied (eval/protocols.py; None: the original's, `internet`).
     Returns:
         metrics (metrics.json's metric fields, with the counts of the protocol and of missing predictions),
         the per-sample table, and the scored samples' rows (for figures), in the file's order.
@@ -201,6 +205,8 @@ def score_file(predictions: PredictionFile, rows: dict, row_index: np.ndarray, i
     evaluated = DecodedPredictions(keys, joints_img_rel, rel_root, None if hand_prob is None else hand_prob[chosen])
     names = IH26M_JOINT_NAMES if dataset == "interhand26m" else STB_RHD_JOINT_NAMES
     evaluator = (InterHandEvaluator if dataset == "interhand26m" else SingleHandEvaluator)(names)
+    if protocol is not None:
+        truth = protocol_truth(protocol, truth, np.stack([scored["width"], scored["height"]], axis=1))
     evaluator.update(evaluated, truth)
     metrics, per_sample = evaluator.compute()
     not_scored = {}
@@ -209,6 +215,8 @@ def score_file(predictions: PredictionFile, rows: dict, row_index: np.ndarray, i
     if hand_prob is None:
         not_scored["handedness_accuracy"] = "the file has no hand_type_prob"
     metrics["not_scored"] = not_scored
+    if protocol is not None:
+        metrics = protocol_metrics(protocol, metrics, evaluated, truth)
     metrics["counts"].update({"protocol_samples": int(in_protocol.sum()), "missing_predictions": len(missing)})
     metrics["missing_prediction_keys"] = [str(key) for key in rows["key"][missing[:_SHOWN]]]
     metrics["root_source"] = root_source if relative_form else \

@@ -1,9 +1,10 @@
 """`interhand score`: score prediction files (anyone's model) on a split's shards, under several protocols.
 
-For each file and each protocol (all test frames; the H subset given by its annotation-id list; interacting
-frames only) it writes OUT/<name>/<protocol>/{metrics.json, report.txt, per_sample.parquet} and the figures
-`interhand eval` draws, computed by the same evaluator (eval/score_file.py); then OUT/comparison.{txt,csv} and one
-OUT/comparison_<protocol>.png putting the files side by side.
+For each file and each protocol (a named protocol of eval/protocols.py on a subset of frames: all test frames,
+the H subset given by its annotation-id list, interacting frames only) it writes
+OUT/<name>/<protocol>/{metrics.json, report.txt, per_sample.parquet} and the figures `interhand eval` draws,
+computed by the same evaluator (eval/score_file.py) under the protocol's rules; then OUT/comparison.{txt,csv} (a row
+per protocol and file) and one OUT/comparison_<protocol>.png putting the files side by side.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from interhand import __version__
 from interhand.config import (
     EVAL_LOADER,
     EVAL_SPLITS,
+    SINGLE_HAND_PROTOCOLS,
     TRAIN_DATASETS,
     EvalConfig,
     PreprocessConfig,
@@ -28,6 +30,7 @@ from interhand.config import (
 from interhand.eval.plots import figure_title, write_figures
 from interhand.eval.prediction_readers import split_sample_bound
 from interhand.eval.predictions import PredictionFile, PredictionFileError, read_predictions
+from interhand.eval.protocols import ProtocolSelection, parse_selection
 from interhand.eval.report import format_report
 from interhand.eval.score_file import (
     match_rows,
@@ -68,8 +71,11 @@ def _resolved(config: ScoreConfig, files: list[PredictionFile]) -> tuple[str, st
     return dataset, split
 
 
-def _root_source(config: ScoreConfig, predictions: PredictionFile) -> str:
-    return config.root_source or predictions.metadata.get("root_source") or "rootnet"
+def _root_source(config: ScoreConfig, predictions: PredictionFile, selection: ProtocolSelection | None = None) -> str:
+    """The image_relative form's wrist depths: --root-source, else the protocol's (mmpose, interwild: gt), else the
+    file's, else RootNet (the original's)."""
+    protocol_default = selection.protocol.root_depth_default if selection is not None else None
+    return config.root_source or protocol_default or predictions.metadata.get("root_source") or "rootnet"
 
 
 def _human_ids(config: ScoreConfig, shard_dir: Path, dataset: DatasetJson, split: str) -> set[int] | None:
@@ -124,9 +130,9 @@ def read_prediction_files(config: ScoreConfig, paths: list[Path]) -> ScoreTarget
     bound = split_sample_bound(paths, config.shards, config.dataset, config.annot_subset, config.split)
     files = [read_predictions(Path(path), bound) for path in paths]  # no file inflates more than its split holds
     dataset, split = _resolved(config, files)
-    if dataset != "interhand26m" and set(config.protocols) != {"all"}:
-        raise ValueError(f"protocols {list(config.protocols)}: human_annot and interacting are InterHand2.6M's; "
-                         f"{dataset} has only 'all'")
+    if dataset != "interhand26m" and set(config.protocols) - set(SINGLE_HAND_PROTOCOLS):
+        raise ValueError(f"protocols {list(config.protocols)}: only {', '.join(SINGLE_HAND_PROTOCOLS)} apply to "
+                         f"{dataset} (the others are InterHand2.6M's)")
     return ScoreTarget(files, dataset, config.annot_subset or files[0].metadata.get("annot_subset") or "all", split)
 
 
@@ -138,7 +144,9 @@ def run(config: ScoreConfig, paths: list[Path]) -> dict[str, dict[str, dict]]:
 def score_target(config: ScoreConfig, target: ScoreTarget) -> dict[str, dict[str, dict]]:
     """`run` on files already read (`read_prediction_files`)."""
     files, dataset, annot_subset, split = target.files, target.dataset, target.annot_subset, target.split
-    roots = {_root_source(config, predictions) for predictions in files if predictions.form == "image_relative"}
+    selections = {protocol: parse_selection(protocol) for protocol in config.protocols}
+    roots = {_root_source(config, predictions, selection) for predictions in files for selection in selections.values()
+             if predictions.form == "image_relative"}
     eval_config = EvalConfig(dataset=dataset, shards=config.shards, annot_subset=annot_subset, split=split,
                              root_source="rootnet" if "rootnet" in roots else "gt", run_dir=config.out_dir,
                              loader=replace(EVAL_LOADER, accept_incomplete=config.accept_incomplete))
@@ -151,12 +159,13 @@ def score_target(config: ScoreConfig, target: ScoreTarget) -> dict[str, dict[str
         row_index = match_rows(predictions, rows, str(shard_dir / MANIFEST_FILE))
         results[label] = {}
         for protocol, mask in masks.items():
-            folder = Path(config.out_dir) / label / protocol
+            selection = selections[protocol]
+            folder = Path(config.out_dir) / label / selection.folder
             folder.mkdir(parents=True, exist_ok=True)
             metrics, per_sample, scored = score_file(predictions, rows, row_index, mask, dataset,
-                                                     _root_source(config, predictions))
-            metrics.update(_identity(predictions, dataset, annot_subset, split, protocol, shard_dir))
-            if protocol == "human_annot" and human is not None:
+                                                     _root_source(config, predictions, selection), selection)
+            metrics.update(_identity(predictions, dataset, annot_subset, split, selection, shard_dir))
+            if selection.subset == "human_annot" and human is not None:
                 metrics["counts"]["human_ids_not_in_shards"] = len(human) - int(mask.sum())
             write_per_sample(folder / "per_sample.parquet", per_sample)
             (folder / "metrics.json").write_text(json.dumps(metrics, indent=1, sort_keys=True) + "\n")
@@ -174,13 +183,14 @@ def _protocol_masks(config: ScoreConfig, split_folder: SplitFolder, rows: dict, 
                     ) -> tuple[set | None, dict]:
     """(the H-subset ids or None, {protocol: (rows,) bool}); a protocol that selects no sample is an error."""
     shard_dir = split_folder.path
-    human = _human_ids(config, shard_dir, split_folder.dataset, split) if "human_annot" in config.protocols else None
-    masks = {protocol: np.ones(len(rows["key"]), dtype=bool) if protocol == "human_annot" and human is None
+    subsets = {protocol: parse_selection(protocol).subset for protocol in config.protocols}
+    human = _human_ids(config, shard_dir, split_folder.dataset, split) if "human_annot" in subsets.values() else None
+    masks = {protocol: np.ones(len(rows["key"]), dtype=bool) if subsets[protocol] == "human_annot" and human is None
              else protocol_mask(protocol, rows, human) for protocol in config.protocols}
     for protocol, mask in masks.items():
         if not mask.any():
-            raise ValueError(f"{shard_dir}: protocol {protocol} selects none of its {len(mask)} samples (no "
-                             f"{'interacting frame' if protocol == 'interacting' else 'annotation id of the list'})")
+            what = "interacting frame" if subsets[protocol] == "interacting" else "annotation id of the list"
+            raise ValueError(f"{shard_dir}: protocol {protocol} selects none of its {len(mask)} samples (no {what})")
     return human, masks
 
 
@@ -193,9 +203,10 @@ def _without_empty_groups(metrics: dict) -> dict:
                                            if metrics["counts"].get(f"{group}_samples", 1)}}
 
 
-def _identity(predictions: PredictionFile, dataset: str, annot_subset: str, split: str, protocol: str,
+def _identity(predictions: PredictionFile, dataset: str, annot_subset: str, split: str, selection: ProtocolSelection,
               shard_dir: Path) -> dict:
-    return {"dataset": dataset, "annot_subset": annot_subset, "split": split, "protocol": protocol,
+    return {"dataset": dataset, "annot_subset": annot_subset, "split": split, "protocol": selection.label,
+            "protocol_definition": selection.definition(),
             "checkpoint": predictions.metadata.get("source") or predictions.path, "predictions": predictions.path,
             "form": predictions.form, "shards": str(shard_dir), "shard_format_version": FORMAT_VERSION,
             "package_version": __version__}
@@ -214,7 +225,8 @@ def _report(metrics: dict, label: str) -> str:
             + f", root depth: {metrics['root_source']}")
     body = format_report(metrics, 0.0, counts["samples"]).split("\n", 1)[1]
     notes = "".join(f"{name} not scored: {why}\n" for name, why in metrics.get("not_scored", {}).items())
-    return head + "\n" + notes + body
+    definition = "".join(f"  {field}: {text}\n" for field, text in metrics["protocol_definition"].items())
+    return head + "\n" + notes + body.rstrip("\n") + f"\n\nprotocol {metrics['protocol']}:\n" + definition
 
 
 def _write_comparison(out_dir: Path, results: dict[str, dict[str, dict]]) -> None:
@@ -223,4 +235,4 @@ def _write_comparison(out_dir: Path, results: dict[str, dict[str, dict]]) -> Non
     protocols = list(dict.fromkeys(protocol for by_protocol in results.values() for protocol in by_protocol))
     for protocol in protocols:
         plot_score_comparison({label: by_protocol[protocol] for label, by_protocol in results.items()},
-                              out_dir / f"comparison_{protocol}.png")
+                              out_dir / f"comparison_{parse_selection(protocol).folder}.png")

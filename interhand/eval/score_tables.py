@@ -45,12 +45,22 @@ def format_score_table(results: dict[str, dict[str, dict]]) -> str:
     lines = ["| " + " | ".join(_COLUMNS) + " |", "|" + "---|" * len(_COLUMNS)]
     lines += ["| " + " | ".join(row) + " |" for row in score_table_rows(results)]
     any_metrics = next(iter(next(iter(results.values())).values()))
-    lines += ["", f"{any_metrics['dataset']} {any_metrics['annot_subset']}/{any_metrics['split']}. MPJPE: each hand "
-              "aligned on its own wrist, the mean of the per-joint means (the original's); MRRPE: interacting frames "
-              "with both wrists valid; handedness: accuracy on hand_type_valid frames; hand confusion (not the "
-              "original's): the share of interacting frames' joints predicted nearer the other hand's joint of the "
-              "same name. A sample without a prediction is left out of every figure and counted under missing."]
+    lines += ["", f"{any_metrics['dataset']} {any_metrics['annot_subset']}/{any_metrics['split']}. Hand confusion (no "
+              "protocol's; ours): the share of interacting frames' joints predicted nearer the other hand's joint of "
+              "the same name. A sample without a prediction is left out of every figure and counted under missing. "
+              "Each protocol's rules (eval/protocols.py, docs/protocols.md):"]
+    for protocol, definition in _definitions(results).items():
+        lines += ["", f"- **{protocol}** ({definition['name']} on the {definition['subset']} frames; "
+                      f"{definition['source']}):"]
+        lines += [f"  {field.replace('_', ' ')}: {text}." for field, text in definition.items()
+                  if field not in ("name", "source", "subset")]
     return "\n".join(lines) + "\n"
+
+
+def _definitions(results: dict[str, dict[str, dict]]) -> dict[str, dict]:
+    """protocol label → its `protocol_definition`, in the table's order."""
+    return {protocol: metrics["protocol_definition"] for by_protocol in results.values()
+            for protocol, metrics in by_protocol.items()}
 
 
 def score_table_csv(results: dict[str, dict[str, dict]]) -> str:
