@@ -32,6 +32,7 @@ OUTPUT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES
 _FULL = (errno.ENOSPC, errno.EDQUOT)
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _APPEND = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
+_LINK_REFUSED = "{} is a symbolic link: refused (an output is never written through a link; remove it and re-run)"
 _os_open = os.open  # the one call that creates an output file (the tests route it to /dev/full or EROFS)
 
 
@@ -61,10 +62,10 @@ def output_error_line(error: OSError, path: str | os.PathLike | None = None, rem
     places the path ("at" where the error may not come from a write)."""
     where = error.filename if error.filename is not None else path
     where = os.fsdecode(where) if where is not None else "an output file"
+    if error.errno == errno.ELOOP:  # O_NOFOLLOW met a link at the name
+        return _LINK_REFUSED.format(where)
     if error.errno in _FULL:
         reason = f"the disk is full ({os.strerror(error.errno)})"
-    elif error.errno == errno.ELOOP:
-        reason = "it is a symbolic link, refused (an output is never written through a link; remove it)"
     else:
         reason = error.strerror or (str(error).splitlines() or [type(error).__name__])[0]
     return f"{reason} {action} {where} ({_free_space(Path(where))})" + (f"; {remedy}" if remedy else "")
@@ -89,8 +90,7 @@ def _refuse_link(path: Path) -> None:
     except FileNotFoundError:
         return
     if stat.S_ISLNK(mode):
-        raise OutputError(f"{path} is a symbolic link: refused (an output is never written through a link; remove "
-                          "it and re-run)")
+        raise OutputError(_LINK_REFUSED.format(path))
     if not stat.S_ISREG(mode):
         raise OutputError(f"{path} is not a regular file: refused (remove it and re-run)")
 
