@@ -127,7 +127,8 @@ def _temporary_name(path: Path) -> Path:
 def atomic_file(path: str | os.PathLike, binary: bool = True, temporary: str | os.PathLike | None = None
                 ) -> Iterator[IO]:
     """`with atomic_file(path) as handle:` write to `handle`; on success the file appears at `path` complete, on
-    any failure nothing is left under either name and an OSError becomes one OutputError line."""
+    any failure the temporary file is removed, `path` keeps what it held, and an OSError becomes one OutputError
+    line."""
     path = Path(path)
     temporary = Path(temporary) if temporary is not None else _temporary_name(path)
     _refuse_link(path)
