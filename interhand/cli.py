@@ -27,6 +27,7 @@ from interhand.config import (
     TrainConfig,
 )
 from interhand.eval.score_job import parse_protocols
+from interhand.outputs import OUTPUT_ERRNOS, OutputError, output_error_line
 from interhand.progress import show_warnings
 from interhand.shard_format.names import DATASET_FILE, split_dir
 
@@ -95,7 +96,22 @@ def check_shards_root(shards: Path, dataset: str, annot_subset: str, split: str)
             f"--shards {shards}`", param_hint="'--shards'")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+class _Commands(click.Group):
+    """The command group. Whatever command meets it, an output that cannot be written (OutputError, or an OSError
+    such as ENOSPC raised inside a library) ends as one `Error:` line naming the path and the free space there."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except OutputError as error:
+            raise click.ClickException(str(error)) from error
+        except OSError as error:
+            if error.errno not in OUTPUT_ERRNOS:
+                raise
+            raise click.ClickException(output_error_line(error, action="at")) from error
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(__version__, prog_name="interhand")
 def main() -> None:
     """3D interacting hand pose on InterHand2.6M, STB and RHD: synthetic data, shards, loaders,

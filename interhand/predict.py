@@ -20,6 +20,7 @@ from interhand.geometry.heatmap import root_bins_to_rel_mm
 from interhand.loaders.augment import IDENTITY, patch_affine, warp_patch
 from interhand.model.decode import decode_joints_img, heatmap_geometry
 from interhand.model.original_checkpoint import load_checkpoint
+from interhand.outputs import make_folder, save_figure, save_image
 from interhand.skeleton import IH26M_JOINT_NAMES, IH26M_PARENTS, JOINTS_PER_HAND
 from interhand.vis import LEFT_RGB, RIGHT_RGB, draw_hands, hand_blocks, mpl_figure, mpl_style
 
@@ -107,7 +108,7 @@ def plot_joints_3d(joints: np.ndarray, joint_valid: np.ndarray, path: Path, titl
         axes.legend(loc="upper left")
         if title:
             axes.set_title(title)
-        figure.savefig(path, dpi=100)
+        save_figure(figure, path, dpi=100)
 
 
 def _predict_patch(model, patch: np.ndarray, device: str) -> dict[str, torch.Tensor]:
@@ -132,9 +133,9 @@ def run(checkpoint: str | Path, image_path: str | Path, bbox_xywh, out_dir: str 
         (42 × [u px, v px, z mm]), `joint_valid` (hand present), and the two PNG paths.
     """
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     image = read_image(image_path)  # the inputs are checked before the network is loaded
     box = process_bbox(checked_bbox(bbox_xywh, image.width, image.height), aspect_ratio=1.0)
+    make_folder(out_dir)  # only once the inputs are known good
     model = load_checkpoint(checkpoint, map_location=device)
     config = model.config
     img_to_patch, _, patch_to_img = patch_affine(box, image.width, IDENTITY, config.input_size)  # no flip
@@ -150,7 +151,7 @@ def run(checkpoint: str | Path, image_path: str | Path, bbox_xywh, out_dir: str 
     present = hand_type > HAND_PRESENT_THRESHOLD
     joint_valid = np.repeat(present, JOINTS_PER_HAND).astype(np.int64)
     path_2d, path_3d = out_dir / "result_2d.png", out_dir / "result_3d.png"
-    draw_joints_2d(image, joints, joint_valid).save(path_2d)
+    save_image(draw_joints_2d(image, joints, joint_valid), path_2d)
     plot_joints_3d(joints, joint_valid, path_3d, f"{Path(image_path).name}, {Path(checkpoint).name}\n"
                    f"p(right) {hand_type[0]:.2f}, p(left) {hand_type[1]:.2f}; a hand is drawn when p > "
                    f"{HAND_PRESENT_THRESHOLD}")

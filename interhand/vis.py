@@ -15,6 +15,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from interhand.outputs import save_image
 from interhand.skeleton import joint_order
 
 __all__ = ["RIGHT_RGB", "LEFT_RGB", "GROUND_TRUTH", "PREDICTION", "BOX", "TEXT", "font", "hand_blocks", "parents_for",
@@ -136,10 +137,7 @@ def titled_sheet(tiles: Sequence[Image.Image], columns: int, title: Sequence[str
 
 
 def save_sheet(sheet: Image.Image, path: Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sheet.save(path)
-    return path
+    return save_image(sheet, path)  # never through a planted link
 
 
 def mpl_style(font_size: float = 10.0):

@@ -7,8 +7,8 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "interhand"
-ORDER = ["config", "progress", "skeleton", "vis", "shard_format", "geometry", "model", "manifests", "preprocess",
-         "loaders", "runtime", "train", "eval", "synth", "predict", "cli_options", "cli"]
+ORDER = ["config", "outputs", "progress", "skeleton", "vis", "shard_format", "geometry", "model", "manifests",
+         "preprocess", "loaders", "runtime", "train", "eval", "synth", "predict", "cli_options", "cli"]
 
 
 def _entry(module_path: Path) -> str | None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from interhand.config import EvalConfig
 from interhand.eval.run import result_dir, run
 from interhand.eval.split_folder import open_split
+from interhand.runtime.folder_lock import run_folder_lock
 from interhand.runtime.launch import start_workers
 
 __all__ = ["launch"]
@@ -19,7 +20,8 @@ def launch(config: EvalConfig) -> tuple[int, Path]:
     process that was)."""
     split = open_split(config)
     results = result_dir(config)  # resolves the checkpoint: fails here, before starting processes
-    if config.launch.in_process:
-        run(config, split)
-        return 0, results
-    return start_workers("interhand.eval.run", config), results
+    with run_folder_lock(results, "eval", "another --run-name"):  # one evaluation per result folder
+        if config.launch.in_process:
+            run(config, split)
+            return 0, results
+        return start_workers("interhand.eval.run", config), results

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from interhand.outputs import save_figure
 from interhand.vis import (
     GROUND_TRUTH,
     PREDICTION,
@@ -64,7 +65,7 @@ def plot_per_joint_errors(per_joint: dict[str, dict], title: str, path: Path,
         axes.set_title(title, loc="left")
         axes.grid(True, axis="y", alpha=0.3)
         figure.legend(loc="outside upper right", ncols=len(groups), frameon=False)
-        figure.savefig(path, dpi=100)
+        save_figure(figure, path, dpi=100)
     return Path(path)
 
 
@@ -93,7 +94,7 @@ def plot_error_by_hand_type(mean_error_mm: np.ndarray, hand_type: np.ndarray, pa
         handles = [parts["medians"][0], parts["means"][0], parts["boxes"][0], parts["fliers"][0]] if kept else []
         figure.legend(handles, ["median", "mean", "box: 25–75 %, whiskers 1.5 IQR", "outlier"][:len(handles)],
                       loc="outside lower center", ncols=4, frameon=False)
-        figure.savefig(path, dpi=100)
+        save_figure(figure, path, dpi=100)
     return Path(path)
 
 

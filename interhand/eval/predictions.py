@@ -28,6 +28,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from interhand.outputs import atomic_file, save_with, write_json
 from interhand.skeleton import NUM_JOINTS
 
 __all__ = ["PredictionFile", "FORMS", "FIELD_SHAPES", "METADATA", "PredictionFileError", "read_predictions",
@@ -242,13 +243,13 @@ def write_predictions(path: Path, predictions: PredictionFile) -> Path:
         columns = {name: pa.array(value, pa.string() if name == "key" else pa.int64()) for name, value in ids.items()}
         columns.update({name: _nested(value) for name, value in arrays.items()})
         table = pa.table(columns).replace_schema_metadata(metadata)
-        pq.write_table(table, path)
+        save_with(path, lambda handle: pq.write_table(table, handle))
     elif suffix == ".json":
         rows = [{**{name: (value[i] if name == "key" else int(value[i])) for name, value in ids.items()},
                  **{name: value[i].tolist() for name, value in arrays.items()}} for i in range(len(predictions))]
-        path.write_text(json.dumps({**metadata, "predictions": rows}) + "\n")
+        write_json(path, {**metadata, "predictions": rows})
     elif suffix == ".npz":
-        with path.open("wb") as handle:
+        with atomic_file(path) as handle:
             np.savez_compressed(handle, **{name: np.asarray(value) for name, value in ids.items()}, **arrays,
                                 **{name: np.array(value) for name, value in metadata.items()})
     else:

@@ -10,7 +10,6 @@ the code behind `interhand score`.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -34,6 +33,7 @@ from interhand.loaders.build import build_loader
 from interhand.manifests.split_folder import SplitFolder
 from interhand.model import InterNet, load_checkpoint
 from interhand.model.snapshots import latest_snapshot, snapshot_path
+from interhand.outputs import make_folder, write_json, write_text
 from interhand.progress import progress
 from interhand.runtime.ddp import DistContext, distributed
 from interhand.shard_format.dataset_json import read_dataset_json
@@ -157,8 +157,8 @@ def _evaluate(config: EvalConfig, context: DistContext, split: SplitFolder) -> d
     images_per_s = len(predictions.keys) / max(time.perf_counter() - start, 1e-9)
     name = run_name(config, checkpoint)
     results, vis_dir = Path(config.run_dir) / "result" / name, Path(config.run_dir) / "vis" / name
-    results.mkdir(parents=True, exist_ok=True)
-    vis_dir.mkdir(parents=True, exist_ok=True)
+    make_folder(results)
+    make_folder(vis_dir)
     # The metrics are the score of the predictions file as written (float32), so that `interhand score` on
     # it reproduces them exactly.
     predictions_file = _prediction_file(config, predictions, name, checkpoint, results / "predictions.parquet")
@@ -170,9 +170,9 @@ def _evaluate(config: EvalConfig, context: DistContext, split: SplitFolder) -> d
                     "protocol": "all", "checkpoint": _source_label(config, checkpoint), "shards": str(shard_dir),
                     "shard_format_version": FORMAT_VERSION, "package_version": __version__})
     write_per_sample(results / "per_sample.parquet", per_sample)
-    (results / "metrics.json").write_text(json.dumps(metrics, indent=1, sort_keys=True) + "\n")
+    write_json(results / "metrics.json", metrics, indent=1, sort_keys=True)
     report = format_report(metrics, images_per_s, len(predictions.keys))
-    (results / "report.txt").write_text(report)  # `interhand eval` prints it
+    write_text(results / "report.txt", report)  # `interhand eval` prints it
     write_figures(metrics, per_sample, rows, shard_dir, vis_dir, figure_title(name, metrics), config.vis,
                   config.dataset)
     return metrics

@@ -31,6 +31,7 @@ from interhand.eval.predictions import PredictionFile, PredictionFileError
 from interhand.eval.protocols import ProtocolSelection, parse_selection, protocol_metrics, protocol_truth
 from interhand.geometry.camera import camera_to_pixel
 from interhand.manifests.read import read_manifest
+from interhand.outputs import save_with
 from interhand.skeleton import IH26M_JOINT_NAMES, STB_RHD_JOINT_NAMES, block_root_index
 
 __all__ = ["ROW_COLUMNS", "read_rows", "match_rows", "protocol_mask",
@@ -243,5 +244,5 @@ def write_per_sample(path: Path, per_sample: dict) -> Path:
                "handedness_correct": pa.array(correct.astype(bool), pa.bool_(), mask=np.isnan(correct)),
                "joints_cam_mm": pa.FixedSizeListArray.from_arrays(
                    pa.array(np.asarray(per_sample["joints_cam_mm"], np.float32).reshape(-1)), 126)}
-    pq.write_table(pa.table(columns), path)
+    save_with(path, lambda handle: pq.write_table(pa.table(columns), handle))
     return Path(path)

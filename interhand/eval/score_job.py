@@ -9,7 +9,6 @@ per protocol and file) and one OUT/comparison_<protocol>.png putting the files s
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -43,6 +42,8 @@ from interhand.eval.score_tables import format_score_table, plot_score_compariso
 from interhand.eval.split_folder import open_split
 from interhand.manifests.aid_list import parse_aid_list
 from interhand.manifests.split_folder import SplitFolder
+from interhand.outputs import make_folder, write_json, write_text
+from interhand.runtime.folder_lock import run_folder_lock
 from interhand.shard_format.dataset_json import DatasetJson
 from interhand.shard_format.names import MANIFEST_FILE
 from interhand.shard_format.version import FORMAT_VERSION
@@ -100,6 +101,9 @@ def _human_ids(config: ScoreConfig, shard_dir: Path, dataset: DatasetJson, split
     return parse_aid_list(path)
 
 
+_COMPARISON_FILE = re.compile(r"comparison(\.txt|\.csv|_\w+\.png)")  # _write_comparison's names
+
+
 def _labels(files: list[PredictionFile]) -> list[str]:
     """One folder-safe name per file: its `name`, else its stem; where those repeat, the file name, then the
     parent folder and the file name."""
@@ -110,6 +114,10 @@ def _labels(files: list[PredictionFile]) -> list[str]:
     for default in (lambda path: path.stem, lambda path: path.name, lambda path: f"{path.parent.name}_{path.name}"):
         labels = named(default)
         if len(set(labels)) == len(labels):
+            taken = [label for label in labels if _COMPARISON_FILE.fullmatch(label)]
+            if taken:  # OUT/<label>/ would take the name of the side-by-side table (or figure) OUT/<label>
+                raise PredictionFileError(f"a prediction file is named {taken[0]!r}, the name of the side-by-side "
+                                          f"file OUT/{taken[0]}; give it another `name` in its metadata")
             return labels
     raise PredictionFileError(f"two prediction files have the same name ({', '.join(labels)}); give each a "
                               "distinct `name` in its metadata")
@@ -151,6 +159,13 @@ def score_target(config: ScoreConfig, target: ScoreTarget) -> dict[str, dict[str
                              root_source="rootnet" if "rootnet" in roots else "gt", run_dir=config.out_dir,
                              loader=replace(EVAL_LOADER, accept_incomplete=config.accept_incomplete))
     split_folder = open_split(eval_config)
+    with run_folder_lock(Path(config.out_dir), "score", "another --out-dir"):  # one scoring job per output folder
+        return _score_locked(config, target, split_folder, selections)
+
+
+def _score_locked(config: ScoreConfig, target: ScoreTarget, split_folder: SplitFolder,
+                  selections: dict[str, ProtocolSelection]) -> dict[str, dict[str, dict]]:
+    files, dataset, annot_subset, split = target.files, target.dataset, target.annot_subset, target.split
     shard_dir = split_folder.path
     rows = read_rows(shard_dir)
     human, masks = _protocol_masks(config, split_folder, rows, split)
@@ -161,15 +176,15 @@ def score_target(config: ScoreConfig, target: ScoreTarget) -> dict[str, dict[str
         for protocol, mask in masks.items():
             selection = selections[protocol]
             folder = Path(config.out_dir) / label / selection.folder
-            folder.mkdir(parents=True, exist_ok=True)
+            make_folder(folder)
             metrics, per_sample, scored = score_file(predictions, rows, row_index, mask, dataset,
                                                      _root_source(config, predictions, selection), selection)
             metrics.update(_identity(predictions, dataset, annot_subset, split, selection, shard_dir))
             if selection.subset == "human_annot" and human is not None:
                 metrics["counts"]["human_ids_not_in_shards"] = len(human) - int(mask.sum())
             write_per_sample(folder / "per_sample.parquet", per_sample)
-            (folder / "metrics.json").write_text(json.dumps(metrics, indent=1, sort_keys=True) + "\n")
-            (folder / "report.txt").write_text(_report(metrics, label))
+            write_json(folder / "metrics.json", metrics, indent=1, sort_keys=True)
+            write_text(folder / "report.txt", _report(metrics, label))
             write_figures(_without_empty_groups(metrics), per_sample, scored, shard_dir, folder,
                           figure_title(f"{label}, protocol {protocol}: {metrics['counts']['samples']} of "
                                        f"{metrics['counts']['protocol_samples']} samples predicted", metrics),
@@ -230,8 +245,8 @@ def _report(metrics: dict, label: str) -> str:
 
 
 def _write_comparison(out_dir: Path, results: dict[str, dict[str, dict]]) -> None:
-    (out_dir / "comparison.txt").write_text(format_score_table(results))
-    (out_dir / "comparison.csv").write_text(score_table_csv(results))
+    write_text(out_dir / "comparison.txt", format_score_table(results))
+    write_text(out_dir / "comparison.csv", score_table_csv(results))
     protocols = list(dict.fromkeys(protocol for by_protocol in results.values() for protocol in by_protocol))
     for protocol in protocols:
         plot_score_comparison({label: by_protocol[protocol] for label, by_protocol in results.items()},

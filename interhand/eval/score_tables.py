@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from interhand.eval.report import format_value as _value
+from interhand.outputs import save_figure
 from interhand.vis import mpl_figure, mpl_style
 
 __all__ = ["score_table_rows", "format_score_table", "score_table_csv", "plot_score_comparison"]
@@ -103,5 +104,5 @@ def plot_score_comparison(by_file: dict[str, dict], path: Path) -> Path:
                        "MRRPE: interacting frames with both wrists valid", loc="left")
         axes.grid(True, axis="y", alpha=0.3)
         figure.legend(loc="outside lower center", ncols=1, frameon=False)
-        figure.savefig(path, dpi=100)
+        save_figure(figure, path, dpi=100)
     return Path(path)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Iterable
 
@@ -10,6 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from interhand.manifests.schema import ERRORS_SCHEMA, MANIFEST_SCHEMA
+from interhand.outputs import atomic_file
 
 __all__ = ["FRAGMENT_SUFFIX", "write_table", "write_manifest", "write_errors", "concat_tables"]
 
@@ -25,17 +25,12 @@ def write_table(rows_or_table, path: Path, schema: pa.Schema, fragment: bool = F
                                                                                           schema=schema)
     table = table.cast(schema) if table.schema != schema else table
     path = Path(path)
-    temporary = path.with_name(path.name + ".tmp")
-    try:
+    with atomic_file(path) as sink:  # a full disk leaves no partial file behind; a planted link is refused
         if fragment:
-            with pa.OSFile(str(temporary), "wb") as sink, pa.ipc.new_file(sink, schema) as writer:
+            with pa.ipc.new_file(sink, schema) as writer:
                 writer.write_table(table)
         else:
-            pq.write_table(table, temporary, compression="zstd")
-    except BaseException:
-        temporary.unlink(missing_ok=True)  # a full disk leaves no partial file behind
-        raise
-    os.replace(temporary, path)
+            pq.write_table(table, sink, compression="zstd")
     return path
 
 

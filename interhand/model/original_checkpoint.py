@@ -22,6 +22,7 @@ import torch
 from interhand.config import ModelConfig
 from interhand.model.backbone import RESNET_SPECS
 from interhand.model.internet import InterNet
+from interhand.outputs import create_temporary, publish
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -206,9 +207,11 @@ def save_checkpoint(path: str | Path, model: InterNet, epoch: int = 0, optimizer
     if extra:
         payload.update(extra)
     temporary = path.with_name(path.name + ".tmp")
+    handle = create_temporary(temporary)  # a link planted at either name is refused (OutputError), never followed
     try:
-        torch.save(payload, temporary)
+        with handle:
+            torch.save(payload, handle)
     except (OSError, RuntimeError) as error:
         raise _write_failed(path, temporary, error) from error
-    temporary.replace(path)
+    publish(temporary, path)
     return path

@@ -27,7 +27,7 @@ import numpy as np
 
 from interhand.config import PreprocessConfig
 from interhand.preprocess.sources import Record, Rejection, SourceError, SourceReading, open_source
-from interhand.preprocess.spill import spill_entries
+from interhand.preprocess.spill import open_spill, spill_entries
 from interhand.shard_format.sample import Sample
 
 __all__ = ["Ingest", "DIGEST_BYTES", "ingest", "ingest_parallel", "share_progress", "stat_images", "spill_records"]
@@ -119,7 +119,7 @@ def ingest(reading: SourceReading, spill_path: Optional[Path], progress=None, ke
     """
     result = Ingest(spill_paths=[spill_path])
     _inside_cache.clear()
-    with open(spill_path or os.devnull, "wb") as spill:
+    with open_spill(spill_path) as spill:
         ingest_pass = _IngestPass(result, spill, spill_path is not None, keep, pool, reading.image_root)
         chunk: list[Record] = []
         for record in reading.records():
@@ -208,7 +208,7 @@ def _ingest_share(config: PreprocessConfig, spill_path: Optional[str], share: tu
     # every call (switch interval 5 ms) and made ingest slower, not faster.
     reading = open_source(config)
     _inside_cache.clear()
-    with open(spill_path or os.devnull, "wb") as spill:
+    with open_spill(spill_path) as spill:
         ingest_pass = _IngestPass(result, spill, spill_path is not None, None, None, reading.image_root, ends)
         chunk = []
         for position, record in enumerate(reading.records(mine)):

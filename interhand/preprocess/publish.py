@@ -29,6 +29,7 @@ import pyarrow as pa
 import yaml
 
 from interhand.manifests.schema import MANIFEST_SCHEMA
+from interhand.outputs import atomic_file
 from interhand.shard_format.dataset_json import DatasetJson, file_sha256, load_dataset_json
 from interhand.shard_format.names import (
     ANN_MEMBER,
@@ -108,8 +109,8 @@ _CHECKSUM_LINE = re.compile(r"^([0-9a-f]{64}) [ *](.+)$")
 def _write_text(path: Path, text: str) -> None:
     """Replace `path` atomically (a reader never sees half a file)."""
     temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # two splits' runs may both write the subset card
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
+    with atomic_file(path, binary=False, temporary=temporary) as handle:  # never through a planted link
+        handle.write(text)
 
 
 def folder_name(dataset: DatasetJson) -> str:

@@ -8,7 +8,6 @@ runs ingest + plan for the whole split but writes only shards i with i % N == K;
 
 from __future__ import annotations
 
-import errno
 import fcntl
 import functools
 import json
@@ -32,6 +31,7 @@ from interhand import __version__
 from interhand.config import PreprocessConfig, current_field_names
 from interhand.manifests.schema import ERRORS_SCHEMA, MANIFEST_SCHEMA
 from interhand.manifests.write import FRAGMENT_SUFFIX, concat_tables, write_errors, write_manifest
+from interhand.outputs import OutputError, make_folder, open_for_append, output_error_line, write_json
 from interhand.preprocess import images
 from interhand.preprocess.ingest import ingest, ingest_parallel, share_progress, spill_records
 from interhand.preprocess.plan import plan_shards
@@ -81,12 +81,11 @@ def _one_line_failures(function):
         where = shard_dir(config)
         try:
             return function(config, *args, **kwargs)
-        except OSError as error:
-            if error.errno in (errno.ENOSPC, errno.EDQUOT):
-                raise WriteFailed(f"the disk is full ({os.strerror(error.errno)}) while writing "
-                                  f"{error.filename or where}; free space there and re-run (finished shards "
-                                  f"are kept)") from error
-            raise WriteFailed(f"{error.strerror or error}: {error.filename or where}") from error
+        except (OutputError, OSError) as error:  # OutputError: already one line (a worker's too, or a link refused)
+            line = str(error) if isinstance(error, OutputError) else output_error_line(error, where)
+            if line.startswith("the disk is full"):
+                line += "; free space there and re-run (finished shards are kept)"
+            raise WriteFailed(line) from error
         except BrokenProcessPool as error:
             raise WriteFailed(f"a worker process of this job died (killed, or out of memory? From a Python script: "
                               f"the workers re-import it, so it needs an `if __name__ == \"__main__\":` guard) while "
@@ -211,7 +210,7 @@ def run(config: PreprocessConfig, command_line: list[str] | None = None) -> RunS
     reading = open_source(config)
     out_dir = shard_dir(config)
     work = out_dir / ".work"
-    (work / "shards").mkdir(parents=True, exist_ok=True)
+    make_folder(work / "shards")
     with _folder_lock(work, (part_index, part_count)):
         return _run_locked(config, reading, out_dir, command_line)
 
@@ -249,7 +248,7 @@ def _run_locked(config: PreprocessConfig, reading, out_dir: Path, command_line: 
         "config": asdict(config), "command_line": command_line or [],
         "resumed_shards": sum(result.resumed for result in results),
     }
-    _part_path(work, part_index, part_count, ".json").write_text(json.dumps(record, indent=1))
+    write_json(_part_path(work, part_index, part_count, ".json"), record, indent=1)
     return _finalize_locked(config, command_line) if part_count == 1 else None
 
 
@@ -264,7 +263,7 @@ def _folder_lock(work: Path, part: tuple[int, int] | None):
         wanted.append((_part_path(work, part[0], part[1], ".lock"), fcntl.LOCK_EX))
     with ExitStack() as stack:
         for path, mode in wanted:
-            handle = stack.enter_context(open(path, "a"))
+            handle = stack.enter_context(open_for_append(path))  # never through a planted link
             try:
                 fcntl.flock(handle, mode | fcntl.LOCK_NB)
             except BlockingIOError:

@@ -23,6 +23,7 @@ import numpy as np
 
 from interhand.manifests.schema import manifest_table
 from interhand.manifests.write import FRAGMENT_SUFFIX, write_errors, write_manifest
+from interhand.outputs import create_temporary, make_folder, output_errors, publish, write_json
 from interhand.preprocess.images import StoredImage, check_image, store_image
 from interhand.preprocess.spill import read_spilled
 from interhand.preprocess.tar_writer import TarWriter
@@ -215,15 +216,17 @@ def write_shard(job: ShardJob) -> ShardResult:
         return ShardResult(job.index, job.name, record["samples"], record["errors"], record["bytes"],
                            record["sha256"], resumed=True)
     out_dir, (manifest_path, errors_path) = Path(job.out_dir), _fragment_paths(job)
-    manifest_path.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(manifest_path.parent)
     tar_path, index_path = out_dir / job.name, out_dir / index_name(job.name)
     tmp_path, index_tmp = partial_paths(job)
     try:
-        with open(tmp_path, "wb") as handle:
+        # a link planted at either name is refused, never followed; a failing write names the file
+        with create_temporary(tmp_path) as handle, output_errors(tmp_path):
             writer = TarWriter(handle)
             content = _write_samples(job, writer)
             writer.close()
-        index_tmp.write_text(dali_index_text(content.index_entries))
+        with create_temporary(index_tmp, binary=False) as handle:
+            handle.write(dali_index_text(content.index_entries))
         write_manifest(content.manifest(), manifest_path, fragment=True)
         write_errors(content.errors, errors_path, fragment=True)
     except BaseException:
@@ -231,11 +234,9 @@ def write_shard(job: ShardJob) -> ShardResult:
             path.unlink(missing_ok=True)
         raise
     sha256, size, samples, errors = writer.sha256.hexdigest(), writer.offset, len(content.infos), len(content.errors)
-    os.replace(index_tmp, index_path)
-    os.replace(tmp_path, tar_path)
+    publish(index_tmp, index_path)
+    publish(tmp_path, tar_path)
     done = {"plan_hash": job.plan_hash, "sha256": sha256, "bytes": size, "samples": samples, "errors": errors,
             "index_sha256": file_sha256(index_path)}
-    done_tmp = _done_path(job).with_suffix(".tmp")
-    done_tmp.write_text(json.dumps(done, indent=1))
-    os.replace(done_tmp, _done_path(job))
+    write_json(_done_path(job), done, indent=1)
     return ShardResult(job.index, job.name, samples, errors, size, sha256, resumed=False)

@@ -6,14 +6,24 @@ Entries are addressed by (spill file index, offset, length); a spill file lives 
 
 from __future__ import annotations
 
+import os
 import pickle
+from pathlib import Path
+from typing import IO, Optional
 
 import numpy as np
 
+from interhand.outputs import create_temporary
 from interhand.shard_format.ann_codec import ANN_BYTES, ANN_DTYPE, ANN_FLOATS, encode_ann_records
 from interhand.shard_format.sample import Sample, SampleInfo
 
-__all__ = ["spill_entries", "read_spilled"]
+__all__ = ["open_spill", "spill_entries", "read_spilled"]
+
+
+def open_spill(path: Optional[Path]) -> IO:
+    """A new spill file at `path`, open for writing (a link planted at its name is refused, never followed), or
+    /dev/null when `path` is None (a pass that only counts)."""
+    return create_temporary(path) if path is not None else open(os.devnull, "wb")
 
 
 def spill_entries(samples: list[Sample]) -> list[bytes]:

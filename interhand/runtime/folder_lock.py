@@ -8,6 +8,8 @@ import os
 from pathlib import Path
 from typing import Iterator
 
+from interhand.outputs import make_folder, output_errors
+
 __all__ = ["RunFolderBusy", "run_folder_lock"]
 
 
@@ -16,20 +18,22 @@ class RunFolderBusy(ValueError):
 
 
 @contextlib.contextmanager
-def run_folder_lock(folder: Path, job: str) -> Iterator[None]:
+def run_folder_lock(folder: Path, job: str, other: str = "another --run-dir") -> Iterator[None]:
     """Hold `folder`/.lock for the time of the job; a second job on the same folder is refused in one line, before it
     writes anything (its config, its log, its snapshots would mix with the first's). The lock dies with its
-    process, so a killed job leaves none behind; the lock file is opened without following a planted symlink."""
+    process, so a killed job leaves none behind; the lock file is opened without following a planted symlink.
+    `other`: what the refusal suggests instead (train's --run-dir, eval's --run-name, score's --out-dir)."""
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    make_folder(folder)
     path = folder / ".lock"
-    handle = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    with output_errors(path):  # a link planted there: one line (ELOOP), never followed
+        handle = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
     try:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise RunFolderBusy(f"{folder} is in use by another `interhand {job}` (it holds {path}); wait for it to "
-                                "end or stop it, or use another --run-dir") from None
+                                f"end or stop it, or use {other}") from None
         yield
     finally:
         os.close(handle)

@@ -15,6 +15,7 @@ import yaml
 
 from interhand.config import config_from_dict
 from interhand.model.original_checkpoint import CheckpointWriteFailed
+from interhand.outputs import OutputError, output_error_line
 from interhand.progress import show_warnings
 
 JOBS = ("interhand.train.run", "interhand.eval.run")
@@ -29,8 +30,11 @@ def main(argv: list[str]) -> int:
     config = config_from_dict(job.CONFIG_TYPE, yaml.safe_load(Path(argv[1]).read_text()))
     try:
         job.run(config)
-    except CheckpointWriteFailed as error:  # one line, not a traceback per process
+    except (CheckpointWriteFailed, OutputError) as error:  # one line, not a traceback per process
         print(f"error: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:  # a write outside interhand.outputs (a library's own file)
+        print(f"error: {output_error_line(error)}", file=sys.stderr)
         return 1
     return 0
 

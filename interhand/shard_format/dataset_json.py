@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from interhand.outputs import write_text
 from interhand.shard_format.ann_codec import ANN_BYTES, ANN_DTYPE, ANN_LAYOUT
 from interhand.shard_format.names import (
     CHECKSUMS_FILE,
@@ -127,9 +127,7 @@ class DatasetJson:
 
 def write_dataset_json(shard_dir: Path, record: DatasetJson) -> None:
     """dataset.json of `shard_dir`, replaced atomically (a reader sees the old file, none, or the new one)."""
-    temporary = Path(shard_dir) / f"{DATASET_FILE}.tmp"
-    temporary.write_text(record.to_json())
-    os.replace(temporary, Path(shard_dir) / DATASET_FILE)
+    write_text(Path(shard_dir) / DATASET_FILE, record.to_json())  # via DATASET_FILE.tmp, never through a link
 
 
 def _damaged(path: Path, what: str) -> ValueError:

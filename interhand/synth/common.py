@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from interhand.outputs import atomic_file, make_folder, save_image
+
 __all__ = ["as_float32_list", "write_json", "tight_bbox", "save_jpeg", "save_png", "to_gray_rgb", "inside_image"]
 
 # The dataset's boxes are the tight box of the valid projected joints enlarged ×1.2 about its centre
@@ -21,8 +23,8 @@ def as_float32_list(values: np.ndarray) -> list:
 
 
 def write_json(path: Path, payload: object) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as handle:
+    make_folder(path.parent)
+    with atomic_file(path, binary=False) as handle:  # never through a planted link; a full disk is one line
         json.dump(payload, handle)
 
 
@@ -45,10 +47,8 @@ def to_gray_rgb(image: np.ndarray) -> np.ndarray:
 
 def save_jpeg(path: Path, image: np.ndarray, quality: int) -> None:
     """Progressive 4:2:0 JFIF, as the released InterHand2.6M frames are."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(image).save(path, format="JPEG", quality=quality, progressive=True, subsampling="4:2:0")
+    save_image(Image.fromarray(image), path, quality=quality, progressive=True, subsampling="4:2:0")
 
 
 def save_png(path: Path, image: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(image).save(path, format="PNG", compress_level=3)
+    save_image(Image.fromarray(image), path, compress_level=3)

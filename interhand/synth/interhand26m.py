@@ -14,6 +14,7 @@ import numpy as np
 from interhand.config import SynthConfig
 from interhand.geometry.bbox import process_bbox
 from interhand.geometry.camera import camera_to_pixel, world_to_camera
+from interhand.outputs import make_folder, write_text
 from interhand.skeleton import IH26M_JOINT_NAMES, IH26M_PARENTS, IH26M_ROOT, LEFT, NUM_JOINTS, RIGHT, skeleton_txt
 from interhand.synth.common import as_float32_list, inside_image, save_jpeg, tight_bbox, to_gray_rgb, write_json
 from interhand.synth.render import render_hands
@@ -52,8 +53,8 @@ class _SplitFiles:
 
 def write_interhand26m(config: SynthConfig, root: Path, progress=None) -> dict[str, int]:
     """Write the whole dataset under `root` (the role of the original `data/InterHand2.6M`). Returns counts."""
-    (root / "annotations").mkdir(parents=True, exist_ok=True)
-    (root / "annotations" / "skeleton.txt").write_text(skeleton_txt(IH26M_JOINT_NAMES, IH26M_PARENTS))
+    make_folder(root / "annotations")
+    write_text(root / "annotations" / "skeleton.txt", skeleton_txt(IH26M_JOINT_NAMES, IH26M_PARENTS))
     counts: dict[str, int] = {}
     subjects: set[int] = set()
     for split_index, split in enumerate(SPLITS):
@@ -85,9 +86,9 @@ def write_interhand26m(config: SynthConfig, root: Path, progress=None) -> dict[s
                         progress.update(1)
         _write_split(config, root, split, files)
         counts[split] = len(files.annotations)
-    (root / "annotations" / "subject.txt").write_text(
-        "# subject_id subject_directory gender\n"
-        + "".join(f"{s} subject_{s:02d} {'female' if s % 2 else 'male'}\n" for s in sorted(subjects)))
+    write_text(root / "annotations" / "subject.txt",
+               "# subject_id subject_directory gender\n"
+               + "".join(f"{s} subject_{s:02d} {'female' if s % 2 else 'male'}\n" for s in sorted(subjects)))
     return counts
 
 
@@ -178,7 +179,7 @@ def _write_split(config: SynthConfig, root: Path, split: str, files: _SplitFiles
         if split in ("val", "test"):
             write_json(root / "rootnet_output" / f"rootnet_interhand2.6m_output_{split}.json", files.rootnet)
         if split != "val":
-            (root / f"aid_human_annot_{split}.txt").write_text("".join(f"{i}\n" for i in sorted(files.human_ids)))
+            write_text(root / f"aid_human_annot_{split}.txt", "".join(f"{i}\n" for i in sorted(files.human_ids)))
     if config.layout in ("v0.0", "both"):
         _write_v0_split(root, split, files)
 

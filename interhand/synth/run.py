@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 from interhand.config import SynthConfig
+from interhand.outputs import make_folder
 from interhand.progress import progress as progress_reporter
 from interhand.synth.interhand26m import SPLITS, write_interhand26m
 from interhand.synth.stb_rhd import write_rhd, write_stb
@@ -28,7 +29,7 @@ def run(config: SynthConfig, out: Path, overwrite: bool = False, show_progress: 
         if not overwrite:
             raise FileExistsError(f"{out} exists and is not empty; pass --overwrite to replace it")
         shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out)
     with progress_reporter(total=_image_count(config), unit="img", desc=f"synth {config.dataset}",
                            enabled=show_progress, leave=False) as progress:
         counts = WRITERS[config.dataset](config, out, progress)

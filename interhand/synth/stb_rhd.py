@@ -16,6 +16,7 @@ import numpy as np
 from interhand.config import SynthConfig
 from interhand.geometry.bbox import process_bbox
 from interhand.geometry.camera import camera_to_pixel
+from interhand.outputs import make_folder, write_text
 from interhand.skeleton import IH26M_WRIST_IN_HAND, STB_RHD_JOINT_NAMES, STB_RHD_PARENTS, skeleton_txt
 from interhand.synth.common import as_float32_list, inside_image, save_png, tight_bbox, write_json
 from interhand.synth.kinematics import POSE_LIBRARY, hand_joints_local, pose_hand, random_hand_shape, random_rotation
@@ -55,8 +56,8 @@ def _random_hand(rng: np.random.Generator, side: str, spec: _Dataset, focal: np.
 
 def _write(config: SynthConfig, root: Path, spec: _Dataset, splits: dict[str, str], progress) -> dict[str, int]:
     data = root / "data"
-    data.mkdir(parents=True, exist_ok=True)
-    (data / "skeleton.txt").write_text(skeleton_txt(STB_RHD_JOINT_NAMES, STB_RHD_PARENTS))
+    make_folder(data)
+    write_text(data / "skeleton.txt", skeleton_txt(STB_RHD_JOINT_NAMES, STB_RHD_PARENTS))
     counts = {}
     for split_index, (split, annotation_name) in enumerate(splits.items()):
         rng = np.random.default_rng([config.seed, split_index, 17])

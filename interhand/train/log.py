@@ -4,9 +4,10 @@ loss-curve plot (`interhand plot-log`). Only rank 0 writes."""
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
+
+from interhand.outputs import append_text, make_folder, save_figure, write_text
 
 __all__ = ["RunLog", "read_log", "plot_log"]
 
@@ -19,14 +20,13 @@ class RunLog:
         self.jsonl_path = Path(log_dir) / "train_log.jsonl"
         self.text_path = Path(log_dir) / "train_logs.txt"
         if enabled:
-            Path(log_dir).mkdir(parents=True, exist_ok=True)
+            make_folder(log_dir)
 
     def record(self, kind: str, **values) -> None:
         """One JSON line: {"kind": "step"|"epoch"|..., "time": unix seconds, ...values}."""
         if not self.enabled:
             return
-        with open(self.jsonl_path, "a") as handle:
-            handle.write(json.dumps({"kind": kind, "time": round(time.time(), 3), **values}) + "\n")
+        append_text(self.jsonl_path, json.dumps({"kind": kind, "time": round(time.time(), 3), **values}) + "\n")
 
     def rewind(self, epoch: int, global_step: int) -> None:
         """Drop the JSON lines of steps after `global_step` and of epochs from `epoch` on: a run resumed from a
@@ -35,15 +35,12 @@ class RunLog:
             return
         kept = [line for line in self.jsonl_path.read_text().splitlines(keepends=True)
                 if line.endswith("\n") and not _redone(line, epoch, global_step)]  # a cut last line goes too
-        temporary = self.jsonl_path.with_name(self.jsonl_path.name + ".tmp")
-        temporary.write_text("".join(kept))
-        os.replace(temporary, self.jsonl_path)
+        write_text(self.jsonl_path, "".join(kept))
 
     def info(self, message: str) -> None:
         if not self.enabled:
             return
-        with open(self.text_path, "a") as handle:
-            handle.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}\n")
+        append_text(self.text_path, f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}\n")
 
 
 def _redone(line: str, epoch: int, global_step: int) -> bool:
@@ -101,6 +98,5 @@ def plot_log(run_dir: Path, out_path: Path | None = None) -> Path:
             axes.set_xlabel("iteration (global step)")
             axes.grid(True, alpha=0.3)
         out_path = Path(out_path) if out_path else Path(run_dir) / "vis" / "train_loss.png"
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        figure.savefig(out_path, dpi=100)
+        save_figure(figure, out_path, dpi=100)
     return out_path

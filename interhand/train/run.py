@@ -17,6 +17,7 @@ from interhand.geometry.heatmap import heatmap_geometry
 from interhand.loaders.build import build_loader
 from interhand.loaders.shares import equal_share
 from interhand.model import build_internet, prepare_for_device
+from interhand.outputs import make_folder, write_text
 from interhand.runtime.ddp import DistContext, distributed, gather_from_ranks, wait_for_ranks, weights_digest
 from interhand.shard_format.dataset_json import read_dataset_json
 from interhand.shard_format.names import split_dir
@@ -47,8 +48,8 @@ def train_shard_dir(config: TrainConfig) -> Path:
 
 def write_resolved_config(config: TrainConfig) -> Path:
     path = Path(config.run_dir) / "config.yaml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False))
+    make_folder(path.parent)
+    write_text(path, yaml.safe_dump(config_to_dict(config), sort_keys=False))  # never through a planted link
     return path
 
 
@@ -75,7 +76,7 @@ def _train(config: TrainConfig, context: DistContext) -> dict:
     folders = run_folders(config)
     if context.is_main:
         for folder in folders.values():
-            folder.mkdir(parents=True, exist_ok=True)
+            make_folder(folder)
     log = RunLog(folders["log"], enabled=context.is_main)
     shard_dir = train_shard_dir(config)
     torch.manual_seed(config.seed)  # the same initial weights on every rank (DDP also broadcasts rank 0's)

@@ -192,8 +192,9 @@ def test_resnet_depth_is_inferred_from_the_backbone_keys_of_a_snapshot():
 
 
 def _fail_with(error: Exception):
-    def save(payload, path):
-        Path(path).write_bytes(b"partial")  # what a write that ran out of room leaves
+    def save(payload, handle):
+        handle.write(b"partial")  # what a write that ran out of room leaves (torch.save gets the open .tmp file)
+        handle.flush()
         raise error
     return save
 

@@ -136,6 +136,41 @@ def test_each_failure_outside_the_values_is_one_line_naming_where(case, set_up, 
     assert not left  # no partial tar, index or spill file survives the failure
 
 
+# A link planted in the split folder (or its .work/) under the name of a file the job creates; before #28 the job
+# wrote through it (542,720 bytes of tar outside). Now the job refuses it in one line, or, where the name is one the
+# job clears before writing (stale temporary files, a finished folder's SHA256SUMS), removes the link (never its
+# target) and finishes; either way nothing outside changes.
+PLANTED_LINKS = [("test-000000.tar.tmp", "refused"), ("test-000000.tar", "refused"), ("test-000000.idx.tmp", "refused"),
+                 (".work/part-0-of-1.spill0", "refused"), (".work/lock", "refused"),
+                 (".work/part-0-of-1.json.tmp", "refused"), ("manifest.parquet.tmp", "removed"),
+                 ("dataset.json.tmp", "removed"), ("SHA256SUMS", "removed")]
+
+
+@pytest.mark.parametrize("planted, outcome", PLANTED_LINKS, ids=[row[0] for row in PLANTED_LINKS])
+def test_a_link_planted_at_a_name_the_job_writes_never_leads_outside(planted, outcome, tmp_path, real_ih26m_root):
+    from interhand.preprocess.run import WriteFailed
+
+    config = PreprocessConfig(data=str(real_ih26m_root), split="test", shards=str(tmp_path / "out"), progress=False)
+    target = tmp_path / "outside" / "precious.bin"
+    target.parent.mkdir()
+    target.write_bytes(b"not yours")
+    link = shard_dir(config) / planted
+    link.parent.mkdir(parents=True)
+    link.symlink_to(target)
+    outside = {path: path.read_bytes() for path in tmp_path.rglob("*") if path.is_file() and "out" not in path.parts}
+    if outcome == "refused":
+        with pytest.raises(WriteFailed) as raised:
+            run(config)
+        assert f"{link} is a symbolic link: refused" in str(raised.value) and "\n" not in str(raised.value), \
+            str(raised.value)
+    else:
+        assert run(config).samples == 4 and not link.is_symlink()
+    assert target.read_bytes() == b"not yours"
+    assert {path: path.read_bytes() for path in tmp_path.rglob("*") if path.is_file() and "out" not in path.parts} \
+        == outside
+    assert not [path for path in shard_dir(config).rglob("*") if path.is_symlink() and path != link]
+
+
 def test_the_cli_reports_a_full_disk_in_one_line(tmp_path, real_ih26m_root, monkeypatch):
     from click.testing import CliRunner
 
