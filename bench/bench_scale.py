@@ -25,6 +25,7 @@ Prints a table and the machine; the LAST line is one JSON object with every figu
 from __future__ import annotations
 
 import argparse
+import functools
 import io
 import json
 import math
@@ -77,15 +78,24 @@ def _capture(rng: np.random.Generator, capture: int, template: np.ndarray) -> tu
     return cameras, joints, hand_types
 
 
-def _jpeg(image_id: int) -> bytes:
-    """A 16×10 gradient whose colour encodes the id: every frame a distinct small file."""
+@functools.lru_cache(maxsize=256)
+def _gradient_jpeg(shade: int) -> bytes:
     from PIL import Image
 
-    colour = np.array([image_id % 251, (image_id // 251) % 241, (image_id // 60491) % 239], np.float64)
+    colour = np.array([shade, 255 - shade, (7 * shade) % 256], np.float64)
     pixels = colour * (0.5 + 0.5 * np.linspace(0, 1, _WIDTH))[None, :, None]
     buffer = io.BytesIO()
     Image.fromarray(np.broadcast_to(pixels, (_HEIGHT, _WIDTH, 3)).astype(np.uint8)).save(buffer, "JPEG", quality=90)
     return buffer.getvalue()
+
+
+def _jpeg(image_id: int) -> bytes:
+    """A 16×10 gradient (256 shades, encoded once each) with the id in a COM segment: every frame a distinct
+    small file, made without an encode per frame."""
+    comment = f"interhand bench_scale {image_id}".encode()
+    data = _gradient_jpeg(image_id % 256)
+    after_app0 = 4 + int.from_bytes(data[4:6], "big")  # SOI, then JFIF's APP0 first, as decoders expect
+    return data[:after_app0] + b"\xff\xfe" + (len(comment) + 2).to_bytes(2, "big") + comment + data[after_app0:]
 
 
 class _JsonList:
@@ -172,7 +182,8 @@ def _image(root, split, index, capture, cameras, joints_world, hand_types, image
             round(float(high[1] - low[1]), 3)]
     file_name = f"Capture{capture}/0000_synthetic/cam{name}/image{frame}.jpg"
     path = root / "images" / split / file_name
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if frame == 0:  # a camera's folder, made at its first frame
+        path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(_jpeg(image_id))
     images.add({"id": image_id, "file_name": file_name, "width": _WIDTH, "height": _HEIGHT, "capture": capture,
                 "subject": capture % 26, "seq_name": "0000_synthetic", "camera": name, "frame_idx": frame})
