@@ -343,28 +343,33 @@ def _run_scale(work: Path, scale: Fraction, fps30: bool, workers: int) -> dict:
 
 # --- the report ----------------------------------------------------------------------------------------------
 
-def _fit(ns: list[int], values: list[float]) -> tuple[float, float] | None:
-    """(slope, intercept) of log(value) = slope · log(N) + intercept; None with fewer than two sizes."""
+def _slope(ns: list[int], values: list[float]) -> float | None:
+    """The log-log slope of value against N over the scales run (1: linear); None with fewer than two sizes."""
     if len(set(ns)) < 2:
         return None
-    slope, intercept = np.polyfit(np.log(ns), np.log(np.maximum(values, 1e-3)), 1)
-    return float(slope), float(intercept)
+    return float(np.polyfit(np.log(ns), np.log(np.maximum(values, 1e-3)), 1)[0])
 
 
-def _summary(runs: list[dict], fps30: bool) -> dict:
+def _linear(ns: list[int], values: list[float], n: int) -> float:
+    """The value at `n` on the line through the two largest scales: start-up + a cost per sample. At these small
+    scales start-up dominates, so a power law fitted to them would predict too little (its slope is < 1)."""
+    per_sample = max(0.0, (values[-1] - values[-2]) / (ns[-1] - ns[-2]))
+    return values[-1] + per_sample * (n - ns[-1])
+
+
+def _summary(runs: list[dict]) -> dict:
     full = {name: _count(SPLIT_SIZES, counted) for name, counted, _ in _jobs(Path("."), 1)}
     summary = {}
     for name in runs[0]["jobs"]:
         ns = [run["jobs"][name]["n"] for run in runs]
-        entry = {}
+        entry = {"n": ns}
         for measure in ("wall_s", "cpu_s", "rss_mib"):
             values = [run["jobs"][name][measure] for run in runs]
-            fit = _fit(ns, values)
             entry[measure] = values
-            if fit:
-                entry[f"{measure}_slope"] = fit[0]
-                entry[f"{measure}_full"] = math.exp(fit[1]) * full[name] ** fit[0]
-                entry[f"{measure}_30fps"] = math.exp(fit[1]) * (6 * full[name]) ** fit[0]
+            if len(set(ns)) > 1:
+                entry[f"{measure}_slope"] = _slope(ns, values)
+                entry[f"{measure}_full"] = _linear(ns, values, full[name])
+                entry[f"{measure}_30fps"] = _linear(ns, values, 6 * full[name])
         summary[name] = entry
     return summary
 
@@ -392,7 +397,8 @@ def _print(runs: list[dict], summary: dict, ratios: dict) -> None:
         print(f"{name:<36}{cells}")
     print("\nat the largest scale, time over the pyarrow read of the same columns (goal <= 2): "
           + ", ".join(f"{name} {ratio:.2f}x" for name, ratio in ratios.items()))
-    print(f"full-size figures are {'measured' if runs[-1]['scale'] == '1' else 'extrapolated along the slopes'}; "
+    print(f"full-size figures are {'measured' if runs[-1]['scale'] == '1' else 'extrapolated'} on the line through "
+          f"the two largest scales (start-up + per sample); "
           f"peak RSS is the job's largest process; machine: {machine_description()}")
 
 
@@ -405,7 +411,12 @@ def main() -> None:
     parser.add_argument("--fps30", action="store_true", help="the 30 fps release: six times the frames")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="interhand shards --workers")
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it (default: a temporary one)")
+    parser.add_argument("--report", type=Path, help="re-render the table from a saved run's JSON line (its last line)")
     args = parser.parse_args()
+    if args.report:
+        saved = json.loads(args.report.read_text().strip().splitlines()[-1])
+        _report(saved["runs"], saved["fps30"])
+        return
     scales = [Fraction(s) for s in args.scale.split(",")]
     base = args.keep or Path(tempfile.mkdtemp(prefix="bench_scale_"))
     runs = []
@@ -420,11 +431,15 @@ def main() -> None:
     finally:
         if not args.keep:
             shutil.rmtree(base, ignore_errors=True)
-    summary, ratios = _summary(runs, args.fps30), _ratios(runs)
+    _report(runs, args.fps30)
+
+
+def _report(runs: list[dict], fps30: bool) -> None:
+    summary, ratios = _summary(runs), _ratios(runs)
     _print(runs, summary, ratios)
     goals = {name: {"rss_full_within_4gib": entry.get("rss_mib_full", entry["rss_mib"][-1]) <= _GOAL_RSS_MIB,
                     "linear": entry.get("wall_s_slope", 1.0) <= _GOAL_SLOPE} for name, entry in summary.items()}
-    print(json.dumps({"scales": [run["scale"] for run in runs], "fps30": args.fps30, "runs": runs,
+    print(json.dumps({"scales": [run["scale"] for run in runs], "fps30": fps30, "runs": runs,
                       "summary": summary, "ratios_to_pyarrow": ratios, "goals": goals,
                       "machine": machine_description()}))
 
