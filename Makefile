@@ -33,7 +33,7 @@ WORKERS_ARG = $(if $(WORKERS),--workers $(WORKERS))
 SHARD_SPLITS = $(if $(filter human_annot,$(SUBSET)),train test,train val test)
 
 .PHONY: venv test test-fast demo synth shards verify-shards train eval plot-log bench bench-synth bench-model \
-        bench-ingest bench-loader bench-step bench-learn bench-score bench-ann bench-dali-graph gpu-check-data gpu-check gpu-parts clean
+        bench-ingest bench-loader bench-step bench-learn bench-score bench-ann bench-dali-graph bench-scale gpu-check-data gpu-check gpu-parts clean
 
 venv: $(STAMP)
 
@@ -113,6 +113,11 @@ bench-learn: $(STAMP)
 
 bench-score: $(STAMP)
 	$(BIN)/python bench/bench_score.py
+
+# Not part of `make bench`: every job at InterHand2.6M's real size (#31), long. SCALE=1/16,1/4,1 for the full size.
+SCALE ?= 1/64,1/16
+bench-scale: $(STAMP)
+	$(BIN)/python bench/bench_scale.py --scale $(SCALE)
 
 bench-ann: $(STAMP)
 	$(BIN)/python bench/bench_ann_member.py

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pyarrow.compute as pc
 
 from interhand.eval.metrics import root_align
 from interhand.geometry.camera import camera_to_pixel
-from interhand.manifests.read import read_manifest
+from interhand.manifests.read import column_numpy, read_manifest
 from interhand.skeleton import block_root_index
 
 __all__ = ["MeanPose", "fit_mean_pose", "mean_pose_image_predictions"]
@@ -35,30 +36,50 @@ class MeanPose:
     samples: int  # training samples it was computed from
 
 
+_CHUNK_ROWS = 1 << 16  # rows converted to float64 at a time: memory stays bounded at any split size (#31)
+
+
 def fit_mean_pose(train_shard_dir: Path) -> MeanPose:
-    """The mean-pose statistics of one training split folder (its manifest.parquet only)."""
-    rows = read_manifest(Path(train_shard_dir), columns=_COLUMNS).to_pydict()
-    if not rows["hand_type"]:
+    """The mean-pose statistics of one training split folder (its manifest.parquet only).
+
+    The columns go from Arrow to numpy (a train manifest has 1.36 M × 42 × 3 joints: as Python objects that is
+    GBs and minutes, #31), a chunk of rows at a time, summed in the order one whole-array sum would add them."""
+    table = read_manifest(Path(train_shard_dir), columns=_COLUMNS)
+    if not table.num_rows:
         raise ValueError(f"{train_shard_dir}/manifest.parquet has no samples to compute a mean pose from")
-    joints = np.array(rows["joints_cam_mm"], np.float64)
-    valid = np.array(rows["joint_valid"], np.float64) > 0
-    roots = np.array(rows["root_joint_index"], np.int64)
-    own_root = block_root_index(roots)
-    counted = valid & np.take_along_axis(valid, own_root, axis=1)
-    rel = root_align(joints, roots)
-    counts = counted.sum(axis=0)
-    rel_mean = np.where(counts[:, None] > 0,
-                        (rel * counted[..., None]).sum(axis=0) / np.maximum(counts, 1)[:, None], 0.0)
-    hand_type = np.array(rows["hand_type"])
-    rows_index = np.arange(len(hand_type))
-    both = (hand_type == "interacting") & valid[rows_index, roots[:, 0]] & valid[rows_index, roots[:, 1]]
-    offset = (joints[rows_index, roots[:, 1]] - joints[rows_index, roots[:, 0]])[both].mean(axis=0) if both.any() \
-        else np.zeros(3)
-    typed = np.array(rows["hand_type_valid"]) > 0
-    typed = typed if typed.any() else np.ones(len(hand_type), dtype=bool)
-    presence = np.array([np.isin(hand_type[typed], ("right", "interacting")).mean(),
-                         np.isin(hand_type[typed], ("left", "interacting")).mean()])
-    return MeanPose(rel_mean, offset, presence, len(hand_type))
+    interacting, right, left = (_equal(table["hand_type"], value) for value in ("interacting", "right", "left"))
+    rel_sum, counts, offset_sum, offset_count = None, 0, None, 0
+    for start in range(0, table.num_rows, _CHUNK_ROWS):
+        chunk = table.slice(start, _CHUNK_ROWS)
+        joints = column_numpy(chunk["joints_cam_mm"])
+        valid = column_numpy(chunk["joint_valid"]) > 0
+        roots = column_numpy(chunk["root_joint_index"], np.int64)
+        counted = valid & np.take_along_axis(valid, block_root_index(roots), axis=1)
+        rel_sum = _running_sum(rel_sum, root_align(joints, roots) * counted[..., None])
+        counts = counts + counted.sum(axis=0)
+        rows = np.arange(len(joints))
+        both = interacting[start:start + len(joints)] & valid[rows, roots[:, 0]] & valid[rows, roots[:, 1]]
+        offset_sum = _running_sum(offset_sum, (joints[rows, roots[:, 1]] - joints[rows, roots[:, 0]])[both])
+        offset_count += int(both.sum())
+    rel_mean = np.where(counts[:, None] > 0, rel_sum / np.maximum(counts, 1)[:, None], 0.0)
+    offset = offset_sum / offset_count if offset_count else np.zeros(3)
+    typed = column_numpy(table["hand_type_valid"]) > 0
+    typed = typed if typed.any() else np.ones(table.num_rows, dtype=bool)
+    presence = np.array([(right | interacting)[typed].mean(), (left | interacting)[typed].mean()])
+    return MeanPose(rel_mean, offset, presence, table.num_rows)
+
+
+def _running_sum(total: np.ndarray | None, rows: np.ndarray) -> np.ndarray:
+    """total + rows.sum(axis=0), adding row after row as one `sum(axis=0)` over all chunks would (numpy reduces a
+    leading axis sequentially), so the chunked mean is bit-identical to the whole-array one."""
+    if total is None:
+        return rows.sum(axis=0)
+    return np.concatenate([total[None], rows]).sum(axis=0)
+
+
+def _equal(column, value: str) -> np.ndarray:
+    """(N,) bool: a string column equals `value` (compared in Arrow: no Python string per row)."""
+    return pc.fill_null(pc.equal(column, value), False).to_numpy(zero_copy_only=False)
 
 
 def mean_pose_image_predictions(mean_pose: MeanPose, joints_cam_mm: np.ndarray, root_joint_index: np.ndarray,

@@ -30,7 +30,7 @@ from interhand.eval.evaluators import DecodedPredictions, GroundTruth, InterHand
 from interhand.eval.predictions import PredictionFile, PredictionFileError
 from interhand.eval.protocols import ProtocolSelection, parse_selection, protocol_metrics, protocol_truth
 from interhand.geometry.camera import camera_to_pixel
-from interhand.manifests.read import read_manifest
+from interhand.manifests.read import column_numpy, read_manifest
 from interhand.outputs import save_with
 from interhand.skeleton import IH26M_JOINT_NAMES, STB_RHD_JOINT_NAMES, block_root_index
 
@@ -43,26 +43,10 @@ ROW_COLUMNS = ["key", "annotation_id", "joints_cam_mm", "joints_img", "joint_val
 _SHOWN = 5  # ids named in an error or a report
 
 
-def _numpy(column: pa.ChunkedArray) -> np.ndarray:
-    """A manifest column → numpy: nested fixed-size lists → (N, ...) float; nulls → NaN rows."""
-    array = column.combine_chunks()
-    if not pa.types.is_fixed_size_list(array.type):
-        return array.to_numpy(zero_copy_only=False)
-    nulls = array.is_null().to_numpy(zero_copy_only=False)
-    shape, values = [len(array)], array
-    while pa.types.is_fixed_size_list(values.type):
-        shape.append(values.type.list_size)
-        size = values.type.list_size  # .values covers null rows' slots too (flatten() would drop them)
-        values = values.values.slice(values.offset * size, len(values) * size)
-    result = values.to_numpy(zero_copy_only=False).astype(np.float64).reshape(shape)
-    result[nulls] = np.nan
-    return result
-
-
 def read_rows(shard_dir: Path) -> dict:
     """The manifest's ground truth and image locations (ROW_COLUMNS) as numpy arrays, in manifest order."""
     table = read_manifest(shard_dir, columns=ROW_COLUMNS)
-    return {name: _numpy(table.column(name)) for name in ROW_COLUMNS}
+    return {name: column_numpy(table.column(name)) for name in ROW_COLUMNS}
 
 
 def take_rows(rows: dict, index: np.ndarray) -> dict:

@@ -17,11 +17,15 @@ __all__ = ["select_samples", "shard_urls", "samples_without_rootnet"]
 def select_samples(shard_dir: Path, hand_type: Optional[str] = None, capture: Optional[int] = None,
                    camera: Optional[str] = None, seq_name: Optional[str] = None, min_valid_joints: int = 0,
                    columns: Optional[list[str]] = None) -> pa.Table:
-    """Manifest rows matching every given condition; `min_valid_joints` counts both hands' valid joints."""
-    table = read_manifest(shard_dir, columns=None)
+    """Manifest rows matching every given condition; `min_valid_joints` counts both hands' valid joints.
+
+    Only the columns the conditions and `columns` name are read (a full manifest's joint arrays are GBs)."""
+    conditions = {"hand_type": hand_type, "capture": capture, "camera": camera, "seq_name": seq_name}
+    wanted = ["num_valid_right", "num_valid_left", *(name for name, value in conditions.items() if value is not None)]
+    read = list(dict.fromkeys([*columns, *wanted])) if columns else None
+    table = read_manifest(shard_dir, columns=read)
     mask = pc.greater_equal(pc.add(table["num_valid_right"], table["num_valid_left"]), min_valid_joints)
-    for column, value in (("hand_type", hand_type), ("capture", capture), ("camera", camera),
-                          ("seq_name", seq_name)):
+    for column, value in conditions.items():
         if value is not None:
             mask = pc.and_(mask, pc.equal(table[column], value))
     selected = table.filter(mask)
@@ -29,10 +33,13 @@ def select_samples(shard_dir: Path, hand_type: Optional[str] = None, capture: Op
 
 
 def shard_urls(shard_dir: Path, table: Optional[pa.Table] = None) -> list[str]:
-    """Paths of the shards holding the given rows (all shards by default), in shard order."""
+    """Paths of the shards holding the given rows (all shards by default), in shard order (one Python string per
+    shard, not per row)."""
     table = read_manifest(shard_dir, columns=["shard", "shard_index"]) if table is None else table
-    names = sorted(set(zip(table["shard_index"].to_pylist(), table["shard"].to_pylist())))
-    return [str(Path(shard_dir) / name) for _, name in names]
+    indexes = table["shard_index"].to_numpy()
+    _, first = np.unique(indexes, return_index=True)
+    names = table["shard"].take(pa.array(first)).to_pylist()
+    return [str(Path(shard_dir) / name) for name in names]
 
 
 def samples_without_rootnet(shard_dir: Path) -> tuple[int, int, Optional[str]]:

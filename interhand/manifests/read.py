@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -15,7 +16,7 @@ import pyarrow.parquet as pq
 from interhand.shard_format.names import ERRORS_FILE, MANIFEST_FILE, check_plain_file_name
 from interhand.shard_format.version import check_format_version
 
-__all__ = ["read_manifest", "read_errors", "manifest_by_shard"]
+__all__ = ["read_manifest", "read_errors", "manifest_by_shard", "column_numpy"]
 
 
 def _read(path: Path, columns: list[str] | None) -> pa.Table:
@@ -35,6 +36,24 @@ def read_manifest(shard_dir: Path, columns: list[str] | None = None) -> pa.Table
         for name in pc.unique(table["shard"]).to_pylist():
             check_plain_file_name(name, f"{path}: column shard")
     return table
+
+
+def column_numpy(column: pa.ChunkedArray | pa.Array, dtype=np.float64) -> np.ndarray:
+    """A manifest column as one numpy array, without a Python object per value: nested fixed-size lists →
+    (N, *shape) `dtype` (null rows → NaN), other columns → (N,) as Arrow converts them (strings: objects)."""
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if not pa.types.is_fixed_size_list(array.type):
+        return array.to_numpy(zero_copy_only=False)
+    nulls = array.is_null().to_numpy(zero_copy_only=False)
+    shape, values = [len(array)], array
+    while pa.types.is_fixed_size_list(values.type):
+        shape.append(values.type.list_size)
+        size = values.type.list_size  # .values covers null rows' slots too (flatten() would drop them)
+        values = values.values.slice(values.offset * size, len(values) * size)
+    result = values.to_numpy(zero_copy_only=False).astype(dtype).reshape(shape)
+    if nulls.any():
+        result[nulls] = np.nan
+    return result
 
 
 def read_errors(shard_dir: Path) -> pa.Table:

@@ -5,12 +5,15 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import torch
 from click.testing import CliRunner
 
 from interhand.cli import main
 from interhand.config import EVAL_LOADER, EvalConfig, ModelConfig
+from interhand.eval import baselines
 from interhand.eval.baselines import fit_mean_pose
 from interhand.eval.run import run
 from interhand.manifests.read import read_manifest
@@ -65,6 +68,50 @@ def test_the_mean_pose_is_the_train_split_statistics(synth_ih26m_shards):
     assert np.all(mean_pose.rel_joints_cam_mm[[20, 41]] == 0.0)  # each wrist is its hand's origin
     assert 0.0 < mean_pose.hand_presence.min() and mean_pose.hand_presence.max() < 1.0
     assert 20.0 < np.linalg.norm(mean_pose.rel_joints_cam_mm[0]) < 200.0  # a thumb tip is centimetres from the wrist
+
+
+def _numpy_mean_pose(train_dir) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The mean pose, offset and presence with whole numpy arrays read straight from the Parquet file's columns."""
+    table = pq.read_table(train_dir / "manifest.parquet")
+    joints = table["joints_cam_mm"].combine_chunks().flatten().flatten().to_numpy().astype(np.float64)
+    joints = joints.reshape(-1, 42, 3)
+    valid = table["joint_valid"].combine_chunks().flatten().to_numpy().reshape(-1, 42) > 0
+    roots = table["root_joint_index"].combine_chunks().flatten().to_numpy().reshape(-1, 2).astype(np.int64)
+    hand_type = table["hand_type"].to_numpy(zero_copy_only=False)
+    own = block_root_index(roots)
+    counted = valid & np.take_along_axis(valid, own, axis=1)
+    rel = joints - np.take_along_axis(joints, own[..., None], axis=1)
+    count = counted.sum(axis=0)
+    mean = np.where(count[:, None] > 0, (rel * counted[..., None]).sum(axis=0) / np.maximum(count, 1)[:, None], 0.0)
+    rows = np.arange(len(joints))
+    both = (hand_type == "interacting") & valid[rows, roots[:, 0]] & valid[rows, roots[:, 1]]
+    offset = (joints[rows, roots[:, 1]] - joints[rows, roots[:, 0]])[both].mean(axis=0)
+    typed = table["hand_type_valid"].to_numpy() > 0
+    presence = np.array([np.isin(hand_type[typed], sides).mean() for sides in (("right", "interacting"),
+                                                                                ("left", "interacting"))])
+    return mean, offset, presence
+
+
+@pytest.mark.parametrize("chunk_rows", [5, 1 << 16])
+def test_the_mean_pose_equals_a_whole_array_numpy_reference_bit_for_bit(synth_ih26m_shards, tmp_path, monkeypatch,
+                                                                        chunk_rows):
+    # Columns, not objects (#31): the baseline converts a chunk of rows at a time and must still equal, exactly,
+    # the same statistics computed on whole numpy arrays (a chunk of 5 rows splits the 48-sample split 10 times).
+    # The copy's joint_valid is redrawn so that interacting frames have both wrists valid (the offset is
+    # exercised) and one joint in five is invalid (the per-joint counts differ).
+    table = pq.read_table(synth_ih26m_shards / "train" / "manifest.parquet")
+    valid = (np.random.default_rng(0).random((table.num_rows, 42)) > 0.2).astype(np.float32)
+    valid[:, [20, 41]] = 1.0
+    column = pa.FixedSizeListArray.from_arrays(pa.array(valid.ravel()), 42)
+    table = table.set_column(table.schema.get_field_index("joint_valid"), table.schema.field("joint_valid"), column)
+    (tmp_path / "train").mkdir()
+    pq.write_table(table, tmp_path / "train" / "manifest.parquet")
+    monkeypatch.setattr(baselines, "_CHUNK_ROWS", chunk_rows)
+    mean_pose = baselines.fit_mean_pose(tmp_path / "train")
+    mean, offset, presence = _numpy_mean_pose(tmp_path / "train")
+    assert mean_pose.samples == 48 and np.abs(offset).sum() > 0 and 0 < valid.mean() < 1
+    assert np.array_equal(mean_pose.rel_joints_cam_mm, mean) and np.array_equal(mean_pose.root_offset_mm, offset)
+    assert np.array_equal(mean_pose.hand_presence, presence)
 
 
 def test_the_untrained_baseline_initialises_the_checkpoint_architecture_afresh(synth_ih26m_shards, tmp_path):

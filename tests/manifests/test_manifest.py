@@ -76,3 +76,23 @@ def test_manifest_arrays_equal_the_ann_records_in_the_shards(real_shards):
         np.testing.assert_array_equal(np.asarray(row["camrot"], np.float32), ann["camrot"])
         assert row["root_joint_index"] == [20, 41] and row["rootnet_valid"] == 0 and row["rootnet_bbox"] == [0.0] * 4
         assert row["mano_left_valid"] == 0 and row["mano_left_pose"] == [0.0] * 48
+
+
+def test_queries_read_only_the_columns_they_need_and_list_each_shard_once(synth_ih26m_shards, monkeypatch):
+    # Columns, not objects (#31): a full-size manifest's joint arrays are GBs, a query names what it reads.
+    from interhand.manifests import query
+
+    split = synth_ih26m_shards / "train"
+    read = []
+    monkeypatch.setattr(query, "read_manifest", lambda folder, columns=None: read.append(columns)
+                        or read_manifest(folder, columns=columns))
+    picked = select_samples(split, camera="400002", min_valid_joints=3, columns=["key", "shard", "shard_index"])
+    assert read == [["key", "shard", "shard_index", "num_valid_right", "num_valid_left", "camera"]]
+    everything = read_manifest(split)
+    valid = pa.compute.add(everything["num_valid_right"], everything["num_valid_left"]).to_numpy() >= 3
+    expected = everything.filter(pa.array(valid & (everything["camera"].to_numpy(zero_copy_only=False) == "400002")))
+    assert 0 < picked.num_rows < everything.num_rows and picked["key"].equals(expected["key"])
+    names = sorted(set(zip(everything["shard_index"].to_pylist(), everything["shard"].to_pylist())))
+    assert shard_urls(split) == [str(split / name) for _, name in names] and len(names) == 5
+    assert shard_urls(split, picked) == [str(split / name) for _, name in sorted(set(
+        zip(picked["shard_index"].to_pylist(), picked["shard"].to_pylist())))]
