@@ -1,5 +1,6 @@
 """What a finished split folder carries for other tools (SHARD_FORMAT.md §1.2): a dataset card, Croissant
-metadata, a wids shard index, and SHA256SUMS over every file, written in that order after dataset.json.
+metadata, a wids shard index, the format document, and SHA256SUMS over every file, written in that order after
+dataset.json.
 
 - `README.md`: the Hugging Face dataset card. YAML front matter with `license`, `configs` (one config per split,
   named `<dataset>-<subset>-<split>`, holding the split's tars, so that `datasets.load_dataset(SPLIT_DIR)` reads
@@ -7,15 +8,16 @@ metadata, a wids shard index, and SHA256SUMS over every file, written in that or
   the tars' size), a description and the citation. The Hub reads the card at the root of a dataset repository, so
   the subset folder gets one too (`write_subset_card`), with the config of every finished split below it: either
   folder can be published as is.
-- `croissant.json`: Croissant 1.0 JSON-LD (mlcommons.org/croissant): the files with their SHA-256, and a record
-  set whose fields are generated from the manifest's Arrow schema (`MANIFEST_SCHEMA`).
+- `croissant.json`: Croissant 1.0 JSON-LD with the Responsible-AI fields (interhand/preprocess/croissant.py).
 - `shardindex.json`: the wids (webdataset random access) shard index, `wids-shard-index-v1`, relative URLs.
+- `SHARD_FORMAT.md` (SPEC_FILE): the format document this package implements, as shipped with it (`spec_text`),
+  so that whoever holds only the folder has its units, frames and conventions. Readers do not need it.
 - `SHA256SUMS`: `sha256sum` format (`<hex>  <name>`, sorted by name) over every other file of the folder, so
   that `cd SPLIT_DIR && sha256sum -c SHA256SUMS` checks it with standard tools; `interhand verify` reads it with
   `read_checksums`.
 
-Every text here is a function of dataset.json and the manifest (no dates, no paths of this machine), so a
-re-run writes the same bytes. License and citation text live here and nowhere else.
+Every text here is a function of dataset.json and the package's format document (no dates of this run, no paths of
+this machine), so a re-run writes the same bytes. License and citation text live here and nowhere else.
 """
 
 from __future__ import annotations
@@ -23,13 +25,13 @@ from __future__ import annotations
 import json
 import os
 import re
+from importlib import resources
 from pathlib import Path
 
-import pyarrow as pa
 import yaml
 
-from interhand.manifests.schema import MANIFEST_SCHEMA
 from interhand.outputs import atomic_file
+from interhand.preprocess.croissant import croissant_text
 from interhand.shard_format.dataset_json import DatasetJson, file_sha256, load_dataset_json
 from interhand.shard_format.names import (
     ANN_MEMBER,
@@ -38,15 +40,18 @@ from interhand.shard_format.names import (
     CROISSANT_FILE,
     DATASET_FILE,
     JSON_MEMBER,
-    MANIFEST_FILE,
     PUBLISHED_FILES,
     RECORDED_FILES,
     WIDS_INDEX_FILE,
 )
 from interhand.shard_format.records import RECORD_FIELDS
 
+# The format document (SHARD_FORMAT.md, shipped with the package), copied into every split folder under this name.
+SPEC_FILE = "SHARD_FORMAT.md"
+
 __all__ = ["LICENSES", "CITATIONS", "folder_name", "write_published_files", "write_subset_card", "write_checksums",
-           "read_checksums", "folder_files", "published_texts", "MIN_SHARDS_FOR_READERS", "shard_count_warning"]
+           "read_checksums", "folder_files", "published_texts", "MIN_SHARDS_FOR_READERS", "shard_count_warning",
+           "SPEC_FILE", "spec_text"]
 
 # Readers want at least one shard per DataLoader worker of every process: 8 GPUs x 8 workers (SHARD_FORMAT.md §2).
 MIN_SHARDS_FOR_READERS = 64
@@ -113,6 +118,12 @@ def _write_text(path: Path, text: str) -> None:
         handle.write(text)
 
 
+def spec_text() -> str:
+    """The format document this package writes and reads (SHARD_FORMAT.md at the repository's root, package data of
+    `interhand.shard_format`): the text every split folder carries as SPEC_FILE."""
+    return resources.files("interhand.shard_format").joinpath(SPEC_FILE).read_text(encoding="utf-8")
+
+
 def folder_name(dataset: DatasetJson) -> str:
     """`<dataset>-<subset>-<split>`: the name of a split folder, unique below a shards root, as the card's config,
     the wids index and the Croissant metadata give it."""
@@ -122,7 +133,7 @@ def folder_name(dataset: DatasetJson) -> str:
 def folder_files(dataset: DatasetJson) -> list[str]:
     """Every file a finished split folder holds besides SHA256SUMS, sorted: what SHA256SUMS lists."""
     shards = [name for shard in dataset.shards for name in (shard.name, shard.index)]
-    return sorted({*shards, *RECORDED_FILES, DATASET_FILE, *PUBLISHED_FILES})
+    return sorted({*shards, *RECORDED_FILES, DATASET_FILE, *PUBLISHED_FILES, SPEC_FILE})
 
 
 # --- the dataset card ----------------------------------------------------------------------------------------------
@@ -191,17 +202,25 @@ def _card(dataset_name: str, title: str, configs: list[tuple[dict, dict]], body:
     return "\n".join(lines)
 
 
+def _writer(dataset: DatasetJson) -> str:
+    """`interhand 0.1.0`: the package and version dataset.json says wrote the folder."""
+    package = dataset.package if isinstance(dataset.package, dict) else {}
+    return f"{package.get('name', 'interhand')} {package.get('version', 'unknown')}"
+
+
 def _split_body(dataset: DatasetJson) -> str:
     counts = dataset.counts
     return (f"{_NAMES[dataset.dataset]}, annotation subset `{dataset.subset}`, split `{dataset.split}`: "
-            f"{counts.samples} samples in {counts.shards} webdataset shards, written by `interhand shards` "
-            f"(format version {dataset.format_version}; the layout of every member and column is in the "
-            "project's SHARD_FORMAT.md and in this folder's `dataset.json`). Each sample is one hand annotation: "
-            f"the image (`{'`, `'.join(dataset.image_members) or 'jpg'}`), the `.json` record and the `.ann` "
-            "record (little-endian float32; with `datasets`, read it as `np.frombuffer(example['ann'], '<f4')`). "
-            "`manifest.parquet` has one row per sample, `errors.parquet` one per rejected annotation, "
-            "`croissant.json` the Croissant metadata, `shardindex.json` the wids index, `SHA256SUMS` the "
-            "checksums (`sha256sum -c SHA256SUMS`).")
+            f"{counts.samples} samples in {counts.shards} webdataset shards, shard format version "
+            f"{dataset.format_version}, written by {_writer(dataset)} (`interhand shards`). The format (every member, "
+            f"field, unit, frame and column) is `{SPEC_FILE}` in this folder, the document of that version; "
+            "`dataset.json` holds the joint names, the `.ann` offsets and the counts. Each sample is one annotation "
+            "of one image, the joints of both hands (42) with `hand_type` saying which are there: `right`, `left`, "
+            f"or both for `interacting`; it has the image (`{'`, `'.join(dataset.image_members) or 'jpg'}`), the "
+            "`.json` record and the `.ann` record (little-endian float32; with `datasets`, read it as "
+            "`np.frombuffer(example['ann'], '<f4')`). `manifest.parquet` has one row per sample, `errors.parquet` "
+            "one per rejected annotation, `croissant.json` the Croissant metadata, `shardindex.json` the wids "
+            "index, `SHA256SUMS` the checksums (`sha256sum -c SHA256SUMS`).")
 
 
 def _split_card(dataset: DatasetJson) -> str:
@@ -229,8 +248,8 @@ def write_subset_card(subset_dir: Path) -> None:
                         "shards" for split in splits)
             + ". Each split is its own config (`" + "`, `".join(folder_name(split) for split in splits)
             + f"`: `load_dataset(FOLDER, \"{folder_name(first)}\", split=\"{first.split}\")`), and each split "
-              "folder holds its own card, `dataset.json`, manifests, Croissant metadata, wids index and SHA256SUMS; "
-              "the layout is in the project's SHARD_FORMAT.md.")
+              "folder holds its own card, `dataset.json`, manifests, Croissant metadata, wids index, format "
+              f"document (`{SPEC_FILE}`, format version {first.format_version}) and SHA256SUMS.")
     configs = [_config(split, f"{split.split}/") for split in splits]
     _write_text(Path(subset_dir) / CARD_FILE, _card(first.dataset, title, configs, body))
 
@@ -245,69 +264,13 @@ def _wids_index(dataset: DatasetJson) -> str:
 
 
 # --- Croissant -----------------------------------------------------------------------------------------------------
-# The context every Croissant 1.0 file carries (mlcommons.org/croissant/1.0), so that no reader fetches one.
-_CROISSANT_CONTEXT = {
-    "@language": "en", "@vocab": "https://schema.org/", "citeAs": "cr:citeAs", "column": "cr:column",
-    "conformsTo": "dct:conformsTo", "cr": "http://mlcommons.org/croissant/",
-    "rai": "http://mlcommons.org/croissant/RAI/", "data": {"@id": "cr:data", "@type": "@json"},
-    "dataType": {"@id": "cr:dataType", "@type": "@vocab"}, "dct": "http://purl.org/dc/terms/",
-    "equivalentProperty": "cr:equivalentProperty", "examples": {"@id": "cr:examples", "@type": "@json"},
-    "extract": "cr:extract", "field": "cr:field", "fileProperty": "cr:fileProperty", "fileObject": "cr:fileObject",
-    "fileSet": "cr:fileSet", "format": "cr:format", "includes": "cr:includes", "isLiveDataset": "cr:isLiveDataset",
-    "jsonPath": "cr:jsonPath", "key": "cr:key", "md5": "cr:md5", "parentField": "cr:parentField",
-    "path": "cr:path", "recordSet": "cr:recordSet", "references": "cr:references", "regex": "cr:regex",
-    "repeated": "cr:repeated", "replace": "cr:replace", "samplingRate": "cr:samplingRate",
-    "sc": "https://schema.org/", "separator": "cr:separator", "source": "cr:source", "subField": "cr:subField",
-    "transform": "cr:transform",
-}
-
-
-def _croissant_type(arrow_type: pa.DataType) -> tuple[str, bool]:
-    """(Croissant dataType, repeated) of a manifest column's Arrow type; a list of lists (42×3) is repeated too."""
-    repeated = False
-    while pa.types.is_list(arrow_type) or pa.types.is_fixed_size_list(arrow_type):
-        arrow_type, repeated = arrow_type.value_type, True
-    if pa.types.is_floating(arrow_type):
-        return "sc:Float", repeated
-    if pa.types.is_integer(arrow_type):
-        return "sc:Integer", repeated
-    if pa.types.is_boolean(arrow_type):
-        return "sc:Boolean", repeated
-    return "sc:Text", repeated
-
-
 def _croissant(dataset: DatasetJson) -> str:
     name = dataset.dataset
-    license_id, terms, link = LICENSES[name]
-    manifest = {"@type": "cr:FileObject", "@id": MANIFEST_FILE, "name": MANIFEST_FILE,
-                "contentUrl": MANIFEST_FILE, "encodingFormat": "application/x-parquet",
-                "sha256": dataset.files[MANIFEST_FILE].sha256}
-    tars = [{"@type": "cr:FileObject", "@id": shard.name, "name": shard.name, "contentUrl": shard.name,
-             "encodingFormat": "application/x-tar", "sha256": shard.sha256} for shard in dataset.shards]
-    fields = []
-    for column in MANIFEST_SCHEMA:
-        data_type, repeated = _croissant_type(column.type)
-        field = {"@type": "cr:Field", "@id": f"manifest/{column.name}", "name": column.name, "dataType": data_type,
-                 "source": {"fileObject": {"@id": MANIFEST_FILE}, "extract": {"column": column.name}}}
-        if repeated:
-            field["repeated"] = True
-        fields.append(field)
-    document = {
-        "@context": _CROISSANT_CONTEXT, "@type": "sc:Dataset", "conformsTo": "http://mlcommons.org/croissant/1.0",
-        "name": folder_name(dataset),
-        "description": _split_body(dataset), "license": link or terms, "citeAs": CITATIONS[name] or terms,
-        "url": "https://mks0601.github.io/InterHand2.6M/" if name == "interhand26m" else (link or "about:blank"),
-        "version": f"{dataset.format_version}.0.0",
-        "distribution": [manifest, *tars,
-                         {"@type": "cr:FileSet", "@id": "json-records", "name": "json-records",
-                          "description": "the `.json` record of every sample (SHARD_FORMAT.md §4.2), a tar member",
-                          "containedIn": [{"@id": tar["@id"]} for tar in tars], "encodingFormat": "application/json",
-                          "includes": "*.json"}],
-        "recordSet": [{"@type": "cr:RecordSet", "@id": "manifest", "name": "manifest", "key": {"@id": "manifest/key"},
-                       "description": "one row per sample; fields generated from the manifest's Arrow schema",
-                       "field": fields}],
-    }
-    return json.dumps(document, indent=1, ensure_ascii=False) + "\n"
+    _, terms, link = LICENSES[name]
+    return croissant_text(dataset, name=folder_name(dataset), description=_split_body(dataset),
+                          license_text=link or terms, cite_as=CITATIONS[name] or terms,
+                          url="https://mks0601.github.io/InterHand2.6M/" if name == "interhand26m" else (
+                              link or "about:blank"), spec=spec_text())
 
 
 # --- checksums -----------------------------------------------------------------------------------------------------
@@ -336,14 +299,14 @@ def published_texts(dataset: DatasetJson) -> dict[str, str]:
     """PUBLISHED_FILES name -> the text `write_published_files` writes for a split folder: a function of dataset.json
     alone, so that `interhand verify` regenerates each and compares it with the file."""
     return {CARD_FILE: _split_card(dataset), CROISSANT_FILE: _croissant(dataset),
-            WIDS_INDEX_FILE: _wids_index(dataset)}
+            WIDS_INDEX_FILE: _wids_index(dataset), SPEC_FILE: spec_text()}
 
 
 def write_published_files(out_dir: Path, dataset: DatasetJson) -> None:
-    """The card, croissant.json and shardindex.json of a split folder, then SHA256SUMS, then the subset's card."""
+    """The card, croissant.json, shardindex.json and the format document of a split folder, then SHA256SUMS, then
+    the subset's card."""
     out_dir = Path(out_dir)
-    _write_text(out_dir / CARD_FILE, _split_card(dataset))
-    _write_text(out_dir / CROISSANT_FILE, _croissant(dataset))
-    _write_text(out_dir / WIDS_INDEX_FILE, _wids_index(dataset))
+    for name, text in published_texts(dataset).items():
+        _write_text(out_dir / name, text)
     write_checksums(out_dir, dataset)
     write_subset_card(out_dir.parent)

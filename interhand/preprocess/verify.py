@@ -4,10 +4,10 @@ Checks: what every reader checks when it opens the folder (`read_dataset_json`: 
 run, plain file names, no symlinks, sizes); the SHA-256 of manifest.parquet and errors.parquet as recorded in
 dataset.json; the counts in dataset.json recomputed from the manifest and the errors (samples, errors, inputs,
 shards, per-shard samples, the error fraction); no file or folder in the folder that is not one of its files; the
-card, croissant.json and shardindex.json equal to the texts dataset.json implies (they are regenerated from it:
-`published_texts`); SHA256SUMS listing exactly those with their SHA-256 (SHARD_FORMAT.md §1.2); every
-shard's SHA-256 and size as recorded at write time; every manifest member present in its tar at the recorded
-offset with the recorded size and CRC-32; no member the manifest does not list; every `.ann` and `.json`
+card, croissant.json, shardindex.json and SHARD_FORMAT.md equal to the texts dataset.json and this package imply
+(they are regenerated: `published_texts`); SHA256SUMS listing exactly those with their SHA-256 (SHARD_FORMAT.md
+§1.2); every shard's SHA-256 and size as recorded at write time; every manifest member present in its tar at the
+recorded offset with the recorded size and CRC-32; no member the manifest does not list; every `.ann` and `.json`
 record of this format version and with its own key; the manifest's content columns (arrays, hand_type) equal
 to what the shards' `.ann` records give; the DALI index equal to the one the manifest implies.
 
@@ -217,9 +217,10 @@ def _first_differing_line(found: str, expected: str) -> int:
 
 
 def check_published_files(shard_dir: Path, dataset: DatasetJson) -> list[str]:
-    """The card, croissant.json and shardindex.json are, byte for byte, what `write_published_files` writes from this
-    dataset.json: all three are derived from it, so an edit of one (its license, a shard's URL) resealed in SHA256SUMS
-    shows up here, one line per file naming its first differing line."""
+    """The card, croissant.json, shardindex.json and SHARD_FORMAT.md are, byte for byte, what `write_published_files`
+    writes from this dataset.json (the format document: as this package ships it): all are derived from it, so an
+    edit of one (its license, a shard's URL) resealed in SHA256SUMS shows up here, one line per file naming its
+    first differing line."""
     problems = []
     written_by = dataset.package.get("version") if isinstance(dataset.package, dict) else None
     hint = "" if written_by == __version__ else f", or written by interhand {written_by!r}, this is {__version__}"
@@ -228,6 +229,10 @@ def check_published_files(shard_dir: Path, dataset: DatasetJson) -> list[str]:
             found = (Path(shard_dir) / name).read_bytes().decode("utf-8")
         except UnicodeDecodeError:
             found = None
+        except FileNotFoundError:
+            problems.append(f"{name}: missing (a folder written before interhand wrote it{hint}; re-run "
+                            "`interhand shards` to rewrite it)")
+            continue
         except OSError as error:
             problems.append(f"{name}: unreadable ({error.strerror})")
             continue

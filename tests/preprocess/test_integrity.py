@@ -27,7 +27,7 @@ from interhand.eval.split_folder import open_split
 from interhand.loaders.build import build_loader
 from interhand.manifests.read import read_errors, read_manifest
 from interhand.manifests.write import write_errors, write_manifest
-from interhand.preprocess.publish import published_texts
+from interhand.preprocess.publish import SPEC_FILE, published_texts
 from interhand.preprocess.verify import verify_shard_dir
 from interhand.shard_format.ann_codec import ANN_FLOATS
 from interhand.shard_format.dataset_json import file_sha256, load_dataset_json
@@ -241,6 +241,9 @@ TAMPER_CASES = [
      "README.md: line 2 differs from the text dataset.json implies", False),
     ("shardindex.json points shard 1 at shard 0's tar, SHA256SUMS recomputed",
      _edit_published("shardindex.json", _wids_shard_1_at_shard_0), "shardindex.json: line ", False),
+    ("the folder's format document says another unit, SHA256SUMS recomputed",
+     _edit_published("SHARD_FORMAT.md", lambda text: text.replace(" mm", " cm", 1)),
+     "SHARD_FORMAT.md: line ", False),
 ]
 
 
@@ -290,7 +293,20 @@ def test_an_edited_published_file_is_one_problem_naming_it(val_copy, case, edit,
 
 
 def test_verify_regenerates_every_published_file(val_copy):
-    assert set(published_texts(load_dataset_json(val_copy / "dataset.json"))) == set(PUBLISHED_FILES)
+    assert set(published_texts(load_dataset_json(val_copy / "dataset.json"))) == {*PUBLISHED_FILES, SPEC_FILE}
+
+
+def test_a_folder_without_its_format_document_is_one_problem_and_readers_do_not_care(val_copy):
+    """A folder written before the format document travelled with it: verify names the missing file (and SHA256SUMS,
+    which does not list it); loaders read it as before."""
+    (val_copy / SPEC_FILE).unlink()
+    sums = val_copy / "SHA256SUMS"
+    sums.write_text("".join(line for line in sums.read_text().splitlines(keepends=True)
+                            if not line.endswith(f"  {SPEC_FILE}\n")))
+    assert verify_shard_dir(val_copy) == [
+        f"{SPEC_FILE}: missing (a folder written before interhand wrote it; re-run `interhand shards` to rewrite it)",
+        f"SHA256SUMS does not list {SPEC_FILE}"]
+    assert len(build_loader(val_copy, LoaderConfig(backend="reference", augment=False))) > 0
 
 
 def test_an_incomplete_run_is_read_only_when_accepted(val_copy):

@@ -5,10 +5,13 @@ SHA256SUMS checked by the real `sha256sum` and by `interhand verify`, the datase
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -19,12 +22,21 @@ from click.testing import CliRunner
 from interhand.cli import main
 from interhand.config import PreprocessConfig
 from interhand.manifests.schema import MANIFEST_SCHEMA
-from interhand.preprocess.publish import CITATIONS, LICENSES, MIN_SHARDS_FOR_READERS, folder_files, shard_count_warning
+from interhand.preprocess.publish import (
+    CITATIONS,
+    LICENSES,
+    MIN_SHARDS_FOR_READERS,
+    SPEC_FILE,
+    folder_files,
+    shard_count_warning,
+    spec_text,
+)
 from interhand.preprocess.verify import verify_shard_dir
 from interhand.shard_format.ann_codec import ANN_DTYPE, ANN_FLOATS, ANN_LAYOUT
 from interhand.shard_format.dataset_json import read_dataset_json
 from interhand.shard_format.records import RECORD_FIELDS
 
+ROOT = Path(__file__).resolve().parents[2]
 # The real InterHand2.6M v1.0 (5 fps) split sizes, in samples (SHARD_FORMAT.md §2).
 REAL_SPLIT_SAMPLES = {"train": 1_361_062, "val": 380_125, "test": 849_160}
 
@@ -283,6 +295,80 @@ def test_mlcroissant_validates_and_reads_the_manifest_record_set(real_test_shard
     document = json.loads((real_test_shards / "croissant.json").read_text())
     tars = {item["name"]: item["sha256"] for item in document["distribution"] if item["name"].endswith(".tar")}
     assert tars == {shard.name: shard.sha256 for shard in read_dataset_json(real_test_shards).shards}
+
+
+_CROISSANT_MEMBERS = """
+import io, json, sys
+import mlcroissant as mlc
+from PIL import Image
+dataset = mlc.Dataset(jsonld=sys.argv[1] + "/croissant.json")
+images = {r["images/key"].decode(): r["images/image"] for r in dataset.records(record_set="images")}
+records = {r["records/key"].decode(): json.loads(r["records/record"]) for r in dataset.records(record_set="records")}
+for key, image in images.items():
+    image.convert("RGB").save(f"{sys.argv[2]}/{key}.png")
+json.dump(records, open(f"{sys.argv[2]}/records.json", "w"))
+"""
+
+
+@pytest.mark.parametrize("shards", ["real_test_shards", "stb_test_shards"])
+def test_mlcroissant_reads_the_pixels_and_records_of_the_tar_members(shards, request, tmp_path):
+    """The `images` and `records` record sets over the tars' members: every sample's decoded pixels (JPEG and PNG)
+    equal to its image member's, its `.json` member whole. Run as a user would, in a fresh interpreter with its own
+    CROISSANT_CACHE (mlcroissant extracts a tar under a hash of its name alone, SHARD_FORMAT.md §7)."""
+    pytest.importorskip("mlcroissant")
+    shard_dir = request.getfixturevalue(shards)
+    out = tmp_path / "out"
+    out.mkdir()
+    done = subprocess.run([sys.executable, "-c", _CROISSANT_MEMBERS, str(shard_dir), str(out)], capture_output=True,
+                          text=True, timeout=300, env={**os.environ, "CROISSANT_CACHE": str(tmp_path / "cache")})
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = pq.read_table(shard_dir / "manifest.parquet").to_pylist()
+    records = json.loads((out / "records.json").read_text())
+    assert sorted(records) == sorted(row["key"] for row in rows)
+    for row in rows:
+        with open(shard_dir / row["shard"], "rb") as tar:
+            tar.seek(row["image_offset"])
+            member = tar.read(row["image_size"])
+            tar.seek(row["json_offset"])
+            assert records[row["key"]] == json.loads(tar.read(row["json_size"]))
+        expected = cv2.cvtColor(cv2.imdecode(np.frombuffer(member, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+        found = cv2.cvtColor(cv2.imread(str(out / f"{row['key']}.png"), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+        assert found.shape == (row["height"], row["width"], 3)
+        np.testing.assert_array_equal(found, expected, err_msg=row["key"])
+
+
+def test_croissant_describes_every_field_from_the_spec_and_states_the_rai_fields(real_test_shards, stb_test_shards):
+    mlcroissant = pytest.importorskip("mlcroissant")
+    dataset = mlcroissant.Dataset(jsonld=str(real_test_shards / "croissant.json"))
+    fields = {field.name: field.description for field in dataset.metadata.record_sets[0].fields}
+    assert set(fields) == set(MANIFEST_SCHEMA.names) and all(fields.values())
+    assert "unit, frame: camera frame, mm" in fields["joints_cam_mm"] and "metres" in fields["mano_right_trans_m"]
+    document = json.loads((real_test_shards / "croissant.json").read_text())
+    assert document["datePublished"] == "2021-03-22"
+    for name in ("rai:dataCollection", "rai:dataAnnotationProtocol", "rai:personalSensitiveInformation",
+                 "rai:dataUseCases", "rai:dataPreprocessingProtocol"):
+        assert document[name], name
+    assert "2.6M labeled single and interacting hand frames" in document["rai:dataCollection"]
+    stb = json.loads((stb_test_shards / "croissant.json").read_text())
+    assert stb["rai:dataCollection"] != document["rai:dataCollection"] and stb["datePublished"] == "2016"
+    assert [item["includes"] for item in stb["distribution"] if item["@id"] == "image-members"] == [["*.png"]]
+
+
+# --- the format document -----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("shards", ["ih26m_val_shards", "stb_test_shards"])
+def test_the_folder_carries_the_format_document_named_by_card_and_croissant(shards, request):
+    shard_dir = request.getfixturevalue(shards)
+    root_spec = (ROOT / "SHARD_FORMAT.md").read_bytes()
+    assert spec_text().encode() == root_spec  # the package's copy is the repository's document
+    assert (shard_dir / SPEC_FILE).read_bytes() == root_spec
+    assert SPEC_FILE in (shard_dir / "SHA256SUMS").read_text().split()
+    dataset = read_dataset_json(shard_dir)
+    card = (shard_dir / "README.md").read_text()
+    assert (f"shard format version {dataset.format_version}, written by interhand {dataset.package['version']}"
+            in card.replace("\n", " "))
+    assert f"`{SPEC_FILE}` in this folder" in card and "one hand annotation" not in card
+    assert f"`{SPEC_FILE}` in this folder" in json.loads((shard_dir / "croissant.json").read_text())["description"]
+    assert SPEC_FILE in (shard_dir.parent / "README.md").read_text()
 
 
 def test_wids_opens_the_shard_index_for_random_access(ih26m_val_shards):

@@ -109,6 +109,17 @@ def test_croissant_recipe_reads_the_manifest_records(shards, request):
                                   np.asarray(first["joints_img"], np.float32))
 
 
+@pytest.mark.parametrize("shards", ["real_test_shards", "stb_test_shards"])
+def test_croissant_pixels_recipe_decodes_the_first_image(shards, request):
+    """In a fresh interpreter, as the recipe needs (CROISSANT_CACHE is read when mlcroissant is imported): JPEG and
+    PNG folders with the same tar name, each gets its own first image."""
+    shard_dir = request.getfixturevalue(shards)
+    found = _run_fresh("Croissant, pixels", shard_dir,
+                       '[first["images/key"].decode(), list(first["images/image"].size)]')
+    first = min(pq.read_table(shard_dir / "manifest.parquet").to_pylist(), key=lambda row: row["key"])
+    assert found == [first["key"], [first["width"], first["height"]]]
+
+
 @pytest.mark.parametrize("shards", ["ih26m_val_shards", "stb_test_shards", "real_test_shards"])
 def test_hf_streaming_recipe_reads_the_card(shards, request, hf_datasets):
     shard_dir = request.getfixturevalue(shards)
