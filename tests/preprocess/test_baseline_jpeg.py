@@ -183,7 +183,7 @@ def test_a_re_run_with_the_other_jpeg_mode_rewrites_the_shards(real_ih26m_root, 
     split_dir = make_shards(tmp_path, real_ih26m_root, split="test")
     config = PreprocessConfig(data=str(real_ih26m_root), shards=str(tmp_path), split="test", progress=False,
                               jpeg="source")
-    summary = run(config, ["test"])
+    summary = run(config)
     assert summary.resumed_shards == 0  # the plan hash holds --jpeg: nothing written the other way is kept
     rows = pq.read_table(split_dir / "manifest.parquet").to_pylist()
     assert {row["image_encoding"] for row in rows} == {"source"}
