@@ -365,10 +365,10 @@ def test_errors_per_camera_come_from_errors_parquet_alone(tmp_path, synth_ih26m_
                               max_errors=1.0)
     run(config)
     errors = str(shard_dir(config) / "errors.parquet")
-    rows = duckdb.sql(f"SELECT annotation_id, capture, camera, hand_type, stage FROM '{errors}' ORDER BY ALL").fetchall()
+    rows = duckdb.sql(f"SELECT annotation_id, capture, camera, hand_type FROM '{errors}' ORDER BY ALL").fetchall()
     assert sorted(row[0] for row in rows) == sorted(affected)
     by_id = {annotation["id"]: annotation for annotation in data["annotations"]}
-    for annotation_id, capture, camera, hand_type, stage in rows:
+    for annotation_id, capture, camera, hand_type in rows:
         image = images[by_id[annotation_id]["image_id"]]
         assert (capture, camera, hand_type) == (image["capture"], str(image["camera"]),
                                                 by_id[annotation_id]["hand_type"])

@@ -136,7 +136,9 @@ def test_baseline_shards_record_their_sources_verify_them_and_are_byte_identical
             assert _frame_markers(tar.read(row["image_size"])) == [0xC0]
     assert json.loads((first / "dataset.json").read_text())["image_encodings"] == {"baseline": 4, "source": 0}
     assert verify_shard_dir(first, sources_root=real_ih26m_root) == []
-    result = CliRunner().invoke(main, ["verify", str(first), "--check-sources"])
+    result = CliRunner().invoke(main, ["verify", str(first), "--check-sources"])  # dataset.json names it only
+    assert result.exit_code != 0 and "pass --source-root DATA_DIR" in result.output
+    result = CliRunner().invoke(main, ["verify", str(first), "--check-sources", "--source-root", str(real_ih26m_root)])
     assert result.exit_code == 0, result.output
 
     # A source that changed since, or a member whose pixels differ, is named with its sample.
