@@ -123,7 +123,7 @@ def main() -> None:
                   tmp / "data", show_progress=False)
         config = PreprocessConfig(data=str(tmp / "data"), shards=str(tmp / "shards"), split="val", progress=False,
                                   shard_samples=64)
-        shards_run(config, ["bench"])
+        shards_run(config)
         ann_dir = shard_dir(config)
         samples = json.loads((ann_dir / DATASET_FILE).read_text())["counts"]["samples"]
         tars = {"ann": sorted(ann_dir.glob("*.tar"))}

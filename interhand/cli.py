@@ -177,8 +177,6 @@ def shards(finalize: bool, config_file: Path | None, **values) -> None:
     shardindex.json and SHA256SUMS. A re-run resumes an unfinished run: finished shards are verified and kept;
     `.work/`, the resume state, is removed at the end.
     """
-    import sys
-
     from interhand.preprocess.publish import shard_count_warning
     from interhand.preprocess.run import TooManyErrors, WriteFailed, run
     from interhand.preprocess.run import finalize as finalize_parts
@@ -194,7 +192,9 @@ def shards(finalize: bool, config_file: Path | None, **values) -> None:
                                  f"folder that holds {expected}/ (as `interhand synth` writes it)",
                                  param_hint="'--data'")
     try:
-        summary = finalize_parts(config, sys.argv) if finalize else run(config, sys.argv)
+        # dataset.json records the command that reproduces the folder, rebuilt from `config`, not sys.argv: the
+        # arguments as typed hold this machine's paths (SHARD_FORMAT.md §5)
+        summary = finalize_parts(config) if finalize else run(config)
     except (SourceError, TooManyErrors, WriteFailed) as error:
         raise click.ClickException(str(error)) from error
     click.echo(summary if summary is not None else f"part {config.part} done; run --finalize after all parts")
@@ -211,7 +211,7 @@ def shards(finalize: bool, config_file: Path | None, **values) -> None:
               help="also re-read every source image: size and SHA-256 as recorded, and a re-encoded image's "
                    "decoded pixels identical to the source's (slow: decodes both)")
 @click.option("--source-root", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="with --check-sources: the dataset folder, if not where dataset.json's config.data says")
+              help="with --check-sources: the dataset folder (dataset.json names it without its path)")
 def verify(shard_dir: Path, accept_incomplete: bool, check_sources: bool, source_root: Path | None) -> None:
     """Re-read every shard under SHARDS and check it against dataset.json and manifest.parquet
     (member presence, offsets, sizes, CRC-32 and SHA-256 recorded at write time, DALI indexes, the

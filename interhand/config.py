@@ -652,7 +652,7 @@ class ScoreConfig:
         "help": "H-subset annotation ids, one per line, for --protocol human_annot (default: "
                 "aid_human_annot_<split>.txt in --data)"})
     data: str = field(default="", metadata={
-        "help": "dataset folder holding aid_human_annot_<split>.txt (default: the folder the shards were made from)"})
+        "help": "dataset folder holding aid_human_annot_<split>.txt (dataset.json names it, without its path)"})
     out_dir: str = field(default="score", metadata={"help": "output folder: <name>/<protocol>/ and comparison.*"})
     vis: int = field(default=8, metadata={"help": "overlays of the N worst and N random samples per file and protocol"})
     accept_incomplete: bool = field(default=False, metadata={

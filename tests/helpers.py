@@ -21,7 +21,7 @@ SYNTH_RHD = SynthConfig(dataset="rhd", seed=SYNTH_SEED, frames=8)
 def make_shards(out: Path, root: Path, **options) -> Path:
     """Run `interhand shards` in-process and return the shard directory."""
     config = PreprocessConfig(data=str(root), shards=str(out), progress=False, **options)
-    run(config, ["test"])
+    run(config)
     return shard_dir(config)
 
 
@@ -40,7 +40,7 @@ def run_unfinished(config: PreprocessConfig, monkeypatch) -> Path:
     with monkeypatch.context() as patch:
         patch.setattr(run_module, "_finalize_locked", stop)
         try:
-            run(config, ["test"])
+            run(config)
         except _Stopped:
             pass
     return shard_dir(config)

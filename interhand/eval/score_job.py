@@ -9,6 +9,7 @@ per protocol and file) and one OUT/comparison_<protocol>.png putting the files s
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -90,9 +91,12 @@ def _human_ids(config: ScoreConfig, shard_dir: Path, dataset: DatasetJson, split
     if config.aid_list:
         path = Path(config.aid_list)
     else:
-        recorded = current_field_names(PreprocessConfig, dataset.config)  # dataset.json's before #32 say `root`
-        data = Path(config.data) if config.data else Path(str(recorded.get("data", "")))
-        path = data / f"aid_human_annot_{split}.txt"
+        recorded = str(current_field_names(PreprocessConfig, dataset.config).get("data", ""))  # before #32: `root`
+        if not config.data and os.sep not in recorded.rstrip(os.sep):  # since #29 the folder's name alone, no path
+            raise ValueError(f"--protocol human_annot needs the H-subset id list, aid_human_annot_{split}.txt of the "
+                             f"dataset folder, which {shard_dir}/dataset.json names only ({recorded!r}): pass --data "
+                             "DATASET_FOLDER or --aid-list FILE (annotation ids, one per line)")
+        path = Path(config.data or recorded) / f"aid_human_annot_{split}.txt"
         if not path.is_file():
             raise ValueError(f"--protocol human_annot needs the H-subset id list: {path} does not exist; pass "
                              "--aid-list FILE (annotation ids, one per line) or --data DATASET_FOLDER")

@@ -53,12 +53,24 @@ def schema_metadata() -> dict[bytes, bytes]:
     return {b"format_version": str(FORMAT_VERSION).encode()}
 
 
-MANIFEST_SCHEMA = pa.schema(_LOCATION + _CONTENT, metadata=schema_metadata())
+def _required(columns: list[tuple[str, pa.DataType]]) -> list[pa.Field]:
+    """Non-nullable fields (Parquet `required`): SHARD_FORMAT.md §5 promises that no column is ever null, and the
+    schema says so to every reader (duckdb, Hugging Face, Croissant). The list columns' elements keep Arrow's
+    default element field (`pa.list_(type, n)`): never null either, and an element field of its own would make
+    these types differ from the ones an Arrow reader builds. Folders written before declared every column nullable;
+    readers accept both (nothing compares a file's nullability; the values are the same)."""
+    return [pa.field(name, kind, nullable=False) for name, kind in columns]
 
-ERRORS_SCHEMA = pa.schema([
-    ("source_file", pa.string()), ("annotation_id", pa.int64()), ("key", pa.string()), ("stage", pa.string()),
-    ("reason", pa.string()),
-], metadata=schema_metadata())
+
+MANIFEST_SCHEMA = pa.schema(_required(_LOCATION + _CONTENT), metadata=schema_metadata())
+
+# One row per rejected input annotation. `capture`, `camera` and `hand_type` (the manifest's types) say where it
+# was, so that errors per camera or per capture need errors.parquet alone: -1 / "" where unknown (STB, RHD, COCO
+# input, or an annotation rejected before they were read).
+ERRORS_SCHEMA = pa.schema(_required([
+    ("source_file", pa.string()), ("annotation_id", pa.int64()), ("key", pa.string()), ("capture", pa.int32()),
+    ("camera", pa.string()), ("hand_type", pa.string()), ("stage", pa.string()), ("reason", pa.string()),
+]), metadata=schema_metadata())
 
 
 def _column(values, kind: pa.DataType) -> pa.Array:

@@ -24,6 +24,10 @@ def write_table(rows_or_table, path: Path, schema: pa.Schema, fragment: bool = F
     table = rows_or_table if isinstance(rows_or_table, pa.Table) else pa.Table.from_pylist(list(rows_or_table),
                                                                                           schema=schema)
     table = table.cast(schema) if table.schema != schema else table
+    for field, column in zip(schema, table.columns):  # from_pylist and from_arrays do not check it; Parquet would
+        if not field.nullable and column.null_count:  # write the nulls of a `required` column as values
+            raise ValueError(f"{path}: column {field.name} has {column.null_count} null value(s); the schema "
+                             "(SHARD_FORMAT.md §5) allows none")
     path = Path(path)
     with atomic_file(path) as sink:  # a full disk leaves no partial file behind; a planted link is refused
         if fragment:

@@ -27,6 +27,7 @@ import numpy as np
 
 from interhand.config import PreprocessConfig
 from interhand.preprocess.sources import Record, Rejection, SourceError, SourceReading, open_source
+from interhand.preprocess.sources.common import error_row, image_rejection
 from interhand.preprocess.spill import open_spill, spill_entries
 from interhand.shard_format.sample import Sample
 
@@ -60,11 +61,6 @@ class Ingest:
         return self.samples + len(self.rejections)
 
 
-def _rejection_row(rejection: Rejection, stage: str) -> dict:
-    return {"source_file": rejection.source_file, "annotation_id": rejection.annotation_id, "key": rejection.key,
-            "stage": stage, "reason": rejection.reason}
-
-
 _inside_cache: dict[tuple[str, str], bool] = {}  # (image root, folder) → the folder resolves inside the root;
 # emptied at the start of each ingest pass, so that a long-lived process sees folders relinked since
 
@@ -93,8 +89,8 @@ def stat_images(paths: list[str], image_root: Optional[str] = None) -> list[Unio
                     inside = _inside_cache[(image_root, folder)] = _resolves_inside(folder, image_root)
                 if stat.S_ISLNK(status.st_mode):
                     inside = inside and _resolves_inside(path, image_root)
-                if not inside:
-                    stats.append(f"image path resolves outside {image_root}: {path} -> {os.path.realpath(path)}")
+                if not inside:  # where the link points is not said: errors.parquet is published, paths and all
+                    stats.append(f"image path resolves outside {image_root} (a symlinked file or folder): {path}")
                     continue
             if stat.S_ISLNK(status.st_mode):
                 status = os.stat(path)
@@ -167,13 +163,12 @@ class _IngestPass:
         result, stats = self.result, iter(stats.result() if isinstance(stats, Future) else stats)
         for record in records:
             if isinstance(record, Rejection):
-                result.rejections.append(_rejection_row(record, "annotation"))
+                result.rejections.append(error_row(record, "annotation"))
                 continue
             status = next(stats)
             if status is None or isinstance(status, str):
                 reason = status or f"image file missing: {record.image_path}"
-                result.rejections.append(_rejection_row(
-                    Rejection(record.image_path, record.annotation_id, record.key, reason), "image"))
+                result.rejections.append(error_row(image_rejection(record, reason), "image"))
                 continue
             wanted = self.spilling and (self.keep is None or bool(self.keep[result.samples + len(self.batch)]))
             self.batch.append((record, status, wanted))

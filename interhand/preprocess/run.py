@@ -35,9 +35,11 @@ from interhand.outputs import OutputError, make_folder, open_for_append, output_
 from interhand.preprocess import images
 from interhand.preprocess.ingest import ingest, ingest_parallel, share_progress, spill_records
 from interhand.preprocess.plan import plan_shards
+from interhand.preprocess.provenance import published_config, published_sources, reproducing_command
 from interhand.preprocess.publish import write_published_files
 from interhand.preprocess.shard_writer import ShardJob, ShardResult, partial_paths, write_shard
 from interhand.preprocess.sources import SourceError, check_root, open_source
+from interhand.preprocess.sources.common import data_relative
 from interhand.progress import progress
 from interhand.shard_format.dataset_json import (
     Counts,
@@ -200,7 +202,7 @@ def _ingest_and_plan(reading, config: PreprocessConfig, spill_paths: list[Path],
 
 
 @_one_line_failures
-def run(config: PreprocessConfig, command_line: list[str] | None = None) -> RunSummary | None:
+def run(config: PreprocessConfig) -> RunSummary | None:
     """Run this job's part; returns the summary when the split is complete (single job), else None."""
     part_index, part_count = config.part_index, config.part_count
     if config.jpeg == "baseline" and not images.REENCODING:
@@ -212,11 +214,10 @@ def run(config: PreprocessConfig, command_line: list[str] | None = None) -> RunS
     work = out_dir / ".work"
     make_folder(work / "shards")
     with _folder_lock(work, (part_index, part_count)):
-        return _run_locked(config, reading, out_dir, command_line)
+        return _run_locked(config, reading, out_dir)
 
 
-def _run_locked(config: PreprocessConfig, reading, out_dir: Path, command_line: list[str] | None
-                ) -> RunSummary | None:
+def _run_locked(config: PreprocessConfig, reading, out_dir: Path) -> RunSummary | None:
     part_index, part_count = config.part_index, config.part_count
     work = out_dir / ".work"
     pool, counter = _writer_pool(config)
@@ -238,18 +239,19 @@ def _run_locked(config: PreprocessConfig, reading, out_dir: Path, command_line: 
                 path.unlink(missing_ok=True)
         for path in spill_paths:  # as large as the annotations: never left behind, also not by a failure
             path.unlink(missing_ok=True)
-    write_errors(ingested.rejections, _part_path(work, part_index, part_count, ".errors" + FRAGMENT_SUFFIX),
-                 fragment=True)
+    # paths relative to the dataset folder here, where they are what this job read (the shard writers do the same)
+    write_errors([data_relative(row, config.data) for row in ingested.rejections],
+                 _part_path(work, part_index, part_count, ".errors" + FRAGMENT_SUFFIX), fragment=True)
     record = {
         "part": [part_index, part_count], "inputs": ingested.inputs, "layout": reading.layout,
         "plan": [{"name": name, "plan_hash": plan_hash} for name, _, plan_hash in plan],
-        "sources": [{"path": str(path), "bytes": path.stat().st_size} for path in reading.files],
+        "sources": published_sources(reading.files, config.data),
         "joint_names": list(reading.joint_names), "parents": list(reading.parents),
-        "config": asdict(config), "command_line": command_line or [],
+        "config": asdict(config),
         "resumed_shards": sum(result.resumed for result in results),
     }
     write_json(_part_path(work, part_index, part_count, ".json"), record, indent=1)
-    return _finalize_locked(config, command_line) if part_count == 1 else None
+    return _finalize_locked(config) if part_count == 1 else None
 
 
 @contextmanager
@@ -336,16 +338,16 @@ def _remove_stale(out_dir: Path, shards: list[ShardRecord]) -> None:
 
 
 @_one_line_failures
-def finalize(config: PreprocessConfig, command_line: list[str] | None = None) -> RunSummary:
+def finalize(config: PreprocessConfig) -> RunSummary:
     """Stitch all parts into manifest.parquet, errors.parquet and dataset.json (written last)."""
     work = shard_dir(config) / ".work"
     if not work.is_dir():
         raise SourceError(f"{work} not found: no part of this split has run (run `interhand shards --part K/N`)")
     with _folder_lock(work, None):
-        return _finalize_locked(config, command_line)
+        return _finalize_locked(config)
 
 
-def _finalize_locked(config: PreprocessConfig, command_line: list[str] | None) -> RunSummary:
+def _finalize_locked(config: PreprocessConfig) -> RunSummary:
     part_count = config.part_count
     out_dir = shard_dir(config)
     work = out_dir / ".work"
@@ -367,6 +369,8 @@ def _finalize_locked(config: PreprocessConfig, command_line: list[str] | None) -
     write_errors(errors, out_dir / ERRORS_FILE)
     error_fraction = errors.num_rows / inputs if inputs else 0.0
     image_members = sorted(set(manifest["image_member"].to_pylist())) if manifest.num_rows else []
+    # a part recorded by an older version names the fields as they were (root, subset, out): record today's
+    recorded = published_config(current_field_names(PreprocessConfig, parts[0]["config"]))
     dataset = DatasetJson(
         dataset=config.dataset, subset=config.annot_subset, split=config.split, layout=parts[0]["layout"],
         key_prefix=KEY_PREFIX[config.dataset],
@@ -375,9 +379,7 @@ def _finalize_locked(config: PreprocessConfig, command_line: list[str] | None) -
         image_encodings={encoding: manifest["image_encoding"].to_pylist().count(encoding)
                          for encoding in IMAGE_ENCODINGS},
         joint_names=tuple(parts[0]["joint_names"]), skeleton_parents=tuple(parts[0]["parents"]),
-        # a part recorded by an older version names the fields as they were (root, subset, out): record today's
-        config=current_field_names(PreprocessConfig, parts[0]["config"]),
-        command_line=tuple(command_line or parts[0]["command_line"]),
+        config=recorded, command_line=tuple(reproducing_command(recorded)),
         package={"name": "interhand", "version": __version__}, parts=part_count,
         complete=error_fraction <= config.max_errors, error_fraction=error_fraction, max_errors=config.max_errors,
         files={name: FileRecord((out_dir / name).stat().st_size, file_sha256(out_dir / name))

@@ -25,6 +25,7 @@ from interhand.manifests.schema import manifest_table
 from interhand.manifests.write import FRAGMENT_SUFFIX, write_errors, write_manifest
 from interhand.outputs import create_temporary, make_folder, output_errors, publish, write_json
 from interhand.preprocess.images import StoredImage, check_image, store_image
+from interhand.preprocess.sources.common import data_relative, error_row, image_rejection
 from interhand.preprocess.spill import read_spilled
 from interhand.preprocess.tar_writer import TarWriter
 from interhand.shard_format.ann_codec import ANN_DTYPE, ANN_FLOATS
@@ -150,8 +151,8 @@ class _ShardContent:
         self.index_entries: list = []
 
     def reject(self, info: SampleInfo, reason: str) -> None:
-        self.errors.append({"source_file": info.image_path, "annotation_id": info.annotation_id, "key": info.key,
-                            "stage": "image", "reason": reason})
+        row = error_row(image_rejection(info, reason), "image")
+        self.errors.append(data_relative(row, self.job.root) if self.job.root else row)  # as source_file below
 
     def add_batch(self, writer: TarWriter, infos: list[SampleInfo], anns: np.ndarray, images: list[StoredImage]
                   ) -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import tarfile
 import zlib
 from pathlib import Path
@@ -321,10 +322,12 @@ def split_folders(path: Path) -> list[Path]:
     return sorted(found.parent for found in path.rglob(DATASET_FILE) if ".work" not in found.parts)
 
 
-def recorded_data_folder(dataset: DatasetJson) -> Path:
-    """The dataset folder the shards were made from, as dataset.json's `config` records it (its `data`; `root` in
-    folders written before the config fields were renamed)."""
-    return Path(current_field_names(PreprocessConfig, dataset.config)["data"])
+def recorded_data_folder(dataset: DatasetJson) -> Path | None:
+    """The dataset folder the shards were made from, where dataset.json's `config` records one (its `data`; `root`
+    in folders written before the config fields were renamed); None where it records the folder's name alone (every
+    folder written since #29, SHARD_FORMAT.md §5): a name is never looked up in the working directory."""
+    data = str(current_field_names(PreprocessConfig, dataset.config).get("data", ""))
+    return Path(data) if os.sep in data.rstrip(os.sep) else None
 
 
 def verify_split_folder(folder: Path, accept_incomplete: bool = False, check_sources: bool = False,
@@ -335,6 +338,9 @@ def verify_split_folder(folder: Path, accept_incomplete: bool = False, check_sou
     try:
         dataset = read_dataset_json(folder, accept_incomplete)
         root = (source_root or recorded_data_folder(dataset)) if check_sources else None
+        if check_sources and root is None:
+            return [f"{folder / DATASET_FILE} names the dataset folder only ({dataset.config.get('data')!r}, no path): "
+                    "pass --source-root DATA_DIR, the folder the shards were made from"]
         with progress(total=dataset.counts.samples, desc=f"verify {folder.name}", unit="sample") as bar:
             return verify_shard_dir(folder, accept_incomplete, bar, root)
     except (FileNotFoundError, ValueError) as error:

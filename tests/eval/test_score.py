@@ -205,12 +205,14 @@ def test_protocols_select_interacting_frames_and_the_h_subset_of_an_aid_list(sha
     assert {f"comparison_{p}.png" for p in metrics} <= {p.name for p in (tmp_path / "out").iterdir()}
 
 
-def test_the_h_subset_list_is_read_from_the_dataset_folder_the_shards_were_made_from(shards_root, synth_ih26m_shards,
-                                                                                     synth_ih26m_root, tmp_path):
+def test_the_h_subset_list_is_read_from_the_dataset_folder_given_by_data(shards_root, synth_ih26m_shards,
+                                                                         synth_ih26m_root, tmp_path):
     rows = read_rows(synth_ih26m_shards / "test")
     arrays, form = _forms(rows, _noisy_camera(rows))["camera"]
     path = write_predictions(tmp_path / "p.json", _file(rows, arrays, form, split="test"))
-    metrics = run(ScoreConfig(shards=str(shards_root), out_dir=str(tmp_path / "out"), vis=0,
+    code, output = _score([path], shards_root, tmp_path / "out", "--protocol", "human_annot")
+    assert code == 1 and "names only ('InterHand2.6M')" in output and "pass --data" in output  # no path recorded
+    metrics = run(ScoreConfig(shards=str(shards_root), out_dir=str(tmp_path / "out"), vis=0, data=str(synth_ih26m_root),
                               protocols=("human_annot",)), [path])["p"]["human_annot"]
     human = {int(line) for line in (synth_ih26m_root / "aid_human_annot_test.txt").read_text().split()}
     in_h = int(np.isin(rows["annotation_id"], list(human)).sum())

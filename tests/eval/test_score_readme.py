@@ -36,7 +36,7 @@ def _model_outputs(rows: dict) -> dict:
                                         np.isin(rows["hand_type"], ("left", "interacting"))], axis=1).astype(float)}
 
 
-def test_the_readme_examples_write_files_that_score_alike(synth_ih26m_shards, tmp_path, monkeypatch):
+def test_the_readme_examples_write_files_that_score_alike(synth_ih26m_shards, synth_ih26m_root, tmp_path, monkeypatch):
     examples = _examples()
     assert len(examples) == 4
     outputs = _model_outputs(read_rows(synth_ih26m_shards / "test"))
@@ -45,7 +45,8 @@ def test_the_readme_examples_write_files_that_score_alike(synth_ih26m_shards, tm
         exec(example, dict(outputs))
     files = ["mine.parquet", "mine.json", "mine_relative.npz", "mine_25d.npz"]
     result = CliRunner().invoke(main, ["score", *files, "--shards", str(synth_ih26m_shards.parent.parent),
-                                       "--split", "test", "--protocol", "all,human_annot", "--vis", "0"])
+                                       "--split", "test", "--protocol", "all,human_annot", "--vis", "0",
+                                       "--data", str(synth_ih26m_root)])
     assert result.exit_code == 0, result.output
     rows = [line.split(",") for line in (tmp_path / "score" / "comparison.csv").read_text().splitlines()[1:]]
     names = ("mine", "mine.json", "mine_relative.npz", "mine_25d.npz")

@@ -96,3 +96,67 @@ def test_queries_read_only_the_columns_they_need_and_list_each_shard_once(synth_
     assert shard_urls(split) == [str(split / name) for _, name in names] and len(names) == 5
     assert shard_urls(split, picked) == [str(split / name) for _, name in sorted(set(
         zip(picked["shard_index"].to_pylist(), picked["shard"].to_pylist())))]
+
+
+def test_every_column_of_both_files_is_required_and_a_null_is_refused(real_shards, tmp_path):
+    from interhand.manifests.schema import ERRORS_SCHEMA
+    from interhand.manifests.write import write_errors
+
+    for name, schema in (("manifest.parquet", MANIFEST_SCHEMA), ("errors.parquet", ERRORS_SCHEMA)):
+        stored = pq.ParquetFile(real_shards / name)
+        assert [field.nullable for field in stored.schema_arrow] == [False] * len(schema), name
+        assert stored.schema_arrow.equals(schema, check_metadata=False)
+    row = {"source_file": "a.json", "annotation_id": 1, "key": "", "capture": -1, "camera": None, "hand_type": "",
+           "stage": "annotation", "reason": "r"}
+    with pytest.raises(ValueError, match="column camera has 1 null value"):
+        write_errors([row], tmp_path / "errors.parquet")
+    assert not (tmp_path / "errors.parquet").exists()
+
+
+def _as_written_before(folder: Path, data_folder: Path) -> None:
+    """`folder` as #29 found it: both Parquet files with nullable columns (errors.parquet without capture, camera,
+    hand_type), dataset.json's config.data the path as given; its digests and published files made again."""
+    from interhand.preprocess.publish import write_published_files
+    from interhand.shard_format.dataset_json import file_sha256, load_dataset_json
+
+    manifest = pq.read_table(folder / "manifest.parquet")
+    nullable = pa.schema([field.with_nullable(True) for field in manifest.schema], metadata=manifest.schema.metadata)
+    pq.write_table(manifest.cast(nullable), folder / "manifest.parquet", compression="zstd")
+    errors = pq.read_table(folder / "errors.parquet").select(["source_file", "annotation_id", "key", "stage", "reason"])
+    old = pa.schema([field.with_nullable(True) for field in errors.schema], metadata=errors.schema.metadata)
+    pq.write_table(errors.cast(old), folder / "errors.parquet", compression="zstd")
+    dataset = json.loads((folder / "dataset.json").read_text())
+    dataset["config"]["data"], dataset["command_line"] = str(data_folder), ["/usr/bin/interhand", "shards"]
+    for name in ("manifest.parquet", "errors.parquet"):
+        dataset["files"][name] = {"bytes": (folder / name).stat().st_size, "sha256": file_sha256(folder / name)}
+    (folder / "dataset.json").write_text(json.dumps(dataset, indent=1) + "\n")
+    write_published_files(folder, load_dataset_json(folder / "dataset.json"))
+
+
+def test_a_folder_written_before_the_columns_were_required_is_still_read(real_shards, real_ih26m_root, tmp_path):
+    """No version bump for the required columns: the loaders, eval, score and verify read an older folder alike
+    (and verify --check-sources finds its sources at the path it recorded)."""
+    from interhand.config import EvalConfig, LoaderConfig
+    from interhand.eval.score_file import read_rows
+    from interhand.eval.split_folder import open_split
+    from interhand.loaders.build import build_loader
+    from interhand.preprocess.verify import verify_shard_dir, verify_split_folder
+
+    folder = tmp_path / "interhand26m" / "all" / "test"
+    shutil.copytree(real_shards, folder)
+    _as_written_before(folder, real_ih26m_root)
+    assert pq.ParquetFile(folder / "manifest.parquet").schema_arrow.field("key").nullable
+    assert verify_shard_dir(folder) == []
+    assert verify_split_folder(folder, check_sources=True) == []
+    assert read_manifest(folder).num_rows == 4 and read_errors(folder).num_rows == 0
+    assert len(read_rows(folder)["key"]) == 4
+    loader = build_loader(folder, LoaderConfig(backend="reference", augment=False, threads=0, batch_size=2))
+    assert sorted(key for batch in loader for key in batch.keys) == sorted(read_manifest(folder)["key"].to_pylist())
+    open_split(EvalConfig(shards=str(tmp_path), split="test", root_source="gt"))
+
+
+def test_a_new_folder_needs_the_source_root_said_in_one_line(real_shards):
+    from interhand.preprocess.verify import verify_split_folder
+
+    problems = verify_split_folder(real_shards, check_sources=True)
+    assert len(problems) == 1 and "('InterHand2.6M', no path): pass --source-root DATA_DIR" in problems[0]

@@ -5,6 +5,7 @@ written and samples + errors = inputs."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -313,3 +314,80 @@ def test_each_bad_input_is_an_error_row_for_exactly_the_samples_it_affects(
     assert all(reason in row["reason"] for row in errors), errors
     assert summary.samples + summary.errors == summary.inputs and summary.samples > 0
 
+
+
+def test_bad_input_rows_hold_paths_relative_to_the_dataset_folder(tmp_path, real_ih26m_root):
+    """Whatever the reason, a row names files as the manifest does (SHARD_FORMAT.md §5), never where they were read."""
+    root = tmp_path / "root"
+    shutil.copytree(real_ih26m_root, root, symlinks=True)
+    rejected = _duplicate_frame("joint_3d")(root)  # annotation rows naming the joint_3d file
+    data = _load(_ih(root, "data"))
+    last = next(a for a in reversed(data["annotations"]) if a["id"] not in rejected)
+    path = root / "images" / "test" / _image_of(data, last)["file_name"]
+    (root.parent / "elsewhere.jpg").write_bytes(path.read_bytes())  # an image row naming the image and the folder
+    path.unlink()
+    path.symlink_to(root.parent / "elsewhere.jpg")
+    config = PreprocessConfig(data=str(root), split="test", shards=str(tmp_path / "out"), progress=False,
+                              max_errors=1.0)
+    run(config)
+    errors = pq.read_table(shard_dir(config) / "errors.parquet").to_pylist()
+    assert {row["stage"] for row in errors} == {"annotation", "image"}
+    for row in errors:
+        assert str(tmp_path) not in row["source_file"] + row["reason"], row
+        assert os.path.lexists(root / row["source_file"]), row
+
+
+def test_errors_per_camera_come_from_errors_parquet_alone(tmp_path, synth_ih26m_root):
+    """Bad annotations planted on several cameras (a joint_valid of 7, a missing image): duckdb counts them per
+    capture and camera, and reads each one's hand_type, from errors.parquet without the sources."""
+    duckdb = pytest.importorskip("duckdb")
+    root = tmp_path / "root"
+    shutil.copytree(synth_ih26m_root, root, symlinks=True)
+    data = _load(_ih(root, "data"))
+    images = {image["id"]: image for image in data["images"]}
+    chosen, cameras = [], set()
+    for annotation in data["annotations"]:  # one annotation per camera, up to four cameras
+        image = images[annotation["image_id"]]
+        if image["camera"] not in cameras and len(cameras) < 4:
+            cameras.add(image["camera"])
+            chosen.append((annotation, image))
+    assert len(chosen) >= 2
+    affected = set()
+    for number, (annotation, image) in enumerate(chosen):
+        if number % 2:  # every annotation of the image
+            (root / "images" / "test" / image["file_name"]).unlink()
+            affected |= {other["id"] for other in data["annotations"] if other["image_id"] == image["id"]}
+        else:
+            annotation["joint_valid"][4] = [7]
+            affected.add(annotation["id"])
+    _save(_ih(root, "data"), data)
+    config = PreprocessConfig(data=str(root), split="test", shards=str(tmp_path / "out"), progress=False,
+                              max_errors=1.0)
+    run(config)
+    errors = str(shard_dir(config) / "errors.parquet")
+    rows = duckdb.sql(f"SELECT annotation_id, capture, camera, hand_type FROM '{errors}' ORDER BY ALL").fetchall()
+    assert sorted(row[0] for row in rows) == sorted(affected)
+    by_id = {annotation["id"]: annotation for annotation in data["annotations"]}
+    for annotation_id, capture, camera, hand_type in rows:
+        image = images[by_id[annotation_id]["image_id"]]
+        assert (capture, camera, hand_type) == (image["capture"], str(image["camera"]),
+                                                by_id[annotation_id]["hand_type"])
+    per_camera = duckdb.sql(f"SELECT capture, camera, count(*) FROM '{errors}' GROUP BY ALL ORDER BY ALL").fetchall()
+    expected: dict = {}
+    for annotation_id in affected:
+        image = images[by_id[annotation_id]["image_id"]]
+        place = (image["capture"], str(image["camera"]))
+        expected[place] = expected.get(place, 0) + 1
+    assert per_camera == sorted((capture, camera, count) for (capture, camera), count in expected.items())
+
+
+def test_stb_error_rows_have_no_capture_or_camera_but_their_hand_type(tmp_path, synth_stb_root):
+    root = tmp_path / "root"
+    shutil.copytree(synth_stb_root, root, symlinks=True)
+    affected = _single_hand("stb", _set("joint_valid.4", 7))(root)
+    config = PreprocessConfig(dataset="stb", data=str(root), split="test", shards=str(tmp_path / "out"),
+                              progress=False, max_errors=1.0)
+    run(config)
+    errors = pq.read_table(shard_dir(config) / "errors.parquet").to_pylist()
+    assert [row["annotation_id"] for row in errors] == sorted(affected)
+    assert all((row["capture"], row["camera"]) == (-1, "") and row["hand_type"] in ("right", "left") for row in errors)

@@ -136,7 +136,9 @@ def test_baseline_shards_record_their_sources_verify_them_and_are_byte_identical
             assert _frame_markers(tar.read(row["image_size"])) == [0xC0]
     assert json.loads((first / "dataset.json").read_text())["image_encodings"] == {"baseline": 4, "source": 0}
     assert verify_shard_dir(first, sources_root=real_ih26m_root) == []
-    result = CliRunner().invoke(main, ["verify", str(first), "--check-sources"])
+    result = CliRunner().invoke(main, ["verify", str(first), "--check-sources"])  # dataset.json names it only
+    assert result.exit_code != 0 and "pass --source-root DATA_DIR" in result.output
+    result = CliRunner().invoke(main, ["verify", str(first), "--check-sources", "--source-root", str(real_ih26m_root)])
     assert result.exit_code == 0, result.output
 
     # A source that changed since, or a member whose pixels differ, is named with its sample.
@@ -183,7 +185,7 @@ def test_a_re_run_with_the_other_jpeg_mode_rewrites_the_shards(real_ih26m_root, 
     split_dir = make_shards(tmp_path, real_ih26m_root, split="test")
     config = PreprocessConfig(data=str(real_ih26m_root), shards=str(tmp_path), split="test", progress=False,
                               jpeg="source")
-    summary = run(config, ["test"])
+    summary = run(config)
     assert summary.resumed_shards == 0  # the plan hash holds --jpeg: nothing written the other way is kept
     rows = pq.read_table(split_dir / "manifest.parquet").to_pylist()
     assert {row["image_encoding"] for row in rows} == {"source"}

@@ -95,7 +95,8 @@ def _hand_type(folder: Path) -> None:
 
 def _forge_errors(folder: Path) -> None:
     errors = read_errors(folder).to_pylist()
-    errors.append({"source_file": "x.json", "annotation_id": 7, "key": "", "stage": "annotation", "reason": "forged"})
+    errors.append({"source_file": "x.json", "annotation_id": 7, "key": "", "capture": -1, "camera": "", "hand_type": "",
+                   "stage": "annotation", "reason": "forged"})
     write_errors(errors, folder / "errors.parquet")
 
 

@@ -73,9 +73,9 @@ def test_verify_names_a_file_edited_after_the_run(name, ih26m_val_shards, tmp_pa
     folder = _copy(ih26m_val_shards, tmp_path)
     path = folder / name
     data = path.read_bytes()
-    # Same size, still valid JSON where it was: only a digest can tell (dataset.json: its command_line, ["test"]).
+    # Same size, still valid JSON where it was: only a digest can tell (dataset.json: its command_line's "shards").
     if name == "dataset.json":
-        edited = data.replace(b'"test"', b'"tesT"')
+        edited = data.replace(b'\n  "shards",\n', b'\n  "sharDs",\n')
     else:
         edited = data[:-2] + bytes([data[-2] ^ 1]) + data[-1:]
     assert edited != data

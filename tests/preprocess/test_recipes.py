@@ -49,14 +49,21 @@ def test_plain_webdataset_recipe_reads_every_sample(shards, request):
     assert namespace["image_bytes"][:2] in (b"\xff\xd8", b"\x89P")
 
 
-@pytest.mark.parametrize("shards", ["ih26m_val_shards", "real_test_shards"])
+@pytest.mark.parametrize("shards", ["ih26m_val_shards", "real_test_shards", "stb_test_shards", "synth_rhd_shards"])
 def test_pyarrow_recipe_selects_and_reads_an_image_by_offset(shards, request):
-    namespace = _run("pyarrow", request.getfixturevalue(shards))
-    assert namespace["chosen"].num_rows >= 1 and namespace["row"]["hand_type"] == "interacting"
+    """On every dataset: STB and RHD have no interacting sample and no camera, which the recipe must survive."""
+    shard_dir = request.getfixturevalue(shards)
+    shard_dir = shard_dir / "test" if shards == "synth_rhd_shards" else shard_dir
+    namespace = _run("pyarrow", shard_dir)
+    interacting = shards in ("ih26m_val_shards", "real_test_shards")
+    assert namespace["chosen"].num_rows >= 1 and (namespace["row"]["hand_type"] == "interacting") == interacting
     cameras = set(namespace["manifest"]["camera"].to_pylist())  # the real samples have camera 400026
     assert set(namespace["one_camera"]["camera"].to_pylist()) == {"400026"} & cameras
     assert namespace["one_camera"].num_rows or shards != "real_test_shards"
-    assert namespace["image_bytes"].startswith(b"\xff\xd8") and namespace["image_bytes"].endswith(b"\xff\xd9")
+    with open(shard_dir / namespace["row"]["shard"], "rb") as shard:
+        shard.seek(namespace["row"]["image_offset"])
+        assert namespace["image_bytes"] == shard.read(namespace["row"]["image_size"])
+    assert namespace["image_bytes"][:2] in (b"\xff\xd8", b"\x89P")  # JPEG, or STB's and RHD's PNG
 
 
 def test_duckdb_recipe_groups_the_manifest(real_test_shards):

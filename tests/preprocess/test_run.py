@@ -65,7 +65,7 @@ def test_reruns_are_byte_identical_and_resume_keeps_verified_shards(tmp_path, sy
     (rerun / "train-000001.tar").rename(rerun / "train-000001.tar.tmp")
     corrupted = rerun / "train-000002.tar"
     corrupted.write_bytes(corrupted.read_bytes()[:-10] + b"x" * 10)
-    summary = run(config, ["test"])
+    summary = run(config)
     assert summary.resumed_shards == summary.shards - 2 and not (rerun / ".work").exists()
     assert _folder_bytes(rerun) == finished
 
@@ -86,9 +86,10 @@ def test_parts_then_finalize_equal_a_single_job_shard_for_shard(tmp_path, synth_
     assert result.exit_code == 0, result.output
     assert not (out / ".work").exists() and verify_shard_dir(out) == []
     recorded = json.loads((out / "dataset.json").read_text())["config"]
-    expected = config_to_dict(PreprocessConfig(data=str(synth_ih26m_root), shards=str(tmp_path), split="train",
+    # today's names, in the fields' order; the folders by their names alone (SHARD_FORMAT.md §5)
+    expected = config_to_dict(PreprocessConfig(data=synth_ih26m_root.name, shards=tmp_path.name, split="train",
                                                shard_samples=16, part="0/2", progress=False))
-    assert recorded == expected and list(recorded) == list(expected)  # today's names, in the fields' order
+    assert recorded == expected and list(recorded) == list(expected)
     assert _tar_bytes(out) == _tar_bytes(ih26m_train_shards)
     assert pq.read_table(out / "manifest.parquet").equals(pq.read_table(ih26m_train_shards / "manifest.parquet"))
 
@@ -151,3 +152,65 @@ def test_config_parses_sizes_and_parts_once_and_rejects_bad_ones_naming_the_fiel
     for field, value in (("shard_size", "lots"), ("part", "2/2"), ("split", "training"), ("workers", 0)):
         with pytest.raises(ValueError, match=field):
             PreprocessConfig(**{field: value})
+
+
+def _strings(value) -> list[str]:
+    """Every string in a JSON value or a Parquet table's rows."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [text for key, item in value.items() for text in (key, *_strings(item))]
+    if isinstance(value, (list, tuple)):
+        return [text for item in value for text in _strings(item)]
+    return []
+
+
+def _plant_errors(root: Path) -> set[int]:
+    """A joint_valid of 7 (an annotation rejected while read), a missing image (rejected when its file is looked up)
+    and a truncated one (rejected by the shard writer): errors.parquet gets rows of each stage, with paths."""
+    data_path = root / "annotations" / "test" / "InterHand2.6M_test_data.json"
+    data = json.loads(data_path.read_text())
+    files = {image["id"]: image["file_name"] for image in data["images"]}
+    annotations = data["annotations"]
+    annotations[0]["joint_valid"][3][0] = 7
+    missing, truncated = (root / "images" / "test" / files[annotations[i]["image_id"]] for i in (5, 9))
+    data_path.write_text(json.dumps(data))
+    missing.unlink()
+    truncated.write_bytes(truncated.read_bytes()[:200])
+    return {annotation["id"] for annotation in annotations if annotation["image_id"] in
+            {annotations[0]["image_id"], annotations[5]["image_id"], annotations[9]["image_id"]}}
+
+
+def test_published_files_hold_no_path_of_the_writers_machine(tmp_path, synth_ih26m_root, monkeypatch):
+    """Written from a working folder with relative --data/--shards, and again with absolute ones elsewhere: the
+    folders are byte for byte the same, and no file holds the working folder, the dataset folder's path or any
+    absolute path (SHARD_FORMAT.md §5: names and dataset-relative paths only)."""
+    where = tmp_path / "where-the-writer-ran"
+    root = where / "datasets" / "InterHand2.6M"
+    shutil.copytree(synth_ih26m_root, root)
+    affected = _plant_errors(root)
+    monkeypatch.chdir(where)
+    options = ["--split", "test", "--max-errors", "1", "--no-progress", "--shard-samples", "16"]
+    relative = CliRunner().invoke(main, ["shards", "--data", "datasets/InterHand2.6M", "--shards", "out", *options])
+    assert relative.exit_code == 0, relative.output
+    monkeypatch.chdir(tmp_path)
+    absolute = CliRunner().invoke(main, ["shards", "--data", str(root), "--shards", str(tmp_path / "out"), *options])
+    assert absolute.exit_code == 0, absolute.output
+    folders = [shard_root / "interhand26m" / "all" / "test" for shard_root in (where / "out", tmp_path / "out")]
+    assert _folder_bytes(folders[0]) == _folder_bytes(folders[1])
+    folder = folders[0]
+    errors = pq.read_table(folder / "errors.parquet").to_pylist()
+    assert {row["annotation_id"] for row in errors} == affected and {row["stage"] for row in errors} == \
+        {"annotation", "image"}
+    assert all((root / row["source_file"]).parent.is_dir() for row in errors)  # relative to the dataset folder
+    dataset = json.loads((folder / "dataset.json").read_text())
+    assert dataset["command_line"][:2] == ["interhand", "shards"] and "--max-errors" in dataset["command_line"]
+    assert (dataset["config"]["data"], dataset["config"]["shards"]) == ("InterHand2.6M", "out")
+    assert all((root / source["path"]).is_file() for source in dataset["sources"])
+    found = _strings(dataset) + _strings(errors) + _strings(pq.read_table(folder / "manifest.parquet").to_pylist())
+    leaks = [text for text in found if str(tmp_path) in text or "where-the-writer-ran" in text or
+             "datasets/" in text or text.startswith("/")]
+    assert not leaks, leaks[:5]
+    for path in folder.iterdir():  # the tars, indexes, cards, croissant.json, shardindex.json, SHA256SUMS
+        data = path.read_bytes()
+        assert str(tmp_path).encode() not in data and b"where-the-writer-ran" not in data, path.name

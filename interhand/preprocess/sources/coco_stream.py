@@ -18,6 +18,7 @@ from interhand.preprocess.sources.common import (
     integer,
 )
 from interhand.shard_format.names import MAX_ANNOTATION_ID, sample_key
+from interhand.shard_format.sample import HAND_TYPES
 
 __all__ = ["iter_coco_annotations"]
 
@@ -128,16 +129,23 @@ def _joint_valid_problem(joint_valid: np.ndarray) -> str:
 
 def join_records(data_path: Path, compact_image: Callable[[dict], object], build: Callable, dataset: str,
                  split: str, keep_id: Optional[Callable[[int], bool]] = None,
-                 share: Optional[Callable[[int], bool]] = None) -> Iterator:
+                 share: Optional[Callable[[int], bool]] = None,
+                 place: Optional[Callable[[object], tuple[int, str]]] = None) -> Iterator:
     """One Sample or Rejection per input annotation: `build(annotation_id, image, annotation)` makes the
     sample; ids, duplicates, unknown images and malformed fields become Rejections here.
 
     `share(position)`, position counting what this yields: False → None is yielded there instead of building
     the sample (the parallel ingest, where each process builds only its share; ids are still tracked).
+    `place(image)`: the (capture, camera) of a compact image record, which every rejection of its annotations
+    carries (errors.parquet's columns), as does the annotation's hand_type where it is one.
     """
-    def reject(annotation_id: int, reason: str) -> Rejection:
+    def reject(annotation_id: int, reason: str) -> Rejection:  # of the `image` and `annotation` the loop is at
         key = sample_key(dataset, split, annotation_id) if 0 <= annotation_id <= MAX_ANNOTATION_ID else ""
-        return Rejection(str(data_path), annotation_id, key, reason)
+        known = place is not None and image is not None and not isinstance(image, ImageProblem)
+        capture, camera = place(image) if known else (-1, "")
+        hand_type = annotation.get("hand_type")
+        return Rejection(str(data_path), annotation_id, key, reason, capture, camera,
+                         hand_type if hand_type in HAND_TYPES else "")
 
     seen: set[int] = set()
     position = -1  # of the record being made
@@ -185,6 +193,8 @@ def join_records(data_path: Path, compact_image: Callable[[dict], object], build
             record = reject(annotation_id, str(error))
         except (TypeError, ValueError) as error:
             record = reject(annotation_id, f"malformed annotation ({type(error).__name__}: {error})")
+        if isinstance(record, Rejection):  # the builder's own: with where it was
+            record = reject(record.annotation_id, record.reason)
         if not isinstance(record, Rejection):
             # Stored, and used as loss weights and selection masks: 7 or NaN must not pass as "valid".
             problem = _joint_valid_problem(record.joint_valid_raw) or (

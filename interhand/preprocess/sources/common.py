@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Optional, Union
@@ -14,19 +15,56 @@ import numpy as np
 from interhand.preprocess.json_stream import JsonStream, JsonStructureError, iter_array_items
 from interhand.shard_format.sample import HAND_TYPES, Sample
 
-__all__ = ["Rejection", "RejectSample", "SourceError", "Record", "SourceReading", "ImageProblem", "finite_problem",
+__all__ = ["Rejection", "image_rejection", "error_row", "data_relative", "data_relative_path", "RejectSample",
+           "SourceError", "Record", "SourceReading", "ImageProblem", "finite_problem",
            "MAX_JOINT_MM", "joint_range_problem", "flags_problem", "integer", "text", "relative_file_name",
            "check_root", "load_json", "load_rootnet", "require_file"]
 
 
 @dataclass(frozen=True)
 class Rejection:
-    """One input annotation that does not become a sample, with a reason a person understands."""
+    """One input annotation that does not become a sample, with a reason a person understands, and where it was
+    (errors.parquet's columns, SHARD_FORMAT.md §5)."""
 
     source_file: str
     annotation_id: int  # -1 when the annotation has no readable id
     key: str            # the sample key it would have had ('' when unknown)
     reason: str
+    capture: int = -1   # InterHand2.6M's capture and camera; -1 and '' where unknown (STB, RHD, COCO, not read)
+    camera: str = ""
+    hand_type: str = ""  # the annotation's hand_type where it was read and is one of HAND_TYPES, else ''
+
+
+def image_rejection(sample, reason: str) -> Rejection:
+    """The rejection of a built sample (a Sample or its SampleInfo) whose image cannot be used."""
+    return Rejection(sample.image_path, sample.annotation_id, sample.key, reason, sample.capture, sample.camera,
+                     sample.hand_type)
+
+
+def error_row(rejection: Rejection, stage: str) -> dict:
+    """errors.parquet's row of a rejection at `stage` (`annotation` or `image`), its paths as read (`data_relative`
+    makes them the published ones)."""
+    return {"source_file": rejection.source_file, "annotation_id": rejection.annotation_id, "key": rejection.key,
+            "capture": rejection.capture, "camera": rejection.camera, "hand_type": rejection.hand_type,
+            "stage": stage, "reason": rejection.reason}
+
+
+def data_relative_path(path: str, data: str) -> str:
+    """`path` (as read: below `data`, the dataset folder as given) relative to `data`, as the manifest's
+    `source_file`; a file outside it (an `--aid-list` elsewhere) by its name alone. Published files hold no
+    path of the writer's machine or working directory (SHARD_FORMAT.md §5)."""
+    relative = os.path.relpath(path, data)
+    return os.path.basename(path) if relative == ".." or relative.startswith("../") else relative
+
+
+def data_relative(row: dict, data: str) -> dict:
+    """An error_row with its paths relative to the dataset folder `data`: `source_file`, and in `reason` every path
+    that starts with the folder as given (reasons name the file they are about)."""
+    prefix = os.path.normpath(data).rstrip(os.sep) + os.sep
+    reason = row["reason"]
+    if prefix != "." + os.sep and prefix in reason:  # the folder itself ("images/test" from "DATA/images/test")
+        reason = re.sub(r"(?<![\w.~/-])" + re.escape(prefix), "", reason)
+    return {**row, "source_file": data_relative_path(row["source_file"], data), "reason": reason}
 
 
 Record = Union[Sample, Rejection]

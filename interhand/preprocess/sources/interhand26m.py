@@ -146,6 +146,11 @@ def _compact_image(image: dict) -> tuple:
             frame_idx)
 
 
+def _image_place(image: tuple) -> tuple[int, str]:
+    """(capture, camera) of a `_compact_image` record."""
+    return image[3], image[6]
+
+
 class _Joiner:
     """Joins one annotation with its image, camera, joints, RootNet and MANO records."""
 
@@ -264,7 +269,8 @@ def open_interhand26m(config) -> SourceReading:
         rootnet = load_rootnet(rootnet_path, _rootnet_entry) if rootnet_path is not None else {}
         joiner = _Joiner(root, config.split, data_path, cameras, joints, rootnet, mano)
         keep_id = None if aid_filter is None else (lambda aid: (aid in aid_filter[0]) == aid_filter[1])
-        yield from join_records(data_path, _compact_image, joiner.sample, _DATASET, config.split, keep_id, share)
+        yield from join_records(data_path, _compact_image, joiner.sample, _DATASET, config.split, keep_id, share,
+                                place=_image_place)
 
     return SourceReading(files=files, joint_names=IH26M_JOINT_NAMES, parents=IH26M_PARENTS, records=records,
                          layout=layout, image_root=root / "images" / config.split)
