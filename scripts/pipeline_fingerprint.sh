@@ -1,8 +1,8 @@
 #!/bin/bash
 # The whole chain on a small synthetic dataset with one checkout's code, and the SHA-256 of every file it writes:
 # what a refactor must leave byte-identical (shards, snapshots, metrics.json, per-sample and prediction files, the
-# score, compare and predict outputs). Timing lines (report.txt, logs) and dataset.json's command_line (argv[0] is
-# the checkout's path) differ between any two runs.
+# score, compare and predict outputs). Timing lines (report.txt, logs) differ between any two runs; before #29,
+# dataset.json's command_line did too (argv[0] was the checkout's path).
 #   bash scripts/pipeline_fingerprint.sh OLD_CHECKOUT /tmp/old > old.sha
 #   bash scripts/pipeline_fingerprint.sh .            /tmp/new > new.sha
 #   diff <(awk '{print $1, $2}' old.sha) <(awk '{print $1, $2}' new.sha)

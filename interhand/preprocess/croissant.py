@@ -113,7 +113,12 @@ def spec_table(spec: str, first_header: str) -> dict[str, dict[str, str]]:
         if not line.startswith("|"):
             break
         cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
-        rows[cells[0].strip("`")] = dict(zip(headers, cells))
+        if len(cells) != len(headers):
+            raise ValueError(f"SHARD_FORMAT.md row with {len(cells)} cells, its table has {len(headers)}: {line}")
+        name = cells[0].strip("`")
+        if name in rows:
+            raise ValueError(f"SHARD_FORMAT.md lists {name} twice in the {first_header} table")
+        rows[name] = dict(zip(headers, cells))
     return rows
 
 

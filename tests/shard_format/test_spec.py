@@ -19,6 +19,7 @@ import pytest
 
 from interhand.config import PreprocessConfig
 from interhand.manifests.schema import ARROW_TYPES, ERRORS_SCHEMA, MANIFEST_SCHEMA
+from interhand.preprocess.croissant import spec_table
 from interhand.shard_format.ann_codec import ANN_BYTES, ANN_DTYPE, ANN_LAYOUT, decode_ann
 from interhand.shard_format.names import IMAGE_MEMBERS, RECORDED_FILES
 from interhand.shard_format.records import IMAGE_ENCODINGS, RECORD_FIELDS
@@ -31,21 +32,9 @@ SPEC = (Path(__file__).resolve().parents[2] / "SHARD_FORMAT.md").read_text()
 
 
 def _table(first_header: str) -> dict[str, dict[str, str]]:
-    """The SHARD_FORMAT.md table whose header row starts with `first_header`:
-    name (backticks dropped) -> {header: cell}."""
-    lines = SPEC.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith(f"| {first_header} |"))
-    headers = [cell.strip() for cell in lines[start].strip("|").split("|")]
-    rows = {}
-    for line in lines[start + 2:]:
-        if not line.startswith("|"):
-            break
-        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
-        assert len(cells) == len(headers), f"SHARD_FORMAT.md row with {len(cells)} cells: {line}"
-        name = cells[0].strip("`")
-        assert name not in rows, f"SHARD_FORMAT.md lists {name} twice in the {first_header} table"
-        rows[name] = dict(zip(headers, cells))
-    return rows
+    """The SHARD_FORMAT.md table whose header row starts with `first_header`: name (backticks dropped) ->
+    {header: cell}; the parser Croissant's descriptions use, which refuses ragged rows and repeated names."""
+    return spec_table(SPEC, first_header)
 
 
 ANN_TABLE = _table(".ann field")
