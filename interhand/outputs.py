@@ -172,12 +172,34 @@ def append_text(path: str | os.PathLike, text: str) -> None:
         handle.write(text)
 
 
-def make_folder(path: str | os.PathLike) -> Path:
-    """`mkdir -p path`; a failure is one OutputError line."""
+def make_folder(path: str | os.PathLike, within: str | os.PathLike | None = None) -> Path:
+    """`mkdir -p path`; a failure is one OutputError line. With `within` (the output folder a job was given, which
+    may itself be a link): every folder from below `within` down to `path` that a job makes for itself
+    (`result/<run>`, `.work/shards`, ...) must be a real folder, not a planted link that would carry the job's
+    files elsewhere (one OutputError line naming it)."""
     path = Path(path)
     with output_errors(path):
+        if within is not None:
+            _refuse_linked_folders(Path(within), path)
         path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def _refuse_linked_folders(within: Path, path: Path) -> None:
+    """OutputError for the first existing component of `path` below `within` that is a link or not a folder."""
+    relative = path.relative_to(within)  # ValueError (a programming error) when path is not below within
+    current = within
+    for part in relative.parts:
+        current = current / part
+        try:
+            mode = os.lstat(current).st_mode
+        except FileNotFoundError:
+            return  # made by mkdir below: nothing planted further down
+        if stat.S_ISLNK(mode):
+            raise OutputError(f"{current} is a symbolic link: refused, a job's folders are never followed out of "
+                              f"{within} (remove the link and re-run)")
+        if not stat.S_ISDIR(mode):
+            raise OutputError(f"{current} is not a folder: refused (remove it and re-run)")
 
 
 def save_with(path: str | os.PathLike, save: Callable[[IO], object]) -> Path:

@@ -153,6 +153,34 @@ def test_a_link_planted_at_an_output_name_is_refused_never_followed(command, pla
     assert target.read_text() == "not yours\n" and _tree(tmp_path, synth_ih26m_shards, skip=out) == before
 
 
+# (command, a folder the job makes for itself inside its output folder, planted as a link to a folder outside)
+FOLDER_LINKS = [
+    ("eval", "result/interhand26m_all_val_gt_oracle"),
+    ("eval", "vis"),
+    ("score", "interhand26m_all_val_gt_oracle"),
+    ("train", "model_dump"),
+    ("train", "log"),
+]
+
+
+@pytest.mark.parametrize("command, planted", FOLDER_LINKS, ids=["-".join(row) for row in FOLDER_LINKS])
+def test_a_link_planted_as_one_of_the_jobs_folders_is_refused_never_followed(command, planted, tmp_path,
+                                                                            synth_ih26m_shards, tiny_checkpoint,
+                                                                            eval_predictions):
+    arguments, out = _command(command, tmp_path, synth_ih26m_shards, tiny_checkpoint, eval_predictions)
+    elsewhere = tmp_path / "outside"
+    elsewhere.mkdir()
+    link = out / planted
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(elsewhere, target_is_directory=True)
+    before = _tree(tmp_path, synth_ih26m_shards, skip=out)
+    result = CliRunner().invoke(main, arguments)
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output[-3000:]
+    assert lines[-1].startswith("Error:") and str(link) in lines[-1] and "link" in lines[-1], lines[-1]
+    assert not any(elsewhere.iterdir()) and _tree(tmp_path, synth_ih26m_shards, skip=out) == before
+
+
 def test_a_run_name_that_leads_out_of_the_run_folder_is_refused_before_anything_is_written(tmp_path,
                                                                                          synth_ih26m_shards):
     before = _tree(tmp_path)

@@ -20,7 +20,7 @@ def launch(config: EvalConfig) -> tuple[int, Path]:
     process that was)."""
     split = open_split(config)
     results = result_dir(config)  # resolves the checkpoint: fails here, before starting processes
-    with run_folder_lock(results, "eval", "another --run-name"):  # one evaluation per result folder
+    with run_folder_lock(results, "eval", "another --run-name", within=config.run_dir):  # one eval per result folder
         if config.launch.in_process:
             run(config, split)
             return 0, results

@@ -157,8 +157,8 @@ def _evaluate(config: EvalConfig, context: DistContext, split: SplitFolder) -> d
     images_per_s = len(predictions.keys) / max(time.perf_counter() - start, 1e-9)
     name = run_name(config, checkpoint)
     results, vis_dir = Path(config.run_dir) / "result" / name, Path(config.run_dir) / "vis" / name
-    make_folder(results)
-    make_folder(vis_dir)
+    make_folder(results, within=config.run_dir)
+    make_folder(vis_dir, within=config.run_dir)
     # The metrics are the score of the predictions file as written (float32), so that `interhand score` on
     # it reproduces them exactly.
     predictions_file = _prediction_file(config, predictions, name, checkpoint, results / "predictions.parquet")

@@ -180,7 +180,7 @@ def _score_locked(config: ScoreConfig, target: ScoreTarget, split_folder: SplitF
         for protocol, mask in masks.items():
             selection = selections[protocol]
             folder = Path(config.out_dir) / label / selection.folder
-            make_folder(folder)
+            make_folder(folder, within=config.out_dir)
             metrics, per_sample, scored = score_file(predictions, rows, row_index, mask, dataset,
                                                      _root_source(config, predictions, selection), selection)
             metrics.update(_identity(predictions, dataset, annot_subset, split, selection, shard_dir))

@@ -212,7 +212,7 @@ def run(config: PreprocessConfig) -> RunSummary | None:
     reading = open_source(config)
     out_dir = shard_dir(config)
     work = out_dir / ".work"
-    make_folder(work / "shards")
+    make_folder(work / "shards", within=out_dir)
     with _folder_lock(work, (part_index, part_count)):
         return _run_locked(config, reading, out_dir)
 

@@ -76,7 +76,7 @@ def _train(config: TrainConfig, context: DistContext) -> dict:
     folders = run_folders(config)
     if context.is_main:
         for folder in folders.values():
-            make_folder(folder)
+            make_folder(folder, within=config.run_dir)
     log = RunLog(folders["log"], enabled=context.is_main)
     shard_dir = train_shard_dir(config)
     torch.manual_seed(config.seed)  # the same initial weights on every rank (DDP also broadcasts rank 0's)

@@ -171,6 +171,22 @@ def test_a_link_planted_at_a_name_the_job_writes_never_leads_outside(planted, ou
     assert not [path for path in shard_dir(config).rglob("*") if path.is_symlink() and path != link]
 
 
+@pytest.mark.parametrize("planted", [".work", ".work/shards"])
+def test_a_link_planted_as_the_jobs_work_folder_is_refused_never_followed(planted, tmp_path, real_ih26m_root):
+    from interhand.preprocess.run import WriteFailed
+
+    config = PreprocessConfig(data=str(real_ih26m_root), split="test", shards=str(tmp_path / "out"), progress=False)
+    elsewhere = tmp_path / "outside"
+    elsewhere.mkdir()
+    link = shard_dir(config) / planted
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(elsewhere, target_is_directory=True)
+    with pytest.raises(WriteFailed) as raised:
+        run(config)
+    assert f"{link} is a symbolic link: refused" in str(raised.value) and "\n" not in str(raised.value)
+    assert not any(elsewhere.iterdir())
+
+
 def test_the_cli_reports_a_full_disk_in_one_line(tmp_path, real_ih26m_root, monkeypatch):
     from click.testing import CliRunner
 
