@@ -430,7 +430,8 @@ _SCORE_FLAGS = {"dataset": Flag("--dataset", type=click.Choice(TRAIN_DATASETS)),
                    "comma-separate  [default: all]")
 def score_command(predictions: tuple[Path, ...], protocols: tuple[str, ...], **values) -> None:
     """Score PREDICTIONS (one or more files: Parquet, JSON or NPZ, in a form docs/scoring.md
-    describes) on SHARDS/<dataset>/<annot-subset>/<split> with the same metric code as `interhand eval`.
+    describes, or mmpose's tools/test.py --dump pickle)
+    on SHARDS/<dataset>/<annot-subset>/<split> with the same metric code as `interhand eval`.
 
     Writes OUT_DIR/<name>/<protocol>/{metrics.json, report.txt, per_sample.parquet, figures} for each file and
     protocol, and OUT_DIR/comparison.{txt,csv} and comparison_<protocol>.png side by side; prints the table.

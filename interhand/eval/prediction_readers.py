@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from interhand.eval.mmpose_dump import read_mmpose_dump
 from interhand.eval.predictions import (
     FIELD_SHAPES,
     ID_FIELDS,
@@ -44,8 +45,10 @@ _READ_ERRORS = (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error, N
 
 
 def read_columns(path: Path, max_samples: int) -> tuple[dict, dict, str]:
-    """(columns, metadata, how an error names sample i) of a .parquet, .json or .npz file of ≤ max_samples rows."""
-    readers = {".parquet": _read_parquet, ".json": _read_json, ".npz": _read_npz}
+    """(columns, metadata, how an error names sample i) of a .parquet, .json or .npz file of ≤ max_samples rows, or
+    of mmpose's `--dump` pickle (.pkl, .pickle; read with an allow-list, interhand/eval/mmpose_dump.py)."""
+    readers = {".parquet": _read_parquet, ".json": _read_json, ".npz": _read_npz, ".pkl": read_mmpose_dump,
+               ".pickle": read_mmpose_dump}
     suffix = path.suffix.lower()
     if suffix not in readers:
         raise PredictionFileError(f"{path}: unknown file type {path.suffix!r}; prediction files are "

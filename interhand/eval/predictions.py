@@ -217,8 +217,9 @@ def _shown(value) -> str:
 # --- reading: the checks before any array is inflated live in prediction_readers.py ---
 
 def read_predictions(path: Path, max_samples: int | None = None) -> PredictionFile:
-    """Read and check one prediction file (.parquet, .json or .npz) of at most `max_samples` samples (default
-    MAX_SAMPLES); PredictionFileError names what is wrong, before any array of an oversized file is inflated."""
+    """Read and check one prediction file (.parquet, .json, .npz, or mmpose's --dump .pkl) of at most `max_samples`
+    samples (default MAX_SAMPLES); PredictionFileError names what is wrong, before any array of an oversized file is
+    inflated."""
     from interhand.eval.prediction_readers import read_columns  # it imports this module's names
 
     path = Path(path)
