@@ -90,6 +90,10 @@ demo: $(STAMP)
 	$(IH) eval --shards $(DEMO)/shards --run-dir $(DEMO)/run --split val --root-source rootnet --baseline mean-pose --vis 0
 	$(IH) eval --shards $(DEMO)/shards --run-dir $(DEMO)/run --split val --root-source rootnet --baseline untrained --vis 0
 	$(IH) compare $(DEMO)/run --split val
+	# the trained model under each named protocol (docs/protocols.md), one row each; the dataset lists the H subset
+	# for train and test only, so on val interwild is scored on every frame (interwild:all)
+	$(IH) score $(DEMO)/run/result/interhand26m_all_val_rootnet_snapshot_*/predictions.parquet --shards $(DEMO)/shards \
+		--protocol internet,mmpose,interwild:all --out-dir $(DEMO)/score
 
 bench: bench-synth bench-ingest bench-loader bench-model bench-step bench-learn bench-score bench-ann bench-dali-graph
 
