@@ -1,10 +1,10 @@
 """Benchmark: what storing the `.ann` record as a `.npy` member would cost the DALI webdataset reader.
 
 Hugging Face `datasets` returns a binary member as `numpy.bytes_` under `with_format("numpy")`, which drops
-trailing zero bytes; a `.npy` member (np.save of the same (629,) float32 array: a 128-byte header, then the same
-2516 bytes) would survive that. The same synthetic InterHand2.6M val split is written once by `interhand shards`
-and copied with every `.ann` member replaced by its `.npy` (and a new DALI index); then, on the CPU
-(`device_id=None`, as the CPU twin of the training pipeline), interleaved rounds of:
+trailing zero bytes; a `.npy` member (np.save of the same (ANN_FLOATS,) float32 array: a 128-byte header, then the
+same ANN_BYTES bytes; 631 and 2524 in format version 4) would survive that. The same synthetic InterHand2.6M val
+split is written once by `interhand shards` and copied with every `.ann` member replaced by its `.npy` (and a new
+DALI index); then, on the CPU (`device_id=None`, as the CPU twin of the training pipeline), interleaved rounds of:
   (1) `.ann` read as FLOAT: the record as the training pipeline reads it (the baseline);
   (2) `.npy` through `fn.decoders.numpy` (the member read as UINT8, then parsed);
   (3) `.npy` read as FLOAT, sliced past the 32-float header;
@@ -38,7 +38,7 @@ from interhand.synth.run import run as synth_run
 
 from common import machine_description
 
-NPY_HEADER_FLOATS = 32  # np.save's header for a (629,) float32 array: 128 bytes
+NPY_HEADER_FLOATS = 32  # np.save's header for a (ANN_FLOATS,) float32 array: 128 bytes
 
 
 def npy_bytes(ann: bytes) -> bytes:

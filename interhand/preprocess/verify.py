@@ -9,7 +9,8 @@ card, croissant.json, shardindex.json and SHARD_FORMAT.md equal to the texts dat
 §1.2); every shard's SHA-256 and size as recorded at write time; every manifest member present in its tar at the
 recorded offset with the recorded size and CRC-32; no member the manifest does not list; every `.ann` and `.json`
 record of this format version and with its own key; the manifest's content columns (arrays, hand_type) equal
-to what the shards' `.ann` records give; the DALI index equal to the one the manifest implies.
+to what the shards' `.ann` records give; every `.ann` record's `hand_present` recomputed from its `joint_valid_raw`,
+with an absent hand's values zeros (SHARD_FORMAT.md §4.4); the DALI index equal to the one the manifest implies.
 
 What it cannot see: a folder rewritten consistently by hand (shards, manifest and dataset.json's digests). Record
 dataset.json's SHA-256 (`verify` prints it) to pin a folder.
@@ -40,7 +41,7 @@ from interhand.manifests.read import manifest_by_shard, read_errors, read_manife
 from interhand.manifests.schema import ARRAY_COLUMNS, MANIFEST_SCHEMA, MEMBER_COLUMNS, manifest_arrays
 from interhand.preprocess.publish import folder_files, published_texts, read_checksums
 from interhand.progress import progress
-from interhand.shard_format.ann_codec import ANN_BYTES, ANN_DTYPE, ANN_FLOATS, ANN_LAYOUT, decode_ann
+from interhand.shard_format.ann_codec import ANN_BYTES, ANN_DTYPE, ANN_FLOATS, ANN_LAYOUT, decode_ann, set_hand_presence
 from interhand.shard_format.dali_index import dali_index_text
 from interhand.shard_format.dataset_json import DatasetJson, file_sha256, read_dataset_json
 from interhand.shard_format.names import ANN_MEMBER, CHECKSUMS_FILE, DATASET_FILE, JSON_MEMBER, RECORDED_FILES
@@ -201,6 +202,13 @@ def _check_content(name: str, rows: pa.Table, anns: dict[str, bytes]) -> list[st
         if tuple(vector.tolist()) != HAND_TYPE_VECTORS.get(hand_type):
             problems.append(f"{name}: manifest hand_type {hand_type!r} of {key} differs from its .ann record")
             break
+    # `hand_present` follows `joint_valid_raw`, and an absent hand's values are zeros (SHARD_FORMAT.md §4.4).
+    expected = records.copy()
+    set_hand_presence(expected)
+    differs = np.flatnonzero(((expected != records) & ~(np.isnan(expected) & np.isnan(records))).any(axis=1))
+    if differs.size:
+        problems.append(f"{name}: .ann record of {keys[differs[0]]} breaks the absent-hand rule (hand_present from "
+                        f"joint_valid_raw, an absent hand's joints and depth 0; SHARD_FORMAT.md §4.4)")
     return problems
 
 

@@ -9,10 +9,10 @@ import numpy as np
 
 from interhand.shard_format.sample import Sample
 from interhand.shard_format.version import FORMAT_VERSION, check_format_version
-from interhand.skeleton import HAND_TYPE_VECTORS
+from interhand.skeleton import HAND_TYPE_VECTORS, right_hand_joints
 
-__all__ = ["ANN_DTYPE", "ANN_FIELDS", "ANN_LAYOUT", "ANN_FLOATS", "ANN_BYTES", "encode_ann_records", "decode_ann",
-           "decode_ann_records"]
+__all__ = ["ANN_DTYPE", "ANN_FIELDS", "ANN_LAYOUT", "ANN_FLOATS", "ANN_BYTES", "HAND_ZEROED", "encode_ann_records",
+           "set_hand_presence", "decode_ann", "decode_ann_records"]
 
 # The packed `.ann` record: little-endian float32, fields in this order (SHARD_FORMAT.md §4).
 ANN_DTYPE = np.dtype("<f4")
@@ -42,7 +42,11 @@ ANN_FIELDS: tuple[tuple[str, tuple[int, ...]], ...] = (
     ("mano_pose", (2, 48)),           # axis-angle, world frame, minus the mean pose (as released)
     ("mano_shape", (2, 10)),
     ("mano_trans_m", (2, 3)),
+    ("hand_present", (2,)),           # [right, left] 0/1: the hand has an annotated joint (HAND_ZEROED when 0)
 )
+# What an absent hand (`hand_present` 0) holds as zeros instead of the source's numbers, which mean nothing there
+# (SHARD_FORMAT.md §4.4): its 21 joints of these per-joint fields, and its entry of `abs_depth_gt_mm`.
+HAND_ZEROED = ("joints_img", "joints_cam_mm", "joints_world_mm", "abs_depth_gt_mm")
 
 
 def _layout() -> dict[str, tuple[int, tuple[int, ...]]]:
@@ -88,12 +92,40 @@ def encode_ann_records(samples: list[Sample]) -> np.ndarray:
         for name, size in (("pose", 48), ("shape", 10), ("trans", 3)):
             field_name = "mano_trans_m" if name == "trans" else f"mano_{name}"
             put(field_name, [None if value is None else value[name] for value in params], hand_index * size)
+    set_hand_presence(records)
     return records
+
+
+def _field(records: np.ndarray, name: str) -> np.ndarray:
+    start, end = _ANN_SLICES[name]
+    return records[:, start:end]
+
+
+def set_hand_presence(records: np.ndarray) -> None:
+    """In place, on `.ann` records (n, ANN_FLOATS): `hand_present` [right, left] = 1 where at least one of that
+    hand's 21 `joint_valid_raw` flags is 1 (the release annotated the hand in this frame), else 0 and that hand's
+    HAND_ZEROED values set to 0 (SHARD_FORMAT.md §4.4). Presence follows validity, not `hand_type`: an `interacting`
+    sample whose one hand has no annotated joint has that hand absent. Only joints with `joint_valid_raw` 0 are
+    ever zeroed, so nothing a reader uses under `joint_valid` changes. Applied to records made this way it changes
+    nothing (`interhand verify` checks that)."""
+    right = right_hand_joints(_field(records, "root_joint_index"))  # (n, 42): works for both joint orders
+    annotated = _field(records, "joint_valid_raw") > 0
+    present = np.stack([(annotated & right).any(axis=1), (annotated & ~right).any(axis=1)], axis=1)
+    _field(records, "hand_present")[:] = present
+    absent_joint = np.where(right, ~present[:, :1], ~present[:, 1:])  # (n, 42): the joints of an absent hand
+    for name in HAND_ZEROED:
+        values = _field(records, name)
+        mask = ~present if name == "abs_depth_gt_mm" else np.repeat(absent_joint, values.shape[1] // 42, axis=1)
+        values[mask] = 0.0
 
 
 def decode_ann(data: bytes, where: str = ".ann") -> dict[str, np.ndarray]:
     """One `.ann` record (inverse of a row of `encode_ann_records`): field name -> float32 array of its shape."""
     if len(data) != ANN_BYTES:
+        # Another version's record is another size (version 3: 2516 bytes): say so, with the re-shard hint.
+        found = float(np.frombuffer(data[:ANN_DTYPE.itemsize], ANN_DTYPE)[0]) if len(data) >= ANN_DTYPE.itemsize else 0
+        if math.isfinite(found) and found == int(found) and 1 <= found < FORMAT_VERSION:
+            check_format_version(int(found), where)
         raise ValueError(f"{where}: {len(data)} bytes, a format {FORMAT_VERSION} .ann record has {ANN_BYTES}")
     return {name: value[0] for name, value in decode_ann_records(np.frombuffer(data, ANN_DTYPE)[None], where).items()}
 

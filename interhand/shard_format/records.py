@@ -26,14 +26,16 @@ IMAGE_ENCODINGS = ("baseline", "source")
 
 # The sample's content, as the `.json` record (§4.2) and the manifest's content columns (§5) both hold it, in the
 # manifest's column order: name, element type, shape (() for a scalar). One naming, one unit, never null: an absent
-# RootNet or MANO join is zeros with its `*_valid` flag 0, so every record has every key with one type (readers that
-# infer a schema from the first samples, e.g. Hugging Face `datasets`, need that).
+# RootNet or MANO join is zeros with its `*_valid` flag 0, an absent hand's joints zeros with `<hand>_present` 0, so
+# every record has every key with one type (readers that infer a schema from the first samples, e.g. Hugging Face
+# `datasets`, need that).
 _F32 = "float32"
 RECORD_FIELDS: tuple[tuple[str, str, tuple[int, ...]], ...] = (
     ("dataset", "string", ()), ("subset", "string", ()), ("split", "string", ()), ("annotation_id", "int64", ()),
     ("image_id", "int64", ()), ("file_name", "string", ()), ("width", "int32", ()), ("height", "int32", ()),
     ("capture", "int32", ()), ("subject", "int32", ()), ("seq_name", "string", ()), ("camera", "string", ()),
     ("frame_idx", "int32", ()), ("hand_type", "string", ()), ("hand_type_valid", "int8", ()),
+    ("right_present", "int8", ()), ("left_present", "int8", ()),
     ("num_valid_right", "int16", ()), ("num_valid_left", "int16", ()),
     ("joints_img", _F32, (42, 3)), ("joints_cam_mm", _F32, (42, 3)), ("joints_world_mm", _F32, (42, 3)),
     ("joint_valid", _F32, (42,)), ("joint_valid_raw", _F32, (42,)), ("root_joint_index", "int8", (2,)),
@@ -53,6 +55,7 @@ RECORD_FROM_ANN: dict[str, tuple[str, Optional[int]]] = {
         "bbox_raw", "abs_depth_gt_mm", "focal", "princpt", "campos_mm", "camrot", "rootnet_bbox",
         "rootnet_abs_depth_mm", "rootnet_root_valid")},
     "rootnet_valid": ("rootnet_valid", 0),
+    "right_present": ("hand_present", 0), "left_present": ("hand_present", 1),
     **{f"mano_{hand}_{part}": (f"mano_{source}", index) for index, hand in enumerate(("right", "left"))
        for part, source in (("valid", "valid"), ("pose", "pose"), ("shape", "shape"), ("trans_m", "trans_m"))},
 }

@@ -13,12 +13,15 @@ __all__ = ["FORMAT_VERSION", "FormatVersionError", "check_format_version"]
 # null; absent RootNet/MANO joins are zeros with their `*_valid` flag 0), and the `.ann` pair `hand_type` is
 # `hand_type_onehot`, `image_size` is `image_size_px` (the manifest's `image_size` is the image member's bytes);
 # a finished folder also holds the published files and SHA256SUMS (PUBLISHED_FILES, CHECKSUMS_FILE).
-FORMAT_VERSION = 3
+# 4: a per-hand presence flag (`.ann` `hand_present` appended after the version-3 fields, whose offsets stay; the
+# records' and manifest's `right_present` / `left_present`), and an absent hand's joints and wrist depth are zeros
+# instead of the release's meaningless numbers (ann_codec.set_hand_presence).
+FORMAT_VERSION = 4
 # Older versions differ by the stored image (1: always the source bytes), the manifest's columns, dataset.json's
-# integrity keys (1), the `.json` record's layout (1, 2) and the published files (1, 2): readers refuse them and
-# say how to rewrite them.
+# integrity keys (1), the `.json` record's layout (1, 2), the published files (1, 2) and the per-hand presence flag
+# (1 to 3): readers refuse them and say how to rewrite them.
 _REWRITE_HINT = {version: "; re-run `interhand shards` with the same options into a new --shards folder to rewrite it"
-                 for version in (1, 2)}
+                 for version in (1, 2, 3)}
 
 
 class FormatVersionError(ValueError):

@@ -29,7 +29,7 @@ from interhand.manifests.read import read_errors, read_manifest
 from interhand.manifests.write import write_errors, write_manifest
 from interhand.preprocess.publish import SPEC_FILE, published_texts
 from interhand.preprocess.verify import verify_shard_dir
-from interhand.shard_format.ann_codec import ANN_FLOATS
+from interhand.shard_format.ann_codec import ANN_FLOATS, ANN_LAYOUT
 from interhand.shard_format.dataset_json import file_sha256, load_dataset_json
 from interhand.shard_format.names import PUBLISHED_FILES, RECORDED_FILES
 from interhand.shard_format.version import FORMAT_VERSION
@@ -100,18 +100,35 @@ def _forge_errors(folder: Path) -> None:
     write_errors(errors, folder / "errors.parquet")
 
 
-def _ann_of_another_version(folder: Path) -> None:
-    """The first sample's `.ann` says format version 1, with its CRC in the manifest and all digests resealed."""
-    row = read_manifest(folder).to_pylist()[0]
+def _edit_ann(folder: Path, change, row_index: int = 0) -> None:
+    """`change` (a float32 record, edited in place) applied to one sample's `.ann`, with its CRC in the manifest and
+    all digests resealed."""
+    row = read_manifest(folder).to_pylist()[row_index]
     path = folder / row["shard"]
     data = bytearray(path.read_bytes())
     record = np.frombuffer(bytes(data[row["ann_offset"]:row["ann_offset"] + row["ann_size"]]), "<f4").copy()
     assert record.size == ANN_FLOATS
-    record[0] = 1.0
+    change(record)
     data[row["ann_offset"]:row["ann_offset"] + row["ann_size"]] = record.tobytes()
     path.write_bytes(bytes(data))
     _edit_manifest(folder, "ann_crc32", lambda _: zlib.crc32(record.tobytes()))
     _reseal(folder)
+
+
+def _ann_of_another_version(folder: Path) -> None:
+    """The first sample's `.ann` says format version 1."""
+    _edit_ann(folder, lambda record: record.__setitem__(0, 1.0))
+
+
+def _absent_hand_not_zeroed(folder: Path) -> None:
+    """A right-hand sample's `.ann` gets a left wrist depth of 71.3 mm (what version 3 kept from the release)."""
+    offset, _ = ANN_LAYOUT["joints_cam_mm"]
+    row = read_manifest(folder, columns=["left_present"])["left_present"].to_pylist().index(0)
+    _edit_ann(folder, lambda record: record.__setitem__(offset + 41 * 3 + 2, 71.3), row)
+
+
+def _older_version(folder: Path) -> None:
+    _edit_dataset(folder, lambda dataset: dataset.update(format_version=3))
 
 
 def _flip_byte(path: Path) -> None:
@@ -221,6 +238,10 @@ TAMPER_CASES = [
      "val-000099.tar: not a file of this folder", False),
     (".ann of another format version", _ann_of_another_version,
      f"format_version 1 found, this code reads {FORMAT_VERSION}", False),
+    ("an absent hand's value in the .ann, digests resealed", _absent_hand_not_zeroed,
+     "breaks the absent-hand rule (hand_present from joint_valid_raw", False),
+    ("a version-3 folder", _older_version,
+     f"format_version 3 found, this code reads {FORMAT_VERSION}; re-run `interhand shards`", True),
     ("absurd per-shard count", _set_shard("samples", 10**12), "`shards` lists tars: 2, samples: 1000000000008", True),
     ("absolute shard name", _set_shard("name", "/etc/hostname"), "is not a plain file name", True),
     ("shard name with ..", _set_shard("name", "../val-000000.tar"), "is not a plain file name", True),
@@ -388,8 +409,9 @@ _EVAL_REFUSALS = [
      "`shards` lists tars: 1, samples: 40"),
     ("dataset.json lists 1 of its 2 shards, counts cut to match", _drop_last_shard_and_its_counts,
      "manifest.parquet: 48 rows, but dataset.json's counts samples = 40"),
+    ("a version-3 folder", _older_version, "format_version 3 found, this code reads 4; re-run `interhand shards`"),
 ]
-_EVAL_REFUSAL_IDS = ["swapped index entries", "fewer shards than counts", "fewer shards, counts cut"]
+_EVAL_REFUSAL_IDS = ["swapped index entries", "fewer shards than counts", "fewer shards, counts cut", "version 3"]
 
 
 @pytest.mark.parametrize("case, edit, said", _EVAL_REFUSALS, ids=_EVAL_REFUSAL_IDS)

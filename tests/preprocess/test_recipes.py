@@ -13,6 +13,8 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from interhand.shard_format.ann_codec import ANN_BYTES
+
 ROOT = Path(__file__).resolve().parents[2]
 # Where each document keeps its recipes: the section that follows this heading.
 DOCUMENTS = {"SHARD_FORMAT.md": "## 7. Recipes"}
@@ -186,8 +188,8 @@ def test_hugging_face_map_style_recipe_loads_every_sample_typed(shards, request,
     tar_anns = dict(zip(rows, _tar_members(shard_dir, list(rows.values()), "ann")))
     for index, key in enumerate(samples["__key__"]):
         raw = bytes(as_numpy[index]["ann"])
-        shortened += len(raw) < 2516
-        assert raw.ljust(2516, b"\0") == tar_anns[key]
+        shortened += len(raw) < ANN_BYTES
+        assert raw.ljust(ANN_BYTES, b"\0") == tar_anns[key]
     assert shortened, "no record lost trailing zeros: the padding the recipe documents was never exercised"
 
 

@@ -14,7 +14,7 @@ from PIL import Image
 
 from interhand.preprocess.images import check_image
 from interhand.preprocess.tar_writer import TarWriter, ustar_header
-from interhand.shard_format.ann_codec import ANN_LAYOUT, encode_ann_records
+from interhand.shard_format.ann_codec import ANN_BYTES, ANN_LAYOUT, encode_ann_records
 from interhand.shard_format.dali_index import dali_index_text
 from interhand.shard_format.records import encode_json_records, encode_sample
 from interhand.shard_format.sample import Sample
@@ -32,7 +32,7 @@ def _sample(path: Path, width: int, height: int) -> Sample:
 
 
 def test_headers_equal_what_tarfile_writes_for_our_fixed_fields():
-    for name, size in (("ih26m-train-001000018.ann", 2516), ("a.jpg", 0), ("x" * 100, 123456789)):
+    for name, size in (("ih26m-train-001000018.ann", ANN_BYTES), ("a.jpg", 0), ("x" * 100, 123456789)):
         info = tarfile.TarInfo(name)
         info.size, info.mtime, info.mode, info.uid, info.gid, info.uname, info.gname = size, 0, 0o444, 0, 0, "", ""
         assert ustar_header(name, size) == info.tobuf(tarfile.USTAR_FORMAT, "utf-8", "strict")
@@ -66,16 +66,30 @@ def test_image_checks_name_the_problem_and_the_file(real_ih26m_root, tmp_path):
     assert "truncated or invalid PNG" in check_image(png.read_bytes()[:-20], _sample(png, 32, 24), False)
 
 
+def _hands(sample: Sample) -> tuple[list[bool], dict[str, np.ndarray]]:
+    """SHARD_FORMAT.md §4.4, the IH26M joint order: [right, left] present when one of its 21 joint_valid_raw flags is 1;
+    the joints and wrist depth with an absent hand's zeroed."""
+    present = [bool(np.any(sample.joint_valid_raw[:21])), bool(np.any(sample.joint_valid_raw[21:]))]
+    values = {name: np.array(getattr(sample, name), np.float32)
+              for name in ("joints_img", "joints_cam_mm", "joints_world_mm", "abs_depth_gt_mm")}
+    for hand, block in ((0, slice(0, 21)), (1, slice(21, 42))):
+        if not present[hand]:
+            values["abs_depth_gt_mm"][hand] = 0
+            for name in ("joints_img", "joints_cam_mm", "joints_world_mm"):
+                values[name][block] = 0
+    return present, values
+
+
 def _reference_ann(sample: Sample) -> bytes:
     """The `.ann` record as SHARD_FORMAT.md §4.1 lays it out, packed field by field (the one-sample way)."""
+    present, zeroed = _hands(sample)
     mano = {f"{hand}_{part}": sample.mano[hand][part] if hand in sample.mano else np.zeros(size)
             for hand in ("right", "left") for part, size in (("pose", 48), ("shape", 10), ("trans", 3))}
     values = {
-        "format_version": FORMAT_VERSION, "joints_img": sample.joints_img, "joints_cam_mm": sample.joints_cam_mm,
-        "joints_world_mm": sample.joints_world_mm, "joint_valid": sample.joint_valid,
+        "format_version": FORMAT_VERSION, **zeroed, "joint_valid": sample.joint_valid,
         "joint_valid_raw": sample.joint_valid_raw, "hand_type_onehot": HAND_TYPE_VECTORS[sample.hand_type],
         "hand_type_valid": sample.hand_type_valid, "root_joint_index": sample.root_joint_index, "bbox": sample.bbox,
-        "bbox_raw": sample.bbox_raw, "abs_depth_gt_mm": sample.abs_depth_gt_mm,
+        "bbox_raw": sample.bbox_raw,
         "rootnet_valid": float(sample.rootnet_abs_depth_mm is not None),
         "rootnet_bbox": np.zeros(4) if sample.rootnet_bbox is None else sample.rootnet_bbox,
         "rootnet_abs_depth_mm": np.zeros(2) if sample.rootnet_abs_depth_mm is None else sample.rootnet_abs_depth_mm,
@@ -84,7 +98,7 @@ def _reference_ann(sample: Sample) -> bytes:
         "campos_mm": sample.campos_mm, "camrot": sample.camrot,
         "mano_valid": [float("right" in sample.mano), float("left" in sample.mano)],
         "mano_pose": [mano["right_pose"], mano["left_pose"]], "mano_shape": [mano["right_shape"], mano["left_shape"]],
-        "mano_trans_m": [mano["right_trans"], mano["left_trans"]]}
+        "mano_trans_m": [mano["right_trans"], mano["left_trans"]], "hand_present": np.asarray(present, float)}
     flat = np.concatenate([np.ravel(np.asarray(values[name], np.float32)) for name in ANN_LAYOUT])
     return flat.astype("<f4").tobytes()
 
@@ -96,9 +110,11 @@ def _reference_json(sample: Sample, subset: str = "all") -> bytes:
         array = np.zeros(size) if array is None else array
         return np.asarray(array, np.float32).astype(np.float64).round(4).tolist()
 
+    present, zeroed = _hands(sample)
     record = {name: rounded(getattr(sample, name)) for name in (
-        "joints_world_mm", "joints_cam_mm", "joints_img", "joint_valid", "joint_valid_raw", "bbox", "bbox_raw", "focal",
-        "princpt", "campos_mm", "camrot", "abs_depth_gt_mm")}
+        "joint_valid", "joint_valid_raw", "bbox", "bbox_raw", "focal", "princpt", "campos_mm", "camrot")}
+    record.update({name: rounded(values) for name, values in zeroed.items()})
+    record.update(right_present=int(present[0]), left_present=int(present[1]))
     record.update({name: getattr(sample, name) for name in (
         "dataset", "split", "annotation_id", "image_id", "file_name", "width", "height", "capture", "subject",
         "seq_name", "camera", "frame_idx", "hand_type", "hand_type_valid")})
@@ -138,6 +154,11 @@ def _awkward_samples(count: int) -> list[Sample]:
         for name in ("joints_img", "joints_cam_mm", "joints_world_mm"):
             setattr(sample, name, values(42, 3))
         sample.joint_valid = (rng.random(42) > 0.3).astype(np.float32)
+        sample.joint_valid_raw = sample.joint_valid.copy()
+        if index % 6 == 0:  # one hand absent (SHARD_FORMAT.md §4.4): zeros where the numbers above were
+            sample.joint_valid_raw[21:] = 0
+        elif index % 6 == 3:
+            sample.joint_valid_raw[:21] = 0
         sample.bbox, sample.bbox_raw, sample.focal, sample.camrot = values(4), values(4), values(2), values(3, 3)
         if index % 5:
             sample.rootnet_abs_depth_mm = values(2)

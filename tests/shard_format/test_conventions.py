@@ -53,6 +53,11 @@ class Folder:
         wrist = np.asarray(self.column["root_joint_index"])[:, 0 if hand == "right" else 1]
         return np.arange(42)[None, :] // 21 == wrist[:, None] // 21
 
+    def present_joints(self) -> np.ndarray:
+        """(rows, 42) bool: the joints of the hands whose `<hand>_present` flag is 1."""
+        return np.where(self.block("right"), self.array("right_present")[:, None] > 0,
+                        self.array("left_present")[:, None] > 0)
+
 
 @pytest.fixture(scope="module", params=sorted(FOLDERS))
 def folder(request) -> Folder:
@@ -76,9 +81,11 @@ def test_joints_img_is_the_projection_of_joints_cam(folder):
     assert error[valid].max() <= 1e-3, f"{folder.path}: a valid joint {error[valid].max()} px off the projection"
     if folder.dataset in SINGLE_HAND:
         return
-    # InterHand2.6M: the projection holds on every joint, invalid ones included (meaningless but consistent).
+    # InterHand2.6M: the projection holds on every joint of a present hand, invalid ones included.
+    present = folder.present_joints()
     bound = np.maximum(1e-3, 1e-6 * np.abs(joints_img[..., :2]))
-    assert (error <= bound).all(), f"{folder.path}: an invalid joint off the projection by {error.max()} px"
+    assert (error <= bound)[present].all(), f"{folder.path}: an invalid joint off the projection by {error.max()} px"
+    assert not joints_img[~present].any()  # an absent hand: zeros, no projection
 
 
 def test_joints_cam_is_the_world_joints_in_the_camera_frame(folder):
@@ -88,7 +95,9 @@ def test_joints_cam_is_the_world_joints_in_the_camera_frame(folder):
                                atol=1e-5)
     np.testing.assert_allclose(np.linalg.det(camrot), 1.0, atol=1e-5)  # a rotation, not a mirror
     expected = np.einsum("rij,rnj->rni", camrot, world - campos[:, None, :])
-    assert (np.abs(expected - cam) <= np.maximum(1e-3, 1e-6 * np.abs(cam))).all()
+    present = folder.present_joints()
+    assert (np.abs(expected - cam) <= np.maximum(1e-3, 1e-6 * np.abs(cam)))[present].all()
+    assert not world[~present].any() and not cam[~present].any()  # an absent hand: zeros in both frames
     if folder.dataset in SINGLE_HAND:
         np.testing.assert_array_equal(camrot, np.broadcast_to(np.eye(3), camrot.shape))
         np.testing.assert_array_equal(campos, 0.0)
@@ -101,10 +110,10 @@ def test_abs_depth_is_the_wrists_camera_depth(folder):
     roots = np.asarray(folder.column["root_joint_index"])
     wrist_depth = np.take_along_axis(folder.array("joints_cam_mm")[..., 2], roots, axis=1)
     depth = folder.array("abs_depth_gt_mm")
-    if folder.dataset in SINGLE_HAND:
-        present = np.stack([np.isin(folder.column["hand_type"], (hand,)) for hand in ("right", "left")], 1)
-        wrist_depth = np.where(present, wrist_depth, 0.0)
-    np.testing.assert_array_equal(depth, wrist_depth)
+    present = np.stack([folder.array("right_present"), folder.array("left_present")], 1) > 0
+    assert present.any()
+    np.testing.assert_array_equal(depth, wrist_depth)  # an absent hand's wrist is 0, and so is its depth
+    assert not depth[~present].any()
 
 
 def _hand_names(prefix: str, wrist_first: bool) -> list[str]:
@@ -130,19 +139,31 @@ def test_finger_order_is_tip_first_and_the_hands_as_documented(folder):
             assert parents[index[f"{prefix}_{finger}1"]] == index[f"{prefix}_wrist"]
 
 
-def test_an_absent_hand_has_no_valid_joint(folder):
+def test_an_absent_hand_is_flagged_and_zeros(folder):
+    """§4.4: `<hand>_present` is 1 exactly when one of the hand's joint_valid_raw flags is 1; an absent hand's joints
+    (image, camera, world) and wrist depth are zeros; the other hand of a right/left sample is absent."""
     hand_type = np.asarray(folder.column["hand_type"])
     valid, valid_raw = folder.array("joint_valid"), folder.array("joint_valid_raw")
+    zeroed = ("joints_img", "joints_cam_mm", "joints_world_mm")
+    for index, hand in enumerate(("right", "left")):
+        flag = np.asarray(folder.column[f"{hand}_present"])
+        assert set(flag.tolist()) <= {0, 1}
+        np.testing.assert_array_equal(flag, (valid_raw * folder.block(hand)).any(1))
+        absent = folder.block(hand) & (flag[:, None] == 0)
+        for name in zeroed:
+            assert not folder.array(name)[absent].any(), f"{folder.path}: {name} of an absent {hand} hand"
+        assert not folder.array("abs_depth_gt_mm")[flag == 0, index].any()
+        assert (np.asarray(folder.column[f"num_valid_{hand}"])[flag == 0] == 0).all()
+        kept = (folder.array("joints_cam_mm") * folder.block(hand)[..., None]).any(axis=(1, 2))
+        assert kept[flag == 1].all(), f"{folder.path}: a present {hand} hand holds zeros"
     checked = 0
     for present, absent in (("right", "left"), ("left", "right")):
         rows = hand_type == present
         block = folder.block(absent)[rows]
         assert not valid[rows][block].any() and not valid_raw[rows][block].any(), \
             f"{folder.path}: a {present} sample with a valid {absent} joint"
-        assert not np.asarray(folder.column[f"num_valid_{absent}"])[rows].any()
-        if folder.dataset in SINGLE_HAND:  # all zeros there; InterHand2.6M keeps the release's numbers
-            for name in ("joints_img", "joints_cam_mm", "joints_world_mm"):
-                assert not folder.array(name)[rows][block].any()
+        assert not np.asarray(folder.column[f"{absent}_present"])[rows].any()
+        assert np.asarray(folder.column[f"{present}_present"])[rows].any()
         checked += int(rows.sum())
     assert checked, f"{folder.path} has no single-hand sample"
 
@@ -253,7 +274,8 @@ def test_the_loaders_flip_keeps_pixel_centres_at_integers(real_test_shards):
 def test_the_spec_states_the_conventions_tested_here():
     section = " ".join(SPEC.split("### 4.4 Conventions")[1].split("\n## ")[0].split())
     for claim in ("u = fx·X/Z + cx", "centre is (0.0, 0.0)", "W − 1 − u", "`camrot` is the identity",
-                  "**tip first**", "annotation validity, not visibility", "must not be used", "×= 1.25", "×1.2 about",
-                  "`flat_hand_mean=False`", "covers **both hands**", "not mirrored"):
+                  "**tip first**", "annotation validity, not visibility", "Presence follows validity, not `hand_type`",
+                  "writer stores **zeros**", "×= 1.25", "×1.2 about", "`flat_hand_mean=False`", "covers **both hands**",
+                  "not mirrored"):
         assert claim in section, f"SHARD_FORMAT.md §4.4 lacks {claim!r}"
     assert len(re.findall(r"\*\(tested", section)) >= 15

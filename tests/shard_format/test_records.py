@@ -70,6 +70,46 @@ def test_png_sources_stay_png_and_absent_joins_are_zero_with_invalid_flags():
     assert ann["rootnet_valid"][0] == 0 and not ann["mano_valid"].any() and not ann["rootnet_bbox"].any()
 
 
+def test_an_absent_hand_is_flagged_0_and_stored_as_zeros_whatever_hand_type_says():
+    """Presence follows joint_valid_raw (SHARD_FORMAT.md §4.4): an interacting sample whose left hand has no annotated
+    joint has that hand absent, its joints (image, camera, world) and depth zeros in the `.ann` and the `.json`; a hand
+    whose wrist alone is annotated-invalid is present and keeps its numbers; a valid joint is never zeroed."""
+    raw = np.ones(42, np.float32)
+    raw[21:] = 0          # the left hand: nothing annotated
+    raw[20] = 0           # the right wrist unannotated, its fingers annotated
+    valid = raw.copy()
+    valid[:21] = 0        # root-masked
+    sample = _sample(joint_valid_raw=raw, joint_valid=valid)
+    members = encode_sample(sample, b"")
+    ann, record = decode_ann(members["ann"]), json.loads(members["json"])
+    np.testing.assert_array_equal(ann["hand_present"], [1, 0])
+    assert (record["right_present"], record["left_present"], record["hand_type"]) == (1, 0, "interacting")
+    for name in ("joints_img", "joints_cam_mm", "joints_world_mm"):
+        np.testing.assert_array_equal(ann[name][:21], getattr(sample, name)[:21])  # present: kept, invalid or not
+        assert not ann[name][21:].any() and not np.asarray(record[name])[21:].any()
+    np.testing.assert_array_equal(ann["abs_depth_gt_mm"], [900, 0])
+    assert record["abs_depth_gt_mm"] == [900.0, 0.0] and record["num_valid_right"] == 0
+    none = encode_sample(_sample(joint_valid_raw=np.zeros(42, np.float32), joint_valid=np.zeros(42, np.float32)), b"")
+    ann = decode_ann(none["ann"])
+    assert not ann["hand_present"].any() and not ann["joints_cam_mm"].any() and not ann["abs_depth_gt_mm"].any()
+    stb_order = encode_sample(_sample(dataset="stb", root_joint_index=(21, 0), hand_type="left",
+                                      joint_valid_raw=np.r_[np.ones(21), np.zeros(21)].astype(np.float32)), b"")
+    ann = decode_ann(stb_order["ann"])  # STB/RHD: the left hand is 0..20
+    np.testing.assert_array_equal(ann["hand_present"], [0, 1])
+    assert ann["joints_img"][:21].any() and not ann["joints_img"][21:].any()
+
+
+def test_a_record_of_an_older_version_is_refused_with_how_to_rewrite_it():
+    members = encode_sample(_sample(), b"")
+    version_3 = np.frombuffer(members["ann"], "<f4")[:629].copy()  # version 3: 629 floats, 2516 bytes
+    version_3[0] = 3.0
+    with pytest.raises(FormatVersionError,
+                       match="format_version 3 found, this code reads 4; re-run `interhand shards`"):
+        decode_ann(version_3.tobytes(), "x.ann")
+    with pytest.raises(ValueError, match="x.ann: 2516 bytes, a format 4 .ann record has 2524"):
+        decode_ann(np.r_[np.float32(4.0), version_3[1:]].astype("<f4").tobytes(), "x.ann")
+
+
 def test_readers_reject_another_format_version_naming_found_and_expected():
     members = encode_sample(_sample(), b"")
     record = np.frombuffer(members["ann"], "<f4").copy()
