@@ -219,7 +219,8 @@ def _ground_truth(rows: dict, root_source: str | None) -> GroundTruth:
 
 
 _TRUTH_COLUMNS = ["key", "annotation_id", "joints_cam_mm", "joint_valid", "hand_type", "hand_type_valid", "focal",
-                  "princpt", "abs_depth_gt_mm", "rootnet_abs_depth_mm", "root_joint_index", "width", "height"]
+                  "princpt", "abs_depth_gt_mm", "rootnet_abs_depth_mm", "root_joint_index"]
+_IMAGE_SIZE_COLUMNS = ["width", "height"]  # a protocol's hand boxes (protocol_truth) are clipped to the image
 
 
 @dataclass
@@ -264,7 +265,8 @@ def score_file(predictions: PredictionFile, rows: dict | SplitRows, row_index: n
         if per_sample_path is not None:
             handle = stack.enter_context(atomic_file(per_sample_path))
             writer = stack.enter_context(pq.ParquetWriter(handle, PER_SAMPLE_SCHEMA))
-        for start, chunk in row_chunks(rows, _TRUTH_COLUMNS, chunk_rows):
+        columns = _TRUTH_COLUMNS + (_IMAGE_SIZE_COLUMNS if protocol is not None else [])
+        for start, chunk in row_chunks(rows, columns, chunk_rows):
             local = np.flatnonzero(scored_rows[start:start + len(chunk["key"])])
             if not len(local):
                 continue
