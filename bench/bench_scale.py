@@ -237,7 +237,7 @@ def _job_code(job: str, arguments: list[str]) -> None:
             tars = np.searchsorted(reader.starts, indices, side="right") - 1
             for index, tar in zip(indices.tolist(), tars.tolist()):
                 entries, _ = reader._tar(tar)
-                walked += bool(entries[index - int(reader.starts[tar])][0])
+                walked += bool(entries.sample(index - int(reader.starts[tar]))[0])
         assert walked == shards.total, (walked, shards.total)
     elif job == "dali-start":
         from interhand.config import LoaderConfig

@@ -124,11 +124,13 @@ def overlay_sheet(images: list[np.ndarray], gt_px: np.ndarray, pred_px: np.ndarr
     return save_sheet(titled_sheet(tiles, columns, title.splitlines(), legend), path)
 
 
-def write_figures(metrics: dict, per_sample: dict, rows: dict, shard_dir: Path, vis_dir: Path, title: str,
+def write_figures(metrics: dict, per_sample: dict, overlay_rows, shard_dir: Path, vis_dir: Path, title: str,
                   overlays: int, dataset: str) -> None:
     """Eval's figures of one scored set (per-joint error, error by hand type, and `overlays` worst and as many
     random samples drawn on their frames, read from the shards); also what `interhand score` draws for each file
-    and protocol. `metrics`, `per_sample` and `rows` are `interhand.eval.score_file.score_file`'s."""
+    and protocol. `metrics`, `per_sample` (its small table: a mean error and a hand type per sample) and
+    `overlay_rows` (positions → those samples' manifest rows and predicted u, v px) are
+    `interhand.eval.score_file.score_file`'s."""
     # Imported here: the CLI imports this module through eval/score_job.py and stays free of OpenCV until a job runs.
     from interhand.loaders.decode import decode_image
 
@@ -141,24 +143,24 @@ def write_figures(metrics: dict, per_sample: dict, rows: dict, shard_dir: Path, 
     if not overlays:
         return
     errors = np.nan_to_num(per_sample["mean_error_mm"], nan=-1.0)
-    worst = list(np.argsort(-errors, kind="stable")[:overlays])
+    worst = np.argsort(-errors, kind="stable")[:overlays]
     chosen = np.random.default_rng(0).choice(len(errors), size=min(overlays, len(errors)), replace=False)
-    for label, indices in (("worst", worst), ("random", sorted(chosen.tolist()))):
+    for label, indices in (("worst", worst), ("random", np.sort(chosen))):
+        rows, pred_px = overlay_rows(indices)
         images = []
-        for index in indices:
+        for index in range(len(indices)):
             with open(shard_dir / rows["shard"][index], "rb") as shard:
                 shard.seek(rows["image_offset"][index])
                 images.append(decode_image(shard.read(rows["image_size"][index]), rows["key"][index]))
-        overlay_sheet(images, np.array([rows["joints_img"][i] for i in indices])[..., :2],
-                      per_sample["joints_img_px"][indices], np.array([rows["joint_valid"][i] for i in indices]),
-                      [_caption(rows, per_sample, i) for i in indices], dataset == "interhand26m",
+        overlay_sheet(images, rows["joints_img"][..., :2], pred_px, rows["joint_valid"],
+                      [_caption(rows, i, per_sample["mean_error_mm"][position])
+                       for i, position in enumerate(indices)], dataset == "interhand26m",
                       vis_dir / f"{label}.png", title=f"{title}; {label} {len(indices)} of {len(errors)} samples")
 
 
-def _caption(rows: dict, per_sample: dict, index: int) -> list[str]:
+def _caption(rows: dict, index: int, error: float) -> list[str]:
     """Tile caption: the sample's key, where it was taken, its hand type and mean error (none when masked)."""
-    error = per_sample["mean_error_mm"][index]
     where = f"Capture{rows['capture'][index]} cam{rows['camera'][index]} frame {rows['frame_idx'][index]}" \
         if rows["camera"][index] else f"frame {rows['frame_idx'][index]}"
-    return [rows["key"][index], where, f"{per_sample['hand_type'][index]}"
+    return [rows["key"][index], where, f"{rows['hand_type'][index]}"
             + (f", mean error {error:.1f} mm" if np.isfinite(error) else "")]

@@ -17,8 +17,7 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 
 from interhand.config import PROTOCOL_NAMES, SCORE_SUBSETS
-from interhand.eval.evaluators import DecodedPredictions, GroundTruth
-from interhand.eval.metrics import joint_errors, mrrpe_errors, per_joint_mpjpe, root_align, to_camera
+from interhand.eval.evaluators import HAND_TYPES, EvaluationTotals, GroundTruth
 from interhand.skeleton import LEFT, RIGHT
 
 __all__ = ["Protocol", "ProtocolSelection", "PROTOCOL_DEFINITIONS", "parse_selection", "protocol_truth",
@@ -182,53 +181,47 @@ def sample_weighted_mpjpe(errors: np.ndarray, valid: np.ndarray, samples: np.nda
     return float(errors[mask].mean()) if mask.any() else float("nan")
 
 
-def _errors(p: DecodedPredictions, t: GroundTruth) -> np.ndarray:
-    pred_cam = to_camera(p.joints_img_rel, t.abs_depth_mm, t.root_joint_index, t.focal, t.princpt)
-    return joint_errors(root_align(pred_cam, t.root_joint_index), root_align(t.joints_cam_mm, t.root_joint_index))
-
-
-def _mpjpe(rule: str, errors: np.ndarray, t: GroundTruth) -> dict[str, float]:
-    single = np.isin(t.hand_type, ("right", "left"))
-    groups = {"single": single, "interacting": ~single, "all": np.ones(len(single), bool)}
-    if rule == "per_keypoint":
-        return {group: sample_weighted_mpjpe(errors, t.joint_valid, samples) for group, samples in groups.items()}
+def _mpjpe(rule: str, totals: EvaluationTotals) -> dict[str, float]:
+    """The groups' figures from the evaluator's running sums (#31: no whole-split array)."""
+    if rule == "per_keypoint":  # keypoint_epe: the sum over every valid keypoint of the group / their count
+        return {group: (totals.keypoint_sums[group] / int(np.sum(totals.joint_counts[group]))
+                        if np.sum(totals.joint_counts[group]) else float("nan")) for group in totals.keypoint_sums}
     # per_joint_groups (InterWild): np.mean over per-joint means, NaN if a joint has no frame; all: the 84 of both
-    means = {group: per_joint_mpjpe(errors, t.joint_valid, groups[group])[0] for group in ("single", "interacting")}
+    means = {group: totals.joint_means(group)[0] for group in ("single", "interacting")}
     return {"single": float(np.mean(means["single"])), "interacting": float(np.mean(means["interacting"])),
             "all": float(np.mean(np.concatenate([means["single"], means["interacting"]])))}
 
 
-def _handedness(rule: str, p: DecodedPredictions, t: GroundTruth) -> np.ndarray:
+def _handedness(rule: str, totals: EvaluationTotals, hand_type: np.ndarray) -> np.ndarray:
     """(N,) 1.0 / 0.0 per frame, NaN where not scored (mmpose's label rule)."""
-    if rule == "none" or p.hand_type_prob is None:
-        return np.full(len(p.keys), np.nan)
-    labels = np.asarray(p.hand_type_prob) > 0.5
-    truth = np.stack([np.isin(t.hand_type, ("right", "interacting")), np.isin(t.hand_type, ("left", "interacting"))], 1)
+    if rule == "none" or not totals.has_hand_type_prob:
+        return np.full(len(hand_type), np.nan)
+    labels = totals.column("hand_type_prob") > 0.5
+    truth = np.stack([np.isin(hand_type, ("right", "interacting")), np.isin(hand_type, ("left", "interacting"))], 1)
     return (labels == truth).all(axis=1).astype(np.float64)
 
 
-def protocol_metrics(selection: ProtocolSelection, metrics: dict, p: DecodedPredictions, t: GroundTruth) -> dict:
-    """The evaluator's metrics with the figures the protocol defines differently recomputed: MPJPE's averaging,
-    MRRPE's frames, handedness' rule. `t` is the ground truth as `protocol_truth` gave it to the evaluator."""
+def protocol_metrics(selection: ProtocolSelection, metrics: dict, totals: EvaluationTotals) -> dict:
+    """The evaluator's metrics with the figures the protocol defines differently recomputed from what it accumulated
+    (`totals`, over the ground truth as `protocol_truth` gave it): MPJPE's averaging, MRRPE's frames, handedness'
+    rule."""
     protocol = selection.protocol
     metrics = {**metrics, "counts": dict(metrics["counts"]), "not_scored": dict(metrics.get("not_scored", {}))}
     if protocol.mean_rule != "per_joint":
-        figures = _mpjpe(protocol.mean_rule, _errors(p, t), t)
+        figures = _mpjpe(protocol.mean_rule, totals)
         metrics["mpjpe"] = {group: (round(value, 4) if np.isfinite(value) else None)
                             for group, value in figures.items()}
-    if protocol.mrrpe_frames == "both_wrists" and p.rel_root_depth_mm is not None:
-        everywhere = np.full(len(t.hand_type), "interacting", dtype=object)  # the wrists alone decide
-        mrrpe = mrrpe_errors(p.joints_img_rel, p.rel_root_depth_mm, t.abs_depth_mm[:, 0], t.focal, t.princpt,
-                             t.joints_cam_mm, t.joint_valid, everywhere, t.root_joint_index)
+    if protocol.mrrpe_frames == "both_wrists" and totals.has_rel_root:
+        mrrpe = totals.column("mrrpe_both_wrists")  # the wrists alone decide
         counted = np.isfinite(mrrpe)
         metrics["mrrpe"] = round(float(mrrpe[counted].mean()), 4) if counted.any() else None
         metrics["counts"]["mrrpe_samples"] = int(counted.sum())
     if protocol.handedness_rule != "strict":
-        correct = _handedness(protocol.handedness_rule, p, t)
-        scored = (np.asarray(t.hand_type_valid) > 0) & np.isfinite(correct)
+        hand_type = np.array(HAND_TYPES)[totals.column("hand_type")]
+        correct = _handedness(protocol.handedness_rule, totals, hand_type)
+        scored = totals.column("hand_type_valid") & np.isfinite(correct)
         metrics["handedness_accuracy"] = round(float(correct[scored].mean()), 4) if scored.any() else None
         metrics["counts"]["handedness_samples"] = int(scored.sum())
         if protocol.handedness_rule == "none":
             metrics["not_scored"]["handedness_accuracy"] = f"not part of the {protocol.name} protocol"
     return metrics
-

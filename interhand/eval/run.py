@@ -25,7 +25,7 @@ from interhand.eval.metrics import decode_joints, decode_rel_root
 from interhand.eval.plots import figure_title, write_figures
 from interhand.eval.predictions import PredictionFile, write_predictions
 from interhand.eval.report import format_report
-from interhand.eval.score_file import match_rows, protocol_mask, read_rows, score_file, write_per_sample
+from interhand.eval.score_file import SplitRows, match_rows, open_rows, protocol_mask, row_chunks, score_file
 from interhand.eval.split_folder import open_split
 from interhand.geometry.heatmap import ORIGINAL_GEOMETRY, heatmap_geometry
 from interhand.loaders.batch import images_to_float
@@ -141,7 +141,7 @@ def _evaluate(config: EvalConfig, context: DistContext, split: SplitFolder) -> d
     if config.baseline == "mean-pose":
         if not context.is_main:
             return None
-        every_row = read_rows(shard_dir)
+        every_row = open_rows(shard_dir)
         predictions = _mean_pose_predictions(config, every_row)
     else:
         loader = build_loader(split, config.loader, context.rank, context.world_size, with_keys=True,
@@ -153,7 +153,7 @@ def _evaluate(config: EvalConfig, context: DistContext, split: SplitFolder) -> d
                                            context.world_size), context)
         if not context.is_main:
             return None
-        every_row = read_rows(shard_dir)
+        every_row = open_rows(shard_dir)
     images_per_s = len(predictions.keys) / max(time.perf_counter() - start, 1e-9)
     name = run_name(config, checkpoint)
     results, vis_dir = Path(config.run_dir) / "result" / name, Path(config.run_dir) / "vis" / name
@@ -163,17 +163,17 @@ def _evaluate(config: EvalConfig, context: DistContext, split: SplitFolder) -> d
     # it reproduces them exactly.
     predictions_file = _prediction_file(config, predictions, name, checkpoint, results / "predictions.parquet")
     write_predictions(predictions_file.path, predictions_file)
-    metrics, per_sample, rows = score_file(predictions_file, every_row,
-                                           match_rows(predictions_file, every_row, str(shard_dir / MANIFEST_FILE)),
-                                           protocol_mask("all", every_row, None), config.dataset, config.root_source)
+    metrics, per_sample, overlay_rows = score_file(
+        predictions_file, every_row, match_rows(predictions_file, every_row, str(shard_dir / MANIFEST_FILE)),
+        protocol_mask("all", every_row, None), config.dataset, config.root_source, None,
+        results / "per_sample.parquet")
     metrics.update({"dataset": config.dataset, "annot_subset": config.annot_subset, "split": config.split,
                     "protocol": "all", "checkpoint": _source_label(config, checkpoint), "shards": str(shard_dir),
                     "shard_format_version": FORMAT_VERSION, "package_version": __version__})
-    write_per_sample(results / "per_sample.parquet", per_sample)
     write_json(results / "metrics.json", metrics, indent=1, sort_keys=True)
     report = format_report(metrics, images_per_s, len(predictions.keys))
     write_text(results / "report.txt", report)  # `interhand eval` prints it
-    write_figures(metrics, per_sample, rows, shard_dir, vis_dir, figure_title(name, metrics), config.vis,
+    write_figures(metrics, per_sample, overlay_rows, shard_dir, vis_dir, figure_title(name, metrics), config.vis,
                   config.dataset)
     return metrics
 
@@ -188,13 +188,24 @@ def _source_label(config: EvalConfig, checkpoint: Path | None) -> str:
     return str(checkpoint)
 
 
-def _mean_pose_predictions(config: EvalConfig, rows: dict) -> DecodedPredictions:
+_MEAN_POSE_COLUMNS = ["joints_cam_mm", "root_joint_index", "hand_type", "focal", "princpt"]
+
+
+def _mean_pose_predictions(config: EvalConfig, rows: SplitRows) -> DecodedPredictions:
+    """The baseline's predictions for every row, computed a chunk of rows at a time and held as float32 (the
+    predictions file's precision: what is scored)."""
     train_dir = split_dir(config.shards, config.dataset, config.annot_subset, "train")
     read_dataset_json(train_dir)  # a clear FileNotFoundError when the train split has no finished shards
-    joints_img_rel, rel_root_mm, hand_type_prob = mean_pose_image_predictions(
-        fit_mean_pose(train_dir), np.array(rows["joints_cam_mm"]), np.array(rows["root_joint_index"]),
-        np.array(rows["hand_type"]), np.array(rows["focal"]), np.array(rows["princpt"]))
-    return DecodedPredictions(list(rows["key"]), joints_img_rel, rel_root_mm, hand_type_prob)
+    mean_pose = fit_mean_pose(train_dir)
+    count = len(rows)
+    joints_img_rel = np.empty((count, NUM_JOINTS, 3), np.float32)
+    rel_root_mm, hand_type_prob = np.empty(count, np.float32), np.empty((count, 2), np.float32)
+    for start, chunk in row_chunks(rows, _MEAN_POSE_COLUMNS):
+        end = start + len(chunk["hand_type"])
+        joints_img_rel[start:end], rel_root_mm[start:end], hand_type_prob[start:end] = mean_pose_image_predictions(
+            mean_pose, chunk["joints_cam_mm"], chunk["root_joint_index"], chunk["hand_type"], chunk["focal"],
+            chunk["princpt"])
+    return DecodedPredictions(rows["key"].to_pylist(), joints_img_rel, rel_root_mm, hand_type_prob)
 
 
 def _prediction_file(config: EvalConfig, predictions: DecodedPredictions, name: str, checkpoint: Path | None,
@@ -207,5 +218,4 @@ def _prediction_file(config: EvalConfig, predictions: DecodedPredictions, name: 
     metadata = {"dataset": config.dataset, "annot_subset": config.annot_subset, "split": config.split, "name": name,
                 "source": _source_label(config, checkpoint), "root_source": config.root_source}
     return PredictionFile(str(path), metadata, list(predictions.keys), None,
-                          {key: np.asarray(value, np.float32).astype(np.float64) for key, value in arrays.items()},
-                          "image_relative")
+                          {key: np.asarray(value, np.float32) for key, value in arrays.items()}, "image_relative")

@@ -19,10 +19,14 @@ the samples); values at joints it does not validate are never scored and are rep
 
 from __future__ import annotations
 
+import contextlib
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Callable, Iterator
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from interhand.config import SCORE_SUBSETS
@@ -31,16 +35,19 @@ from interhand.eval.predictions import PredictionFile, PredictionFileError
 from interhand.eval.protocols import ProtocolSelection, parse_selection, protocol_metrics, protocol_truth
 from interhand.geometry.camera import camera_to_pixel
 from interhand.manifests.read import column_numpy, read_manifest
-from interhand.outputs import save_with
+from interhand.outputs import atomic_file
+from interhand.shard_format.names import MANIFEST_FILE
 from interhand.skeleton import IH26M_JOINT_NAMES, STB_RHD_JOINT_NAMES, block_root_index
 
-__all__ = ["ROW_COLUMNS", "read_rows", "match_rows", "protocol_mask",
-           "score_file", "write_per_sample", "take_rows"]
+__all__ = ["ROW_COLUMNS", "CHUNK_ROWS", "SplitRows", "open_rows", "read_rows", "row_chunks", "match_rows",
+           "protocol_mask", "score_file", "per_sample_table", "PER_SAMPLE_SCHEMA", "take_rows"]
 
 ROW_COLUMNS = ["key", "annotation_id", "joints_cam_mm", "joints_img", "joint_valid", "hand_type", "hand_type_valid",
                "focal", "princpt", "abs_depth_gt_mm", "rootnet_abs_depth_mm", "root_joint_index", "shard",
                "image_offset", "image_size", "capture", "camera", "frame_idx", "width", "height"]
 _SHOWN = 5  # ids named in an error or a report
+CHUNK_ROWS = 1 << 16  # manifest rows scored at a time: memory is bounded by the chunk, not the split (#31)
+_INDEX_COLUMNS = ["key", "annotation_id", "hand_type"]  # what matching and the protocols' masks need, held whole
 
 
 def read_rows(shard_dir: Path) -> dict:
@@ -51,6 +58,62 @@ def read_rows(shard_dir: Path) -> dict:
 
 def take_rows(rows: dict, index: np.ndarray) -> dict:
     return {name: values[index] for name, values in rows.items()}
+
+
+@dataclass
+class SplitRows:
+    """A split's manifest for scoring without holding its ground truth: the few columns that matching and the
+    protocols need (`key` as one Arrow string array, `annotation_id`, `hand_type`), the rest read a chunk at a
+    time (`row_chunks`). `rows[name]` gives those columns as `read_rows`' dict does."""
+
+    path: Path  # manifest.parquet
+    index: dict
+
+    def __getitem__(self, name: str):
+        return self.index[name]
+
+    def __len__(self) -> int:
+        return len(self.index["annotation_id"])
+
+
+def open_rows(shard_dir: Path) -> SplitRows:
+    """The split's SplitRows (its format version and shard names checked by `read_manifest`)."""
+    table = read_manifest(shard_dir, columns=_INDEX_COLUMNS)
+    hand_type = table["hand_type"].combine_chunks().dictionary_encode()  # a code per row, no string object per row
+    index = {"key": table["key"].combine_chunks(), "annotation_id": column_numpy(table["annotation_id"]),
+             "hand_type": np.array(hand_type.dictionary.to_pylist(), dtype=str)[
+                 hand_type.indices.to_numpy(zero_copy_only=False)]}
+    return SplitRows(Path(shard_dir) / MANIFEST_FILE, index)
+
+
+def row_chunks(rows: dict | SplitRows, columns: list[str], chunk_rows: int = CHUNK_ROWS
+               ) -> Iterator[tuple[int, dict]]:
+    """(first row, {column: numpy}) for `chunk_rows` manifest rows at a time, in manifest order."""
+    if isinstance(rows, SplitRows):
+        start = 0
+        for batch in pq.ParquetFile(rows.path).iter_batches(batch_size=chunk_rows, columns=columns):
+            yield start, {name: column_numpy(batch.column(name)) for name in columns}
+            start += batch.num_rows
+        return
+    for start in range(0, len(rows["key"]), chunk_rows):
+        yield start, {name: rows[name][start:start + chunk_rows] for name in columns}
+
+
+def _rows_at(rows: dict | SplitRows, manifest_rows: np.ndarray, chunk_rows: int = CHUNK_ROWS) -> dict:
+    """ROW_COLUMNS of a few manifest rows, in the given order (a streaming pass for a SplitRows)."""
+    if not isinstance(rows, SplitRows):
+        return take_rows(rows, manifest_rows)
+    found: dict[int, dict] = {}
+    for start, chunk in row_chunks(rows, ROW_COLUMNS, chunk_rows):
+        for row in manifest_rows[(manifest_rows >= start) & (manifest_rows < start + len(chunk["key"]))]:
+            found[int(row)] = {name: values[row - start] for name, values in chunk.items()}
+    return {name: np.array([found[int(row)][name] for row in manifest_rows]) for name in ROW_COLUMNS}
+
+
+def _key_list(rows: dict | SplitRows, index: np.ndarray) -> list[str]:
+    column = rows["key"]
+    return column.take(pa.array(index, pa.int64())).to_pylist() if isinstance(column, pa.Array) else \
+        [str(key) for key in column[index]]
 
 
 def _named(ids: list, total: int) -> str:
@@ -67,8 +130,7 @@ def match_rows(predictions: PredictionFile, rows: dict, manifest: str) -> np.nda
         repeated = [ids[i] for i in sorted(first[counts > 1])]
         raise PredictionFileError(f"{predictions.path}: ids predicted more than once: "
                                   f"{_named(repeated, len(repeated))}")
-    position = {value: index for index, value in enumerate(column.tolist())}
-    found = np.array([position.get(value, -1) for value in ids], dtype=np.int64)
+    found = pc.fill_null(pc.index_in(pa.array(ids), value_set=pa.array(column)), -1).to_numpy().astype(np.int64)
     if (found < 0).any():
         unknown = [ids[i] for i in np.flatnonzero(found < 0)]
         raise PredictionFileError(f"{predictions.path}: ids not in {manifest}: {_named(unknown, len(unknown))}")
@@ -85,7 +147,7 @@ def protocol_mask(protocol: str, rows: dict, human_ids: set[int] | None) -> np.n
     H-subset annotation ids, for human_annot)."""
     protocol = parse_selection(protocol).subset
     if protocol == "all":
-        return np.ones(len(rows["key"]), dtype=bool)
+        return np.ones(len(rows["hand_type"]), dtype=bool)
     if protocol == "interacting":
         return rows["hand_type"] == "interacting"
     if protocol == "human_annot":
@@ -127,7 +189,7 @@ def _from_camera(path, keys, joints_cam_mm, truth: GroundTruth):
 
 def _evaluator_inputs(predictions: PredictionFile, index: np.ndarray, truth: GroundTruth, keys: list):
     """The file's arrays for the samples `index` → (joints_img_rel, abs_depth_mm or None, rel_root_mm or None)."""
-    arrays = {name: values[index] for name, values in predictions.arrays.items()}
+    arrays = {name: np.asarray(values[index], np.float64) for name, values in predictions.arrays.items()}
     path, form = predictions.path, predictions.form
     if form == "camera":
         return _from_camera(path, keys, arrays["joints_cam_mm"], truth)
@@ -156,57 +218,111 @@ def _ground_truth(rows: dict, root_source: str | None) -> GroundTruth:
                        rows["root_joint_index"].astype(np.int64))
 
 
-def score_file(predictions: PredictionFile, rows: dict, row_index: np.ndarray, in_protocol: np.ndarray,
-               dataset: str, root_source: str, protocol: ProtocolSelection | None = None) -> tuple[dict, dict, dict]:
-    """Score the predictions whose rows are in the protocol.
+_TRUTH_COLUMNS = ["key", "annotation_id", "joints_cam_mm", "joint_valid", "hand_type", "hand_type_valid", "focal",
+                  "princpt", "abs_depth_gt_mm", "rootnet_abs_depth_mm", "root_joint_index"]
+_IMAGE_SIZE_COLUMNS = ["width", "height"]  # a protocol's hand boxes (protocol_truth) are clipped to the image
+
+
+@dataclass
+class _Scoring:
+    """One file under one protocol: what every chunk needs."""
+
+    predictions: PredictionFile
+    root_source: str | None  # the image_relative form's; None for the others
+    protocol: ProtocolSelection | None
+
+
+def score_file(predictions: PredictionFile, rows: dict | SplitRows, row_index: np.ndarray, in_protocol: np.ndarray,
+               dataset: str, root_source: str, protocol: ProtocolSelection | None = None,
+               per_sample_path: Path | None = None, chunk_rows: int = CHUNK_ROWS
+               ) -> tuple[dict, dict, Callable[[np.ndarray], tuple[dict, np.ndarray]]]:
+    """Score the predictions whose rows are in the protocol, `chunk_rows` manifest rows at a time.
 
     Args:
-        predictions: a checked file; rows: `read_rows` of the split; row_index: `match_rows`; in_protocol: (rows,)
-            bool from `protocol_mask`; root_source: rootnet or gt (used by the image_relative form only);
-            protocol: the rules applied (eval/protocols.py; None: the original's, `internet`).
+        predictions: a checked file; rows: `open_rows` (or `read_rows`) of the split; row_index: `match_rows`;
+            in_protocol: (rows,) bool from `protocol_mask`; root_source: rootnet or gt (used by the image_relative
+            form only); protocol: the rules applied (eval/protocols.py; None: the original's, `internet`);
+            per_sample_path: where per_sample.parquet is written, a chunk at a time (None: not written).
     Returns:
-        metrics (metrics.json's metric fields, with the counts of the protocol and of missing predictions),
-        the per-sample table, and the scored samples' rows (for figures), in the file's order.
+        metrics (metrics.json's metric fields, with the counts of the protocol and of missing predictions), the
+        small per-sample table (`row`, `mean_error_mm`, `handedness_correct`, `hand_type`; manifest order), and
+        `overlay_rows(positions)`: for a few of its samples, their ROW_COLUMNS and predicted joints_img_px (re-read).
     """
-    chosen = np.flatnonzero(in_protocol[row_index])
-    predicted = np.zeros(len(in_protocol), dtype=bool)
-    predicted[row_index] = True
-    missing = np.flatnonzero(in_protocol & ~predicted)
-    if not len(chosen):
+    prediction_of_row = np.full(len(in_protocol), -1, np.int64)
+    prediction_of_row[row_index] = np.arange(len(row_index))
+    scored_rows = in_protocol & (prediction_of_row >= 0)
+    missing = np.flatnonzero(in_protocol & (prediction_of_row < 0))
+    if not scored_rows.any():
         raise PredictionFileError(f"{predictions.path}: none of the {int(in_protocol.sum())} samples of the "
                                   "protocol has a prediction")
-    scored = take_rows(rows, row_index[chosen])
     relative_form = predictions.form == "image_relative"
-    truth = _ground_truth(scored, root_source if relative_form else None)
-    if relative_form and not np.isfinite(truth.abs_depth_mm).all():
-        raise PredictionFileError(f"{predictions.path}: {int((~np.isfinite(truth.abs_depth_mm)).any(1).sum())} "
-                                  "scored samples have no RootNet output in the manifest; use --root-source gt")
-    keys = list(scored["key"])
-    joints_img_rel, abs_depth, rel_root_mm = _evaluator_inputs(predictions, chosen, truth, keys)
+    scoring = _Scoring(predictions, root_source if relative_form else None, protocol)
+    names = IH26M_JOINT_NAMES if dataset == "interhand26m" else STB_RHD_JOINT_NAMES
+    evaluator = (InterHandEvaluator if dataset == "interhand26m" else SingleHandEvaluator)(names)
+    no_rootnet = 0
+    with contextlib.ExitStack() as stack:
+        writer = None
+        if per_sample_path is not None:
+            handle = stack.enter_context(atomic_file(per_sample_path))
+            writer = stack.enter_context(pq.ParquetWriter(handle, PER_SAMPLE_SCHEMA))
+        columns = _TRUTH_COLUMNS + (_IMAGE_SIZE_COLUMNS if protocol is not None else [])
+        for start, chunk in row_chunks(rows, columns, chunk_rows):
+            local = np.flatnonzero(scored_rows[start:start + len(chunk["key"])])
+            if not len(local):
+                continue
+            scored = take_rows(chunk, local)
+            truth = _ground_truth(scored, scoring.root_source)
+            no_rootnet += int((~np.isfinite(truth.abs_depth_mm)).any(1).sum()) if relative_form else 0
+            if no_rootnet:
+                continue  # refused below, with the count over every chunk
+            evaluated, truth = _chunk_inputs(scoring, prediction_of_row[start + local], scored, truth)
+            per_sample = evaluator.update(evaluated, truth, start + local)
+            if writer is not None:
+                writer.write_table(per_sample_table(per_sample))
+        if no_rootnet:
+            raise PredictionFileError(f"{predictions.path}: {no_rootnet} scored samples have no RootNet output in "
+                                      "the manifest; use --root-source gt")
+    metrics, per_sample = evaluator.compute()
+    not_scored = {}
+    if not evaluator.totals.has_rel_root and dataset == "interhand26m":  # STB and RHD have no MRRPE at all
+        not_scored["mrrpe"] = f"the {predictions.form} file has no relative root"
+    if "hand_type_prob" not in predictions.arrays:
+        not_scored["handedness_accuracy"] = "the file has no hand_type_prob"
+    metrics["not_scored"] = not_scored
+    if protocol is not None:
+        metrics = protocol_metrics(protocol, metrics, evaluator.totals)
+    metrics["counts"].update({"protocol_samples": int(in_protocol.sum()), "missing_predictions": len(missing)})
+    metrics["missing_prediction_keys"] = _key_list(rows, missing[:_SHOWN])
+    metrics["root_source"] = root_source if relative_form else \
+        ("none (root-relative)" if predictions.form == "camera_relative" else "prediction")
+
+    def overlay_rows(positions: np.ndarray) -> tuple[dict, np.ndarray]:
+        """ROW_COLUMNS of the per-sample table's samples at `positions`, and their predicted u, v px."""
+        chosen = _rows_at(rows, per_sample["row"][np.asarray(positions, np.int64)], chunk_rows)
+        truth = _ground_truth(chosen, scoring.root_source)
+        evaluated, _ = _chunk_inputs(replace(scoring, protocol=None), prediction_of_row[per_sample["row"][positions]],
+                                     chosen, truth)
+        return chosen, evaluated.joints_img_rel[..., :2]
+
+    return metrics, per_sample, overlay_rows
+
+
+def _chunk_inputs(scoring: _Scoring, index: np.ndarray, scored: dict, truth: GroundTruth
+                  ) -> tuple[DecodedPredictions, GroundTruth]:
+    """The file's samples `index` (their manifest rows `scored`, ground truth `truth`) as the evaluator takes them,
+    and the ground truth as the protocol validates it."""
+    predictions = scoring.predictions
+    keys = [str(key) for key in scored["key"]]
+    joints_img_rel, abs_depth, rel_root_mm = _evaluator_inputs(predictions, index, truth, keys)
     if abs_depth is not None:
         truth.abs_depth_mm = abs_depth
     rel_root = None if rel_root_mm is None else _checked_rel_root(predictions.path, keys, rel_root_mm, truth)
     hand_prob = predictions.arrays.get("hand_type_prob")
-    evaluated = DecodedPredictions(keys, joints_img_rel, rel_root, None if hand_prob is None else hand_prob[chosen])
-    names = IH26M_JOINT_NAMES if dataset == "interhand26m" else STB_RHD_JOINT_NAMES
-    evaluator = (InterHandEvaluator if dataset == "interhand26m" else SingleHandEvaluator)(names)
-    if protocol is not None:
-        truth = protocol_truth(protocol, truth, np.stack([scored["width"], scored["height"]], axis=1))
-    evaluator.update(evaluated, truth)
-    metrics, per_sample = evaluator.compute()
-    not_scored = {}
-    if rel_root is None and dataset == "interhand26m":  # STB and RHD have no MRRPE at all
-        not_scored["mrrpe"] = f"the {predictions.form} file has no relative root"
-    if hand_prob is None:
-        not_scored["handedness_accuracy"] = "the file has no hand_type_prob"
-    metrics["not_scored"] = not_scored
-    if protocol is not None:
-        metrics = protocol_metrics(protocol, metrics, evaluated, truth)
-    metrics["counts"].update({"protocol_samples": int(in_protocol.sum()), "missing_predictions": len(missing)})
-    metrics["missing_prediction_keys"] = [str(key) for key in rows["key"][missing[:_SHOWN]]]
-    metrics["root_source"] = root_source if relative_form else \
-        ("none (root-relative)" if predictions.form == "camera_relative" else "prediction")
-    return metrics, per_sample, scored
+    evaluated = DecodedPredictions(keys, joints_img_rel, rel_root,
+                                   None if hand_prob is None else np.asarray(hand_prob[index], np.float64))
+    if scoring.protocol is not None:
+        truth = protocol_truth(scoring.protocol, truth, np.stack([scored["width"], scored["height"]], axis=1))
+    return evaluated, truth
 
 
 def _checked_rel_root(path: str, keys: list, rel_root_mm: np.ndarray, truth: GroundTruth) -> np.ndarray:
@@ -218,15 +334,19 @@ def _checked_rel_root(path: str, keys: list, rel_root_mm: np.ndarray, truth: Gro
     return np.where(bad, 0.0, rel_root_mm)
 
 
-def write_per_sample(path: Path, per_sample: dict) -> Path:
-    """per_sample.parquet: key, ground-truth hand type, the mean joint error (NaN: no valid joint), handedness
-    right or wrong (null: not predicted), and the predicted camera joints (126 values, mm) as scored."""
+PER_SAMPLE_SCHEMA = pa.schema([("key", pa.string()), ("hand_type", pa.string()), ("mean_error_mm", pa.float32()),
+                               ("handedness_correct", pa.bool_()), ("joints_cam_mm", pa.list_(pa.float32(), 126))])
+
+
+def per_sample_table(per_sample: dict) -> pa.Table:
+    """per_sample.parquet's rows for one chunk (an evaluator's `update`): key, ground-truth hand type, the mean joint
+    error (NaN: no valid joint), handedness right or wrong (null: not predicted), and the predicted camera joints
+    (126 values, mm) as scored."""
     correct = np.asarray(per_sample["handedness_correct"], dtype=float)
-    columns = {"key": pa.array(per_sample["key"], pa.string()),
-               "hand_type": pa.array(np.asarray(per_sample["hand_type"]).astype(str), pa.string()),
-               "mean_error_mm": pa.array(per_sample["mean_error_mm"], pa.float32(), from_pandas=True),
-               "handedness_correct": pa.array(correct.astype(bool), pa.bool_(), mask=np.isnan(correct)),
-               "joints_cam_mm": pa.FixedSizeListArray.from_arrays(
-                   pa.array(np.asarray(per_sample["joints_cam_mm"], np.float32).reshape(-1)), 126)}
-    save_with(path, lambda handle: pq.write_table(pa.table(columns), handle))
-    return Path(path)
+    columns = [pa.array(per_sample["key"], pa.string()),
+               pa.array(np.asarray(per_sample["hand_type"]).astype(str), pa.string()),
+               pa.array(per_sample["mean_error_mm"], pa.float32(), from_pandas=True),
+               pa.array(correct.astype(bool), pa.bool_(), mask=np.isnan(correct)),
+               pa.FixedSizeListArray.from_arrays(
+                   pa.array(np.asarray(per_sample["joints_cam_mm"], np.float32).reshape(-1)), 126)]
+    return pa.Table.from_arrays(columns, schema=PER_SAMPLE_SCHEMA)

@@ -33,11 +33,11 @@ from interhand.eval.predictions import PredictionFile, PredictionFileError, read
 from interhand.eval.protocols import ProtocolSelection, parse_selection
 from interhand.eval.report import format_report
 from interhand.eval.score_file import (
+    SplitRows,
     match_rows,
+    open_rows,
     protocol_mask,
-    read_rows,
     score_file,
-    write_per_sample,
 )
 from interhand.eval.score_tables import format_score_table, plot_score_comparison, score_table_csv
 from interhand.eval.split_folder import open_split
@@ -171,7 +171,7 @@ def _score_locked(config: ScoreConfig, target: ScoreTarget, split_folder: SplitF
                   selections: dict[str, ProtocolSelection]) -> dict[str, dict[str, dict]]:
     files, dataset, annot_subset, split = target.files, target.dataset, target.annot_subset, target.split
     shard_dir = split_folder.path
-    rows = read_rows(shard_dir)
+    rows = open_rows(shard_dir)  # the ground truth is read a chunk at a time, by score_file
     human, masks = _protocol_masks(config, split_folder, rows, split)
     results: dict[str, dict[str, dict]] = {}
     for label, predictions in zip(_labels(files), files):
@@ -181,15 +181,15 @@ def _score_locked(config: ScoreConfig, target: ScoreTarget, split_folder: SplitF
             selection = selections[protocol]
             folder = Path(config.out_dir) / label / selection.folder
             make_folder(folder, within=config.out_dir)
-            metrics, per_sample, scored = score_file(predictions, rows, row_index, mask, dataset,
-                                                     _root_source(config, predictions, selection), selection)
+            metrics, per_sample, overlay_rows = score_file(predictions, rows, row_index, mask, dataset,
+                                                           _root_source(config, predictions, selection), selection,
+                                                           folder / "per_sample.parquet")
             metrics.update(_identity(predictions, dataset, annot_subset, split, selection, shard_dir))
             if selection.subset == "human_annot" and human is not None:
                 metrics["counts"]["human_ids_not_in_shards"] = len(human) - int(mask.sum())
-            write_per_sample(folder / "per_sample.parquet", per_sample)
             write_json(folder / "metrics.json", metrics, indent=1, sort_keys=True)
             write_text(folder / "report.txt", _report(metrics, label))
-            write_figures(_without_empty_groups(metrics), per_sample, scored, shard_dir, folder,
+            write_figures(_without_empty_groups(metrics), per_sample, overlay_rows, shard_dir, folder,
                           figure_title(f"{label}, protocol {protocol}: {metrics['counts']['samples']} of "
                                        f"{metrics['counts']['protocol_samples']} samples predicted", metrics),
                           config.vis, dataset)
@@ -198,13 +198,14 @@ def _score_locked(config: ScoreConfig, target: ScoreTarget, split_folder: SplitF
     return results
 
 
-def _protocol_masks(config: ScoreConfig, split_folder: SplitFolder, rows: dict, split: str
+def _protocol_masks(config: ScoreConfig, split_folder: SplitFolder, rows: SplitRows, split: str
                     ) -> tuple[set | None, dict]:
     """(the H-subset ids or None, {protocol: (rows,) bool}); a protocol that selects no sample is an error."""
     shard_dir = split_folder.path
     subsets = {protocol: parse_selection(protocol).subset for protocol in config.protocols}
     human = _human_ids(config, shard_dir, split_folder.dataset, split) if "human_annot" in subsets.values() else None
-    masks = {protocol: np.ones(len(rows["key"]), dtype=bool) if subsets[protocol] == "human_annot" and human is None
+    every = np.ones(len(rows["hand_type"]), dtype=bool)
+    masks = {protocol: every if subsets[protocol] == "human_annot" and human is None
              else protocol_mask(protocol, rows, human) for protocol in config.protocols}
     for protocol, mask in masks.items():
         if not mask.any():

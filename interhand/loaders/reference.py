@@ -38,7 +38,7 @@ from interhand.loaders.augment import (
 )
 from interhand.loaders.batch import Batch, make_batch, targets_from_records
 from interhand.loaders.decode import decode_and_warp
-from interhand.loaders.shard_list import ShardList, read_checked_index
+from interhand.loaders.shard_list import ShardList, TarIndex, read_checked_index
 from interhand.loaders.shares import equal_share, left_out_row, rank_range
 from interhand.shard_format.ann_codec import ANN_DTYPE, ANN_FLOATS, decode_ann_records
 from interhand.shard_format.names import ANN_MEMBER, IMAGE_MEMBERS
@@ -58,11 +58,11 @@ class ShardReader:
             raise ValueError("the shard list has no DALI index files; re-run `interhand shards` to write them")
         self.shards = shards
         self.starts = np.concatenate([[0], np.cumsum(shards.counts)]).astype(np.int64)
-        self._entries: dict[int, list] = {}
+        self._entries: dict[int, TarIndex] = {}
         self._files: dict[int, int] = {}
         self._lock = threading.Lock()
 
-    def _tar(self, tar: int) -> tuple[list, int]:
+    def _tar(self, tar: int) -> tuple[TarIndex, int]:
         with self._lock:
             if tar not in self._entries:
                 handle = os.open(self.shards.paths[tar], os.O_RDONLY)
@@ -81,7 +81,7 @@ class ShardReader:
         """The sample's key and those of the wanted members that it has."""
         tar = int(np.searchsorted(self.starts, index, side="right")) - 1
         entries, handle = self._tar(tar)
-        key, located = entries[index - int(self.starts[tar])]
+        key, located = entries.sample(index - int(self.starts[tar]))
         found = {}
         for name, (offset, size) in located.items():
             if name in members:

@@ -14,9 +14,10 @@ from interhand.loaders.batch import Batch
 from interhand.loaders.build import build_loader, resolve_backend
 from interhand.loaders.dali_loader import DaliLoader
 from interhand.loaders.dali_pipeline import DaliPipelineSpec, build_pipeline
-from interhand.loaders.reference import ReferenceDataset, ReferenceLoader
-from interhand.loaders.shard_list import shard_list
+from interhand.loaders.reference import ReferenceDataset, ReferenceLoader, ShardReader
+from interhand.loaders.shard_list import TarIndex, shard_list
 from interhand.loaders.shares import rank_range
+from interhand.shard_format.dali_index import read_dali_index
 
 from helpers import FIXED_PARAMS, compare_batches, fixed_params_dali_loader, params_table
 
@@ -53,6 +54,21 @@ def test_dali_cpu_and_reference_batches_agree_on_stb_and_rhd_pngs(synth_stb_shar
     for split_dir in (synth_stb_shards / "test", synth_rhd_shards / "train"):
         dali, reference = _both_loaders(split_dir, seed=3)
         assert _assert_batches_agree(dali, reference) > 0
+
+
+def test_the_reference_reader_holds_each_index_as_arrays_that_locate_what_the_index_file_lists(synth_ih26m_shards):
+    """#31: no Python tuple per sample is kept (a full split's would be GBs): offsets, sizes and keys are arrays."""
+    shards = shard_list(synth_ih26m_shards / "val")
+    reader = ShardReader(shards)
+    try:
+        index, _ = reader._tar(0)
+        assert isinstance(index, TarIndex) and index.offsets.dtype == np.int64 and index.sizes.dtype == np.int32
+        entries = read_dali_index(shards.index_paths[0])
+        assert [index.sample(row) for row in range(len(index))] == entries and len(entries) > 1
+        key, members = reader.read(1, ("ann",))
+        assert key == entries[1][0] and set(members) == {"ann"} and len(members["ann"]) == entries[1][1]["ann"][1]
+    finally:
+        reader.close()
 
 
 def test_rootnet_box_is_used_when_asked(synth_ih26m_shards):
