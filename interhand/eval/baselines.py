@@ -83,15 +83,17 @@ def _equal(column, value: str) -> np.ndarray:
 
 
 def mean_pose_image_predictions(mean_pose: MeanPose, joints_cam_mm: np.ndarray, root_joint_index: np.ndarray,
-                                hand_type: np.ndarray, focal: np.ndarray,
+                                hand_type: np.ndarray, right_present: np.ndarray, focal: np.ndarray,
                                 princpt: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The baseline's prediction for N samples, in the frame a network's decoded output has.
 
     Args:
         mean_pose: from `fit_mean_pose` on the training split.
         joints_cam_mm: (N, 42, 3) ground truth, used only for where each hand's wrist is (the anchor: MPJPE is
-            root-aligned); the left hand of an interacting frame is anchored at the right wrist + the mean offset.
-        root_joint_index: (N, 2) [right wrist, left wrist]. hand_type: (N,) str. focal, princpt: (N, 2) px.
+            root-aligned); the left hand of an interacting frame is anchored at the right wrist + the mean offset,
+            or at its own wrist when the right hand is absent (its joints are zeros: SHARD_FORMAT.md §4.4).
+        root_joint_index: (N, 2) [right wrist, left wrist]. hand_type: (N,) str. right_present: (N,) 0/1.
+        focal, princpt: (N, 2) px.
 
     Returns:
         joints_img_rel (N, 42, 3): u, v original-image px, z mm relative to the joint's own wrist;
@@ -101,8 +103,8 @@ def mean_pose_image_predictions(mean_pose: MeanPose, joints_cam_mm: np.ndarray, 
     rows = np.arange(len(joints))
     roots = np.asarray(root_joint_index, np.int64)
     right_wrist = joints[rows, roots[:, 0]]
-    left_wrist = np.where((np.asarray(hand_type) == "interacting")[:, None], right_wrist + mean_pose.root_offset_mm,
-                          joints[rows, roots[:, 1]])
+    from_right = (np.asarray(hand_type) == "interacting") & (np.asarray(right_present) > 0)
+    left_wrist = np.where(from_right[:, None], right_wrist + mean_pose.root_offset_mm, joints[rows, roots[:, 1]])
     own_root = block_root_index(roots)
     anchor = np.where((own_root == roots[:, :1])[..., None], right_wrist[:, None, :], left_wrist[:, None, :])
     predicted = anchor + mean_pose.rel_joints_cam_mm[None]

@@ -188,7 +188,7 @@ def _source_label(config: EvalConfig, checkpoint: Path | None) -> str:
     return str(checkpoint)
 
 
-_MEAN_POSE_COLUMNS = ["joints_cam_mm", "root_joint_index", "hand_type", "focal", "princpt"]
+_MEAN_POSE_COLUMNS = ["joints_cam_mm", "root_joint_index", "hand_type", "right_present", "focal", "princpt"]
 
 
 def _mean_pose_predictions(config: EvalConfig, rows: SplitRows) -> DecodedPredictions:
@@ -203,8 +203,8 @@ def _mean_pose_predictions(config: EvalConfig, rows: SplitRows) -> DecodedPredic
     for start, chunk in row_chunks(rows, _MEAN_POSE_COLUMNS):
         end = start + len(chunk["hand_type"])
         joints_img_rel[start:end], rel_root_mm[start:end], hand_type_prob[start:end] = mean_pose_image_predictions(
-            mean_pose, chunk["joints_cam_mm"], chunk["root_joint_index"], chunk["hand_type"], chunk["focal"],
-            chunk["princpt"])
+            mean_pose, chunk["joints_cam_mm"], chunk["root_joint_index"], chunk["hand_type"],
+            chunk["right_present"], chunk["focal"], chunk["princpt"])
     return DecodedPredictions(rows["key"].to_pylist(), joints_img_rel, rel_root_mm, hand_type_prob)
 
 

@@ -114,6 +114,27 @@ def test_the_mean_pose_equals_a_whole_array_numpy_reference_bit_for_bit(synth_ih
     assert np.array_equal(mean_pose.hand_presence, presence)
 
 
+def test_an_interacting_frame_without_a_right_hand_anchors_the_left_hand_at_its_own_wrist():
+    # An absent hand's joints are zeros (format 4, SHARD_FORMAT.md §4.4), and real interacting frames can have one
+    # hand absent: anchoring the left hand at that hand's zero "wrist" + the offset put it at ~1 mm depth and its
+    # back-projected error at ~100 m (the GPU check's dry run on the real frames). It then stands at its own wrist.
+    mean_pose = baselines.MeanPose(rel_joints_cam_mm=np.tile([[5.0, -3.0, 2.0]], (42, 1)),
+                                   root_offset_mm=np.array([40.0, 0.0, 10.0]), hand_presence=np.array([0.7, 0.6]),
+                                   samples=10)
+    mean_pose.rel_joints_cam_mm[[20, 41]] = 0.0
+    joints = np.zeros((3, 42, 3))
+    joints[:, 21:] = [10.0, 20.0, 900.0]
+    joints[2, :21] = [-30.0, 15.0, 1000.0]  # the third frame's right hand is present
+    roots = np.tile([20, 41], (3, 1))
+    uv_z, _, _ = baselines.mean_pose_image_predictions(
+        mean_pose, joints, roots, np.array(["interacting", "left", "interacting"]), np.array([0, 0, 1]),
+        np.full((3, 2), 1000.0), np.full((3, 2), 300.0))
+    assert np.array_equal(uv_z[0, 21:], uv_z[1, 21:])  # right absent: the same as a left-only frame
+    left_wrist = np.array([-30.0, 15.0, 1000.0]) + mean_pose.root_offset_mm  # right present: right wrist + offset
+    assert np.allclose(uv_z[2, 41, :2], 1000.0 * left_wrist[:2] / left_wrist[2] + 300.0)
+    assert np.allclose(uv_z[1, 41, :2], 1000.0 * np.array([10.0, 20.0]) / 900.0 + 300.0)
+
+
 def test_the_untrained_baseline_initialises_the_checkpoint_architecture_afresh(synth_ih26m_shards, tmp_path):
     torch.manual_seed(1)
     model = InterNet(ModelConfig(resnet_type=18, input_size=64, heatmap_size=16))
