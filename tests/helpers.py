@@ -1,5 +1,6 @@
 """Constants shared by the tests (importable as `helpers`; fixtures live in the conftest.py files)."""
 
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -125,3 +126,24 @@ def compare_batches(left, right):
         differences.append(difference.abs().float().flatten())
         seen += len(left_batch.keys)
     return seen, torch.cat(differences)
+
+
+def score_refused(path: Path, shards_root: Path, out_dir: Path, *options: str) -> tuple[str, int]:
+    """`interhand score PATH` that must be refused: exit 1, one line naming the file, no traceback, no output folder.
+    Returns (the line, the peak bytes tracemalloc saw allocated while it ran)."""
+    from click.testing import CliRunner
+
+    from interhand.cli import main
+
+    tracemalloc.start()
+    try:
+        result = CliRunner().invoke(main, ["score", str(path), "--shards", str(shards_root), *options,
+                                           "--out-dir", str(out_dir)])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    output = result.output.strip()
+    assert result.exit_code == 1, output
+    assert "Traceback" not in output and len(output.splitlines()) == 1 and str(path) in output, output
+    assert not out_dir.exists()
+    return output, peak

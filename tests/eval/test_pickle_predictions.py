@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -17,17 +16,8 @@ from click.testing import CliRunner
 from interhand.cli import main
 from interhand.eval.mmpose_dump import PICKLE_BYTES_PER_SAMPLE
 from interhand.eval.predictions import read_predictions
-from interhand.eval.score_file import read_rows
 
-
-@pytest.fixture(scope="module")
-def shards_root(synth_ih26m_shards) -> Path:
-    return synth_ih26m_shards.parent.parent
-
-
-@pytest.fixture(scope="module")
-def val_rows(synth_ih26m_shards) -> dict:
-    return read_rows(synth_ih26m_shards / "val")
+from helpers import score_refused
 
 
 def _image_relative(rows: dict, noise_mm: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -170,13 +160,7 @@ HOSTILE = {
 
 
 def _refused(path: Path, shards_root: Path, tmp_path: Path) -> str:
-    result = CliRunner().invoke(main, ["score", str(path), "--shards", str(shards_root), "--split", "val",
-                                       "--out-dir", str(tmp_path / "out")])
-    output = result.output.strip()
-    assert result.exit_code == 1, output
-    assert "Traceback" not in output and len(output.splitlines()) == 1 and str(path) in output, output
-    assert not (tmp_path / "out").exists()
-    return output
+    return score_refused(path, shards_root, tmp_path / "out", "--split", "val")[0]
 
 
 @pytest.mark.parametrize("case", list(HOSTILE))
@@ -185,12 +169,7 @@ def test_a_hostile_pickle_is_refused_in_one_line_without_running_anything(case, 
     write, message = HOSTILE[case]
     path = tmp_path / "dump.pkl"
     path.write_bytes(write(marker))
-    tracemalloc.start()
-    try:
-        output = _refused(path, shards_root, tmp_path)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    output, peak = score_refused(path, shards_root, tmp_path / "out", "--split", "val")
     assert message in output, output
     assert not marker.exists(), "the pickle's payload ran"
     assert peak < 64 * 2**20, f"{case}: {peak / 2**20:.0f} MiB allocated before the refusal"

@@ -26,15 +26,6 @@ METRIC_FIELDS = ("mpjpe", "mpjpe_per_joint", "missing_joints", "counts", "mrrpe"
                  "hand_confusion", "root_source", "checkpoint", "dataset", "annot_subset", "split", "protocol")
 
 
-@pytest.fixture(scope="module")
-def shards_root(synth_ih26m_shards) -> Path:
-    return synth_ih26m_shards.parent.parent
-
-
-@pytest.fixture(scope="module")
-def val_rows(synth_ih26m_shards) -> dict:
-    return read_rows(synth_ih26m_shards / "val")  # val: the synthetic test split has no interacting frame
-
 
 def _noisy_camera(rows: dict, seed: int = 0) -> np.ndarray:
     """The ground-truth camera joints plus a few mm of noise: a prediction with a known error."""

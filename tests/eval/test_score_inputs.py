@@ -4,7 +4,6 @@ traceback; the bombs are refused before what they declare is allocated (tracemal
 from __future__ import annotations
 
 import json
-import tracemalloc
 import zipfile
 from pathlib import Path
 
@@ -16,19 +15,11 @@ from click.testing import CliRunner
 
 from interhand.cli import main
 from interhand.eval.predictions import PredictionFileError, read_predictions
-from interhand.eval.score_file import read_rows
+
+from helpers import score_refused
 
 META = {"dataset": "interhand26m", "split": "val"}
 
-
-@pytest.fixture(scope="module")
-def shards_root(synth_ih26m_shards) -> Path:
-    return synth_ih26m_shards.parent.parent
-
-
-@pytest.fixture(scope="module")
-def val_rows(synth_ih26m_shards) -> dict:
-    return read_rows(synth_ih26m_shards / "val")
 
 
 def _json(path: Path, entries, **top) -> Path:
@@ -160,12 +151,7 @@ CASES = {
 
 
 def _refused(path: Path, shards_root: Path, tmp_path: Path) -> str:
-    result = CliRunner().invoke(main, ["score", str(path), "--shards", str(shards_root),
-                                       "--out-dir", str(tmp_path / "out")])
-    output = result.output.strip()
-    assert result.exit_code == 1, output
-    assert "Traceback" not in output and len(output.splitlines()) == 1 and str(path) in output, output
-    return output
+    return score_refused(path, shards_root, tmp_path / "out")[0]
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -251,12 +237,7 @@ BOMBS = {"NPZ declaring (2e6, 42, 2)": (_npz_bomb, "declares 2000000 samples"),
 def test_a_bomb_is_refused_before_what_it_declares_is_allocated(case, shards_root, val_rows, tmp_path):
     write, message = BOMBS[case]
     path = write(val_rows, tmp_path)
-    tracemalloc.start()
-    try:
-        output = _refused(path, shards_root, tmp_path)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    output, peak = score_refused(path, shards_root, tmp_path / "out")
     assert message in output
     assert peak < 64 * 2**20, f"{case}: {peak / 2**20:.0f} MiB allocated before the refusal"
 
