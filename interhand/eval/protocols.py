@@ -122,7 +122,19 @@ class ProtocolSelection:
         return self.label.replace(":", "_")
 
     def definition(self) -> dict:
-        return {**self.protocol.definition(), "subset": self.subset}
+        """The protocol's rules with the subset asked for; a subset other than the protocol's own replaces its
+        sample set (`interwild:all` is scored on every frame, not on Test(H))."""
+        definition = {**self.protocol.definition(), "subset": self.subset}
+        if self.subset != self.protocol.default_subset:
+            definition["sample_set"] = (f"the {_SUBSET_WORDS[self.subset]}, asked for instead of the protocol's own "
+                                        f"({self.protocol.sample_set})")
+        return definition
+
+
+_SUBSET_WORDS = {"all": "split's every frame", "human_annot": "split's human-annotated frames (its aid list)",
+                 "interacting": "split's interacting frames"}
+if set(_SUBSET_WORDS) != set(SCORE_SUBSETS):
+    raise RuntimeError(f"subsets {sorted(_SUBSET_WORDS)} differ from config.SCORE_SUBSETS")
 
 
 def parse_selection(text: str) -> ProtocolSelection:

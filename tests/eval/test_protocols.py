@@ -123,6 +123,12 @@ def test_protocols_and_subsets_compose_and_the_bare_subsets_keep_their_meaning()
     assert (selection.protocol.name, selection.subset, selection.folder) == ("mmpose", "interacting",
                                                                              "mmpose_interacting")
     assert parse_selection("interwild").subset == "human_annot"  # its own sample set: Test(H)
+    # The stated sample set is the one scored: the protocol's own, or the subset asked for instead of it.
+    assert parse_selection("interwild").definition()["sample_set"].startswith("Test(H)")
+    assert parse_selection("interwild:all").definition()["sample_set"].startswith("the split's every frame")
+    assert parse_selection("internet:human_annot").definition()["sample_set"].startswith(
+        "the split's human-annotated frames")
+    assert parse_selection("mmpose").definition()["sample_set"].startswith("every test frame")
     with pytest.raises(ValueError, match="internet, mmpose, interwild"):
         parse_selection("mmpose:everything")
     assert ScoreConfig(protocols=("mmpose:interacting", "all")).protocols == ("mmpose:interacting", "all")
