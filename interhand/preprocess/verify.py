@@ -33,12 +33,13 @@ from typing import Optional
 import cv2
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from interhand import __version__
 from interhand.config import PreprocessConfig, current_field_names
 from interhand.manifests.index_check import recorded_file_problems
 from interhand.manifests.read import manifest_by_shard, read_errors, read_manifest
-from interhand.manifests.schema import ARRAY_COLUMNS, MANIFEST_SCHEMA, MEMBER_COLUMNS, manifest_arrays
+from interhand.manifests.schema import ARRAY_COLUMNS, MEMBER_COLUMNS, manifest_arrays
 from interhand.preprocess.publish import folder_files, published_texts, read_checksums
 from interhand.progress import progress
 from interhand.shard_format.ann_codec import ANN_BYTES, ANN_DTYPE, ANN_FLOATS, ANN_LAYOUT, decode_ann, set_hand_presence
@@ -51,7 +52,12 @@ from interhand.skeleton import HAND_TYPE_VECTORS
 __all__ = ["verify_shard_dir", "check_recorded_files", "check_published_files", "check_checksums", "split_folders",
            "verify_split_folder", "verdict", "recorded_data_folder"]
 
-_ROW_COLUMNS = [name for name in MANIFEST_SCHEMA.names if name not in ARRAY_COLUMNS]
+# What the member, index and source checks read of each row (as Python values, a shard's rows at a time), and what
+# the content check reads (as Arrow columns).
+_ROW_COLUMNS = ["key", "shard", "position", "image_member",
+                *[f"{column}_{field}" for column in MEMBER_COLUMNS for field in ("offset", "size", "crc32")],
+                "image_encoding", "image_sha256", "source_file", "source_size", "source_sha256"]
+_CONTENT_COLUMNS = ["hand_type", *ARRAY_COLUMNS]
 
 
 def check_recorded_files(shard_dir: Path, dataset: DatasetJson, names: tuple[str, ...] = RECORDED_FILES) -> list[str]:
@@ -160,22 +166,18 @@ def _check_sources(path: Path, rows: list[dict], root: Path) -> list[str]:
     return problems
 
 
-def _check_counts(dataset: DatasetJson, manifest: list[dict], errors: int) -> list[str]:
-    """dataset.json's counts, recomputed from the manifest rows and the number of error rows."""
+def _check_counts(dataset: DatasetJson, samples: int, per_shard: np.ndarray, errors: int) -> list[str]:
+    """dataset.json's counts, recomputed from the manifest (`samples` rows, `per_shard[i]` of them in
+    dataset.json's i-th shard) and the number of error rows."""
     counts, shards, problems = dataset.counts, dataset.shards, []
-    recomputed = {"samples": len(manifest), "errors": errors, "input_annotations": len(manifest) + errors,
-                  "shards": len(shards)}
+    recomputed = {"samples": samples, "errors": errors, "input_annotations": samples + errors, "shards": len(shards)}
     for name, value in recomputed.items():
         if getattr(counts, name) != value:
             problems.append(f"dataset.json counts {name} = {getattr(counts, name)!r}, the folder holds {value}")
-    per_shard: dict[str, int] = {}
-    for row in manifest:
-        per_shard[row["shard"]] = per_shard.get(row["shard"], 0) + 1
-    for shard in shards:
-        if shard.samples != per_shard.get(shard.name, 0):
-            problems.append(f"dataset.json says {shard.name} holds {shard.samples} samples, the manifest "
-                            f"{per_shard.get(shard.name, 0)}")
-    inputs = len(manifest) + errors
+    for shard, found in zip(shards, per_shard.tolist()):
+        if shard.samples != found:
+            problems.append(f"dataset.json says {shard.name} holds {shard.samples} samples, the manifest {found}")
+    inputs = samples + errors
     fraction = errors / inputs if inputs else 0.0
     if dataset.error_fraction != fraction or dataset.complete != (fraction <= dataset.max_errors):
         problems.append(f"dataset.json error_fraction {dataset.error_fraction!r} / complete "
@@ -293,23 +295,20 @@ def verify_shard_dir(shard_dir: Path, accept_incomplete: bool = False, bar=None,
     problems = check_recorded_files(shard_dir, dataset)
     if problems:  # the manifest or the errors cannot be trusted: nothing below would mean anything
         return problems
-    manifest = read_manifest(shard_dir, columns=_ROW_COLUMNS).to_pylist()  # the arrays come shard by shard
-    problems += _check_counts(dataset, manifest, read_errors(shard_dir).num_rows)
+    order, per_shard, samples, problems_of_order = _manifest_order(shard_dir, dataset)
+    problems += _check_counts(dataset, samples, per_shard, read_errors(shard_dir).num_rows)
+    problems += problems_of_order
     problems += _unlisted_files(shard_dir, dataset)
     problems += check_published_files(shard_dir, dataset)
     problems += check_checksums(shard_dir, dataset)
-    by_shard: dict[str, list[dict]] = {}
-    for row in manifest:
-        by_shard.setdefault(row["shard"], []).append(row)
-    contents = manifest_by_shard(shard_dir, [len(by_shard.get(shard.name, [])) for shard in dataset.shards],
-                                 ["key", "hand_type", *ARRAY_COLUMNS])
-    for shard in dataset.shards:
-        path, rows = shard_dir / shard.name, sorted(by_shard.pop(shard.name, []), key=lambda r: r["position"])
+    tables = _tables_by_shard(shard_dir, order, per_shard, _ROW_COLUMNS + _CONTENT_COLUMNS)
+    for shard, table in zip(dataset.shards, tables):
+        path, rows = shard_dir / shard.name, table.select(_ROW_COLUMNS).to_pylist()
         if file_sha256(path) != shard.sha256:
             problems.append(f"{shard.name}: SHA-256 differs from dataset.json (modified or corrupt)")
         anns: dict[str, bytes] = {}
         problems += _check_tar(path, _expected_members(rows), anns)
-        problems += _check_content(shard.name, next(contents), anns)
+        problems += _check_content(shard.name, table.select(["key", *_CONTENT_COLUMNS]), anns)
         if sources_root is not None:
             problems += _check_sources(path, rows, Path(sources_root))
         index_path = shard_dir / shard.index
@@ -317,8 +316,41 @@ def verify_shard_dir(shard_dir: Path, accept_incomplete: bool = False, bar=None,
             problems.append(f"{shard.index}: DALI index not matching the manifest")
         if bar is not None:
             bar.update(len(rows))
-    problems += [f"manifest rows point at unknown shard {name}" for name in sorted(by_shard)]
     return problems
+
+
+def _manifest_order(shard_dir: Path, dataset: DatasetJson) -> tuple[np.ndarray, np.ndarray, int, list[str]]:
+    """(the manifest's row numbers in dataset.json's shard order and, within a shard, by `position`; the rows per
+    shard; all its rows; problems): read as two Arrow columns, never a Python object per row (a train manifest is
+    1.36 M rows, #31). Rows naming a shard dataset.json does not list are left out of the order, and named; rows
+    stored out of that order (SHARD_FORMAT.md §5) are a problem, and are checked in it all the same."""
+    table = read_manifest(shard_dir, columns=["shard", "position"])
+    names = pa.array([shard.name for shard in dataset.shards], pa.string())
+    codes = pc.index_in(table["shard"], value_set=names).combine_chunks()
+    listed = codes.is_valid().to_numpy(zero_copy_only=False)
+    problems = [f"manifest rows point at unknown shard {name}"
+                for name in sorted(pc.unique(table["shard"].filter(pc.invert(codes.is_valid()))).to_pylist())]
+    code = codes.fill_null(len(names)).to_numpy().astype(np.int64)
+    position = table["position"].combine_chunks().to_numpy().astype(np.int64)
+    order = np.lexsort((position, code))[:int(listed.sum())]
+    if problems == [] and not np.array_equal(order, np.arange(len(order))):
+        first = int(np.flatnonzero(order != np.arange(len(order)))[0])
+        problems.append(f"manifest.parquet: row {first} is out of order (rows are stored in shard order and, within "
+                        "a shard, by position: SHARD_FORMAT.md §5)")
+    return order, np.bincount(code[listed], minlength=len(names)), table.num_rows, problems
+
+
+def _tables_by_shard(shard_dir: Path, order: np.ndarray, per_shard: np.ndarray, columns: list[str]):
+    """Each shard's manifest rows (`columns`), by position: streamed a shard at a time when the manifest is stored
+    in that order (it is, as written), else taken from the whole columns in `order`."""
+    counts = per_shard.tolist()
+    if np.array_equal(order, np.arange(len(order))):
+        yield from manifest_by_shard(shard_dir, counts, columns)
+        return
+    table, start = read_manifest(shard_dir, columns=columns), 0
+    for count in counts:
+        yield table.take(pa.array(order[start:start + count]))
+        start += count
 
 
 def split_folders(path: Path) -> list[Path]:
