@@ -1,16 +1,18 @@
 """`interhand verify`: re-read every shard and check it against dataset.json and the manifest.
 
-Checks: what every reader checks when it opens the folder (`read_dataset_json`: format version, a complete
-run, plain file names, no symlinks, sizes); the SHA-256 of manifest.parquet and errors.parquet as recorded in
+Checks: what every reader checks when it opens the folder (`read_dataset_json`: format version, a complete run,
+plain file names, no symlinks, sizes); the SHA-256 of manifest.parquet and errors.parquet as recorded in
 dataset.json; the counts in dataset.json recomputed from the manifest and the errors (samples, errors, inputs,
-shards, per-shard samples, the error fraction); no file or folder in the folder that is not one of its files; the
-card, croissant.json, shardindex.json and SHARD_FORMAT.md equal to the texts dataset.json and this package imply
-(they are regenerated: `published_texts`); SHA256SUMS listing exactly those with their SHA-256 (SHARD_FORMAT.md
-§1.2); every shard's SHA-256 and size as recorded at write time; every manifest member present in its tar at the
-recorded offset with the recorded size and CRC-32; no member the manifest does not list; every `.ann` and `.json`
-record of this format version and with its own key; the manifest's content columns (arrays, hand_type) equal
-to what the shards' `.ann` records give; every `.ann` record's `hand_present` recomputed from its `joint_valid_raw`,
-with an absent hand's values zeros (SHARD_FORMAT.md §4.4); the DALI index equal to the one the manifest implies.
+shards, per-shard samples, the error fraction); the manifest's rows stored in shard order and, within a shard, by
+position (SHARD_FORMAT.md §5: so it is read a shard at a time); no file or folder in the folder that is not one of
+its files; the card, croissant.json, shardindex.json and SHARD_FORMAT.md equal to the texts dataset.json and this
+package imply (they are regenerated: `published_texts`); SHA256SUMS listing exactly those with their SHA-256
+(SHARD_FORMAT.md §1.2); every shard's SHA-256 and size as recorded at write time; every manifest member present in
+its tar at the recorded offset with the recorded size and CRC-32; no member the manifest does not list; every `.ann`
+and `.json` record of this format version and with its own key; the manifest's content columns (arrays, hand_type)
+equal to what the shards' `.ann` records give; every `.ann` record's `hand_present` recomputed from its
+`joint_valid_raw`, with an absent hand's values zeros (SHARD_FORMAT.md §4.4); the DALI index equal to the one the
+manifest implies.
 
 What it cannot see: a folder rewritten consistently by hand (shards, manifest and dataset.json's digests). Record
 dataset.json's SHA-256 (`verify` prints it) to pin a folder.
