@@ -26,11 +26,12 @@ from typing import Optional
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from interhand import __version__
 from interhand.config import PreprocessConfig, current_field_names
 from interhand.manifests.schema import ERRORS_SCHEMA, MANIFEST_SCHEMA
-from interhand.manifests.write import FRAGMENT_SUFFIX, concat_tables, write_errors, write_manifest
+from interhand.manifests.write import FRAGMENT_SUFFIX, concat_tables, fragment_table, write_errors, write_tables
 from interhand.outputs import OutputError, make_folder, open_for_append, output_error_line, write_json
 from interhand.preprocess import images
 from interhand.preprocess.ingest import ingest, ingest_parallel, share_progress, spill_records
@@ -305,6 +306,22 @@ def _read_fragments(paths: list[Path], schema, remedy: str):
         raise WriteFailed(f"the fragments in {paths[0].parent} do not fit together ({error}); {remedy}") from None
 
 
+def _manifest_fragments(paths: list[Path], remedy: str) -> tuple[int, list[str], dict[str, int]]:
+    """(rows, image members, rows per image encoding) of the shards' manifest fragments, each opened alone
+    (memory-mapped; only those two columns touched); WriteFailed naming the first unreadable one."""
+    rows, members, encodings = 0, set(), dict.fromkeys(IMAGE_ENCODINGS, 0)
+    for path in paths:
+        try:
+            table = fragment_table(path, MANIFEST_SCHEMA)
+        except (pa.ArrowException, ValueError, KeyError) as error:
+            raise WriteFailed(f"{path} is corrupt ({error}); {remedy}") from None
+        rows += table.num_rows
+        members.update(pc.unique(table["image_member"]).to_pylist())
+        for entry in pc.value_counts(table["image_encoding"]).to_pylist():
+            encodings[entry["values"]] = encodings.get(entry["values"], 0) + entry["counts"]
+    return rows, sorted(members), {encoding: encodings[encoding] for encoding in IMAGE_ENCODINGS}
+
+
 def _load_parts(work: Path, count: int) -> list[dict]:
     parts = []
     for index in range(count):
@@ -356,28 +373,28 @@ def _finalize_locked(config: PreprocessConfig) -> RunSummary:
     _remove_stale(out_dir, shards)
     fragments = [work / "shards" / f"{shard.name}.manifest{FRAGMENT_SUFFIX}" for shard in shards]
     remedy = "delete it and the .done.json of its shard, then re-run the job (or its part) to rewrite them"
-    manifest = _read_fragments(fragments, MANIFEST_SCHEMA, remedy)
+    samples, image_members, image_encodings = _manifest_fragments(fragments, remedy)
     # Annotation-level rejections are the same in every part (all parts read the whole split).
     errors = _read_fragments([_part_path(work, 0, part_count, ".errors" + FRAGMENT_SUFFIX)]
                              + [work / "shards" / f"{shard.name}.errors{FRAGMENT_SUFFIX}" for shard in shards],
                              ERRORS_SCHEMA, remedy)
     inputs = parts[0]["inputs"]
-    if manifest.num_rows + errors.num_rows != inputs:
-        raise RuntimeError(f"{out_dir}: {manifest.num_rows} samples + {errors.num_rows} errors != {inputs} inputs")
+    if samples + errors.num_rows != inputs:
+        raise RuntimeError(f"{out_dir}: {samples} samples + {errors.num_rows} errors != {inputs} inputs")
     _invalidate(out_dir)  # --finalize on a finished folder: it is rewritten from here on
-    write_manifest(manifest, out_dir / MANIFEST_FILE)
+    # A shard's fragment at a time (#31: the train manifest is ~3 GB as one table).
+    write_tables((fragment_table(path, MANIFEST_SCHEMA) for path in fragments), out_dir / MANIFEST_FILE,
+                 MANIFEST_SCHEMA)
     write_errors(errors, out_dir / ERRORS_FILE)
     error_fraction = errors.num_rows / inputs if inputs else 0.0
-    image_members = sorted(set(manifest["image_member"].to_pylist())) if manifest.num_rows else []
     # a part recorded by an older version names the fields as they were (root, subset, out): record today's
     recorded = published_config(current_field_names(PreprocessConfig, parts[0]["config"]))
     dataset = DatasetJson(
         dataset=config.dataset, subset=config.annot_subset, split=config.split, layout=parts[0]["layout"],
         key_prefix=KEY_PREFIX[config.dataset],
-        counts=Counts(input_annotations=inputs, samples=manifest.num_rows, errors=errors.num_rows, shards=len(shards)),
+        counts=Counts(input_annotations=inputs, samples=samples, errors=errors.num_rows, shards=len(shards)),
         shards=tuple(shards), sources=tuple(parts[0]["sources"]), image_members=tuple(image_members),
-        image_encodings={encoding: manifest["image_encoding"].to_pylist().count(encoding)
-                         for encoding in IMAGE_ENCODINGS},
+        image_encodings=image_encodings,
         joint_names=tuple(parts[0]["joint_names"]), skeleton_parents=tuple(parts[0]["parents"]),
         config=recorded, command_line=tuple(reproducing_command(recorded)),
         package={"name": "interhand", "version": __version__}, parts=part_count,
@@ -387,7 +404,7 @@ def _finalize_locked(config: PreprocessConfig) -> RunSummary:
     write_dataset_json(out_dir, dataset)
     write_published_files(out_dir, dataset)  # SHA256SUMS last: from here on the folder is finished
     shutil.rmtree(work)  # the resume state: a finished folder is re-made from scratch, byte for byte
-    summary = RunSummary(str(out_dir), inputs, manifest.num_rows, errors.num_rows, len(shards),
+    summary = RunSummary(str(out_dir), inputs, samples, errors.num_rows, len(shards),
                          sum(part["resumed_shards"] for part in parts))
     if not dataset.complete:
         raise TooManyErrors(f"{summary}; more than --max-errors {config.max_errors:g} of the input: see "

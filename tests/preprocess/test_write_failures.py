@@ -45,7 +45,7 @@ def _disk_full_at_finalize(tmp_path, real_root, monkeypatch) -> dict:
 
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "manifest.parquet.tmp")
-    monkeypatch.setattr(run_module, "write_manifest", full)
+    monkeypatch.setattr(run_module, "write_tables", full)
     return {}
 
 
