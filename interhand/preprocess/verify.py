@@ -44,7 +44,7 @@ from interhand.manifests.read import manifest_by_shard, read_errors, read_manife
 from interhand.manifests.schema import ARRAY_COLUMNS, MEMBER_COLUMNS, manifest_arrays
 from interhand.preprocess.publish import folder_files, published_texts, read_checksums
 from interhand.progress import progress
-from interhand.shard_format.ann_codec import ANN_BYTES, ANN_DTYPE, ANN_FLOATS, ANN_LAYOUT, decode_ann, set_hand_presence
+from interhand.shard_format.ann_codec import ANN_BYTES, ANN_DTYPE, ANN_FLOATS, ANN_LAYOUT, check_ann, set_hand_presence
 from interhand.shard_format.dali_index import dali_index_text
 from interhand.shard_format.dataset_json import DatasetJson, file_sha256, read_dataset_json
 from interhand.shard_format.names import ANN_MEMBER, CHECKSUMS_FILE, DATASET_FILE, JSON_MEMBER, RECORDED_FILES
@@ -91,7 +91,7 @@ def _record_problem(name: str, data: bytes) -> str | None:
     key, _, ext = name.partition(".")
     try:
         if ext == ANN_MEMBER:
-            decode_ann(data, name)
+            check_ann(data, name)
         elif ext == JSON_MEMBER:
             record = json.loads(data.decode("utf-8"))
             if record.get("format_version") != FORMAT_VERSION or record.get("key") != key:

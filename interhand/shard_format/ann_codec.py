@@ -12,7 +12,7 @@ from interhand.shard_format.version import FORMAT_VERSION, check_format_version
 from interhand.skeleton import HAND_TYPE_VECTORS, right_hand_joints
 
 __all__ = ["ANN_DTYPE", "ANN_FIELDS", "ANN_LAYOUT", "ANN_FLOATS", "ANN_BYTES", "HAND_ZEROED", "encode_ann_records",
-           "set_hand_presence", "decode_ann", "decode_ann_records"]
+           "set_hand_presence", "check_ann", "decode_ann", "decode_ann_records"]
 
 # The packed `.ann` record: little-endian float32, fields in this order (SHARD_FORMAT.md §4).
 ANN_DTYPE = np.dtype("<f4")
@@ -119,14 +119,27 @@ def set_hand_presence(records: np.ndarray) -> None:
         values[mask] = 0.0
 
 
-def decode_ann(data: bytes, where: str = ".ann") -> dict[str, np.ndarray]:
-    """One `.ann` record (inverse of a row of `encode_ann_records`): field name -> float32 array of its shape."""
+def check_ann(data: bytes, where: str = ".ann") -> None:
+    """ValueError (FormatVersionError with the re-shard hint for another version's record) unless `data` is one
+    `.ann` record of this format version: its size and its version field, without unpacking the fields."""
     if len(data) != ANN_BYTES:
         # Another version's record is another size (version 3: 2516 bytes): say so, with the re-shard hint.
         found = float(np.frombuffer(data[:ANN_DTYPE.itemsize], ANN_DTYPE)[0]) if len(data) >= ANN_DTYPE.itemsize else 0
         if math.isfinite(found) and found == int(found) and 1 <= found < FORMAT_VERSION:
             check_format_version(int(found), where)
         raise ValueError(f"{where}: {len(data)} bytes, a format {FORMAT_VERSION} .ann record has {ANN_BYTES}")
+    offset = ANN_LAYOUT["format_version"][0] * ANN_DTYPE.itemsize
+    check_format_version(_version(float(np.frombuffer(data, ANN_DTYPE, count=1, offset=offset)[0])), where)
+
+
+def _version(value: float) -> int | float:
+    """A record's format_version field as an int when it is one (4.5 stays 4.5, and is refused)."""
+    return int(value) if math.isfinite(value) and value == int(value) else value
+
+
+def decode_ann(data: bytes, where: str = ".ann") -> dict[str, np.ndarray]:
+    """One `.ann` record (inverse of a row of `encode_ann_records`): field name -> float32 array of its shape."""
+    check_ann(data, where)
     return {name: value[0] for name, value in decode_ann_records(np.frombuffer(data, ANN_DTYPE)[None], where).items()}
 
 
@@ -134,6 +147,6 @@ def decode_ann_records(records: np.ndarray, where: str = ".ann records") -> dict
     """A batch of `.ann` records, (B, ANN_FLOATS) float32 → field name -> (B, *shape) copies (the loaders')."""
     records = np.asarray(records, dtype=ANN_DTYPE).reshape(-1, ANN_FLOATS)
     for version in np.unique(records[:, ANN_LAYOUT["format_version"][0]]):
-        check_format_version(int(version) if math.isfinite(version) else version, where)
+        check_format_version(_version(float(version)), where)
     return {name: records[:, offset:offset + int(np.prod(shape))].reshape((len(records), *shape)).copy()
             for name, (offset, shape) in ANN_LAYOUT.items()}

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from interhand.shard_format.ann_codec import ANN_BYTES, decode_ann
+from interhand.shard_format.ann_codec import ANN_BYTES, check_ann, decode_ann, decode_ann_records
 from interhand.shard_format.json_numbers import array_texts
 from interhand.shard_format.names import sample_key, shard_name
 from interhand.shard_format.records import decode_sample, encode_sample
@@ -116,6 +116,12 @@ def test_readers_reject_another_format_version_naming_found_and_expected():
     record[0] = FORMAT_VERSION + 1
     with pytest.raises(FormatVersionError, match=f"{FORMAT_VERSION + 1}.*reads {FORMAT_VERSION}"):
         decode_ann(record.tobytes())
+    for version in (FORMAT_VERSION + 0.5, float("nan")):  # not truncated to the version, nor passed as one
+        record[0] = version
+        with pytest.raises(FormatVersionError, match=f"format_version {version!r} found"):
+            check_ann(record.tobytes())
+        with pytest.raises(FormatVersionError, match=f"format_version {version!r} found"):
+            decode_ann_records(record[None])
     text = json.loads(members["json"])
     text["format_version"] = 99
     with pytest.raises(FormatVersionError, match="99"):
