@@ -63,7 +63,7 @@ shards: $(STAMP)
 	for split in $(SHARD_SPLITS); do $(IH) shards --dataset interhand26m --data $(DATA)/InterHand2.6M --annot-subset $(SUBSET) --split $$split --shards $(SHARDS) $(WORKERS_ARG) || exit 1; done
 
 verify-shards: $(STAMP)
-	$(IH) verify $(SHARDS)
+	$(IH) verify $(SHARDS) $(WORKERS_ARG)
 
 train: $(STAMP)
 	$(IH) train --gpu "$(GPUS)" --dataset $(DATASET) --annot-subset $(SUBSET) --shards $(SHARDS) --run-dir $(OUT) --nnodes $(NNODES) --node-rank $(NODE_RANK) --master-addr $(MASTER_ADDR) $(TRAIN_ARGS)
@@ -78,7 +78,7 @@ demo: $(STAMP)
 	$(IH) synth $(DEMO)/data/InterHand2.6M --dataset interhand26m --seed $(SEED) --frames $(FRAMES) --overwrite
 	$(IH) contact-sheet $(DEMO)/data/InterHand2.6M --split train --out $(DEMO)/contact_sheet.png
 	for split in train val; do $(IH) shards --data $(DEMO)/data/InterHand2.6M --split $$split --shards $(DEMO)/shards --shard-samples 64 $(WORKERS_ARG) || exit 1; done
-	$(IH) verify $(DEMO)/shards
+	$(IH) verify $(DEMO)/shards $(WORKERS_ARG)
 	$(IH) preview-batch $(DEMO)/shards/interhand26m/all/train --batch-size 8 --out $(DEMO)/batches.png
 	rm -rf $(DEMO)/run && $(IH) train --config configs/demo_train.yaml --shards $(DEMO)/shards --run-dir $(DEMO)/run
 	$(IH) plot-log $(DEMO)/run

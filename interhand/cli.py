@@ -212,7 +212,10 @@ def shards(finalize: bool, config_file: Path | None, **values) -> None:
                    "decoded pixels identical to the source's (slow: decodes both)")
 @click.option("--source-root", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="with --check-sources: the dataset folder (dataset.json names it without its path)")
-def verify(shard_dir: Path, accept_incomplete: bool, check_sources: bool, source_root: Path | None) -> None:
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="processes that check the shards (each reads and hashes whole tars: one per core helps)")
+def verify(shard_dir: Path, accept_incomplete: bool, check_sources: bool, source_root: Path | None,
+           workers: int) -> None:
     """Re-read every shard under SHARDS and check it against dataset.json and manifest.parquet
     (member presence, offsets, sizes, CRC-32 and SHA-256 recorded at write time, DALI indexes, the
     manifest's and errors' SHA-256, the counts, unlisted files). SHARDS is one split folder, or any
@@ -225,7 +228,7 @@ def verify(shard_dir: Path, accept_incomplete: bool, check_sources: bool, source
         raise click.ClickException(f"no dataset.json in or below {shard_dir}: not a shard folder")
     problems = []
     for folder in folders:
-        found = verify_split_folder(folder, accept_incomplete, check_sources, source_root)
+        found = verify_split_folder(folder, accept_incomplete, check_sources, source_root, workers)
         problems += [f"{folder}: {problem}" for problem in found]
         click.echo(f"{folder}: {verdict(folder, found)}")
     for problem in problems:

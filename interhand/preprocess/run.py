@@ -132,10 +132,17 @@ def _writer_pool(config: PreprocessConfig) -> tuple[Optional[ProcessPoolExecutor
 
 
 def _start_worker(counter, main_pid: int) -> None:
-    """Pool initializer: the worker ends itself as soon as this job's main process is gone (killed included),
-    then share_progress. A watchdog thread waits on a pidfd of the main process (Linux >= 5.3; elsewhere it
-    polls the pid every second). The parent-death signal (prctl PR_SET_PDEATHSIG) cannot do it: a worker's
-    parent is the forkserver, which lives on as long as any worker does."""
+    """Pool initializer: the worker ends itself as soon as this job's main process is gone, then
+    share_progress."""
+    exit_with_main(main_pid)
+    share_progress(counter)
+
+
+def exit_with_main(main_pid: int) -> None:
+    """In a pool worker: end this process as soon as the job's main process is gone (killed included). A
+    watchdog thread waits on a pidfd of the main process (Linux >= 5.3; elsewhere it polls the pid every second).
+    The parent-death signal (prctl PR_SET_PDEATHSIG) cannot do it: a worker's parent is the forkserver, which
+    lives on as long as any worker does."""
     try:
         watched = os.pidfd_open(main_pid)
     except ProcessLookupError:
@@ -143,7 +150,6 @@ def _start_worker(counter, main_pid: int) -> None:
     except (AttributeError, OSError):
         watched = None
     threading.Thread(target=_exit_with, args=(main_pid, watched), daemon=True, name="exit-with-main").start()
-    share_progress(counter)
 
 
 def _exit_with(main_pid: int, watched: int | None) -> None:

@@ -26,9 +26,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
 import tarfile
 import zlib
+from collections import deque
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Optional
 
@@ -43,6 +46,7 @@ from interhand.manifests.index_check import recorded_file_problems
 from interhand.manifests.read import manifest_by_shard, read_errors, read_manifest
 from interhand.manifests.schema import ARRAY_COLUMNS, MEMBER_COLUMNS, manifest_arrays
 from interhand.preprocess.publish import folder_files, published_texts, read_checksums
+from interhand.preprocess.run import exit_with_main
 from interhand.progress import progress
 from interhand.shard_format.ann_codec import ANN_BYTES, ANN_DTYPE, ANN_FLOATS, ANN_LAYOUT, check_ann, set_hand_presence
 from interhand.shard_format.dali_index import dali_index_text
@@ -287,11 +291,12 @@ def check_checksums(shard_dir: Path, dataset: DatasetJson) -> list[str]:
 
 
 def verify_shard_dir(shard_dir: Path, accept_incomplete: bool = False, bar=None,
-                     sources_root: Optional[Path] = None) -> list[str]:
+                     sources_root: Optional[Path] = None, workers: int = 1) -> list[str]:
     """Problems found (empty list = the directory verifies). Raises ValueError (FormatVersionError,
     IncompleteShardsError) or FileNotFoundError, one line each, where the folder cannot be opened at all.
     `bar` (an `interhand.progress.progress`) counts the samples of each shard once it is checked. With
-    `sources_root` (the dataset folder the shards were made from), every source image is checked too."""
+    `sources_root` (the dataset folder the shards were made from), every source image is checked too.
+    `workers` > 1: the shards are checked in that many processes, the problems listed in the same order."""
     shard_dir = Path(shard_dir)
     dataset = read_dataset_json(shard_dir, accept_incomplete)
     problems = check_recorded_files(shard_dir, dataset)
@@ -304,21 +309,49 @@ def verify_shard_dir(shard_dir: Path, accept_incomplete: bool = False, bar=None,
     problems += check_published_files(shard_dir, dataset)
     problems += check_checksums(shard_dir, dataset)
     tables = _tables_by_shard(shard_dir, order, per_shard, _ROW_COLUMNS + _CONTENT_COLUMNS)
-    for shard, table in zip(dataset.shards, tables):
-        path, rows = shard_dir / shard.name, table.select(_ROW_COLUMNS).to_pylist()
-        if file_sha256(path) != shard.sha256:
-            problems.append(f"{shard.name}: SHA-256 differs from dataset.json (modified or corrupt)")
-        anns: dict[str, bytes] = {}
-        problems += _check_tar(path, _expected_members(rows), anns)
-        problems += _check_content(shard.name, table.select(["key", *_CONTENT_COLUMNS]), anns)
-        if sources_root is not None:
-            problems += _check_sources(path, rows, Path(sources_root))
-        index_path = shard_dir / shard.index
-        if index_path.read_bytes() != dali_index_text(_index_entries(rows)).encode():
-            problems.append(f"{shard.index}: DALI index not matching the manifest")
+    jobs = ((str(shard_dir), shard.name, shard.sha256, shard.index, table, sources_root)
+            for shard, table in zip(dataset.shards, tables))
+    for rows, found in _run_shard_checks(jobs, workers):
+        problems += found
         if bar is not None:
-            bar.update(len(rows))
+            bar.update(rows)
     return problems
+
+
+def _run_shard_checks(jobs, workers: int):
+    """(rows, problems) of each job, in order: here, or in `workers` processes with at most two shards each in
+    flight (memory stays at a few shards' rows)."""
+    if workers <= 1:
+        yield from (_check_shard(*job) for job in jobs)
+        return
+    # forkserver: workers start from a clean process (the caller may run threads); each ends with this process.
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=exit_with_main,
+                             initargs=(os.getpid(),)) as pool:
+        pending: deque = deque()
+        for job in jobs:
+            pending.append(pool.submit(_check_shard, *job))
+            if len(pending) >= 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+def _check_shard(shard_dir: str, name: str, sha256: str, index: str, table: pa.Table,
+                 sources_root: Optional[Path]) -> tuple[int, list[str]]:
+    """(rows, problems) of one shard: its SHA-256, its members against its manifest rows, its manifest content
+    against its `.ann` records, its sources (with `sources_root`) and its DALI index."""
+    path, rows, problems = Path(shard_dir) / name, table.select(_ROW_COLUMNS).to_pylist(), []
+    if file_sha256(path) != sha256:
+        problems.append(f"{name}: SHA-256 differs from dataset.json (modified or corrupt)")
+    anns: dict[str, bytes] = {}
+    problems += _check_tar(path, _expected_members(rows), anns)
+    problems += _check_content(name, table.select(["key", *_CONTENT_COLUMNS]), anns)
+    if sources_root is not None:
+        problems += _check_sources(path, rows, Path(sources_root))
+    if (Path(shard_dir) / index).read_bytes() != dali_index_text(_index_entries(rows)).encode():
+        problems.append(f"{index}: DALI index not matching the manifest")
+    return len(rows), problems
 
 
 def _manifest_order(shard_dir: Path, dataset: DatasetJson) -> tuple[np.ndarray, np.ndarray, int, list[str]]:
@@ -373,7 +406,7 @@ def recorded_data_folder(dataset: DatasetJson) -> Path | None:
 
 
 def verify_split_folder(folder: Path, accept_incomplete: bool = False, check_sources: bool = False,
-                        source_root: Optional[Path] = None) -> list[str]:
+                        source_root: Optional[Path] = None, workers: int = 1) -> list[str]:
     """`verify_shard_dir` with a progress bar over the folder's samples; a folder that cannot be opened at all is
     one problem. With `check_sources`, the source images are re-read from `source_root`, else from the dataset
     folder dataset.json records."""
@@ -384,7 +417,7 @@ def verify_split_folder(folder: Path, accept_incomplete: bool = False, check_sou
             return [f"{folder / DATASET_FILE} names the dataset folder only ({dataset.config.get('data')!r}, no path): "
                     "pass --source-root DATA_DIR, the folder the shards were made from"]
         with progress(total=dataset.counts.samples, desc=f"verify {folder.name}", unit="sample") as bar:
-            return verify_shard_dir(folder, accept_incomplete, bar, root)
+            return verify_shard_dir(folder, accept_incomplete, bar, root, workers)
     except (FileNotFoundError, ValueError) as error:
         return [str(error)]
 

@@ -305,6 +305,18 @@ def test_rows_out_of_order_are_named_and_every_shard_is_still_checked_in_positio
     # (SHA256SUMS, croissant.json's manifest digest) follow the resealed manifest and are reported, as they should be
 
 
+def test_two_worker_processes_report_what_one_does_in_the_same_order(val_copy):
+    # `verify --workers N` checks the shards in N processes; the problems of every shard come back in shard order.
+    _swap_index_entries("ann")(val_copy)  # the first shard's index
+    last = val_copy / _dataset(val_copy)["shards"][-1]["name"]
+    _flip_byte(last)  # the last shard's bytes
+    serial = verify_shard_dir(val_copy)
+    assert len(serial) >= 2 and serial[0].startswith("val-000000.idx") and last.name in serial[-1]
+    assert verify_shard_dir(val_copy, workers=2) == serial
+    result = CliRunner().invoke(main, ["verify", str(val_copy), "--workers", "2"])
+    assert result.exit_code == 1 and f"{len(serial)} problem(s)" in result.output
+
+
 @pytest.mark.parametrize("case, edit, said, at_open", TAMPER_CASES, ids=[case[0] for case in TAMPER_CASES])
 def test_verify_catches_every_edit_in_one_line(val_copy, case, edit, said, at_open):
     edit(val_copy)
