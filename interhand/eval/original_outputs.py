@@ -10,28 +10,18 @@ single-hand annotations first, then its interacting ones (`original_datalist_ord
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-__all__ = ["OriginalOutputGeometry", "original_outputs_to_image_relative", "original_datalist_order"]
+from interhand.geometry.heatmap import ORIGINAL_GEOMETRY, HeatmapGeometry, root_bins_to_rel_mm, voxel_to_image
 
-
-@dataclass(frozen=True)
-class OriginalOutputGeometry:
-    """The original `main/config.py` values the outputs are expressed in."""
-
-    input_img_shape: tuple[int, int] = (256, 256)  # (height, width) of the patch, px
-    output_hm_shape: tuple[int, int, int] = (64, 64, 64)  # (depth, height, width) bins
-    bbox_3d_size: float = 400.0  # mm spanned by the depth axis of the joint heatmap
-    bbox_3d_size_root: float = 400.0  # mm spanned by the root depth bins
-    output_root_hm_shape: int = 64
+__all__ = ["original_outputs_to_image_relative", "original_datalist_order"]
 
 
 def original_outputs_to_image_relative(joint_coord: np.ndarray, rel_root_depth: np.ndarray, hand_type: np.ndarray,
-                                       inv_trans: np.ndarray,
-                                       geometry: OriginalOutputGeometry = OriginalOutputGeometry()) -> dict:
-    """The image_relative fields of the original's test outputs, as its `Dataset.evaluate` computes them.
+                                       inv_trans: np.ndarray, geometry: HeatmapGeometry = ORIGINAL_GEOMETRY) -> dict:
+    """The image_relative fields of the original's test outputs, as its `Dataset.evaluate` computes them: the
+    decode of evaluation (`geometry.heatmap.voxel_to_image`, `root_bins_to_rel_mm`) with the original's
+    `main/config.py` numbers (`ORIGINAL_GEOMETRY`: 256-px patch, 64³ grid, ±200 mm).
 
     Args:
         joint_coord: (N, 42, 3) float, (x, y, z) in the output heatmap grid.
@@ -43,16 +33,11 @@ def original_outputs_to_image_relative(joint_coord: np.ndarray, rel_root_depth: 
         {"joints_img_px": (N, 42, 2), "joints_rel_depth_mm": (N, 42), "rel_root_depth_mm": (N,),
         "hand_type_prob": (N, 2)}, float64.
     """
-    coord = np.asarray(joint_coord, np.float64)
-    depth_bins, height_bins, width_bins = geometry.output_hm_shape
-    patch = np.stack([coord[..., 0] / width_bins * geometry.input_img_shape[1],
-                      coord[..., 1] / height_bins * geometry.input_img_shape[0], np.ones(coord.shape[:2])], axis=-1)
-    joints_img_px = np.einsum("nij,nkj->nki", np.asarray(inv_trans, np.float64), patch)  # trans_point2d per joint
-    joints_rel_depth_mm = (coord[..., 2] / depth_bins * 2 - 1) * (geometry.bbox_3d_size / 2)
-    root = np.asarray(rel_root_depth, np.float64).reshape(len(coord))
-    rel_root_depth_mm = (root / geometry.output_root_hm_shape * 2 - 1) * (geometry.bbox_3d_size_root / 2)
-    return {"joints_img_px": joints_img_px, "joints_rel_depth_mm": joints_rel_depth_mm,
-            "rel_root_depth_mm": rel_root_depth_mm, "hand_type_prob": np.asarray(hand_type, np.float64)}
+    joints = voxel_to_image(joint_coord, inv_trans, geometry)
+    root = np.asarray(rel_root_depth, np.float64).reshape(len(joints))
+    return {"joints_img_px": joints[..., :2], "joints_rel_depth_mm": joints[..., 2],
+            "rel_root_depth_mm": root_bins_to_rel_mm(root, geometry),
+            "hand_type_prob": np.asarray(hand_type, np.float64)}
 
 
 def original_datalist_order(annotations: list[dict]) -> np.ndarray:
