@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import argparse
 import builtins
+import errno
 import io
+import os
 import pickle
 import struct
 from pathlib import Path
@@ -28,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from interhand.eval.predictions import MAX_SAMPLES, PredictionFileError
+from interhand.outputs import OutputError, save_with
 
 __all__ = ["read_mmpose_dump", "load_allowed_pickle", "convert_mmpose_dump", "MAX_PICKLE_BYTES",
            "PICKLE_BYTES_PER_SAMPLE"]
@@ -186,9 +189,10 @@ def convert_mmpose_dump(dump: Path, out_npz: Path) -> Path:
     """An mmpose dump of any size (the allow-list still applies; memory ~5x the file) → an image_relative NPZ that
     `interhand score` reads with its own bounds."""
     columns, metadata, _ = read_mmpose_dump(Path(dump), MAX_SAMPLES, max_bytes=Path(dump).stat().st_size)
-    with Path(out_npz).open("xb") as handle:  # never over an existing file
-        np.savez(handle, **columns, **{name: np.array(value) for name, value in metadata.items()})
-    return Path(out_npz)
+    if os.path.lexists(out_npz):  # never over an existing file (or a link)
+        raise FileExistsError(errno.EEXIST, "exists already", str(out_npz))
+    return save_with(out_npz, lambda handle: np.savez(handle, **columns,
+                                                      **{name: np.array(value) for name, value in metadata.items()}))
 
 
 if __name__ == "__main__":
@@ -198,5 +202,5 @@ if __name__ == "__main__":
     arguments = parser.parse_args()
     try:
         print(convert_mmpose_dump(arguments.dump, arguments.out_npz))
-    except (PredictionFileError, OSError) as error:
+    except (PredictionFileError, OutputError, OSError) as error:
         raise SystemExit(str(error).splitlines()[0]) from None
