@@ -354,11 +354,12 @@ def _check_shard(shard_dir: str, name: str, sha256: str, index: str, table: pa.T
     return len(rows), problems
 
 
-def _manifest_order(shard_dir: Path, dataset: DatasetJson) -> tuple[np.ndarray, np.ndarray, int, list[str]]:
-    """(the manifest's row numbers in dataset.json's shard order and, within a shard, by `position`; the rows per
-    shard; all its rows; problems): read as two Arrow columns, never a Python object per row (a train manifest is
-    1.36 M rows, #31). Rows naming a shard dataset.json does not list are left out of the order, and named; rows
-    stored out of that order (SHARD_FORMAT.md §5) are a problem, and are checked in it all the same."""
+def _manifest_order(shard_dir: Path, dataset: DatasetJson) -> tuple[np.ndarray | None, np.ndarray, int, list[str]]:
+    """(the manifest's row numbers in dataset.json's shard order and, within a shard, by `position`, None when
+    the rows are stored in that order; the rows per shard; all its rows; problems): read as two Arrow columns, never
+    a Python object per row (a train manifest is 1.36 M rows, #31). Rows naming a shard dataset.json does not list
+    are left out of the order, and named; rows stored out of that order (SHARD_FORMAT.md §5) are a problem, and are
+    checked in it all the same."""
     table = read_manifest(shard_dir, columns=["shard", "position"])
     names = pa.array([shard.name for shard in dataset.shards], pa.string())
     codes = pc.index_in(table["shard"], value_set=names).combine_chunks()
@@ -368,18 +369,20 @@ def _manifest_order(shard_dir: Path, dataset: DatasetJson) -> tuple[np.ndarray, 
     code = codes.fill_null(len(names)).to_numpy().astype(np.int64)
     position = table["position"].combine_chunks().to_numpy().astype(np.int64)
     order = np.lexsort((position, code))[:int(listed.sum())]
-    if problems == [] and not np.array_equal(order, np.arange(len(order))):
-        first = int(np.flatnonzero(order != np.arange(len(order)))[0])
-        problems.append(f"manifest.parquet: row {first} is out of order (rows are stored in shard order and, within "
-                        "a shard, by position: SHARD_FORMAT.md §5)")
+    misplaced = np.flatnonzero(order != np.arange(len(order)))
+    if misplaced.size == 0:
+        order = None
+    elif problems == []:
+        problems.append(f"manifest.parquet: row {int(misplaced[0])} is out of order (rows are stored in shard order "
+                        "and, within a shard, by position: SHARD_FORMAT.md §5)")
     return order, np.bincount(code[listed], minlength=len(names)), table.num_rows, problems
 
 
-def _tables_by_shard(shard_dir: Path, order: np.ndarray, per_shard: np.ndarray, columns: list[str]):
+def _tables_by_shard(shard_dir: Path, order: np.ndarray | None, per_shard: np.ndarray, columns: list[str]):
     """Each shard's manifest rows (`columns`), by position: streamed a shard at a time when the manifest is stored
-    in that order (it is, as written), else taken from the whole columns in `order`."""
+    in that order (`order` None: it is, as written), else taken from the whole columns in `order`."""
     counts = per_shard.tolist()
-    if np.array_equal(order, np.arange(len(order))):
+    if order is None:
         yield from manifest_by_shard(shard_dir, counts, columns)
         return
     table, start = read_manifest(shard_dir, columns=columns), 0

@@ -122,14 +122,15 @@ def set_hand_presence(records: np.ndarray) -> None:
 def check_ann(data: bytes, where: str = ".ann") -> None:
     """ValueError (FormatVersionError with the re-shard hint for another version's record) unless `data` is one
     `.ann` record of this format version: its size and its version field, without unpacking the fields."""
+    offset = ANN_LAYOUT["format_version"][0] * ANN_DTYPE.itemsize  # the first field in every version
+    readable = len(data) >= offset + ANN_DTYPE.itemsize
+    version = _version(float(np.frombuffer(data, ANN_DTYPE, count=1, offset=offset)[0])) if readable else None
     if len(data) != ANN_BYTES:
         # Another version's record is another size (version 3: 2516 bytes): say so, with the re-shard hint.
-        found = float(np.frombuffer(data[:ANN_DTYPE.itemsize], ANN_DTYPE)[0]) if len(data) >= ANN_DTYPE.itemsize else 0
-        if math.isfinite(found) and found == int(found) and 1 <= found < FORMAT_VERSION:
-            check_format_version(int(found), where)
+        if isinstance(version, int) and 1 <= version < FORMAT_VERSION:
+            check_format_version(version, where)
         raise ValueError(f"{where}: {len(data)} bytes, a format {FORMAT_VERSION} .ann record has {ANN_BYTES}")
-    offset = ANN_LAYOUT["format_version"][0] * ANN_DTYPE.itemsize
-    check_format_version(_version(float(np.frombuffer(data, ANN_DTYPE, count=1, offset=offset)[0])), where)
+    check_format_version(version, where)
 
 
 def _version(value: float) -> int | float:
