@@ -29,12 +29,14 @@ import functools
 import io
 import json
 import math
+import multiprocessing
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from fractions import Fraction
 from pathlib import Path
 
@@ -123,7 +125,6 @@ def _write_split(root: Path, split: str, count: int, seed: int) -> None:
     captures = math.ceil(count / per_capture)
     rootnet_file = None
     if split != "train":
-        (root / "rootnet_output").mkdir(exist_ok=True)
         rootnet_file = open(root / "rootnet_output" / f"rootnet_interhand2.6m_output_{split}.json", "w")
         rootnet = _JsonList(rootnet_file, "")
     human = open(root / f"aid_human_annot_{split}.txt", "w") if split != "val" else None
@@ -147,9 +148,8 @@ def _write_split(root: Path, split: str, count: int, seed: int) -> None:
                     "hand_type": hand_types[frame], "hand_type_valid": True}))
             joint_file.write(("," if capture else "") + f'"{capture}": {{' + ",".join(entries) + "}")
             first = capture * per_capture
-            for index in range(first, min(count, first + per_capture)):
-                _image(root, split, index, capture, cameras, joints_world, hand_types, images, annotations,
-                       rootnet if rootnet_file else None, human)
+            _images(root, split, range(first, min(count, first + per_capture)), capture, cameras, joints_world,
+                    hand_types, images, annotations, rootnet if rootnet_file else None, human)
         camera_file.write("}")
         joint_file.write("}")
         annotations.close()
@@ -166,43 +166,62 @@ def _write_split(root: Path, split: str, count: int, seed: int) -> None:
         human.close()
 
 
-def _image(root, split, index, capture, cameras, joints_world, hand_types, images, annotations, rootnet, human):
-    frame, camera_index = divmod(index % (_CAMERAS * _FRAMES), _CAMERAS)
-    name = str(400000 + capture * 100 + camera_index)
-    image_id = _ID_BASE[split] + index
-    joints_cam = joints_world[frame] - np.asarray(cameras["campos"][name])  # camrot is the identity
-    uv = joints_cam[:, :2] / joints_cam[:, 2:3] * _FOCAL + [_WIDTH / 2, _HEIGHT / 2]
-    hand_type = hand_types[frame]
-    drawn = np.ones(42, bool)
-    drawn[21:] &= hand_type != "right"
-    drawn[:21] &= hand_type != "left"
-    valid = drawn & (uv[:, 0] >= 0) & (uv[:, 0] < _WIDTH) & (uv[:, 1] >= 0) & (uv[:, 1] < _HEIGHT)
-    low, high = uv[valid].min(axis=0), uv[valid].max(axis=0)
-    bbox = [round(float(low[0]), 3), round(float(low[1]), 3), round(float(high[0] - low[0]), 3),
-            round(float(high[1] - low[1]), 3)]
-    file_name = f"Capture{capture}/0000_synthetic/cam{name}/image{frame}.jpg"
-    path = root / "images" / split / file_name
-    if frame == 0:  # a camera's folder, made at its first frame
-        path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(_jpeg(image_id))
-    images.add({"id": image_id, "file_name": file_name, "width": _WIDTH, "height": _HEIGHT, "capture": capture,
-                "subject": capture % 26, "seq_name": "0000_synthetic", "camera": name, "frame_idx": frame})
-    annotations.add({"id": image_id, "image_id": image_id, "bbox": bbox, "joint_valid": [[int(v)] for v in valid],
-                     "hand_type": hand_type, "hand_type_valid": 1})
-    if rootnet is not None:
-        depth = [float(joints_cam[20, 2]), float(joints_cam[41, 2])]
-        centre_x, centre_y = low + (high - low) / 2
-        side = float(max(high - low)) * 1.25 + 1.0
-        rootnet.add({"annot_id": image_id, "bbox": [float(centre_x) - side / 2, float(centre_y) - side / 2, side, side],
-                     "abs_depth": [d + 10.0 for d in depth], "root_valid": [1.0, 1.0]})
-    if human is not None and index % 3 == 0:
-        human.write(f"{image_id}\n")
+def _images(root, split, indices, capture, cameras, joints_world, hand_types, images, annotations, rootnet, human):
+    """A capture's frames `indices` (index = frame × cameras + camera within the capture): the geometry of all of
+    them as arrays first, then one JPEG file and one JSON entry each."""
+    index = np.asarray(indices)
+    frame, camera_index = np.divmod(index % (_CAMERAS * _FRAMES), _CAMERAS)
+    names = list(cameras["campos"])
+    campos = np.asarray([cameras["campos"][name] for name in names])
+    joints_cam = joints_world[frame] - campos[camera_index][:, None]  # camrot is the identity
+    uv = joints_cam[..., :2] / joints_cam[..., 2:3] * _FOCAL + [_WIDTH / 2, _HEIGHT / 2]
+    hand_type = np.asarray(hand_types)[frame]
+    drawn = np.ones((len(index), 42), bool)
+    drawn[:, 21:] &= (hand_type != "right")[:, None]
+    drawn[:, :21] &= (hand_type != "left")[:, None]
+    valid = drawn & (uv[..., 0] >= 0) & (uv[..., 0] < _WIDTH) & (uv[..., 1] >= 0) & (uv[..., 1] < _HEIGHT)
+    low = np.where(valid[..., None], uv, np.inf).min(axis=1)
+    high = np.where(valid[..., None], uv, -np.inf).max(axis=1)
+    bboxes = np.round(np.concatenate([low, high - low], axis=1), 3).tolist()
+    centre, side = low + (high - low) / 2, (high - low).max(axis=1) * 1.25 + 1.0
+    rootnet_boxes = np.column_stack([centre - side[:, None] / 2, side, side]).tolist()
+    depths = (joints_cam[:, [20, 41], 2] + 10.0).tolist()
+    folder = root / "images" / split
+    for i, (image, frame_idx, camera, box, valid_row) in enumerate(zip(index.tolist(), frame.tolist(),
+                                                                        camera_index.tolist(), bboxes, valid.tolist())):
+        name = names[camera]
+        image_id = _ID_BASE[split] + image
+        file_name = f"Capture{capture}/0000_synthetic/cam{name}/image{frame_idx}.jpg"
+        if frame_idx == 0:  # a camera's folder, made at its first frame
+            (folder / file_name).parent.mkdir(parents=True, exist_ok=True)
+        handle = os.open(f"{folder}/{file_name}", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.write(handle, _jpeg(image_id))
+        os.close(handle)
+        images.add({"id": image_id, "file_name": file_name, "width": _WIDTH, "height": _HEIGHT, "capture": capture,
+                    "subject": capture % 26, "seq_name": "0000_synthetic", "camera": name, "frame_idx": frame_idx})
+        annotations.add({"id": image_id, "image_id": image_id, "bbox": box,
+                         "joint_valid": [[int(v)] for v in valid_row], "hand_type": str(hand_type[i]),
+                         "hand_type_valid": 1})
+        if rootnet is not None:
+            rootnet.add({"annot_id": image_id, "bbox": rootnet_boxes[i], "abs_depth": depths[i],
+                         "root_valid": [1.0, 1.0]})
+        if human is not None and image % 3 == 0:
+            human.write(f"{image_id}\n")
 
 
-def write_dataset(root: Path, sizes: dict[str, int], seed: int = 0) -> None:
+def write_dataset(root: Path, sizes: dict[str, int], seed: int = 0, processes: int = 1) -> None:
+    """The splits in `processes` processes, largest first (each split its own files and its own seeded stream, so
+    the dataset is the same for any number)."""
     (root / "annotations").mkdir(parents=True, exist_ok=True)
-    for split, count in sizes.items():
-        _write_split(root, split, count, seed)
+    (root / "rootnet_output").mkdir(exist_ok=True)
+    order = sorted(sizes, key=sizes.get, reverse=True)
+    if processes <= 1:
+        for split in order:
+            _write_split(root, split, sizes[split], seed)
+        return
+    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork")) as pool:
+        for done in [pool.submit(_write_split, root, split, sizes[split], seed) for split in order]:
+            done.result()
 
 
 # --- the jobs ------------------------------------------------------------------------------------------------
@@ -297,7 +316,7 @@ def _jobs(work: Path, workers: int) -> list[tuple[str, str, list[str]]]:
     jobs = [(f"shards {s}", s, [*ih, "shards", "--data", str(root), "--out", str(shards), "--split", s,
                                 "--workers", str(workers), "--no-progress"]) for s in SPLIT_SIZES]
     jobs += [
-        ("verify (3 splits)", "all", [*ih, "verify", str(shards)]),
+        ("verify (3 splits)", "all", [*ih, "verify", str(shards), "--workers", str(workers)]),
         ("reference loader walk", "train", [*me, "reference-walk", str(split / "train")]),
         ("DALI CPU loader start", "train", [*me, "dali-start", str(split / "train")]),
         ("pyarrow: mean-pose columns", "train+test",
@@ -327,7 +346,7 @@ def _count(sizes: dict[str, int], counted: str) -> int:
 def _run_scale(work: Path, scale: Fraction, fps30: bool, workers: int) -> dict:
     sizes = {split: max(1, round(size * scale * (6 if fps30 else 1))) for split, size in SPLIT_SIZES.items()}
     start = time.perf_counter()
-    write_dataset(work / "InterHand2.6M", sizes)
+    write_dataset(work / "InterHand2.6M", sizes, processes=workers)
     generated = time.perf_counter() - start
     disk = sum(p.stat().st_size for p in (work / "InterHand2.6M").rglob("*") if p.is_file())
     print(f"scale {scale}: wrote {sum(sizes.values()):,} samples ({disk / 2**20:.0f} MiB) in {generated:.0f} s",
@@ -337,8 +356,10 @@ def _run_scale(work: Path, scale: Fraction, fps30: bool, workers: int) -> dict:
         figures[name] = {"n": _count(sizes, counted), **_timed(command, work / "job.log")}
         print(f"  {name:<36} {figures[name]['wall_s']:8.1f} s {figures[name]['rss_mib']:8.0f} MiB", flush=True)
     shard_bytes = sum(p.stat().st_size for p in (work / "shards").rglob("*") if p.is_file())
-    return {"scale": str(scale), "sizes": sizes, "generate_s": generated, "dataset_mib": disk / 2**20,
-            "shards_mib": shard_bytes / 2**20, "jobs": figures}
+    total = time.perf_counter() - start
+    print(f"scale {scale}: generation and every job in {total / 60:.1f} min", flush=True)
+    return {"scale": str(scale), "sizes": sizes, "generate_s": generated, "total_s": total,
+            "dataset_mib": disk / 2**20, "shards_mib": shard_bytes / 2**20, "jobs": figures}
 
 
 # --- the report ----------------------------------------------------------------------------------------------
@@ -395,6 +416,10 @@ def _print(runs: list[dict], summary: dict, ratios: dict) -> None:
             cells += (f"{entry['wall_s_slope']:9.2f}{entry['rss_mib_slope']:10.2f}{entry['wall_s_full']:10.0f}"
                       f"{entry['rss_mib_full']:11.0f}{entry['wall_s_30fps']:10.0f}{entry['rss_mib_30fps']:11.0f}")
         print(f"{name:<36}{cells}")
+    for run in runs:
+        total = f", generation and every job {run['total_s'] / 60:.1f} min" if "total_s" in run else ""
+        print(f"scale {run['scale']}: {sum(run['sizes'].values()):,} samples, generated in {run['generate_s']:.0f} s"
+              f"{total}")
     print("\nat the largest scale, time over the pyarrow read of the same columns (goal <= 2): "
           + ", ".join(f"{name} {ratio:.2f}x" for name, ratio in ratios.items()))
     print(f"full-size figures are {'measured' if runs[-1]['scale'] == '1' else 'extrapolated'} on the line through "
@@ -409,7 +434,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--scale", default="1/64,1/16", help="fractions of the real split sizes, comma-separated")
     parser.add_argument("--fps30", action="store_true", help="the 30 fps release: six times the frames")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="interhand shards --workers")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="processes for the generator, `interhand shards` and `verify` (--workers)")
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it (default: a temporary one)")
     parser.add_argument("--report", type=Path, help="re-render the table from a saved run's JSON line (its last line)")
     args = parser.parse_args()
