@@ -19,6 +19,7 @@ Goals: every job at full size within 4 GiB peak RSS and linear in N (slope ≤ 1
 of their pyarrow column reads.
 
 Usage: python bench/bench_scale.py [--scale 1/64,1/16] [--fps30] [--workers W] [--keep DIR]
+       python bench/bench_scale.py --report SAVED.jsonl [--markdown]
 Prints a table and the machine; the LAST line is one JSON object with every figure.
 """
 
@@ -226,17 +227,37 @@ def write_dataset(root: Path, sizes: dict[str, int], seed: int = 0, processes: i
 
 # --- the jobs ------------------------------------------------------------------------------------------------
 
+# Runs a job as a subreaper (prctl PR_SET_CHILD_SUBREAPER): every process it starts, the worker pools' too (a
+# forkserver's workers are not their main process's children), is reaped here at the end, so the children's rusage
+# holds all their CPU time, and their largest peak RSS. /usr/bin/time counted only the processes the job waited for:
+# shards' and verify's workers were left out.
+_REAPER = """
+import ctypes, json, os, resource, subprocess, sys
+ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)
+code = subprocess.call(sys.argv[1:])
+while True:
+    try:
+        os.wait()
+    except ChildProcessError:
+        break
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+print("BENCH " + json.dumps({"code": code, "cpu_s": usage.ru_utime + usage.ru_stime, "rss_kib": usage.ru_maxrss}))
+"""
+
+
 def _timed(command: list[str], log: Path) -> dict:
-    """One job in a fresh process: wall, CPU (user + system) seconds and peak RSS (MiB, its largest process)."""
+    """One job in a fresh process: wall, CPU (user + system, all its processes) seconds and peak RSS (MiB, its
+    largest process)."""
     start = time.perf_counter()
     with open(log, "w") as out:
-        done = subprocess.run(["/usr/bin/time", "-f", "BENCH %M %U %S", *command], stdout=out, stderr=subprocess.STDOUT,
-                              env={**os.environ, "OMP_NUM_THREADS": "1"})
+        subprocess.run([_PYTHON, "-c", _REAPER, *command], stdout=out, stderr=subprocess.STDOUT,
+                       env={**os.environ, "OMP_NUM_THREADS": "1"})
     wall = time.perf_counter() - start
-    line = [text for text in log.read_text().splitlines() if text.startswith("BENCH ")][-1].split()
-    if done.returncode:
-        raise SystemExit(f"{' '.join(command)} failed ({done.returncode}); see {log}")
-    return {"wall_s": wall, "cpu_s": float(line[2]) + float(line[3]), "rss_mib": int(line[1]) / 1024}
+    lines = [text for text in log.read_text().splitlines() if text.startswith("BENCH ")]
+    figures = json.loads(lines[-1][len("BENCH "):]) if lines else {"code": "no report"}
+    if figures["code"]:
+        raise SystemExit(f"{' '.join(command)} failed ({figures['code']}); see {log}")
+    return {"wall_s": wall, "cpu_s": figures["cpu_s"], "rss_mib": figures["rss_kib"] / 1024}
 
 
 def _job_code(job: str, arguments: list[str]) -> None:
@@ -438,10 +459,11 @@ def main() -> None:
                         help="processes for the generator, `interhand shards` and `verify` (--workers)")
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it (default: a temporary one)")
     parser.add_argument("--report", type=Path, help="re-render the table from a saved run's JSON line (its last line)")
+    parser.add_argument("--markdown", action="store_true", help="with --report: docs/benchmarks.md's table")
     args = parser.parse_args()
     if args.report:
         saved = json.loads(args.report.read_text().strip().splitlines()[-1])
-        _report(saved["runs"], saved["fps30"])
+        print(markdown_table(saved), end="") if args.markdown else _report(saved["runs"], saved["fps30"])
         return
     scales = [Fraction(s) for s in args.scale.split(",")]
     base = args.keep or Path(tempfile.mkdtemp(prefix="bench_scale_"))
@@ -458,6 +480,23 @@ def main() -> None:
         if not args.keep:
             shutil.rmtree(base, ignore_errors=True)
     _report(runs, args.fps30)
+
+
+def markdown_table(saved: dict) -> str:
+    """docs/benchmarks.md's full-size table, rendered from a saved run's JSON line (a test compares the two)."""
+    runs = saved["runs"]
+    summary, scales = _summary(runs), [run["scale"] for run in runs]
+    several = len(set(scales)) > 1
+    lines = [f"| job | N at {scales[-1]} | wall s, {' / '.join(scales)} | CPU s at {scales[-1]} | peak RSS MiB, "
+             f"{' / '.join(scales)} | log-log slope, time / RSS | 30 fps: s | 30 fps: MiB |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name, entry in summary.items():
+        slope = f"{entry['wall_s_slope']:.2f} / {entry['rss_mib_slope']:.2f}" if several else "–"
+        fps30 = (f"{entry['wall_s_30fps']:,.0f} | {entry['rss_mib_30fps']:,.0f}" if several else "– | –")
+        lines.append(f"| {name} | {entry['n'][-1]:,} | {' / '.join(f'{value:,.1f}' for value in entry['wall_s'])} | "
+                     f"{entry['cpu_s'][-1]:,.1f} | {' / '.join(f'{value:,.0f}' for value in entry['rss_mib'])} | "
+                     f"{slope} | {fps30} |")
+    return "\n".join(lines) + "\n"
 
 
 def _report(runs: list[dict], fps30: bool) -> None:

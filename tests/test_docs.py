@@ -1,8 +1,10 @@
-"""The documents cannot drift: the timings table is the rendering of the recorded benchmark lines, and the README
-stays a page (at most 300 lines) whose every link to docs/ resolves."""
+"""The documents cannot drift: the timings table and the full-size table are renderings of the recorded benchmark
+lines, and the README stays a page (at most 300 lines) whose every link to docs/ resolves."""
 
 import importlib.util
+import json
 import re
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,3 +42,18 @@ def test_every_experiment_names_its_commit_config_and_command():
         text = entry.read_text()
         for field in ("Commit:", "Config:", "Command:"):
             assert field in text, f"{entry.name} lacks {field}"
+
+
+def test_the_full_size_table_is_the_rendering_of_its_recorded_run():
+    spec = importlib.util.spec_from_file_location("bench_scale", ROOT / "bench" / "bench_scale.py")
+    bench_scale = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(ROOT / "bench"))  # bench_scale imports bench/common.py
+    try:
+        spec.loader.exec_module(bench_scale)
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    page = (ROOT / "docs" / "benchmarks.md").read_text()
+    section = page[page.index("## Full size"):]
+    recorded = re.search(r"\]\((benchmarks/scale-[\w-]+\.jsonl)\)", section).group(1)
+    saved = json.loads((ROOT / "docs" / recorded).read_text().strip().splitlines()[-1])
+    assert bench_scale.markdown_table(saved) in section
