@@ -72,6 +72,7 @@ try:
     import nvidia.dali as dali
     from nvidia.dali.backend import GetCUDADeviceCount
     found["dali"], found["dali_gpus"] = dali.__version__, int(GetCUDADeviceCount())
+    found["dali_from"] = dali.__path__[0]
 except Exception as error:
     found["dali"], found["dali_gpus"] = f"not importable: {type(error).__name__}: {error}", 0
 try:

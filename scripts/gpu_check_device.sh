@@ -8,7 +8,10 @@
 # at most 8): the report (JSON and table), the GPU parity figures, the loss curve, DALI's install line.
 #
 #   bash scripts/gpu_check_device.sh OUT_DIR        # carry gpu_parts/manifest.json and gpu_parts/part-3.bin
-#   bash scripts/gpu_check_device.sh OUT_DIR --dry-run --skip-parts   # here: the same steps on the CPU twins
+#   bash scripts/gpu_check_device.sh OUT_DIR --dry-run   # here: the same steps on the CPU twins, DALI from the parts
+#   bash scripts/gpu_check_device.sh OUT_DIR --dry-run --skip-parts   # ... with the DALI already importable
+# PARTS_DIR, STASH, TARGET, DATA and WORK override where the parts are carried, kept, installed and used (the test
+# of the dry run puts them in its temporary folder). The last part's number is read from the carried manifest.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:?usage: gpu_check_device.sh OUT_DIR [--dry-run] [--skip-parts]}
@@ -22,7 +25,8 @@ for argument in "$@"; do
   esac
 done
 PYTHON=${PYTHON:-python3}
-STASH=/tmp/interhand_gpu_parts TARGET=/tmp/interhand_dali DATA=${DATA:-/tmp/interhand_gpu_check_data}
+PARTS_DIR=${PARTS_DIR:-gpu_parts} STASH=${STASH:-/tmp/interhand_gpu_parts} TARGET=${TARGET:-/tmp/interhand_dali}
+DATA=${DATA:-/tmp/interhand_gpu_check_data}
 WORK=${WORK:-/tmp/interhand_gpu_check}
 mkdir -p "$OUT" "$WORK"
 bring_back() {
@@ -33,7 +37,9 @@ bring_back() {
 }
 trap bring_back EXIT
 if [ -z "$SKIP_PARTS" ]; then
-  "$PYTHON" scripts/gpu_parts.py receive 3 --parts-dir gpu_parts --stash "$STASH" || exit $?
+  LAST=$("$PYTHON" -c 'import json, sys; print(len(json.load(open(sys.argv[1]))["parts"]))' "$PARTS_DIR/manifest.json") \
+    || { echo "gpu_check_device.sh: $PARTS_DIR/manifest.json not carried or not readable" >&2; exit 2; }
+  "$PYTHON" scripts/gpu_parts.py receive "$LAST" --parts-dir "$PARTS_DIR" --stash "$STASH" || exit $?
   "$PYTHON" scripts/gpu_parts.py install --stash "$STASH" --target "$TARGET" > "$OUT/dali_install.json" || exit $?
   export PYTHONPATH="$TARGET:$PWD${PYTHONPATH:+:$PYTHONPATH}"
 else

@@ -1,5 +1,6 @@
-"""`make gpu-check` cannot run here (no GPU): its CPU dry run goes through every step on a tiny set, so the
-script, its data preparation and its report work the first time a GPU machine runs it."""
+"""`make gpu-check` cannot run here (no GPU): its CPU dry run goes through every step on a tiny set, DALI carried
+and installed from its parts as it would be there, so the scripts, the install, the data preparation and the report
+work the first time a GPU machine runs them."""
 
 from __future__ import annotations
 
@@ -11,24 +12,45 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "bench" / "gpu_check.py"
-DEVICE_SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "gpu_check_device.sh"
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "bench" / "gpu_check.py"
+DEVICE_SCRIPT = ROOT / "scripts" / "gpu_check_device.sh"
+PARTS_SCRIPT = ROOT / "scripts" / "gpu_parts.py"
+PYTHON_VERSION = f"{sys.version_info.major}.{sys.version_info.minor}"
 
 
 @pytest.mark.slow
-def test_gpu_check_dry_run_prepares_runs_every_step_and_fails_where_the_gpu_tests_are_skipped(tmp_path):
-    """Through the script the GPU machine runs (scripts/gpu_check_device.sh: extensions, data, check), with this
-    machine's DALI instead of the carried parts (tests/test_gpu_parts.py installs those)."""
+def test_the_dry_run_carries_dali_in_parts_installs_it_and_fails_where_the_gpu_tests_are_skipped(tmp_path):
+    """The whole attempt as the GPU machine would run it, on the CPU twins: the real DALI wheels for this Python
+    packed into parts (xz at a fast preset: the same stored, pruned wheels, only the ratio differs), parts 1..n-1
+    received as the first device commands do, then the last command itself (scripts/gpu_check_device.sh: receive
+    part n, join, `pip install --no-index --no-deps --target`, import, a CPU pipeline, the C extensions, the data,
+    the check), with DALI imported from that install, not from this venv."""
+    parts, stash, target = tmp_path / "parts", tmp_path / "stash", tmp_path / "target"
     data, work, out = tmp_path / "data", tmp_path / "work", tmp_path / "out"
-    environment = {**os.environ, "PYTHON": sys.executable, "DATA": str(data), "WORK": str(work)}
-    result = subprocess.run(["bash", str(DEVICE_SCRIPT), str(out), "--dry-run", "--skip-parts"], env=environment,
+    prepared = _parts_script("prepare", "--out", parts, "--python-version", PYTHON_VERSION, "--xz-preset", "0",
+                             cwd=tmp_path)
+    assert prepared.returncode == 0, prepared.stdout + prepared.stderr
+    manifest = json.loads((parts / "manifest.json").read_text())
+    assert len(manifest["parts"]) >= 3 and all(part["size"] <= 60 * 2**20 for part in manifest["parts"])
+    for number in range(1, len(manifest["parts"])):
+        received = _parts_script("receive", number, "--parts-dir", parts, "--stash", stash, cwd=tmp_path)
+        assert received.returncode == 0, received.stdout + received.stderr
+    environment = {**os.environ, "PYTHON": sys.executable, "DATA": str(data), "WORK": str(work),
+                   "PARTS_DIR": str(parts), "STASH": str(stash), "TARGET": str(target)}
+    result = subprocess.run(["bash", str(DEVICE_SCRIPT), str(out), "--dry-run"], env=environment, cwd=ROOT,
                             capture_output=True, text=True)
+    install = json.loads((out / "dali_install.json").read_text().strip().splitlines()[-1])
+    assert install["dali"] == "2.4.0" and install["decoded_shapes"] == [[48, 64, 3]] * 4, install
+    assert install["nvidia_outside"] == []  # nothing of NVIDIA's from this venv's own (CUDA 12) DALI
+    assert "wheel" not in install["host_modules"]  # astunparse names it; nothing imports it
     assert json.loads((data / "prepared.json").read_text())["samples"] == {"train": 16, "val": 16}
     report = json.loads(result.stdout.strip().splitlines()[-1])
-    out = work / "check"
-    assert report == json.loads((out / "gpu_check.json").read_text())
-    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == ["gpu_check.json", "gpu_check.txt",
-                                                                           "train_loss.png"]  # what comes back
+    check = work / "check"
+    assert report == json.loads((check / "gpu_check.json").read_text())
+    assert sorted(path.name for path in out.iterdir()) == ["dali_install.json", "gpu_check.json", "gpu_check.txt",
+                                                          "train_loss.png"]  # what comes back
+    assert Path(report["preflight"]["found"]["dali_from"]).is_relative_to(target), report["preflight"]
     # The GPU tests were skipped (no GPU here): that proves nothing, so the check fails, saying why.
     assert result.returncode == 1 and report["ok"] is False
     assert not report["pytest_gpu"]["ok"] and "skipped" in report["pytest_gpu"]["reason"]
@@ -45,12 +67,17 @@ def test_gpu_check_dry_run_prepares_runs_every_step_and_fails_where_the_gpu_test
             and report["mean_pose"]["metrics"]["checkpoint"].startswith("mean-pose baseline")), report["mean_pose"]
     learning = report["learning"]
     assert learning["ratio_to_mean_pose"] == round(learning["val_mpjpe_mm"] / learning["mean_pose_mpjpe_mm"], 3)
-    assert (out / learning["loss_png"]).stat().st_size > 0
+    assert (check / learning["loss_png"]).stat().st_size > 0
     assert "--config" in report["train"]["command"] and "gpu_learn.yaml" in report["train"]["command"]
     assert report["goals_met"]["dali_mixed_baseline_images_per_s"] is None  # a dry run measures no goal
-    table = (out / "gpu_check.txt").read_text()
+    table = (check / "gpu_check.txt").read_text()
     assert table.startswith("GPU check (CPU dry run): no GPU seen") and "torch" in table
-    assert (out / "train.out").stat().st_size > 0 and (out / "train.err").exists()  # both outputs kept
+    assert (check / "train.out").stat().st_size > 0 and (check / "train.err").exists()  # both outputs kept
+
+
+def _parts_script(*args, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(PARTS_SCRIPT), *map(str, args)], cwd=cwd, capture_output=True,
+                          text=True)
 
 
 def _gpu_check_module():
