@@ -34,7 +34,7 @@ from interhand.eval.evaluators import DecodedPredictions, GroundTruth, InterHand
 from interhand.eval.predictions import PredictionFile, PredictionFileError
 from interhand.eval.protocols import ProtocolSelection, parse_selection, protocol_metrics, protocol_truth
 from interhand.geometry.camera import camera_to_pixel
-from interhand.manifests.read import column_numpy, read_manifest
+from interhand.manifests.read import column_numpy, read_manifest, stream_batches
 from interhand.outputs import atomic_file
 from interhand.shard_format.names import MANIFEST_FILE
 from interhand.skeleton import IH26M_JOINT_NAMES, STB_RHD_JOINT_NAMES, block_root_index
@@ -91,7 +91,7 @@ def row_chunks(rows: dict | SplitRows, columns: list[str], chunk_rows: int = CHU
     """(first row, {column: numpy}) for `chunk_rows` manifest rows at a time, in manifest order."""
     if isinstance(rows, SplitRows):
         start = 0
-        for batch in pq.ParquetFile(rows.path).iter_batches(batch_size=chunk_rows, columns=columns):
+        for batch in stream_batches(rows.path, chunk_rows, columns):
             yield start, {name: column_numpy(batch.column(name)) for name in columns}
             start += batch.num_rows
         return
