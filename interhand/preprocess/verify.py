@@ -126,16 +126,19 @@ def _check_tar_as_written(path: Path, rows: list[dict], anns: dict[str, bytes]) 
     is there. One read a sample, and no tarfile parse (#31: 2.59 M samples)."""
     problems, cursor = [], 0
     with open(path, "rb", buffering=1 << 20) as tar:
+        length = os.fstat(tar.fileno()).st_size
         for row in rows:
             members = sorted((row["image_member"] if column == "image" else column, column)
                              for column in MEMBER_COLUMNS)
             layout, start = [], cursor
             for ext, column in members:
                 size = row[f"{column}_size"]
-                if row[f"{column}_offset"] != cursor + BLOCK:
+                if row[f"{column}_offset"] != cursor + BLOCK or not isinstance(size, int) or not 0 <= size <= length:
                     return None
                 layout.append((f"{row['key']}.{ext}", size, cursor + BLOCK - start, row[f"{column}_crc32"]))
                 cursor += BLOCK + size + (-size % BLOCK)
+            if cursor > length:  # never read past the file (a forged size in a resealed manifest)
+                return None
             block = tar.read(cursor - start)
             if len(block) != cursor - start:
                 return None
