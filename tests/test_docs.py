@@ -52,7 +52,7 @@ def test_the_full_size_table_is_the_rendering_of_its_recorded_run():
         spec.loader.exec_module(bench_scale)
     finally:
         sys.path.remove(str(ROOT / "bench"))
-    page = (ROOT / "docs" / "benchmarks.md").read_text()
+    page = (ROOT / "docs/benchmarks.md").read_text()
     section = page[page.index("## Full size"):]
     recorded = re.search(r"\]\((benchmarks/scale-[\w-]+\.jsonl)\)", section).group(1)
     saved = json.loads((ROOT / "docs" / recorded).read_text().strip().splitlines()[-1])
