@@ -38,3 +38,13 @@ def test_every_synthetic_annotation_is_sharded_and_the_dataset_does_not_depend_o
         summary = run(PreprocessConfig(data=str(one), shards=str(tmp_path / "shards"), split=split, workers=1,
                                        progress=False))
         assert (summary.inputs, summary.samples, summary.errors) == (size, size, 0), split
+
+
+def test_a_jobs_cpu_time_counts_the_processes_it_did_not_wait_for(tmp_path):
+    # shards' and verify's workers are a forkserver's children, never waited for by the job: the bench reaps them
+    # (a subreaper), so their CPU time is in the figure. Here a job starts a process that burns ~0.6 s of CPU and
+    # exits without waiting for it.
+    burn = "import time\nend = time.process_time() + 0.6\nwhile time.process_time() < end: pass\n"
+    job = f"import subprocess, sys\nsubprocess.Popen([sys.executable, '-c', {burn!r}])\n"
+    figures = bench_scale._timed([sys.executable, "-c", job], tmp_path / "job.log")
+    assert figures["cpu_s"] >= 0.55 and figures["rss_mib"] > 0, figures
