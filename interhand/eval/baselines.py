@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 from interhand.eval.metrics import root_align
 from interhand.geometry.camera import camera_to_pixel
 from interhand.manifests.read import column_numpy, read_manifest
-from interhand.skeleton import block_root_index
+from interhand.skeleton import JOINTS_PER_HAND, NUM_JOINTS, block_root_index
 
 __all__ = ["MeanPose", "fit_mean_pose", "mean_pose_image_predictions"]
 
@@ -100,18 +100,23 @@ def mean_pose_image_predictions(mean_pose: MeanPose, joints_cam_mm: np.ndarray, 
         rel_root_depth_mm (N,): the mean offset's depth; hand_type_prob (N, 2): the presence frequencies.
     """
     joints = np.asarray(joints_cam_mm, np.float64)
-    rows = np.arange(len(joints))
+    count, rows = len(joints), np.arange(len(joints))
     roots = np.asarray(root_joint_index, np.int64)
     right_wrist = joints[rows, roots[:, 0]]
     from_right = (np.asarray(hand_type) == "interacting") & (np.asarray(right_present) > 0)
     left_wrist = np.where(from_right[:, None], right_wrist + mean_pose.root_offset_mm, joints[rows, roots[:, 1]])
-    own_root = block_root_index(roots)
-    anchor = np.where((own_root == roots[:, :1])[..., None], right_wrist[:, None, :], left_wrist[:, None, :])
-    predicted = anchor + mean_pose.rel_joints_cam_mm[None]
-    depth = np.maximum(predicted[..., 2:3], 1.0)  # absent hands hold placeholder coordinates; they are never scored
-    uv = camera_to_pixel(np.concatenate([predicted[..., :2], depth], axis=-1), np.asarray(focal, np.float64),
-                         np.asarray(princpt, np.float64), depth_epsilon=0.0)
-    z_rel = predicted[..., 2] - np.take_along_axis(predicted[..., 2], own_root, axis=1)
-    joints_img_rel = np.concatenate([uv, z_rel[..., None]], axis=-1)
-    rel_root = np.full(len(joints), mean_pose.root_offset_mm[2])
-    return joints_img_rel, rel_root, np.repeat(mean_pose.hand_presence[None], len(joints), axis=0)
+    # each 21-joint block is anchored at its hand's wrist (the right wrist's block is the right hand's): the mean
+    # pose added block by block, without a per-joint index (#31)
+    right_block = roots[:, :1] // JOINTS_PER_HAND == np.arange(NUM_JOINTS // JOINTS_PER_HAND)  # (N, 2)
+    anchor = np.where(right_block[..., None], right_wrist[:, None], left_wrist[:, None])  # (N, 2, 3)
+    predicted = anchor[:, :, None] + mean_pose.rel_joints_cam_mm.reshape(1, -1, JOINTS_PER_HAND, 3)
+    wrist_in_block = np.where(right_block, roots[:, :1], roots[:, 1:]) % JOINTS_PER_HAND  # (N, 2)
+    z_rel = predicted[..., 2] - predicted[rows[:, None], np.arange(right_block.shape[1]), wrist_in_block, 2][..., None]
+    predicted = predicted.reshape(count, NUM_JOINTS, 3)
+    np.maximum(predicted[..., 2], 1.0, out=predicted[..., 2])  # absent hands hold placeholder coordinates; never scored
+    joints_img_rel = np.empty_like(predicted)
+    joints_img_rel[..., :2] = camera_to_pixel(predicted, np.asarray(focal, np.float64), np.asarray(princpt, np.float64),
+                                              depth_epsilon=0.0)
+    joints_img_rel[..., 2] = z_rel.reshape(count, NUM_JOINTS)
+    rel_root = np.full(count, mean_pose.root_offset_mm[2])
+    return joints_img_rel, rel_root, np.repeat(mean_pose.hand_presence[None], count, axis=0)

@@ -251,13 +251,5 @@ def _per_sample(p: DecodedPredictions, t: GroundTruth, pred_cam, errors, correct
     with np.errstate(invalid="ignore", divide="ignore"):
         sample_error = np.where(valid.any(1), (errors * valid).sum(1) / np.maximum(valid.sum(1), 1), np.nan)
     return {"key": list(p.keys), "joints_cam_mm": pred_cam.astype(np.float32),
-            "joints_img_px": p.joints_img_rel[..., :2].astype(np.float32),
-            "hand_type_prob": _or_nan(p.hand_type_prob, (len(p.keys), 2)),
-            "rel_root_depth_mm": _or_nan(p.rel_root_depth_mm, (len(p.keys),)),
             "mean_error_mm": sample_error.astype(np.float32), "handedness_correct": correct,
             "hand_type": np.asarray(t.hand_type)}
-
-
-def _or_nan(values: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray:
-    """A per-sample column as float32; NaN throughout where the field was not predicted."""
-    return np.full(shape, np.nan, np.float32) if values is None else values.astype(np.float32)

@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from interhand.geometry.camera import camera_to_pixel, pixel_to_camera
+from interhand.geometry.camera import back_project, camera_to_pixel, pixel_to_camera
 from interhand.geometry.heatmap import (
     ORIGINAL_GEOMETRY,
     HeatmapGeometry,
     root_bins_to_rel_mm,
     voxel_to_image,
 )
-from interhand.skeleton import block_root_index
+from interhand.skeleton import JOINTS_PER_HAND, block_root_index
 
-__all__ = ["decode_joints", "decode_rel_root", "to_camera", "root_align", "joint_errors", "per_joint_mpjpe",
-           "mean_over_joints", "mrrpe_errors", "handedness_correct", "hand_confusion"]
+__all__ = ["decode_joints", "decode_rel_root", "to_camera", "root_align", "joint_errors", "euclidean",
+           "per_joint_mpjpe", "mean_over_joints", "mrrpe_errors", "handedness_correct", "hand_confusion"]
 
 
 def decode_joints(joints_voxel: np.ndarray, patch_to_img: np.ndarray,
@@ -45,19 +45,36 @@ def to_camera(joints_img_rel: np.ndarray, abs_depth: np.ndarray, root_joint_inde
               princpt: np.ndarray) -> np.ndarray:
     """Add each hand's absolute wrist depth and back-project: (N, 42, 3) camera mm (the original's pixel2cam)."""
     depth = joints_img_rel[..., 2] + _per_joint_depth(abs_depth, root_joint_index)
-    joints_img = np.concatenate([joints_img_rel[..., :2], depth[..., None]], axis=-1)
-    return pixel_to_camera(joints_img, np.asarray(focal, np.float64), np.asarray(princpt, np.float64))
+    return back_project(joints_img_rel[..., :2], depth, np.asarray(focal, np.float64),
+                        np.asarray(princpt, np.float64))
 
 
 def root_align(joints_cam: np.ndarray, root_joint_index: np.ndarray) -> np.ndarray:
     """Each hand minus its own wrist (the wrists become 0)."""
-    roots = block_root_index(root_joint_index)
-    return joints_cam - np.take_along_axis(joints_cam, roots[..., None], axis=1)
+    joints_cam = np.asarray(joints_cam)
+    count, joints = joints_cam.shape[:2]
+    roots = np.asarray(root_joint_index).astype(np.int64)
+    # each 21-joint block minus its wrist: the block of the right wrist is the right hand's (skeleton.py)
+    wrist_of_block = np.where((roots[:, :1] // JOINTS_PER_HAND) == np.arange(joints // JOINTS_PER_HAND),
+                              roots[:, :1], roots[:, 1:])
+    wrists = joints_cam[np.arange(count)[:, None], wrist_of_block]  # (N, blocks, 3)
+    blocks = joints_cam.reshape(count, -1, JOINTS_PER_HAND, joints_cam.shape[-1])
+    return (blocks - wrists[:, :, None]).reshape(joints_cam.shape)
 
 
 def joint_errors(pred_cam_aligned: np.ndarray, gt_cam_aligned: np.ndarray) -> np.ndarray:
     """(N, 42) Euclidean distances, mm."""
-    return np.linalg.norm(np.asarray(pred_cam_aligned) - np.asarray(gt_cam_aligned), axis=-1)
+    return euclidean(np.asarray(pred_cam_aligned) - np.asarray(gt_cam_aligned))
+
+
+def euclidean(vectors: np.ndarray) -> np.ndarray:
+    """(..., D) → (...) lengths: np.linalg.norm(vectors, axis=-1) bit for bit (the squares added in the same order),
+    without its copy and its reduction over a short axis (~1.7× faster on (N, 42, 3): #31)."""
+    squares = vectors * vectors
+    total = squares[..., 0]
+    for component in range(1, squares.shape[-1]):
+        total = total + squares[..., component]
+    return np.sqrt(total)
 
 
 def per_joint_mpjpe(errors: np.ndarray, valid: np.ndarray, samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -99,7 +116,7 @@ def mrrpe_errors(pred_img_rel: np.ndarray, rel_root_mm: np.ndarray, abs_depth_ri
     pred_rel = wrists_cam[:, 1] - wrists_cam[:, 0]
     gt_rel = gt_cam[rows, left] - gt_cam[rows, right]
     counted = (np.asarray(hand_type) == "interacting") & (joint_valid[rows, right] > 0) & (joint_valid[rows, left] > 0)
-    return np.where(counted, np.linalg.norm(pred_rel - gt_rel, axis=1), np.nan)
+    return np.where(counted, euclidean(pred_rel - gt_rel), np.nan)
 
 
 def handedness_correct(probabilities: np.ndarray, hand_type: np.ndarray) -> np.ndarray:
@@ -121,12 +138,17 @@ def hand_confusion(pred_img_px: np.ndarray, gt_cam_mm: np.ndarray, joint_valid: 
     or that joint not valid on both hands). A model that cannot tell the hands apart scores about 0.5, the
     ground truth 0. IH26M joint order (right 0-20, left 21-41); `pred_img_px` is (N, 42, >=2) u, v px.
     """
-    gt_px = camera_to_pixel(np.asarray(gt_cam_mm, np.float64), np.asarray(focal, np.float64),
-                            np.asarray(princpt, np.float64))
-    other = np.roll(np.arange(gt_px.shape[1]), gt_px.shape[1] // 2)  # joint j of one hand ↔ joint j of the other
-    pred = np.asarray(pred_img_px, np.float64)[..., :2]
-    own_distance = np.linalg.norm(pred - gt_px, axis=-1)
-    other_distance = np.linalg.norm(pred - gt_px[:, other], axis=-1)
     valid = np.asarray(joint_valid) > 0
-    counted = (np.asarray(hand_type) == "interacting")[:, None] & valid & valid[:, other]
-    return np.where(counted, (other_distance < own_distance).astype(np.float64), np.nan)
+    other = np.roll(np.arange(valid.shape[1]), valid.shape[1] // 2)  # joint j of one hand ↔ joint j of the other
+    confused = np.full(valid.shape, np.nan)
+    rows = np.flatnonzero(np.asarray(hand_type) == "interacting")  # only they count: the rest stays NaN
+    if not len(rows):
+        return confused
+    gt_px = camera_to_pixel(np.asarray(gt_cam_mm, np.float64)[rows], np.asarray(focal, np.float64)[rows],
+                            np.asarray(princpt, np.float64)[rows])
+    pred = np.asarray(pred_img_px, np.float64)[rows, :, :2]
+    own_distance = euclidean(pred - gt_px)
+    other_distance = euclidean(pred - gt_px[:, other])
+    counted = valid[rows] & valid[rows][:, other]
+    confused[rows] = np.where(counted, (other_distance < own_distance).astype(np.float64), np.nan)
+    return confused

@@ -189,7 +189,7 @@ def _from_camera(path, keys, joints_cam_mm, truth: GroundTruth):
 
 def _evaluator_inputs(predictions: PredictionFile, index: np.ndarray, truth: GroundTruth, keys: list):
     """The file's arrays for the samples `index` → (joints_img_rel, abs_depth_mm or None, rel_root_mm or None)."""
-    arrays = {name: np.asarray(values[index], np.float64) for name, values in predictions.arrays.items()}
+    arrays = {name: np.asarray(_at(values, index), np.float64) for name, values in predictions.arrays.items()}
     path, form = predictions.path, predictions.form
     if form == "camera":
         return _from_camera(path, keys, arrays["joints_cam_mm"], truth)
@@ -209,6 +209,13 @@ def _evaluator_inputs(predictions: PredictionFile, index: np.ndarray, truth: Gro
     _unusable(path, keys, bad, valid, "non-finite values")
     joints_img_rel = np.concatenate([arrays["joints_img_px"], arrays["joints_rel_depth_mm"][..., None]], axis=-1)
     return np.where(bad[..., None], 0.0, joints_img_rel), None, arrays.get("rel_root_depth_mm")
+
+
+def _at(values: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """values[index], a view where the index runs consecutively (a file in manifest order: no copy, #31)."""
+    if len(index) and index[-1] - index[0] == len(index) - 1 and (np.diff(index) == 1).all():
+        return values[index[0]:index[-1] + 1]
+    return values[index]
 
 
 def _ground_truth(rows: dict, root_source: str | None) -> GroundTruth:
@@ -264,13 +271,13 @@ def score_file(predictions: PredictionFile, rows: dict | SplitRows, row_index: n
         writer = None
         if per_sample_path is not None:
             handle = stack.enter_context(atomic_file(per_sample_path))
-            writer = stack.enter_context(pq.ParquetWriter(handle, PER_SAMPLE_SCHEMA))
+            writer = stack.enter_context(pq.ParquetWriter(handle, PER_SAMPLE_SCHEMA, use_dictionary=["hand_type"]))
         columns = _TRUTH_COLUMNS + (_IMAGE_SIZE_COLUMNS if protocol is not None else [])
         for start, chunk in row_chunks(rows, columns, chunk_rows):
             local = np.flatnonzero(scored_rows[start:start + len(chunk["key"])])
             if not len(local):
                 continue
-            scored = take_rows(chunk, local)
+            scored = chunk if len(local) == len(chunk["key"]) else take_rows(chunk, local)
             truth = _ground_truth(scored, scoring.root_source)
             no_rootnet += int((~np.isfinite(truth.abs_depth_mm)).any(1).sum()) if relative_form else 0
             if no_rootnet:
@@ -319,7 +326,7 @@ def _chunk_inputs(scoring: _Scoring, index: np.ndarray, scored: dict, truth: Gro
     rel_root = None if rel_root_mm is None else _checked_rel_root(predictions.path, keys, rel_root_mm, truth)
     hand_prob = predictions.arrays.get("hand_type_prob")
     evaluated = DecodedPredictions(keys, joints_img_rel, rel_root,
-                                   None if hand_prob is None else np.asarray(hand_prob[index], np.float64))
+                                   None if hand_prob is None else np.asarray(_at(hand_prob, index), np.float64))
     if scoring.protocol is not None:
         truth = protocol_truth(scoring.protocol, truth, np.stack([scored["width"], scored["height"]], axis=1))
     return evaluated, truth

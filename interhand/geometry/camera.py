@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["world_to_camera", "camera_to_pixel", "pixel_to_camera", "look_at_rotation"]
+__all__ = ["world_to_camera", "camera_to_pixel", "pixel_to_camera", "back_project", "look_at_rotation"]
 
 # The original adds 1e-8 to Z before dividing (utils/transforms.py cam2pixel); we keep it so that
 # projections agree with the original to the last bit of float32.
@@ -30,9 +30,14 @@ def camera_to_pixel(joints_cam_mm: np.ndarray, focal: np.ndarray, princpt: np.nd
     `depth_epsilon`: added to Z before dividing; 0 for a plain pinhole (scoring a predicted camera pose, where the
     original has no projection to agree with).
     """
-    joints_cam_mm = np.asarray(joints_cam_mm)
-    depth = joints_cam_mm[..., 2:3] + depth_epsilon
-    return joints_cam_mm[..., :2] / depth * np.asarray(focal)[..., None, :] + np.asarray(princpt)[..., None, :]
+    joints_cam_mm, focal, princpt = np.asarray(joints_cam_mm), np.asarray(focal), np.asarray(princpt)
+    depth = joints_cam_mm[..., 2] + depth_epsilon
+    # u and v apart: numpy is ~2x slower on the interleaved (..., 2) / (..., 1) form (same operations, same bits)
+    result = np.empty((*np.broadcast_shapes(depth.shape, focal.shape[:-1] + (1,), princpt.shape[:-1] + (1,)), 2),
+                      np.result_type(joints_cam_mm, focal, princpt))
+    for axis in (0, 1):
+        result[..., axis] = joints_cam_mm[..., axis] / depth * focal[..., None, axis] + princpt[..., None, axis]
+    return result
 
 
 def pixel_to_camera(joints_img: np.ndarray, focal: np.ndarray, princpt: np.ndarray) -> np.ndarray:
@@ -41,10 +46,20 @@ def pixel_to_camera(joints_img: np.ndarray, focal: np.ndarray, princpt: np.ndarr
     `focal` and `princpt` are (..., 2): one camera per leading index (a batch), or (2,) for all points.
     """
     joints_img = np.asarray(joints_img)
-    depth = joints_img[..., 2:3]
+    return back_project(joints_img[..., :2], joints_img[..., 2], focal, princpt)
+
+
+def back_project(uv_px: np.ndarray, depth_mm: np.ndarray, focal: np.ndarray, princpt: np.ndarray) -> np.ndarray:
+    """(..., N, 2) u, v px and (..., N) Z mm → (..., N, 3) camera mm: `pixel_to_camera` with the depth apart,
+    computed into the result (no concatenation: scoring back-projects every joint of a split, #31)."""
+    uv_px, depth_mm = np.asarray(uv_px), np.asarray(depth_mm)
     focal, princpt = np.asarray(focal)[..., None, :], np.asarray(princpt)[..., None, :]
-    xy = (joints_img[..., :2] - princpt) / focal * depth
-    return np.concatenate([xy, depth], axis=-1)
+    result = np.empty((*np.broadcast_shapes(uv_px.shape, (*depth_mm.shape, 1), princpt.shape, focal.shape)[:-1], 3),
+                      np.result_type(uv_px, depth_mm, focal, princpt))
+    for axis in (0, 1):  # x and y apart, as camera_to_pixel
+        result[..., axis] = (uv_px[..., axis] - princpt[..., axis]) / focal[..., axis] * depth_mm
+    result[..., 2] = depth_mm
+    return result
 
 
 def look_at_rotation(campos_mm: np.ndarray, target_mm: np.ndarray, down: np.ndarray = (0.0, 1.0, 0.0)) -> np.ndarray:

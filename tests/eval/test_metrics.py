@@ -9,10 +9,13 @@ from interhand.eval.evaluators import DecodedPredictions, GroundTruth, InterHand
 from interhand.eval.metrics import (
     decode_joints,
     decode_rel_root,
+    euclidean,
     hand_confusion,
     handedness_correct,
+    joint_errors,
     mean_over_joints,
     per_joint_mpjpe,
+    root_align,
     to_camera,
 )
 from interhand.skeleton import IH26M_JOINT_NAMES, STB_RHD_JOINT_NAMES
@@ -195,3 +198,16 @@ def test_the_evaluators_take_decoded_predictions_only():
     evaluator = InterHandEvaluator(IH26M_JOINT_NAMES)
     with pytest.raises(TypeError, match="DecodedPredictions"):
         evaluator.update({"joints_voxel": prediction[0][None]}, GroundTruth(*(np.zeros(1) for _ in range(8))))
+
+
+@pytest.mark.parametrize("roots", [(20, 41), (41, 20), (0, 21), (21, 0)])  # IH26M and STB/RHD orders, either hand
+def test_root_alignment_and_joint_errors_are_the_plain_formulas_bit_for_bit(roots):
+    # root_align gathers each block's wrist and euclidean adds the squares in np.linalg.norm's order (#31: both
+    # faster than the per-joint forms): the same bits, so every metric is unchanged
+    rng = np.random.default_rng(2)
+    joints, other = rng.normal(0, 100, (2, 7, 42, 3))
+    root_index = np.tile(roots, (7, 1))
+    own_wrist = np.array([roots[0] if j // 21 == roots[0] // 21 else roots[1] for j in range(42)])
+    np.testing.assert_array_equal(root_align(joints, root_index), joints - joints[:, own_wrist])
+    np.testing.assert_array_equal(joint_errors(joints, other), np.linalg.norm(joints - other, axis=-1))
+    np.testing.assert_array_equal(euclidean(joints[..., :2]), np.linalg.norm(joints[..., :2], axis=-1))
