@@ -162,7 +162,7 @@ def score_target(config: ScoreConfig, target: ScoreTarget) -> dict[str, dict[str
     eval_config = EvalConfig(dataset=dataset, shards=config.shards, annot_subset=annot_subset, split=split,
                              root_source="rootnet" if "rootnet" in roots else "gt", run_dir=config.out_dir,
                              loader=replace(EVAL_LOADER, accept_incomplete=config.accept_incomplete))
-    split_folder = open_split(eval_config)
+    split_folder = open_split(eval_config, indexes=False)  # scoring reads the manifest, never an index
     with run_folder_lock(Path(config.out_dir), "score", "another --out-dir"):  # one scoring job per output folder
         return _score_locked(config, target, split_folder, selections)
 

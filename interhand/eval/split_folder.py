@@ -12,12 +12,12 @@ from interhand.shard_format.names import DATASET_FILE, split_dir
 __all__ = ["open_split"]
 
 
-def open_split(config: EvalConfig) -> SplitFolder:
+def open_split(config: EvalConfig, indexes: bool = True) -> SplitFolder:
     """The split's shard folder, checked: finished shards of the dataset, subset and split asked for, with samples,
-    whose manifest (the ground truth) and indexes are what dataset.json records (`open_split_folder`), and with
-    RootNet outputs when --root-source rootnet."""
+    whose manifest (the ground truth) and, with `indexes` (a loader will serve its images), indexes are what
+    dataset.json records (`open_split_folder`), and with RootNet outputs when --root-source rootnet."""
     folder = open_split_folder(split_dir(Path(config.shards), config.dataset, config.annot_subset, config.split),
-                               config.loader.accept_incomplete)
+                               config.loader.accept_incomplete, indexes)
     dataset = folder.dataset
     found = (dataset.dataset, dataset.subset, dataset.split)
     if found != (config.dataset, config.annot_subset, config.split):

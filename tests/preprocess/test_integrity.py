@@ -512,19 +512,41 @@ def test_eval_refuses_in_one_line_and_scores_nothing(val_copy, tmp_path, case, e
     assert not (tmp_path / "run" / "result").exists()
 
 
-@pytest.mark.parametrize("case, edit, said", _EVAL_REFUSALS, ids=_EVAL_REFUSAL_IDS)
+@pytest.mark.parametrize("case, edit, said", _EVAL_REFUSALS[1:], ids=_EVAL_REFUSAL_IDS[1:])
 def test_score_refuses_in_one_line_and_scores_nothing(val_copy, tmp_path, case, edit, said):
     """A prediction file for every sample of the clean folder (the ground truth itself), scored after the edit."""
-    rows = read_rows(val_copy)
-    arrays = {"joints_cam_mm": rows["joints_cam_mm"], "hand_type_prob": np.ones((len(rows["key"]), 2))}
-    path = write_predictions(tmp_path / "p.parquet", PredictionFile(
-        "", {"dataset": "interhand26m", "split": "val"}, list(rows["key"]), None, arrays, "camera"))
+    path = _ground_truth_predictions(val_copy, tmp_path)
     edit(val_copy)
-    result = CliRunner().invoke(main, ["score", str(path), "--shards", str(val_copy.parents[2]), "--out-dir",
-                                       str(tmp_path / "score"), "--vis", "0"])
+    result = _score(path, val_copy, tmp_path / "score")
     errors = _error_lines(result.output)
     assert result.exit_code == 1 and len(errors) == 1 and said in errors[0], result.output
     assert not (tmp_path / "score").exists()
+
+
+def test_an_edited_index_stops_the_loaders_but_not_score_which_reads_the_manifest_alone(val_copy, tmp_path):
+    """Scoring joins predictions to the manifest (its SHA-256 checked) and draws overlays from the manifest's offsets;
+    it never reads an index, so it does not pay ~8 µs a sample to check them (#31); a loader still refuses."""
+    path = _ground_truth_predictions(val_copy, tmp_path)
+    _swap_index_entries("ann")(val_copy)
+    result = _score(path, val_copy, tmp_path / "score")
+    assert result.exit_code == 0 and not _error_lines(result.output), result.output
+    config = EvalConfig(shards=str(val_copy.parents[2]), split="val", root_source="gt")
+    folder = open_split(config, indexes=False)
+    assert not folder.indexes_checked
+    with pytest.raises(ValueError, match=f"val-000000.idx: sample {_first_key(val_copy)} \\(line 2\\)"):
+        build_loader(folder, LoaderConfig(backend="reference", augment=False, threads=0))  # checked when served
+
+
+def _ground_truth_predictions(folder: Path, tmp_path: Path) -> Path:
+    rows = read_rows(folder)
+    arrays = {"joints_cam_mm": rows["joints_cam_mm"], "hand_type_prob": np.ones((len(rows["key"]), 2))}
+    return write_predictions(tmp_path / "p.parquet", PredictionFile(
+        "", {"dataset": "interhand26m", "split": "val"}, list(rows["key"]), None, arrays, "camera"))
+
+
+def _score(path: Path, folder: Path, out_dir: Path):
+    return CliRunner().invoke(main, ["score", str(path), "--shards", str(folder.parents[2]), "--out-dir",
+                                     str(out_dir), "--vis", "0"])
 
 
 @pytest.mark.parametrize("name", ["../x", "../../../x", "a/b", "..", "/tmp/x"])
