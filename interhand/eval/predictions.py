@@ -155,16 +155,17 @@ def _keys(path: str, values, where: str) -> list[str]:
 
 
 def _array(path: str, name: str, values, count: int, sample) -> np.ndarray:
-    """A field's values → (count, *FIELD_SHAPES[name]) float64; a flat row of the same size (Parquet's 126 values) is
-    unflattened; any other shape (a transposed (N, 2, 42) too) is refused, never reshaped."""
+    """A field's values → (count, *FIELD_SHAPES[name]) float32 or float64; a flat row of the same size (Parquet's
+    126 values) is unflattened; any other shape (a transposed (N, 2, 42) too) is refused, never reshaped."""
     shape = FIELD_SHAPES[name]
     return _numbers(path, name, values, shape, sample, count=count).reshape(count, *shape)
 
 
 def _numbers(path: str, name: str, values, shape: tuple, where, integers: bool = False,
              count: int | None = None) -> np.ndarray:
-    """Values of one field (numpy, or JSON's nested lists) → float64 (int64 if `integers`), checked: per-sample shape
-    `shape` or flat, numbers only (a boolean, a string or null is refused, not converted).
+    """Values of one field (numpy, or JSON's nested lists) → float32 or float64 as stored, other numbers as float64
+    (int64 if `integers`), checked: per-sample shape `shape` or flat, numbers only (a boolean, a string or null is
+    refused, not converted).
 
     `where`: a format string or a function naming sample i."""
     name_sample = where.format if isinstance(where, str) else where
@@ -187,6 +188,8 @@ def _numbers(path: str, name: str, values, shape: tuple, where, integers: bool =
                                   "reshaped)")
     if array.dtype == object:
         array = _typed(path, name, array, integers, name_sample)
+    if not integers and array.dtype in (np.float32, np.float64):
+        return array  # as stored: scoring converts a chunk at a time (a split's float32 → float64 is ~1 GB, #31)
     return array.astype(np.int64 if integers else np.float64)
 
 

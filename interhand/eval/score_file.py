@@ -46,7 +46,10 @@ ROW_COLUMNS = ["key", "annotation_id", "joints_cam_mm", "joints_img", "joint_val
                "focal", "princpt", "abs_depth_gt_mm", "rootnet_abs_depth_mm", "root_joint_index", "shard",
                "image_offset", "image_size", "capture", "camera", "frame_idx", "width", "height"]
 _SHOWN = 5  # ids named in an error or a report
-CHUNK_ROWS = 1 << 16  # manifest rows scored at a time: memory is bounded by the chunk, not the split (#31)
+# Manifest rows scored at a time: memory is bounded by the chunk, not the split (#31). 8,192 rows keep every
+# temporary (~8 MB) in memory malloc reuses: at 65,536 each was a fresh mmap whose first touch cost ~1.5x the
+# arithmetic in page faults (docs/benchmarks.md).
+CHUNK_ROWS = 1 << 13
 _INDEX_COLUMNS = ["key", "annotation_id", "hand_type"]  # what matching and the protocols' masks need, held whole
 
 
