@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 
 from interhand.eval.metrics import root_align
 from interhand.geometry.camera import camera_to_pixel
-from interhand.manifests.read import column_numpy, read_manifest
+from interhand.manifests.read import column_numpy, manifest_batches
 from interhand.skeleton import JOINTS_PER_HAND, NUM_JOINTS, block_root_index
 
 __all__ = ["MeanPose", "fit_mean_pose", "mean_pose_image_predictions"]
@@ -42,31 +42,34 @@ _CHUNK_ROWS = 1 << 13  # rows converted to float64 at a time: memory bounded at 
 def fit_mean_pose(train_shard_dir: Path) -> MeanPose:
     """The mean-pose statistics of one training split folder (its manifest.parquet only).
 
-    The columns go from Arrow to numpy (a train manifest has 1.36 M × 42 × 3 joints: as Python objects that is
-    GBs and minutes, #31), a chunk of rows at a time, summed in the order one whole-array sum would add them."""
-    table = read_manifest(Path(train_shard_dir), columns=_COLUMNS)
-    if not table.num_rows:
-        raise ValueError(f"{train_shard_dir}/manifest.parquet has no samples to compute a mean pose from")
-    interacting, right, left = (_equal(table["hand_type"], value) for value in ("interacting", "right", "left"))
+    The columns are streamed from Parquet to numpy a chunk of rows at a time (a train manifest has 1.36 M × 42 × 3
+    joints: as Python objects that is GBs and minutes, read whole ~1 GB of Arrow, #31), summed in the order one
+    whole-array sum would add them, so the result does not depend on the chunks."""
     rel_sum, counts, offset_sum, offset_count = None, 0, None, 0
-    for start in range(0, table.num_rows, _CHUNK_ROWS):
-        chunk = table.slice(start, _CHUNK_ROWS)
-        joints = column_numpy(chunk["joints_cam_mm"])
-        valid = column_numpy(chunk["joint_valid"]) > 0
-        roots = column_numpy(chunk["root_joint_index"], np.int64)
+    samples, typed_samples, shown_typed, shown_all = 0, 0, np.zeros(2, np.int64), np.zeros(2, np.int64)
+    for batch in manifest_batches(Path(train_shard_dir), _COLUMNS, _CHUNK_ROWS):
+        interacting, right, left = (_equal(batch["hand_type"], value) for value in ("interacting", "right", "left"))
+        joints = column_numpy(batch["joints_cam_mm"])
+        valid = column_numpy(batch["joint_valid"]) > 0
+        roots = column_numpy(batch["root_joint_index"], np.int64)
         counted = valid & np.take_along_axis(valid, block_root_index(roots), axis=1)
         rel_sum = _running_sum(rel_sum, root_align(joints, roots) * counted[..., None])
         counts = counts + counted.sum(axis=0)
         rows = np.arange(len(joints))
-        both = interacting[start:start + len(joints)] & valid[rows, roots[:, 0]] & valid[rows, roots[:, 1]]
+        both = interacting & valid[rows, roots[:, 0]] & valid[rows, roots[:, 1]]
         offset_sum = _running_sum(offset_sum, (joints[rows, roots[:, 1]] - joints[rows, roots[:, 0]])[both])
         offset_count += int(both.sum())
+        shown = np.stack([right | interacting, left | interacting], axis=1)  # (n, 2): the frame shows that hand
+        typed = column_numpy(batch["hand_type_valid"]) > 0
+        samples, typed_samples = samples + len(joints), typed_samples + int(typed.sum())
+        shown_all, shown_typed = shown_all + shown.sum(axis=0), shown_typed + shown[typed].sum(axis=0)
+    if not samples:
+        raise ValueError(f"{train_shard_dir}/manifest.parquet has no samples to compute a mean pose from")
     rel_mean = np.where(counts[:, None] > 0, rel_sum / np.maximum(counts, 1)[:, None], 0.0)
     offset = offset_sum / offset_count if offset_count else np.zeros(3)
-    typed = column_numpy(table["hand_type_valid"]) > 0
-    typed = typed if typed.any() else np.ones(table.num_rows, dtype=bool)
-    presence = np.array([(right | interacting)[typed].mean(), (left | interacting)[typed].mean()])
-    return MeanPose(rel_mean, offset, presence, table.num_rows)
+    # the share of hand_type_valid frames showing each hand (of every frame where none is valid)
+    presence = shown_typed / typed_samples if typed_samples else shown_all / samples
+    return MeanPose(rel_mean, offset, presence, samples)
 
 
 def _running_sum(total: np.ndarray | None, rows: np.ndarray) -> np.ndarray:

@@ -16,16 +16,20 @@ import pyarrow.parquet as pq
 from interhand.shard_format.names import ERRORS_FILE, MANIFEST_FILE, check_plain_file_name
 from interhand.shard_format.version import check_format_version
 
-__all__ = ["read_manifest", "read_errors", "manifest_by_shard", "stream_batches", "column_numpy"]
+__all__ = ["read_manifest", "read_errors", "manifest_by_shard", "manifest_batches", "stream_batches", "column_numpy"]
 
 
 def _read(path: Path, columns: list[str] | None) -> pa.Table:
+    _check_version(path)
+    return pq.read_table(path, columns=columns)
+
+
+def _check_version(path: Path) -> None:
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found")
     metadata = pq.read_schema(path).metadata or {}
     found = metadata.get(b"format_version")
     check_format_version(int(found) if found is not None and found.isdigit() else found, str(path))
-    return pq.read_table(path, columns=columns)
 
 
 def read_manifest(shard_dir: Path, columns: list[str] | None = None) -> pa.Table:
@@ -54,6 +58,14 @@ def column_numpy(column: pa.ChunkedArray | pa.Array, dtype=np.float64) -> np.nda
     if nulls.any():
         result[nulls] = np.nan
     return result
+
+
+def manifest_batches(shard_dir: Path, columns: list[str], batch_size: int) -> Iterator[pa.RecordBatch]:
+    """manifest.parquet's `columns`, `batch_size` rows at a time (`stream_batches`), its format version checked
+    first: a split's columns without holding them (the shard column's names are not checked: ask read_manifest)."""
+    path = Path(shard_dir) / MANIFEST_FILE
+    _check_version(path)
+    return stream_batches(path, batch_size, columns)
 
 
 def read_errors(shard_dir: Path) -> pa.Table:
