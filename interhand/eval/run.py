@@ -19,7 +19,7 @@ import torch.distributed as dist
 from interhand.config import EvalConfig
 from interhand.eval.evaluators import DecodedPredictions
 from interhand.eval.metrics import decode_joints, decode_rel_root
-from interhand.eval.results import evaluate_mean_pose, run_name, write_results
+from interhand.eval.results import evaluate_mean_pose, file_arrays, run_name, write_results
 from interhand.eval.score_file import open_rows
 from interhand.eval.split_folder import open_split
 from interhand.geometry.heatmap import ORIGINAL_GEOMETRY, heatmap_geometry
@@ -128,6 +128,7 @@ def _evaluate(config: EvalConfig, context: DistContext, split: SplitFolder) -> d
         return None
     every_row = open_rows(shard_dir)
     images_per_s = len(predictions.keys) / max(time.perf_counter() - start, 1e-9)
-    return write_results(config, shard_dir, every_row, predictions, checkpoint, images_per_s)
+    return write_results(config, shard_dir, every_row, list(predictions.keys), file_arrays(predictions), checkpoint,
+                         images_per_s)
 
 
