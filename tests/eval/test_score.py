@@ -4,6 +4,7 @@ and eval's own predictions.parquet re-scored to exactly its metrics."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,9 +17,9 @@ from click.testing import CliRunner
 
 from interhand.cli import main
 from interhand.config import EVAL_LOADER, EvalConfig, ModelConfig, ScoreConfig
-from interhand.eval.predictions import PredictionFile, read_predictions, write_predictions
+from interhand.eval.predictions import PredictionFile, PredictionFileError, read_predictions, write_predictions
 from interhand.eval.run import run as eval_run
-from interhand.eval.score_file import read_rows
+from interhand.eval.score_file import match_rows, read_rows
 from interhand.eval.score_job import run
 from interhand.model import InterNet, save_checkpoint
 
@@ -360,3 +361,21 @@ def test_on_h_shards_every_sample_is_in_the_h_protocol_and_the_file_names_the_su
                               protocols=("all", "human_annot")), [path])["p"]
     assert metrics["human_annot"]["counts"]["samples"] == metrics["all"]["counts"]["samples"] == len(rows["key"]) > 0
     assert metrics["human_annot"]["annot_subset"] == "human_annot"
+
+
+def test_matching_finds_each_row_and_names_repeats_before_unknown_ids_whatever_the_mix(val_rows):
+    # match_rows looks ids up by hash and counts the rows found (#31: np.unique sorted every id first); the errors
+    # are the sorted path's: repeats, in the order they first appear, before unknown ids; a repeated unknown id too
+    keys = list(val_rows["key"])
+
+    def matched(ids):
+        return match_rows(PredictionFile("p.parquet", {}, ids, None, {}, "camera"), val_rows, "m")
+
+    order = np.random.default_rng(3).permutation(len(keys))
+    assert matched([keys[i] for i in order]).tolist() == order.tolist()
+    for ids, said in (([keys[5], keys[1], keys[5], keys[1]], f"more than once: {keys[5]}, {keys[1]} (2 in all)"),
+                      ([keys[0], "nope", keys[0]], f"more than once: {keys[0]} (1 in all)"),
+                      (["nope", keys[0], "nope"], "more than once: nope (1 in all)"),
+                      ([keys[0], "nope"], "ids not in m: nope (1 in all)")):
+        with pytest.raises(PredictionFileError, match=re.escape(said)):
+            matched(ids)
