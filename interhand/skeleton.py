@@ -23,6 +23,7 @@ __all__ = [
     "hand_block_of",
     "right_hand_joints",
     "block_root_index",
+    "block_wrists",
     "hand_block_columns",
     "RIGHT",
     "LEFT",
@@ -125,6 +126,13 @@ def block_root_index(root_joint_index: np.ndarray) -> np.ndarray:
     """(..., 42) index of each joint's own wrist, from (..., 2) [right wrist, left wrist] indices (both orders)."""
     roots = np.asarray(root_joint_index).astype(np.int64)
     return np.where(right_hand_joints(roots), roots[..., :1], roots[..., 1:2])
+
+
+def block_wrists(root_joint_index: np.ndarray) -> np.ndarray:
+    """(..., 2) index of the wrist of each 21-joint block (block 0: joints 0-20, block 1: 21-41), from (..., 2)
+    [right wrist, left wrist] indices (both orders): `block_root_index` once per block instead of once per joint."""
+    roots = np.asarray(root_joint_index).astype(np.int64)
+    return np.where(roots[..., :1] // JOINTS_PER_HAND == 0, roots, roots[..., ::-1])
 
 
 def hand_block_columns(joint_index: np.ndarray) -> np.ndarray:

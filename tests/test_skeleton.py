@@ -9,11 +9,14 @@ from interhand.skeleton import (
     IH26M_PARENTS,
     IH26M_ROOT,
     IH26M_WRIST_IN_HAND,
+    JOINTS_PER_HAND,
     LEFT,
     RIGHT,
     STB_RHD_JOINT_NAMES,
     STB_RHD_PARENTS,
     STB_RHD_ROOT,
+    block_root_index,
+    block_wrists,
     in_ih26m_order,
     skeleton_txt,
 )
@@ -57,3 +60,9 @@ def test_the_layout_constants_are_the_ih26m_wrists_20_and_41():
     roots = np.array([[20, 41], [0, 21], [21, 0], [41, 20]])  # IH26M; STB/RHD (left first); two wrong orders
     np.testing.assert_array_equal(in_ih26m_order(roots), [True, False, False, False])
     assert in_ih26m_order(np.array([20.0, 41.0])) and not in_ih26m_order(np.array([21, 0]))
+
+
+@pytest.mark.parametrize("roots", [(20, 41), (41, 20), (0, 21), (21, 0)])  # IH26M and STB/RHD orders, either hand
+def test_each_blocks_wrist_is_the_own_wrist_of_its_joints(roots):
+    index = np.array([roots, roots])
+    assert block_wrists(index).tolist() == block_root_index(index)[:, [0, JOINTS_PER_HAND]].tolist()

@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 from interhand.eval.metrics import root_align
 from interhand.geometry.camera import camera_to_pixel
 from interhand.manifests.read import column_numpy, manifest_batches
-from interhand.skeleton import JOINTS_PER_HAND, NUM_JOINTS, block_root_index
+from interhand.skeleton import JOINTS_PER_HAND, NUM_JOINTS, block_root_index, block_wrists
 
 __all__ = ["MeanPose", "fit_mean_pose", "mean_pose_image_predictions"]
 
@@ -110,11 +110,10 @@ def mean_pose_image_predictions(mean_pose: MeanPose, joints_cam_mm: np.ndarray, 
     left_wrist = np.where(from_right[:, None], right_wrist + mean_pose.root_offset_mm, joints[rows, roots[:, 1]])
     # each 21-joint block is anchored at its hand's wrist (the right wrist's block is the right hand's): the mean
     # pose added block by block, without a per-joint index (#31)
-    right_block = roots[:, :1] // JOINTS_PER_HAND == np.arange(NUM_JOINTS // JOINTS_PER_HAND)  # (N, 2)
-    anchor = np.where(right_block[..., None], right_wrist[:, None], left_wrist[:, None])  # (N, 2, 3)
+    wrists = block_wrists(roots)  # (N, 2): each block's wrist
+    anchor = np.where((wrists == roots[:, :1])[..., None], right_wrist[:, None], left_wrist[:, None])  # (N, 2, 3)
     predicted = anchor[:, :, None] + mean_pose.rel_joints_cam_mm.reshape(1, -1, JOINTS_PER_HAND, 3)
-    wrist_in_block = np.where(right_block, roots[:, :1], roots[:, 1:]) % JOINTS_PER_HAND  # (N, 2)
-    z_rel = predicted[..., 2] - predicted[rows[:, None], np.arange(right_block.shape[1]), wrist_in_block, 2][..., None]
+    z_rel = predicted[..., 2] - predicted[rows[:, None], [0, 1], wrists % JOINTS_PER_HAND, 2][..., None]
     predicted = predicted.reshape(count, NUM_JOINTS, 3)
     np.maximum(predicted[..., 2], 1.0, out=predicted[..., 2])  # absent hands hold placeholder coordinates; never scored
     joints_img_rel = np.empty_like(predicted)

@@ -17,7 +17,7 @@ from interhand.geometry.heatmap import (
     root_bins_to_rel_mm,
     voxel_to_image,
 )
-from interhand.skeleton import JOINTS_PER_HAND, block_root_index
+from interhand.skeleton import JOINTS_PER_HAND, block_root_index, block_wrists
 
 __all__ = ["decode_joints", "decode_rel_root", "to_camera", "root_align", "joint_errors", "euclidean",
            "per_joint_mpjpe", "mean_over_joints", "mrrpe_errors", "handedness_correct", "hand_confusion"]
@@ -52,13 +52,9 @@ def to_camera(joints_img_rel: np.ndarray, abs_depth: np.ndarray, root_joint_inde
 def root_align(joints_cam: np.ndarray, root_joint_index: np.ndarray) -> np.ndarray:
     """Each hand minus its own wrist (the wrists become 0)."""
     joints_cam = np.asarray(joints_cam)
-    count, joints = joints_cam.shape[:2]
-    roots = np.asarray(root_joint_index).astype(np.int64)
-    # each 21-joint block minus its wrist: the block of the right wrist is the right hand's (skeleton.py)
-    wrist_of_block = np.where((roots[:, :1] // JOINTS_PER_HAND) == np.arange(joints // JOINTS_PER_HAND),
-                              roots[:, :1], roots[:, 1:])
-    wrists = joints_cam[np.arange(count)[:, None], wrist_of_block]  # (N, blocks, 3)
-    blocks = joints_cam.reshape(count, -1, JOINTS_PER_HAND, joints_cam.shape[-1])
+    count = len(joints_cam)
+    wrists = joints_cam[np.arange(count)[:, None], block_wrists(root_joint_index)]  # (N, 2, 3)
+    blocks = joints_cam.reshape(count, -1, JOINTS_PER_HAND, joints_cam.shape[-1])  # each block minus its wrist
     return (blocks - wrists[:, :, None]).reshape(joints_cam.shape)
 
 

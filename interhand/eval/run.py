@@ -130,5 +130,3 @@ def _evaluate(config: EvalConfig, context: DistContext, split: SplitFolder) -> d
     images_per_s = len(predictions.keys) / max(time.perf_counter() - start, 1e-9)
     return write_results(config, shard_dir, every_row, list(predictions.keys), file_arrays(predictions), checkpoint,
                          images_per_s)
-
-
